@@ -1,0 +1,277 @@
+//! Structural checks of a document against the CRD's OpenAPI schema (pure).
+//!
+//! The schema is the one `dromos crds` writes, generated from the types in `dromos-crds`, so
+//! what the loader accepts is exactly what the API server accepts. Unlike serde, the walk does
+//! not stop at the first problem: every unknown field, wrong type and missing field of a
+//! document is reported, each with its path and, for unknown fields, the closest known name.
+
+use crate::diag::closest;
+use crate::yaml::{join_index, join_key};
+use serde_json::Value;
+
+/// A structural problem, before it is given a file and position.
+#[derive(Clone, Debug, PartialEq)]
+pub struct SchemaIssue {
+    /// Field path.
+    pub path: String,
+    /// Stable code.
+    pub code: &'static str,
+    /// What is wrong.
+    pub message: String,
+    /// Suggestion.
+    pub hint: Option<String>,
+}
+
+fn issue(path: &str, code: &'static str, message: String) -> SchemaIssue {
+    SchemaIssue { path: path.to_string(), code, message, hint: None }
+}
+
+fn type_name(v: &Value) -> &'static str {
+    match v {
+        Value::Null => "null",
+        Value::Bool(_) => "a boolean",
+        Value::Number(n) if n.is_f64() => "a number",
+        Value::Number(_) => "an integer",
+        Value::String(_) => "a string",
+        Value::Array(_) => "a list",
+        Value::Object(_) => "a mapping",
+    }
+}
+
+fn short(v: &Value) -> String {
+    let s = v.to_string();
+    if s.chars().count() > 40 { format!("{}...", s.chars().take(37).collect::<String>()) } else { s }
+}
+
+/// Checks `value` against `schema` (an OpenAPI v3 schema as JSON) and appends every issue.
+pub fn check(value: &Value, schema: &Value, path: &str, out: &mut Vec<SchemaIssue>) {
+    let Some(s) = schema.as_object() else { return };
+    let preserve = s.get("x-kubernetes-preserve-unknown-fields").and_then(Value::as_bool).unwrap_or(false);
+    if value.is_null() {
+        // The API server drops nulls of non-nullable fields; Dromos treats them as absent.
+        return;
+    }
+    if s.get("x-kubernetes-int-or-string").and_then(Value::as_bool).unwrap_or(false) {
+        if !(value.is_string() || value.is_i64() || value.is_u64()) {
+            out.push(issue(path, "wrong-type", format!("expected an integer or a string, found {}", type_name(value))));
+        }
+        return;
+    }
+    let ty = s.get("type").and_then(Value::as_str);
+    match ty {
+        Some("object") => {
+            let Some(obj) = value.as_object() else {
+                out.push(issue(path, "wrong-type", format!("expected a mapping, found {} ({})", type_name(value), short(value))));
+                return;
+            };
+            let props = s.get("properties").and_then(Value::as_object);
+            let additional = s.get("additionalProperties").filter(|a| a.is_object());
+            for (k, v) in obj {
+                let p = join_key(path, k);
+                if let Some(sub) = props.and_then(|m| m.get(k)) {
+                    check(v, sub, &p, out);
+                } else if let Some(sub) = additional {
+                    check(v, sub, &p, out);
+                } else if !preserve {
+                    let mut i = issue(&p, "unknown-field", format!("unknown field `{k}`"));
+                    if let Some(props) = props {
+                        i.hint = Some(match closest(k, props.keys().map(String::as_str)) {
+                            Some(c) => format!("did you mean `{c}`?"),
+                            None => {
+                                let mut names: Vec<&str> = props.keys().map(String::as_str).collect();
+                                names.sort_unstable();
+                                format!("known fields here: {}", names.join(", "))
+                            }
+                        });
+                    }
+                    out.push(i);
+                }
+            }
+            if let Some(req) = s.get("required").and_then(Value::as_array) {
+                for r in req.iter().filter_map(Value::as_str) {
+                    if obj.get(r).is_none_or(Value::is_null) {
+                        out.push(issue(path, "missing-field", format!("missing required field `{r}`")));
+                    }
+                }
+            }
+        }
+        Some("array") => {
+            let Some(items) = value.as_array() else {
+                out.push(issue(path, "wrong-type", format!("expected a list, found {} ({})", type_name(value), short(value))));
+                return;
+            };
+            if let Some(min) = s.get("minItems").and_then(Value::as_u64) {
+                if (items.len() as u64) < min {
+                    out.push(issue(path, "too-short", format!("expected at least {min} items, found {}", items.len())));
+                }
+            }
+            if let Some(max) = s.get("maxItems").and_then(Value::as_u64) {
+                if items.len() as u64 > max {
+                    out.push(issue(path, "too-long", format!("expected at most {max} items, found {}", items.len())));
+                }
+            }
+            if let Some(item_schema) = s.get("items") {
+                for (i, item) in items.iter().enumerate() {
+                    check(item, item_schema, &join_index(path, i), out);
+                }
+            }
+        }
+        Some("string") => match value.as_str() {
+            None => {
+                let mut i = issue(path, "wrong-type", format!("expected a string, found {} ({})", type_name(value), short(value)));
+                if !value.is_object() && !value.is_array() {
+                    i.hint = Some(format!("quote it: \"{}\"", value.to_string().trim_matches('"')));
+                }
+                out.push(i);
+            }
+            Some(text) => {
+                if let Some(allowed) = s.get("enum").and_then(Value::as_array) {
+                    if !allowed.iter().any(|a| a.as_str() == Some(text)) {
+                        let names: Vec<&str> = allowed.iter().filter_map(Value::as_str).collect();
+                        let mut i = issue(path, "invalid-value", format!("`{text}` is not one of {}", names.join(", ")));
+                        if let Some(c) = closest(text, names.iter().copied()) {
+                            i.hint = Some(format!("did you mean `{c}`?"));
+                        }
+                        out.push(i);
+                    }
+                }
+                if let Some(pattern) = s.get("pattern").and_then(Value::as_str) {
+                    if let Ok(re) = regex::Regex::new(pattern) {
+                        if !re.is_match(text) {
+                            out.push(issue(path, "invalid-value", format!("`{text}` does not match `{pattern}`")));
+                        }
+                    }
+                }
+            }
+        },
+        Some("integer") => {
+            if !(value.is_i64() || value.is_u64()) {
+                let mut i = issue(path, "wrong-type", format!("expected an integer, found {} ({})", type_name(value), short(value)));
+                if value.as_str().is_some_and(|t| t.parse::<i64>().is_ok()) {
+                    i.hint = Some("remove the quotes".into());
+                }
+                out.push(i);
+            } else {
+                check_range(value, s, path, out);
+            }
+        }
+        Some("number") => {
+            if !value.is_number() {
+                let mut i = issue(path, "wrong-type", format!("expected a number, found {} ({})", type_name(value), short(value)));
+                if value.as_str().is_some_and(|t| t.parse::<f64>().is_ok()) {
+                    i.hint = Some("remove the quotes".into());
+                }
+                out.push(i);
+            } else {
+                check_range(value, s, path, out);
+            }
+        }
+        Some("boolean") => {
+            if !value.is_boolean() {
+                let mut i = issue(path, "wrong-type", format!("expected a boolean, found {} ({})", type_name(value), short(value)));
+                if let Some(t) = value.as_str() {
+                    let lower = t.to_ascii_lowercase();
+                    if ["yes", "on", "y"].contains(&lower.as_str()) {
+                        i.hint = Some("write `true` (YAML 1.2 reads `yes`/`on` as strings)".into());
+                    } else if ["no", "off", "n"].contains(&lower.as_str()) {
+                        i.hint = Some("write `false` (YAML 1.2 reads `no`/`off` as strings)".into());
+                    }
+                }
+                out.push(i);
+            }
+        }
+        _ => {}
+    }
+}
+
+fn check_range(value: &Value, s: &serde_json::Map<String, Value>, path: &str, out: &mut Vec<SchemaIssue>) {
+    let Some(v) = value.as_f64() else { return };
+    if let Some(min) = s.get("minimum").and_then(Value::as_f64) {
+        if v < min {
+            out.push(issue(path, "out-of-range", format!("{v} is below the minimum {min}")));
+        }
+    }
+    if let Some(max) = s.get("maximum").and_then(Value::as_f64) {
+        if v > max {
+            out.push(issue(path, "out-of-range", format!("{v} is above the maximum {max}")));
+        }
+    }
+}
+
+/// Removes `null` members recursively, so `"cmd": null` (common in exported Marathon JSON)
+/// means the same as an absent field.
+pub fn strip_nulls(value: &mut Value) {
+    match value {
+        Value::Object(map) => {
+            map.retain(|_, v| !v.is_null());
+            map.values_mut().for_each(strip_nulls);
+        }
+        Value::Array(items) => items.iter_mut().for_each(strip_nulls),
+        _ => {}
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    fn schema() -> Value {
+        json!({
+            "type": "object",
+            "required": ["name"],
+            "properties": {
+                "name": {"type": "string"},
+                "instances": {"type": "integer", "minimum": 0},
+                "cpus": {"type": "number"},
+                "enabled": {"type": "boolean"},
+                "policy": {"type": "string", "enum": ["ALLOW", "FORBID"]},
+                "labels": {"type": "object", "additionalProperties": {"type": "string"}},
+                "free": {"type": "object", "x-kubernetes-preserve-unknown-fields": true},
+                "items": {"type": "array", "maxItems": 2, "items": {"type": "string"}}
+            }
+        })
+    }
+
+    #[test]
+    fn reports_every_issue_at_once() {
+        let v = json!({
+            "instancess": 3, "cpus": "0.5", "enabled": "yes", "policy": "FORBIDD",
+            "labels": {"a": 1}, "free": {"x": {"y": 1}}, "items": ["a", "b", "c"]
+        });
+        let mut out = vec![];
+        check(&v, &schema(), "spec", &mut out);
+        let got: Vec<(&str, &str)> = out.iter().map(|i| (i.path.as_str(), i.code)).collect();
+        assert_eq!(
+            got,
+            vec![
+                ("spec.instancess", "unknown-field"),
+                ("spec.cpus", "wrong-type"),
+                ("spec.enabled", "wrong-type"),
+                ("spec.policy", "invalid-value"),
+                ("spec.labels.a", "wrong-type"),
+                ("spec.items", "too-long"),
+                ("spec", "missing-field"),
+            ]
+        );
+        assert_eq!(out[0].hint.as_deref(), Some("did you mean `instances`?"));
+        assert_eq!(out[1].hint.as_deref(), Some("remove the quotes"));
+        assert!(out[2].hint.as_deref().unwrap().contains("true"));
+        assert_eq!(out[3].hint.as_deref(), Some("did you mean `FORBID`?"));
+    }
+
+    #[test]
+    fn ranges_are_checked() {
+        let mut out = vec![];
+        check(&json!({"name": "a", "instances": -1}), &schema(), "", &mut out);
+        assert_eq!(out.len(), 1);
+        assert_eq!(out[0].code, "out-of-range");
+    }
+
+    #[test]
+    fn nulls_are_absent() {
+        let mut v = json!({"a": null, "b": [{"c": null, "d": 1}]});
+        strip_nulls(&mut v);
+        assert_eq!(v, json!({"b": [{"d": 1}]}));
+    }
+}
