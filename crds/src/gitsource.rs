@@ -117,7 +117,7 @@ pub struct StatusDiagnostic {
     /// File relative to the source path.
     pub file: String,
     /// 1-based line.
-    pub line: u32,
+    pub line: i64,
     /// Field path, e.g. `spec.instances`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub field: Option<String>,

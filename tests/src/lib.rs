@@ -1,1 +1,266 @@
+//! Support for tests against the real control plane of `tests/cluster`.
+//!
+//! * [`client`] connects through `KUBECONFIG` and fails loudly, with the command to run, when
+//!   no API server answers: cluster tests never skip themselves.
+//! * [`TestNamespace`] gives each test a fresh namespace, deleted afterwards.
+//! * [`FakeNodes`] creates labelled, optionally tainted KWOK nodes for one test.
+//! * [`wait_for`] polls a condition with a deadline and reports what it last saw.
 
+use k8s_openapi::api::core::v1::{Namespace, Node};
+use kube::api::{Api, DeleteParams, PostParams};
+use kube::{Client, Config};
+use serde_json::json;
+use std::collections::BTreeMap;
+use std::future::Future;
+use std::sync::atomic::{AtomicU32, Ordering};
+use std::time::{Duration, Instant};
+
+const HOW_TO_START: &str = "start the local control plane with `tests/cluster/up` and `export KUBECONFIG=$HOME/.cache/dromos/cluster/kubeconfig`, \
+or run the whole suite with `tests/cluster/with-cluster cargo test --workspace`";
+
+/// A client for the test cluster. Panics with instructions when there is none.
+pub async fn client() -> Client {
+    let path = std::env::var("KUBECONFIG").unwrap_or_else(|_| panic!("this test needs a Kubernetes API server but KUBECONFIG is not set: {HOW_TO_START}"));
+    let config = Config::from_custom_kubeconfig(
+        kube::config::Kubeconfig::read_from(&path).unwrap_or_else(|e| panic!("cannot read KUBECONFIG {path}: {e}; {HOW_TO_START}")),
+        &Default::default(),
+    )
+    .await
+    .unwrap_or_else(|e| panic!("invalid KUBECONFIG {path}: {e}; {HOW_TO_START}"));
+    let client = Client::try_from(config).expect("client from kubeconfig");
+    if let Err(e) = client.apiserver_version().await {
+        panic!("no Kubernetes API server answers at the KUBECONFIG {path}: {e}; {HOW_TO_START}");
+    }
+    client
+}
+
+/// A process-unique suffix for names (tests run in parallel threads and processes).
+pub fn unique_suffix() -> String {
+    static COUNTER: AtomicU32 = AtomicU32::new(0);
+    let n = COUNTER.fetch_add(1, Ordering::Relaxed);
+    let nanos = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map(|d| d.subsec_nanos()).unwrap_or(0);
+    format!("{:x}{:x}{n}", std::process::id() % 0xfff, nanos % 0xffff)
+}
+
+/// A namespace that exists for one test.
+#[allow(missing_debug_implementations)]
+pub struct TestNamespace {
+    /// The namespace name.
+    pub name: String,
+    client: Client,
+    deleted: bool,
+}
+
+impl TestNamespace {
+    /// Creates `t-<prefix>-<suffix>`.
+    pub async fn new(client: &Client, prefix: &str) -> Self {
+        let name = format!("t-{prefix}-{}", unique_suffix());
+        let api: Api<Namespace> = Api::all(client.clone());
+        let ns: Namespace = serde_json::from_value(json!({
+            "metadata": {"name": name, "labels": {"dromos.io/test": "true"}}
+        }))
+        .expect("namespace");
+        api.create(&PostParams::default(), &ns).await.unwrap_or_else(|e| panic!("create namespace {name}: {e}"));
+        Self { name, client: client.clone(), deleted: false }
+    }
+
+    /// An API for namespaced objects in this namespace.
+    pub fn api<K>(&self) -> Api<K>
+    where
+        K: kube::Resource<Scope = k8s_openapi::NamespaceResourceScope> + Clone + serde::de::DeserializeOwned + std::fmt::Debug,
+        <K as kube::Resource>::DynamicType: Default,
+    {
+        Api::namespaced(self.client.clone(), &self.name)
+    }
+
+    /// Deletes the namespace (and, through it, everything in it).
+    pub async fn delete(mut self) {
+        delete_namespace(&self.client, &self.name).await;
+        self.deleted = true;
+    }
+}
+
+async fn delete_namespace(client: &Client, name: &str) {
+    let api: Api<Namespace> = Api::all(client.clone());
+    let _ = api.delete(name, &DeleteParams::background()).await;
+}
+
+impl Drop for TestNamespace {
+    fn drop(&mut self) {
+        if self.deleted {
+            return;
+        }
+        // A failed test unwinds here: delete from a helper thread with its own runtime.
+        let name = self.name.clone();
+        let client = self.client.clone();
+        let _ = std::thread::spawn(move || {
+            if let Ok(rt) = tokio::runtime::Builder::new_current_thread().enable_all().build() {
+                rt.block_on(delete_namespace(&client, &name));
+            }
+        })
+        .join();
+    }
+}
+
+/// What fake nodes to create.
+#[derive(Clone, Debug)]
+pub struct NodeSpec {
+    /// How many.
+    pub count: usize,
+    /// Name prefix; nodes are `<prefix>-<i>`.
+    pub prefix: String,
+    /// Zones assigned round-robin.
+    pub zones: Vec<String>,
+    /// Regions assigned round-robin.
+    pub regions: Vec<String>,
+    /// Racks (label `rack`) assigned round-robin.
+    pub racks: Vec<String>,
+    /// Extra labels on every node.
+    pub labels: BTreeMap<String, String>,
+    /// CPU capacity.
+    pub cpu: String,
+    /// Memory capacity.
+    pub memory: String,
+    /// Pod capacity.
+    pub pods: String,
+    /// Ephemeral storage capacity.
+    pub storage: String,
+    /// GPUs (`nvidia.com/gpu`).
+    pub gpus: u32,
+    /// Taints `(key, value, effect)`.
+    pub taints: Vec<(String, String, String)>,
+}
+
+impl NodeSpec {
+    /// `count` nodes named `<prefix>-<suffix>-<i>` with 8 CPUs, 32Gi, 110 pods, 100Gi disk.
+    pub fn new(prefix: &str, count: usize) -> Self {
+        Self {
+            count,
+            prefix: format!("{prefix}-{}", unique_suffix()),
+            zones: vec![],
+            regions: vec![],
+            racks: vec![],
+            labels: BTreeMap::new(),
+            cpu: "8".into(),
+            memory: "32Gi".into(),
+            pods: "110".into(),
+            storage: "100Gi".into(),
+            gpus: 0,
+            taints: vec![],
+        }
+    }
+}
+
+/// Fake nodes that exist for one test.
+#[allow(missing_debug_implementations)]
+pub struct FakeNodes {
+    /// Node names.
+    pub names: Vec<String>,
+    client: Client,
+    deleted: bool,
+}
+
+impl FakeNodes {
+    /// Creates the nodes and waits until KWOK reports them Ready.
+    pub async fn create(client: &Client, spec: &NodeSpec) -> Self {
+        let api: Api<Node> = Api::all(client.clone());
+        let pick = |list: &[String], i: usize| (!list.is_empty()).then(|| list[i % list.len()].clone());
+        let mut names = vec![];
+        for i in 0..spec.count {
+            let name = format!("{}-{i}", spec.prefix);
+            let mut labels = BTreeMap::from([
+                ("kubernetes.io/hostname".to_string(), name.clone()),
+                ("kubernetes.io/os".to_string(), "linux".to_string()),
+                ("type".to_string(), "kwok".to_string()),
+            ]);
+            if let Some(z) = pick(&spec.zones, i) {
+                labels.insert("topology.kubernetes.io/zone".into(), z);
+            }
+            if let Some(r) = pick(&spec.regions, i) {
+                labels.insert("topology.kubernetes.io/region".into(), r);
+            }
+            if let Some(r) = pick(&spec.racks, i) {
+                labels.insert("rack".into(), r);
+            }
+            labels.extend(spec.labels.clone());
+            let resources = json!({
+                "cpu": spec.cpu, "memory": spec.memory, "pods": spec.pods,
+                "ephemeral-storage": spec.storage, "nvidia.com/gpu": spec.gpus.to_string()
+            });
+            let taints: Vec<_> = spec.taints.iter().map(|(k, v, e)| json!({"key": k, "value": v, "effect": e})).collect();
+            let node: Node = serde_json::from_value(json!({
+                "metadata": {"name": name, "labels": labels, "annotations": {"kwok.x-k8s.io/node": "fake"}},
+                "spec": {"taints": taints},
+                "status": {"allocatable": resources, "capacity": resources,
+                           "nodeInfo": {"architecture": "amd64", "operatingSystem": "linux", "kubeletVersion": "fake",
+                                        "bootID": "", "containerRuntimeVersion": "", "kernelVersion": "", "kubeProxyVersion": "",
+                                        "machineID": "", "osImage": "", "systemUUID": ""}}
+            }))
+            .expect("node");
+            api.create(&PostParams::default(), &node).await.unwrap_or_else(|e| panic!("create node {name}: {e}"));
+            names.push(name);
+        }
+        let nodes = Self { names, client: client.clone(), deleted: false };
+        for name in &nodes.names {
+            let api = api.clone();
+            wait_for(&format!("node {name} Ready"), Duration::from_secs(60), || {
+                let api = api.clone();
+                let name = name.clone();
+                async move {
+                    let n = api.get(&name).await.ok()?;
+                    let ready = n.status?.conditions?.iter().any(|c| c.type_ == "Ready" && c.status == "True");
+                    ready.then_some(())
+                }
+            })
+            .await;
+        }
+        nodes
+    }
+
+    /// Deletes the nodes.
+    pub async fn delete(mut self) {
+        delete_nodes(&self.client, &self.names).await;
+        self.deleted = true;
+    }
+}
+
+async fn delete_nodes(client: &Client, names: &[String]) {
+    let api: Api<Node> = Api::all(client.clone());
+    for n in names {
+        let _ = api.delete(n, &DeleteParams::default()).await;
+    }
+}
+
+impl Drop for FakeNodes {
+    fn drop(&mut self) {
+        if self.deleted {
+            return;
+        }
+        let names = self.names.clone();
+        let client = self.client.clone();
+        let _ = std::thread::spawn(move || {
+            if let Ok(rt) = tokio::runtime::Builder::new_current_thread().enable_all().build() {
+                rt.block_on(delete_nodes(&client, &names));
+            }
+        })
+        .join();
+    }
+}
+
+/// Polls `check` every 200 ms until it returns `Some`, or panics after `timeout` naming `what`.
+pub async fn wait_for<T, F, Fut>(what: &str, timeout: Duration, mut check: F) -> T
+where
+    F: FnMut() -> Fut,
+    Fut: Future<Output = Option<T>>,
+{
+    let start = Instant::now();
+    loop {
+        if let Some(v) = check().await {
+            return v;
+        }
+        if start.elapsed() > timeout {
+            panic!("timed out after {timeout:?} waiting for {what}");
+        }
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+}

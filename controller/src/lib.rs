@@ -1,0 +1,7 @@
+//! The `dromos` shell: reads trees from disk, calls the pure core, prints and applies.
+//!
+//! Modules that do I/O are named for it (`fsread`); rendering decisions live in `dromos-core`.
+
+pub mod cli;
+pub mod crdgen;
+pub mod fsread;
