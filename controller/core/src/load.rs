@@ -442,25 +442,25 @@ fn load_document(
                 }
             }
         }
+        // Parse the typed form even after structural errors, so semantic rules still run and
+        // every problem of the document is reported in one pass; serde ignores unknown fields.
         let structurally_ok = !local.iter().any(Diagnostic::is_error);
-        typed = if structurally_ok {
-            let parsed = match kind.as_str() {
-                "App" => parse_typed::<App>(&value).map(Typed::App),
-                "Job" => parse_typed::<Job>(&value).map(Typed::Job),
-                "Package" => parse_typed::<Package>(&value).map(Typed::Package),
-                "GitSource" => parse_typed::<GitSource>(&value).map(Typed::GitSource),
-                "Offer" => parse_typed::<Offer>(&value).map(Typed::Offer),
-                _ => unreachable!("known kinds are listed in KINDS"),
-            };
-            match parsed {
-                Ok(t) => t,
-                Err((path, msg)) => {
+        let parsed = match kind.as_str() {
+            "App" => parse_typed::<App>(&value).map(Typed::App),
+            "Job" => parse_typed::<Job>(&value).map(Typed::Job),
+            "Package" => parse_typed::<Package>(&value).map(Typed::Package),
+            "GitSource" => parse_typed::<GitSource>(&value).map(Typed::GitSource),
+            "Offer" => parse_typed::<Offer>(&value).map(Typed::Offer),
+            _ => unreachable!("known kinds are listed in KINDS"),
+        };
+        typed = match parsed {
+            Ok(t) => t,
+            Err((path, msg)) => {
+                if structurally_ok {
                     local.push(err("invalid-value", &path, msg));
-                    Typed::Invalid
                 }
+                Typed::Invalid
             }
-        } else {
-            Typed::Invalid
         };
     }
     diags.extend(local);
@@ -551,7 +551,8 @@ mod tests {
                 (9, 7, "spec.healthChecks[0].protocoll", Some("did you mean `protocol`?".into())),
             ]
         );
-        assert!(matches!(l.manifests[0].typed, Typed::Invalid));
+        // The typed form is still available so semantic rules run too.
+        assert!(matches!(l.manifests[0].typed, Typed::App(_)));
     }
 
     #[test]
