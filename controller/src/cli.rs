@@ -81,16 +81,27 @@ enum Command {
 
 /// Loads and validates a tree from disk.
 fn check(tree: &TreeArgs) -> Result<(dromos_core::Tree, BTreeMap<String, String>)> {
-    let files = fsread::fetch_tree(&tree.path, tree.max_file_bytes).with_context(|| format!("reading {}", tree.path.display()))?;
-    let opts = LoadOptions { max_file_bytes: tree.max_file_bytes, default_namespace: tree.default_namespace.clone(), ..Default::default() };
+    let files = fsread::fetch_tree(&tree.path, tree.max_file_bytes)
+        .with_context(|| format!("reading {}", tree.path.display()))?;
+    let opts = LoadOptions {
+        max_file_bytes: tree.max_file_bytes,
+        default_namespace: tree.default_namespace.clone(),
+        ..Default::default()
+    };
     let mut result = dromos_core::check_tree(&files.files, &opts);
     result.diagnostics.extend(files.diagnostics);
     diag::sort_diagnostics(&mut result.diagnostics);
-    let sources = files.files.iter().filter_map(|f| Some((f.path.clone(), String::from_utf8(f.bytes.clone()).ok()?))).collect();
+    let sources =
+        files.files.iter().filter_map(|f| Some((f.path.clone(), String::from_utf8(f.bytes.clone()).ok()?))).collect();
     Ok((result, sources))
 }
 
-fn print_diagnostics(diags: &[dromos_core::Diagnostic], sources: &BTreeMap<String, String>, format: DiagFormat, to: &mut dyn Write) -> Result<()> {
+fn print_diagnostics(
+    diags: &[dromos_core::Diagnostic],
+    sources: &BTreeMap<String, String>,
+    format: DiagFormat,
+    to: &mut dyn Write,
+) -> Result<()> {
     match format {
         DiagFormat::Text => write!(to, "{}", diag::render_text(diags, |f| sources.get(f).map(String::as_str)))?,
         DiagFormat::Json => writeln!(to, "{}", serde_json::to_string_pretty(diags)?)?,

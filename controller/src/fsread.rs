@@ -32,7 +32,12 @@ pub fn fetch_tree(path: &Path, max_file_bytes: usize) -> std::io::Result<TreeFil
 }
 
 fn rel(root: &Path, p: &Path) -> String {
-    p.strip_prefix(root).unwrap_or(p).components().map(|c| c.as_os_str().to_string_lossy().into_owned()).collect::<Vec<_>>().join("/")
+    p.strip_prefix(root)
+        .unwrap_or(p)
+        .components()
+        .map(|c| c.as_os_str().to_string_lossy().into_owned())
+        .collect::<Vec<_>>()
+        .join("/")
 }
 
 fn file_error(file: &str, code: &'static str, msg: String) -> Diagnostic {
@@ -55,8 +60,12 @@ fn walk(root: &Path, dir: &Path, max: usize, out: &mut TreeFiles) -> std::io::Re
                 Ok(t) => {
                     if dromos_core::load::is_manifest_path(&relpath) || t.is_dir() {
                         out.diagnostics.push(
-                            file_error(&relpath, "symlink-escape", format!("symlink points outside the tree (to {})", t.display()))
-                                .with_hint("copy the file into the repository instead"),
+                            file_error(
+                                &relpath,
+                                "symlink-escape",
+                                format!("symlink points outside the tree (to {})", t.display()),
+                            )
+                            .with_hint("copy the file into the repository instead"),
                         );
                     }
                     continue;
@@ -89,7 +98,12 @@ fn read_one(path: &Path, relpath: &str, max: usize, out: &mut TreeFiles) {
         // Refuse before reading, so a huge file never enters memory.
         Ok(m) if m.len() as usize > max => {
             out.diagnostics.push(
-                file_error(relpath, "file-too-large", format!("file is {} bytes, more than the limit of {max}", m.len())).with_hint("split it into several files"),
+                file_error(
+                    relpath,
+                    "file-too-large",
+                    format!("file is {} bytes, more than the limit of {max}", m.len()),
+                )
+                .with_hint("split it into several files"),
             );
         }
         Ok(_) => match std::fs::read(path) {

@@ -14,7 +14,11 @@ fn repo() -> PathBuf {
 
 fn dromos(args: &[&str]) -> (i32, String, String) {
     let out = Command::new(env!("CARGO_BIN_EXE_dromos")).args(args).output().expect("run dromos");
-    (out.status.code().unwrap_or(-1), String::from_utf8_lossy(&out.stdout).into_owned(), String::from_utf8_lossy(&out.stderr).into_owned())
+    (
+        out.status.code().unwrap_or(-1),
+        String::from_utf8_lossy(&out.stdout).into_owned(),
+        String::from_utf8_lossy(&out.stderr).into_owned(),
+    )
 }
 
 fn golden(name: &str, actual: &str) {
@@ -24,9 +28,13 @@ fn golden(name: &str, actual: &str) {
         std::fs::write(&path, actual).unwrap();
         return;
     }
-    let expected = std::fs::read_to_string(&path).unwrap_or_else(|_| panic!("{} is missing; run DROMOS_UPDATE_GOLDEN=1 cargo test -p dromos", path.display()));
+    let expected = std::fs::read_to_string(&path)
+        .unwrap_or_else(|_| panic!("{} is missing; run DROMOS_UPDATE_GOLDEN=1 cargo test -p dromos", path.display()));
     if expected != actual {
-        let diff = similar::TextDiff::from_lines(expected.as_str(), actual).unified_diff().header("golden", "actual").to_string();
+        let diff = similar::TextDiff::from_lines(expected.as_str(), actual)
+            .unified_diff()
+            .header("golden", "actual")
+            .to_string();
         panic!("{} differs from the rendered output (DROMOS_UPDATE_GOLDEN=1 to accept):\n{diff}", path.display());
     }
 }
@@ -63,7 +71,9 @@ fn every_example_file_loads_validates_and_renders_like_the_golden_output() {
     assert!(on_disk.len() >= 10, "{on_disk:?}");
     let rendered = render::render_manifests(&tree.manifests, &RenderOptions::default());
     golden("examples.render.yaml", &render::to_yaml_stream(&rendered.objects));
-    let warnings = dromos_core::diag::render_text(&rendered.warnings, |f| files.files.iter().find(|x| x.path == f).and_then(|x| std::str::from_utf8(&x.bytes).ok()));
+    let warnings = dromos_core::diag::render_text(&rendered.warnings, |f| {
+        files.files.iter().find(|x| x.path == f).and_then(|x| std::str::from_utf8(&x.bytes).ok())
+    });
     golden("examples.warnings.txt", &warnings);
 }
 
@@ -106,11 +116,13 @@ fn validate_reports_every_error_with_file_line_and_hint() {
 #[test]
 fn symlinks_leaving_the_root_are_refused() {
     let outside = tempfile::tempdir().unwrap();
-    std::fs::write(outside.path().join("secret.yaml"), "apiVersion: v1\nkind: ConfigMap\nmetadata: {name: x}\n").unwrap();
+    std::fs::write(outside.path().join("secret.yaml"), "apiVersion: v1\nkind: ConfigMap\nmetadata: {name: x}\n")
+        .unwrap();
     let root = tempfile::tempdir().unwrap();
     std::os::unix::fs::symlink(outside.path().join("secret.yaml"), root.path().join("link.yaml")).unwrap();
     std::fs::write(root.path().join("ok.yaml"), "apiVersion: v1\nkind: ConfigMap\nmetadata: {name: ok}\n").unwrap();
-    std::fs::write(root.path().join("inner.yaml"), "apiVersion: v1\nkind: ConfigMap\nmetadata: {name: inner}\n").unwrap();
+    std::fs::write(root.path().join("inner.yaml"), "apiVersion: v1\nkind: ConfigMap\nmetadata: {name: inner}\n")
+        .unwrap();
     std::os::unix::fs::symlink(root.path().join("inner.yaml"), root.path().join("alias.yml")).unwrap();
     let files = fsread::fetch_tree(root.path(), 1 << 20).unwrap();
     let names: Vec<&str> = files.files.iter().map(|f| f.path.as_str()).collect();
@@ -126,7 +138,9 @@ fn symlinks_leaving_the_root_are_refused() {
 #[test]
 fn an_alias_bomb_fails_fast_with_a_clear_error() {
     let dir = tempfile::tempdir().unwrap();
-    let mut text = String::from("apiVersion: v1\nkind: ConfigMap\nmetadata: {name: lol}\na0: &a0 [lol, lol, lol, lol, lol, lol, lol, lol, lol, lol]\n");
+    let mut text = String::from(
+        "apiVersion: v1\nkind: ConfigMap\nmetadata: {name: lol}\na0: &a0 [lol, lol, lol, lol, lol, lol, lol, lol, lol, lol]\n",
+    );
     for i in 1..12 {
         let p = i - 1;
         text.push_str(&format!("a{i}: &a{i} [*a{p}, *a{p}, *a{p}, *a{p}, *a{p}, *a{p}, *a{p}, *a{p}, *a{p}, *a{p}]\n"));
@@ -142,7 +156,8 @@ fn an_alias_bomb_fails_fast_with_a_clear_error() {
 fn oversized_and_non_utf8_files_are_reported_not_loaded() {
     let dir = tempfile::tempdir().unwrap();
     std::fs::write(dir.path().join("big.yaml"), vec![b'#'; 4096]).unwrap();
-    std::fs::write(dir.path().join("latin1.yaml"), b"apiVersion: v1\nkind: ConfigMap\nmetadata: {name: caf\xe9}\n").unwrap();
+    std::fs::write(dir.path().join("latin1.yaml"), b"apiVersion: v1\nkind: ConfigMap\nmetadata: {name: caf\xe9}\n")
+        .unwrap();
     let (code, out, _) = dromos(&["validate", dir.path().to_str().unwrap(), "--max-file-bytes", "1024"]);
     assert_eq!(code, 1);
     assert!(out.contains("error[file-too-large]"), "{out}");

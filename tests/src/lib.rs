@@ -20,9 +20,12 @@ or run the whole suite with `tests/cluster/with-cluster cargo test --workspace`"
 
 /// A client for the test cluster. Panics with instructions when there is none.
 pub async fn client() -> Client {
-    let path = std::env::var("KUBECONFIG").unwrap_or_else(|_| panic!("this test needs a Kubernetes API server but KUBECONFIG is not set: {HOW_TO_START}"));
+    let path = std::env::var("KUBECONFIG").unwrap_or_else(|_| {
+        panic!("this test needs a Kubernetes API server but KUBECONFIG is not set: {HOW_TO_START}")
+    });
     let config = Config::from_custom_kubeconfig(
-        kube::config::Kubeconfig::read_from(&path).unwrap_or_else(|e| panic!("cannot read KUBECONFIG {path}: {e}; {HOW_TO_START}")),
+        kube::config::Kubeconfig::read_from(&path)
+            .unwrap_or_else(|e| panic!("cannot read KUBECONFIG {path}: {e}; {HOW_TO_START}")),
         &Default::default(),
     )
     .await
@@ -38,7 +41,8 @@ pub async fn client() -> Client {
 pub fn unique_suffix() -> String {
     static COUNTER: AtomicU32 = AtomicU32::new(0);
     let n = COUNTER.fetch_add(1, Ordering::Relaxed);
-    let nanos = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map(|d| d.subsec_nanos()).unwrap_or(0);
+    let nanos =
+        std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map(|d| d.subsec_nanos()).unwrap_or(0);
     format!("{:x}{:x}{n}", std::process::id() % 0xfff, nanos % 0xffff)
 }
 
@@ -67,7 +71,10 @@ impl TestNamespace {
     /// An API for namespaced objects in this namespace.
     pub fn api<K>(&self) -> Api<K>
     where
-        K: kube::Resource<Scope = k8s_openapi::NamespaceResourceScope> + Clone + serde::de::DeserializeOwned + std::fmt::Debug,
+        K: kube::Resource<Scope = k8s_openapi::NamespaceResourceScope>
+            + Clone
+            + serde::de::DeserializeOwned
+            + std::fmt::Debug,
         <K as kube::Resource>::DynamicType: Default,
     {
         Api::namespaced(self.client.clone(), &self.name)
@@ -187,7 +194,8 @@ impl FakeNodes {
                 "cpu": spec.cpu, "memory": spec.memory, "pods": spec.pods,
                 "ephemeral-storage": spec.storage, "nvidia.com/gpu": spec.gpus.to_string()
             });
-            let taints: Vec<_> = spec.taints.iter().map(|(k, v, e)| json!({"key": k, "value": v, "effect": e})).collect();
+            let taints: Vec<_> =
+                spec.taints.iter().map(|(k, v, e)| json!({"key": k, "value": v, "effect": e})).collect();
             let node: Node = serde_json::from_value(json!({
                 "metadata": {"name": name, "labels": labels, "annotations": {"kwok.x-k8s.io/node": "fake"}},
                 "spec": {"taints": taints},

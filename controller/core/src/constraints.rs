@@ -151,15 +151,27 @@ pub fn compile_whole(re: &str) -> Result<Regex, String> {
 /// Parses and validates one `[field, OPERATOR, value?]` triple.
 pub fn parse_constraint(parts: &[String]) -> Result<Constraint, ConstraintError> {
     if !(2..=3).contains(&parts.len()) {
-        return Err(cerr(0, format!("a constraint has 2 or 3 parts, found {}", parts.len()), Some("write [field, OPERATOR] or [field, OPERATOR, value]".into())));
+        return Err(cerr(
+            0,
+            format!("a constraint has 2 or 3 parts, found {}", parts.len()),
+            Some("write [field, OPERATOR] or [field, OPERATOR, value]".into()),
+        ));
     }
     let field = parts[0].trim().to_string();
     if field.is_empty() {
-        return Err(cerr(0, "constraint field is empty".into(), Some("e.g. `hostname`, `@zone` or a node label".into())));
+        return Err(cerr(
+            0,
+            "constraint field is empty".into(),
+            Some("e.g. `hostname`, `@zone` or a node label".into()),
+        ));
     }
     let label = attribute_label(&field);
     if !label_key_ok(&label) {
-        return Err(cerr(0, format!("`{field}` cannot be a node label name"), Some("node label names are `[prefix/]name` with letters, digits, `-`, `_`, `.`".into())));
+        return Err(cerr(
+            0,
+            format!("`{field}` cannot be a node label name"),
+            Some("node label names are `[prefix/]name` with letters, digits, `-`, `_`, `.`".into()),
+        ));
     }
     let Some(op) = Operator::parse(&parts[1]) else {
         let upper = parts[1].to_ascii_uppercase().replace([' ', '-'], "_");
@@ -180,7 +192,11 @@ pub fn parse_constraint(parts: &[String]) -> Result<Constraint, ConstraintError>
         }
         Operator::Cluster => {
             if value.as_deref() == Some("") {
-                return Err(cerr(2, "CLUSTER value is empty".into(), Some("omit it to keep all instances on the first value placed".into())));
+                return Err(cerr(
+                    2,
+                    "CLUSTER value is empty".into(),
+                    Some("omit it to keep all instances on the first value placed".into()),
+                ));
             }
         }
         Operator::GroupBy | Operator::MaxPer => {
@@ -199,7 +215,9 @@ pub fn parse_constraint(parts: &[String]) -> Result<Constraint, ConstraintError>
         }
         Operator::Like | Operator::Unlike => {
             let Some(v) = value else { return Err(need_value("a regular expression")) };
-            c.regex = Some(compile_whole(&v).map_err(|m| cerr(2, m, Some("Marathon regexes match the whole value (Java String.matches)".into())))?);
+            c.regex = Some(compile_whole(&v).map_err(|m| {
+                cerr(2, m, Some("Marathon regexes match the whole value (Java String.matches)".into()))
+            })?);
         }
         Operator::Is => {
             if value.is_none() {
@@ -212,7 +230,11 @@ pub fn parse_constraint(parts: &[String]) -> Result<Constraint, ConstraintError>
 
 /// If a regex is a plain literal or an alternation of literals, the values it matches.
 pub fn literal_alternatives(re: &str) -> Option<Vec<String>> {
-    let re = re.strip_prefix("(?:").and_then(|r| r.strip_suffix(')')).or_else(|| re.strip_prefix('(').and_then(|r| r.strip_suffix(')'))).unwrap_or(re);
+    let re = re
+        .strip_prefix("(?:")
+        .and_then(|r| r.strip_suffix(')'))
+        .or_else(|| re.strip_prefix('(').and_then(|r| r.strip_suffix(')')))
+        .unwrap_or(re);
     let mut out = Vec::new();
     for alt in re.split('|') {
         let mut lit = String::new();
@@ -291,7 +313,9 @@ pub fn render_native(constraints: &[Constraint], selector: &BTreeMap<String, Str
         ..Default::default()
     };
     let exists = |out: &mut NativePlacement, key: &str| {
-        if key != "kubernetes.io/hostname" && !out.node_requirements.iter().any(|r| r.key == key && r.operator == "Exists") {
+        if key != "kubernetes.io/hostname"
+            && !out.node_requirements.iter().any(|r| r.key == key && r.operator == "Exists")
+        {
             out.node_requirements.push(req(key, "Exists", None));
         }
     };
@@ -313,7 +337,13 @@ pub fn render_native(constraints: &[Constraint], selector: &BTreeMap<String, Str
             Operator::Cluster | Operator::Is => match &c.value {
                 Some(v) => {
                     if !label_value_ok(v) {
-                        out.warnings.push((i, format!("{}: `{v}` cannot be a node label value, so no node can match natively", c.display())));
+                        out.warnings.push((
+                            i,
+                            format!(
+                                "{}: `{v}` cannot be a node label value, so no node can match natively",
+                                c.display()
+                            ),
+                        ));
                     }
                     out.node_requirements.push(req(key, "In", Some(vec![v.clone()])));
                 }
@@ -412,7 +442,10 @@ mod tests {
     #[test]
     fn literal_alternatives_expand() {
         assert_eq!(literal_alternatives("a|b|a"), Some(vec!["a".into(), "b".into()]));
-        assert_eq!(literal_alternatives("(us-east-1a|us-east-1b)"), Some(vec!["us-east-1a".into(), "us-east-1b".into()]));
+        assert_eq!(
+            literal_alternatives("(us-east-1a|us-east-1b)"),
+            Some(vec!["us-east-1a".into(), "us-east-1b".into()])
+        );
         assert_eq!(literal_alternatives("rack\\.1"), Some(vec!["rack.1".into()]));
         assert_eq!(literal_alternatives("rack-[0-9]"), None);
     }
@@ -432,7 +465,8 @@ mod tests {
         .map(|p| c(p).unwrap())
         .collect();
         let n = render_native(&cs, &sel);
-        let exprs: Vec<(String, String)> = n.node_requirements.iter().map(|r| (r.key.clone(), r.operator.clone())).collect();
+        let exprs: Vec<(String, String)> =
+            n.node_requirements.iter().map(|r| (r.key.clone(), r.operator.clone())).collect();
         assert_eq!(
             exprs,
             vec![

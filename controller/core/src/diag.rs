@@ -102,15 +102,15 @@ pub fn render_text<'a>(diags: &[Diagnostic], source: impl Fn(&str) -> Option<&'a
         if !d.field.is_empty() {
             let _ = writeln!(out, "   = field: {}", d.field);
         }
-        if d.line > 0 {
-            if let Some(line) = source(&d.file).and_then(|s| s.lines().nth(d.line as usize - 1)) {
-                let num = d.line.to_string();
-                let pad = " ".repeat(num.len());
-                let _ = writeln!(out, "{pad} |");
-                let _ = writeln!(out, "{num} | {line}");
-                let caret_at = (d.column.max(1) - 1) as usize;
-                let _ = writeln!(out, "{pad} | {}^", " ".repeat(caret_at.min(line.chars().count())));
-            }
+        if d.line > 0
+            && let Some(line) = source(&d.file).and_then(|s| s.lines().nth(d.line as usize - 1))
+        {
+            let num = d.line.to_string();
+            let pad = " ".repeat(num.len());
+            let _ = writeln!(out, "{pad} |");
+            let _ = writeln!(out, "{num} | {line}");
+            let caret_at = (d.column.max(1) - 1) as usize;
+            let _ = writeln!(out, "{pad} | {}^", " ".repeat(caret_at.min(line.chars().count())));
         }
         if let Some(h) = &d.hint {
             let _ = writeln!(out, "   = help: {h}");
@@ -149,8 +149,9 @@ mod tests {
 
     #[test]
     fn text_rendering_points_at_the_column() {
-        let d = Diagnostic::error("unknown-field", "a.yaml", Pos { line: 2, col: 3 }, "spec.instancess", "unknown field")
-            .with_hint("did you mean `instances`?");
+        let d =
+            Diagnostic::error("unknown-field", "a.yaml", Pos { line: 2, col: 3 }, "spec.instancess", "unknown field")
+                .with_hint("did you mean `instances`?");
         let text = render_text(&[d], |_| Some("spec:\n  instancess: 3\n"));
         assert!(text.contains("--> a.yaml:2:3"), "{text}");
         assert!(text.contains("2 |   instancess: 3"), "{text}");

@@ -93,10 +93,9 @@ pub fn location_of(segments: &[String]) -> Location {
     let clean = |s: &str| s.replace('.', "-");
     match segments {
         [one] => Location { namespace: None, name: clean(one) },
-        [ns, rest @ ..] => Location {
-            namespace: Some(clean(ns)),
-            name: rest.iter().map(|s| clean(s)).collect::<Vec<_>>().join("-"),
-        },
+        [ns, rest @ ..] => {
+            Location { namespace: Some(clean(ns)), name: rest.iter().map(|s| clean(s)).collect::<Vec<_>>().join("-") }
+        }
         [] => Location { namespace: None, name: String::new() },
     }
 }
@@ -112,7 +111,9 @@ pub fn check_dns_label(s: &str) -> Result<(), String> {
         return Err(format!("`{s}` is longer than 63 characters"));
     }
     if !dns_label_re().is_match(s) {
-        return Err(format!("`{s}` must be lowercase letters, digits and `-`, starting and ending with a letter or digit"));
+        return Err(format!(
+            "`{s}` must be lowercase letters, digits and `-`, starting and ending with a letter or digit"
+        ));
     }
     Ok(())
 }
@@ -123,7 +124,9 @@ pub fn check_dns_subdomain(s: &str) -> Result<(), String> {
         return Err(format!("`{s}` is longer than 253 characters"));
     }
     if !dns_subdomain_re().is_match(s) {
-        return Err(format!("`{s}` must be lowercase letters, digits, `-` and `.`, starting and ending with a letter or digit"));
+        return Err(format!(
+            "`{s}` must be lowercase letters, digits, `-` and `.`, starting and ending with a letter or digit"
+        ));
     }
     Ok(())
 }

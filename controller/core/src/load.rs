@@ -181,8 +181,11 @@ fn load_file(f: &SourceFile, opts: &LoadOptions, out: &mut Loaded) {
     let file_err = |code, msg: String| Diagnostic::error(code, &f.path, Pos { line: 0, col: 0 }, "", msg);
     if f.bytes.len() > opts.max_file_bytes {
         out.diagnostics.push(
-            file_err("file-too-large", format!("file is {} bytes, more than the limit of {}", f.bytes.len(), opts.max_file_bytes))
-                .with_hint("split it into several files"),
+            file_err(
+                "file-too-large",
+                format!("file is {} bytes, more than the limit of {}", f.bytes.len(), opts.max_file_bytes),
+            )
+            .with_hint("split it into several files"),
         );
         return;
     }
@@ -249,7 +252,10 @@ fn load_document(
             return None;
         }
         None => {
-            diags.push(err("missing-field", "", "missing `apiVersion`".into()).with_hint("e.g. `apiVersion: dromos.io/v1alpha1`"));
+            diags.push(
+                err("missing-field", "", "missing `apiVersion`".into())
+                    .with_hint("e.g. `apiVersion: dromos.io/v1alpha1`"),
+            );
             return None;
         }
     };
@@ -299,7 +305,11 @@ fn load_document(
                         }
                     }
                 }
-                Some(_) => local.push(err("wrong-type", &format!("metadata.{map}"), format!("metadata.{map} must be a mapping"))),
+                Some(_) => local.push(err(
+                    "wrong-type",
+                    &format!("metadata.{map}"),
+                    format!("metadata.{map} must be a mapping"),
+                )),
             }
         }
     }
@@ -331,53 +341,57 @@ fn load_document(
     // Resolve namespace and name; ids (App/Job spec.id) can supply both.
     let mut namespace = meta_ns.clone();
     let mut name = meta_name.clone();
-    if known_kind && (kind == "App" || kind == "Job") {
-        if let Some(id) = obj.get("spec").and_then(|s| s.get("id")).and_then(Value::as_str) {
-            let parsed = if kind == "App" { ids::parse_id(id, None) } else { ids::parse_job_id(id) };
-            match parsed {
-                Err(e) => local.push(err("invalid-id", "spec.id", e)),
-                Ok(segs) => {
-                    let loc = ids::location_of(&segs);
-                    if let Some(ns) = &loc.namespace {
-                        match &meta_ns {
-                            Some(m) if m != ns => local.push(
-                                err(
-                                    "id-mismatch",
-                                    "spec.id",
-                                    format!("id `{id}` maps to namespace `{ns}` but metadata.namespace is `{m}`"),
-                                )
-                                .with_hint("drop metadata.namespace or make the first id segment match it"),
-                            ),
-                            _ => namespace = Some(ns.clone()),
-                        }
-                    }
-                    match &meta_name {
-                        Some(m) if *m != loc.name => local.push(
+    if known_kind
+        && (kind == "App" || kind == "Job")
+        && let Some(id) = obj.get("spec").and_then(|s| s.get("id")).and_then(Value::as_str)
+    {
+        let parsed = if kind == "App" { ids::parse_id(id, None) } else { ids::parse_job_id(id) };
+        match parsed {
+            Err(e) => local.push(err("invalid-id", "spec.id", e)),
+            Ok(segs) => {
+                let loc = ids::location_of(&segs);
+                if let Some(ns) = &loc.namespace {
+                    match &meta_ns {
+                        Some(m) if m != ns => local.push(
                             err(
                                 "id-mismatch",
                                 "spec.id",
-                                format!("id `{id}` maps to name `{}` but metadata.name is `{m}`", loc.name),
+                                format!("id `{id}` maps to namespace `{ns}` but metadata.namespace is `{m}`"),
                             )
-                            .with_hint("drop metadata.name or make them agree (see ARCHITECTURE.md, ids)"),
+                            .with_hint("drop metadata.namespace or make the first id segment match it"),
                         ),
-                        _ => name = Some(loc.name),
+                        _ => namespace = Some(ns.clone()),
                     }
+                }
+                match &meta_name {
+                    Some(m) if *m != loc.name => local.push(
+                        err(
+                            "id-mismatch",
+                            "spec.id",
+                            format!("id `{id}` maps to name `{}` but metadata.name is `{m}`", loc.name),
+                        )
+                        .with_hint("drop metadata.name or make them agree (see ARCHITECTURE.md, ids)"),
+                    ),
+                    _ => name = Some(loc.name),
                 }
             }
         }
     }
     let Some(name) = name.filter(|n| !n.is_empty()) else {
-        local.push(
-            err("missing-field", "metadata", "missing `metadata.name`".into())
-                .with_hint(if kind == "App" || kind == "Job" { "set metadata.name or spec.id" } else { "set metadata.name" }),
-        );
+        local.push(err("missing-field", "metadata", "missing `metadata.name`".into()).with_hint(
+            if kind == "App" || kind == "Job" { "set metadata.name or spec.id" } else { "set metadata.name" },
+        ));
         diags.extend(local);
         return None;
     };
     if known_kind {
         if kind == "Offer" {
             if namespace.is_some() {
-                local.push(err("cluster-scoped", "metadata.namespace", "Offer is cluster-scoped and takes no namespace".into()));
+                local.push(err(
+                    "cluster-scoped",
+                    "metadata.namespace",
+                    "Offer is cluster-scoped and takes no namespace".into(),
+                ));
             }
             namespace = None;
         } else if namespace.is_none() {
@@ -386,10 +400,10 @@ fn load_document(
         if let Err(e) = ids::check_dns_label(&name) {
             local.push(err("invalid-name", if meta_name.is_some() { "metadata.name" } else { "spec.id" }, e));
         }
-        if let Some(ns) = &namespace {
-            if let Err(e) = ids::check_dns_label(ns) {
-                local.push(err("invalid-name", if meta_ns.is_some() { "metadata.namespace" } else { "spec.id" }, e));
-            }
+        if let Some(ns) = &namespace
+            && let Err(e) = ids::check_dns_label(ns)
+        {
+            local.push(err("invalid-name", if meta_ns.is_some() { "metadata.namespace" } else { "spec.id" }, e));
         }
         // Write the resolved location into the document so what is applied is unambiguous.
         let m = value.as_object_mut().expect("checked above");
@@ -406,7 +420,11 @@ fn load_document(
     if known_kind {
         let root = value.as_object_mut().expect("checked above");
         if root.contains_key("status") {
-            local.push(err("status-ignored", "status", "status is written by Dromos; the value here is ignored".into()));
+            local.push(err(
+                "status-ignored",
+                "status",
+                "status is written by Dromos; the value here is ignored".into(),
+            ));
             if let Some(d) = local.last_mut() {
                 d.severity = crate::diag::Severity::Warning;
             }
@@ -499,7 +517,11 @@ fn check_duplicates(out: &mut Loaded) {
         if let Some(&first) = seen.get(&key) {
             let a = &out.manifests[first];
             let id_note = |m: &Manifest| {
-                m.value.pointer("/spec/id").and_then(Value::as_str).map(|id| format!(" (id `{id}`)")).unwrap_or_default()
+                m.value
+                    .pointer("/spec/id")
+                    .and_then(Value::as_str)
+                    .map(|id| format!(" (id `{id}`)"))
+                    .unwrap_or_default()
             };
             out.diagnostics.push(
                 Diagnostic::error(
@@ -529,7 +551,10 @@ mod tests {
 
     #[test]
     fn an_app_with_an_id_gets_namespace_and_name() {
-        let l = load(&[("a.yaml", "apiVersion: dromos.io/v1alpha1\nkind: App\nspec:\n  id: /shop/web/frontend\n  cmd: sleep 1\n")]);
+        let l = load(&[(
+            "a.yaml",
+            "apiVersion: dromos.io/v1alpha1\nkind: App\nspec:\n  id: /shop/web/frontend\n  cmd: sleep 1\n",
+        )]);
         assert!(l.diagnostics.is_empty(), "{:?}", l.diagnostics);
         let m = &l.manifests[0];
         assert_eq!((m.namespace.as_deref(), m.name.as_str()), (Some("shop"), "web-frontend"));
@@ -557,7 +582,10 @@ mod tests {
 
     #[test]
     fn other_kinds_pass_through() {
-        let l = load(&[("cm.yaml", "apiVersion: v1\nkind: ConfigMap\nmetadata: {name: c, namespace: x}\ndata: {a: b}\nwhatever: 1\n")]);
+        let l = load(&[(
+            "cm.yaml",
+            "apiVersion: v1\nkind: ConfigMap\nmetadata: {name: c, namespace: x}\ndata: {a: b}\nwhatever: 1\n",
+        )]);
         assert!(l.diagnostics.is_empty());
         assert!(matches!(l.manifests[0].typed, Typed::Other));
     }
@@ -605,7 +633,10 @@ mod tests {
 
     #[test]
     fn id_must_agree_with_metadata() {
-        let l = load(&[("a.yaml", "apiVersion: dromos.io/v1alpha1\nkind: App\nmetadata: {name: web, namespace: prod}\nspec: {id: /shop/web, cmd: x}\n")]);
+        let l = load(&[(
+            "a.yaml",
+            "apiVersion: dromos.io/v1alpha1\nkind: App\nmetadata: {name: web, namespace: prod}\nspec: {id: /shop/web, cmd: x}\n",
+        )]);
         assert_eq!(l.diagnostics.len(), 1);
         assert_eq!(l.diagnostics[0].code, "id-mismatch");
         assert_eq!(l.diagnostics[0].line, 4);

@@ -51,7 +51,13 @@ pub struct Period {
 impl Period {
     /// True when every part is zero.
     pub fn is_zero(&self) -> bool {
-        self.years == 0 && self.months == 0 && self.weeks == 0 && self.days == 0 && self.hours == 0 && self.minutes == 0 && self.seconds == 0.0
+        self.years == 0
+            && self.months == 0
+            && self.weeks == 0
+            && self.days == 0
+            && self.hours == 0
+            && self.minutes == 0
+            && self.seconds == 0.0
     }
 }
 
@@ -81,12 +87,16 @@ pub struct RepeatingInterval {
 pub fn parse_iso8601(text: &str) -> Result<RepeatingInterval, String> {
     let parts: Vec<&str> = text.split('/').collect();
     if parts.len() != 3 {
-        return Err(format!("schedule `{text}` must have three parts `R[n]/<start>/<period>`, e.g. `R/2026-01-01T02:00:00Z/P1D`"));
+        return Err(format!(
+            "schedule `{text}` must have three parts `R[n]/<start>/<period>`, e.g. `R/2026-01-01T02:00:00Z/P1D`"
+        ));
     }
     let r = parts[0];
     let repeat = match r.strip_prefix('R') {
         Some("") => None,
-        Some(n) => Some(n.parse::<u64>().map_err(|_| format!("repeat `{r}` must be `R` or `R<n>` with n a whole number"))?),
+        Some(n) => {
+            Some(n.parse::<u64>().map_err(|_| format!("repeat `{r}` must be `R` or `R<n>` with n a whole number"))?)
+        }
         None => return Err(format!("schedule `{text}` must start with `R` or `R<n>`")),
     };
     let start = parse_start(parts[1])?;
@@ -216,7 +226,16 @@ mod tests {
 
     #[test]
     fn bad_intervals() {
-        for bad in ["R/2026-01-01T00:00:00Z", "X/2026-01-01T00:00:00Z/P1D", "R/yesterday/P1D", "R//P", "R//PT", "R//P1H", "R//PT0S", "Rx//P1D"] {
+        for bad in [
+            "R/2026-01-01T00:00:00Z",
+            "X/2026-01-01T00:00:00Z/P1D",
+            "R/yesterday/P1D",
+            "R//P",
+            "R//PT",
+            "R//P1H",
+            "R//PT0S",
+            "Rx//P1D",
+        ] {
             assert!(parse_iso8601(bad).is_err(), "{bad} should fail");
         }
     }

@@ -61,7 +61,11 @@ pub fn check(value: &Value, schema: &Value, path: &str, out: &mut Vec<SchemaIssu
     match ty {
         Some("object") => {
             let Some(obj) = value.as_object() else {
-                out.push(issue(path, "wrong-type", format!("expected a mapping, found {} ({})", type_name(value), short(value))));
+                out.push(issue(
+                    path,
+                    "wrong-type",
+                    format!("expected a mapping, found {} ({})", type_name(value), short(value)),
+                ));
                 return;
             };
             let props = s.get("properties").and_then(Value::as_object);
@@ -97,18 +101,22 @@ pub fn check(value: &Value, schema: &Value, path: &str, out: &mut Vec<SchemaIssu
         }
         Some("array") => {
             let Some(items) = value.as_array() else {
-                out.push(issue(path, "wrong-type", format!("expected a list, found {} ({})", type_name(value), short(value))));
+                out.push(issue(
+                    path,
+                    "wrong-type",
+                    format!("expected a list, found {} ({})", type_name(value), short(value)),
+                ));
                 return;
             };
-            if let Some(min) = s.get("minItems").and_then(Value::as_u64) {
-                if (items.len() as u64) < min {
-                    out.push(issue(path, "too-short", format!("expected at least {min} items, found {}", items.len())));
-                }
+            if let Some(min) = s.get("minItems").and_then(Value::as_u64)
+                && (items.len() as u64) < min
+            {
+                out.push(issue(path, "too-short", format!("expected at least {min} items, found {}", items.len())));
             }
-            if let Some(max) = s.get("maxItems").and_then(Value::as_u64) {
-                if items.len() as u64 > max {
-                    out.push(issue(path, "too-long", format!("expected at most {max} items, found {}", items.len())));
-                }
+            if let Some(max) = s.get("maxItems").and_then(Value::as_u64)
+                && items.len() as u64 > max
+            {
+                out.push(issue(path, "too-long", format!("expected at most {max} items, found {}", items.len())));
             }
             if let Some(item_schema) = s.get("items") {
                 for (i, item) in items.iter().enumerate() {
@@ -118,35 +126,42 @@ pub fn check(value: &Value, schema: &Value, path: &str, out: &mut Vec<SchemaIssu
         }
         Some("string") => match value.as_str() {
             None => {
-                let mut i = issue(path, "wrong-type", format!("expected a string, found {} ({})", type_name(value), short(value)));
+                let mut i = issue(
+                    path,
+                    "wrong-type",
+                    format!("expected a string, found {} ({})", type_name(value), short(value)),
+                );
                 if !value.is_object() && !value.is_array() {
                     i.hint = Some(format!("quote it: \"{}\"", value.to_string().trim_matches('"')));
                 }
                 out.push(i);
             }
             Some(text) => {
-                if let Some(allowed) = s.get("enum").and_then(Value::as_array) {
-                    if !allowed.iter().any(|a| a.as_str() == Some(text)) {
-                        let names: Vec<&str> = allowed.iter().filter_map(Value::as_str).collect();
-                        let mut i = issue(path, "invalid-value", format!("`{text}` is not one of {}", names.join(", ")));
-                        if let Some(c) = closest(text, names.iter().copied()) {
-                            i.hint = Some(format!("did you mean `{c}`?"));
-                        }
-                        out.push(i);
+                if let Some(allowed) = s.get("enum").and_then(Value::as_array)
+                    && !allowed.iter().any(|a| a.as_str() == Some(text))
+                {
+                    let names: Vec<&str> = allowed.iter().filter_map(Value::as_str).collect();
+                    let mut i = issue(path, "invalid-value", format!("`{text}` is not one of {}", names.join(", ")));
+                    if let Some(c) = closest(text, names.iter().copied()) {
+                        i.hint = Some(format!("did you mean `{c}`?"));
                     }
+                    out.push(i);
                 }
-                if let Some(pattern) = s.get("pattern").and_then(Value::as_str) {
-                    if let Ok(re) = regex::Regex::new(pattern) {
-                        if !re.is_match(text) {
-                            out.push(issue(path, "invalid-value", format!("`{text}` does not match `{pattern}`")));
-                        }
-                    }
+                if let Some(pattern) = s.get("pattern").and_then(Value::as_str)
+                    && let Ok(re) = regex::Regex::new(pattern)
+                    && !re.is_match(text)
+                {
+                    out.push(issue(path, "invalid-value", format!("`{text}` does not match `{pattern}`")));
                 }
             }
         },
         Some("integer") => {
             if !(value.is_i64() || value.is_u64()) {
-                let mut i = issue(path, "wrong-type", format!("expected an integer, found {} ({})", type_name(value), short(value)));
+                let mut i = issue(
+                    path,
+                    "wrong-type",
+                    format!("expected an integer, found {} ({})", type_name(value), short(value)),
+                );
                 if value.as_str().is_some_and(|t| t.parse::<i64>().is_ok()) {
                     i.hint = Some("remove the quotes".into());
                 }
@@ -157,7 +172,11 @@ pub fn check(value: &Value, schema: &Value, path: &str, out: &mut Vec<SchemaIssu
         }
         Some("number") => {
             if !value.is_number() {
-                let mut i = issue(path, "wrong-type", format!("expected a number, found {} ({})", type_name(value), short(value)));
+                let mut i = issue(
+                    path,
+                    "wrong-type",
+                    format!("expected a number, found {} ({})", type_name(value), short(value)),
+                );
                 if value.as_str().is_some_and(|t| t.parse::<f64>().is_ok()) {
                     i.hint = Some("remove the quotes".into());
                 }
@@ -166,19 +185,18 @@ pub fn check(value: &Value, schema: &Value, path: &str, out: &mut Vec<SchemaIssu
                 check_range(value, s, path, out);
             }
         }
-        Some("boolean") => {
-            if !value.is_boolean() {
-                let mut i = issue(path, "wrong-type", format!("expected a boolean, found {} ({})", type_name(value), short(value)));
-                if let Some(t) = value.as_str() {
-                    let lower = t.to_ascii_lowercase();
-                    if ["yes", "on", "y"].contains(&lower.as_str()) {
-                        i.hint = Some("write `true` (YAML 1.2 reads `yes`/`on` as strings)".into());
-                    } else if ["no", "off", "n"].contains(&lower.as_str()) {
-                        i.hint = Some("write `false` (YAML 1.2 reads `no`/`off` as strings)".into());
-                    }
+        Some("boolean") if !value.is_boolean() => {
+            let mut i =
+                issue(path, "wrong-type", format!("expected a boolean, found {} ({})", type_name(value), short(value)));
+            if let Some(t) = value.as_str() {
+                let lower = t.to_ascii_lowercase();
+                if ["yes", "on", "y"].contains(&lower.as_str()) {
+                    i.hint = Some("write `true` (YAML 1.2 reads `yes`/`on` as strings)".into());
+                } else if ["no", "off", "n"].contains(&lower.as_str()) {
+                    i.hint = Some("write `false` (YAML 1.2 reads `no`/`off` as strings)".into());
                 }
-                out.push(i);
             }
+            out.push(i);
         }
         _ => {}
     }
@@ -186,15 +204,15 @@ pub fn check(value: &Value, schema: &Value, path: &str, out: &mut Vec<SchemaIssu
 
 fn check_range(value: &Value, s: &serde_json::Map<String, Value>, path: &str, out: &mut Vec<SchemaIssue>) {
     let Some(v) = value.as_f64() else { return };
-    if let Some(min) = s.get("minimum").and_then(Value::as_f64) {
-        if v < min {
-            out.push(issue(path, "out-of-range", format!("{v} is below the minimum {min}")));
-        }
+    if let Some(min) = s.get("minimum").and_then(Value::as_f64)
+        && v < min
+    {
+        out.push(issue(path, "out-of-range", format!("{v} is below the minimum {min}")));
     }
-    if let Some(max) = s.get("maximum").and_then(Value::as_f64) {
-        if v > max {
-            out.push(issue(path, "out-of-range", format!("{v} is above the maximum {max}")));
-        }
+    if let Some(max) = s.get("maximum").and_then(Value::as_f64)
+        && v > max
+    {
+        out.push(issue(path, "out-of-range", format!("{v} is above the maximum {max}")));
     }
 }
 

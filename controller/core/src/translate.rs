@@ -7,17 +7,22 @@
 use crate::constraints::{self, parse_constraint};
 use crate::load::Manifest;
 use crate::validate::{app_id, is_host_networking, is_resident, port_names};
-use dromos_crds::app::{App, AppVolume, HealthCheck, HealthProtocol, KillSelection, ResourceLimit, UnreachableStrategy};
+use dromos_crds::EnvValue;
+use dromos_crds::app::{
+    App, AppVolume, HealthCheck, HealthProtocol, KillSelection, ResourceLimit, UnreachableStrategy,
+};
 use dromos_crds::common::{FetchUri, SecretSource};
 use dromos_crds::job::{ConcurrencyPolicy, Job, RestartPolicy};
-use dromos_crds::EnvValue;
-use k8s_openapi::api::apps::v1::{Deployment, DeploymentSpec, DeploymentStrategy, RollingUpdateDeployment, StatefulSet, StatefulSetSpec};
+use k8s_openapi::api::apps::v1::{
+    Deployment, DeploymentSpec, DeploymentStrategy, RollingUpdateDeployment, StatefulSet, StatefulSetSpec,
+};
 use k8s_openapi::api::batch::v1::{CronJob, CronJobSpec, JobSpec as K8sJobSpec, JobTemplateSpec};
 use k8s_openapi::api::core::v1::{
-    Container, ContainerPort, EnvVar, EnvVarSource, ExecAction, HTTPGetAction, ObjectFieldSelector, PersistentVolumeClaim,
-    PersistentVolumeClaimSpec, PersistentVolumeClaimVolumeSource, PodSpec, PodTemplate, PodTemplateSpec, Probe,
-    SecretKeySelector, SecretVolumeSource, SecurityContext, Service, ServicePort, ServiceSpec, TCPSocketAction, Toleration,
-    Volume, VolumeMount, VolumeResourceRequirements, HostPathVolumeSource, EmptyDirVolumeSource, KeyToPath, ResourceRequirements,
+    Container, ContainerPort, EmptyDirVolumeSource, EnvVar, EnvVarSource, ExecAction, HTTPGetAction,
+    HostPathVolumeSource, KeyToPath, ObjectFieldSelector, PersistentVolumeClaim, PersistentVolumeClaimSpec,
+    PersistentVolumeClaimVolumeSource, PodSpec, PodTemplate, PodTemplateSpec, Probe, ResourceRequirements,
+    SecretKeySelector, SecretVolumeSource, SecurityContext, Service, ServicePort, ServiceSpec, TCPSocketAction,
+    Toleration, Volume, VolumeMount, VolumeResourceRequirements,
 };
 use k8s_openapi::api::policy::v1::{PodDisruptionBudget, PodDisruptionBudgetSpec};
 use k8s_openapi::apimachinery::pkg::api::resource::Quantity;
@@ -83,7 +88,11 @@ pub fn cpu_quantity(cpus: f64) -> Quantity {
 
 /// Formats MiB as a Kubernetes quantity: `128` -> `128Mi`, `0.5` -> `512Ki`.
 pub fn mib_quantity(mib: f64) -> Quantity {
-    if mib.fract() == 0.0 { Quantity(format!("{}Mi", mib as i64)) } else { Quantity(format!("{}Ki", (mib * 1024.0).round() as i64)) }
+    if mib.fract() == 0.0 {
+        Quantity(format!("{}Mi", mib as i64))
+    } else {
+        Quantity(format!("{}Ki", (mib * 1024.0).round() as i64))
+    }
 }
 
 /// A short content hash of a spec: changes whenever the spec changes.
@@ -93,7 +102,10 @@ pub fn version_of(spec: &Value) -> String {
 }
 
 fn base_labels(owner_kind: &str) -> BTreeMap<String, String> {
-    BTreeMap::from([(MANAGED_BY.0.to_string(), MANAGED_BY.1.to_string()), (OWNER_KIND_LABEL.to_string(), owner_kind.to_string())])
+    BTreeMap::from([
+        (MANAGED_BY.0.to_string(), MANAGED_BY.1.to_string()),
+        (OWNER_KIND_LABEL.to_string(), owner_kind.to_string()),
+    ])
 }
 
 fn is_label_key(k: &str) -> bool {
@@ -114,7 +126,11 @@ fn is_label_key(k: &str) -> bool {
 
 /// User labels that are valid Kubernetes labels (others stay in `MARATHON_APP_LABELS`).
 fn user_labels(labels: &BTreeMap<String, String>) -> BTreeMap<String, String> {
-    labels.iter().filter(|(k, v)| is_label_key(k) && constraints::label_value_ok(v)).map(|(k, v)| (k.clone(), v.clone())).collect()
+    labels
+        .iter()
+        .filter(|(k, v)| is_label_key(k) && constraints::label_value_ok(v))
+        .map(|(k, v)| (k.clone(), v.clone()))
+        .collect()
 }
 
 fn env_name(s: &str) -> String {
@@ -159,7 +175,10 @@ fn field_env(name: &str, path: &str) -> EnvVar {
     EnvVar {
         name: name.into(),
         value: None,
-        value_from: Some(EnvVarSource { field_ref: Some(ObjectFieldSelector { field_path: path.into(), api_version: None }), ..Default::default() }),
+        value_from: Some(EnvVarSource {
+            field_ref: Some(ObjectFieldSelector { field_path: path.into(), api_version: None }),
+            ..Default::default()
+        }),
     }
 }
 
@@ -174,7 +193,13 @@ fn merge_env(injected: Vec<EnvVar>, user: Vec<EnvVar>) -> Vec<EnvVar> {
     out
 }
 
-fn resources(cpus: f64, mem: f64, disk: f64, gpus: f64, limits: Option<&dromos_crds::app::ResourceLimits>) -> ResourceRequirements {
+fn resources(
+    cpus: f64,
+    mem: f64,
+    disk: f64,
+    gpus: f64,
+    limits: Option<&dromos_crds::app::ResourceLimits>,
+) -> ResourceRequirements {
     let mut requests = BTreeMap::new();
     let mut lim = BTreeMap::new();
     requests.insert("cpu".to_string(), cpu_quantity(cpus));
@@ -218,12 +243,20 @@ fn fetch_container(fetch: &[FetchUri], image: &str) -> Option<Container> {
     script.push_str(SANDBOX);
     script.push('\n');
     for f in fetch {
-        let dest = f.dest_path.clone().unwrap_or_else(|| f.uri.rsplit('/').next().unwrap_or("download").split('?').next().unwrap_or("download").to_string());
+        let dest = f.dest_path.clone().unwrap_or_else(|| {
+            f.uri.rsplit('/').next().unwrap_or("download").split('?').next().unwrap_or("download").to_string()
+        });
         let q = |s: &str| format!("'{}'", s.replace('\'', "'\\''"));
         script.push_str(&format!("curl -fsSL -o {} {}\n", q(&dest), q(&f.uri)));
         let lower = dest.to_ascii_lowercase();
         if f.extract.unwrap_or(true) {
-            if lower.ends_with(".tar.gz") || lower.ends_with(".tgz") || lower.ends_with(".tar") || lower.ends_with(".tar.bz2") || lower.ends_with(".tar.xz") || lower.ends_with(".txz") {
+            if lower.ends_with(".tar.gz")
+                || lower.ends_with(".tgz")
+                || lower.ends_with(".tar")
+                || lower.ends_with(".tar.bz2")
+                || lower.ends_with(".tar.xz")
+                || lower.ends_with(".txz")
+            {
                 script.push_str(&format!("tar -xf {}\n", q(&dest)));
             } else if lower.ends_with(".zip") {
                 script.push_str(&format!("unzip -o -q {}\n", q(&dest)));
@@ -291,7 +324,13 @@ fn app_ports(app: &App) -> Vec<PortInfo> {
             .map(|(i, p)| {
                 let host = p.host_port.filter(|h| *h > 0);
                 let cp = p.container_port.filter(|c| *c > 0).or(host).unwrap_or(dynamic(i));
-                PortInfo { name: names[i].clone(), container_port: cp, host_port: host, protocol: protocol_of(p.protocol.as_deref()), vip: parse_vip(&p.labels) }
+                PortInfo {
+                    name: names[i].clone(),
+                    container_port: cp,
+                    host_port: host,
+                    protocol: protocol_of(p.protocol.as_deref()),
+                    vip: parse_vip(&p.labels),
+                }
             })
             .collect();
     }
@@ -305,7 +344,13 @@ fn app_ports(app: &App) -> Vec<PortInfo> {
             .enumerate()
             .map(|(i, p)| {
                 let port = p.port.filter(|p| *p > 0).unwrap_or(dynamic(i));
-                PortInfo { name: names[i].clone(), container_port: port, host_port: require.then_some(port), protocol: protocol_of(p.protocol.as_deref()), vip: parse_vip(&p.labels) }
+                PortInfo {
+                    name: names[i].clone(),
+                    container_port: port,
+                    host_port: require.then_some(port),
+                    protocol: protocol_of(p.protocol.as_deref()),
+                    vip: parse_vip(&p.labels),
+                }
             })
             .collect();
     }
@@ -315,7 +360,13 @@ fn app_ports(app: &App) -> Vec<PortInfo> {
         .enumerate()
         .map(|(i, p)| {
             let port = if *p > 0 { *p } else { dynamic(i) };
-            PortInfo { name: names.get(i).cloned().flatten(), container_port: port, host_port: require.then_some(port), protocol: "TCP".into(), vip: None }
+            PortInfo {
+                name: names.get(i).cloned().flatten(),
+                container_port: port,
+                host_port: require.then_some(port),
+                protocol: "TCP".into(),
+                vip: None,
+            }
         })
         .collect()
 }
@@ -327,15 +378,32 @@ fn health_probe(hc: &HealthCheck, ports: &[PortInfo]) -> Option<probe_kind::Kind
             Some(p) => IntOrString::Int(p),
             None => {
                 let idx = hc.port_index.unwrap_or(0).max(0) as usize;
-                ports.get(idx).map(|p| IntOrString::Int(p.container_port)).unwrap_or(IntOrString::Int(DYNAMIC_PORT_BASE))
+                ports
+                    .get(idx)
+                    .map(|p| IntOrString::Int(p.container_port))
+                    .unwrap_or(IntOrString::Int(DYNAMIC_PORT_BASE))
             }
         }
     };
     Some(match proto {
-        HealthProtocol::HTTP | HealthProtocol::MesosHttp => probe_kind::Kind::Http(HTTPGetAction { path: Some(hc.path.clone().unwrap_or_else(|| "/".into())), port: port(), scheme: Some("HTTP".into()), ..Default::default() }),
-        HealthProtocol::HTTPS | HealthProtocol::MesosHttps => probe_kind::Kind::Http(HTTPGetAction { path: Some(hc.path.clone().unwrap_or_else(|| "/".into())), port: port(), scheme: Some("HTTPS".into()), ..Default::default() }),
-        HealthProtocol::TCP | HealthProtocol::MesosTcp => probe_kind::Kind::Tcp(TCPSocketAction { port: port(), host: None }),
-        HealthProtocol::COMMAND => probe_kind::Kind::Exec(ExecAction { command: Some(vec!["/bin/sh".into(), "-c".into(), hc.command.as_ref()?.value.clone()]) }),
+        HealthProtocol::HTTP | HealthProtocol::MesosHttp => probe_kind::Kind::Http(HTTPGetAction {
+            path: Some(hc.path.clone().unwrap_or_else(|| "/".into())),
+            port: port(),
+            scheme: Some("HTTP".into()),
+            ..Default::default()
+        }),
+        HealthProtocol::HTTPS | HealthProtocol::MesosHttps => probe_kind::Kind::Http(HTTPGetAction {
+            path: Some(hc.path.clone().unwrap_or_else(|| "/".into())),
+            port: port(),
+            scheme: Some("HTTPS".into()),
+            ..Default::default()
+        }),
+        HealthProtocol::TCP | HealthProtocol::MesosTcp => {
+            probe_kind::Kind::Tcp(TCPSocketAction { port: port(), host: None })
+        }
+        HealthProtocol::COMMAND => probe_kind::Kind::Exec(ExecAction {
+            command: Some(vec!["/bin/sh".into(), "-c".into(), hc.command.as_ref()?.value.clone()]),
+        }),
     })
 }
 
@@ -364,7 +432,8 @@ fn probes(hc: &HealthCheck, ports: &[PortInfo]) -> (Option<Probe>, Option<Probe>
     let timeout = hc.timeout_seconds.unwrap_or(20).max(1);
     let grace = hc.grace_period_seconds.unwrap_or(300).max(0);
     let failures = hc.max_consecutive_failures.unwrap_or(3);
-    let is_mesos = matches!(hc.protocol, Some(HealthProtocol::MesosHttp | HealthProtocol::MesosHttps | HealthProtocol::MesosTcp));
+    let is_mesos =
+        matches!(hc.protocol, Some(HealthProtocol::MesosHttp | HealthProtocol::MesosHttps | HealthProtocol::MesosTcp));
     let delay = if is_mesos { hc.delay_seconds.unwrap_or(15) } else { 0 };
     // The grace period ends at the first success, like Marathon's: a startup probe polling
     // every min(interval, 10)s for up to the grace period.
@@ -385,18 +454,30 @@ fn probes(hc: &HealthCheck, ports: &[PortInfo]) -> (Option<Probe>, Option<Probe>
         ..kind.probe()
     });
     // Health also gates deployment steps and traffic: healthy == ready.
-    let readiness = Some(Probe { period_seconds: Some(interval), timeout_seconds: Some(timeout), failure_threshold: Some(1), ..kind.probe() });
+    let readiness = Some(Probe {
+        period_seconds: Some(interval),
+        timeout_seconds: Some(timeout),
+        failure_threshold: Some(1),
+        ..kind.probe()
+    });
     (liveness, readiness, startup)
 }
 
-fn app_volumes(app: &App, secrets: &BTreeMap<String, SecretSource>) -> (Vec<Volume>, Vec<VolumeMount>, Vec<PersistentVolumeClaim>) {
+fn app_volumes(
+    app: &App,
+    secrets: &BTreeMap<String, SecretSource>,
+) -> (Vec<Volume>, Vec<VolumeMount>, Vec<PersistentVolumeClaim>) {
     let mut volumes = vec![];
     let mut mounts = vec![];
     let mut claims = vec![];
     let vols: &[AppVolume] = app.spec.container.as_ref().map(|c| c.volumes.as_slice()).unwrap_or(&[]);
     for (i, v) in vols.iter().enumerate() {
         let name = format!("vol-{i}");
-        let path = if v.container_path.starts_with('/') { v.container_path.clone() } else { format!("{SANDBOX}/{}", v.container_path) };
+        let path = if v.container_path.starts_with('/') {
+            v.container_path.clone()
+        } else {
+            format!("{SANDBOX}/{}", v.container_path)
+        };
         let read_only = v.mode.as_deref() == Some("RO");
         if let Some(pv) = &v.persistent {
             let name = format!("data-{i}");
@@ -405,24 +486,61 @@ fn app_volumes(app: &App, secrets: &BTreeMap<String, SecretSource>) -> (Vec<Volu
                 spec: Some(PersistentVolumeClaimSpec {
                     access_modes: Some(vec!["ReadWriteOnce".into()]),
                     storage_class_name: pv.storage_class.clone(),
-                    resources: Some(VolumeResourceRequirements { requests: Some(BTreeMap::from([("storage".to_string(), mib_quantity(pv.size))])), ..Default::default() }),
+                    resources: Some(VolumeResourceRequirements {
+                        requests: Some(BTreeMap::from([("storage".to_string(), mib_quantity(pv.size))])),
+                        ..Default::default()
+                    }),
                     ..Default::default()
                 }),
                 ..Default::default()
             });
-            mounts.push(VolumeMount { name, mount_path: path, read_only: read_only.then_some(true), ..Default::default() });
+            mounts.push(VolumeMount {
+                name,
+                mount_path: path,
+                read_only: read_only.then_some(true),
+                ..Default::default()
+            });
             continue;
         }
         let volume = if let Some(hp) = &v.host_path {
-            Volume { name: name.clone(), host_path: Some(HostPathVolumeSource { path: hp.clone(), type_: None }), ..Default::default() }
+            Volume {
+                name: name.clone(),
+                host_path: Some(HostPathVolumeSource { path: hp.clone(), type_: None }),
+                ..Default::default()
+            }
         } else if let Some(ext) = &v.external {
-            Volume { name: name.clone(), persistent_volume_claim: Some(PersistentVolumeClaimVolumeSource { claim_name: ext.name.clone(), read_only: read_only.then_some(true) }), ..Default::default() }
+            Volume {
+                name: name.clone(),
+                persistent_volume_claim: Some(PersistentVolumeClaimVolumeSource {
+                    claim_name: ext.name.clone(),
+                    read_only: read_only.then_some(true),
+                }),
+                ..Default::default()
+            }
         } else if let Some(sec) = &v.secret {
             let (secret_name, key) = secret_ref(sec, secrets);
             let file = path.rsplit('/').next().unwrap_or("secret").to_string();
-            let dir = path.rsplit_once('/').map(|(d, _)| d.to_string()).filter(|d| !d.is_empty()).unwrap_or_else(|| "/".into());
-            mounts.push(VolumeMount { name: name.clone(), mount_path: format!("{dir}/{file}"), sub_path: Some(file.clone()), read_only: Some(true), ..Default::default() });
-            volumes.push(Volume { name, secret: Some(SecretVolumeSource { secret_name: Some(secret_name), items: Some(vec![KeyToPath { key, path: file, mode: None }]), ..Default::default() }), ..Default::default() });
+            let dir = path
+                .rsplit_once('/')
+                .map(|(d, _)| d.to_string())
+                .filter(|d| !d.is_empty())
+                .unwrap_or_else(|| "/".into());
+            mounts.push(VolumeMount {
+                name: name.clone(),
+                mount_path: format!("{dir}/{file}"),
+                sub_path: Some(file.clone()),
+                read_only: Some(true),
+                ..Default::default()
+            });
+            volumes.push(Volume {
+                name,
+                secret: Some(SecretVolumeSource {
+                    secret_name: Some(secret_name),
+                    items: Some(vec![KeyToPath { key, path: file, mode: None }]),
+                    ..Default::default()
+                }),
+                ..Default::default()
+            });
             continue;
         } else {
             continue;
@@ -446,7 +564,13 @@ fn role_scheduling(role: Option<&str>, accepted: &[String]) -> (Vec<Toleration>,
     let reserved: Vec<String> = accepted.iter().filter(|r| *r != "*").cloned().collect();
     let tolerations = reserved
         .iter()
-        .map(|r| Toleration { key: Some(ROLE_KEY.into()), operator: Some("Equal".into()), value: Some(r.clone()), effect: Some("NoSchedule".into()), toleration_seconds: None })
+        .map(|r| Toleration {
+            key: Some(ROLE_KEY.into()),
+            operator: Some("Equal".into()),
+            value: Some(r.clone()),
+            effect: Some("NoSchedule".into()),
+            toleration_seconds: None,
+        })
         .collect();
     // Without `*`, only nodes reserved for an accepted role qualify.
     let only = (!accepted.iter().any(|r| r == "*")).then_some(reserved);
@@ -461,7 +585,13 @@ fn unreachable_tolerations(us: Option<&UnreachableStrategy>) -> Vec<Toleration> 
     };
     ["node.kubernetes.io/unreachable", "node.kubernetes.io/not-ready"]
         .iter()
-        .map(|k| Toleration { key: Some(k.to_string()), operator: Some("Exists".into()), effect: Some("NoExecute".into()), toleration_seconds: seconds, value: None })
+        .map(|k| Toleration {
+            key: Some(k.to_string()),
+            operator: Some("Exists".into()),
+            effect: Some("NoExecute".into()),
+            toleration_seconds: seconds,
+            value: None,
+        })
         .collect()
 }
 
@@ -488,8 +618,15 @@ pub fn render_app(m: &Manifest, app: &App, opts: &RenderOptions) -> Expansion {
     labels.insert(APP_LABEL.into(), name.clone());
     let mut pod_labels = user_labels(&s.labels);
     pod_labels.extend(labels.clone());
-    let annotations = BTreeMap::from([(ID_ANNOTATION.to_string(), id.clone()), (VERSION_ANNOTATION.to_string(), version.clone())]);
-    let meta = |n: &str| ObjectMeta { name: Some(n.to_string()), namespace: ns.clone(), labels: Some(labels.clone()), annotations: Some(BTreeMap::from([(ID_ANNOTATION.to_string(), id.clone())])), ..Default::default() };
+    let annotations =
+        BTreeMap::from([(ID_ANNOTATION.to_string(), id.clone()), (VERSION_ANNOTATION.to_string(), version.clone())]);
+    let meta = |n: &str| ObjectMeta {
+        name: Some(n.to_string()),
+        namespace: ns.clone(),
+        labels: Some(labels.clone()),
+        annotations: Some(BTreeMap::from([(ID_ANNOTATION.to_string(), id.clone())])),
+        ..Default::default()
+    };
 
     let ports = app_ports(app);
     let resident = is_resident(app);
@@ -507,7 +644,8 @@ pub fn render_app(m: &Manifest, app: &App, opts: &RenderOptions) -> Expansion {
         injected.push(plain_env("PORT", p.container_port.to_string()));
     }
     if !ports.is_empty() {
-        injected.push(plain_env("PORTS", ports.iter().map(|p| p.container_port.to_string()).collect::<Vec<_>>().join(",")));
+        injected
+            .push(plain_env("PORTS", ports.iter().map(|p| p.container_port.to_string()).collect::<Vec<_>>().join(",")));
     }
     injected.push(field_env("HOST", "spec.nodeName"));
     injected.push(field_env("MESOS_TASK_ID", "metadata.name"));
@@ -521,8 +659,15 @@ pub fn render_app(m: &Manifest, app: &App, opts: &RenderOptions) -> Expansion {
     injected.push(plain_env("MARATHON_APP_RESOURCE_MEM", format!("{mem}")));
     injected.push(plain_env("MARATHON_APP_RESOURCE_DISK", format!("{disk}")));
     injected.push(plain_env("MARATHON_APP_RESOURCE_GPUS", format!("{}", gpus as i64)));
-    let env_labels: Vec<(&String, &String)> = s.labels.iter().filter(|(k, v)| k.chars().all(|c| c.is_ascii_alphanumeric() || c == '_') && v.len() < 512).collect();
-    injected.push(plain_env("MARATHON_APP_LABELS", env_labels.iter().map(|(k, _)| k.as_str()).collect::<Vec<_>>().join(" ")));
+    let env_labels: Vec<(&String, &String)> = s
+        .labels
+        .iter()
+        .filter(|(k, v)| k.chars().all(|c| c.is_ascii_alphanumeric() || c == '_') && v.len() < 512)
+        .collect();
+    injected.push(plain_env(
+        "MARATHON_APP_LABELS",
+        env_labels.iter().map(|(k, _)| k.as_str()).collect::<Vec<_>>().join(" "),
+    ));
     for (k, v) in &env_labels {
         injected.push(plain_env(&format!("MARATHON_APP_LABEL_{}", env_name(k)), (*v).clone()));
     }
@@ -532,7 +677,13 @@ pub fn render_app(m: &Manifest, app: &App, opts: &RenderOptions) -> Expansion {
     let mut containers = vec![];
     let mut claims = vec![];
     let mut fetch = s.fetch.clone();
-    fetch.extend(s.uris.iter().map(|u| FetchUri { uri: u.clone(), extract: None, executable: None, cache: None, dest_path: None }));
+    fetch.extend(s.uris.iter().map(|u| FetchUri {
+        uri: u.clone(),
+        extract: None,
+        executable: None,
+        cache: None,
+        dest_path: None,
+    }));
     if let Some(c) = fetch_container(&fetch, &opts.fetch_image) {
         init.push(c);
     }
@@ -545,20 +696,40 @@ pub fn render_app(m: &Manifest, app: &App, opts: &RenderOptions) -> Expansion {
         container_mounts.extend(mounts);
         let docker = s.container.as_ref().and_then(|c| c.docker.as_ref());
         let (command, args, working_dir) = match (&s.cmd, &s.args) {
-            (Some(cmd), _) => (Some(vec!["/bin/sh".to_string(), "-c".to_string(), cmd.clone()]), None, image.is_none().then(|| SANDBOX.to_string())),
+            (Some(cmd), _) => (
+                Some(vec!["/bin/sh".to_string(), "-c".to_string(), cmd.clone()]),
+                None,
+                image.is_none().then(|| SANDBOX.to_string()),
+            ),
             (None, Some(a)) => (None, Some(a.clone()), None),
             (None, None) => (None, None, None),
         };
-        let (liveness, readiness, startup) = s.health_checks.first().map(|hc| probes(hc, &ports)).unwrap_or((None, None, None));
+        let (liveness, readiness, startup) =
+            s.health_checks.first().map(|hc| probes(hc, &ports)).unwrap_or((None, None, None));
         if s.health_checks.len() > 1 {
-            exp.warnings.push(("spec.healthChecks".into(), format!("{} health checks: only the first becomes the liveness, readiness and startup probes", s.health_checks.len())));
+            exp.warnings.push((
+                "spec.healthChecks".into(),
+                format!(
+                    "{} health checks: only the first becomes the liveness, readiness and startup probes",
+                    s.health_checks.len()
+                ),
+            ));
         }
         let readiness = match s.readiness_checks.first() {
             Some(rc) => {
                 let port = rc.port_name.as_deref().unwrap_or("http-api");
-                let p = ports.iter().find(|p| p.name.as_deref() == Some(port)).map(|p| p.container_port).unwrap_or(DYNAMIC_PORT_BASE);
+                let p = ports
+                    .iter()
+                    .find(|p| p.name.as_deref() == Some(port))
+                    .map(|p| p.container_port)
+                    .unwrap_or(DYNAMIC_PORT_BASE);
                 Some(Probe {
-                    http_get: Some(HTTPGetAction { path: Some(rc.path.clone().unwrap_or_else(|| "/".into())), port: IntOrString::Int(p), scheme: Some(rc.protocol.clone().unwrap_or_else(|| "HTTP".into())), ..Default::default() }),
+                    http_get: Some(HTTPGetAction {
+                        path: Some(rc.path.clone().unwrap_or_else(|| "/".into())),
+                        port: IntOrString::Int(p),
+                        scheme: Some(rc.protocol.clone().unwrap_or_else(|| "HTTP".into())),
+                        ..Default::default()
+                    }),
                     period_seconds: Some(rc.interval_seconds.unwrap_or(30)),
                     timeout_seconds: Some(rc.timeout_seconds.unwrap_or(10)),
                     failure_threshold: Some(1),
@@ -567,22 +738,38 @@ pub fn render_app(m: &Manifest, app: &App, opts: &RenderOptions) -> Expansion {
             }
             None => readiness,
         };
-        if let Some(codes) = s.readiness_checks.first().and_then(|r| r.http_status_codes_for_ready.as_ref()) {
-            if codes.iter().any(|c| !(200..400).contains(c)) {
-                exp.warnings.push(("spec.readinessChecks[0].httpStatusCodesForReady".into(), "Kubernetes probes treat 200-399 as ready; other codes cannot be honoured".into()));
-            }
+        if let Some(codes) = s.readiness_checks.first().and_then(|r| r.http_status_codes_for_ready.as_ref())
+            && codes.iter().any(|c| !(200..400).contains(c))
+        {
+            exp.warnings.push((
+                "spec.readinessChecks[0].httpStatusCodesForReady".into(),
+                "Kubernetes probes treat 200-399 as ready; other codes cannot be honoured".into(),
+            ));
         }
         let user_env = env_vars(&s.env, &s.secrets);
         let security_context = {
             let privileged = docker.and_then(|d| d.privileged).filter(|p| *p);
             let uid = s.user.as_deref().and_then(|u| u.parse::<i64>().ok());
             if s.user.as_deref().is_some_and(|u| u.parse::<i64>().is_err()) {
-                exp.warnings.push(("spec.user".into(), format!("user `{}` is a name; Kubernetes needs a numeric uid, so the image's user is kept", s.user.clone().unwrap_or_default())));
+                exp.warnings.push((
+                    "spec.user".into(),
+                    format!(
+                        "user `{}` is a name; Kubernetes needs a numeric uid, so the image's user is kept",
+                        s.user.clone().unwrap_or_default()
+                    ),
+                ));
             }
-            (privileged.is_some() || uid.is_some()).then(|| SecurityContext { privileged, run_as_user: uid, ..Default::default() })
+            (privileged.is_some() || uid.is_some()).then(|| SecurityContext {
+                privileged,
+                run_as_user: uid,
+                ..Default::default()
+            })
         };
         if docker.is_some_and(|d| !d.parameters.is_empty()) {
-            exp.warnings.push(("spec.container.docker.parameters".into(), "docker parameters have no Kubernetes equivalent and are ignored".into()));
+            exp.warnings.push((
+                "spec.container.docker.parameters".into(),
+                "docker parameters have no Kubernetes equivalent and are ignored".into(),
+            ));
         }
         containers.push(Container {
             name: "main".into(),
@@ -595,7 +782,13 @@ pub fn render_app(m: &Manifest, app: &App, opts: &RenderOptions) -> Expansion {
             ports: (!ports.is_empty()).then(|| {
                 ports
                     .iter()
-                    .map(|p| ContainerPort { name: p.name.clone(), container_port: p.container_port, host_port: p.host_port, protocol: Some(p.protocol.clone()), host_ip: None })
+                    .map(|p| ContainerPort {
+                        name: p.name.clone(),
+                        container_port: p.container_port,
+                        host_port: p.host_port,
+                        protocol: Some(p.protocol.clone()),
+                        host_ip: None,
+                    })
                     .collect()
             }),
             resources: Some(resources(cpus, mem, disk, gpus, s.resource_limits.as_ref())),
@@ -615,18 +808,33 @@ pub fn render_app(m: &Manifest, app: &App, opts: &RenderOptions) -> Expansion {
                     spec: Some(PersistentVolumeClaimSpec {
                         access_modes: Some(vec!["ReadWriteOnce".into()]),
                         storage_class_name: pv.storage_class.clone(),
-                        resources: Some(VolumeResourceRequirements { requests: Some(BTreeMap::from([("storage".to_string(), mib_quantity(pv.size))])), ..Default::default() }),
+                        resources: Some(VolumeResourceRequirements {
+                            requests: Some(BTreeMap::from([("storage".to_string(), mib_quantity(pv.size))])),
+                            ..Default::default()
+                        }),
                         ..Default::default()
                     }),
                     ..Default::default()
                 });
             } else if let Some(h) = &v.host {
-                volumes.push(Volume { name: v.name.clone(), host_path: Some(HostPathVolumeSource { path: h.clone(), type_: None }), ..Default::default() });
+                volumes.push(Volume {
+                    name: v.name.clone(),
+                    host_path: Some(HostPathVolumeSource { path: h.clone(), type_: None }),
+                    ..Default::default()
+                });
             } else if let Some(sec) = &v.secret {
                 let (secret_name, _) = secret_ref(sec, &s.secrets);
-                volumes.push(Volume { name: v.name.clone(), secret: Some(SecretVolumeSource { secret_name: Some(secret_name), ..Default::default() }), ..Default::default() });
+                volumes.push(Volume {
+                    name: v.name.clone(),
+                    secret: Some(SecretVolumeSource { secret_name: Some(secret_name), ..Default::default() }),
+                    ..Default::default()
+                });
             } else {
-                volumes.push(Volume { name: v.name.clone(), empty_dir: Some(EmptyDirVolumeSource::default()), ..Default::default() });
+                volumes.push(Volume {
+                    name: v.name.clone(),
+                    empty_dir: Some(EmptyDirVolumeSource::default()),
+                    ..Default::default()
+                });
             }
             let _ = i;
         }
@@ -637,41 +845,84 @@ pub fn render_app(m: &Manifest, app: &App, opts: &RenderOptions) -> Expansion {
                 .endpoints
                 .iter()
                 .map(|e| {
-                    let cp = e.container_port.filter(|p| *p > 0).or(e.host_port.filter(|p| *p > 0)).unwrap_or(DYNAMIC_PORT_BASE + port_index as i32);
+                    let cp = e
+                        .container_port
+                        .filter(|p| *p > 0)
+                        .or(e.host_port.filter(|p| *p > 0))
+                        .unwrap_or(DYNAMIC_PORT_BASE + port_index as i32);
                     port_index += 1;
-                    PortInfo { name: Some(e.name.clone()), container_port: cp, host_port: e.host_port.filter(|p| *p > 0), protocol: protocol_of(e.protocol.first().map(String::as_str)), vip: parse_vip(&e.labels) }
+                    PortInfo {
+                        name: Some(e.name.clone()),
+                        container_port: cp,
+                        host_port: e.host_port.filter(|p| *p > 0),
+                        protocol: protocol_of(e.protocol.first().map(String::as_str)),
+                        vip: parse_vip(&e.labels),
+                    }
                 })
                 .collect();
             let mut env = injected.clone();
             for p in &cports {
-                env.push(plain_env(&format!("ENDPOINT_{}", env_name(p.name.as_deref().unwrap_or(""))), p.container_port.to_string()));
+                env.push(plain_env(
+                    &format!("ENDPOINT_{}", env_name(p.name.as_deref().unwrap_or(""))),
+                    p.container_port.to_string(),
+                ));
             }
             let (command, args) = match c.exec.as_ref().map(|e| &e.command) {
-                Some(cmd) if cmd.shell.is_some() => (Some(vec!["/bin/sh".into(), "-c".into(), cmd.shell.clone().unwrap_or_default()]), None),
+                Some(cmd) if cmd.shell.is_some() => {
+                    (Some(vec!["/bin/sh".into(), "-c".into(), cmd.shell.clone().unwrap_or_default()]), None)
+                }
                 Some(cmd) => (cmd.argv.clone(), None),
                 None => (None, None),
             };
             let mut mounts = vec![sandbox_mount()];
             for vm in &c.volume_mounts {
-                mounts.push(VolumeMount { name: vm.name.clone(), mount_path: vm.mount_path.clone(), read_only: vm.read_only, ..Default::default() });
+                mounts.push(VolumeMount {
+                    name: vm.name.clone(),
+                    mount_path: vm.mount_path.clone(),
+                    read_only: vm.read_only,
+                    ..Default::default()
+                });
             }
             let probe = c.health_check.as_ref().map(|hc| {
                 let kind = if let Some(h) = &hc.http {
-                    let p = cports.iter().find(|p| p.name.as_deref() == Some(h.endpoint.as_str())).map(|p| p.container_port).unwrap_or(DYNAMIC_PORT_BASE);
-                    Probe { http_get: Some(HTTPGetAction { path: Some(h.path.clone().unwrap_or_else(|| "/".into())), port: IntOrString::Int(p), scheme: Some(h.scheme.clone().unwrap_or_else(|| "HTTP".into())), ..Default::default() }), ..Default::default() }
+                    let p = cports
+                        .iter()
+                        .find(|p| p.name.as_deref() == Some(h.endpoint.as_str()))
+                        .map(|p| p.container_port)
+                        .unwrap_or(DYNAMIC_PORT_BASE);
+                    Probe {
+                        http_get: Some(HTTPGetAction {
+                            path: Some(h.path.clone().unwrap_or_else(|| "/".into())),
+                            port: IntOrString::Int(p),
+                            scheme: Some(h.scheme.clone().unwrap_or_else(|| "HTTP".into())),
+                            ..Default::default()
+                        }),
+                        ..Default::default()
+                    }
                 } else if let Some(t) = &hc.tcp {
-                    let p = cports.iter().find(|p| p.name.as_deref() == Some(t.endpoint.as_str())).map(|p| p.container_port).unwrap_or(DYNAMIC_PORT_BASE);
-                    Probe { tcp_socket: Some(TCPSocketAction { port: IntOrString::Int(p), host: None }), ..Default::default() }
+                    let p = cports
+                        .iter()
+                        .find(|p| p.name.as_deref() == Some(t.endpoint.as_str()))
+                        .map(|p| p.container_port)
+                        .unwrap_or(DYNAMIC_PORT_BASE);
+                    Probe {
+                        tcp_socket: Some(TCPSocketAction { port: IntOrString::Int(p), host: None }),
+                        ..Default::default()
+                    }
                 } else {
                     let cmd = hc.exec.as_ref().map(|e| &e.command);
-                    let command = cmd.and_then(|c| c.shell.clone().map(|s| vec!["/bin/sh".into(), "-c".into(), s]).or(c.argv.clone()));
+                    let command = cmd.and_then(|c| {
+                        c.shell.clone().map(|s| vec!["/bin/sh".into(), "-c".into(), s]).or(c.argv.clone())
+                    });
                     Probe { exec: Some(ExecAction { command }), ..Default::default() }
                 };
                 Probe {
                     period_seconds: Some(hc.interval_seconds.unwrap_or(60)),
                     timeout_seconds: Some(hc.timeout_seconds.unwrap_or(20)),
                     failure_threshold: Some(hc.max_consecutive_failures.unwrap_or(3).max(1)),
-                    initial_delay_seconds: Some(hc.grace_period_seconds.unwrap_or(300).min(hc.delay_seconds.unwrap_or(15).max(0)).max(0)),
+                    initial_delay_seconds: Some(
+                        hc.grace_period_seconds.unwrap_or(300).min(hc.delay_seconds.unwrap_or(15).max(0)).max(0),
+                    ),
                     ..kind
                 }
             });
@@ -682,9 +933,28 @@ pub fn render_app(m: &Manifest, app: &App, opts: &RenderOptions) -> Expansion {
                 command,
                 args,
                 env: Some(merge_env(env, env_vars(&c.environment, &s.secrets))),
-                ports: (!cports.is_empty()).then(|| cports.iter().map(|p| ContainerPort { name: p.name.clone(), container_port: p.container_port, host_port: p.host_port, protocol: Some(p.protocol.clone()), host_ip: None }).collect()),
-                resources: Some(resources(r.cpus.unwrap_or(0.1), r.mem.unwrap_or(32.0), r.disk.unwrap_or(0.0), r.gpus.unwrap_or(0.0), c.resource_limits.as_ref())),
-                liveness_probe: probe.clone().filter(|_| c.health_check.as_ref().is_some_and(|h| h.max_consecutive_failures.unwrap_or(3) > 0)),
+                ports: (!cports.is_empty()).then(|| {
+                    cports
+                        .iter()
+                        .map(|p| ContainerPort {
+                            name: p.name.clone(),
+                            container_port: p.container_port,
+                            host_port: p.host_port,
+                            protocol: Some(p.protocol.clone()),
+                            host_ip: None,
+                        })
+                        .collect()
+                }),
+                resources: Some(resources(
+                    r.cpus.unwrap_or(0.1),
+                    r.mem.unwrap_or(32.0),
+                    r.disk.unwrap_or(0.0),
+                    r.gpus.unwrap_or(0.0),
+                    c.resource_limits.as_ref(),
+                )),
+                liveness_probe: probe
+                    .clone()
+                    .filter(|_| c.health_check.as_ref().is_some_and(|h| h.max_consecutive_failures.unwrap_or(3) > 0)),
                 readiness_probe: probe.map(|p| Probe { failure_threshold: Some(1), ..p }),
                 volume_mounts: Some(mounts),
                 ..Default::default()
@@ -699,12 +969,20 @@ pub fn render_app(m: &Manifest, app: &App, opts: &RenderOptions) -> Expansion {
     let parsed: Vec<_> = s.constraints.iter().filter_map(|c| parse_constraint(c).ok()).collect();
     let mut native = constraints::render_native(&parsed, &selector);
     for (i, w) in native.warnings.drain(..) {
-        let idx = s.constraints.iter().position(|c| parse_constraint(c).is_ok_and(|p| p.display() == parsed[i].display())).unwrap_or(i);
+        let idx = s
+            .constraints
+            .iter()
+            .position(|c| parse_constraint(c).is_ok_and(|p| p.display() == parsed[i].display()))
+            .unwrap_or(i);
         exp.warnings.push((format!("spec.constraints[{idx}]"), w));
     }
     let (mut tolerations, only_roles) = role_scheduling(s.role.as_deref(), &s.accepted_resource_roles);
     if let Some(roles) = only_roles {
-        native.node_requirements.push(k8s_openapi::api::core::v1::NodeSelectorRequirement { key: ROLE_KEY.into(), operator: "In".into(), values: Some(roles) });
+        native.node_requirements.push(k8s_openapi::api::core::v1::NodeSelectorRequirement {
+            key: ROLE_KEY.into(),
+            operator: "In".into(),
+            values: Some(roles),
+        });
     }
     tolerations.extend(unreachable_tolerations(s.unreachable_strategy.as_ref()));
 
@@ -726,7 +1004,11 @@ pub fn render_app(m: &Manifest, app: &App, opts: &RenderOptions) -> Expansion {
         ..Default::default()
     };
     let template = PodTemplateSpec {
-        metadata: Some(ObjectMeta { labels: Some(pod_labels), annotations: Some(template_annotations), ..Default::default() }),
+        metadata: Some(ObjectMeta {
+            labels: Some(pod_labels),
+            annotations: Some(template_annotations),
+            ..Default::default()
+        }),
         spec: Some(pod_spec),
     };
 
@@ -762,7 +1044,10 @@ pub fn render_app(m: &Manifest, app: &App, opts: &RenderOptions) -> Expansion {
             let (mu, ms) = if max_unavailable == 0 && max_surge == 0 { (1, 0) } else { (max_unavailable, max_surge) };
             DeploymentStrategy {
                 type_: Some("RollingUpdate".into()),
-                rolling_update: Some(RollingUpdateDeployment { max_unavailable: Some(IntOrString::Int(mu)), max_surge: Some(IntOrString::Int(ms)) }),
+                rolling_update: Some(RollingUpdateDeployment {
+                    max_unavailable: Some(IntOrString::Int(mu)),
+                    max_surge: Some(IntOrString::Int(ms)),
+                }),
             }
         };
         let dep = Deployment {
@@ -778,7 +1063,10 @@ pub fn render_app(m: &Manifest, app: &App, opts: &RenderOptions) -> Expansion {
         };
         exp.objects.push(to_value(&dep));
         if !claims.is_empty() {
-            exp.warnings.push(("spec.volumes".into(), "persistent pod volumes need a StatefulSet; they are ignored on this Deployment".into()));
+            exp.warnings.push((
+                "spec.volumes".into(),
+                "persistent pod volumes need a StatefulSet; they are ignored on this Deployment".into(),
+            ));
         }
     }
 
@@ -787,11 +1075,25 @@ pub fn render_app(m: &Manifest, app: &App, opts: &RenderOptions) -> Expansion {
         ports.clone()
     } else {
         let mut n = 0usize;
-        s.containers.iter().flat_map(|c| c.endpoints.iter()).map(|e| {
-            let cp = e.container_port.filter(|p| *p > 0).or(e.host_port.filter(|p| *p > 0)).unwrap_or(DYNAMIC_PORT_BASE + n as i32);
-            n += 1;
-            PortInfo { name: Some(e.name.clone()), container_port: cp, host_port: None, protocol: protocol_of(e.protocol.first().map(String::as_str)), vip: parse_vip(&e.labels) }
-        }).collect()
+        s.containers
+            .iter()
+            .flat_map(|c| c.endpoints.iter())
+            .map(|e| {
+                let cp = e
+                    .container_port
+                    .filter(|p| *p > 0)
+                    .or(e.host_port.filter(|p| *p > 0))
+                    .unwrap_or(DYNAMIC_PORT_BASE + n as i32);
+                n += 1;
+                PortInfo {
+                    name: Some(e.name.clone()),
+                    container_port: cp,
+                    host_port: None,
+                    protocol: protocol_of(e.protocol.first().map(String::as_str)),
+                    vip: parse_vip(&e.labels),
+                }
+            })
+            .collect()
     };
     let service_ports: Vec<ServicePort> = all_ports
         .iter()
@@ -811,7 +1113,11 @@ pub fn render_app(m: &Manifest, app: &App, opts: &RenderOptions) -> Expansion {
             metadata: meta(&name),
             spec: Some(ServiceSpec {
                 selector: Some(selector.clone()),
-                ports: Some(if service_ports.is_empty() { vec![ServicePort { name: Some("none".into()), port: 1, ..Default::default() }] } else { service_ports.clone() }),
+                ports: Some(if service_ports.is_empty() {
+                    vec![ServicePort { name: Some("none".into()), port: 1, ..Default::default() }]
+                } else {
+                    service_ports.clone()
+                }),
                 cluster_ip: resident.then(|| "None".to_string()),
                 publish_not_ready_addresses: None,
                 ..Default::default()
@@ -820,22 +1126,40 @@ pub fn render_app(m: &Manifest, app: &App, opts: &RenderOptions) -> Expansion {
         };
         exp.objects.push(to_value(&svc));
     } else if !service_ports.is_empty() {
-        exp.warnings.push(("metadata.name".into(), format!("`{name}` starts with a digit, which a Service name may not; no Service is created (rename the app)")));
+        exp.warnings.push((
+            "metadata.name".into(),
+            format!(
+                "`{name}` starts with a digit, which a Service name may not; no Service is created (rename the app)"
+            ),
+        ));
     }
     let mut vips: BTreeMap<String, Vec<ServicePort>> = BTreeMap::new();
     for (i, p) in all_ports.iter().enumerate() {
-        if let Some((vname, vport)) = &p.vip {
-            if *vname != name {
-                vips.entry(vname.clone()).or_default().push(ServicePort { name: Some(p.name.clone().unwrap_or_else(|| format!("port{i}"))), port: *vport, target_port: Some(IntOrString::Int(p.container_port)), protocol: Some(p.protocol.clone()), ..Default::default() });
-            }
+        if let Some((vname, vport)) = &p.vip
+            && *vname != name
+        {
+            vips.entry(vname.clone()).or_default().push(ServicePort {
+                name: Some(p.name.clone().unwrap_or_else(|| format!("port{i}"))),
+                port: *vport,
+                target_port: Some(IntOrString::Int(p.container_port)),
+                protocol: Some(p.protocol.clone()),
+                ..Default::default()
+            });
         }
     }
     for (vname, ports) in vips {
         if crate::ids::check_dns_label(&vname).is_ok() && vname.starts_with(|c: char| c.is_ascii_lowercase()) {
-            let svc = Service { metadata: meta(&vname), spec: Some(ServiceSpec { selector: Some(selector.clone()), ports: Some(ports), ..Default::default() }), ..Default::default() };
+            let svc = Service {
+                metadata: meta(&vname),
+                spec: Some(ServiceSpec { selector: Some(selector.clone()), ports: Some(ports), ..Default::default() }),
+                ..Default::default()
+            };
             exp.objects.push(to_value(&svc));
         } else {
-            exp.warnings.push(("spec".into(), format!("VIP name `{vname}` is not a valid Service name; no Service is created for it")));
+            exp.warnings.push((
+                "spec".into(),
+                format!("VIP name `{vname}` is not a valid Service name; no Service is created for it"),
+            ));
         }
     }
 
@@ -843,7 +1167,11 @@ pub fn render_app(m: &Manifest, app: &App, opts: &RenderOptions) -> Expansion {
     if min_healthy > 0 && instances > 0 {
         let pdb = PodDisruptionBudget {
             metadata: meta(&name),
-            spec: Some(PodDisruptionBudgetSpec { min_available: Some(IntOrString::Int(min_healthy)), selector: Some(LabelSelector { match_labels: Some(selector), ..Default::default() }), ..Default::default() }),
+            spec: Some(PodDisruptionBudgetSpec {
+                min_available: Some(IntOrString::Int(min_healthy)),
+                selector: Some(LabelSelector { match_labels: Some(selector), ..Default::default() }),
+                ..Default::default()
+            }),
             ..Default::default()
         };
         exp.objects.push(to_value(&pdb));
@@ -856,7 +1184,8 @@ pub fn job_fits_cronjob(job: &Job) -> bool {
     let s = &job.spec;
     let [sched] = s.schedules.as_slice() else { return false };
     let plain_cron = !sched.cron.contains(['L', 'W', '#', '?']) && !sched.cron.trim_start().starts_with('@');
-    let restart_never = s.run.restart.as_ref().and_then(|r| r.policy).unwrap_or(RestartPolicy::Never) == RestartPolicy::Never;
+    let restart_never =
+        s.run.restart.as_ref().and_then(|r| r.policy).unwrap_or(RestartPolicy::Never) == RestartPolicy::Never;
     plain_cron
         && restart_never
         && sched.starting_deadline_seconds.is_none()
@@ -865,7 +1194,10 @@ pub fn job_fits_cronjob(job: &Job) -> bool {
         && s.schedule.is_none()
         && s.retries.is_none()
         && s.soft_error.is_none()
-        && s.run.placement.as_ref().is_none_or(|p| p.constraints.iter().all(|c| matches!(c.operator.as_str(), "IS" | "EQ")))
+        && s.run
+            .placement
+            .as_ref()
+            .is_none_or(|p| p.constraints.iter().all(|c| matches!(c.operator.as_str(), "IS" | "EQ")))
 }
 
 /// The pod template of one run of a Job.
@@ -877,7 +1209,8 @@ pub fn job_pod_template(m: &Manifest, job: &Job, opts: &RenderOptions) -> PodTem
     let mem = r.mem.unwrap_or(128.0);
     let disk = r.disk.unwrap_or(0.0);
     let gpus = r.gpus.unwrap_or(0.0);
-    let id = job.spec.id.clone().unwrap_or_else(|| format!("{}.{}", m.namespace.as_deref().unwrap_or("default"), m.name));
+    let id =
+        job.spec.id.clone().unwrap_or_else(|| format!("{}.{}", m.namespace.as_deref().unwrap_or("default"), m.name));
     let injected = vec![
         plain_env("METRONOME_JOB_ID", id.clone()),
         field_env("METRONOME_RUN_ID", "metadata.labels['batch.kubernetes.io/job-name']"),
@@ -885,7 +1218,11 @@ pub fn job_pod_template(m: &Manifest, job: &Job, opts: &RenderOptions) -> PodTem
         plain_env("MESOS_SANDBOX", SANDBOX),
     ];
     let (command, args, working_dir) = match (&r.cmd, &r.args) {
-        (Some(cmd), _) => (Some(vec!["/bin/sh".to_string(), "-c".to_string(), cmd.clone()]), None, image.is_none().then(|| SANDBOX.to_string())),
+        (Some(cmd), _) => (
+            Some(vec!["/bin/sh".to_string(), "-c".to_string(), cmd.clone()]),
+            None,
+            image.is_none().then(|| SANDBOX.to_string()),
+        ),
         (None, Some(a)) => (None, Some(a.clone()), None),
         _ => (None, None, None),
     };
@@ -893,15 +1230,42 @@ pub fn job_pod_template(m: &Manifest, job: &Job, opts: &RenderOptions) -> PodTem
     let mut mounts = vec![sandbox_mount()];
     for (i, v) in r.volumes.iter().enumerate() {
         let name = format!("vol-{i}");
-        let path = if v.container_path.starts_with('/') { v.container_path.clone() } else { format!("{SANDBOX}/{}", v.container_path) };
+        let path = if v.container_path.starts_with('/') {
+            v.container_path.clone()
+        } else {
+            format!("{SANDBOX}/{}", v.container_path)
+        };
         if let Some(h) = &v.host_path {
-            volumes.push(Volume { name: name.clone(), host_path: Some(HostPathVolumeSource { path: h.clone(), type_: None }), ..Default::default() });
-            mounts.push(VolumeMount { name, mount_path: path, read_only: (v.mode.as_deref() == Some("RO")).then_some(true), ..Default::default() });
+            volumes.push(Volume {
+                name: name.clone(),
+                host_path: Some(HostPathVolumeSource { path: h.clone(), type_: None }),
+                ..Default::default()
+            });
+            mounts.push(VolumeMount {
+                name,
+                mount_path: path,
+                read_only: (v.mode.as_deref() == Some("RO")).then_some(true),
+                ..Default::default()
+            });
         } else if let Some(sec) = &v.secret {
             let (secret_name, key) = secret_ref(sec, &r.secrets);
             let file = path.rsplit('/').next().unwrap_or("secret").to_string();
-            volumes.push(Volume { name: name.clone(), secret: Some(SecretVolumeSource { secret_name: Some(secret_name), items: Some(vec![KeyToPath { key, path: file.clone(), mode: None }]), ..Default::default() }), ..Default::default() });
-            mounts.push(VolumeMount { name, mount_path: path, sub_path: Some(file), read_only: Some(true), ..Default::default() });
+            volumes.push(Volume {
+                name: name.clone(),
+                secret: Some(SecretVolumeSource {
+                    secret_name: Some(secret_name),
+                    items: Some(vec![KeyToPath { key, path: file.clone(), mode: None }]),
+                    ..Default::default()
+                }),
+                ..Default::default()
+            });
+            mounts.push(VolumeMount {
+                name,
+                mount_path: path,
+                sub_path: Some(file),
+                read_only: Some(true),
+                ..Default::default()
+            });
         }
     }
     let mut labels = base_labels("Job");
@@ -918,7 +1282,11 @@ pub fn job_pod_template(m: &Manifest, job: &Job, opts: &RenderOptions) -> PodTem
             _ => None,
         };
         if let Some((op, values)) = op {
-            reqs.push(k8s_openapi::api::core::v1::NodeSelectorRequirement { key, operator: op.into(), values: Some(values) });
+            reqs.push(k8s_openapi::api::core::v1::NodeSelectorRequirement {
+                key,
+                operator: op.into(),
+                values: Some(values),
+            });
         }
     }
     let native = constraints::NativePlacement { node_requirements: reqs, ..Default::default() };
@@ -936,7 +1304,12 @@ pub fn job_pod_template(m: &Manifest, job: &Job, opts: &RenderOptions) -> PodTem
                 env: Some(merge_env(injected, env_vars(&r.env, &r.secrets))),
                 resources: Some(resources(cpus, mem, disk, gpus, None)),
                 volume_mounts: Some(mounts),
-                security_context: r.docker.as_ref().and_then(|d| d.privileged).filter(|p| *p).map(|p| SecurityContext { privileged: Some(p), ..Default::default() }),
+                security_context: r
+                    .docker
+                    .as_ref()
+                    .and_then(|d| d.privileged)
+                    .filter(|p| *p)
+                    .map(|p| SecurityContext { privileged: Some(p), ..Default::default() }),
                 ..Default::default()
             }],
             init_containers: fetch_container(&r.artifacts, &opts.fetch_image).map(|c| vec![c]),
@@ -956,12 +1329,24 @@ pub fn render_job(m: &Manifest, job: &Job, opts: &RenderOptions) -> Expansion {
     let template = job_pod_template(m, job, opts);
     let mut labels = base_labels("Job");
     labels.insert(JOB_LABEL.into(), m.name.clone());
-    let meta = |n: String| ObjectMeta { name: Some(n), namespace: m.namespace.clone(), labels: Some(labels.clone()), ..Default::default() };
+    let meta = |n: String| ObjectMeta {
+        name: Some(n),
+        namespace: m.namespace.clone(),
+        labels: Some(labels.clone()),
+        ..Default::default()
+    };
     let constraints = job.spec.run.placement.as_ref().map(|p| p.constraints.as_slice()).unwrap_or(&[]);
     for (i, c) in constraints.iter().enumerate() {
         let literal = constraints::literal_alternatives(c.value.as_deref().unwrap_or("")).is_some();
         if matches!(c.operator.as_str(), "LIKE" | "UNLIKE") && !literal {
-            exp.warnings.push((format!("spec.run.placement.constraints[{i}]"), format!("{} `{}` needs expansion against live node labels; not enforced natively", c.operator, c.value.clone().unwrap_or_default())));
+            exp.warnings.push((
+                format!("spec.run.placement.constraints[{i}]"),
+                format!(
+                    "{} `{}` needs expansion against live node labels; not enforced natively",
+                    c.operator,
+                    c.value.clone().unwrap_or_default()
+                ),
+            ));
         }
     }
     if job_fits_cronjob(job) {

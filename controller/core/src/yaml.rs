@@ -265,12 +265,12 @@ fn resolve_scalar(text: &str, style: ScalarStyle, tag: Option<&str>) -> Value {
     if let Some(n) = parse_int(text) {
         return Value::Number(n.into());
     }
-    if let Some(f) = parse_float(text) {
-        if let Some(n) = Number::from_f64(f) {
-            return Value::Number(n);
-        }
-        // .inf and .nan have no JSON form; keep the text so the schema check reports it.
+    if let Some(f) = parse_float(text)
+        && let Some(n) = Number::from_f64(f)
+    {
+        return Value::Number(n);
     }
+    // .inf and .nan have no JSON form; keep the text so the schema check reports it.
     Value::String(text.to_string())
 }
 
@@ -342,7 +342,8 @@ fn parse_float(t: &str) -> Option<f64> {
 
 /// Parses every document of a YAML (or JSON) text. Empty documents are skipped.
 pub fn parse_documents(text: &str, budget: Budget) -> Result<Vec<Document>, YamlError> {
-    let mut b = Builder { parser: Parser::new_from_str(text), anchors: HashMap::new(), nodes: 0, alias_nodes: 0, budget };
+    let mut b =
+        Builder { parser: Parser::new_from_str(text), anchors: HashMap::new(), nodes: 0, alias_nodes: 0, budget };
     let mut docs = Vec::new();
     while let Some((ev, span)) = b.next()? {
         match ev {
@@ -380,11 +381,7 @@ fn key_string(key: &Node) -> Result<String, YamlError> {
         // Like sigs.k8s.io/yaml: numbers and booleans used as keys become their text.
         Node::Scalar(Value::Number(n), _) => Ok(n.to_string()),
         Node::Scalar(Value::Bool(b), _) => Ok(b.to_string()),
-        other => Err(YamlError {
-            pos: other.pos(),
-            message: "mapping keys must be strings".into(),
-            code: "yaml-key",
-        }),
+        other => Err(YamlError { pos: other.pos(), message: "mapping keys must be strings".into(), code: "yaml-key" }),
     }
 }
 
@@ -417,7 +414,11 @@ fn to_json(node: Node, path: String, index: &mut PathIndex) -> Result<Value, Yam
                     };
                     for src in sources {
                         let Node::Map(src_entries, _) = src else {
-                            return Err(YamlError { pos: kpos, message: "`<<` must merge a mapping".into(), code: "yaml-key" });
+                            return Err(YamlError {
+                                pos: kpos,
+                                message: "`<<` must merge a mapping".into(),
+                                code: "yaml-key",
+                            });
                         };
                         for (sk, sv) in src_entries {
                             let name = key_string(&sk)?;
@@ -522,7 +523,8 @@ mod tests {
 
     #[test]
     fn deep_nesting_is_refused() {
-        let text: String = (0..150).map(|i| format!("{}k{i}:\n", " ".repeat(i))).collect::<String>() + &" ".repeat(150) + "v\n";
+        let text: String =
+            (0..150).map(|i| format!("{}k{i}:\n", " ".repeat(i))).collect::<String>() + &" ".repeat(150) + "v\n";
         let e = parse_documents(&text, Budget::default()).unwrap_err();
         assert_eq!(e.code, "yaml-budget", "{e}");
         // Flow nesting is bounded by the parser itself.
