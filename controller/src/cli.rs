@@ -79,6 +79,11 @@ enum Command {
     },
 }
 
+/// Worker threads for the pure core: the machine's parallelism.
+pub fn threads() -> usize {
+    std::thread::available_parallelism().map(|n| n.get()).unwrap_or(1)
+}
+
 /// Loads and validates a tree from disk.
 fn check(tree: &TreeArgs) -> Result<(dromos_core::Tree, BTreeMap<String, String>)> {
     let files = fsread::fetch_tree(&tree.path, tree.max_file_bytes)
@@ -136,18 +141,22 @@ pub fn run(cli: Cli) -> Result<ExitCode> {
             if let Some(i) = fetch_image {
                 opts.fetch_image = i;
             }
-            let rendered = render::render_manifests(&result.manifests, &opts);
+            let format = match output {
+                ObjFormat::Yaml => render::Format::Yaml,
+                ObjFormat::Json => render::Format::Json,
+            };
+            let text = render::render_serialized(&result.manifests, &opts, format, threads());
             let mut warnings = result.diagnostics.clone();
-            warnings.extend(rendered.warnings);
+            warnings.extend(text.warnings.iter().cloned());
             diag::sort_diagnostics(&mut warnings);
             if !warnings.is_empty() {
                 print_diagnostics(&warnings, &sources, DiagFormat::Text, &mut stderr)?;
             }
-            let text = match output {
-                ObjFormat::Yaml => render::to_yaml_stream(&rendered.objects),
-                ObjFormat::Json => render::to_json_list(&rendered.objects),
-            };
-            std::io::stdout().lock().write_all(text.as_bytes())?;
+            let mut stdout = std::io::BufWriter::new(std::io::stdout().lock());
+            for chunk in &text.chunks {
+                stdout.write_all(chunk.as_bytes())?;
+            }
+            stdout.flush()?;
             Ok(ExitCode::SUCCESS)
         }
         Command::Crds { root, check, stdout } => {

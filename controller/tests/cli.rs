@@ -71,6 +71,16 @@ fn every_example_file_loads_validates_and_renders_like_the_golden_output() {
     assert!(on_disk.len() >= 10, "{on_disk:?}");
     let rendered = render::render_manifests(&tree.manifests, &RenderOptions::default());
     golden("examples.render.yaml", &render::to_yaml_stream(&rendered.objects));
+    // The streaming renderer of `dromos render` produces exactly the same text, in parallel too.
+    for threads in [1, 3] {
+        let text = render::render_serialized(&tree.manifests, &RenderOptions::default(), render::Format::Yaml, threads);
+        assert_eq!(text.text(), render::to_yaml_stream(&rendered.objects));
+        assert_eq!((text.warnings.len(), text.objects), (rendered.warnings.len(), rendered.objects.len()));
+        let json = render::render_serialized(&tree.manifests, &RenderOptions::default(), render::Format::Json, threads);
+        let list: serde_json::Value = serde_json::from_str(&json.text()).unwrap();
+        assert_eq!(list, serde_json::from_str::<serde_json::Value>(&render::to_json_list(&rendered.objects)).unwrap());
+        assert_eq!(list["items"].as_array().unwrap(), &rendered.objects);
+    }
     let warnings = dromos_core::diag::render_text(&rendered.warnings, |f| {
         files.files.iter().find(|x| x.path == f).and_then(|x| std::str::from_utf8(&x.bytes).ok())
     });

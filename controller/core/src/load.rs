@@ -33,11 +33,18 @@ pub struct LoadOptions {
     pub budget: Budget,
     /// Namespace of namespaced Dromos objects that name none.
     pub default_namespace: String,
+    /// Worker threads for parsing (the shell passes the machine's parallelism).
+    pub threads: usize,
 }
 
 impl Default for LoadOptions {
     fn default() -> Self {
-        Self { max_file_bytes: 8 * 1024 * 1024, budget: Budget::default(), default_namespace: "default".into() }
+        Self {
+            max_file_bytes: 8 * 1024 * 1024,
+            budget: Budget::default(),
+            default_namespace: "default".into(),
+            threads: 1,
+        }
     }
 }
 
@@ -170,8 +177,33 @@ const METADATA_FIELDS: [&str; 6] = ["name", "namespace", "labels", "annotations"
 /// Loads every file. Files are processed in the order given; callers sort them.
 pub fn load_files(files: &[SourceFile], opts: &LoadOptions) -> Loaded {
     let mut out = Loaded::default();
-    for f in files {
-        load_file(f, opts, &mut out);
+    let threads = opts.threads.clamp(1, 64).min(files.len().max(1));
+    if threads == 1 {
+        for f in files {
+            load_file(f, opts, &mut out);
+        }
+    } else {
+        // Files are independent: parse contiguous chunks in parallel, merge in input order.
+        let chunk = files.len().div_ceil(threads);
+        let parts: Vec<Loaded> = std::thread::scope(|scope| {
+            let handles: Vec<_> = files
+                .chunks(chunk)
+                .map(|part| {
+                    scope.spawn(move || {
+                        let mut out = Loaded::default();
+                        for f in part {
+                            load_file(f, opts, &mut out);
+                        }
+                        out
+                    })
+                })
+                .collect();
+            handles.into_iter().map(|h| h.join().expect("loader thread panicked")).collect()
+        });
+        for p in parts {
+            out.manifests.extend(p.manifests);
+            out.diagnostics.extend(p.diagnostics);
+        }
     }
     check_duplicates(&mut out);
     out

@@ -74,6 +74,114 @@ pub fn render_manifests(manifests: &[Manifest], opts: &RenderOptions) -> Rendere
     out
 }
 
+/// Output formats of [`render_serialized`].
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Format {
+    /// A `---` separated YAML stream.
+    Yaml,
+    /// A Kubernetes `List` in JSON.
+    Json,
+}
+
+/// Serialised output of [`render_serialized`]: the text is the concatenation of `chunks`.
+#[derive(Clone, Debug, Default)]
+pub struct RenderedText {
+    /// Pieces of the output in order; write them one after the other.
+    pub chunks: Vec<String>,
+    /// Approximations and other warnings.
+    pub warnings: Vec<Diagnostic>,
+    /// Number of objects.
+    pub objects: usize,
+}
+
+impl RenderedText {
+    /// The whole text (tests; the CLI writes the chunks instead).
+    pub fn text(&self) -> String {
+        self.chunks.concat()
+    }
+
+    /// Total length in bytes.
+    pub fn len(&self) -> usize {
+        self.chunks.iter().map(String::len).sum()
+    }
+
+    /// True when there is no output.
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+}
+
+/// Renders and serialises every object straight away, so a large tree never holds all
+/// expanded objects as JSON values at once, only their text, sorted in apply order.
+/// `threads` workers share the manifests.
+pub fn render_serialized(manifests: &[Manifest], opts: &RenderOptions, format: Format, threads: usize) -> RenderedText {
+    type Chunk = (Vec<((u8, String, String, String), String)>, Vec<Diagnostic>);
+    let work = |part: &[Manifest]| -> Chunk {
+        let mut texts = Vec::new();
+        let mut warnings = Vec::new();
+        let mut emit = |v: &Value| {
+            let text = match format {
+                Format::Yaml => format!("---\n{}", serde_saphyr::to_string(v).expect("JSON values serialise to YAML")),
+                Format::Json => {
+                    let body = serde_json::to_string_pretty(v).expect("JSON values serialise");
+                    let mut indented = String::with_capacity(body.len() + body.len() / 8);
+                    for (j, line) in body.lines().enumerate() {
+                        if j > 0 {
+                            indented.push('\n');
+                        }
+                        indented.push_str("    ");
+                        indented.push_str(line);
+                    }
+                    indented
+                }
+            };
+            texts.push((sort_key(v), text));
+        };
+        for m in part {
+            emit(&m.value);
+            let exp = expand(m, opts);
+            for (path, msg) in exp.warnings {
+                warnings.push(m.warning("approximation", &path, msg));
+            }
+            exp.objects.iter().for_each(&mut emit);
+        }
+        (texts, warnings)
+    };
+    let threads = threads.clamp(1, 64).min(manifests.len().max(1));
+    let parts: Vec<Chunk> = if threads == 1 {
+        vec![work(manifests)]
+    } else {
+        let size = manifests.len().div_ceil(threads);
+        std::thread::scope(|scope| {
+            let handles: Vec<_> = manifests.chunks(size).map(|part| scope.spawn(move || work(part))).collect();
+            handles.into_iter().map(|h| h.join().expect("render thread panicked")).collect()
+        })
+    };
+    let mut texts = Vec::new();
+    let mut out = RenderedText::default();
+    for (t, w) in parts {
+        texts.extend(t);
+        out.warnings.extend(w);
+    }
+    // Stable sort on the same key as render_manifests, so both orders agree.
+    texts.sort_by(|a, b| a.0.cmp(&b.0));
+    out.objects = texts.len();
+    let n = texts.len();
+    match format {
+        Format::Yaml => out.chunks = texts.into_iter().map(|(_, t)| t).collect(),
+        Format::Json => {
+            out.chunks.reserve(n * 2 + 2);
+            out.chunks.push("{\n  \"apiVersion\": \"v1\",\n  \"items\": [".to_string());
+            for (i, (_, t)) in texts.into_iter().enumerate() {
+                out.chunks.push(if i == 0 { "\n".into() } else { ",\n".into() });
+                out.chunks.push(t);
+            }
+            out.chunks.push("\n  ],\n  \"kind\": \"List\"\n}\n".to_string());
+        }
+    }
+    out
+}
+
 /// Serialises objects as a multi-document YAML stream.
 pub fn to_yaml_stream(objects: &[Value]) -> String {
     let mut s = String::new();

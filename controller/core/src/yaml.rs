@@ -47,33 +47,103 @@ impl fmt::Display for YamlError {
 
 /// Positions of fields inside one document, keyed by display path (`spec.ports[0].name`).
 /// The root has the empty path.
+///
+/// Paths are stored as 64-bit FNV-1a hashes of their display text, computed incrementally while
+/// parsing, so recording a position allocates nothing; a lookup hashes the queried text.
+/// Entries are kept in a sorted vector (16 bytes each, no slack): a large tree holds one
+/// index per document.
 #[derive(Clone, Debug, Default)]
 pub struct PathIndex {
-    positions: HashMap<String, Pos>,
+    positions: Vec<(u64, Pos)>,
+}
+
+const FNV_OFFSET: u64 = 0xcbf29ce484222325;
+const FNV_PRIME: u64 = 0x100000001b3;
+
+fn fnv(mut h: u64, bytes: &[u8]) -> u64 {
+    for b in bytes {
+        h ^= u64::from(*b);
+        h = h.wrapping_mul(FNV_PRIME);
+    }
+    h
+}
+
+/// The hash of a display path, extended segment by segment exactly as [`join_key`] and
+/// [`join_index`] extend the text.
+#[derive(Clone, Copy, Debug)]
+struct PathHash {
+    hash: u64,
+    empty: bool,
+}
+
+impl PathHash {
+    fn root() -> Self {
+        Self { hash: FNV_OFFSET, empty: true }
+    }
+    fn key(self, key: &str) -> Self {
+        let plain = !key.is_empty() && key.chars().all(|c| c.is_ascii_alphanumeric() || c == '_' || c == '-');
+        let hash = if plain {
+            let h = if self.empty { self.hash } else { fnv(self.hash, b".") };
+            fnv(h, key.as_bytes())
+        } else {
+            fnv(self.hash, format!("[{key:?}]").as_bytes())
+        };
+        Self { hash, empty: false }
+    }
+    fn index(self, i: usize) -> Self {
+        let mut buf = itoa_buf(i);
+        buf.insert(0, b'[');
+        buf.push(b']');
+        Self { hash: fnv(self.hash, &buf), empty: false }
+    }
+}
+
+fn itoa_buf(mut i: usize) -> Vec<u8> {
+    let mut digits = Vec::with_capacity(8);
+    loop {
+        digits.push(b'0' + (i % 10) as u8);
+        i /= 10;
+        if i == 0 {
+            break;
+        }
+    }
+    digits.reverse();
+    digits
 }
 
 impl PathIndex {
+    fn get(&self, hash: u64) -> Option<Pos> {
+        self.positions.binary_search_by_key(&hash, |e| e.0).ok().map(|i| self.positions[i].1)
+    }
+
     /// Position of `path`, or of its nearest recorded ancestor.
     pub fn pos(&self, path: &str) -> Pos {
         let mut p = path;
         loop {
-            if let Some(pos) = self.positions.get(p) {
-                return *pos;
+            if let Some(pos) = self.get(fnv(FNV_OFFSET, p.as_bytes())) {
+                return pos;
             }
             match p.rfind(['.', '[']) {
                 Some(i) => p = &p[..i],
-                None => return self.positions.get("").copied().unwrap_or_default(),
+                None => return self.get(FNV_OFFSET).unwrap_or_default(),
             }
         }
     }
 
     /// True when the exact path was present in the source.
     pub fn contains(&self, path: &str) -> bool {
-        self.positions.contains_key(path)
+        self.get(fnv(FNV_OFFSET, path.as_bytes())).is_some()
     }
 
-    fn insert(&mut self, path: String, pos: Pos) {
-        self.positions.entry(path).or_insert(pos);
+    fn insert(&mut self, path: PathHash, pos: Pos) {
+        self.positions.push((path.hash, pos));
+    }
+
+    /// Sorts for lookups; the first position recorded for a path wins.
+    fn seal(&mut self) {
+        self.positions.sort_by_key(|e| e.0);
+        self.positions.dedup_by_key(|e| e.0);
+        self.positions.shrink_to_fit();
     }
 }
 
@@ -358,7 +428,8 @@ pub fn parse_documents(text: &str, budget: Budget) -> Result<Vec<Document>, Yaml
                 let node = b.node(ev, span, 0)?;
                 let mut index = PathIndex::default();
                 let pos = node.pos();
-                let value = to_json(node, String::new(), &mut index)?;
+                let value = to_json(node, PathHash::root(), &mut index)?;
+                index.seal();
                 if !value.is_null() {
                     docs.push(Document { value, index, pos });
                 }
@@ -385,7 +456,7 @@ fn key_string(key: &Node) -> Result<String, YamlError> {
     }
 }
 
-fn to_json(node: Node, path: String, index: &mut PathIndex) -> Result<Value, YamlError> {
+fn to_json(node: Node, path: PathHash, index: &mut PathIndex) -> Result<Value, YamlError> {
     match node {
         Node::Scalar(v, pos) => {
             index.insert(path, pos);
@@ -394,8 +465,8 @@ fn to_json(node: Node, path: String, index: &mut PathIndex) -> Result<Value, Yam
         Node::Seq(items, pos) => {
             let mut out = Vec::with_capacity(items.len());
             for (i, item) in items.into_iter().enumerate() {
-                let p = join_index(&path, i);
-                index.insert(p.clone(), item.pos());
+                let p = path.index(i);
+                index.insert(p, item.pos());
                 out.push(to_json(item, p, index)?);
             }
             index.insert(path, pos);
@@ -423,8 +494,7 @@ fn to_json(node: Node, path: String, index: &mut PathIndex) -> Result<Value, Yam
                         for (sk, sv) in src_entries {
                             let name = key_string(&sk)?;
                             let vpos = sk.pos();
-                            let p = join_key(&path, &name);
-                            let value = to_json(sv, p, index)?;
+                            let value = to_json(sv, path.key(&name), index)?;
                             merged.push((name, value, vpos));
                         }
                     }
@@ -438,14 +508,14 @@ fn to_json(node: Node, path: String, index: &mut PathIndex) -> Result<Value, Yam
                         code: "yaml-duplicate-key",
                     });
                 }
-                let p = join_key(&path, &name);
-                index.insert(p.clone(), kpos);
+                let p = path.key(&name);
+                index.insert(p, kpos);
                 let value = to_json(v, p, index)?;
                 out.insert(name, value);
             }
             for (name, value, vpos) in merged {
                 if !out.contains_key(&name) {
-                    index.insert(join_key(&path, &name), vpos);
+                    index.insert(path.key(&name), vpos);
                     out.insert(name, value);
                 }
             }
@@ -480,6 +550,15 @@ mod tests {
         assert_eq!(d.index.pos("spec.constraints[0][1]"), Pos { line: 4, col: 18 });
         // Unknown paths fall back to the nearest ancestor.
         assert_eq!(d.index.pos("spec.instances.nope"), Pos { line: 2, col: 3 });
+    }
+
+    #[test]
+    fn hashed_paths_match_the_display_text() {
+        let d = one("a:\n  \"odd key\": [x, {y: 1}]\n");
+        assert_eq!(d.index.pos("a[\"odd key\"][1].y"), Pos { line: 2, col: 19 });
+        assert_eq!(d.index.pos(&join_key(&join_index(&join_key("a", "odd key"), 1), "y")), Pos { line: 2, col: 19 });
+        assert!(d.index.contains("a[\"odd key\"][0]"));
+        assert!(!d.index.contains("a.odd key"));
     }
 
     #[test]
