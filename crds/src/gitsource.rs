@@ -50,6 +50,15 @@ pub struct GitSourceSpec {
     /// Default false.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub force: Option<bool>,
+    /// Largest share of the inventory one revision may delete, in [0,1]. Default 0.5.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub max_delete_fraction: Option<f64>,
+    /// Allow a revision to delete more than `maxDeleteFraction` of the inventory. Default false.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub allow_mass_delete: Option<bool>,
+    /// Namespace for namespaced objects that name none. Default: the GitSource's namespace.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub default_namespace: Option<String>,
 }
 
 /// Which commit to follow. Exactly one field may be set; `commit` pins, `tag` and `branch` follow.
@@ -87,27 +96,36 @@ pub struct GitSourceStatus {
     /// Revision of the last attempt, valid or not.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub last_attempted_revision: Option<String>,
-    /// Objects applied from this source; pruning only ever deletes these.
+    /// Objects applied from this source, as `apiVersion|kind|namespace|name` (namespace empty
+    /// for cluster-scoped objects); pruning only ever deletes these. Compact on purpose: 10,000
+    /// entries take about 400 kB of the object's 1.5 MB etcd limit.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
-    pub inventory: Vec<InventoryEntry>,
-    /// Problems found in the last attempted revision (file, line, message).
+    pub inventory: Vec<String>,
+    /// Problems found in the last attempted revision (file, line, message); at most 100.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub diagnostics: Vec<StatusDiagnostic>,
+    /// Counts of the last sync.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub last_sync: Option<SyncSummary>,
 }
 
-/// One applied object.
-#[derive(Clone, Debug, Default, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize, JsonSchema)]
+/// What the last sync did.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize, JsonSchema)]
 #[serde(rename_all = "camelCase")]
-pub struct InventoryEntry {
-    /// apiVersion, e.g. `apps/v1`.
-    pub api_version: String,
-    /// Kind.
-    pub kind: String,
-    /// Namespace; empty for cluster-scoped objects.
+pub struct SyncSummary {
+    /// Objects created or updated.
+    pub applied: i64,
+    /// Objects already as desired (nothing written).
+    pub unchanged: i64,
+    /// Objects deleted because they left the source.
+    pub pruned: i64,
+    /// Objects that failed to apply or delete.
+    pub failed: i64,
+    /// Wall time of the sync in milliseconds.
+    pub duration_ms: i64,
+    /// When it finished (RFC 3339).
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub namespace: Option<String>,
-    /// Name.
-    pub name: String,
+    pub finished_at: Option<String>,
 }
 
 /// A diagnostic as stored in status.

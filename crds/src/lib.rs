@@ -11,7 +11,7 @@ pub mod package;
 
 pub use app::{App, AppSpec, AppStatus};
 pub use common::{CommonStatus, EnvValue, condition};
-pub use gitsource::{GitSource, GitSourceSpec, GitSourceStatus, InventoryEntry};
+pub use gitsource::{GitSource, GitSourceSpec, GitSourceStatus, SyncSummary};
 pub use job::{Job, JobSpec, JobStatus};
 pub use offer::{Offer, OfferSpec, OfferStatus};
 pub use package::{Package, PackageSpec, PackageStatus};

@@ -8,6 +8,7 @@ pub mod constraints;
 pub mod diag;
 pub mod ids;
 pub mod load;
+pub mod plan;
 pub mod render;
 pub mod schedule;
 pub mod schema;
