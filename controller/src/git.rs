@@ -1,0 +1,313 @@
+//! Fetching Git revisions and reading manifest trees from commits (I/O, blocking: call from
+//! `spawn_blocking`).
+//!
+//! Repositories are cached as bare clones under a cache directory (one per URL), fetched with
+//! git2 over https (basic auth or bearer token), ssh (private key; the host key must be in the
+//! given known_hosts, unknown hosts are rejected) or `file://`. Files are read from the
+//! commit's tree: no working tree is checked out.
+
+use dromos_core::{Diagnostic, Pos, SourceFile};
+use git2::{CertificateCheckStatus, Cred, FetchOptions, ObjectType, Oid, RemoteCallbacks, Repository, TreeWalkMode, TreeWalkResult};
+use sha2::{Digest, Sha256};
+use std::path::{Path, PathBuf};
+
+/// What to follow in a repository.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum GitRef {
+    /// A branch (its newest commit).
+    Branch(String),
+    /// A tag.
+    Tag(String),
+    /// A fixed commit (full SHA-1).
+    Commit(String),
+}
+
+impl GitRef {
+    /// From the GitSource spec; the default is branch `main`.
+    pub fn from_spec(r: Option<&dromos_crds::gitsource::GitRef>) -> Self {
+        match r {
+            Some(r) if r.commit.is_some() => GitRef::Commit(r.commit.clone().unwrap_or_default()),
+            Some(r) if r.tag.is_some() => GitRef::Tag(r.tag.clone().unwrap_or_default()),
+            Some(r) if r.branch.is_some() => GitRef::Branch(r.branch.clone().unwrap_or_default()),
+            _ => GitRef::Branch("main".into()),
+        }
+    }
+
+    fn label(&self) -> String {
+        match self {
+            GitRef::Branch(b) => b.clone(),
+            GitRef::Tag(t) => t.clone(),
+            GitRef::Commit(_) => "commit".into(),
+        }
+    }
+}
+
+/// Credentials from the source's Secret.
+#[derive(Clone, Debug, Default)]
+pub struct Credentials {
+    /// https user name (default `git` when only a password/token is given).
+    pub username: Option<String>,
+    /// https password or personal access token.
+    pub password: Option<String>,
+    /// https bearer token (sent as an Authorization header).
+    pub bearer_token: Option<String>,
+    /// ssh private key (PEM / OpenSSH).
+    pub identity: Option<String>,
+    /// ssh known_hosts content; required for ssh.
+    pub known_hosts: Option<String>,
+}
+
+/// A fetched revision.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Fetched {
+    /// Commit SHA-1.
+    pub commit: String,
+    /// `<ref>@sha1:<commit>`, as shown in status.
+    pub revision: String,
+}
+
+/// Why a fetch failed.
+#[derive(Debug, thiserror::Error)]
+pub enum GitError {
+    /// The remote could not be reached or refused us.
+    #[error("fetching {url}: {message}")]
+    Fetch {
+        /// Remote URL.
+        url: String,
+        /// git2's message.
+        message: String,
+    },
+    /// The ref does not exist.
+    #[error("{0} not found in the repository")]
+    RefNotFound(String),
+    /// The path does not exist in the commit.
+    #[error("path `{0}` is not a directory in the commit")]
+    PathNotFound(String),
+    /// Local repository problem.
+    #[error("git: {0}")]
+    Git(#[from] git2::Error),
+    /// Cache directory problem.
+    #[error("cache: {0}")]
+    Io(#[from] std::io::Error),
+}
+
+impl GitError {
+    /// Stable reason, used as Event reason and metric label.
+    pub fn reason(&self) -> &'static str {
+        match self {
+            GitError::Fetch { .. } => "FetchFailed",
+            GitError::RefNotFound(_) => "RefNotFound",
+            GitError::PathNotFound(_) => "PathNotFound",
+            GitError::Git(_) => "GitError",
+            GitError::Io(_) => "CacheError",
+        }
+    }
+}
+
+/// The cache directory of a URL.
+pub fn cache_dir_for(cache_root: &Path, url: &str) -> PathBuf {
+    let h = Sha256::digest(url.as_bytes());
+    cache_root.join(h.iter().take(10).map(|b| format!("{b:02x}")).collect::<String>())
+}
+
+fn known_host_matches(known_hosts: &str, host: &str, key_b64: &str) -> bool {
+    known_hosts.lines().map(str::trim).filter(|l| !l.is_empty() && !l.starts_with('#')).any(|line| {
+        let mut parts = line.split_whitespace();
+        let (Some(hosts), Some(_kind), Some(key)) = (parts.next(), parts.next(), parts.next()) else { return false };
+        key == key_b64
+            && hosts.split(',').any(|h| {
+                let h = h.trim_start_matches('[');
+                let h = h.split(']').next().unwrap_or(h);
+                h == host
+            })
+    })
+}
+
+fn b64(bytes: &[u8]) -> String {
+    const T: &[u8; 64] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+    let mut out = String::new();
+    for c in bytes.chunks(3) {
+        let n = (u32::from(c[0]) << 16) | (u32::from(*c.get(1).unwrap_or(&0)) << 8) | u32::from(*c.get(2).unwrap_or(&0));
+        for i in 0..4 {
+            out.push(if i <= c.len() { T[(n >> (18 - 6 * i)) as usize & 63] as char } else { '=' });
+        }
+    }
+    out
+}
+
+/// Fetches `r` from `url` into the cache and returns the commit it points to.
+pub fn fetch(cache_root: &Path, url: &str, r: &GitRef, creds: &Credentials) -> Result<(Repository, Fetched), GitError> {
+    let dir = cache_dir_for(cache_root, url);
+    std::fs::create_dir_all(&dir)?;
+    let repo = match Repository::open_bare(&dir) {
+        Ok(r) => r,
+        Err(_) => Repository::init_bare(&dir)?,
+    };
+    let refspecs: Vec<String> = match r {
+        GitRef::Branch(b) => vec![format!("+refs/heads/{b}:refs/remotes/origin/{b}")],
+        GitRef::Tag(t) => vec![format!("+refs/tags/{t}:refs/tags/{t}")],
+        GitRef::Commit(_) => vec!["+refs/heads/*:refs/remotes/origin/*".into(), "+refs/tags/*:refs/tags/*".into()],
+    };
+    // A pinned commit already in the cache needs no network.
+    let have_commit = matches!(r, GitRef::Commit(c) if Oid::from_str(c).ok().and_then(|o| repo.find_commit(o).ok()).is_some());
+    if !have_commit {
+        let mut cb = RemoteCallbacks::new();
+        let creds_cb = creds.clone();
+        let mut attempts = 0;
+        cb.credentials(move |_url, user_from_url, allowed| {
+            attempts += 1;
+            if attempts > 3 {
+                return Err(git2::Error::from_str("authentication failed"));
+            }
+            if allowed.contains(git2::CredentialType::SSH_KEY) {
+                if let Some(key) = &creds_cb.identity {
+                    return Cred::ssh_key_from_memory(user_from_url.unwrap_or("git"), None, key, None);
+                }
+            }
+            if allowed.contains(git2::CredentialType::USER_PASS_PLAINTEXT) {
+                if let Some(p) = &creds_cb.password {
+                    let user = creds_cb.username.as_deref().or(user_from_url).unwrap_or("git");
+                    return Cred::userpass_plaintext(user, p);
+                }
+            }
+            Err(git2::Error::from_str("the remote needs credentials; set spec.secretRef"))
+        });
+        let known_hosts = creds.known_hosts.clone();
+        cb.certificate_check(move |cert, host| {
+            if let Some(hk) = cert.as_hostkey() {
+                let Some(raw) = hk.hostkey() else {
+                    return Err(git2::Error::from_str("ssh host key unavailable; cannot verify the host"));
+                };
+                let key = b64(raw);
+                return match &known_hosts {
+                    Some(kh) if known_host_matches(kh, host, &key) => Ok(CertificateCheckStatus::CertificateOk),
+                    Some(_) => Err(git2::Error::from_str(&format!("host key of {host} is not in known_hosts; refusing to connect"))),
+                    None => Err(git2::Error::from_str(&format!("no known_hosts for {host}: set `known_hosts` in the secret"))),
+                };
+            }
+            // TLS certificates are checked by libgit2 against the system trust store.
+            Ok(CertificateCheckStatus::CertificatePassthrough)
+        });
+        let mut fo = FetchOptions::new();
+        fo.remote_callbacks(cb);
+        fo.download_tags(git2::AutotagOption::None);
+        let header;
+        if let Some(t) = &creds.bearer_token {
+            header = format!("Authorization: Bearer {t}");
+            fo.custom_headers(&[header.as_str()]);
+        }
+        let mut remote = repo.remote_anonymous(url)?;
+        let specs: Vec<&str> = refspecs.iter().map(String::as_str).collect();
+        remote.fetch(&specs, Some(&mut fo), None).map_err(|e| GitError::Fetch { url: url.to_string(), message: e.message().to_string() })?;
+    }
+    let oid = match r {
+        GitRef::Branch(b) => repo
+            .find_reference(&format!("refs/remotes/origin/{b}"))
+            .map_err(|_| GitError::RefNotFound(format!("branch `{b}`")))?
+            .peel_to_commit()?
+            .id(),
+        GitRef::Tag(t) => repo.find_reference(&format!("refs/tags/{t}")).map_err(|_| GitError::RefNotFound(format!("tag `{t}`")))?.peel_to_commit()?.id(),
+        GitRef::Commit(c) => {
+            let oid = Oid::from_str(c).map_err(|_| GitError::RefNotFound(format!("commit `{c}`")))?;
+            repo.find_commit(oid).map_err(|_| GitError::RefNotFound(format!("commit `{c}`")))?.id()
+        }
+    };
+    let commit = oid.to_string();
+    let revision = format!("{}@sha1:{commit}", r.label());
+    drop(repo.find_commit(oid)?);
+    Ok((repo, Fetched { commit, revision }))
+}
+
+fn normalize(path: &str) -> Option<String> {
+    let mut out: Vec<&str> = Vec::new();
+    for seg in path.split('/') {
+        match seg {
+            "" | "." => {}
+            ".." => {
+                out.pop()?;
+            }
+            s => out.push(s),
+        }
+    }
+    Some(out.join("/"))
+}
+
+/// Reads the manifest files of `commit` under `subpath` (relative paths in the result).
+/// Symlinks are followed inside `subpath` and refused when they leave it.
+pub fn read_tree(repo: &Repository, commit: &str, subpath: Option<&str>, max_file_bytes: usize) -> Result<crate::fsread::TreeFiles, GitError> {
+    let commit = repo.find_commit(Oid::from_str(commit)?)?;
+    let root_tree = commit.tree()?;
+    let sub = normalize(subpath.unwrap_or("")).ok_or_else(|| GitError::PathNotFound(subpath.unwrap_or("").into()))?;
+    let tree = if sub.is_empty() {
+        root_tree
+    } else {
+        let entry = root_tree.get_path(Path::new(&sub)).map_err(|_| GitError::PathNotFound(sub.clone()))?;
+        entry.to_object(repo)?.into_tree().map_err(|_| GitError::PathNotFound(sub.clone()))?
+    };
+    let mut out = crate::fsread::TreeFiles::default();
+    let mut entries: Vec<(String, Oid, i32)> = Vec::new();
+    tree.walk(TreeWalkMode::PreOrder, |dir, e| {
+        if e.name().is_ok_and(|n| n.starts_with('.')) && e.kind() == Some(ObjectType::Tree) {
+            return TreeWalkResult::Skip;
+        }
+        if e.kind() == Some(ObjectType::Blob) {
+            let name = e.name().unwrap_or_default();
+            if !name.starts_with('.') {
+                entries.push((format!("{dir}{name}"), e.id(), e.filemode()));
+            }
+        }
+        TreeWalkResult::Ok
+    })?;
+    let err = |file: &str, code: &'static str, msg: String| Diagnostic::error(code, file, Pos::default(), "", msg);
+    for (path, oid, mode) in entries {
+        if !dromos_core::load::is_manifest_path(&path) {
+            continue;
+        }
+        let (path_to_read, blob_oid) = if mode == 0o120000 {
+            let target = repo.find_blob(oid)?;
+            let target = String::from_utf8_lossy(target.content()).into_owned();
+            let base = path.rsplit_once('/').map(|(d, _)| d).unwrap_or("");
+            let joined = if target.starts_with('/') { None } else { normalize(&format!("{base}/{target}")) };
+            match joined.and_then(|j| tree.get_path(Path::new(&j)).ok().map(|e| (j, e.id()))) {
+                Some((j, id)) => (j, id),
+                None => {
+                    out.diagnostics.push(err(&path, "symlink-escape", format!("symlink to `{target}` leaves the source directory or is broken")));
+                    continue;
+                }
+            }
+        } else {
+            (path.clone(), oid)
+        };
+        let blob = repo.find_blob(blob_oid)?;
+        if blob.size() > max_file_bytes {
+            out.diagnostics.push(err(&path, "file-too-large", format!("file is {} bytes, more than the limit of {max_file_bytes}", blob.size())));
+            continue;
+        }
+        let _ = path_to_read;
+        out.files.push(SourceFile { path, bytes: blob.content().to_vec() });
+    }
+    out.files.sort_by(|a, b| a.path.cmp(&b.path));
+    Ok(out)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn known_hosts_matching() {
+        let kh = "# comment\ngit.example.com,10.0.0.5 ssh-ed25519 AAAAKEY\n[git.example.com]:2222 ssh-rsa BBBB\n";
+        assert!(known_host_matches(kh, "git.example.com", "AAAAKEY"));
+        assert!(known_host_matches(kh, "10.0.0.5", "AAAAKEY"));
+        assert!(known_host_matches(kh, "git.example.com", "BBBB"));
+        assert!(!known_host_matches(kh, "evil.example.com", "AAAAKEY"));
+        assert!(!known_host_matches(kh, "git.example.com", "CCCC"));
+    }
+
+    #[test]
+    fn path_normalisation() {
+        assert_eq!(normalize("a/./b/../c"), Some("a/c".into()));
+        assert_eq!(normalize("../x"), None);
+        assert_eq!(b64(b"hello"), "aGVsbG8=");
+    }
+}
