@@ -29,6 +29,65 @@ enum ObjFormat {
     Json,
 }
 
+#[derive(Debug, Clone, Copy, ValueEnum, PartialEq, Eq)]
+enum PlanFormat {
+    Text,
+    Markdown,
+    Json,
+}
+
+#[derive(Debug, clap::Args)]
+struct SourceArgs {
+    /// Source name: objects are labelled `dromos.io/source=local.<name>`; the inventory is the
+    /// ConfigMap `dromos-inventory-<name>`. Default: the directory's name.
+    #[arg(long)]
+    name: Option<String>,
+    /// Namespace of the inventory ConfigMap.
+    #[arg(long, default_value = "default")]
+    inventory_namespace: String,
+    /// Namespace of namespaced objects that name none.
+    #[arg(long, default_value = "default")]
+    default_namespace: String,
+    /// Take over fields owned by other field managers instead of reporting conflicts.
+    #[arg(long)]
+    force: bool,
+    /// Do not delete objects that left the directory.
+    #[arg(long)]
+    no_prune: bool,
+    /// Largest share of the inventory one sync may delete.
+    #[arg(long, default_value_t = 0.5)]
+    max_delete_fraction: f64,
+    /// Allow deleting more than --max-delete-fraction.
+    #[arg(long)]
+    allow_mass_delete: bool,
+    /// Parallel writes.
+    #[arg(long, default_value_t = 32)]
+    concurrency: usize,
+}
+
+impl SourceArgs {
+    fn name_for(&self, path: &std::path::Path) -> String {
+        self.name.clone().unwrap_or_else(|| {
+            let n = path.canonicalize().ok().and_then(|p| p.file_name().map(|n| n.to_string_lossy().into_owned())).unwrap_or_else(|| "default".into());
+            n.to_ascii_lowercase().chars().map(|c| if c.is_ascii_alphanumeric() || c == '-' { c } else { '-' }).collect()
+        })
+    }
+
+    fn settings(&self, name: &str) -> crate::sync::SyncSettings {
+        crate::sync::SyncSettings {
+            source: format!("local.{name}"),
+            force: self.force,
+            plan: dromos_core::plan::PlanOptions {
+                prune: !self.no_prune,
+                max_delete_fraction: self.max_delete_fraction,
+                allow_mass_delete: self.allow_mass_delete,
+            },
+            concurrency: self.concurrency,
+            default_namespace: self.default_namespace.clone(),
+        }
+    }
+}
+
 #[derive(Debug, clap::Args)]
 struct TreeArgs {
     /// A directory of manifests (walked recursively) or one file.
@@ -64,6 +123,35 @@ enum Command {
         /// Image of the init container that downloads `fetch` URIs.
         #[arg(long)]
         fetch_image: Option<String>,
+    },
+    /// Apply a directory to the cluster of the current kubeconfig (once, or on every save with
+    /// --watch): validate, plan, server-side apply in waves, prune what left the directory.
+    Sync {
+        /// Directory of manifests.
+        path: PathBuf,
+        #[command(flatten)]
+        source: SourceArgs,
+        /// Keep running and sync on every change, debounced.
+        #[arg(long)]
+        watch: bool,
+        /// Quiet period after a change before syncing, in milliseconds.
+        #[arg(long, default_value_t = 500)]
+        debounce_ms: u64,
+    },
+    /// Show what syncing a directory would change: per object create / update / delete /
+    /// unchanged, diffs, prune candidates and the deletion guard. Exit 0 no changes, 2
+    /// changes, 1 errors (invalid tree, guard refusal).
+    Plan {
+        /// Directory of manifests.
+        path: PathBuf,
+        #[command(flatten)]
+        source: SourceArgs,
+        /// Plan against this snapshot of live objects (YAML stream or List) instead of a cluster.
+        #[arg(long)]
+        snapshot: Option<PathBuf>,
+        /// text, markdown (for a pull-request comment) or json.
+        #[arg(long, short, value_enum, default_value = "text")]
+        output: PlanFormat,
     },
     /// Write the CRD manifests into crds/ and charts/dromos/crds/ (or check them).
     Crds {
@@ -114,9 +202,70 @@ fn print_diagnostics(
     Ok(())
 }
 
+fn runtime() -> Result<tokio::runtime::Runtime> {
+    Ok(tokio::runtime::Builder::new_multi_thread().enable_all().build()?)
+}
+
 /// Runs the CLI and returns the process exit code.
 pub fn run(cli: Cli) -> Result<ExitCode> {
     match cli.command {
+        Command::Sync { path, source, watch, debounce_ms } => {
+            let name = source.name_for(&path);
+            let settings = source.settings(&name);
+            let store = crate::local::InventoryStore { namespace: source.inventory_namespace.clone(), name };
+            runtime()?.block_on(async {
+                let client = kube::Client::try_default().await.context("connecting to the cluster of the current kubeconfig")?;
+                if watch {
+                    crate::local::watch_dir(&client, &path, &store, &settings, std::time::Duration::from_millis(debounce_ms)).await?;
+                    return Ok(ExitCode::SUCCESS);
+                }
+                let mut resolver = crate::sync::Resolver::default();
+                let outcome = crate::local::sync_dir(&client, &mut resolver, &path, &store, &settings).await?;
+                println!("{}", crate::local::describe(&outcome));
+                Ok(if outcome.failures.is_empty() && !outcome.blocked() { ExitCode::SUCCESS } else { ExitCode::from(1) })
+            })
+        }
+        Command::Plan { path, source, snapshot, output } => {
+            let name = source.name_for(&path);
+            let settings = source.settings(&name);
+            let prepared = crate::local::prepare_dir(&path, &settings.default_namespace)?;
+            let plan = match snapshot {
+                Some(file) => {
+                    let (live, inventory) = crate::local::snapshot(&file, &settings.source)?;
+                    let mut desired = prepared.objects;
+                    for d in &mut desired {
+                        dromos_core::plan::stamp(d, &settings.source);
+                        let group = d["apiVersion"].as_str().unwrap_or("").rsplit_once('/').map(|x| x.0.to_string()).unwrap_or_default();
+                        let kind = d["kind"].as_str().unwrap_or("").to_string();
+                        if d["metadata"]["namespace"].is_null() && !dromos_core::load::is_cluster_scoped(&group, &kind) {
+                            d["metadata"]["namespace"] = serde_json::Value::String(settings.default_namespace.clone());
+                        }
+                    }
+                    dromos_core::plan::plan_sync(&desired, &live, &inventory, &prepared.levels, &settings.plan)
+                }
+                None => runtime()?.block_on(async {
+                    let client = kube::Client::try_default().await.context("connecting to the cluster of the current kubeconfig")?;
+                    let store = crate::local::InventoryStore { namespace: source.inventory_namespace.clone(), name: name.clone() };
+                    let inventory = store.load(&client).await?;
+                    let mut resolver = crate::sync::Resolver::default();
+                    let (plan, _, _) = crate::sync::plan_live(&client, &mut resolver, prepared.objects, &prepared.levels, &inventory, &settings).await?;
+                    anyhow::Ok(plan)
+                })?,
+            };
+            let text = match output {
+                PlanFormat::Text => dromos_core::plan::report::text(&plan),
+                PlanFormat::Markdown => dromos_core::plan::report::markdown(&plan, &format!("dromos plan: {}", path.display())),
+                PlanFormat::Json => serde_json::to_string_pretty(&dromos_core::plan::report::json(&plan))? + "\n",
+            };
+            print!("{text}");
+            Ok(if matches!(plan.guard, dromos_core::plan::Guard::Blocked { .. }) {
+                ExitCode::from(1)
+            } else if plan.is_noop() {
+                ExitCode::SUCCESS
+            } else {
+                ExitCode::from(2)
+            })
+        }
         Command::Validate { tree, output } => {
             let (result, sources) = check(&tree)?;
             let mut stdout = std::io::stdout().lock();

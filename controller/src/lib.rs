@@ -6,3 +6,5 @@ pub mod cli;
 pub mod crdgen;
 pub mod fsread;
 pub mod git;
+pub mod local;
+pub mod sync;

@@ -1,4 +1,4 @@
-//! The `dromos` binary: parse the command line, run it, map errors to exit code 2.
+//! The `dromos` binary: parse the command line, run it, map errors to exit code 1.
 
 use clap::Parser;
 use std::process::ExitCode;
@@ -9,7 +9,7 @@ fn main() -> ExitCode {
         Ok(code) => code,
         Err(e) => {
             eprintln!("error: {e:#}");
-            ExitCode::from(2)
+            ExitCode::from(1)
         }
     }
 }

@@ -336,12 +336,15 @@ fn sub(d: &Value, l: &Value) -> bool {
     }
 }
 
+/// Values the API server omits (Go's `omitempty`): absent live means equal.
 fn is_empty(v: &Value) -> bool {
     match v {
         Value::Object(m) => m.is_empty(),
         Value::Array(a) => a.is_empty(),
+        Value::String(s) => s.is_empty(),
+        Value::Bool(b) => !b,
+        Value::Number(n) => n.as_f64() == Some(0.0),
         Value::Null => true,
-        _ => false,
     }
 }
 
@@ -411,6 +414,8 @@ fn project(desired: &Value, live: &Value) -> Value {
         (Value::Array(da), Value::Array(la)) if da.len() == la.len() => {
             Value::Array(da.iter().zip(la).map(|(d, l)| project(d, l)).collect())
         }
+        // Equal by value (`1Gi` live, `1024Mi` desired): show no change.
+        (d, l) if sub(d, l) => d.clone(),
         (_, l) => l.clone(),
     }
 }
@@ -458,8 +463,8 @@ mod tests {
 
     #[test]
     fn subset_ignores_live_extras_and_normalises_quantities() {
-        let d = json!({"spec": {"containers": [{"name": "m", "resources": {"limits": {"memory": "1024Mi", "cpu": "1000m"}}}], "tolerations": []}});
-        let l = json!({"spec": {"containers": [{"name": "m", "image": "x", "resources": {"limits": {"memory": "1Gi", "cpu": "1"}}}], "dnsPolicy": "ClusterFirst"}});
+        let d = json!({"spec": {"containers": [{"name": "m", "env": [{"name": "E", "value": ""}], "resources": {"limits": {"memory": "1024Mi", "cpu": "1000m"}}}], "tolerations": []}});
+        let l = json!({"spec": {"containers": [{"name": "m", "image": "x", "env": [{"name": "E"}], "resources": {"limits": {"memory": "1Gi", "cpu": "1"}}}], "dnsPolicy": "ClusterFirst"}});
         assert!(is_subset(&d, &l));
         let l2 = json!({"spec": {"containers": [{"name": "m", "resources": {"limits": {"memory": "2Gi", "cpu": "1"}}}]}});
         assert!(!is_subset(&d, &l2));
@@ -546,5 +551,96 @@ mod tests {
         assert_eq!(parse_quantity("abc"), None);
         assert_eq!(base64(b"hello"), "aGVsbG8=");
         assert_eq!(base64(b"hi"), "aGk=");
+    }
+}
+
+/// Output formats of a plan report.
+pub mod report {
+    use super::{Action, Guard, Plan};
+    use serde_json::json;
+    use std::fmt::Write as _;
+
+    fn verdict(p: &Plan) -> String {
+        match &p.guard {
+            Guard::Ok => "deletion guard: ok".into(),
+            Guard::Blocked { deleting, inventory, max_fraction } => format!(
+                "deletion guard: BLOCKED, this revision would delete {deleting} of {inventory} objects (limit {:.0}%); set allowMassDelete to proceed",
+                max_fraction * 100.0
+            ),
+        }
+    }
+
+    fn summary(p: &Plan) -> String {
+        format!(
+            "{} to create, {} to update, {} unchanged, {} to delete",
+            p.count(Action::Create),
+            p.count(Action::Update),
+            p.count(Action::Unchanged),
+            p.prune.len()
+        )
+    }
+
+    /// Terminal text: one line per change, diffs of updates, a summary.
+    pub fn text(p: &Plan) -> String {
+        let mut out = String::new();
+        for s in &p.steps {
+            match s.action {
+                Action::Create => {
+                    let _ = writeln!(out, "+ create {}", s.obj.display());
+                }
+                Action::Update => {
+                    let _ = writeln!(out, "~ update {}", s.obj.display());
+                    if let Some(d) = &s.diff {
+                        for l in d.lines() {
+                            let _ = writeln!(out, "    {l}");
+                        }
+                    }
+                }
+                Action::Unchanged => {}
+            }
+        }
+        for o in &p.prune {
+            let _ = writeln!(out, "- delete {}", o.display());
+        }
+        let _ = writeln!(out, "{}\n{}", summary(p), verdict(p));
+        out
+    }
+
+    /// Markdown for a pull-request comment.
+    pub fn markdown(p: &Plan, title: &str) -> String {
+        let mut out = format!("### {title}\n\n**{}**\n\n", summary(p));
+        if matches!(p.guard, Guard::Blocked { .. }) {
+            let _ = writeln!(out, "> :warning: {}\n", verdict(p));
+        }
+        let changes: Vec<_> = p.steps.iter().filter(|s| s.action != Action::Unchanged).collect();
+        if !changes.is_empty() || !p.prune.is_empty() {
+            out.push_str("| action | kind | namespace | name |\n|---|---|---|---|\n");
+            for s in &changes {
+                let a = if s.action == Action::Create { "create" } else { "update" };
+                let _ = writeln!(out, "| {a} | {} | {} | {} |", s.obj.kind, s.obj.namespace.as_deref().unwrap_or(""), s.obj.name);
+            }
+            for o in &p.prune {
+                let _ = writeln!(out, "| delete | {} | {} | {} |", o.kind, o.namespace.as_deref().unwrap_or(""), o.name);
+            }
+        }
+        for s in changes.iter().filter(|s| s.diff.is_some()) {
+            let _ = write!(out, "\n<details><summary>{}</summary>\n\n```diff\n{}```\n</details>\n", s.obj.display(), s.diff.as_deref().unwrap_or(""));
+        }
+        out
+    }
+
+    /// Machine-readable report.
+    pub fn json(p: &Plan) -> serde_json::Value {
+        let step = |s: &super::Step| {
+            json!({"action": match s.action { Action::Create => "create", Action::Update => "update", Action::Unchanged => "unchanged" },
+                   "apiVersion": s.obj.api_version, "kind": s.obj.kind, "namespace": s.obj.namespace, "name": s.obj.name,
+                   "wave": s.wave, "diff": s.diff})
+        };
+        json!({
+            "summary": {"create": p.count(Action::Create), "update": p.count(Action::Update), "unchanged": p.count(Action::Unchanged), "delete": p.prune.len()},
+            "steps": p.steps.iter().map(step).collect::<Vec<_>>(),
+            "prune": p.prune.iter().map(|o| json!({"apiVersion": o.api_version, "kind": o.kind, "namespace": o.namespace, "name": o.name})).collect::<Vec<_>>(),
+            "guard": match &p.guard { Guard::Ok => json!({"verdict": "ok"}), Guard::Blocked { deleting, inventory, max_fraction } => json!({"verdict": "blocked", "deleting": deleting, "inventory": inventory, "maxFraction": max_fraction}) },
+        })
     }
 }

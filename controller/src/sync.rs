@@ -1,0 +1,349 @@
+//! Applying a planned revision to a cluster (I/O): discovery, live listing, server-side apply
+//! in waves, prune, inventory.
+//!
+//! The decisions are pure (`dromos_core::plan`); this module gathers the live state, performs
+//! the writes and counts them, so a no-op resync is proven to write nothing.
+
+use dromos_core::plan::{self, Action, Guard, ObjRef, Plan, PlanOptions, SOURCE_LABEL};
+use futures::StreamExt;
+use k8s_openapi::apiextensions_apiserver::pkg::apis::apiextensions::v1::CustomResourceDefinition;
+use kube::api::{Api, DeleteParams, DynamicObject, ListParams, Patch, PatchParams};
+use kube::core::GroupVersionKind;
+use kube::discovery::{ApiCapabilities, ApiResource, Scope};
+use kube::Client;
+use serde_json::Value;
+use std::collections::{BTreeSet, HashMap};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::time::{Duration, Instant};
+
+/// Field manager of every Dromos write.
+pub const FIELD_MANAGER: &str = "dromos";
+
+/// Settings of one sync.
+#[derive(Clone, Debug)]
+pub struct SyncSettings {
+    /// Source id written to `dromos.io/source` (`<ns>.<name>` or `local.<name>`).
+    pub source: String,
+    /// Take over fields other managers own instead of reporting conflicts.
+    pub force: bool,
+    /// Prune and deletion guard.
+    pub plan: PlanOptions,
+    /// Parallel writes within one wave.
+    pub concurrency: usize,
+    /// Namespace for namespaced objects that name none.
+    pub default_namespace: String,
+}
+
+/// A failed write.
+#[derive(Clone, Debug)]
+pub struct Failure {
+    /// The object.
+    pub obj: ObjRef,
+    /// `Conflict`, `Invalid`, `Forbidden`, `NotFound`, `ApplyFailed`, `DeleteFailed`, ...
+    pub reason: String,
+    /// The API server's message.
+    pub message: String,
+}
+
+/// What a sync did.
+#[derive(Debug)]
+pub struct SyncOutcome {
+    /// The plan that was executed.
+    pub plan: Plan,
+    /// Objects created or updated.
+    pub applied: usize,
+    /// Objects deleted.
+    pub pruned: usize,
+    /// Failed writes (conflicts included).
+    pub failures: Vec<Failure>,
+    /// Mutating requests sent (apply, delete); 0 for a no-op resync.
+    pub writes: usize,
+    /// Read requests sent (list, get, discovery).
+    pub reads: usize,
+    /// Inventory to record.
+    pub inventory: Vec<ObjRef>,
+    /// Wall time.
+    pub duration: Duration,
+}
+
+impl SyncOutcome {
+    /// True when the guard refused the revision (nothing was written).
+    pub fn blocked(&self) -> bool {
+        matches!(self.plan.guard, Guard::Blocked { .. })
+    }
+}
+
+/// Resolves kinds to API resources, remembering answers across syncs.
+#[derive(Default)]
+pub struct Resolver {
+    cache: HashMap<(String, String, String), Option<(ApiResource, ApiCapabilities)>>,
+}
+
+impl std::fmt::Debug for Resolver {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "Resolver({} kinds)", self.cache.len())
+    }
+}
+
+fn gvk_of(api_version: &str, kind: &str) -> GroupVersionKind {
+    let (g, v) = api_version.rsplit_once('/').unwrap_or(("", api_version));
+    GroupVersionKind::gvk(g, v, kind)
+}
+
+impl Resolver {
+    /// The resource of a kind; `None` when the API server does not serve it (yet).
+    pub async fn resolve(&mut self, client: &Client, api_version: &str, kind: &str, reads: &AtomicUsize) -> Option<(ApiResource, ApiCapabilities)> {
+        let key = (api_version.to_string(), kind.to_string(), String::new());
+        if let Some(Some(hit)) = self.cache.get(&key) {
+            return Some(hit.clone());
+        }
+        reads.fetch_add(1, Ordering::Relaxed);
+        let found = kube::discovery::pinned_kind(client, &gvk_of(api_version, kind)).await.ok();
+        self.cache.insert(key, found.clone());
+        found
+    }
+
+    /// Forgets kinds the server did not serve, e.g. after CRDs were installed.
+    pub fn forget_missing(&mut self) {
+        self.cache.retain(|_, v| v.is_some());
+    }
+}
+
+fn api_for(client: &Client, ar: &ApiResource, caps: &ApiCapabilities, ns: Option<&str>) -> Api<DynamicObject> {
+    match (&caps.scope, ns) {
+        (Scope::Namespaced, Some(ns)) => Api::namespaced_with(client.clone(), ns, ar),
+        _ => Api::all_with(client.clone(), ar),
+    }
+}
+
+fn reason_of(e: &kube::Error) -> (String, String) {
+    match e {
+        kube::Error::Api(s) => (if s.reason.is_empty() { format!("Http{}", s.code) } else { s.reason.clone() }, s.message.clone()),
+        other => ("RequestFailed".into(), other.to_string()),
+    }
+}
+
+/// Lists every live object of the given kinds that carries this source's label.
+async fn list_live(client: &Client, resolver: &mut Resolver, kinds: &BTreeSet<(String, String)>, source: &str, reads: &AtomicUsize) -> anyhow::Result<Vec<Value>> {
+    let mut out = Vec::new();
+    let selector = format!("{SOURCE_LABEL}={source}");
+    for (av, kind) in kinds {
+        let Some((ar, caps)) = resolver.resolve(client, av, kind, reads).await else { continue };
+        let api: Api<DynamicObject> = Api::all_with(client.clone(), &ar);
+        let mut lp = ListParams::default().labels(&selector).limit(500);
+        loop {
+            reads.fetch_add(1, Ordering::Relaxed);
+            let page = api.list(&lp).await?;
+            for mut o in page.items {
+                // Lists omit apiVersion/kind per item; the plan keys on them.
+                o.types = Some(kube::core::TypeMeta { api_version: ar.api_version.clone(), kind: ar.kind.clone() });
+                out.push(serde_json::to_value(&o)?);
+            }
+            match page.metadata.continue_ {
+                Some(c) if !c.is_empty() => lp.continue_token = Some(c),
+                _ => break,
+            }
+        }
+        let _ = caps;
+    }
+    Ok(out)
+}
+
+async fn wait_established(client: &Client, names: &[String], reads: &AtomicUsize) -> anyhow::Result<()> {
+    let api: Api<CustomResourceDefinition> = Api::all(client.clone());
+    let deadline = Instant::now() + Duration::from_secs(60);
+    for n in names {
+        loop {
+            reads.fetch_add(1, Ordering::Relaxed);
+            let crd = api.get(n).await?;
+            let ok = crd.status.and_then(|s| s.conditions).is_some_and(|c| c.iter().any(|c| c.type_ == "Established" && c.status == "True"));
+            if ok {
+                break;
+            }
+            if Instant::now() > deadline {
+                anyhow::bail!("CRD {n} not established after 60s");
+            }
+            tokio::time::sleep(Duration::from_millis(200)).await;
+        }
+    }
+    Ok(())
+}
+
+/// Fills the namespace of namespaced objects that name none; returns the kinds present.
+pub async fn prepare(client: &Client, resolver: &mut Resolver, desired: &mut [Value], settings: &SyncSettings, reads: &AtomicUsize) -> BTreeSet<(String, String)> {
+    let mut kinds = BTreeSet::new();
+    for d in desired.iter_mut() {
+        plan::stamp(d, &settings.source);
+        let av = d["apiVersion"].as_str().unwrap_or("").to_string();
+        let kind = d["kind"].as_str().unwrap_or("").to_string();
+        if d["metadata"]["namespace"].is_null() {
+            if let Some((_, caps)) = resolver.resolve(client, &av, &kind, reads).await {
+                if caps.scope == Scope::Namespaced {
+                    d["metadata"]["namespace"] = Value::String(settings.default_namespace.clone());
+                }
+            } else if kind != "Namespace" && kind != "CustomResourceDefinition" && !dromos_core::load::is_cluster_scoped(d["apiVersion"].as_str().unwrap_or("").rsplit_once('/').map(|x| x.0).unwrap_or(""), &kind) {
+                // A kind whose CRD arrives in this revision: assume namespaced, like kubectl.
+                d["metadata"]["namespace"] = Value::String(settings.default_namespace.clone());
+            }
+        }
+        kinds.insert((av, kind));
+    }
+    kinds
+}
+
+/// Plans against the live cluster without writing anything.
+pub async fn plan_live(
+    client: &Client,
+    resolver: &mut Resolver,
+    mut desired: Vec<Value>,
+    levels: &HashMap<(String, String), u32>,
+    inventory: &[ObjRef],
+    settings: &SyncSettings,
+) -> anyhow::Result<(Plan, Vec<Value>, HashMap<plan::Key, Value>)> {
+    let reads = AtomicUsize::new(0);
+    let mut kinds = prepare(client, resolver, &mut desired, settings, &reads).await;
+    kinds.extend(inventory.iter().map(|o| (o.api_version.clone(), o.kind.clone())));
+    let live = plan::index_live(list_live(client, resolver, &kinds, &settings.source, &reads).await?);
+    let p = plan::plan_sync(&desired, &live, inventory, levels, &settings.plan);
+    Ok((p, desired, live))
+}
+
+/// Syncs a rendered revision: plan, apply in waves, prune after full success, inventory.
+pub async fn sync(
+    client: &Client,
+    resolver: &mut Resolver,
+    desired: Vec<Value>,
+    levels: &HashMap<(String, String), u32>,
+    inventory: &[ObjRef],
+    settings: &SyncSettings,
+) -> anyhow::Result<SyncOutcome> {
+    let start = Instant::now();
+    let reads = Arc::new(AtomicUsize::new(0));
+    let writes = Arc::new(AtomicUsize::new(0));
+    let mut desired = desired;
+    let mut kinds = prepare(client, resolver, &mut desired, settings, &reads).await;
+    kinds.extend(inventory.iter().map(|o| (o.api_version.clone(), o.kind.clone())));
+    let live = plan::index_live(list_live(client, resolver, &kinds, &settings.source, &reads).await?);
+    let plan = plan::plan_sync(&desired, &live, inventory, levels, &settings.plan);
+    let mut outcome = SyncOutcome {
+        plan,
+        applied: 0,
+        pruned: 0,
+        failures: vec![],
+        writes: 0,
+        reads: 0,
+        inventory: inventory.to_vec(),
+        duration: Duration::ZERO,
+    };
+    if outcome.blocked() {
+        outcome.reads = reads.load(Ordering::Relaxed);
+        outcome.duration = start.elapsed();
+        return Ok(outcome);
+    }
+    let by_key: HashMap<plan::Key, &Value> = desired.iter().filter_map(|d| Some((ObjRef::of(d)?.key(), d))).collect();
+    let pp = if settings.force { PatchParams::apply(FIELD_MANAGER).force() } else { PatchParams::apply(FIELD_MANAGER) };
+
+    let mut waves: Vec<u32> = outcome.plan.steps.iter().map(|s| s.wave).collect();
+    waves.dedup();
+    for wave in waves {
+        let todo: Vec<(ObjRef, Value)> = outcome
+            .plan
+            .steps
+            .iter()
+            .filter(|s| s.wave == wave && s.action != Action::Unchanged)
+            .filter_map(|s| Some((s.obj.clone(), (*by_key.get(&s.obj.key())?).clone())))
+            .collect();
+        if todo.is_empty() {
+            continue;
+        }
+        // Resolve once per kind before fanning out.
+        let mut apis: HashMap<(String, String), Option<(ApiResource, ApiCapabilities)>> = HashMap::new();
+        for (o, _) in &todo {
+            let k = (o.api_version.clone(), o.kind.clone());
+            if !apis.contains_key(&k) {
+                let r = resolver.resolve(client, &o.api_version, &o.kind, &reads).await;
+                apis.insert(k, r);
+            }
+        }
+        let results: Vec<Result<ObjRef, Failure>> = futures::stream::iter(todo.into_iter().map(|(o, body)| {
+            let api = apis.get(&(o.api_version.clone(), o.kind.clone())).cloned().flatten().map(|(ar, caps)| api_for(client, &ar, &caps, o.namespace.as_deref()));
+            let pp = pp.clone();
+            let writes = writes.clone();
+            async move {
+                let Some(api) = api else {
+                    return Err(Failure { message: format!("the API server does not serve {} {}", o.api_version, o.kind), reason: "UnknownKind".into(), obj: o });
+                };
+                let obj: DynamicObject = serde_json::from_value(body).map_err(|e| Failure { obj: o.clone(), reason: "Invalid".into(), message: e.to_string() })?;
+                writes.fetch_add(1, Ordering::Relaxed);
+                match api.patch(&o.name, &pp, &Patch::Apply(&obj)).await {
+                    Ok(_) => Ok(o),
+                    Err(e) => {
+                        let (reason, message) = reason_of(&e);
+                        Err(Failure { obj: o, reason, message })
+                    }
+                }
+            }
+        }))
+        .buffer_unordered(settings.concurrency.max(1))
+        .collect()
+        .await;
+        let mut crds = vec![];
+        for r in results {
+            match r {
+                Ok(o) => {
+                    outcome.applied += 1;
+                    if o.kind == "CustomResourceDefinition" {
+                        crds.push(o.name.clone());
+                    }
+                }
+                Err(f) => outcome.failures.push(f),
+            }
+        }
+        if !crds.is_empty() {
+            wait_established(client, &crds, &reads).await?;
+            resolver.forget_missing();
+        }
+    }
+
+    // Prune only after every apply succeeded, and only objects this source labelled.
+    let mut failed_deletes: Vec<ObjRef> = Vec::new();
+    if outcome.failures.is_empty() {
+        let dp = DeleteParams::background();
+        let candidates = std::mem::take(&mut outcome.plan.prune);
+        for o in &candidates {
+            let Some(live_obj) = live.get(&o.key()) else { continue }; // already gone or never ours
+            let labels = &live_obj["metadata"]["labels"];
+            if labels[SOURCE_LABEL] != settings.source.as_str() || labels[dromos_core::translate::MANAGED_BY.0] != dromos_core::translate::MANAGED_BY.1 {
+                continue;
+            }
+            let Some((ar, caps)) = resolver.resolve(client, &o.api_version, &o.kind, &reads).await else {
+                failed_deletes.push(o.clone());
+                continue;
+            };
+            writes.fetch_add(1, Ordering::Relaxed);
+            match api_for(client, &ar, &caps, o.namespace.as_deref()).delete(&o.name, &dp).await {
+                Ok(_) => outcome.pruned += 1,
+                Err(kube::Error::Api(s)) if s.code == 404 => outcome.pruned += 1,
+                Err(e) => {
+                    let (reason, message) = reason_of(&e);
+                    outcome.failures.push(Failure { obj: o.clone(), reason: format!("Delete{reason}"), message });
+                    failed_deletes.push(o.clone());
+                }
+            }
+        }
+        outcome.plan.prune = candidates;
+    } else {
+        failed_deletes = outcome.plan.prune.clone();
+    }
+    outcome.inventory = plan::next_inventory(&desired, &failed_deletes);
+    outcome.writes = writes.load(Ordering::Relaxed);
+    outcome.reads = reads.load(Ordering::Relaxed);
+    outcome.duration = start.elapsed();
+    Ok(outcome)
+}
+
+/// Reads an inventory stored as newline-separated entries.
+pub fn parse_inventory<'a>(lines: impl IntoIterator<Item = &'a str>) -> Vec<ObjRef> {
+    lines.into_iter().filter_map(ObjRef::decode).collect()
+}
