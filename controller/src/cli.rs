@@ -68,8 +68,15 @@ struct SourceArgs {
 impl SourceArgs {
     fn name_for(&self, path: &std::path::Path) -> String {
         self.name.clone().unwrap_or_else(|| {
-            let n = path.canonicalize().ok().and_then(|p| p.file_name().map(|n| n.to_string_lossy().into_owned())).unwrap_or_else(|| "default".into());
-            n.to_ascii_lowercase().chars().map(|c| if c.is_ascii_alphanumeric() || c == '-' { c } else { '-' }).collect()
+            let n = path
+                .canonicalize()
+                .ok()
+                .and_then(|p| p.file_name().map(|n| n.to_string_lossy().into_owned()))
+                .unwrap_or_else(|| "default".into());
+            n.to_ascii_lowercase()
+                .chars()
+                .map(|c| if c.is_ascii_alphanumeric() || c == '-' { c } else { '-' })
+                .collect()
         })
     }
 
@@ -153,6 +160,22 @@ enum Command {
         #[arg(long, short, value_enum, default_value = "text")]
         output: PlanFormat,
     },
+    /// Run the GitSource controller against the cluster of the current kubeconfig (or in-cluster
+    /// config): fetch, validate, plan, apply, prune and report every GitSource.
+    Controller {
+        /// Watch GitSources of this namespace only (default: all namespaces).
+        #[arg(long)]
+        namespace: Option<String>,
+        /// Cache of fetched repositories.
+        #[arg(long, env = "DROMOS_GIT_CACHE", default_value = "/tmp/dromos-git-cache")]
+        cache_dir: PathBuf,
+        /// GitSources reconciled at once.
+        #[arg(long, default_value_t = 4)]
+        concurrency: u16,
+        /// Parallel writes within one sync.
+        #[arg(long, default_value_t = 32)]
+        write_concurrency: usize,
+    },
     /// Write the CRD manifests into crds/ and charts/dromos/crds/ (or check them).
     Crds {
         /// Repository root.
@@ -209,20 +232,49 @@ fn runtime() -> Result<tokio::runtime::Runtime> {
 /// Runs the CLI and returns the process exit code.
 pub fn run(cli: Cli) -> Result<ExitCode> {
     match cli.command {
+        Command::Controller { namespace, cache_dir, concurrency, write_concurrency } => runtime()?.block_on(async {
+            let _ = tracing_subscriber::fmt()
+                .with_env_filter(
+                    tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| "info".into()),
+                )
+                .try_init();
+            let client = kube::Client::try_default().await.context("connecting to the cluster")?;
+            crate::controller::check_crds(&client).await?;
+            let opts = crate::controller::ControllerOptions { namespace, cache_dir, concurrency, write_concurrency };
+            tracing::info!(?opts, "dromos controller starting");
+            let ctx = crate::controller::context(client, opts);
+            tokio::select! {
+                _ = crate::controller::run(ctx) => {}
+                _ = tokio::signal::ctrl_c() => tracing::info!("interrupted; stopping"),
+            }
+            Ok(ExitCode::SUCCESS)
+        }),
         Command::Sync { path, source, watch, debounce_ms } => {
             let name = source.name_for(&path);
             let settings = source.settings(&name);
             let store = crate::local::InventoryStore { namespace: source.inventory_namespace.clone(), name };
             runtime()?.block_on(async {
-                let client = kube::Client::try_default().await.context("connecting to the cluster of the current kubeconfig")?;
+                let client =
+                    kube::Client::try_default().await.context("connecting to the cluster of the current kubeconfig")?;
                 if watch {
-                    crate::local::watch_dir(&client, &path, &store, &settings, std::time::Duration::from_millis(debounce_ms)).await?;
+                    crate::local::watch_dir(
+                        &client,
+                        &path,
+                        &store,
+                        &settings,
+                        std::time::Duration::from_millis(debounce_ms),
+                    )
+                    .await?;
                     return Ok(ExitCode::SUCCESS);
                 }
                 let mut resolver = crate::sync::Resolver::default();
                 let outcome = crate::local::sync_dir(&client, &mut resolver, &path, &store, &settings).await?;
                 println!("{}", crate::local::describe(&outcome));
-                Ok(if outcome.failures.is_empty() && !outcome.blocked() { ExitCode::SUCCESS } else { ExitCode::from(1) })
+                Ok(if outcome.failures.is_empty() && !outcome.blocked() {
+                    ExitCode::SUCCESS
+                } else {
+                    ExitCode::from(1)
+                })
             })
         }
         Command::Plan { path, source, snapshot, output } => {
@@ -235,26 +287,47 @@ pub fn run(cli: Cli) -> Result<ExitCode> {
                     let mut desired = prepared.objects;
                     for d in &mut desired {
                         dromos_core::plan::stamp(d, &settings.source);
-                        let group = d["apiVersion"].as_str().unwrap_or("").rsplit_once('/').map(|x| x.0.to_string()).unwrap_or_default();
+                        let group = d["apiVersion"]
+                            .as_str()
+                            .unwrap_or("")
+                            .rsplit_once('/')
+                            .map(|x| x.0.to_string())
+                            .unwrap_or_default();
                         let kind = d["kind"].as_str().unwrap_or("").to_string();
-                        if d["metadata"]["namespace"].is_null() && !dromos_core::load::is_cluster_scoped(&group, &kind) {
+                        if d["metadata"]["namespace"].is_null() && !dromos_core::load::is_cluster_scoped(&group, &kind)
+                        {
                             d["metadata"]["namespace"] = serde_json::Value::String(settings.default_namespace.clone());
                         }
                     }
                     dromos_core::plan::plan_sync(&desired, &live, &inventory, &prepared.levels, &settings.plan)
                 }
                 None => runtime()?.block_on(async {
-                    let client = kube::Client::try_default().await.context("connecting to the cluster of the current kubeconfig")?;
-                    let store = crate::local::InventoryStore { namespace: source.inventory_namespace.clone(), name: name.clone() };
+                    let client = kube::Client::try_default()
+                        .await
+                        .context("connecting to the cluster of the current kubeconfig")?;
+                    let store = crate::local::InventoryStore {
+                        namespace: source.inventory_namespace.clone(),
+                        name: name.clone(),
+                    };
                     let inventory = store.load(&client).await?;
                     let mut resolver = crate::sync::Resolver::default();
-                    let (plan, _, _) = crate::sync::plan_live(&client, &mut resolver, prepared.objects, &prepared.levels, &inventory, &settings).await?;
+                    let (plan, _, _) = crate::sync::plan_live(
+                        &client,
+                        &mut resolver,
+                        prepared.objects,
+                        &prepared.levels,
+                        &inventory,
+                        &settings,
+                    )
+                    .await?;
                     anyhow::Ok(plan)
                 })?,
             };
             let text = match output {
                 PlanFormat::Text => dromos_core::plan::report::text(&plan),
-                PlanFormat::Markdown => dromos_core::plan::report::markdown(&plan, &format!("dromos plan: {}", path.display())),
+                PlanFormat::Markdown => {
+                    dromos_core::plan::report::markdown(&plan, &format!("dromos plan: {}", path.display()))
+                }
                 PlanFormat::Json => serde_json::to_string_pretty(&dromos_core::plan::report::json(&plan))? + "\n",
             };
             print!("{text}");

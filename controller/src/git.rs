@@ -7,7 +7,10 @@
 //! commit's tree: no working tree is checked out.
 
 use dromos_core::{Diagnostic, Pos, SourceFile};
-use git2::{CertificateCheckStatus, Cred, FetchOptions, ObjectType, Oid, RemoteCallbacks, Repository, TreeWalkMode, TreeWalkResult};
+use git2::{
+    CertificateCheckStatus, Cred, FetchOptions, ObjectType, Oid, RemoteCallbacks, Repository, TreeWalkMode,
+    TreeWalkResult,
+};
 use sha2::{Digest, Sha256};
 use std::path::{Path, PathBuf};
 
@@ -127,7 +130,8 @@ fn b64(bytes: &[u8]) -> String {
     const T: &[u8; 64] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
     let mut out = String::new();
     for c in bytes.chunks(3) {
-        let n = (u32::from(c[0]) << 16) | (u32::from(*c.get(1).unwrap_or(&0)) << 8) | u32::from(*c.get(2).unwrap_or(&0));
+        let n =
+            (u32::from(c[0]) << 16) | (u32::from(*c.get(1).unwrap_or(&0)) << 8) | u32::from(*c.get(2).unwrap_or(&0));
         for i in 0..4 {
             out.push(if i <= c.len() { T[(n >> (18 - 6 * i)) as usize & 63] as char } else { '=' });
         }
@@ -149,7 +153,8 @@ pub fn fetch(cache_root: &Path, url: &str, r: &GitRef, creds: &Credentials) -> R
         GitRef::Commit(_) => vec!["+refs/heads/*:refs/remotes/origin/*".into(), "+refs/tags/*:refs/tags/*".into()],
     };
     // A pinned commit already in the cache needs no network.
-    let have_commit = matches!(r, GitRef::Commit(c) if Oid::from_str(c).ok().and_then(|o| repo.find_commit(o).ok()).is_some());
+    let have_commit =
+        matches!(r, GitRef::Commit(c) if Oid::from_str(c).ok().and_then(|o| repo.find_commit(o).ok()).is_some());
     if !have_commit {
         let mut cb = RemoteCallbacks::new();
         let creds_cb = creds.clone();
@@ -159,16 +164,16 @@ pub fn fetch(cache_root: &Path, url: &str, r: &GitRef, creds: &Credentials) -> R
             if attempts > 3 {
                 return Err(git2::Error::from_str("authentication failed"));
             }
-            if allowed.contains(git2::CredentialType::SSH_KEY) {
-                if let Some(key) = &creds_cb.identity {
-                    return Cred::ssh_key_from_memory(user_from_url.unwrap_or("git"), None, key, None);
-                }
+            if allowed.contains(git2::CredentialType::SSH_KEY)
+                && let Some(key) = &creds_cb.identity
+            {
+                return Cred::ssh_key_from_memory(user_from_url.unwrap_or("git"), None, key, None);
             }
-            if allowed.contains(git2::CredentialType::USER_PASS_PLAINTEXT) {
-                if let Some(p) = &creds_cb.password {
-                    let user = creds_cb.username.as_deref().or(user_from_url).unwrap_or("git");
-                    return Cred::userpass_plaintext(user, p);
-                }
+            if allowed.contains(git2::CredentialType::USER_PASS_PLAINTEXT)
+                && let Some(p) = &creds_cb.password
+            {
+                let user = creds_cb.username.as_deref().or(user_from_url).unwrap_or("git");
+                return Cred::userpass_plaintext(user, p);
             }
             Err(git2::Error::from_str("the remote needs credentials; set spec.secretRef"))
         });
@@ -181,8 +186,12 @@ pub fn fetch(cache_root: &Path, url: &str, r: &GitRef, creds: &Credentials) -> R
                 let key = b64(raw);
                 return match &known_hosts {
                     Some(kh) if known_host_matches(kh, host, &key) => Ok(CertificateCheckStatus::CertificateOk),
-                    Some(_) => Err(git2::Error::from_str(&format!("host key of {host} is not in known_hosts; refusing to connect"))),
-                    None => Err(git2::Error::from_str(&format!("no known_hosts for {host}: set `known_hosts` in the secret"))),
+                    Some(_) => Err(git2::Error::from_str(&format!(
+                        "host key of {host} is not in known_hosts; refusing to connect"
+                    ))),
+                    None => Err(git2::Error::from_str(&format!(
+                        "no known_hosts for {host}: set `known_hosts` in the secret"
+                    ))),
                 };
             }
             // TLS certificates are checked by libgit2 against the system trust store.
@@ -198,7 +207,9 @@ pub fn fetch(cache_root: &Path, url: &str, r: &GitRef, creds: &Credentials) -> R
         }
         let mut remote = repo.remote_anonymous(url)?;
         let specs: Vec<&str> = refspecs.iter().map(String::as_str).collect();
-        remote.fetch(&specs, Some(&mut fo), None).map_err(|e| GitError::Fetch { url: url.to_string(), message: e.message().to_string() })?;
+        remote
+            .fetch(&specs, Some(&mut fo), None)
+            .map_err(|e| GitError::Fetch { url: url.to_string(), message: e.message().to_string() })?;
     }
     let oid = match r {
         GitRef::Branch(b) => repo
@@ -206,7 +217,11 @@ pub fn fetch(cache_root: &Path, url: &str, r: &GitRef, creds: &Credentials) -> R
             .map_err(|_| GitError::RefNotFound(format!("branch `{b}`")))?
             .peel_to_commit()?
             .id(),
-        GitRef::Tag(t) => repo.find_reference(&format!("refs/tags/{t}")).map_err(|_| GitError::RefNotFound(format!("tag `{t}`")))?.peel_to_commit()?.id(),
+        GitRef::Tag(t) => repo
+            .find_reference(&format!("refs/tags/{t}"))
+            .map_err(|_| GitError::RefNotFound(format!("tag `{t}`")))?
+            .peel_to_commit()?
+            .id(),
         GitRef::Commit(c) => {
             let oid = Oid::from_str(c).map_err(|_| GitError::RefNotFound(format!("commit `{c}`")))?;
             repo.find_commit(oid).map_err(|_| GitError::RefNotFound(format!("commit `{c}`")))?.id()
@@ -234,7 +249,12 @@ fn normalize(path: &str) -> Option<String> {
 
 /// Reads the manifest files of `commit` under `subpath` (relative paths in the result).
 /// Symlinks are followed inside `subpath` and refused when they leave it.
-pub fn read_tree(repo: &Repository, commit: &str, subpath: Option<&str>, max_file_bytes: usize) -> Result<crate::fsread::TreeFiles, GitError> {
+pub fn read_tree(
+    repo: &Repository,
+    commit: &str,
+    subpath: Option<&str>,
+    max_file_bytes: usize,
+) -> Result<crate::fsread::TreeFiles, GitError> {
     let commit = repo.find_commit(Oid::from_str(commit)?)?;
     let root_tree = commit.tree()?;
     let sub = normalize(subpath.unwrap_or("")).ok_or_else(|| GitError::PathNotFound(subpath.unwrap_or("").into()))?;
@@ -271,7 +291,11 @@ pub fn read_tree(repo: &Repository, commit: &str, subpath: Option<&str>, max_fil
             match joined.and_then(|j| tree.get_path(Path::new(&j)).ok().map(|e| (j, e.id()))) {
                 Some((j, id)) => (j, id),
                 None => {
-                    out.diagnostics.push(err(&path, "symlink-escape", format!("symlink to `{target}` leaves the source directory or is broken")));
+                    out.diagnostics.push(err(
+                        &path,
+                        "symlink-escape",
+                        format!("symlink to `{target}` leaves the source directory or is broken"),
+                    ));
                     continue;
                 }
             }
@@ -280,7 +304,11 @@ pub fn read_tree(repo: &Repository, commit: &str, subpath: Option<&str>, max_fil
         };
         let blob = repo.find_blob(blob_oid)?;
         if blob.size() > max_file_bytes {
-            out.diagnostics.push(err(&path, "file-too-large", format!("file is {} bytes, more than the limit of {max_file_bytes}", blob.size())));
+            out.diagnostics.push(err(
+                &path,
+                "file-too-large",
+                format!("file is {} bytes, more than the limit of {max_file_bytes}", blob.size()),
+            ));
             continue;
         }
         let _ = path_to_read;

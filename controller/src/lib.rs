@@ -3,6 +3,7 @@
 //! Modules that do I/O are named for it (`fsread`); rendering decisions live in `dromos-core`.
 
 pub mod cli;
+pub mod controller;
 pub mod crdgen;
 pub mod fsread;
 pub mod git;

@@ -11,8 +11,8 @@ use anyhow::{Context, Result};
 use dromos_core::plan::{self, ObjRef};
 use dromos_core::{LoadOptions, RenderOptions, diag, render};
 use k8s_openapi::api::core::v1::ConfigMap;
-use kube::api::{Api, Patch, PatchParams};
 use kube::Client;
+use kube::api::{Api, Patch, PatchParams};
 use serde_json::{Value, json};
 use std::path::Path;
 use std::time::Duration;
@@ -80,12 +80,18 @@ impl std::fmt::Debug for Prepared {
 /// diagnostics as the error, so nothing is applied.
 pub fn prepare_dir(path: &Path, default_namespace: &str) -> Result<Prepared> {
     let files = fsread::fetch_tree(path, 8 << 20).with_context(|| format!("reading {}", path.display()))?;
-    let opts = LoadOptions { default_namespace: default_namespace.to_string(), threads: crate::cli::threads(), ..Default::default() };
+    let opts = LoadOptions {
+        default_namespace: default_namespace.to_string(),
+        threads: crate::cli::threads(),
+        ..Default::default()
+    };
     let mut tree = dromos_core::check_tree(&files.files, &opts);
     tree.diagnostics.extend(files.diagnostics);
     diag::sort_diagnostics(&mut tree.diagnostics);
     if !tree.is_valid() {
-        let text = diag::render_text(&tree.diagnostics, |f| files.files.iter().find(|x| x.path == f).and_then(|x| std::str::from_utf8(&x.bytes).ok()));
+        let text = diag::render_text(&tree.diagnostics, |f| {
+            files.files.iter().find(|x| x.path == f).and_then(|x| std::str::from_utf8(&x.bytes).ok())
+        });
         anyhow::bail!("{} is invalid; nothing was applied\n{text}", path.display());
     }
     let levels = plan::app_levels(&tree.manifests);
@@ -115,7 +121,13 @@ pub fn describe(o: &SyncOutcome) -> String {
 }
 
 /// Syncs a directory once.
-pub async fn sync_dir(client: &Client, resolver: &mut Resolver, path: &Path, store: &InventoryStore, settings: &SyncSettings) -> Result<SyncOutcome> {
+pub async fn sync_dir(
+    client: &Client,
+    resolver: &mut Resolver,
+    path: &Path,
+    store: &InventoryStore,
+    settings: &SyncSettings,
+) -> Result<SyncOutcome> {
     let prepared = prepare_dir(path, &settings.default_namespace)?;
     let inventory = store.load(client).await?;
     let outcome = sync::sync(client, resolver, prepared.objects, &prepared.levels, &inventory, settings).await?;
@@ -126,14 +138,20 @@ pub async fn sync_dir(client: &Client, resolver: &mut Resolver, path: &Path, sto
 }
 
 /// Syncs on every change under `path`, debounced.
-pub async fn watch_dir(client: &Client, path: &Path, store: &InventoryStore, settings: &SyncSettings, debounce: Duration) -> Result<()> {
+pub async fn watch_dir(
+    client: &Client,
+    path: &Path,
+    store: &InventoryStore,
+    settings: &SyncSettings,
+    debounce: Duration,
+) -> Result<()> {
     use notify::{RecursiveMode, Watcher};
     let (tx, mut rx) = tokio::sync::mpsc::unbounded_channel();
     let mut watcher = notify::recommended_watcher(move |ev: notify::Result<notify::Event>| {
-        if let Ok(ev) = ev {
-            if !matches!(ev.kind, notify::EventKind::Access(_)) {
-                let _ = tx.send(());
-            }
+        if let Ok(ev) = ev
+            && !matches!(ev.kind, notify::EventKind::Access(_))
+        {
+            let _ = tx.send(());
         }
     })?;
     watcher.watch(path, RecursiveMode::Recursive)?;
@@ -162,15 +180,19 @@ pub async fn watch_dir(client: &Client, path: &Path, store: &InventoryStore, set
 /// make up the inventory.
 pub fn snapshot(path: &Path, source: &str) -> Result<(std::collections::HashMap<plan::Key, Value>, Vec<ObjRef>)> {
     let text = std::fs::read_to_string(path).with_context(|| format!("reading {}", path.display()))?;
-    let docs = dromos_core::yaml::parse_documents(&text, Default::default()).map_err(|e| anyhow::anyhow!("{}: {e}", path.display()))?;
+    let docs = dromos_core::yaml::parse_documents(&text, Default::default())
+        .map_err(|e| anyhow::anyhow!("{}: {e}", path.display()))?;
     let mut objects = vec![];
     for d in docs {
         match d.value.get("items").and_then(Value::as_array) {
-            Some(items) if d.value["kind"].as_str().is_some_and(|k| k.ends_with("List")) => objects.extend(items.iter().cloned()),
+            Some(items) if d.value["kind"].as_str().is_some_and(|k| k.ends_with("List")) => {
+                objects.extend(items.iter().cloned())
+            }
             _ => objects.push(d.value),
         }
     }
-    let ours: Vec<Value> = objects.into_iter().filter(|o| o["metadata"]["labels"][plan::SOURCE_LABEL] == source).collect();
+    let ours: Vec<Value> =
+        objects.into_iter().filter(|o| o["metadata"]["labels"][plan::SOURCE_LABEL] == source).collect();
     let inventory = ours.iter().filter_map(ObjRef::of).collect();
     Ok((plan::index_live(ours), inventory))
 }

@@ -7,10 +7,10 @@
 use dromos_core::plan::{self, Action, Guard, ObjRef, Plan, PlanOptions, SOURCE_LABEL};
 use futures::StreamExt;
 use k8s_openapi::apiextensions_apiserver::pkg::apis::apiextensions::v1::CustomResourceDefinition;
+use kube::Client;
 use kube::api::{Api, DeleteParams, DynamicObject, ListParams, Patch, PatchParams};
 use kube::core::GroupVersionKind;
 use kube::discovery::{ApiCapabilities, ApiResource, Scope};
-use kube::Client;
 use serde_json::Value;
 use std::collections::{BTreeSet, HashMap};
 use std::sync::Arc;
@@ -93,7 +93,13 @@ fn gvk_of(api_version: &str, kind: &str) -> GroupVersionKind {
 
 impl Resolver {
     /// The resource of a kind; `None` when the API server does not serve it (yet).
-    pub async fn resolve(&mut self, client: &Client, api_version: &str, kind: &str, reads: &AtomicUsize) -> Option<(ApiResource, ApiCapabilities)> {
+    pub async fn resolve(
+        &mut self,
+        client: &Client,
+        api_version: &str,
+        kind: &str,
+        reads: &AtomicUsize,
+    ) -> Option<(ApiResource, ApiCapabilities)> {
         let key = (api_version.to_string(), kind.to_string(), String::new());
         if let Some(Some(hit)) = self.cache.get(&key) {
             return Some(hit.clone());
@@ -119,13 +125,21 @@ fn api_for(client: &Client, ar: &ApiResource, caps: &ApiCapabilities, ns: Option
 
 fn reason_of(e: &kube::Error) -> (String, String) {
     match e {
-        kube::Error::Api(s) => (if s.reason.is_empty() { format!("Http{}", s.code) } else { s.reason.clone() }, s.message.clone()),
+        kube::Error::Api(s) => {
+            (if s.reason.is_empty() { format!("Http{}", s.code) } else { s.reason.clone() }, s.message.clone())
+        }
         other => ("RequestFailed".into(), other.to_string()),
     }
 }
 
 /// Lists every live object of the given kinds that carries this source's label.
-async fn list_live(client: &Client, resolver: &mut Resolver, kinds: &BTreeSet<(String, String)>, source: &str, reads: &AtomicUsize) -> anyhow::Result<Vec<Value>> {
+async fn list_live(
+    client: &Client,
+    resolver: &mut Resolver,
+    kinds: &BTreeSet<(String, String)>,
+    source: &str,
+    reads: &AtomicUsize,
+) -> anyhow::Result<Vec<Value>> {
     let mut out = Vec::new();
     let selector = format!("{SOURCE_LABEL}={source}");
     for (av, kind) in kinds {
@@ -157,7 +171,10 @@ async fn wait_established(client: &Client, names: &[String], reads: &AtomicUsize
         loop {
             reads.fetch_add(1, Ordering::Relaxed);
             let crd = api.get(n).await?;
-            let ok = crd.status.and_then(|s| s.conditions).is_some_and(|c| c.iter().any(|c| c.type_ == "Established" && c.status == "True"));
+            let ok = crd
+                .status
+                .and_then(|s| s.conditions)
+                .is_some_and(|c| c.iter().any(|c| c.type_ == "Established" && c.status == "True"));
             if ok {
                 break;
             }
@@ -171,7 +188,13 @@ async fn wait_established(client: &Client, names: &[String], reads: &AtomicUsize
 }
 
 /// Fills the namespace of namespaced objects that name none; returns the kinds present.
-pub async fn prepare(client: &Client, resolver: &mut Resolver, desired: &mut [Value], settings: &SyncSettings, reads: &AtomicUsize) -> BTreeSet<(String, String)> {
+pub async fn prepare(
+    client: &Client,
+    resolver: &mut Resolver,
+    desired: &mut [Value],
+    settings: &SyncSettings,
+    reads: &AtomicUsize,
+) -> BTreeSet<(String, String)> {
     let mut kinds = BTreeSet::new();
     for d in desired.iter_mut() {
         plan::stamp(d, &settings.source);
@@ -182,7 +205,13 @@ pub async fn prepare(client: &Client, resolver: &mut Resolver, desired: &mut [Va
                 if caps.scope == Scope::Namespaced {
                     d["metadata"]["namespace"] = Value::String(settings.default_namespace.clone());
                 }
-            } else if kind != "Namespace" && kind != "CustomResourceDefinition" && !dromos_core::load::is_cluster_scoped(d["apiVersion"].as_str().unwrap_or("").rsplit_once('/').map(|x| x.0).unwrap_or(""), &kind) {
+            } else if kind != "Namespace"
+                && kind != "CustomResourceDefinition"
+                && !dromos_core::load::is_cluster_scoped(
+                    d["apiVersion"].as_str().unwrap_or("").rsplit_once('/').map(|x| x.0).unwrap_or(""),
+                    &kind,
+                )
+            {
                 // A kind whose CRD arrives in this revision: assume namespaced, like kubectl.
                 d["metadata"]["namespace"] = Value::String(settings.default_namespace.clone());
             }
@@ -261,20 +290,32 @@ pub async fn sync(
         let mut apis: HashMap<(String, String), Option<(ApiResource, ApiCapabilities)>> = HashMap::new();
         for (o, _) in &todo {
             let k = (o.api_version.clone(), o.kind.clone());
-            if !apis.contains_key(&k) {
+            if let std::collections::hash_map::Entry::Vacant(e) = apis.entry(k) {
                 let r = resolver.resolve(client, &o.api_version, &o.kind, &reads).await;
-                apis.insert(k, r);
+                e.insert(r);
             }
         }
         let results: Vec<Result<ObjRef, Failure>> = futures::stream::iter(todo.into_iter().map(|(o, body)| {
-            let api = apis.get(&(o.api_version.clone(), o.kind.clone())).cloned().flatten().map(|(ar, caps)| api_for(client, &ar, &caps, o.namespace.as_deref()));
+            let api = apis
+                .get(&(o.api_version.clone(), o.kind.clone()))
+                .cloned()
+                .flatten()
+                .map(|(ar, caps)| api_for(client, &ar, &caps, o.namespace.as_deref()));
             let pp = pp.clone();
             let writes = writes.clone();
             async move {
                 let Some(api) = api else {
-                    return Err(Failure { message: format!("the API server does not serve {} {}", o.api_version, o.kind), reason: "UnknownKind".into(), obj: o });
+                    return Err(Failure {
+                        message: format!("the API server does not serve {} {}", o.api_version, o.kind),
+                        reason: "UnknownKind".into(),
+                        obj: o,
+                    });
                 };
-                let obj: DynamicObject = serde_json::from_value(body).map_err(|e| Failure { obj: o.clone(), reason: "Invalid".into(), message: e.to_string() })?;
+                let obj: DynamicObject = serde_json::from_value(body).map_err(|e| Failure {
+                    obj: o.clone(),
+                    reason: "Invalid".into(),
+                    message: e.to_string(),
+                })?;
                 writes.fetch_add(1, Ordering::Relaxed);
                 match api.patch(&o.name, &pp, &Patch::Apply(&obj)).await {
                     Ok(_) => Ok(o),
@@ -314,7 +355,9 @@ pub async fn sync(
         for o in &candidates {
             let Some(live_obj) = live.get(&o.key()) else { continue }; // already gone or never ours
             let labels = &live_obj["metadata"]["labels"];
-            if labels[SOURCE_LABEL] != settings.source.as_str() || labels[dromos_core::translate::MANAGED_BY.0] != dromos_core::translate::MANAGED_BY.1 {
+            if labels[SOURCE_LABEL] != settings.source.as_str()
+                || labels[dromos_core::translate::MANAGED_BY.0] != dromos_core::translate::MANAGED_BY.1
+            {
                 continue;
             }
             let Some((ar, caps)) = resolver.resolve(client, &o.api_version, &o.kind, &reads).await else {

@@ -272,3 +272,70 @@ where
         tokio::time::sleep(Duration::from_millis(200)).await;
     }
 }
+
+/// Real Git repositories for tests.
+pub mod repo {
+    use git2::{Oid, Repository, Signature};
+    use std::path::Path;
+
+    /// Commits `files` on top of branch `branch` (created when missing): `Some(text)` writes a
+    /// file, `Some("->target")` a symlink, `None` deletes.
+    pub fn commit(repo: &Repository, branch: &str, files: &[(&str, Option<&str>)], msg: &str) -> Oid {
+        let sig = Signature::now("dromos-test", "test@dromos.io").unwrap();
+        let parent = repo.find_reference(&format!("refs/heads/{branch}")).ok().and_then(|r| r.peel_to_commit().ok());
+        let mut index = git2::Index::new().unwrap();
+        if let Some(p) = &parent {
+            index.read_tree(&p.tree().unwrap()).unwrap();
+        }
+        for (path, content) in files {
+            match content {
+                None => index.remove_path(Path::new(path)).unwrap(),
+                Some(c) => {
+                    let (mode, data) = match c.strip_prefix("->") {
+                        Some(target) => (0o120000, target.as_bytes()),
+                        None => (0o100644, c.as_bytes()),
+                    };
+                    let oid = repo.blob(data).unwrap();
+                    let entry = git2::IndexEntry {
+                        ctime: git2::IndexTime::new(0, 0),
+                        mtime: git2::IndexTime::new(0, 0),
+                        dev: 0,
+                        ino: 0,
+                        mode,
+                        uid: 0,
+                        gid: 0,
+                        file_size: data.len() as u32,
+                        id: oid,
+                        flags: 0,
+                        flags_extended: 0,
+                        path: path.as_bytes().to_vec(),
+                    };
+                    index.add(&entry).unwrap();
+                }
+            }
+        }
+        let tree = repo.find_tree(index.write_tree_to(repo).unwrap()).unwrap();
+        let parents: Vec<&git2::Commit> = parent.iter().collect();
+        repo.commit(Some(&format!("refs/heads/{branch}")), &sig, &sig, msg, &tree, &parents).unwrap()
+    }
+}
+
+/// Installs (server-side applies) the Dromos CRDs and waits until they are established.
+pub async fn install_crds(c: &Client) {
+    use k8s_openapi::apiextensions_apiserver::pkg::apis::apiextensions::v1::CustomResourceDefinition;
+    use kube::api::{Patch, PatchParams};
+    let api: Api<CustomResourceDefinition> = Api::all(c.clone());
+    for crd in dromos_crds::crds() {
+        let name = crd.metadata.name.clone().unwrap();
+        api.patch(&name, &PatchParams::apply("dromos-tests").force(), &Patch::Apply(&crd)).await.expect("apply CRD");
+        wait_for(&format!("CRD {name} established"), Duration::from_secs(60), || {
+            let api = api.clone();
+            let name = name.clone();
+            async move {
+                let crd = api.get(&name).await.ok()?;
+                crd.status?.conditions?.iter().any(|c| c.type_ == "Established" && c.status == "True").then_some(())
+            }
+        })
+        .await;
+    }
+}

@@ -1,29 +1,10 @@
 //! The generated CRDs install on the real API server, and everything `dromos render` produces
 //! for the examples is accepted by it (server-side apply, dry run), CRD schemas included.
 
-use dromos_tests::{TestNamespace, client, wait_for};
-use k8s_openapi::apiextensions_apiserver::pkg::apis::apiextensions::v1::CustomResourceDefinition;
+use dromos_tests::{TestNamespace, client, install_crds};
 use kube::api::{Api, DynamicObject, Patch, PatchParams};
 use kube::discovery::{ApiResource, Discovery, Scope};
 use std::path::Path;
-use std::time::Duration;
-
-async fn install_crds(c: &kube::Client) {
-    let api: Api<CustomResourceDefinition> = Api::all(c.clone());
-    for crd in dromos_crds::crds() {
-        let name = crd.metadata.name.clone().unwrap();
-        api.patch(&name, &PatchParams::apply("dromos-tests").force(), &Patch::Apply(&crd)).await.expect("apply CRD");
-        wait_for(&format!("CRD {name} established"), Duration::from_secs(60), || {
-            let api = api.clone();
-            let name = name.clone();
-            async move {
-                let crd = api.get(&name).await.ok()?;
-                crd.status?.conditions?.iter().any(|c| c.type_ == "Established" && c.status == "True").then_some(())
-            }
-        })
-        .await;
-    }
-}
 
 #[tokio::test]
 async fn crds_install_and_the_api_server_enforces_their_schema() {

@@ -217,7 +217,9 @@ pub fn app_levels(manifests: &[Manifest]) -> HashMap<(String, String), u32> {
         }
         let d = deps
             .get(k)
-            .map(|ds| ds.iter().filter_map(|id| ids.get(id)).map(|t| depth(t, deps, ids, memo, guard) + 1).max().unwrap_or(0))
+            .map(|ds| {
+                ds.iter().filter_map(|id| ids.get(id)).map(|t| depth(t, deps, ids, memo, guard) + 1).max().unwrap_or(0)
+            })
             .unwrap_or(0);
         guard.remove(k);
         memo.insert(k.clone(), d);
@@ -309,7 +311,8 @@ pub fn is_subset(desired: &Value, live: &Value) -> bool {
     if desired["kind"] == "Secret" && desired.get("stringData").is_some() {
         let mut d = desired.clone();
         if let Some(sd) = d.as_object_mut().and_then(|o| o.remove("stringData")) {
-            let data = d.as_object_mut().expect("object").entry("data").or_insert_with(|| Value::Object(Default::default()));
+            let data =
+                d.as_object_mut().expect("object").entry("data").or_insert_with(|| Value::Object(Default::default()));
             if let (Some(data), Some(sd)) = (data.as_object_mut(), sd.as_object()) {
                 for (k, v) in sd {
                     data.insert(k.clone(), Value::String(base64(v.as_str().unwrap_or("").as_bytes())));
@@ -387,7 +390,8 @@ fn base64(bytes: &[u8]) -> String {
     const T: &[u8; 64] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
     let mut out = String::with_capacity(bytes.len().div_ceil(3) * 4);
     for c in bytes.chunks(3) {
-        let n = (u32::from(c[0]) << 16) | (u32::from(*c.get(1).unwrap_or(&0)) << 8) | u32::from(*c.get(2).unwrap_or(&0));
+        let n =
+            (u32::from(c[0]) << 16) | (u32::from(*c.get(1).unwrap_or(&0)) << 8) | u32::from(*c.get(2).unwrap_or(&0));
         for i in 0..4 {
             if i <= c.len() {
                 out.push(T[(n >> (18 - 6 * i)) as usize & 63] as char);
@@ -424,7 +428,11 @@ fn project(desired: &Value, live: &Value) -> Value {
 pub fn diff_text(desired: &Value, live: &Value) -> String {
     let before = serde_saphyr::to_string(&project(desired, live)).unwrap_or_default();
     let after = serde_saphyr::to_string(desired).unwrap_or_default();
-    similar::TextDiff::from_lines(&before, &after).unified_diff().context_radius(2).header("live", "desired").to_string()
+    similar::TextDiff::from_lines(&before, &after)
+        .unified_diff()
+        .context_radius(2)
+        .header("live", "desired")
+        .to_string()
 }
 
 /// Objects keyed for [`plan_sync`].
@@ -453,7 +461,12 @@ mod tests {
 
     #[test]
     fn inventory_entries_round_trip() {
-        let r = ObjRef { api_version: "apps/v1".into(), kind: "Deployment".into(), namespace: Some("shop".into()), name: "web".into() };
+        let r = ObjRef {
+            api_version: "apps/v1".into(),
+            kind: "Deployment".into(),
+            namespace: Some("shop".into()),
+            name: "web".into(),
+        };
         assert_eq!(r.encode(), "apps/v1|Deployment|shop|web");
         assert_eq!(ObjRef::decode(&r.encode()), Some(r));
         let ns = ObjRef::decode("v1|Namespace||shop").unwrap();
@@ -466,7 +479,8 @@ mod tests {
         let d = json!({"spec": {"containers": [{"name": "m", "env": [{"name": "E", "value": ""}], "resources": {"limits": {"memory": "1024Mi", "cpu": "1000m"}}}], "tolerations": []}});
         let l = json!({"spec": {"containers": [{"name": "m", "image": "x", "env": [{"name": "E"}], "resources": {"limits": {"memory": "1Gi", "cpu": "1"}}}], "dnsPolicy": "ClusterFirst"}});
         assert!(is_subset(&d, &l));
-        let l2 = json!({"spec": {"containers": [{"name": "m", "resources": {"limits": {"memory": "2Gi", "cpu": "1"}}}]}});
+        let l2 =
+            json!({"spec": {"containers": [{"name": "m", "resources": {"limits": {"memory": "2Gi", "cpu": "1"}}}]}});
         assert!(!is_subset(&d, &l2));
         assert!(!is_subset(&json!({"a": "1Gi"}), &json!({"a": "foo"})));
     }
@@ -483,7 +497,8 @@ mod tests {
     fn plan_creates_updates_skips_and_prunes() {
         let desired = vec![cm("a", json!({"x": "1"})), cm("b", json!({"x": "2"})), cm("c", json!({"x": "3"}))];
         let live = index_live(vec![cm("b", json!({"x": "2"})), cm("c", json!({"x": "old"})), cm("gone", json!({}))]);
-        let inventory: Vec<ObjRef> = ["b", "c", "gone"].iter().map(|n| ObjRef::of(&cm(n, json!({}))).unwrap()).collect();
+        let inventory: Vec<ObjRef> =
+            ["b", "c", "gone"].iter().map(|n| ObjRef::of(&cm(n, json!({}))).unwrap()).collect();
         let p = plan_sync(&desired, &live, &inventory, &HashMap::new(), &PlanOptions::default());
         let got: Vec<(&str, Action)> = p.steps.iter().map(|s| (s.obj.name.as_str(), s.action)).collect();
         assert_eq!(got, vec![("a", Action::Create), ("b", Action::Unchanged), ("c", Action::Update)]);
@@ -504,7 +519,10 @@ mod tests {
         let opts = PlanOptions { allow_mass_delete: true, ..Default::default() };
         assert_eq!(plan_sync(&desired, &HashMap::new(), &inventory, &HashMap::new(), &opts).guard, Guard::Ok);
         let desired: Vec<Value> = (0..5).map(|i| cm(&format!("c{i}"), json!({}))).collect();
-        assert_eq!(plan_sync(&desired, &HashMap::new(), &inventory, &HashMap::new(), &PlanOptions::default()).guard, Guard::Ok);
+        assert_eq!(
+            plan_sync(&desired, &HashMap::new(), &inventory, &HashMap::new(), &PlanOptions::default()).guard,
+            Guard::Ok
+        );
         let opts = PlanOptions { prune: false, ..Default::default() };
         let p = plan_sync(&[], &HashMap::new(), &inventory, &HashMap::new(), &opts);
         assert!(p.prune.is_empty());
@@ -514,8 +532,14 @@ mod tests {
     fn waves_put_namespaces_and_crds_first_and_apps_by_dependency_depth() {
         let files: Vec<crate::SourceFile> = [
             ("db.yaml", "apiVersion: dromos.io/v1alpha1\nkind: App\nspec: {id: /shop/db, cmd: x}\n"),
-            ("api.yaml", "apiVersion: dromos.io/v1alpha1\nkind: App\nspec: {id: /shop/api, cmd: x, dependencies: [db]}\n"),
-            ("web.yaml", "apiVersion: dromos.io/v1alpha1\nkind: App\nspec: {id: /shop/web, cmd: x, dependencies: [/shop/api]}\n"),
+            (
+                "api.yaml",
+                "apiVersion: dromos.io/v1alpha1\nkind: App\nspec: {id: /shop/api, cmd: x, dependencies: [db]}\n",
+            ),
+            (
+                "web.yaml",
+                "apiVersion: dromos.io/v1alpha1\nkind: App\nspec: {id: /shop/web, cmd: x, dependencies: [/shop/api]}\n",
+            ),
             ("ns.yaml", "apiVersion: v1\nkind: Namespace\nmetadata: {name: shop}\n"),
             ("cm.yaml", "apiVersion: v1\nkind: ConfigMap\nmetadata: {name: c, namespace: shop}\n"),
         ]
@@ -617,14 +641,26 @@ pub mod report {
             out.push_str("| action | kind | namespace | name |\n|---|---|---|---|\n");
             for s in &changes {
                 let a = if s.action == Action::Create { "create" } else { "update" };
-                let _ = writeln!(out, "| {a} | {} | {} | {} |", s.obj.kind, s.obj.namespace.as_deref().unwrap_or(""), s.obj.name);
+                let _ = writeln!(
+                    out,
+                    "| {a} | {} | {} | {} |",
+                    s.obj.kind,
+                    s.obj.namespace.as_deref().unwrap_or(""),
+                    s.obj.name
+                );
             }
             for o in &p.prune {
-                let _ = writeln!(out, "| delete | {} | {} | {} |", o.kind, o.namespace.as_deref().unwrap_or(""), o.name);
+                let _ =
+                    writeln!(out, "| delete | {} | {} | {} |", o.kind, o.namespace.as_deref().unwrap_or(""), o.name);
             }
         }
         for s in changes.iter().filter(|s| s.diff.is_some()) {
-            let _ = write!(out, "\n<details><summary>{}</summary>\n\n```diff\n{}```\n</details>\n", s.obj.display(), s.diff.as_deref().unwrap_or(""));
+            let _ = write!(
+                out,
+                "\n<details><summary>{}</summary>\n\n```diff\n{}```\n</details>\n",
+                s.obj.display(),
+                s.diff.as_deref().unwrap_or("")
+            );
         }
         out
     }

@@ -1,50 +1,9 @@
-//! Git fetching against real repositories made in temp dirs.
+//! Git fetching against real repositories made in temp dirs (no cluster needed).
 
 use dromos::git::{Credentials, GitError, GitRef, fetch, read_tree};
-use git2::{Oid, Repository, Signature};
+use dromos_tests::repo::commit;
+use git2::Repository;
 use std::path::Path;
-
-/// Commits `files` (path, content; content `None` deletes, `Some("->target")` makes a symlink)
-/// on top of HEAD of branch `branch`.
-fn commit(repo: &Repository, branch: &str, files: &[(&str, Option<&str>)], msg: &str) -> Oid {
-    let sig = Signature::now("dromos-test", "test@dromos.io").unwrap();
-    let parent = repo.find_reference(&format!("refs/heads/{branch}")).ok().and_then(|r| r.peel_to_commit().ok());
-    let mut index = git2::Index::new().unwrap();
-    if let Some(p) = &parent {
-        index.read_tree(&p.tree().unwrap()).unwrap();
-    }
-    for (path, content) in files {
-        match content {
-            None => index.remove_path(Path::new(path)).unwrap(),
-            Some(c) => {
-                let (mode, data) = match c.strip_prefix("->") {
-                    Some(target) => (0o120000, target.as_bytes()),
-                    None => (0o100644, c.as_bytes()),
-                };
-                let oid = repo.blob(data).unwrap();
-                let entry = git2::IndexEntry {
-                    ctime: git2::IndexTime::new(0, 0),
-                    mtime: git2::IndexTime::new(0, 0),
-                    dev: 0,
-                    ino: 0,
-                    mode,
-                    uid: 0,
-                    gid: 0,
-                    file_size: data.len() as u32,
-                    id: oid,
-                    flags: 0,
-                    flags_extended: 0,
-                    path: path.as_bytes().to_vec(),
-                };
-                index.add(&entry).unwrap();
-            }
-        }
-    }
-    let tree_id = index.write_tree_to(repo).unwrap();
-    let tree = repo.find_tree(tree_id).unwrap();
-    let parents: Vec<&git2::Commit> = parent.iter().collect();
-    repo.commit(Some(&format!("refs/heads/{branch}")), &sig, &sig, msg, &tree, &parents).unwrap()
-}
 
 const CM: &str = "apiVersion: v1\nkind: ConfigMap\nmetadata: {name: a, namespace: x}\n";
 
@@ -56,11 +15,17 @@ fn url(p: &Path) -> String {
 fn fetches_branches_tags_and_commits_and_reads_a_subdirectory() {
     let remote = tempfile::tempdir().unwrap();
     let repo = Repository::init_bare(remote.path()).unwrap();
-    let c1 = commit(&repo, "main", &[("deploy/a.yaml", Some(CM)), ("deploy/README.md", Some("docs")), ("other/b.yaml", Some(CM))], "one");
+    let c1 = commit(
+        &repo,
+        "main",
+        &[("deploy/a.yaml", Some(CM)), ("deploy/README.md", Some("docs")), ("other/b.yaml", Some(CM))],
+        "one",
+    );
     repo.tag_lightweight("v1", &repo.find_object(c1, None).unwrap(), false).unwrap();
     let cache = tempfile::tempdir().unwrap();
 
-    let (local, f) = fetch(cache.path(), &url(remote.path()), &GitRef::Branch("main".into()), &Credentials::default()).unwrap();
+    let (local, f) =
+        fetch(cache.path(), &url(remote.path()), &GitRef::Branch("main".into()), &Credentials::default()).unwrap();
     assert_eq!(f.commit, c1.to_string());
     assert_eq!(f.revision, format!("main@sha1:{c1}"));
     let t = read_tree(&local, &f.commit, Some("deploy"), 1 << 20).unwrap();
@@ -69,7 +34,8 @@ fn fetches_branches_tags_and_commits_and_reads_a_subdirectory() {
 
     // A new commit is seen by the next fetch.
     let c2 = commit(&repo, "main", &[("deploy/b.yml", Some(CM)), ("deploy/a.yaml", None)], "two");
-    let (local, f) = fetch(cache.path(), &url(remote.path()), &GitRef::Branch("main".into()), &Credentials::default()).unwrap();
+    let (local, f) =
+        fetch(cache.path(), &url(remote.path()), &GitRef::Branch("main".into()), &Credentials::default()).unwrap();
     assert_eq!(f.commit, c2.to_string());
     let t = read_tree(&local, &f.commit, Some("deploy/"), 1 << 20).unwrap();
     assert_eq!(t.files.iter().map(|f| f.path.as_str()).collect::<Vec<_>>(), vec!["b.yml"]);
@@ -77,7 +43,8 @@ fn fetches_branches_tags_and_commits_and_reads_a_subdirectory() {
     // Tags and pinned commits.
     let (_, f) = fetch(cache.path(), &url(remote.path()), &GitRef::Tag("v1".into()), &Credentials::default()).unwrap();
     assert_eq!((f.commit.as_str(), f.revision.starts_with("v1@sha1:")), (c1.to_string().as_str(), true));
-    let (local, f) = fetch(cache.path(), &url(remote.path()), &GitRef::Commit(c1.to_string()), &Credentials::default()).unwrap();
+    let (local, f) =
+        fetch(cache.path(), &url(remote.path()), &GitRef::Commit(c1.to_string()), &Credentials::default()).unwrap();
     assert_eq!(f.commit, c1.to_string());
     let t = read_tree(&local, &f.commit, None, 1 << 20).unwrap();
     assert_eq!(t.files.iter().map(|f| f.path.as_str()).collect::<Vec<_>>(), vec!["deploy/a.yaml", "other/b.yaml"]);
@@ -89,13 +56,21 @@ fn missing_refs_paths_and_remotes_are_errors() {
     let repo = Repository::init_bare(remote.path()).unwrap();
     let c = commit(&repo, "main", &[("a.yaml", Some(CM))], "one");
     let cache = tempfile::tempdir().unwrap();
-    let e = fetch(cache.path(), &url(remote.path()), &GitRef::Tag("nope".into()), &Credentials::default()).err().expect("fetch must fail");
+    let e = fetch(cache.path(), &url(remote.path()), &GitRef::Tag("nope".into()), &Credentials::default())
+        .err()
+        .expect("fetch must fail");
     assert!(matches!(e, GitError::RefNotFound(_) | GitError::Fetch { .. }), "{e}");
-    let e = fetch(cache.path(), &url(remote.path()), &GitRef::Branch("nope".into()), &Credentials::default()).err().expect("fetch must fail");
+    let e = fetch(cache.path(), &url(remote.path()), &GitRef::Branch("nope".into()), &Credentials::default())
+        .err()
+        .expect("fetch must fail");
     assert!(matches!(e, GitError::RefNotFound(_) | GitError::Fetch { .. }), "{e}");
-    let e = fetch(cache.path(), "file:///nonexistent/dromos/repo", &GitRef::Branch("main".into()), &Credentials::default()).err().expect("fetch must fail");
+    let e =
+        fetch(cache.path(), "file:///nonexistent/dromos/repo", &GitRef::Branch("main".into()), &Credentials::default())
+            .err()
+            .expect("fetch must fail");
     assert_eq!(e.reason(), "FetchFailed", "{e}");
-    let (local, _) = fetch(cache.path(), &url(remote.path()), &GitRef::Branch("main".into()), &Credentials::default()).unwrap();
+    let (local, _) =
+        fetch(cache.path(), &url(remote.path()), &GitRef::Branch("main".into()), &Credentials::default()).unwrap();
     assert!(matches!(read_tree(&local, &c.to_string(), Some("missing"), 1 << 20), Err(GitError::PathNotFound(_))));
 }
 
@@ -115,7 +90,8 @@ fn symlinks_in_the_tree_are_followed_inside_and_refused_outside() {
         "links",
     );
     let cache = tempfile::tempdir().unwrap();
-    let (local, _) = fetch(cache.path(), &url(remote.path()), &GitRef::Branch("main".into()), &Credentials::default()).unwrap();
+    let (local, _) =
+        fetch(cache.path(), &url(remote.path()), &GitRef::Branch("main".into()), &Credentials::default()).unwrap();
     let t = read_tree(&local, &c.to_string(), Some("deploy"), 1 << 20).unwrap();
     assert_eq!(t.files.iter().map(|f| f.path.as_str()).collect::<Vec<_>>(), vec!["a.yaml", "alias.yaml"]);
     assert_eq!(t.files[1].bytes, CM.as_bytes());

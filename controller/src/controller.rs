@@ -1,0 +1,457 @@
+//! The GitSource controller (I/O): fetch -> validate -> plan -> apply -> prune -> status.
+//!
+//! One reconcile per GitSource, bounded concurrency across sources, each isolated (a failing
+//! source only requeues itself). Status is written only when it changes and events only when
+//! something happened, so a no-op resync makes zero mutating requests.
+
+use crate::git::{self, Credentials, GitRef};
+use crate::sync::{self, Resolver, SyncSettings};
+use dromos_core::plan::{self, ObjRef, PlanOptions};
+use dromos_core::{LoadOptions, RenderOptions, diag, render};
+use dromos_crds::GitSource;
+use dromos_crds::gitsource::{GitSourceStatus, StatusDiagnostic, SyncSummary};
+use futures::StreamExt;
+use k8s_openapi::api::core::v1::Secret;
+use k8s_openapi::apimachinery::pkg::apis::meta::v1::{Condition, Time};
+use kube::api::{Api, Patch, PatchParams};
+use kube::runtime::controller::{Action, Controller};
+use kube::runtime::events::{Event, EventType, Recorder, Reporter};
+use kube::runtime::watcher;
+use kube::{Client, Resource, ResourceExt};
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::time::Duration;
+use tokio::sync::Mutex;
+
+/// Controller settings.
+#[derive(Clone, Debug)]
+pub struct ControllerOptions {
+    /// Watch only this namespace (all when `None`).
+    pub namespace: Option<String>,
+    /// Where fetched repositories are cached.
+    pub cache_dir: PathBuf,
+    /// GitSources reconciled at once.
+    pub concurrency: u16,
+    /// Parallel writes within one sync.
+    pub write_concurrency: usize,
+}
+
+/// Shared state of the reconcilers.
+pub struct Context {
+    client: Client,
+    opts: ControllerOptions,
+    resolver: Mutex<Resolver>,
+    recorder: Recorder,
+    /// Mutating requests sent by syncs, status and events (for tests and metrics).
+    pub writes: AtomicUsize,
+    /// Completed reconciles.
+    pub reconciles: AtomicUsize,
+}
+
+impl std::fmt::Debug for Context {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "Context({:?})", self.opts)
+    }
+}
+
+/// Errors that make a reconcile retry with backoff.
+#[derive(Debug, thiserror::Error)]
+pub enum ReconcileError {
+    /// Kubernetes API failure.
+    #[error("kubernetes: {0}")]
+    Kube(#[from] kube::Error),
+    /// Anything else (sync engine).
+    #[error("{0}")]
+    Other(String),
+}
+
+impl ReconcileError {
+    /// Stable reason for events and metrics.
+    pub fn reason(&self) -> &'static str {
+        match self {
+            ReconcileError::Kube(_) => "KubernetesError",
+            ReconcileError::Other(_) => "SyncError",
+        }
+    }
+}
+
+/// Parses `1m`, `30s`, `1h30m`, `500ms`.
+pub fn parse_interval(s: &str) -> Option<Duration> {
+    let mut total = 0f64;
+    let mut num = String::new();
+    let mut chars = s.chars().peekable();
+    while let Some(c) = chars.next() {
+        if c.is_ascii_digit() || c == '.' {
+            num.push(c);
+            continue;
+        }
+        let n: f64 = num.parse().ok()?;
+        num.clear();
+        let unit = if c == 'm' && chars.peek() == Some(&'s') {
+            chars.next();
+            0.001
+        } else {
+            match c {
+                's' => 1.0,
+                'm' => 60.0,
+                'h' => 3600.0,
+                _ => return None,
+            }
+        };
+        total += n * unit;
+    }
+    if !num.is_empty() || total <= 0.0 {
+        return None;
+    }
+    Some(Duration::from_secs_f64(total))
+}
+
+fn condition(
+    type_: &str,
+    status: bool,
+    reason: &str,
+    message: &str,
+    generation: Option<i64>,
+    old: &[Condition],
+) -> Condition {
+    let status = if status { "True" } else { "False" };
+    // Keep the transition time when the status did not change, so an unchanged condition
+    // compares equal and nothing is written.
+    let last = old
+        .iter()
+        .find(|c| c.type_ == type_ && c.status == status)
+        .map(|c| c.last_transition_time.clone())
+        .unwrap_or_else(|| Time(k8s_openapi::jiff::Timestamp::now()));
+    Condition {
+        type_: type_.into(),
+        status: status.into(),
+        reason: reason.into(),
+        message: message.chars().take(1000).collect(),
+        observed_generation: generation,
+        last_transition_time: last,
+    }
+}
+
+fn conditions(
+    ready: bool,
+    reason: &str,
+    message: &str,
+    stalled: bool,
+    generation: Option<i64>,
+    old: &[Condition],
+) -> Vec<Condition> {
+    vec![
+        condition("Ready", ready, reason, message, generation, old),
+        condition("Reconciling", false, reason, "", generation, old),
+        condition("Stalled", stalled, reason, if stalled { message } else { "" }, generation, old),
+    ]
+}
+
+async fn credentials(client: &Client, gs: &GitSource) -> Result<Credentials, ReconcileError> {
+    let Some(r) = &gs.spec.secret_ref else { return Ok(Credentials::default()) };
+    let api: Api<Secret> = Api::namespaced(client.clone(), &gs.namespace().unwrap_or_default());
+    let s = api.get(&r.name).await?;
+    let get = |k: &str| {
+        s.data
+            .as_ref()
+            .and_then(|d| d.get(k))
+            .map(|b| String::from_utf8_lossy(&b.0).into_owned())
+            .or_else(|| s.string_data.as_ref().and_then(|d| d.get(k).cloned()))
+    };
+    Ok(Credentials {
+        username: get("username"),
+        password: get("password"),
+        bearer_token: get("bearerToken"),
+        identity: get("identity"),
+        known_hosts: get("known_hosts"),
+    })
+}
+
+async fn publish(ctx: &Context, gs: &GitSource, type_: EventType, reason: &str, note: String) {
+    tracing::debug!(source = %gs.name_any(), reason, note, "event");
+    ctx.writes.fetch_add(1, Ordering::Relaxed);
+    let _ = ctx
+        .recorder
+        .publish(
+            &Event {
+                type_,
+                reason: reason.into(),
+                note: Some(note.chars().take(1000).collect()),
+                action: "Sync".into(),
+                secondary: None,
+            },
+            &gs.object_ref(&()),
+        )
+        .await;
+}
+
+async fn write_status(ctx: &Context, gs: &GitSource, status: GitSourceStatus) -> Result<(), ReconcileError> {
+    if gs.status.as_ref() == Some(&status) {
+        return Ok(());
+    }
+    tracing::debug!(source = %gs.name_any(), old = ?gs.status, new = ?status, "status changed");
+    let api: Api<GitSource> = Api::namespaced(ctx.client.clone(), &gs.namespace().unwrap_or_default());
+    ctx.writes.fetch_add(1, Ordering::Relaxed);
+    // A merge patch keeps keys it does not mention: name every field, null for absent ones, so
+    // cleared lists (diagnostics, inventory) are really cleared.
+    let mut body = serde_json::to_value(&status).map_err(|e| ReconcileError::Other(e.to_string()))?;
+    if let Some(m) = body.as_object_mut() {
+        for k in [
+            "observedGeneration",
+            "conditions",
+            "lastAppliedRevision",
+            "lastAttemptedRevision",
+            "inventory",
+            "diagnostics",
+            "lastSync",
+        ] {
+            m.entry(k).or_insert(serde_json::Value::Null);
+        }
+    }
+    let patch = serde_json::json!({"status": body});
+    api.patch_status(&gs.name_any(), &PatchParams::default(), &Patch::Merge(&patch)).await?;
+    Ok(())
+}
+
+/// Reconciles one GitSource.
+pub async fn reconcile(gs: Arc<GitSource>, ctx: Arc<Context>) -> Result<Action, ReconcileError> {
+    let interval = gs.spec.interval.as_deref().and_then(parse_interval).unwrap_or(Duration::from_secs(60));
+    let ns = gs.namespace().unwrap_or_default();
+    let name = gs.name_any();
+    let generation = gs.metadata.generation;
+    let old = gs.status.clone().unwrap_or_default();
+    let old_conditions = old.common.conditions.clone();
+    let mut status = old.clone();
+    status.common.observed_generation = generation;
+
+    if gs.spec.suspend == Some(true) {
+        status.common.conditions = conditions(
+            old_conditions.iter().any(|c| c.type_ == "Ready" && c.status == "True"),
+            "Suspended",
+            "sync is suspended; the last applied state stays",
+            false,
+            generation,
+            &old_conditions,
+        );
+        write_status(&ctx, &gs, status).await?;
+        return Ok(Action::await_change());
+    }
+
+    // fetch (client and network required)
+    let creds = credentials(&ctx.client, &gs).await?;
+    let url = gs.spec.url.clone();
+    let gref = GitRef::from_spec(gs.spec.git_ref.as_ref());
+    let path = gs.spec.path.clone();
+    let cache = ctx.opts.cache_dir.clone();
+    let fetched = tokio::task::spawn_blocking(move || {
+        let (repo, f) = git::fetch(&cache, &url, &gref, &creds)?;
+        let tree = git::read_tree(&repo, &f.commit, path.as_deref(), 8 << 20)?;
+        Ok::<_, git::GitError>((f, tree))
+    })
+    .await
+    .map_err(|e| ReconcileError::Other(e.to_string()))?;
+    let (fetched, files) = match fetched {
+        Ok(x) => x,
+        Err(e) => {
+            let msg = format!("{e}; the last applied revision stays live");
+            status.common.conditions = conditions(false, e.reason(), &msg, false, generation, &old_conditions);
+            if gs.status.as_ref() != Some(&status) {
+                publish(&ctx, &gs, EventType::Warning, e.reason(), msg).await;
+            }
+            write_status(&ctx, &gs, status).await?;
+            return Ok(Action::requeue(interval));
+        }
+    };
+
+    // validate (no client required)
+    let default_ns = gs.spec.default_namespace.clone().unwrap_or_else(|| ns.clone());
+    let opts =
+        LoadOptions { default_namespace: default_ns.clone(), threads: crate::cli::threads(), ..Default::default() };
+    let mut tree = dromos_core::check_tree(&files.files, &opts);
+    tree.diagnostics.extend(files.diagnostics);
+    diag::sort_diagnostics(&mut tree.diagnostics);
+    status.last_attempted_revision = Some(fetched.revision.clone());
+    if !tree.is_valid() {
+        let errors: Vec<_> = tree.diagnostics.iter().filter(|d| d.is_error()).collect();
+        status.diagnostics = errors
+            .iter()
+            .take(100)
+            .map(|d| StatusDiagnostic {
+                file: d.file.clone(),
+                line: i64::from(d.line),
+                field: (!d.field.is_empty()).then(|| d.field.clone()),
+                message: d.message.clone(),
+            })
+            .collect();
+        let first = errors.first().map(|d| format!("{}:{}: {}", d.file, d.line, d.message)).unwrap_or_default();
+        let msg = format!(
+            "revision {} is invalid ({} errors, first: {first}); nothing was applied",
+            fetched.revision,
+            errors.len()
+        );
+        status.common.conditions = conditions(false, "ValidationFailed", &msg, true, generation, &old_conditions);
+        if gs.status.as_ref() != Some(&status) {
+            publish(&ctx, &gs, EventType::Warning, "ValidationFailed", msg).await;
+        }
+        write_status(&ctx, &gs, status).await?;
+        return Ok(Action::requeue(interval));
+    }
+    status.diagnostics.clear();
+    let levels = plan::app_levels(&tree.manifests);
+    let objects = render::render_manifests(&tree.manifests, &RenderOptions::default()).objects;
+
+    // apply (client required)
+    let inventory: Vec<ObjRef> = sync::parse_inventory(old.inventory.iter().map(String::as_str));
+    let settings = SyncSettings {
+        source: format!("{ns}.{name}"),
+        force: gs.spec.force.unwrap_or(false),
+        plan: PlanOptions {
+            prune: gs.spec.prune.unwrap_or(true),
+            max_delete_fraction: gs.spec.max_delete_fraction.unwrap_or(0.5),
+            allow_mass_delete: gs.spec.allow_mass_delete.unwrap_or(false),
+        },
+        concurrency: ctx.opts.write_concurrency,
+        default_namespace: default_ns,
+    };
+    let outcome = {
+        let mut resolver = ctx.resolver.lock().await;
+        sync::sync(&ctx.client, &mut resolver, objects, &levels, &inventory, &settings)
+            .await
+            .map_err(|e| ReconcileError::Other(format!("{e:#}")))?
+    };
+    ctx.writes.fetch_add(outcome.writes, Ordering::Relaxed);
+
+    let unchanged = outcome.plan.count(plan::Action::Unchanged);
+    let noop = outcome.writes == 0;
+    if outcome.blocked() {
+        let msg = plan::report::text(&outcome.plan).lines().last().unwrap_or_default().to_string();
+        status.common.conditions = conditions(false, "DeletionGuard", &msg, true, generation, &old_conditions);
+        if gs.status.as_ref() != Some(&status) {
+            publish(&ctx, &gs, EventType::Warning, "DeletionGuard", msg).await;
+        }
+    } else if outcome.failures.is_empty() {
+        status.last_applied_revision = Some(fetched.revision.clone());
+        let msg = format!("applied revision {}", fetched.revision);
+        status.common.conditions = conditions(true, "Succeeded", &msg, false, generation, &old_conditions);
+        if outcome.applied > 0 {
+            publish(
+                &ctx,
+                &gs,
+                EventType::Normal,
+                "Applied",
+                format!("{} objects applied, {unchanged} unchanged from {}", outcome.applied, fetched.revision),
+            )
+            .await;
+        }
+        if outcome.pruned > 0 {
+            let names: Vec<String> = outcome.plan.prune.iter().take(10).map(ObjRef::display).collect();
+            publish(
+                &ctx,
+                &gs,
+                EventType::Normal,
+                "Pruned",
+                format!("{} objects deleted: {}", outcome.pruned, names.join(", ")),
+            )
+            .await;
+        }
+    } else {
+        let conflicts = outcome.failures.iter().filter(|f| f.reason == "Conflict").count();
+        let reason = if conflicts > 0 { "Conflict" } else { "ApplyFailed" };
+        let first = &outcome.failures[0];
+        let msg = format!(
+            "{} of {} objects failed (first: {} {}: {}); nothing was pruned{}",
+            outcome.failures.len(),
+            outcome.plan.steps.len(),
+            first.reason,
+            first.obj.display(),
+            first.message,
+            if conflicts > 0 { "; set spec.force to take over fields owned by other managers" } else { "" }
+        );
+        status.common.conditions = conditions(false, reason, &msg, false, generation, &old_conditions);
+        publish(&ctx, &gs, EventType::Warning, reason, msg).await;
+    }
+    if !outcome.blocked() {
+        status.inventory = outcome.inventory.iter().map(ObjRef::encode).collect();
+        status.inventory.sort();
+    }
+    if !noop || status.last_sync.is_none() {
+        status.last_sync = Some(SyncSummary {
+            applied: outcome.applied as i64,
+            unchanged: unchanged as i64,
+            pruned: outcome.pruned as i64,
+            failed: outcome.failures.len() as i64,
+            duration_ms: outcome.duration.as_millis() as i64,
+            finished_at: Some(k8s_openapi::jiff::Timestamp::now().to_string()),
+        });
+    }
+    write_status(&ctx, &gs, status).await?;
+    ctx.reconciles.fetch_add(1, Ordering::Relaxed);
+    Ok(Action::requeue(interval))
+}
+
+fn error_policy(_gs: Arc<GitSource>, err: &ReconcileError, _ctx: Arc<Context>) -> Action {
+    tracing::warn!(reason = err.reason(), "reconcile failed: {err}");
+    Action::requeue(Duration::from_secs(5))
+}
+
+/// Builds the shared context.
+pub fn context(client: Client, opts: ControllerOptions) -> Arc<Context> {
+    let reporter = Reporter { controller: "dromos".into(), instance: std::env::var("HOSTNAME").ok() };
+    Arc::new(Context {
+        recorder: Recorder::new(client.clone(), reporter),
+        client,
+        opts,
+        resolver: Mutex::new(Resolver::default()),
+        writes: AtomicUsize::new(0),
+        reconciles: AtomicUsize::new(0),
+    })
+}
+
+/// Runs the controller until the future is dropped.
+pub async fn run(ctx: Arc<Context>) {
+    let api: Api<GitSource> = match &ctx.opts.namespace {
+        Some(ns) => Api::namespaced(ctx.client.clone(), ns),
+        None => Api::all(ctx.client.clone()),
+    };
+    let config = kube::runtime::controller::Config::default().concurrency(ctx.opts.concurrency);
+    Controller::new(api, watcher::Config::default())
+        .with_config(config)
+        .run(reconcile, error_policy, ctx.clone())
+        .for_each(|res| async move {
+            if let Err(e) = res {
+                tracing::debug!("reconcile: {e}");
+            }
+        })
+        .await;
+}
+
+/// Checks that the Dromos CRDs are installed; says how to install them when not.
+pub async fn check_crds(client: &Client) -> anyhow::Result<()> {
+    let api: Api<k8s_openapi::apiextensions_apiserver::pkg::apis::apiextensions::v1::CustomResourceDefinition> =
+        Api::all(client.clone());
+    for crd in dromos_crds::crds() {
+        let name = crd.metadata.name.unwrap_or_default();
+        if api.get_opt(&name).await?.is_none() {
+            anyhow::bail!(
+                "CRD {name} is not installed; install the CRDs with `kubectl apply --server-side -f crds/` (or the Helm chart)"
+            );
+        }
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn intervals() {
+        assert_eq!(parse_interval("1m"), Some(Duration::from_secs(60)));
+        assert_eq!(parse_interval("1h30m"), Some(Duration::from_secs(5400)));
+        assert_eq!(parse_interval("500ms"), Some(Duration::from_millis(500)));
+        assert_eq!(parse_interval("2s"), Some(Duration::from_secs(2)));
+        assert_eq!(parse_interval("x"), None);
+        assert_eq!(parse_interval("5"), None);
+    }
+}

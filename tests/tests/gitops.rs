@@ -1,0 +1,211 @@
+//! The GitSource controller against the real control plane, with real Git repositories made
+//! in temp dirs: bootstrap, change, invalid commit, prune, deletion guard, no-op resync with
+//! zero writes, unreachable remote. Each test runs its own controller scoped to its namespace.
+
+use dromos::controller::{self, Context, ControllerOptions};
+use dromos_crds::GitSource;
+use dromos_tests::repo::commit;
+use dromos_tests::{TestNamespace, client, install_crds, wait_for};
+use git2::Repository;
+use k8s_openapi::api::apps::v1::Deployment;
+use k8s_openapi::api::core::v1::ConfigMap;
+use kube::api::{Api, PostParams};
+use std::sync::Arc;
+use std::sync::atomic::Ordering;
+use std::time::Duration;
+
+const T: Duration = Duration::from_secs(60);
+
+fn cm(name: &str, value: &str) -> String {
+    format!("apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: {name}\ndata:\n  value: \"{value}\"\n")
+}
+
+const APP: &str = "apiVersion: dromos.io/v1alpha1\nkind: App\nmetadata:\n  name: web\nspec:\n  cmd: sleep 3600\n  instances: 2\n  cpus: 0.1\n  mem: 64\n";
+
+struct Harness {
+    ns: TestNamespace,
+    remote: tempfile::TempDir,
+    repo: Repository,
+    ctx: Arc<Context>,
+    task: AbortOnDrop,
+    _cache: tempfile::TempDir,
+}
+
+impl Harness {
+    async fn new(prefix: &str, files: &[(&str, Option<&str>)]) -> Self {
+        let _ = tracing_subscriber::fmt()
+            .with_env_filter(std::env::var("RUST_LOG").unwrap_or_else(|_| "warn".into()))
+            .with_test_writer()
+            .try_init();
+        let c = client().await;
+        install_crds(&c).await;
+        let ns = TestNamespace::new(&c, prefix).await;
+        let remote = tempfile::tempdir().unwrap();
+        let repo = Repository::init_bare(remote.path()).unwrap();
+        commit(&repo, "main", files, "initial");
+        let cache = tempfile::tempdir().unwrap();
+        let ctx = controller::context(
+            c.clone(),
+            ControllerOptions {
+                namespace: Some(ns.name.clone()),
+                cache_dir: cache.path().to_path_buf(),
+                concurrency: 2,
+                write_concurrency: 16,
+            },
+        );
+        let task = AbortOnDrop(tokio::spawn(controller::run(ctx.clone())));
+        Self { ns, remote, repo, ctx, task, _cache: cache }
+    }
+
+    async fn create_source(&self, extra: serde_json::Value) {
+        let mut spec = serde_json::json!({"url": format!("file://{}", self.remote.path().display()), "interval": "1s"});
+        if let (Some(s), Some(e)) = (spec.as_object_mut(), extra.as_object()) {
+            s.extend(e.clone());
+        }
+        let gs: GitSource = serde_json::from_value(serde_json::json!({
+            "apiVersion": "dromos.io/v1alpha1", "kind": "GitSource", "metadata": {"name": "repo"}, "spec": spec
+        }))
+        .unwrap();
+        self.ns.api::<GitSource>().create(&PostParams::default(), &gs).await.expect("create GitSource");
+    }
+
+    async fn status_where(&self, what: &str, f: impl Fn(&GitSource) -> bool) -> GitSource {
+        let api = self.ns.api::<GitSource>();
+        wait_for(what, T, || async {
+            let gs = api.get("repo").await.ok()?;
+            f(&gs).then_some(gs)
+        })
+        .await
+    }
+
+    async fn ready_at(&self, commit: git2::Oid) -> GitSource {
+        let rev = format!("main@sha1:{commit}");
+        self.status_where(&format!("Ready at {rev}"), |gs| {
+            let s = gs.status.as_ref();
+            s.and_then(|s| s.last_applied_revision.as_deref()) == Some(rev.as_str())
+                && condition(gs, "Ready") == Some(("True".into(), "Succeeded".into()))
+        })
+        .await
+    }
+
+    async fn stop(self) {
+        self.task.0.abort();
+        self.ns.delete().await;
+    }
+}
+
+/// Aborts the controller task when the test ends, also by panic.
+struct AbortOnDrop(tokio::task::JoinHandle<()>);
+
+impl Drop for AbortOnDrop {
+    fn drop(&mut self) {
+        self.0.abort();
+    }
+}
+
+fn condition(gs: &GitSource, t: &str) -> Option<(String, String)> {
+    gs.status.as_ref()?.common.conditions.iter().find(|c| c.type_ == t).map(|c| (c.status.clone(), c.reason.clone()))
+}
+
+#[tokio::test]
+async fn converges_applies_changes_refuses_invalid_commits_prunes_and_resyncs_without_writes() {
+    let h = Harness::new(
+        "gitops",
+        &[("cms/a.yaml", Some(&cm("a", "1"))), ("cms/b.yaml", Some(&cm("b", "1"))), ("apps/web.yaml", Some(APP))],
+    )
+    .await;
+    let c1 = h.repo.refname_to_id("refs/heads/main").unwrap();
+    h.create_source(serde_json::json!({})).await;
+    let gs = h.ready_at(c1).await;
+    let cms = h.ns.api::<ConfigMap>();
+    assert_eq!(cms.get("a").await.unwrap().data.unwrap()["value"], "1");
+    let dep = h.ns.api::<Deployment>().get("web").await.expect("the App's Deployment is applied");
+    assert_eq!(dep.spec.unwrap().replicas, Some(2));
+    let inv = gs.status.as_ref().unwrap().inventory.clone();
+    assert!(inv.contains(&format!("v1|ConfigMap|{}|b", h.ns.name)), "{inv:?}");
+    assert_eq!(gs.status.as_ref().unwrap().common.observed_generation, gs.metadata.generation);
+
+    // A change is applied.
+    let c2 = commit(&h.repo, "main", &[("cms/a.yaml", Some(&cm("a", "2")))], "change a");
+    h.ready_at(c2).await;
+    assert_eq!(cms.get("a").await.unwrap().data.unwrap()["value"], "2");
+
+    // An invalid commit applies nothing, prunes nothing and says why.
+    let bad = APP.replace("instances: 2", "instancess: 3");
+    let c3 = commit(
+        &h.repo,
+        "main",
+        &[("apps/web.yaml", Some(&bad)), ("cms/a.yaml", Some(&cm("a", "3"))), ("cms/b.yaml", None)],
+        "broken",
+    );
+    let gs = h
+        .status_where("ValidationFailed", |gs| {
+            condition(gs, "Ready") == Some(("False".into(), "ValidationFailed".into()))
+        })
+        .await;
+    let s = gs.status.unwrap();
+    assert_eq!(s.last_attempted_revision, Some(format!("main@sha1:{c3}")));
+    assert_eq!(s.last_applied_revision, Some(format!("main@sha1:{c2}")));
+    assert_eq!((s.diagnostics[0].file.as_str(), s.diagnostics[0].line), ("apps/web.yaml", 7));
+    assert!(s.diagnostics[0].message.contains("instancess"), "{:?}", s.diagnostics);
+    assert_eq!(cms.get("a").await.unwrap().data.unwrap()["value"], "2", "nothing applied");
+    assert!(cms.get_opt("b").await.unwrap().is_some(), "nothing pruned");
+
+    // Fixing it applies the revision and prunes the deleted file's object.
+    let c4 = commit(&h.repo, "main", &[("apps/web.yaml", Some(APP))], "fix");
+    let gs = h.ready_at(c4).await;
+    assert!(cms.get_opt("b").await.unwrap().is_none(), "b was pruned");
+    assert_eq!(cms.get("a").await.unwrap().data.unwrap()["value"], "3");
+    assert!(!gs.status.unwrap().inventory.iter().any(|e| e.ends_with("|b")));
+
+    // No-op resyncs write nothing: several reconciles, zero mutating requests.
+    let writes = h.ctx.writes.load(Ordering::SeqCst);
+    let reconciles = h.ctx.reconciles.load(Ordering::SeqCst);
+    wait_for("3 more reconciles", T, || async {
+        (h.ctx.reconciles.load(Ordering::SeqCst) >= reconciles + 3).then_some(())
+    })
+    .await;
+    assert_eq!(h.ctx.writes.load(Ordering::SeqCst), writes, "a no-op resync must not write");
+    h.stop().await;
+}
+
+#[tokio::test]
+async fn the_deletion_guard_holds_a_mass_delete() {
+    let files: Vec<(String, String)> = (0..4).map(|i| (format!("cm{i}.yaml"), cm(&format!("c{i}"), "x"))).collect();
+    let refs: Vec<(&str, Option<&str>)> = files.iter().map(|(p, t)| (p.as_str(), Some(t.as_str()))).collect();
+    let h = Harness::new("guard", &refs).await;
+    h.create_source(serde_json::json!({})).await;
+    h.ready_at(h.repo.refname_to_id("refs/heads/main").unwrap()).await;
+    commit(&h.repo, "main", &[("cm1.yaml", None), ("cm2.yaml", None), ("cm3.yaml", None)], "delete most");
+    let gs = h
+        .status_where("DeletionGuard", |gs| condition(gs, "Ready") == Some(("False".into(), "DeletionGuard".into())))
+        .await;
+    let msg = gs.status.unwrap().common.conditions.iter().find(|c| c.type_ == "Ready").unwrap().message.clone();
+    assert!(msg.contains("3 of 4"), "{msg}");
+    let cms = h.ns.api::<ConfigMap>();
+    for i in 0..4 {
+        assert!(cms.get_opt(&format!("c{i}")).await.unwrap().is_some(), "c{i} must survive");
+    }
+    h.stop().await;
+}
+
+#[tokio::test]
+async fn an_unreachable_remote_keeps_the_last_applied_state_and_reports_it() {
+    let h = Harness::new("unreach", &[("a.yaml", Some(&cm("a", "1")))]).await;
+    h.create_source(serde_json::json!({})).await;
+    let c1 = h.repo.refname_to_id("refs/heads/main").unwrap();
+    h.ready_at(c1).await;
+    std::fs::remove_dir_all(h.remote.path()).unwrap();
+    let gs = h
+        .status_where("FetchFailed", |gs| condition(gs, "Ready") == Some(("False".into(), "FetchFailed".into())))
+        .await;
+    assert_eq!(gs.status.unwrap().last_applied_revision, Some(format!("main@sha1:{c1}")));
+    assert!(h.ns.api::<ConfigMap>().get_opt("a").await.unwrap().is_some());
+    let events: Api<k8s_openapi::api::events::v1::Event> = h.ns.api();
+    wait_for("a FetchFailed event", T, || async {
+        let l = events.list(&Default::default()).await.ok()?;
+        l.items.iter().any(|e| e.reason.as_deref() == Some("FetchFailed")).then_some(())
+    })
+    .await;
+    h.stop().await;
+}
