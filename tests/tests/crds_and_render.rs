@@ -61,7 +61,7 @@ async fn every_rendered_example_object_is_accepted_by_the_api_server() {
     // everything else is validated by a dry-run server-side apply.
     let discovery = Discovery::new(c.clone()).run().await.expect("discovery");
     let pp = PatchParams::apply("dromos-tests");
-    let dry = PatchParams::apply("dromos-tests").dry_run();
+    let dry = PatchParams::apply("dromos-tests").force().dry_run();
     let mut created_ns = vec![];
     for obj in &rendered.objects {
         let kind = obj["kind"].as_str().unwrap();
