@@ -57,11 +57,23 @@ fn main() {
         let cold = t.elapsed();
         assert!(o.failures.is_empty(), "{:?}", &o.failures[..o.failures.len().min(3)]);
         println!("objects: {count} ConfigMaps + 1 Namespace, write concurrency {concurrency}");
-        println!("cold sync:   {:>8.1} s  ({} applied, {} writes, {} reads)", cold.as_secs_f64(), o.applied, o.writes, o.reads);
+        println!(
+            "cold sync:   {:>8.1} s  ({} applied, {} writes, {} reads)",
+            cold.as_secs_f64(),
+            o.applied,
+            o.writes,
+            o.reads
+        );
         let t = Instant::now();
         let o = sync_dir(&client, &mut resolver, dir.path(), &store, &settings).await.unwrap();
         let noop = t.elapsed();
-        println!("no-op sync:  {:>8.1} s  ({} unchanged, {} writes, {} reads)", noop.as_secs_f64(), o.plan.count(dromos_core::plan::Action::Unchanged), o.writes, o.reads);
+        println!(
+            "no-op sync:  {:>8.1} s  ({} unchanged, {} writes, {} reads)",
+            noop.as_secs_f64(),
+            o.plan.count(dromos_core::plan::Action::Unchanged),
+            o.writes,
+            o.reads
+        );
         println!("peak RSS:    {:>8.1} MiB", peak_rss_mib());
         // Clean up: deleting the namespace removes the ConfigMaps.
         let nsapi: kube::Api<k8s_openapi::api::core::v1::Namespace> = kube::Api::all(client.clone());

@@ -175,6 +175,13 @@ enum Command {
         /// Parallel writes within one sync.
         #[arg(long, default_value_t = 32)]
         write_concurrency: usize,
+        /// Address of /metrics, /healthz, /readyz and the webhook (POST /hook).
+        #[arg(long, default_value = "0.0.0.0:8080")]
+        listen: String,
+        /// Shared secret of push webhooks (GitHub HMAC signature or GitLab token); the hook is
+        /// off without it.
+        #[arg(long, env = "DROMOS_WEBHOOK_SECRET", hide_env_values = true)]
+        webhook_secret: Option<String>,
     },
     /// Write the CRD manifests into crds/ and charts/dromos/crds/ (or check them).
     Crds {
@@ -232,23 +239,43 @@ fn runtime() -> Result<tokio::runtime::Runtime> {
 /// Runs the CLI and returns the process exit code.
 pub fn run(cli: Cli) -> Result<ExitCode> {
     match cli.command {
-        Command::Controller { namespace, cache_dir, concurrency, write_concurrency } => runtime()?.block_on(async {
-            let _ = tracing_subscriber::fmt()
-                .with_env_filter(
-                    tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| "info".into()),
-                )
-                .try_init();
-            let client = kube::Client::try_default().await.context("connecting to the cluster")?;
-            crate::controller::check_crds(&client).await?;
-            let opts = crate::controller::ControllerOptions { namespace, cache_dir, concurrency, write_concurrency };
-            tracing::info!(?opts, "dromos controller starting");
-            let ctx = crate::controller::context(client, opts);
-            tokio::select! {
-                _ = crate::controller::run(ctx) => {}
-                _ = tokio::signal::ctrl_c() => tracing::info!("interrupted; stopping"),
-            }
-            Ok(ExitCode::SUCCESS)
-        }),
+        Command::Controller { namespace, cache_dir, concurrency, write_concurrency, listen, webhook_secret } => {
+            runtime()?.block_on(async {
+                let _ = tracing_subscriber::fmt()
+                    .with_env_filter(
+                        tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| "info".into()),
+                    )
+                    .try_init();
+                let client = kube::Client::try_default().await.context("connecting to the cluster")?;
+                crate::controller::check_crds(&client).await?;
+                let opts = crate::controller::ControllerOptions {
+                    namespace: namespace.clone(),
+                    cache_dir,
+                    concurrency,
+                    write_concurrency,
+                };
+                tracing::info!(?opts, %listen, webhook = webhook_secret.is_some(), "dromos controller starting");
+                let ctx = crate::controller::context(client.clone(), opts);
+                let (tx, rx) = futures::channel::mpsc::unbounded();
+                let state = std::sync::Arc::new(crate::http::HttpState {
+                    metrics: ctx.metrics.clone(),
+                    ready: std::sync::atomic::AtomicBool::new(true),
+                    webhook_secret,
+                    client,
+                    namespace,
+                    trigger: tx,
+                });
+                let listener =
+                    tokio::net::TcpListener::bind(&listen).await.with_context(|| format!("listening on {listen}"))?;
+                let server = axum::serve(listener, crate::http::router(state));
+                tokio::select! {
+                    _ = crate::controller::run_with_triggers(ctx, rx) => {}
+                    r = server => r?,
+                    _ = tokio::signal::ctrl_c() => tracing::info!("interrupted; stopping"),
+                }
+                Ok(ExitCode::SUCCESS)
+            })
+        }
         Command::Sync { path, source, watch, debounce_ms } => {
             let name = source.name_for(&path);
             let settings = source.settings(&name);

@@ -47,6 +47,8 @@ pub struct Context {
     pub writes: AtomicUsize,
     /// Completed reconciles.
     pub reconciles: AtomicUsize,
+    /// Prometheus metrics.
+    pub metrics: Arc<crate::http::Metrics>,
 }
 
 impl std::fmt::Debug for Context {
@@ -244,6 +246,8 @@ pub async fn reconcile(gs: Arc<GitSource>, ctx: Arc<Context>) -> Result<Action, 
     let gref = GitRef::from_spec(gs.spec.git_ref.as_ref());
     let path = gs.spec.path.clone();
     let cache = ctx.opts.cache_dir.clone();
+    let labels = crate::http::SourceLabels { source: format!("{ns}/{name}") };
+    let fetch_start = std::time::Instant::now();
     let fetched = tokio::task::spawn_blocking(move || {
         let (repo, f) = git::fetch(&cache, &url, &gref, &creds)?;
         let tree = git::read_tree(&repo, &f.commit, path.as_deref(), 8 << 20)?;
@@ -251,9 +255,17 @@ pub async fn reconcile(gs: Arc<GitSource>, ctx: Arc<Context>) -> Result<Action, 
     })
     .await
     .map_err(|e| ReconcileError::Other(e.to_string()))?;
+    ctx.metrics.fetch_duration.get_or_create(&labels).observe(fetch_start.elapsed().as_secs_f64());
+    let error = |reason: &str| {
+        ctx.metrics
+            .errors
+            .get_or_create(&crate::http::ErrorLabels { source: labels.source.clone(), reason: reason.to_string() })
+            .inc();
+    };
     let (fetched, files) = match fetched {
         Ok(x) => x,
         Err(e) => {
+            error(e.reason());
             let msg = format!("{e}; the last applied revision stays live");
             status.common.conditions = conditions(false, e.reason(), &msg, false, generation, &old_conditions);
             if gs.status.as_ref() != Some(&status) {
@@ -321,6 +333,18 @@ pub async fn reconcile(gs: Arc<GitSource>, ctx: Arc<Context>) -> Result<Action, 
             .map_err(|e| ReconcileError::Other(format!("{e:#}")))?
     };
     ctx.writes.fetch_add(outcome.writes, Ordering::Relaxed);
+    let m = &ctx.metrics;
+    m.sync_duration.get_or_create(&labels).observe(outcome.duration.as_secs_f64());
+    m.applied.get_or_create(&labels).inc_by(outcome.applied as u64);
+    m.pruned.get_or_create(&labels).inc_by(outcome.pruned as u64);
+    m.requests.get_or_create(&crate::http::VerbLabels { verb: "write".into() }).inc_by(outcome.writes as u64);
+    m.requests.get_or_create(&crate::http::VerbLabels { verb: "read".into() }).inc_by(outcome.reads as u64);
+    if outcome.blocked() {
+        error("DeletionGuard");
+    }
+    for f in &outcome.failures {
+        error(&f.reason);
+    }
 
     let unchanged = outcome.plan.count(plan::Action::Unchanged);
     let noop = outcome.writes == 0;
@@ -405,11 +429,22 @@ pub fn context(client: Client, opts: ControllerOptions) -> Arc<Context> {
         resolver: Mutex::new(Resolver::default()),
         writes: AtomicUsize::new(0),
         reconciles: AtomicUsize::new(0),
+        metrics: Arc::new(crate::http::Metrics::default()),
     })
 }
 
 /// Runs the controller until the future is dropped.
 pub async fn run(ctx: Arc<Context>) {
+    let (_tx, rx) = futures::channel::mpsc::unbounded();
+    run_with_triggers(ctx, rx).await
+}
+
+/// Runs the controller; every GitSource reference received on `triggers` (webhooks) is
+/// reconciled at once.
+pub async fn run_with_triggers(
+    ctx: Arc<Context>,
+    triggers: futures::channel::mpsc::UnboundedReceiver<kube::runtime::reflector::ObjectRef<GitSource>>,
+) {
     let api: Api<GitSource> = match &ctx.opts.namespace {
         Some(ns) => Api::namespaced(ctx.client.clone(), ns),
         None => Api::all(ctx.client.clone()),
@@ -417,6 +452,7 @@ pub async fn run(ctx: Arc<Context>) {
     let config = kube::runtime::controller::Config::default().concurrency(ctx.opts.concurrency);
     Controller::new(api, watcher::Config::default())
         .with_config(config)
+        .reconcile_on(triggers)
         .run(reconcile, error_policy, ctx.clone())
         .for_each(|res| async move {
             if let Err(e) = res {

@@ -7,5 +7,6 @@ pub mod controller;
 pub mod crdgen;
 pub mod fsread;
 pub mod git;
+pub mod http;
 pub mod local;
 pub mod sync;

@@ -33,6 +33,14 @@ struct Harness {
 
 impl Harness {
     async fn new(prefix: &str, files: &[(&str, Option<&str>)]) -> Self {
+        Self::with_triggers(prefix, files, None).await
+    }
+
+    async fn with_triggers(
+        prefix: &str,
+        files: &[(&str, Option<&str>)],
+        triggers: Option<futures::channel::mpsc::UnboundedReceiver<kube::runtime::reflector::ObjectRef<GitSource>>>,
+    ) -> Self {
         let _ = tracing_subscriber::fmt()
             .with_env_filter(std::env::var("RUST_LOG").unwrap_or_else(|_| "warn".into()))
             .with_test_writer()
@@ -53,7 +61,10 @@ impl Harness {
                 write_concurrency: 16,
             },
         );
-        let task = AbortOnDrop(tokio::spawn(controller::run(ctx.clone())));
+        let task = AbortOnDrop(tokio::spawn(match triggers {
+            Some(rx) => futures::future::Either::Left(controller::run_with_triggers(ctx.clone(), rx)),
+            None => futures::future::Either::Right(controller::run(ctx.clone())),
+        }));
         Self { ns, remote, repo, ctx, task, _cache: cache }
     }
 
@@ -207,5 +218,93 @@ async fn an_unreachable_remote_keeps_the_last_applied_state_and_reports_it() {
         l.items.iter().any(|e| e.reason.as_deref() == Some("FetchFailed")).then_some(())
     })
     .await;
+    h.stop().await;
+}
+
+/// Sends one HTTP/1.1 request to the controller's server; returns (status, body).
+async fn http(
+    addr: std::net::SocketAddr,
+    method: &str,
+    path: &str,
+    headers: &[(&str, String)],
+    body: &str,
+) -> (u16, String) {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let mut s = tokio::net::TcpStream::connect(addr).await.unwrap();
+    let mut req =
+        format!("{method} {path} HTTP/1.1\r\nHost: dromos\r\nConnection: close\r\nContent-Length: {}\r\n", body.len());
+    for (k, v) in headers {
+        req.push_str(&format!("{k}: {v}\r\n"));
+    }
+    req.push_str("\r\n");
+    req.push_str(body);
+    s.write_all(req.as_bytes()).await.unwrap();
+    let mut out = String::new();
+    s.read_to_string(&mut out).await.unwrap();
+    let status = out.split_whitespace().nth(1).and_then(|c| c.parse().ok()).unwrap_or(0);
+    let body = out.split_once("\r\n\r\n").map(|(_, b)| b.to_string()).unwrap_or_default();
+    (status, body)
+}
+
+fn github_signature(secret: &str, body: &str) -> String {
+    use hmac::Mac;
+    let mut mac = hmac::Hmac::<sha2::Sha256>::new_from_slice(secret.as_bytes()).unwrap();
+    mac.update(body.as_bytes());
+    format!("sha256={}", mac.finalize().into_bytes().iter().map(|b| format!("{b:02x}")).collect::<String>())
+}
+
+#[tokio::test]
+async fn a_signed_push_webhook_triggers_an_immediate_sync_and_metrics_are_served() {
+    let (tx, rx) = futures::channel::mpsc::unbounded();
+    let h = Harness::with_triggers("hook", &[("a.yaml", Some(&cm("a", "1")))], Some(rx)).await;
+    // Polling is slow on purpose: only the webhook can make the next revision appear quickly.
+    h.create_source(serde_json::json!({"interval": "1h"})).await;
+    h.ready_at(h.repo.refname_to_id("refs/heads/main").unwrap()).await;
+
+    let state = Arc::new(dromos::http::HttpState {
+        metrics: h.ctx.metrics.clone(),
+        ready: std::sync::atomic::AtomicBool::new(true),
+        webhook_secret: Some("s3cret".into()),
+        client: client().await,
+        namespace: Some(h.ns.name.clone()),
+        trigger: tx,
+    });
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    let server = AbortOnDrop(tokio::spawn(async move {
+        let _ = axum::serve(listener, dromos::http::router(state)).await;
+    }));
+
+    let c2 = commit(&h.repo, "main", &[("a.yaml", Some(&cm("a", "2")))], "change");
+    let payload = serde_json::json!({"ref": "refs/heads/main", "repository": {"clone_url": format!("file://{}", h.remote.path().display())}}).to_string();
+    let (code, _) = http(
+        addr,
+        "POST",
+        "/hook",
+        &[("X-GitHub-Event", "push".into()), ("X-Hub-Signature-256", github_signature("wrong", &payload))],
+        &payload,
+    )
+    .await;
+    assert_eq!(code, 401, "a bad signature is refused");
+    let (code, body) = http(
+        addr,
+        "POST",
+        "/hook",
+        &[("X-GitHub-Event", "push".into()), ("X-Hub-Signature-256", github_signature("s3cret", &payload))],
+        &payload,
+    )
+    .await;
+    assert_eq!(code, 202, "{body}");
+    assert!(body.contains("triggered 1 source"), "{body}");
+    h.ready_at(c2).await;
+    assert_eq!(h.ns.api::<ConfigMap>().get("a").await.unwrap().data.unwrap()["value"], "2");
+
+    assert_eq!(http(addr, "GET", "/healthz", &[], "").await, (200, "ok".to_string()));
+    let (code, metrics) = http(addr, "GET", "/metrics", &[], "").await;
+    assert_eq!(code, 200);
+    assert!(metrics.contains("dromos_webhooks_total 1"), "{metrics}");
+    assert!(metrics.contains("dromos_sync_duration_seconds_count{source="), "{metrics}");
+    assert!(metrics.contains("dromos_objects_applied_total{source="), "{metrics}");
+    drop(server);
     h.stop().await;
 }
