@@ -47,6 +47,7 @@ fn main() {
         let settings = SyncSettings {
             source: format!("local.{ns}"),
             force: false,
+            force_owned: true,
             plan: PlanOptions::default(),
             concurrency,
             default_namespace: "default".into(),

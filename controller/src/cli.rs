@@ -84,6 +84,7 @@ impl SourceArgs {
         crate::sync::SyncSettings {
             source: format!("local.{name}"),
             force: self.force,
+            force_owned: true,
             plan: dromos_core::plan::PlanOptions {
                 prune: !self.no_prune,
                 max_delete_fraction: self.max_delete_fraction,
@@ -256,20 +257,19 @@ pub fn run(cli: Cli) -> Result<ExitCode> {
                 };
                 tracing::info!(?opts, %listen, webhook = webhook_secret.is_some(), "dromos controller starting");
                 let ctx = crate::controller::context(client.clone(), opts);
-                let (tx, rx) = futures::channel::mpsc::unbounded();
                 let state = std::sync::Arc::new(crate::http::HttpState {
                     metrics: ctx.metrics.clone(),
                     ready: std::sync::atomic::AtomicBool::new(true),
                     webhook_secret,
                     client,
                     namespace,
-                    trigger: tx,
+                    trigger: ctx.trigger.clone(),
                 });
                 let listener =
                     tokio::net::TcpListener::bind(&listen).await.with_context(|| format!("listening on {listen}"))?;
                 let server = axum::serve(listener, crate::http::router(state));
                 tokio::select! {
-                    _ = crate::controller::run_with_triggers(ctx, rx) => {}
+                    _ = crate::controller::run(ctx) => {}
                     r = server => r?,
                     _ = tokio::signal::ctrl_c() => tracing::info!("interrupted; stopping"),
                 }

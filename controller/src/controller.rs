@@ -16,6 +16,7 @@ use k8s_openapi::apimachinery::pkg::apis::meta::v1::{Condition, Time};
 use kube::api::{Api, Patch, PatchParams};
 use kube::runtime::controller::{Action, Controller};
 use kube::runtime::events::{Event, EventType, Recorder, Reporter};
+use kube::runtime::reflector::ObjectRef;
 use kube::runtime::watcher;
 use kube::{Client, Resource, ResourceExt};
 use std::path::PathBuf;
@@ -49,6 +50,11 @@ pub struct Context {
     pub reconciles: AtomicUsize,
     /// Prometheus metrics.
     pub metrics: Arc<crate::http::Metrics>,
+    /// Where reconciles are requested out of schedule (webhooks, drift).
+    pub trigger: futures::channel::mpsc::UnboundedSender<ObjectRef<GitSource>>,
+    triggers: std::sync::Mutex<Option<futures::channel::mpsc::UnboundedReceiver<ObjectRef<GitSource>>>>,
+    /// Kinds whose managed objects are watched for drift.
+    watched: std::sync::Mutex<std::collections::HashSet<(String, String)>>,
 }
 
 impl std::fmt::Debug for Context {
@@ -217,6 +223,41 @@ async fn write_status(ctx: &Context, gs: &GitSource, status: GitSourceStatus) ->
 }
 
 /// Reconciles one GitSource.
+/// Watches the managed objects of a kind (metadata only) and requests a reconcile of the
+/// owning GitSource whenever one changes or disappears: drift is corrected within seconds.
+fn watch_kind(ctx: &Arc<Context>, api_version: &str, kind: &str, ar: kube::discovery::ApiResource) {
+    let key = (api_version.to_string(), kind.to_string());
+    if !ctx.watched.lock().expect("watched lock").insert(key) {
+        return;
+    }
+    let api: Api<kube::core::PartialObjectMeta<kube::api::DynamicObject>> = Api::all_with(ctx.client.clone(), &ar);
+    let cfg = watcher::Config::default().labels(&format!(
+        "{}={}",
+        dromos_core::translate::MANAGED_BY.0,
+        dromos_core::translate::MANAGED_BY.1
+    ));
+    let tx = ctx.trigger.clone();
+    let own_ns = ctx.opts.namespace.clone();
+    tokio::spawn(async move {
+        let mut stream = std::pin::pin!(watcher(api, cfg));
+        while let Some(ev) = stream.next().await {
+            let obj = match ev {
+                Ok(watcher::Event::Apply(o)) | Ok(watcher::Event::Delete(o)) => o,
+                _ => continue,
+            };
+            let Some(source) = obj.metadata.labels.as_ref().and_then(|l| l.get(plan::SOURCE_LABEL)) else { continue };
+            let Some((ns, name)) = source.split_once('.') else { continue };
+            if ns == "local" || own_ns.as_deref().is_some_and(|o| o != ns) {
+                continue;
+            }
+            if tx.unbounded_send(ObjectRef::new(name).within(ns)).is_err() {
+                return;
+            }
+        }
+    });
+}
+
+/// Reconciles one GitSource.
 pub async fn reconcile(gs: Arc<GitSource>, ctx: Arc<Context>) -> Result<Action, ReconcileError> {
     let interval = gs.spec.interval.as_deref().and_then(parse_interval).unwrap_or(Duration::from_secs(60));
     let ns = gs.namespace().unwrap_or_default();
@@ -318,6 +359,7 @@ pub async fn reconcile(gs: Arc<GitSource>, ctx: Arc<Context>) -> Result<Action, 
     let settings = SyncSettings {
         source: format!("{ns}.{name}"),
         force: gs.spec.force.unwrap_or(false),
+        force_owned: gs.spec.self_heal.unwrap_or(true),
         plan: PlanOptions {
             prune: gs.spec.prune.unwrap_or(true),
             max_delete_fraction: gs.spec.max_delete_fraction.unwrap_or(0.5),
@@ -326,12 +368,56 @@ pub async fn reconcile(gs: Arc<GitSource>, ctx: Arc<Context>) -> Result<Action, 
         concurrency: ctx.opts.write_concurrency,
         default_namespace: default_ns,
     };
+    let same_revision = old.last_applied_revision.as_deref() == Some(fetched.revision.as_str());
+    if gs.spec.self_heal == Some(false) && same_revision {
+        // Report drift without correcting it; the next revision is applied in full.
+        let (p, _, _) = {
+            let mut resolver = ctx.resolver.lock().await;
+            sync::plan_live(&ctx.client, &mut resolver, objects, &levels, &inventory, &settings)
+                .await
+                .map_err(|e| ReconcileError::Other(format!("{e:#}")))?
+        };
+        let drifted: Vec<String> =
+            p.steps.iter().filter(|s| s.action != plan::Action::Unchanged).map(|s| s.obj.display()).collect();
+        if !drifted.is_empty() {
+            let note = format!(
+                "{} objects differ from {} (selfHeal is off): {}",
+                drifted.len(),
+                fetched.revision,
+                drifted.join(", ")
+            );
+            publish(&ctx, &gs, EventType::Warning, "DriftDetected", note).await;
+        }
+        ctx.reconciles.fetch_add(1, Ordering::Relaxed);
+        return Ok(Action::requeue(interval));
+    }
     let outcome = {
         let mut resolver = ctx.resolver.lock().await;
-        sync::sync(&ctx.client, &mut resolver, objects, &levels, &inventory, &settings)
+        let outcome = sync::sync(&ctx.client, &mut resolver, objects, &levels, &inventory, &settings)
             .await
-            .map_err(|e| ReconcileError::Other(format!("{e:#}")))?
+            .map_err(|e| ReconcileError::Other(format!("{e:#}")))?;
+        // Watch every kind this source manages, so drift triggers a reconcile.
+        let reads = AtomicUsize::new(0);
+        let kinds: std::collections::BTreeSet<(String, String)> =
+            outcome.inventory.iter().map(|o| (o.api_version.clone(), o.kind.clone())).collect();
+        for (av, kind) in kinds {
+            if let Some((ar, _)) = resolver.resolve(&ctx.client, &av, &kind, &reads).await {
+                watch_kind(&ctx, &av, &kind, ar);
+            }
+        }
+        outcome
     };
+    if same_revision && outcome.applied > 0 && outcome.failures.is_empty() {
+        let fixed: Vec<String> = outcome
+            .plan
+            .steps
+            .iter()
+            .filter(|s| s.action != plan::Action::Unchanged)
+            .map(|s| s.obj.display())
+            .collect();
+        let note = format!("{} objects restored to {}: {}", fixed.len(), fetched.revision, fixed.join(", "));
+        publish(&ctx, &gs, EventType::Normal, "DriftCorrected", note).await;
+    }
     ctx.writes.fetch_add(outcome.writes, Ordering::Relaxed);
     let m = &ctx.metrics;
     m.sync_duration.get_or_create(&labels).observe(outcome.duration.as_secs_f64());
@@ -358,7 +444,7 @@ pub async fn reconcile(gs: Arc<GitSource>, ctx: Arc<Context>) -> Result<Action, 
         status.last_applied_revision = Some(fetched.revision.clone());
         let msg = format!("applied revision {}", fetched.revision);
         status.common.conditions = conditions(true, "Succeeded", &msg, false, generation, &old_conditions);
-        if outcome.applied > 0 {
+        if outcome.applied > 0 && !same_revision {
             publish(
                 &ctx,
                 &gs,
@@ -422,7 +508,11 @@ fn error_policy(_gs: Arc<GitSource>, err: &ReconcileError, _ctx: Arc<Context>) -
 /// Builds the shared context.
 pub fn context(client: Client, opts: ControllerOptions) -> Arc<Context> {
     let reporter = Reporter { controller: "dromos".into(), instance: std::env::var("HOSTNAME").ok() };
+    let (trigger, rx) = futures::channel::mpsc::unbounded();
     Arc::new(Context {
+        trigger,
+        triggers: std::sync::Mutex::new(Some(rx)),
+        watched: std::sync::Mutex::new(Default::default()),
         recorder: Recorder::new(client.clone(), reporter),
         client,
         opts,
@@ -433,18 +523,10 @@ pub fn context(client: Client, opts: ControllerOptions) -> Arc<Context> {
     })
 }
 
-/// Runs the controller until the future is dropped.
+/// Runs the controller until the future is dropped. Every GitSource reference sent on
+/// `ctx.trigger` (webhooks, drift) is reconciled at once.
 pub async fn run(ctx: Arc<Context>) {
-    let (_tx, rx) = futures::channel::mpsc::unbounded();
-    run_with_triggers(ctx, rx).await
-}
-
-/// Runs the controller; every GitSource reference received on `triggers` (webhooks) is
-/// reconciled at once.
-pub async fn run_with_triggers(
-    ctx: Arc<Context>,
-    triggers: futures::channel::mpsc::UnboundedReceiver<kube::runtime::reflector::ObjectRef<GitSource>>,
-) {
+    let triggers = ctx.triggers.lock().expect("triggers lock").take().expect("the controller runs once per context");
     let api: Api<GitSource> = match &ctx.opts.namespace {
         Some(ns) => Api::namespaced(ctx.client.clone(), ns),
         None => Api::all(ctx.client.clone()),

@@ -27,6 +27,9 @@ pub struct SyncSettings {
     pub source: String,
     /// Take over fields other managers own instead of reporting conflicts.
     pub force: bool,
+    /// Force only objects already in the inventory: fields Dromos applied before and someone
+    /// changed since (`kubectl edit`) are taken back; first adoptions still report conflicts.
+    pub force_owned: bool,
     /// Prune and deletion guard.
     pub plan: PlanOptions,
     /// Parallel writes within one wave.
@@ -271,7 +274,7 @@ pub async fn sync(
         return Ok(outcome);
     }
     let by_key: HashMap<plan::Key, &Value> = desired.iter().filter_map(|d| Some((ObjRef::of(d)?.key(), d))).collect();
-    let pp = if settings.force { PatchParams::apply(FIELD_MANAGER).force() } else { PatchParams::apply(FIELD_MANAGER) };
+    let owned: std::collections::HashSet<plan::Key> = inventory.iter().map(ObjRef::key).collect();
 
     let mut waves: Vec<u32> = outcome.plan.steps.iter().map(|s| s.wave).collect();
     waves.dedup();
@@ -301,7 +304,11 @@ pub async fn sync(
                 .cloned()
                 .flatten()
                 .map(|(ar, caps)| api_for(client, &ar, &caps, o.namespace.as_deref()));
-            let pp = pp.clone();
+            let pp = if settings.force || (settings.force_owned && owned.contains(&o.key())) {
+                PatchParams::apply(FIELD_MANAGER).force()
+            } else {
+                PatchParams::apply(FIELD_MANAGER)
+            };
             let writes = writes.clone();
             async move {
                 let Some(api) = api else {

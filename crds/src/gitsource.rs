@@ -56,6 +56,11 @@ pub struct GitSourceSpec {
     /// Allow a revision to delete more than `maxDeleteFraction` of the inventory. Default false.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub allow_mass_delete: Option<bool>,
+    /// Revert changes made to applied objects outside Git (e.g. `kubectl edit`) within
+    /// seconds. When false, drift is only reported (Event `DriftDetected`) until the next
+    /// revision. Default true.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub self_heal: Option<bool>,
     /// Namespace for namespaced objects that name none. Default: the GitSource's namespace.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub default_namespace: Option<String>,

@@ -33,14 +33,6 @@ struct Harness {
 
 impl Harness {
     async fn new(prefix: &str, files: &[(&str, Option<&str>)]) -> Self {
-        Self::with_triggers(prefix, files, None).await
-    }
-
-    async fn with_triggers(
-        prefix: &str,
-        files: &[(&str, Option<&str>)],
-        triggers: Option<futures::channel::mpsc::UnboundedReceiver<kube::runtime::reflector::ObjectRef<GitSource>>>,
-    ) -> Self {
         let _ = tracing_subscriber::fmt()
             .with_env_filter(std::env::var("RUST_LOG").unwrap_or_else(|_| "warn".into()))
             .with_test_writer()
@@ -61,10 +53,7 @@ impl Harness {
                 write_concurrency: 16,
             },
         );
-        let task = AbortOnDrop(tokio::spawn(match triggers {
-            Some(rx) => futures::future::Either::Left(controller::run_with_triggers(ctx.clone(), rx)),
-            None => futures::future::Either::Right(controller::run(ctx.clone())),
-        }));
+        let task = AbortOnDrop(tokio::spawn(controller::run(ctx.clone())));
         Self { ns, remote, repo, ctx, task, _cache: cache }
     }
 
@@ -255,8 +244,7 @@ fn github_signature(secret: &str, body: &str) -> String {
 
 #[tokio::test]
 async fn a_signed_push_webhook_triggers_an_immediate_sync_and_metrics_are_served() {
-    let (tx, rx) = futures::channel::mpsc::unbounded();
-    let h = Harness::with_triggers("hook", &[("a.yaml", Some(&cm("a", "1")))], Some(rx)).await;
+    let h = Harness::new("hook", &[("a.yaml", Some(&cm("a", "1")))]).await;
     // Polling is slow on purpose: only the webhook can make the next revision appear quickly.
     h.create_source(serde_json::json!({"interval": "1h"})).await;
     h.ready_at(h.repo.refname_to_id("refs/heads/main").unwrap()).await;
@@ -267,7 +255,7 @@ async fn a_signed_push_webhook_triggers_an_immediate_sync_and_metrics_are_served
         webhook_secret: Some("s3cret".into()),
         client: client().await,
         namespace: Some(h.ns.name.clone()),
-        trigger: tx,
+        trigger: h.ctx.trigger.clone(),
     });
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let addr = listener.local_addr().unwrap();
@@ -307,4 +295,37 @@ async fn a_signed_push_webhook_triggers_an_immediate_sync_and_metrics_are_served
     assert!(metrics.contains("dromos_objects_applied_total{source="), "{metrics}");
     drop(server);
     h.stop().await;
+}
+
+async fn drift_case(self_heal: bool) {
+    let h = Harness::new(if self_heal { "drift" } else { "nodrift" }, &[("a.yaml", Some(&cm("a", "1")))]).await;
+    // Polling is slow on purpose: only the drift watch can react within the test.
+    h.create_source(serde_json::json!({"interval": "1h", "selfHeal": self_heal})).await;
+    h.ready_at(h.repo.refname_to_id("refs/heads/main").unwrap()).await;
+    let cms = h.ns.api::<ConfigMap>();
+    // Like `kubectl edit`: another field manager changes a field Dromos manages.
+    let edit = serde_json::json!({"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": "a"}, "data": {"value": "edited"}});
+    cms.patch("a", &kube::api::PatchParams::apply("kubectl-edit").force(), &kube::api::Patch::Apply(&edit))
+        .await
+        .unwrap();
+    let events: Api<k8s_openapi::api::events::v1::Event> = h.ns.api();
+    let reason = if self_heal { "DriftCorrected" } else { "DriftDetected" };
+    wait_for(reason, Duration::from_secs(30), || async {
+        let l = events.list(&Default::default()).await.ok()?;
+        l.items.iter().any(|e| e.reason.as_deref() == Some(reason)).then_some(())
+    })
+    .await;
+    let value = cms.get("a").await.unwrap().data.unwrap()["value"].clone();
+    assert_eq!(value, if self_heal { "1" } else { "edited" });
+    h.stop().await;
+}
+
+#[tokio::test]
+async fn drift_is_reverted_within_seconds() {
+    drift_case(true).await;
+}
+
+#[tokio::test]
+async fn drift_is_only_reported_when_self_heal_is_off() {
+    drift_case(false).await;
 }

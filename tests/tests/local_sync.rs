@@ -24,6 +24,8 @@ async fn local_sync_applies_resyncs_without_writes_prunes_and_refuses_invalid_tr
     let settings = SyncSettings {
         source: "local.dev".into(),
         force: false,
+        // Report every conflict, even on objects applied before, to test the reporting.
+        force_owned: false,
         plan: PlanOptions::default(),
         concurrency: 8,
         default_namespace: ns.name.clone(),
