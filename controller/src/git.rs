@@ -126,19 +126,6 @@ fn known_host_matches(known_hosts: &str, host: &str, key_b64: &str) -> bool {
     })
 }
 
-fn b64(bytes: &[u8]) -> String {
-    const T: &[u8; 64] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
-    let mut out = String::new();
-    for c in bytes.chunks(3) {
-        let n =
-            (u32::from(c[0]) << 16) | (u32::from(*c.get(1).unwrap_or(&0)) << 8) | u32::from(*c.get(2).unwrap_or(&0));
-        for i in 0..4 {
-            out.push(if i <= c.len() { T[(n >> (18 - 6 * i)) as usize & 63] as char } else { '=' });
-        }
-    }
-    out
-}
-
 /// Fetches `r` from `url` into the cache and returns the commit it points to.
 pub fn fetch(cache_root: &Path, url: &str, r: &GitRef, creds: &Credentials) -> Result<(Repository, Fetched), GitError> {
     let dir = cache_dir_for(cache_root, url);
@@ -183,7 +170,7 @@ pub fn fetch(cache_root: &Path, url: &str, r: &GitRef, creds: &Credentials) -> R
                 let Some(raw) = hk.hostkey() else {
                     return Err(git2::Error::from_str("ssh host key unavailable; cannot verify the host"));
                 };
-                let key = b64(raw);
+                let key = dromos_core::plan::base64(raw);
                 return match &known_hosts {
                     Some(kh) if known_host_matches(kh, host, &key) => Ok(CertificateCheckStatus::CertificateOk),
                     Some(_) => Err(git2::Error::from_str(&format!(
@@ -336,6 +323,5 @@ mod tests {
     fn path_normalisation() {
         assert_eq!(normalize("a/./b/../c"), Some("a/c".into()));
         assert_eq!(normalize("../x"), None);
-        assert_eq!(b64(b"hello"), "aGVsbG8=");
     }
 }

@@ -386,7 +386,8 @@ fn quantity_eq(a: &str, b: &str) -> bool {
     }
 }
 
-fn base64(bytes: &[u8]) -> String {
+/// Standard base64 with padding (Secret `data` values).
+pub fn base64(bytes: &[u8]) -> String {
     const T: &[u8; 64] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
     let mut out = String::with_capacity(bytes.len().div_ceil(3) * 4);
     for c in bytes.chunks(3) {

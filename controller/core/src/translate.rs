@@ -306,6 +306,38 @@ fn parse_vip(labels: &BTreeMap<String, String>) -> Option<(String, i32)> {
     })
 }
 
+/// The claim template of a persistent volume (size in MiB).
+fn volume_claim(name: &str, pv: &dromos_crds::app::PersistentVolume) -> PersistentVolumeClaim {
+    PersistentVolumeClaim {
+        metadata: ObjectMeta { name: Some(name.to_string()), ..Default::default() },
+        spec: Some(PersistentVolumeClaimSpec {
+            access_modes: Some(vec!["ReadWriteOnce".into()]),
+            storage_class_name: pv.storage_class.clone(),
+            resources: Some(VolumeResourceRequirements {
+                requests: Some(BTreeMap::from([("storage".to_string(), mib_quantity(pv.size))])),
+                ..Default::default()
+            }),
+            ..Default::default()
+        }),
+        ..Default::default()
+    }
+}
+
+fn container_ports(ports: &[PortInfo]) -> Option<Vec<ContainerPort>> {
+    (!ports.is_empty()).then(|| {
+        ports
+            .iter()
+            .map(|p| ContainerPort {
+                name: p.name.clone(),
+                container_port: p.container_port,
+                host_port: p.host_port,
+                protocol: Some(p.protocol.clone()),
+                host_ip: None,
+            })
+            .collect()
+    })
+}
+
 fn protocol_of(p: Option<&str>) -> String {
     match p {
         Some(p) if p.starts_with("udp") && !p.contains("tcp") => "UDP".into(),
@@ -481,19 +513,7 @@ fn app_volumes(
         let read_only = v.mode.as_deref() == Some("RO");
         if let Some(pv) = &v.persistent {
             let name = format!("data-{i}");
-            claims.push(PersistentVolumeClaim {
-                metadata: ObjectMeta { name: Some(name.clone()), ..Default::default() },
-                spec: Some(PersistentVolumeClaimSpec {
-                    access_modes: Some(vec!["ReadWriteOnce".into()]),
-                    storage_class_name: pv.storage_class.clone(),
-                    resources: Some(VolumeResourceRequirements {
-                        requests: Some(BTreeMap::from([("storage".to_string(), mib_quantity(pv.size))])),
-                        ..Default::default()
-                    }),
-                    ..Default::default()
-                }),
-                ..Default::default()
-            });
+            claims.push(volume_claim(&name, pv));
             mounts.push(VolumeMount {
                 name,
                 mount_path: path,
@@ -779,18 +799,7 @@ pub fn render_app(m: &Manifest, app: &App, opts: &RenderOptions) -> Expansion {
             args,
             working_dir,
             env: Some(merge_env(injected.clone(), user_env)),
-            ports: (!ports.is_empty()).then(|| {
-                ports
-                    .iter()
-                    .map(|p| ContainerPort {
-                        name: p.name.clone(),
-                        container_port: p.container_port,
-                        host_port: p.host_port,
-                        protocol: Some(p.protocol.clone()),
-                        host_ip: None,
-                    })
-                    .collect()
-            }),
+            ports: container_ports(&ports),
             resources: Some(resources(cpus, mem, disk, gpus, s.resource_limits.as_ref())),
             liveness_probe: liveness,
             readiness_probe: readiness,
@@ -803,19 +812,7 @@ pub fn render_app(m: &Manifest, app: &App, opts: &RenderOptions) -> Expansion {
         // Pod form: one Kubernetes container per Marathon pod container.
         for (i, v) in s.volumes.iter().enumerate() {
             if let Some(pv) = &v.persistent {
-                claims.push(PersistentVolumeClaim {
-                    metadata: ObjectMeta { name: Some(v.name.clone()), ..Default::default() },
-                    spec: Some(PersistentVolumeClaimSpec {
-                        access_modes: Some(vec!["ReadWriteOnce".into()]),
-                        storage_class_name: pv.storage_class.clone(),
-                        resources: Some(VolumeResourceRequirements {
-                            requests: Some(BTreeMap::from([("storage".to_string(), mib_quantity(pv.size))])),
-                            ..Default::default()
-                        }),
-                        ..Default::default()
-                    }),
-                    ..Default::default()
-                });
+                claims.push(volume_claim(&v.name, pv));
             } else if let Some(h) = &v.host {
                 volumes.push(Volume {
                     name: v.name.clone(),
@@ -933,18 +930,7 @@ pub fn render_app(m: &Manifest, app: &App, opts: &RenderOptions) -> Expansion {
                 command,
                 args,
                 env: Some(merge_env(env, env_vars(&c.environment, &s.secrets))),
-                ports: (!cports.is_empty()).then(|| {
-                    cports
-                        .iter()
-                        .map(|p| ContainerPort {
-                            name: p.name.clone(),
-                            container_port: p.container_port,
-                            host_port: p.host_port,
-                            protocol: Some(p.protocol.clone()),
-                            host_ip: None,
-                        })
-                        .collect()
-                }),
+                ports: container_ports(&cports),
                 resources: Some(resources(
                     r.cpus.unwrap_or(0.1),
                     r.mem.unwrap_or(32.0),
