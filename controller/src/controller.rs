@@ -257,8 +257,19 @@ fn watch_kind(ctx: &Arc<Context>, api_version: &str, kind: &str, ar: kube::disco
     });
 }
 
-/// Reconciles one GitSource.
+/// Reconciles one GitSource inside a `sync` tracing span carrying the source and, once
+/// fetched, the revision.
 pub async fn reconcile(gs: Arc<GitSource>, ctx: Arc<Context>) -> Result<Action, ReconcileError> {
+    use tracing::Instrument;
+    let span = tracing::info_span!(
+        "sync",
+        source = %format!("{}/{}", gs.namespace().unwrap_or_default(), gs.name_any()),
+        revision = tracing::field::Empty
+    );
+    reconcile_in(gs, ctx, span.clone()).instrument(span).await
+}
+
+async fn reconcile_in(gs: Arc<GitSource>, ctx: Arc<Context>, span: tracing::Span) -> Result<Action, ReconcileError> {
     let interval = gs.spec.interval.as_deref().and_then(parse_interval).unwrap_or(Duration::from_secs(60));
     let ns = gs.namespace().unwrap_or_default();
     let name = gs.name_any();
@@ -317,6 +328,7 @@ pub async fn reconcile(gs: Arc<GitSource>, ctx: Arc<Context>) -> Result<Action, 
         }
     };
 
+    span.record("revision", fetched.revision.as_str());
     // validate (no client required)
     let default_ns = gs.spec.default_namespace.clone().unwrap_or_else(|| ns.clone());
     let opts =
@@ -497,6 +509,15 @@ pub async fn reconcile(gs: Arc<GitSource>, ctx: Arc<Context>) -> Result<Action, 
     }
     write_status(&ctx, &gs, status).await?;
     ctx.reconciles.fetch_add(1, Ordering::Relaxed);
+    tracing::info!(
+        applied = outcome.applied,
+        unchanged,
+        pruned = outcome.pruned,
+        failed = outcome.failures.len(),
+        writes = outcome.writes,
+        ms = outcome.duration.as_millis() as u64,
+        "synced"
+    );
     Ok(Action::requeue(interval))
 }
 
