@@ -183,6 +183,13 @@ enum Command {
         /// off without it.
         #[arg(long, env = "DROMOS_WEBHOOK_SECRET", hide_env_values = true)]
         webhook_secret: Option<String>,
+        /// Elect a leader through a Lease so only one replica reconciles (off for a single
+        /// replica run by hand).
+        #[arg(long)]
+        leader_elect: bool,
+        /// Namespace of the leader Lease.
+        #[arg(long, env = "POD_NAMESPACE", default_value = "default")]
+        lease_namespace: String,
     },
     /// Write the CRD manifests into crds/ and charts/dromos/crds/ (or check them).
     Crds {
@@ -240,42 +247,67 @@ fn runtime() -> Result<tokio::runtime::Runtime> {
 /// Runs the CLI and returns the process exit code.
 pub fn run(cli: Cli) -> Result<ExitCode> {
     match cli.command {
-        Command::Controller { namespace, cache_dir, concurrency, write_concurrency, listen, webhook_secret } => {
-            runtime()?.block_on(async {
-                let _ = tracing_subscriber::fmt()
-                    .with_env_filter(
-                        tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| "info".into()),
-                    )
-                    .try_init();
-                let client = kube::Client::try_default().await.context("connecting to the cluster")?;
-                crate::controller::check_crds(&client).await?;
-                let opts = crate::controller::ControllerOptions {
-                    namespace: namespace.clone(),
-                    cache_dir,
-                    concurrency,
-                    write_concurrency,
-                };
-                tracing::info!(?opts, %listen, webhook = webhook_secret.is_some(), "dromos controller starting");
-                let ctx = crate::controller::context(client.clone(), opts);
-                let state = std::sync::Arc::new(crate::http::HttpState {
-                    metrics: ctx.metrics.clone(),
-                    ready: std::sync::atomic::AtomicBool::new(true),
-                    webhook_secret,
-                    client,
-                    namespace,
-                    trigger: ctx.trigger.clone(),
-                });
-                let listener =
-                    tokio::net::TcpListener::bind(&listen).await.with_context(|| format!("listening on {listen}"))?;
-                let server = axum::serve(listener, crate::http::router(state));
-                tokio::select! {
-                    _ = crate::controller::run(ctx) => {}
-                    r = server => r?,
-                    _ = tokio::signal::ctrl_c() => tracing::info!("interrupted; stopping"),
+        Command::Controller {
+            namespace,
+            cache_dir,
+            concurrency,
+            write_concurrency,
+            listen,
+            webhook_secret,
+            leader_elect,
+            lease_namespace,
+        } => runtime()?.block_on(async {
+            let _ = tracing_subscriber::fmt()
+                .with_env_filter(
+                    tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| "info".into()),
+                )
+                .try_init();
+            let client = kube::Client::try_default().await.context("connecting to the cluster")?;
+            crate::controller::check_crds(&client).await?;
+            let opts = crate::controller::ControllerOptions {
+                namespace: namespace.clone(),
+                cache_dir,
+                concurrency,
+                write_concurrency,
+            };
+            tracing::info!(?opts, %listen, webhook = webhook_secret.is_some(), "dromos controller starting");
+            let ctx = crate::controller::context(client.clone(), opts);
+            let state = std::sync::Arc::new(crate::http::HttpState {
+                metrics: ctx.metrics.clone(),
+                ready: std::sync::atomic::AtomicBool::new(true),
+                webhook_secret,
+                client,
+                namespace,
+                trigger: ctx.trigger.clone(),
+            });
+            let listener =
+                tokio::net::TcpListener::bind(&listen).await.with_context(|| format!("listening on {listen}"))?;
+            let server = axum::serve(listener, crate::http::router(state));
+            let controller = async {
+                if leader_elect {
+                    let identity =
+                        std::env::var("HOSTNAME").unwrap_or_else(|_| format!("dromos-{}", std::process::id()));
+                    let cfg = crate::leader::LeaseConfig {
+                        namespace: lease_namespace,
+                        name: "dromos-controller".into(),
+                        identity,
+                        duration: std::time::Duration::from_secs(15),
+                        retry: std::time::Duration::from_secs(3),
+                    };
+                    let leading = crate::leader::campaign(ctx.client(), cfg);
+                    crate::leader::run_while_leading(leading, crate::controller::run(ctx)).await
+                } else {
+                    crate::controller::run(ctx).await;
+                    Ok(())
                 }
-                Ok(ExitCode::SUCCESS)
-            })
-        }
+            };
+            tokio::select! {
+                r = controller => r?,
+                r = server => r?,
+                _ = tokio::signal::ctrl_c() => tracing::info!("interrupted; stopping"),
+            }
+            Ok(ExitCode::SUCCESS)
+        }),
         Command::Sync { path, source, watch, debounce_ms } => {
             let name = source.name_for(&path);
             let settings = source.settings(&name);

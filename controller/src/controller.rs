@@ -63,6 +63,13 @@ impl std::fmt::Debug for Context {
     }
 }
 
+impl Context {
+    /// The Kubernetes client.
+    pub fn client(&self) -> Client {
+        self.client.clone()
+    }
+}
+
 /// Errors that make a reconcile retry with backoff.
 #[derive(Debug, thiserror::Error)]
 pub enum ReconcileError {

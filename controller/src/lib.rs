@@ -8,5 +8,6 @@ pub mod crdgen;
 pub mod fsread;
 pub mod git;
 pub mod http;
+pub mod leader;
 pub mod local;
 pub mod sync;
