@@ -51,6 +51,7 @@ fn main() {
             plan: PlanOptions::default(),
             concurrency,
             default_namespace: "default".into(),
+            limiter: None,
         };
         let mut resolver = Resolver::default();
         let t = Instant::now();

@@ -48,6 +48,12 @@ struct SourceArgs {
     /// Namespace of namespaced objects that name none.
     #[arg(long, default_value = "default")]
     default_namespace: String,
+    /// Client-side limit on API requests per second (0: unlimited).
+    #[arg(long, default_value_t = 0.0)]
+    qps: f64,
+    /// Requests allowed at once above --qps.
+    #[arg(long, default_value_t = 100)]
+    burst: u32,
     /// Take over fields owned by other field managers instead of reporting conflicts.
     #[arg(long)]
     force: bool,
@@ -92,6 +98,7 @@ impl SourceArgs {
             },
             concurrency: self.concurrency,
             default_namespace: self.default_namespace.clone(),
+            limiter: limiter(self.qps, self.burst),
         }
     }
 }
@@ -190,6 +197,12 @@ enum Command {
         /// Namespace of the leader Lease.
         #[arg(long, env = "POD_NAMESPACE", default_value = "default")]
         lease_namespace: String,
+        /// Client-side limit on API requests per second across all sources (0: unlimited).
+        #[arg(long, default_value_t = 0.0)]
+        qps: f64,
+        /// Requests allowed at once above --qps.
+        #[arg(long, default_value_t = 100)]
+        burst: u32,
     },
     /// Write the CRD manifests into crds/ and charts/dromos/crds/ (or check them).
     Crds {
@@ -203,6 +216,11 @@ enum Command {
         #[arg(long, conflicts_with = "check")]
         stdout: bool,
     },
+}
+
+/// A shared request limiter, or none when `qps` is 0.
+fn limiter(qps: f64, burst: u32) -> Option<std::sync::Arc<crate::ratelimit::Limiter>> {
+    (qps > 0.0).then(|| std::sync::Arc::new(crate::ratelimit::Limiter::new(qps, burst)))
 }
 
 /// Worker threads for the pure core: the machine's parallelism.
@@ -256,6 +274,8 @@ pub fn run(cli: Cli) -> Result<ExitCode> {
             webhook_secret,
             leader_elect,
             lease_namespace,
+            qps,
+            burst,
         } => runtime()?.block_on(async {
             let _ = tracing_subscriber::fmt()
                 .with_env_filter(
@@ -269,6 +289,7 @@ pub fn run(cli: Cli) -> Result<ExitCode> {
                 cache_dir,
                 concurrency,
                 write_concurrency,
+                limiter: limiter(qps, burst),
             };
             tracing::info!(?opts, %listen, webhook = webhook_secret.is_some(), "dromos controller starting");
             let ctx = crate::controller::context(client.clone(), opts);

@@ -36,6 +36,8 @@ pub struct ControllerOptions {
     pub concurrency: u16,
     /// Parallel writes within one sync.
     pub write_concurrency: usize,
+    /// Client-side QPS/burst limit shared by all sources.
+    pub limiter: Option<Arc<crate::ratelimit::Limiter>>,
 }
 
 /// Shared state of the reconcilers.
@@ -386,6 +388,7 @@ async fn reconcile_in(gs: Arc<GitSource>, ctx: Arc<Context>, span: tracing::Span
         },
         concurrency: ctx.opts.write_concurrency,
         default_namespace: default_ns,
+        limiter: ctx.opts.limiter.clone(),
     };
     let same_revision = old.last_applied_revision.as_deref() == Some(fetched.revision.as_str());
     if gs.spec.self_heal == Some(false) && same_revision {

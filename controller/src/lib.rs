@@ -10,4 +10,5 @@ pub mod git;
 pub mod http;
 pub mod leader;
 pub mod local;
+pub mod ratelimit;
 pub mod sync;

@@ -36,6 +36,8 @@ pub struct SyncSettings {
     pub concurrency: usize,
     /// Namespace for namespaced objects that name none.
     pub default_namespace: String,
+    /// Client-side QPS/burst limit shared by every request of the process.
+    pub limiter: Option<Arc<crate::ratelimit::Limiter>>,
 }
 
 /// A failed write.
@@ -142,6 +144,7 @@ async fn list_live(
     kinds: &BTreeSet<(String, String)>,
     source: &str,
     reads: &AtomicUsize,
+    limiter: Option<&crate::ratelimit::Limiter>,
 ) -> anyhow::Result<Vec<Value>> {
     let mut out = Vec::new();
     let selector = format!("{SOURCE_LABEL}={source}");
@@ -150,6 +153,7 @@ async fn list_live(
         let api: Api<DynamicObject> = Api::all_with(client.clone(), &ar);
         let mut lp = ListParams::default().labels(&selector).limit(500);
         loop {
+            crate::ratelimit::acquire(limiter).await;
             reads.fetch_add(1, Ordering::Relaxed);
             let page = api.list(&lp).await?;
             for mut o in page.items {
@@ -236,7 +240,9 @@ pub async fn plan_live(
     let reads = AtomicUsize::new(0);
     let mut kinds = prepare(client, resolver, &mut desired, settings, &reads).await;
     kinds.extend(inventory.iter().map(|o| (o.api_version.clone(), o.kind.clone())));
-    let live = plan::index_live(list_live(client, resolver, &kinds, &settings.source, &reads).await?);
+    let live = plan::index_live(
+        list_live(client, resolver, &kinds, &settings.source, &reads, settings.limiter.as_deref()).await?,
+    );
     let p = plan::plan_sync(&desired, &live, inventory, levels, &settings.plan);
     Ok((p, desired, live))
 }
@@ -256,7 +262,9 @@ pub async fn sync(
     let mut desired = desired;
     let mut kinds = prepare(client, resolver, &mut desired, settings, &reads).await;
     kinds.extend(inventory.iter().map(|o| (o.api_version.clone(), o.kind.clone())));
-    let live = plan::index_live(list_live(client, resolver, &kinds, &settings.source, &reads).await?);
+    let live = plan::index_live(
+        list_live(client, resolver, &kinds, &settings.source, &reads, settings.limiter.as_deref()).await?,
+    );
     let plan = plan::plan_sync(&desired, &live, inventory, levels, &settings.plan);
     let mut outcome = SyncOutcome {
         plan,
@@ -310,6 +318,7 @@ pub async fn sync(
                 PatchParams::apply(FIELD_MANAGER)
             };
             let writes = writes.clone();
+            let limiter = settings.limiter.clone();
             async move {
                 let Some(api) = api else {
                     return Err(Failure {
@@ -323,6 +332,7 @@ pub async fn sync(
                     reason: "Invalid".into(),
                     message: e.to_string(),
                 })?;
+                crate::ratelimit::acquire(limiter.as_deref()).await;
                 writes.fetch_add(1, Ordering::Relaxed);
                 match api.patch(&o.name, &pp, &Patch::Apply(&obj)).await {
                     Ok(_) => Ok(o),
@@ -371,6 +381,7 @@ pub async fn sync(
                 failed_deletes.push(o.clone());
                 continue;
             };
+            crate::ratelimit::acquire(settings.limiter.as_deref()).await;
             writes.fetch_add(1, Ordering::Relaxed);
             match api_for(client, &ar, &caps, o.namespace.as_deref()).delete(&o.name, &dp).await {
                 Ok(_) => outcome.pruned += 1,

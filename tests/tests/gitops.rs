@@ -51,6 +51,7 @@ impl Harness {
             cache_dir: cache.path().to_path_buf(),
             concurrency: 2,
             write_concurrency: 16,
+            limiter: None,
         };
         let ctx = controller::context(c.clone(), opts.clone());
         let task = AbortOnDrop(tokio::spawn(controller::run(ctx.clone())));

@@ -29,6 +29,7 @@ async fn local_sync_applies_resyncs_without_writes_prunes_and_refuses_invalid_tr
         plan: PlanOptions::default(),
         concurrency: 8,
         default_namespace: ns.name.clone(),
+        limiter: None,
     };
     let mut resolver = Resolver::default();
     let o = sync_dir(&c, &mut resolver, dir.path(), &store, &settings).await.unwrap();
