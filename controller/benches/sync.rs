@@ -1,9 +1,11 @@
 //! Benchmark: sync 10,000 ConfigMaps into the local control plane, then resync with no change.
 //!
 //!     tests/cluster/up && export KUBECONFIG=$HOME/.cache/dromos/cluster/kubeconfig
-//!     cargo bench -p dromos --bench sync            # args: COUNT [CONCURRENCY]
+//!     cargo bench -p dromos --bench sync            # args: COUNT [CONCURRENCY] [apps]
 //!
-//! The Argo CD scalability-test shape: one small ConfigMap per object, 100 per file. Prints
+//! The Argo CD scalability-test shape: one small ConfigMap per object, 100 per file; with the
+//! third argument `apps`, COUNT Apps instead (0 instances, so the cluster only stores them:
+//! each renders to an App, a Deployment and a Service). Prints
 //! cold sync time to converged, no-op resync time and writes, and the process's peak RSS.
 //! Needs a cluster: it fails, never skips, without KUBECONFIG.
 
@@ -26,12 +28,19 @@ fn main() {
     let args: Vec<usize> = std::env::args().skip(1).filter_map(|a| a.parse().ok()).collect();
     let count = args.first().copied().unwrap_or(10_000);
     let concurrency = args.get(1).copied().unwrap_or(64);
+    let apps = std::env::args().any(|a| a == "apps");
     assert!(std::env::var("KUBECONFIG").is_ok(), "KUBECONFIG is not set: start tests/cluster/up first");
     let dir = tempfile::tempdir().unwrap();
     let ns = format!("bench-{}", std::process::id());
     let mut text = format!("apiVersion: v1\nkind: Namespace\nmetadata: {{name: {ns}}}\n");
     for i in 0..count {
-        text.push_str(&format!("---\napiVersion: v1\nkind: ConfigMap\nmetadata: {{name: cm-{i}, namespace: {ns}}}\ndata: {{index: \"{i}\"}}\n"));
+        if apps {
+            text.push_str(&format!(
+                "---\napiVersion: dromos.io/v1alpha1\nkind: App\nmetadata: {{name: svc-{i}, namespace: {ns}}}\nspec:\n  instances: 0\n  cpus: 0.1\n  mem: 64\n  container: {{docker: {{image: registry.example/svc:{i}}}}}\n  portDefinitions: [{{port: 8080, name: http}}]\n  env: {{INDEX: \"{i}\"}}\n  healthChecks: [{{protocol: HTTP, path: /health}}]\n  constraints: [[hostname, UNIQUE]]\n"
+            ));
+        } else {
+            text.push_str(&format!("---\napiVersion: v1\nkind: ConfigMap\nmetadata: {{name: cm-{i}, namespace: {ns}}}\ndata: {{index: \"{i}\"}}\n"));
+        }
         if i % 100 == 99 {
             std::fs::write(dir.path().join(format!("part-{:04}.yaml", i / 100)), &text).unwrap();
             text.clear();
@@ -58,7 +67,8 @@ fn main() {
         let o = sync_dir(&client, &mut resolver, dir.path(), &store, &settings).await.unwrap();
         let cold = t.elapsed();
         assert!(o.failures.is_empty(), "{:?}", &o.failures[..o.failures.len().min(3)]);
-        println!("objects: {count} ConfigMaps + 1 Namespace, write concurrency {concurrency}");
+        let what = if apps { "Apps (App + Deployment + Service each)" } else { "ConfigMaps" };
+        println!("source: {count} {what} + 1 Namespace, write concurrency {concurrency}");
         println!(
             "cold sync:   {:>8.1} s  ({} applied, {} writes, {} reads)",
             cold.as_secs_f64(),

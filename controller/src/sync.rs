@@ -159,6 +159,8 @@ async fn list_live(
             for mut o in page.items {
                 // Lists omit apiVersion/kind per item; the plan keys on them.
                 o.types = Some(kube::core::TypeMeta { api_version: ar.api_version.clone(), kind: ar.kind.clone() });
+                // managedFields are often the largest part of an object and the plan never reads them.
+                o.metadata.managed_fields = None;
                 out.push(serde_json::to_value(&o)?);
             }
             match page.metadata.continue_ {
