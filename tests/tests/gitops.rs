@@ -363,3 +363,19 @@ async fn a_controller_killed_mid_sync_converges_after_restart_with_nothing_lost_
     assert_eq!((inv.len(), unique.len()), (300, 300));
     h.stop().await;
 }
+
+#[tokio::test]
+async fn a_suspended_source_applies_nothing_until_resumed() {
+    let h = Harness::new("suspend", &[("a.yaml", Some(&cm("a", "1")))]).await;
+    h.create_source(serde_json::json!({"suspend": true})).await;
+    h.status_where("Suspended", |gs| condition(gs, "Ready").is_some_and(|c| c.1 == "Suspended")).await;
+    assert!(h.ns.api::<ConfigMap>().get_opt("a").await.unwrap().is_none());
+    let patch = serde_json::json!({"spec": {"suspend": false}});
+    h.ns.api::<GitSource>()
+        .patch("repo", &kube::api::PatchParams::default(), &kube::api::Patch::Merge(&patch))
+        .await
+        .unwrap();
+    h.ready_at(h.repo.refname_to_id("refs/heads/main").unwrap()).await;
+    assert!(h.ns.api::<ConfigMap>().get_opt("a").await.unwrap().is_some());
+    h.stop().await;
+}

@@ -77,3 +77,47 @@ async fn local_sync_applies_resyncs_without_writes_prunes_and_refuses_invalid_tr
     assert_eq!(cms.get("c").await.unwrap().data.unwrap()["v"], "ours");
     ns.delete().await;
 }
+
+#[tokio::test]
+async fn watch_mode_syncs_on_save() {
+    let c = client().await;
+    let ns = TestNamespace::new(&c, "watch").await;
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(dir.path().join("a.yaml"), cm("a", "1")).unwrap();
+    let store = InventoryStore { namespace: ns.name.clone(), name: "watch".into() };
+    let settings = SyncSettings {
+        source: "local.watch".into(),
+        force: false,
+        force_owned: true,
+        plan: PlanOptions::default(),
+        concurrency: 4,
+        default_namespace: ns.name.clone(),
+        limiter: None,
+    };
+    let (cc, path) = (c.clone(), dir.path().to_path_buf());
+    let task = tokio::spawn(async move {
+        let _ = dromos::local::watch_dir(&cc, &path, &store, &settings, std::time::Duration::from_millis(100)).await;
+    });
+    let cms = ns.api::<ConfigMap>();
+    let value = |n: &'static str| {
+        let cms = cms.clone();
+        async move { cms.get_opt(n).await.ok().flatten().and_then(|c| c.data).and_then(|d| d.get("v").cloned()) }
+    };
+    dromos_tests::wait_for("initial sync", std::time::Duration::from_secs(30), || async {
+        (value("a").await.as_deref() == Some("1")).then_some(())
+    })
+    .await;
+    std::fs::write(dir.path().join("a.yaml"), cm("a", "2")).unwrap();
+    std::fs::write(dir.path().join("b.yaml"), cm("b", "1")).unwrap();
+    dromos_tests::wait_for("sync on save", std::time::Duration::from_secs(30), || async {
+        (value("a").await.as_deref() == Some("2") && value("b").await.as_deref() == Some("1")).then_some(())
+    })
+    .await;
+    std::fs::remove_file(dir.path().join("b.yaml")).unwrap();
+    dromos_tests::wait_for("prune on delete", std::time::Duration::from_secs(30), || async {
+        value("b").await.is_none().then_some(())
+    })
+    .await;
+    task.abort();
+    ns.delete().await;
+}
