@@ -97,12 +97,16 @@ impl Drop for TestNamespace {
         if self.deleted {
             return;
         }
-        // A failed test unwinds here: delete from a helper thread with its own runtime.
+        // A failed test unwinds here, inside the test's runtime, which cannot drive the test's
+        // client any more: delete from a helper thread with its own runtime and client.
         let name = self.name.clone();
-        let client = self.client.clone();
         let _ = std::thread::spawn(move || {
             if let Ok(rt) = tokio::runtime::Builder::new_current_thread().enable_all().build() {
-                rt.block_on(delete_namespace(&client, &name));
+                rt.block_on(async {
+                    if let Ok(client) = Client::try_default().await {
+                        delete_namespace(&client, &name).await;
+                    }
+                });
             }
         })
         .join();
@@ -245,10 +249,13 @@ impl Drop for FakeNodes {
             return;
         }
         let names = self.names.clone();
-        let client = self.client.clone();
         let _ = std::thread::spawn(move || {
             if let Ok(rt) = tokio::runtime::Builder::new_current_thread().enable_all().build() {
-                rt.block_on(delete_nodes(&client, &names));
+                rt.block_on(async {
+                    if let Ok(client) = Client::try_default().await {
+                        delete_nodes(&client, &names).await;
+                    }
+                });
             }
         })
         .join();

@@ -128,3 +128,13 @@ async fn deleting_a_deployment_removes_its_pods_through_the_garbage_collector() 
     ns.delete().await;
     nodes.delete().await;
 }
+
+/// The test harness itself: a test that fails inside a namespace fails (and cleans up)
+/// instead of hanging in its teardown.
+#[tokio::test]
+#[should_panic(expected = "deliberate failure")]
+async fn a_failing_test_fails_instead_of_hanging() {
+    let c = client().await;
+    let _ns = TestNamespace::new(&c, "fails").await;
+    panic!("deliberate failure");
+}
