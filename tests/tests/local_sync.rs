@@ -121,3 +121,90 @@ async fn watch_mode_syncs_on_save() {
     task.abort();
     ns.delete().await;
 }
+
+#[tokio::test]
+async fn a_failed_deletion_stays_in_the_inventory_and_is_retried() {
+    use kube::api::{Api, DeleteParams, DynamicObject};
+    let c = client().await;
+    let ns = TestNamespace::new(&c, "faildel").await;
+    // A ValidatingAdmissionPolicy refuses deleting the ConfigMap `pinned` in this namespace.
+    let policy_name = format!("deny-delete-{}", ns.name);
+    let gvk = kube::api::GroupVersionKind::gvk("admissionregistration.k8s.io", "v1", "ValidatingAdmissionPolicy");
+    let (ar, _) = kube::discovery::pinned_kind(&c, &gvk).await.unwrap();
+    let policies: Api<DynamicObject> = Api::all_with(c.clone(), &ar);
+    let policy: DynamicObject = serde_json::from_value(serde_json::json!({
+        "apiVersion": "admissionregistration.k8s.io/v1", "kind": "ValidatingAdmissionPolicy",
+        "metadata": {"name": policy_name},
+        "spec": {
+            "failurePolicy": "Fail",
+            "matchConstraints": {"resourceRules": [{"apiGroups": [""], "apiVersions": ["v1"], "operations": ["DELETE"], "resources": ["configmaps"]}]},
+            "validations": [{"expression": format!("!(oldObject.metadata.name == 'pinned' && oldObject.metadata.namespace == '{}')", ns.name), "message": "pinned"}]
+        }
+    }))
+    .unwrap();
+    policies.patch(&policy_name, &PatchParams::apply("dromos-tests"), &Patch::Apply(&policy)).await.unwrap();
+    let bgvk =
+        kube::api::GroupVersionKind::gvk("admissionregistration.k8s.io", "v1", "ValidatingAdmissionPolicyBinding");
+    let (bar, _) = kube::discovery::pinned_kind(&c, &bgvk).await.unwrap();
+    let bindings: Api<DynamicObject> = Api::all_with(c.clone(), &bar);
+    let binding: DynamicObject = serde_json::from_value(serde_json::json!({
+        "apiVersion": "admissionregistration.k8s.io/v1", "kind": "ValidatingAdmissionPolicyBinding",
+        "metadata": {"name": policy_name},
+        "spec": {"policyName": policy_name, "validationActions": ["Deny"]}
+    }))
+    .unwrap();
+    bindings.patch(&policy_name, &PatchParams::apply("dromos-tests"), &Patch::Apply(&binding)).await.unwrap();
+
+    let dir = tempfile::tempdir().unwrap();
+    for n in ["pinned", "a", "b"] {
+        std::fs::write(dir.path().join(format!("{n}.yaml")), cm(n, "1")).unwrap();
+    }
+    let store = InventoryStore { namespace: ns.name.clone(), name: "faildel".into() };
+    let settings = SyncSettings {
+        source: "local.faildel".into(),
+        force: false,
+        force_owned: true,
+        plan: PlanOptions::default(),
+        concurrency: 4,
+        default_namespace: ns.name.clone(),
+        limiter: None,
+    };
+    let mut resolver = Resolver::default();
+    sync_dir(&c, &mut resolver, dir.path(), &store, &settings).await.unwrap();
+    std::fs::remove_file(dir.path().join("pinned.yaml")).unwrap();
+    // The policy takes a moment to be enforced; retry until the deletion is refused.
+    let mut refused = None;
+    for _ in 0..50 {
+        let o = sync_dir(&c, &mut resolver, dir.path(), &store, &settings).await.unwrap();
+        if !o.failures.is_empty() {
+            refused = Some(o);
+            break;
+        }
+        // Not refused yet: the object was deleted; put it back and try again.
+        std::fs::write(dir.path().join("pinned.yaml"), cm("pinned", "1")).unwrap();
+        sync_dir(&c, &mut resolver, dir.path(), &store, &settings).await.unwrap();
+        std::fs::remove_file(dir.path().join("pinned.yaml")).unwrap();
+        tokio::time::sleep(std::time::Duration::from_millis(200)).await;
+    }
+    let o = refused.expect("the admission policy refuses the deletion");
+    assert!(o.failures[0].reason.starts_with("Delete"), "{:?}", o.failures);
+    let inv: Vec<String> = store.load(&c).await.unwrap().iter().map(|r| r.name.clone()).collect();
+    assert!(inv.contains(&"pinned".to_string()), "a failed deletion stays in the inventory: {inv:?}");
+    // Once the policy is gone the next sync retries and deletes it.
+    bindings.delete(&policy_name, &DeleteParams::default()).await.unwrap();
+    policies.delete(&policy_name, &DeleteParams::default()).await.unwrap();
+    let cms = ns.api::<ConfigMap>();
+    dromos_tests::wait_for("the retried deletion", std::time::Duration::from_secs(30), || {
+        let (c, store, cms) = (c.clone(), store.clone(), cms.clone());
+        let settings = settings.clone();
+        let path = dir.path().to_path_buf();
+        async move {
+            let mut r = Resolver::default();
+            sync_dir(&c, &mut r, &path, &store, &settings).await.ok()?;
+            cms.get_opt("pinned").await.ok()?.is_none().then_some(())
+        }
+    })
+    .await;
+    assert!(!store.load(&c).await.unwrap().iter().any(|r| r.name == "pinned"));
+    ns.delete().await;
+}
