@@ -270,13 +270,13 @@ pub fn read_tree(
         if !dromos_core::load::is_manifest_path(&path) {
             continue;
         }
-        let (path_to_read, blob_oid) = if mode == 0o120000 {
+        let blob_oid = if mode == 0o120000 {
             let target = repo.find_blob(oid)?;
             let target = String::from_utf8_lossy(target.content()).into_owned();
             let base = path.rsplit_once('/').map(|(d, _)| d).unwrap_or("");
             let joined = if target.starts_with('/') { None } else { normalize(&format!("{base}/{target}")) };
             match joined.and_then(|j| tree.get_path(Path::new(&j)).ok().map(|e| (j, e.id()))) {
-                Some((j, id)) => (j, id),
+                Some((_, id)) => id,
                 None => {
                     out.diagnostics.push(err(
                         &path,
@@ -287,7 +287,7 @@ pub fn read_tree(
                 }
             }
         } else {
-            (path.clone(), oid)
+            oid
         };
         let blob = repo.find_blob(blob_oid)?;
         if blob.size() > max_file_bytes {
@@ -298,7 +298,6 @@ pub fn read_tree(
             ));
             continue;
         }
-        let _ = path_to_read;
         out.files.push(SourceFile { path, bytes: blob.content().to_vec() });
     }
     out.files.sort_by(|a, b| a.path.cmp(&b.path));

@@ -82,7 +82,7 @@ impl SyncOutcome {
 /// Resolves kinds to API resources, remembering answers across syncs.
 #[derive(Default)]
 pub struct Resolver {
-    cache: HashMap<(String, String, String), Option<(ApiResource, ApiCapabilities)>>,
+    cache: HashMap<(String, String), Option<(ApiResource, ApiCapabilities)>>,
 }
 
 impl std::fmt::Debug for Resolver {
@@ -105,7 +105,7 @@ impl Resolver {
         kind: &str,
         reads: &AtomicUsize,
     ) -> Option<(ApiResource, ApiCapabilities)> {
-        let key = (api_version.to_string(), kind.to_string(), String::new());
+        let key = (api_version.to_string(), kind.to_string());
         if let Some(Some(hit)) = self.cache.get(&key) {
             return Some(hit.clone());
         }
@@ -149,7 +149,7 @@ async fn list_live(
     let mut out = Vec::new();
     let selector = format!("{SOURCE_LABEL}={source}");
     for (av, kind) in kinds {
-        let Some((ar, caps)) = resolver.resolve(client, av, kind, reads).await else { continue };
+        let Some((ar, _)) = resolver.resolve(client, av, kind, reads).await else { continue };
         let api: Api<DynamicObject> = Api::all_with(client.clone(), &ar);
         let mut lp = ListParams::default().labels(&selector).limit(500);
         loop {
@@ -168,7 +168,6 @@ async fn list_live(
                 _ => break,
             }
         }
-        let _ = caps;
     }
     Ok(out)
 }

@@ -97,20 +97,28 @@ impl Drop for TestNamespace {
         if self.deleted {
             return;
         }
-        // A failed test unwinds here, inside the test's runtime, which cannot drive the test's
-        // client any more: delete from a helper thread with its own runtime and client.
         let name = self.name.clone();
-        let _ = std::thread::spawn(move || {
-            if let Ok(rt) = tokio::runtime::Builder::new_current_thread().enable_all().build() {
-                rt.block_on(async {
-                    if let Ok(client) = Client::try_default().await {
-                        delete_namespace(&client, &name).await;
-                    }
-                });
-            }
-        })
-        .join();
+        cleanup_from_drop(move |client| async move { delete_namespace(&client, &name).await });
     }
+}
+
+/// Runs a cleanup from `Drop`. A failed test unwinds inside its runtime, which can no longer
+/// drive the test's client: the cleanup gets a helper thread, a runtime and a client of its own.
+fn cleanup_from_drop<F, Fut>(f: F)
+where
+    F: FnOnce(Client) -> Fut + Send + 'static,
+    Fut: Future<Output = ()>,
+{
+    let _ = std::thread::spawn(move || {
+        if let Ok(rt) = tokio::runtime::Builder::new_current_thread().enable_all().build() {
+            rt.block_on(async {
+                if let Ok(client) = Client::try_default().await {
+                    f(client).await;
+                }
+            });
+        }
+    })
+    .join();
 }
 
 /// What fake nodes to create.
@@ -249,16 +257,7 @@ impl Drop for FakeNodes {
             return;
         }
         let names = self.names.clone();
-        let _ = std::thread::spawn(move || {
-            if let Ok(rt) = tokio::runtime::Builder::new_current_thread().enable_all().build() {
-                rt.block_on(async {
-                    if let Ok(client) = Client::try_default().await {
-                        delete_nodes(&client, &names).await;
-                    }
-                });
-            }
-        })
-        .join();
+        cleanup_from_drop(move |client| async move { delete_nodes(&client, &names).await });
     }
 }
 

@@ -8,6 +8,21 @@ use dromos_tests::{TestNamespace, client};
 use k8s_openapi::api::core::v1::ConfigMap;
 use kube::api::{Patch, PatchParams};
 
+/// A local source named `name` syncing into the test namespace, inventory kept there too.
+fn local_source(ns: &TestNamespace, name: &str) -> (InventoryStore, SyncSettings) {
+    let store = InventoryStore { namespace: ns.name.clone(), name: name.into() };
+    let settings = SyncSettings {
+        source: format!("local.{name}"),
+        force: false,
+        force_owned: true,
+        plan: PlanOptions::default(),
+        concurrency: 4,
+        default_namespace: ns.name.clone(),
+        limiter: None,
+    };
+    (store, settings)
+}
+
 fn cm(name: &str, v: &str) -> String {
     format!("apiVersion: v1\nkind: ConfigMap\nmetadata: {{name: {name}}}\ndata: {{v: \"{v}\"}}\n")
 }
@@ -20,17 +35,9 @@ async fn local_sync_applies_resyncs_without_writes_prunes_and_refuses_invalid_tr
     for (n, v) in [("a", "1"), ("b", "1"), ("c", "1")] {
         std::fs::write(dir.path().join(format!("{n}.yaml")), cm(n, v)).unwrap();
     }
-    let store = InventoryStore { namespace: ns.name.clone(), name: "dev".into() };
-    let settings = SyncSettings {
-        source: "local.dev".into(),
-        force: false,
-        // Report every conflict, even on objects applied before, to test the reporting.
-        force_owned: false,
-        plan: PlanOptions::default(),
-        concurrency: 8,
-        default_namespace: ns.name.clone(),
-        limiter: None,
-    };
+    let (store, settings) = local_source(&ns, "dev");
+    // Report every conflict, even on objects applied before, to test the reporting.
+    let settings = SyncSettings { force_owned: false, concurrency: 8, ..settings };
     let mut resolver = Resolver::default();
     let o = sync_dir(&c, &mut resolver, dir.path(), &store, &settings).await.unwrap();
     assert_eq!((o.applied, o.writes, o.failures.len()), (3, 3, 0));
@@ -84,16 +91,7 @@ async fn watch_mode_syncs_on_save() {
     let ns = TestNamespace::new(&c, "watch").await;
     let dir = tempfile::tempdir().unwrap();
     std::fs::write(dir.path().join("a.yaml"), cm("a", "1")).unwrap();
-    let store = InventoryStore { namespace: ns.name.clone(), name: "watch".into() };
-    let settings = SyncSettings {
-        source: "local.watch".into(),
-        force: false,
-        force_owned: true,
-        plan: PlanOptions::default(),
-        concurrency: 4,
-        default_namespace: ns.name.clone(),
-        limiter: None,
-    };
+    let (store, settings) = local_source(&ns, "watch");
     let (cc, path) = (c.clone(), dir.path().to_path_buf());
     let task = tokio::spawn(async move {
         let _ = dromos::local::watch_dir(&cc, &path, &store, &settings, std::time::Duration::from_millis(100)).await;
@@ -159,16 +157,7 @@ async fn a_failed_deletion_stays_in_the_inventory_and_is_retried() {
     for n in ["pinned", "a", "b"] {
         std::fs::write(dir.path().join(format!("{n}.yaml")), cm(n, "1")).unwrap();
     }
-    let store = InventoryStore { namespace: ns.name.clone(), name: "faildel".into() };
-    let settings = SyncSettings {
-        source: "local.faildel".into(),
-        force: false,
-        force_owned: true,
-        plan: PlanOptions::default(),
-        concurrency: 4,
-        default_namespace: ns.name.clone(),
-        limiter: None,
-    };
+    let (store, settings) = local_source(&ns, "faildel");
     let mut resolver = Resolver::default();
     sync_dir(&c, &mut resolver, dir.path(), &store, &settings).await.unwrap();
     std::fs::remove_file(dir.path().join("pinned.yaml")).unwrap();

@@ -810,7 +810,7 @@ pub fn render_app(m: &Manifest, app: &App, opts: &RenderOptions) -> Expansion {
         });
     } else {
         // Pod form: one Kubernetes container per Marathon pod container.
-        for (i, v) in s.volumes.iter().enumerate() {
+        for v in &s.volumes {
             if let Some(pv) = &v.persistent {
                 claims.push(volume_claim(&v.name, pv));
             } else if let Some(h) = &v.host {
@@ -833,7 +833,6 @@ pub fn render_app(m: &Manifest, app: &App, opts: &RenderOptions) -> Expansion {
                     ..Default::default()
                 });
             }
-            let _ = i;
         }
         let mut port_index = 0usize;
         for c in &s.containers {
