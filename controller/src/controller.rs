@@ -373,7 +373,7 @@ async fn reconcile_in(gs: Arc<GitSource>, ctx: Arc<Context>, span: tracing::Span
     }
     status.diagnostics.clear();
     let levels = plan::app_levels(&tree.manifests);
-    let objects = render::render_manifests(&tree.manifests, &RenderOptions::default()).objects;
+    let objects = render::sync_objects(&tree.manifests, &RenderOptions::default()).objects;
 
     // apply (client required)
     let inventory: Vec<ObjRef> = sync::parse_inventory(old.inventory.iter().map(String::as_str));

@@ -95,7 +95,7 @@ pub fn prepare_dir(path: &Path, default_namespace: &str) -> Result<Prepared> {
         anyhow::bail!("{} is invalid; nothing was applied\n{text}", path.display());
     }
     let levels = plan::app_levels(&tree.manifests);
-    let objects = render::render_manifests(&tree.manifests, &RenderOptions::default()).objects;
+    let objects = render::sync_objects(&tree.manifests, &RenderOptions::default()).objects;
     Ok(Prepared { objects, levels })
 }
 

@@ -61,9 +61,16 @@ pub fn expand(m: &Manifest, opts: &RenderOptions) -> Expansion {
 
 /// Renders every manifest and its expansion, sorted in apply order.
 pub fn render_manifests(manifests: &[Manifest], opts: &RenderOptions) -> Rendered {
+    render_with(manifests, opts, |_| true)
+}
+
+fn render_with(manifests: &[Manifest], opts: &RenderOptions, expand_it: impl Fn(&Manifest) -> bool) -> Rendered {
     let mut out = Rendered::default();
     for m in manifests {
         out.objects.push(m.value.clone());
+        if !expand_it(m) {
+            continue;
+        }
         let exp = expand(m, opts);
         for (path, msg) in exp.warnings {
             out.warnings.push(m.warning("approximation", &path, msg));
@@ -72,6 +79,17 @@ pub fn render_manifests(manifests: &[Manifest], opts: &RenderOptions) -> Rendere
     }
     out.objects.sort_by_cached_key(sort_key);
     out
+}
+
+/// Dromos kinds whose expansion an in-cluster operator owns. Sync applies these objects
+/// themselves and leaves their native objects to the operator; `dromos render` still shows the
+/// expansion, computed by the same functions the operator calls.
+pub const OPERATED_KINDS: &[&str] = &[];
+
+/// The objects a sync applies, in apply order: every manifest, plus the expansion of Dromos
+/// objects no operator owns.
+pub fn sync_objects(manifests: &[Manifest], opts: &RenderOptions) -> Rendered {
+    render_with(manifests, opts, |m| !(m.group() == "dromos.io" && OPERATED_KINDS.contains(&m.kind.as_str())))
 }
 
 /// Output formats of [`render_serialized`].
