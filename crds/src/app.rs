@@ -19,17 +19,28 @@ use std::collections::BTreeMap;
     category = "dromos",
     namespaced,
     status = "AppStatus",
+    printcolumn = r#"{"name":"Status","type":"string","jsonPath":".status.state"}"#,
     printcolumn = r#"{"name":"Instances","type":"integer","jsonPath":".spec.instances"}"#,
     printcolumn = r#"{"name":"Running","type":"integer","jsonPath":".status.running"}"#,
     printcolumn = r#"{"name":"Healthy","type":"integer","jsonPath":".status.healthy"}"#,
+    printcolumn = r#"{"name":"Unhealthy","type":"integer","jsonPath":".status.unhealthy","priority":1}"#,
+    printcolumn = r#"{"name":"Staged","type":"integer","jsonPath":".status.staged","priority":1}"#,
     printcolumn = r#"{"name":"CPUs","type":"number","jsonPath":".spec.cpus","priority":1}"#,
     printcolumn = r#"{"name":"Mem","type":"number","jsonPath":".spec.mem","priority":1}"#,
     printcolumn = r#"{"name":"Version","type":"string","jsonPath":".status.version"}"#,
+    printcolumn = r#"{"name":"Deployment","type":"string","jsonPath":".status.deployment.progress","priority":1}"#,
     printcolumn = r#"{"name":"Ready","type":"string","jsonPath":".status.conditions[?(@.type==\"Ready\")].status"}"#,
-    printcolumn = r#"{"name":"Status","type":"string","jsonPath":".status.conditions[?(@.type==\"Ready\")].message","priority":1}"#,
+    printcolumn = r#"{"name":"Message","type":"string","jsonPath":".status.conditions[?(@.type==\"Ready\")].message","priority":1}"#,
     printcolumn = r#"{"name":"Age","type":"date","jsonPath":".metadata.creationTimestamp"}"#
 )]
 #[serde(rename_all = "camelCase")]
+#[schemars(extend("x-kubernetes-validations" = [
+    {"rule": "!(has(self.cmd) && has(self.args))", "message": "cmd and args are mutually exclusive", "fieldPath": ".args", "reason": "FieldValueForbidden"},
+    {"rule": "!has(self.args) || (has(self.container) && has(self.container.docker))", "message": "args needs a container image (container.docker.image) to pass them to", "fieldPath": ".args", "reason": "FieldValueInvalid"},
+    {"rule": "has(self.cmd) || has(self.args) || (has(self.container) && has(self.container.docker)) || (has(self.containers) && size(self.containers) > 0)", "message": "an App needs cmd, args, a container image or containers", "reason": "FieldValueRequired"},
+    {"rule": "!(has(self.containers) && size(self.containers) > 0) || !(has(self.cmd) || has(self.args) || has(self.container))", "message": "containers (the pod form) is mutually exclusive with cmd, args and container", "fieldPath": ".containers", "reason": "FieldValueForbidden"},
+    {"rule": "!has(self.ports) || !has(self.portDefinitions)", "message": "ports is the deprecated form of portDefinitions: give one of them", "fieldPath": ".ports", "reason": "FieldValueForbidden"}
+]))]
 pub struct AppSpec {
     /// Marathon id, e.g. `/shop/web/frontend`. Optional; when given it must map to this
     /// object's namespace and name (first segment = namespace, the rest joined by `-` = name).
@@ -57,15 +68,19 @@ pub struct AppSpec {
     pub instances: Option<i32>,
     /// CPU shares per instance. Default 1, minimum 0.001.
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(range(min = 0))]
     pub cpus: Option<f64>,
     /// Memory per instance in MiB. Default 128.
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(range(min = 0))]
     pub mem: Option<f64>,
     /// Scratch disk per instance in MiB. Default 0.
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(range(min = 0))]
     pub disk: Option<f64>,
     /// GPUs per instance, whole numbers. Default 0.
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(range(min = 0))]
     pub gpus: Option<f64>,
     /// Limits above the requested resources: a number or "unlimited".
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -626,9 +641,11 @@ pub struct ReadinessCheck {
 pub struct UpgradeStrategy {
     /// Fraction of instances that must stay healthy during an upgrade, in [0,1]. Default 1.
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(range(min = 0, max = 1))]
     pub minimum_health_capacity: Option<f64>,
     /// Fraction of extra instances allowed during an upgrade, in [0,1]. Default 1.
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(range(min = 0, max = 1))]
     pub maximum_over_capacity: Option<f64>,
 }
 
@@ -680,11 +697,17 @@ fn constraints_schema(_: &mut SchemaGenerator) -> Schema {
     json_schema!({
         "description": "Placement constraints [field, OPERATOR, value?].",
         "type": "array",
+        "maxItems": 64,
         "items": {
             "type": "array",
-            "items": {"type": "string"},
+            "items": {"type": "string", "maxLength": 1024},
             "minItems": 2,
-            "maxItems": 3
+            "maxItems": 3,
+            "x-kubernetes-validations": [
+                {"rule": "self[1] in ['UNIQUE', 'CLUSTER', 'GROUP_BY', 'LIKE', 'UNLIKE', 'MAX_PER', 'IS']", "message": "the operator (second element) must be one of UNIQUE, CLUSTER, GROUP_BY, LIKE, UNLIKE, MAX_PER, IS"},
+                {"rule": "!(self[1] in ['LIKE', 'UNLIKE', 'MAX_PER', 'IS']) || size(self) == 3", "message": "LIKE, UNLIKE, MAX_PER and IS need a value (third element)"},
+                {"rule": "self[1] != 'UNIQUE' || size(self) == 2", "message": "UNIQUE takes no value"}
+            ]
         }
     })
 }
@@ -711,13 +734,57 @@ pub struct AppStatus {
     /// Instances failing their health checks.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub unhealthy: Option<i32>,
-    /// Version (hash of the rendered spec) the instances should run.
+    /// Version (hash of the spec) of the last completed deployment: what the instances run.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub version: Option<String>,
+    /// One word, as the Marathon UI showed it: Running, Deploying, Waiting, Delayed,
+    /// Suspended, Stalled or Deleting.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub state: Option<String>,
+    /// The deployment in progress, if any.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub deployment: Option<AppDeployment>,
+    /// The last deployment that finished.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub last_deployment: Option<AppDeployment>,
+    /// The last restart requested with `dromos app restart` that was rolled out (the value of
+    /// the `dromos.io/restart` annotation).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub restarted_at: Option<String>,
+    /// Problems of the spec found by the operator (the API server cannot check them).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub problems: Vec<String>,
     /// What the App waits for, e.g. `waiting for shop/db: 1 of 3 healthy`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub waiting_for: Option<String>,
     /// Why pending instances cannot be placed: offers declined per reason.
     #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
     pub declined_offers: BTreeMap<String, i64>,
+}
+
+/// A deployment of an App: a change of version, a scale or a restart being rolled out.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct AppDeployment {
+    /// The version being deployed (hash of the spec).
+    pub version: String,
+    /// The restart being rolled out (`dromos.io/restart` annotation), if any.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub restart: Option<String>,
+    /// Create, Upgrade, Scale, Restart or Recovery (instances lost and replaced).
+    pub reason: String,
+    /// When it started (RFC 3339).
+    pub started_at: String,
+    /// When it finished (RFC 3339), for a completed deployment.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub finished_at: Option<String>,
+    /// Progress, e.g. `2 of 3 instances at the new version, 2 healthy`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub progress: Option<String>,
+    /// What the deployment waits for.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub waiting_for: Option<String>,
+    /// Succeeded or Superseded, for a completed deployment.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub result: Option<String>,
 }

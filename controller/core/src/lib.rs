@@ -4,6 +4,7 @@
 //! values. No tokio, kube client, git2, notify, clock or file system. The `dromos` binary
 //! gathers inputs, calls these functions and performs the effects.
 
+pub mod appstate;
 pub mod constraints;
 pub mod diag;
 pub mod ids;
@@ -42,6 +43,29 @@ pub fn check_tree(files: &[SourceFile], opts: &LoadOptions) -> Tree {
     let loaded = load::load_files(files, opts);
     let mut diagnostics = loaded.diagnostics;
     diagnostics.extend(validate::validate_manifests(&loaded.manifests));
+    diag::sort_diagnostics(&mut diagnostics);
+    Tree { manifests: loaded.manifests, diagnostics }
+}
+
+/// Loads and validates one object read from the cluster (an App applied with `kubectl`, say):
+/// the same schema and object rules as a file in Git, without the rules that relate several
+/// objects (the cluster is the judge of those). `label` names it in diagnostics.
+pub fn check_live(label: &str, object: &serde_json::Value, opts: &LoadOptions) -> Tree {
+    let mut doc = serde_json::json!({
+        "apiVersion": object["apiVersion"],
+        "kind": object["kind"],
+        "metadata": {"name": object["metadata"]["name"], "namespace": object["metadata"]["namespace"]},
+        "spec": object["spec"],
+    });
+    if let Some(a) = object["metadata"]["annotations"].as_object() {
+        doc["metadata"]["annotations"] = serde_json::Value::Object(a.clone());
+    }
+    let file = SourceFile { path: format!("{label}.json"), bytes: serde_json::to_vec_pretty(&doc).unwrap_or_default() };
+    let loaded = load::load_files(std::slice::from_ref(&file), opts);
+    let mut diagnostics = loaded.diagnostics;
+    for m in &loaded.manifests {
+        diagnostics.extend(validate::validate_object(m));
+    }
     diag::sort_diagnostics(&mut diagnostics);
     Tree { manifests: loaded.manifests, diagnostics }
 }

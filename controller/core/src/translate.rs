@@ -44,6 +44,9 @@ pub const OWNER_KIND_LABEL: &str = "dromos.io/owner-kind";
 pub const ID_ANNOTATION: &str = "dromos.io/id";
 /// Annotation holding the rendered spec's version hash.
 pub const VERSION_ANNOTATION: &str = "dromos.io/version";
+/// Annotation on an App asking for its instances to be replaced (`dromos app restart`), copied
+/// to the pod template so a change of value rolls the instances like a spec change.
+pub const RESTART_ANNOTATION: &str = "dromos.io/restart";
 /// Label/taint key marking nodes reserved for a Mesos role.
 pub const ROLE_KEY: &str = "dromos.io/role";
 /// Where Marathon tasks find their sandbox.
@@ -93,6 +96,16 @@ pub fn mib_quantity(mib: f64) -> Quantity {
     } else {
         Quantity(format!("{}Ki", (mib * 1024.0).round() as i64))
     }
+}
+
+/// The version of an App spec: a hash of everything but `instances`, so scaling keeps the
+/// version (as Marathon's `lastConfigChangeAt` did) and does not replace running instances.
+pub fn app_version(spec: &Value) -> String {
+    let mut spec = spec.clone();
+    if let Some(o) = spec.as_object_mut() {
+        o.remove("instances");
+    }
+    version_of(&spec)
 }
 
 /// A short content hash of a spec: changes whenever the spec changes.
@@ -631,7 +644,7 @@ pub fn render_app(m: &Manifest, app: &App, opts: &RenderOptions) -> Expansion {
     let mem = s.mem.unwrap_or(128.0);
     let disk = s.disk.unwrap_or(0.0);
     let gpus = s.gpus.unwrap_or(0.0);
-    let version = version_of(&m.value["spec"]);
+    let version = app_version(&m.value["spec"]);
     let selector = BTreeMap::from([(APP_LABEL.to_string(), name.clone())]);
     let mut labels = base_labels("App");
     labels.insert("app.kubernetes.io/name".into(), name.clone());
@@ -972,6 +985,9 @@ pub fn render_app(m: &Manifest, app: &App, opts: &RenderOptions) -> Expansion {
     tolerations.extend(unreachable_tolerations(s.unreachable_strategy.as_ref()));
 
     let mut template_annotations = annotations.clone();
+    if let Some(r) = m.value["metadata"]["annotations"][RESTART_ANNOTATION].as_str() {
+        template_annotations.insert(RESTART_ANNOTATION.into(), r.to_string());
+    }
     if s.kill_selection == Some(KillSelection::OldestFirst) {
         // The App operator keeps controller.kubernetes.io/pod-deletion-cost per pod so the
         // oldest instances go first; YOUNGEST_FIRST is the ReplicaSet default.

@@ -18,12 +18,7 @@ use std::collections::{BTreeMap, BTreeSet};
 pub fn validate_manifests(manifests: &[Manifest]) -> Vec<Diagnostic> {
     let mut out = Vec::new();
     for m in manifests {
-        match &m.typed {
-            Typed::App(app) => validate_app(m, app, &mut out),
-            Typed::Job(job) => validate_job(m, job, &mut out),
-            Typed::GitSource(gs) => validate_gitsource(m, gs, &mut out),
-            _ => {}
-        }
+        out.extend(validate_object(m));
     }
     validate_app_graph(manifests, &mut out);
     validate_job_graph(manifests, &mut out);
@@ -922,6 +917,18 @@ fn validate_gitsource(m: &Manifest, gs: &dromos_crds::GitSource, out: &mut Vec<D
     {
         out.push(m.error("invalid-path", "spec.path", "path may not leave the repository (`..`)"));
     }
+}
+
+/// The rules of one object alone.
+pub fn validate_object(m: &Manifest) -> Vec<Diagnostic> {
+    let mut out = Vec::new();
+    match &m.typed {
+        Typed::App(app) => validate_app(m, app, &mut out),
+        Typed::Job(job) => validate_job(m, job, &mut out),
+        Typed::GitSource(gs) => validate_gitsource(m, gs, &mut out),
+        _ => {}
+    }
+    out
 }
 
 /// Reports dependencies that resolve to no App and dependency cycles (with the whole path).
