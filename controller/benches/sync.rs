@@ -5,7 +5,7 @@
 //!
 //! The Argo CD scalability-test shape: one small ConfigMap per object, 100 per file; with the
 //! third argument `apps`, COUNT Apps instead (0 instances, so the cluster only stores them:
-//! each renders to an App, a Deployment and a Service). Prints
+//! the sync applies only the App; the App operator expands it, and is not run here). Prints
 //! cold sync time to converged, no-op resync time and writes, and the process's peak RSS.
 //! Needs a cluster: it fails, never skips, without KUBECONFIG.
 
@@ -67,7 +67,7 @@ fn main() {
         let o = sync_dir(&client, &mut resolver, dir.path(), &store, &settings).await.unwrap();
         let cold = t.elapsed();
         assert!(o.failures.is_empty(), "{:?}", &o.failures[..o.failures.len().min(3)]);
-        let what = if apps { "Apps (App + Deployment + Service each)" } else { "ConfigMaps" };
+        let what = if apps { "Apps (the App objects only)" } else { "ConfigMaps" };
         println!("source: {count} {what} + 1 Namespace, write concurrency {concurrency}");
         println!(
             "cold sync:   {:>8.1} s  ({} applied, {} writes, {} reads)",

@@ -203,6 +203,23 @@ enum Command {
         /// Requests allowed at once above --qps.
         #[arg(long, default_value_t = 100)]
         burst: u32,
+        /// Do not run the App operator (Apps are then only stored, not run).
+        #[arg(long)]
+        no_apps: bool,
+        /// Apps reconciled at once.
+        #[arg(long, default_value_t = 16)]
+        app_concurrency: u16,
+    },
+    /// Act on one App in the cluster.
+    App {
+        #[command(subcommand)]
+        action: AppAction,
+    },
+    /// Apps, Jobs and Packages of the cluster with their health, in one table.
+    Status {
+        /// Only this namespace (default: all namespaces).
+        #[arg(long, short)]
+        namespace: Option<String>,
     },
     /// Write the CRD manifests into crds/ and charts/dromos/crds/ (or check them).
     Crds {
@@ -215,6 +232,19 @@ enum Command {
         /// Print the CRDs to stdout instead of writing files.
         #[arg(long, conflicts_with = "check")]
         stdout: bool,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+enum AppAction {
+    /// Replace every instance without a spec change (like `kubectl rollout restart`), honouring
+    /// the App's upgrade strategy; recorded in the App's status when done.
+    Restart {
+        /// App name.
+        name: String,
+        /// Namespace of the App.
+        #[arg(long, short, default_value = "default")]
+        namespace: String,
     },
 }
 
@@ -276,6 +306,8 @@ pub fn run(cli: Cli) -> Result<ExitCode> {
             lease_namespace,
             qps,
             burst,
+            no_apps,
+            app_concurrency,
         } => runtime()?.block_on(async {
             let _ = tracing_subscriber::fmt()
                 .with_env_filter(
@@ -292,7 +324,23 @@ pub fn run(cli: Cli) -> Result<ExitCode> {
                 limiter: limiter(qps, burst),
             };
             tracing::info!(?opts, %listen, webhook = webhook_secret.is_some(), "dromos controller starting");
+            let app_opts = crate::apps::AppOptions {
+                namespace: namespace.clone(),
+                concurrency: app_concurrency,
+                render: RenderOptions::default(),
+            };
             let ctx = crate::controller::context(client.clone(), opts);
+            let app_client = client.clone();
+            let controllers = {
+                let ctx = ctx.clone();
+                async move {
+                    if no_apps {
+                        crate::controller::run(ctx).await;
+                    } else {
+                        tokio::join!(crate::controller::run(ctx), crate::apps::run(app_client, app_opts));
+                    }
+                }
+            };
             let state = std::sync::Arc::new(crate::http::HttpState {
                 metrics: ctx.metrics.clone(),
                 ready: std::sync::atomic::AtomicBool::new(true),
@@ -316,9 +364,9 @@ pub fn run(cli: Cli) -> Result<ExitCode> {
                         retry: std::time::Duration::from_secs(3),
                     };
                     let leading = crate::leader::campaign(ctx.client(), cfg);
-                    crate::leader::run_while_leading(leading, crate::controller::run(ctx)).await
+                    crate::leader::run_while_leading(leading, controllers).await
                 } else {
-                    crate::controller::run(ctx).await;
+                    controllers.await;
                     Ok(())
                 }
             };
@@ -461,6 +509,20 @@ pub fn run(cli: Cli) -> Result<ExitCode> {
             stdout.flush()?;
             Ok(ExitCode::SUCCESS)
         }
+        Command::App { action: AppAction::Restart { name, namespace } } => runtime()?.block_on(async {
+            let client = kube::Client::try_default().await.context("connecting to the cluster")?;
+            let at = crate::status::restart_app(&client, &namespace, &name).await?;
+            println!(
+                "app {namespace}/{name}: restart requested at {at}; `dromos status -n {namespace}` shows the rollout"
+            );
+            Ok(ExitCode::SUCCESS)
+        }),
+        Command::Status { namespace } => runtime()?.block_on(async {
+            let client = kube::Client::try_default().await.context("connecting to the cluster")?;
+            let rows = crate::status::collect(&client, namespace.as_deref()).await?;
+            print!("{}", crate::status::table(&rows));
+            Ok(if rows.iter().all(|r| r.healthy) { ExitCode::SUCCESS } else { ExitCode::from(3) })
+        }),
         Command::Crds { root, check, stdout } => {
             if stdout {
                 let mut out = std::io::stdout().lock();

@@ -2,6 +2,7 @@
 //!
 //! Modules that do I/O are named for it (`fsread`); rendering decisions live in `dromos-core`.
 
+pub mod apps;
 pub mod cli;
 pub mod controller;
 pub mod crdgen;
@@ -11,4 +12,5 @@ pub mod http;
 pub mod leader;
 pub mod local;
 pub mod ratelimit;
+pub mod status;
 pub mod sync;

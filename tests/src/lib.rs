@@ -88,6 +88,23 @@ impl TestNamespace {
 }
 
 async fn delete_namespace(client: &Client, name: &str) {
+    // The App operator of a test stops with the test: release its finalizers so the namespace
+    // can go.
+    let apps: Api<dromos_crds::App> = Api::namespaced(client.clone(), name);
+    if let Ok(list) = apps.list(&Default::default()).await {
+        for a in list {
+            if !a.metadata.finalizers.clone().unwrap_or_default().is_empty() {
+                let patch = json!({"metadata": {"finalizers": null}});
+                let _ = apps
+                    .patch(
+                        &a.metadata.name.unwrap_or_default(),
+                        &kube::api::PatchParams::default(),
+                        &kube::api::Patch::Merge(&patch),
+                    )
+                    .await;
+            }
+        }
+    }
     let api: Api<Namespace> = Api::all(client.clone());
     let _ = api.delete(name, &DeleteParams::background()).await;
 }

@@ -128,8 +128,10 @@ async fn converges_applies_changes_refuses_invalid_commits_prunes_and_resyncs_wi
     let gs = h.ready_at(c1).await;
     let cms = h.ns.api::<ConfigMap>();
     assert_eq!(cms.get("a").await.unwrap().data.unwrap()["value"], "1");
-    let dep = h.ns.api::<Deployment>().get("web").await.expect("the App's Deployment is applied");
-    assert_eq!(dep.spec.unwrap().replicas, Some(2));
+    let app = h.ns.api::<dromos_crds::App>().get("web").await.expect("the App is applied");
+    assert_eq!(app.spec.instances, Some(2));
+    // Its Deployment is the App operator's to create (tests/tests/apps.rs), not the sync's.
+    assert!(h.ns.api::<Deployment>().get_opt("web").await.unwrap().is_none());
     let inv = gs.status.as_ref().unwrap().inventory.clone();
     assert!(inv.contains(&format!("v1|ConfigMap|{}|b", h.ns.name)), "{inv:?}");
     assert_eq!(gs.status.as_ref().unwrap().common.observed_generation, gs.metadata.generation);

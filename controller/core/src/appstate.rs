@@ -339,10 +339,10 @@ pub fn assess(prev: Option<&AppStatus>, obs: &Observed) -> Assessment {
             message: failed.clone().unwrap_or_default(),
         });
     }
-    if let Some(w) = &waiting {
-        if prev.waiting_for.as_deref() != Some(w.as_str()) {
-            events.push(AppEvent { warning: false, reason: "WaitingForDependencies", message: w.clone() });
-        }
+    if let Some(w) = &waiting
+        && prev.waiting_for.as_deref() != Some(w.as_str())
+    {
+        events.push(AppEvent { warning: false, reason: "WaitingForDependencies", message: w.clone() });
     }
     st.waiting_for = waiting.clone().or_else(|| st.deployment.as_ref().and_then(|d| d.waiting_for.clone()));
 

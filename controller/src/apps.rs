@@ -1,0 +1,580 @@
+//! The App operator (I/O): App -> Deployment or StatefulSet, Services and
+//! PodDisruptionBudget, with Marathon's dependency rule, deployments and status.
+//!
+//! The decisions are pure ([`dromos_core::appstate::assess`] and the same
+//! [`dromos_core::translate::render_app`] that `dromos render` uses); this module watches,
+//! applies what differs, deletes what left the expansion, writes status only when it changed
+//! and records events. A no-op reconcile makes no mutating request: every owned kind is kept in
+//! a reflector store and an object is applied only when the rendered one is not a subset of it.
+
+use dromos_core::appstate::{self, Dependency, DependencyState, Observed, PodInfo, WorkloadInfo};
+use dromos_core::translate::{self, RESTART_ANNOTATION, VERSION_ANNOTATION};
+use dromos_core::{LoadOptions, RenderOptions, Typed};
+use dromos_crds::app::AppStatus;
+use dromos_crds::{App, condition};
+use futures::StreamExt;
+use k8s_openapi::api::apps::v1::{Deployment, StatefulSet};
+use k8s_openapi::api::core::v1::{Pod, Service};
+use k8s_openapi::api::policy::v1::PodDisruptionBudget;
+use kube::api::{Api, DeleteParams, Patch, PatchParams};
+use kube::runtime::controller::{Action, Controller};
+use kube::runtime::events::{Event, EventType, Recorder, Reporter};
+use kube::runtime::reflector::{self, ObjectRef, Store, reflector};
+use kube::runtime::{WatchStreamExt, watcher};
+use kube::{Client, Resource, ResourceExt};
+use serde_json::Value;
+use std::collections::BTreeSet;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::time::Duration;
+
+/// Field manager of the objects the operator applies.
+pub const FIELD_MANAGER: &str = "dromos-apps";
+/// Finalizer that orders deletions (dependents stop before their dependencies).
+pub const FINALIZER: &str = "dromos.io/app-operator";
+/// How long a deleted App waits for dependents that still run to be deleted too.
+pub const DELETE_GRACE: Duration = Duration::from_secs(3);
+const OWNED_SELECTOR: &str = "dromos.io/owner-kind=App";
+
+/// Operator settings.
+#[derive(Clone, Debug, Default)]
+pub struct AppOptions {
+    /// Watch only this namespace (all when `None`).
+    pub namespace: Option<String>,
+    /// Apps reconciled at once.
+    pub concurrency: u16,
+    /// Rendering settings (default images).
+    pub render: RenderOptions,
+}
+
+/// Shared state of the App reconcilers.
+pub struct AppContext {
+    client: Client,
+    opts: AppOptions,
+    recorder: Recorder,
+    apps: Store<App>,
+    deployments: Store<Deployment>,
+    statefulsets: Store<StatefulSet>,
+    services: Store<Service>,
+    pdbs: Store<PodDisruptionBudget>,
+    pods: Store<Pod>,
+    trigger: futures::channel::mpsc::UnboundedSender<ObjectRef<App>>,
+    /// Mutating requests (applies, deletes, status, events, finalizers).
+    pub writes: AtomicUsize,
+    /// Completed reconciles.
+    pub reconciles: AtomicUsize,
+}
+
+impl std::fmt::Debug for AppContext {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "AppContext({:?})", self.opts)
+    }
+}
+
+/// Errors that make a reconcile retry with backoff.
+#[derive(Debug, thiserror::Error)]
+pub enum AppError {
+    /// Kubernetes API failure.
+    #[error("kubernetes: {0}")]
+    Kube(#[from] kube::Error),
+    /// Anything else.
+    #[error("{0}")]
+    Other(String),
+}
+
+fn api<K>(client: &Client, ns: Option<&str>) -> Api<K>
+where
+    K: Resource<Scope = k8s_openapi::NamespaceResourceScope> + Clone + serde::de::DeserializeOwned + std::fmt::Debug,
+    K::DynamicType: Default,
+{
+    match ns {
+        Some(ns) => Api::namespaced(client.clone(), ns),
+        None => Api::all(client.clone()),
+    }
+}
+
+fn now() -> String {
+    k8s_openapi::jiff::Timestamp::now().strftime("%Y-%m-%dT%H:%M:%SZ").to_string()
+}
+
+/// Runs the App operator until the future is dropped.
+pub async fn run(client: Client, opts: AppOptions) -> Arc<AppContext> {
+    let (ctx, fut) = start(client, opts);
+    fut.await;
+    ctx
+}
+
+/// Builds the operator: its context (for counters) and the future that runs it.
+pub fn start(client: Client, opts: AppOptions) -> (Arc<AppContext>, impl std::future::Future<Output = ()>) {
+    let ns = opts.namespace.clone();
+    let owned = watcher::Config::default().labels(OWNED_SELECTOR);
+    let (apps_r, apps_w) = reflector::store::<App>();
+    let (dep_r, dep_w) = reflector::store::<Deployment>();
+    let (sts_r, sts_w) = reflector::store::<StatefulSet>();
+    let (svc_r, svc_w) = reflector::store::<Service>();
+    let (pdb_r, pdb_w) = reflector::store::<PodDisruptionBudget>();
+    let (pod_r, pod_w) = reflector::store::<Pod>();
+    let app_stream = reflector(apps_w, watcher(api::<App>(&client, ns.as_deref()), watcher::Config::default()))
+        .default_backoff()
+        .touched_objects();
+    let dep_stream = reflector(dep_w, watcher(api::<Deployment>(&client, ns.as_deref()), owned.clone()))
+        .default_backoff()
+        .touched_objects();
+    let sts_stream = reflector(sts_w, watcher(api::<StatefulSet>(&client, ns.as_deref()), owned.clone()))
+        .default_backoff()
+        .touched_objects();
+    let svc_stream = reflector(svc_w, watcher(api::<Service>(&client, ns.as_deref()), owned.clone()))
+        .default_backoff()
+        .touched_objects();
+    let pdb_stream = reflector(pdb_w, watcher(api::<PodDisruptionBudget>(&client, ns.as_deref()), owned.clone()))
+        .default_backoff()
+        .touched_objects();
+    let pod_stream =
+        reflector(pod_w, watcher(api::<Pod>(&client, ns.as_deref()), owned)).default_backoff().touched_objects();
+    let (trigger, triggers) = futures::channel::mpsc::unbounded();
+    let reporter = Reporter { controller: "dromos-apps".into(), instance: std::env::var("HOSTNAME").ok() };
+    let ctx = Arc::new(AppContext {
+        recorder: Recorder::new(client.clone(), reporter),
+        client,
+        opts: opts.clone(),
+        apps: apps_r.clone(),
+        deployments: dep_r,
+        statefulsets: sts_r,
+        services: svc_r,
+        pdbs: pdb_r,
+        pods: pod_r,
+        trigger,
+        writes: AtomicUsize::new(0),
+        reconciles: AtomicUsize::new(0),
+    });
+    let config = kube::runtime::controller::Config::default().concurrency(opts.concurrency.max(1));
+    let pod_to_app = |pod: Pod| {
+        let name = pod.labels().get(translate::APP_LABEL)?.clone();
+        Some(ObjectRef::<App>::new(&name).within(&pod.namespace()?))
+    };
+    let fut = {
+        let ctx = ctx.clone();
+        async move {
+            Controller::for_stream(app_stream, apps_r)
+                .with_config(config)
+                .owns_stream(dep_stream)
+                .owns_stream(sts_stream)
+                .owns_stream(svc_stream)
+                .owns_stream(pdb_stream)
+                .watches_stream(pod_stream, pod_to_app)
+                .reconcile_on(triggers)
+                .run(reconcile, error_policy, ctx)
+                .for_each(|res| async move {
+                    if let Err(e) = res {
+                        tracing::debug!("app reconcile: {e}");
+                    }
+                })
+                .await;
+        }
+    };
+    (ctx, fut)
+}
+
+fn error_policy(app: Arc<App>, err: &AppError, _ctx: Arc<AppContext>) -> Action {
+    tracing::warn!(app = %app.name_any(), "app reconcile failed: {err}");
+    Action::requeue(Duration::from_secs(5))
+}
+
+async fn reconcile(app: Arc<App>, ctx: Arc<AppContext>) -> Result<Action, AppError> {
+    let ns = app.namespace().unwrap_or_default();
+    let apps: Api<App> = Api::namespaced(ctx.client.clone(), &ns);
+    let has_finalizer = app.finalizers().iter().any(|f| f == FINALIZER);
+    let result = if app.metadata.deletion_timestamp.is_some() {
+        if !has_finalizer {
+            Ok(Action::await_change())
+        } else {
+            match cleanup(&app, &ctx).await {
+                Ok(None) => {
+                    // Done: remove our finalizer (a JSON patch that tests the list first).
+                    let finalizers: Vec<&String> = app.finalizers().iter().filter(|f| *f != FINALIZER).collect();
+                    let patch = json_patch(&app, serde_json::json!(finalizers));
+                    ctx.writes.fetch_add(1, Ordering::Relaxed);
+                    apps.patch(&app.name_any(), &PatchParams::default(), &patch).await?;
+                    Ok(Action::await_change())
+                }
+                Ok(Some(action)) => Ok(action),
+                Err(e) => Err(e),
+            }
+        }
+    } else if !has_finalizer {
+        let mut finalizers: Vec<String> = app.finalizers().to_vec();
+        finalizers.push(FINALIZER.to_string());
+        ctx.writes.fetch_add(1, Ordering::Relaxed);
+        apps.patch(&app.name_any(), &PatchParams::default(), &json_patch(&app, serde_json::json!(finalizers))).await?;
+        // The change of finalizers brings the App back through the watch.
+        Ok(Action::await_change())
+    } else {
+        apply(&app, &ctx).await
+    };
+    ctx.reconciles.fetch_add(1, Ordering::Relaxed);
+    result
+}
+
+/// A JSON patch replacing `metadata.finalizers`, guarded by the resourceVersion read.
+fn json_patch(app: &App, finalizers: Value) -> Patch<Value> {
+    let ops = serde_json::json!([
+        {"op": "test", "path": "/metadata/resourceVersion", "value": app.resource_version()},
+        {"op": "add", "path": "/metadata/finalizers", "value": finalizers}
+    ]);
+    Patch::Json(serde_json::from_value(ops).expect("a valid JSON patch"))
+}
+
+/// The `(namespace, name)` of every App that depends on `target`.
+fn dependents(ctx: &AppContext, target: &(String, String)) -> Vec<Arc<App>> {
+    ctx.apps
+        .state()
+        .into_iter()
+        .filter(|a| {
+            let ns = a.namespace().unwrap_or_default();
+            let id =
+                a.spec.id.clone().filter(|i| i.starts_with('/')).unwrap_or_else(|| format!("/{ns}/{}", a.name_any()));
+            appstate::resolve_dependencies(&id, &ns, &a.spec.dependencies).into_iter().flatten().any(|d| &d == target)
+        })
+        .collect()
+}
+
+fn dependency_state(ctx: &AppContext, key: &(String, String)) -> DependencyState {
+    let Some(dep) = ctx.apps.get(&ObjectRef::new(&key.1).within(&key.0)) else {
+        return DependencyState::Missing;
+    };
+    let status = dep.status.clone().unwrap_or_default();
+    let ready =
+        status.common.conditions.iter().any(|c| {
+            c.type_ == condition::READY && c.status == "True" && c.observed_generation == dep.metadata.generation
+        });
+    if ready && dep.metadata.deletion_timestamp.is_none() {
+        DependencyState::Ready
+    } else {
+        DependencyState::NotReady { healthy: status.healthy.unwrap_or(0), instances: dep.spec.instances.unwrap_or(1) }
+    }
+}
+
+fn template_revision(meta: Option<&k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta>) -> String {
+    let ann = meta.and_then(|m| m.annotations.clone()).unwrap_or_default();
+    appstate::revision(
+        ann.get(VERSION_ANNOTATION).map(String::as_str).unwrap_or(""),
+        ann.get(RESTART_ANNOTATION).map(String::as_str),
+    )
+}
+
+fn observe_workload(ctx: &AppContext, ns: &str, name: &str) -> Option<WorkloadInfo> {
+    let key_d = ObjectRef::<Deployment>::new(name).within(ns);
+    if let Some(d) = ctx.deployments.get(&key_d) {
+        let spec = d.spec.clone().unwrap_or_default();
+        let st = d.status.clone().unwrap_or_default();
+        let failed = st
+            .conditions
+            .unwrap_or_default()
+            .into_iter()
+            .find(|c| c.type_ == "Progressing" && c.reason.as_deref() == Some("ProgressDeadlineExceeded"))
+            .map(|c| c.message.unwrap_or_else(|| "the rollout exceeded its progress deadline".into()));
+        return Some(WorkloadInfo {
+            revision: template_revision(spec.template.metadata.as_ref()),
+            observed: st.observed_generation >= d.metadata.generation,
+            replicas: spec.replicas.unwrap_or(1),
+            updated: st.updated_replicas.unwrap_or(0),
+            ready: st.available_replicas.unwrap_or(0).min(st.ready_replicas.unwrap_or(0)),
+            current: st.replicas.unwrap_or(0),
+            failed,
+        });
+    }
+    let key_s = ObjectRef::<StatefulSet>::new(name).within(ns);
+    ctx.statefulsets.get(&key_s).map(|s| {
+        let spec = s.spec.clone().unwrap_or_default();
+        let st = s.status.clone().unwrap_or_default();
+        WorkloadInfo {
+            revision: template_revision(spec.template.metadata.as_ref()),
+            observed: st.observed_generation >= s.metadata.generation,
+            replicas: spec.replicas.unwrap_or(1),
+            updated: st.updated_replicas.unwrap_or(0),
+            ready: st.ready_replicas.unwrap_or(0),
+            current: st.replicas,
+            failed: None,
+        }
+    })
+}
+
+fn pods_of(ctx: &AppContext, ns: &str, name: &str) -> Vec<PodInfo> {
+    let mut pods: Vec<PodInfo> = ctx
+        .pods
+        .state()
+        .into_iter()
+        .filter(|p| {
+            p.namespace().as_deref() == Some(ns)
+                && p.labels().get(translate::APP_LABEL).map(String::as_str) == Some(name)
+        })
+        .map(|p| {
+            let st = p.status.clone().unwrap_or_default();
+            let conds = st.conditions.clone().unwrap_or_default();
+            let ready = conds.iter().any(|c| c.type_ == "Ready" && c.status == "True");
+            let unschedulable = conds
+                .iter()
+                .find(|c| c.type_ == "PodScheduled" && c.status == "False")
+                .map(|c| c.message.clone().unwrap_or_else(|| c.reason.clone().unwrap_or_default()));
+            let crash_looping = st.container_statuses.unwrap_or_default().iter().any(|c| {
+                c.state.as_ref().and_then(|s| s.waiting.as_ref()).and_then(|w| w.reason.as_deref())
+                    == Some("CrashLoopBackOff")
+            });
+            PodInfo {
+                name: p.name_any(),
+                revision: template_revision(Some(&p.metadata)),
+                phase: st.phase.unwrap_or_else(|| "Pending".into()),
+                ready,
+                terminating: p.metadata.deletion_timestamp.is_some(),
+                unschedulable,
+                crash_looping,
+            }
+        })
+        .collect();
+    pods.sort_by(|a, b| a.name.cmp(&b.name));
+    pods
+}
+
+/// Live object of a rendered one, from the stores.
+fn live_of(ctx: &AppContext, obj: &Value) -> Option<Value> {
+    let name = obj["metadata"]["name"].as_str()?;
+    let ns = obj["metadata"]["namespace"].as_str()?;
+    fn to<K: serde::Serialize>(v: Option<Arc<K>>) -> Option<Value> {
+        v.and_then(|v| serde_json::to_value(&*v).ok())
+    }
+    match obj["kind"].as_str()? {
+        "Deployment" => to(ctx.deployments.get(&ObjectRef::new(name).within(ns))),
+        "StatefulSet" => to(ctx.statefulsets.get(&ObjectRef::new(name).within(ns))),
+        "Service" => to(ctx.services.get(&ObjectRef::new(name).within(ns))),
+        "PodDisruptionBudget" => to(ctx.pdbs.get(&ObjectRef::new(name).within(ns))),
+        _ => None,
+    }
+}
+
+async fn apply_object(ctx: &AppContext, obj: &Value) -> Result<(), AppError> {
+    let name = obj["metadata"]["name"].as_str().unwrap_or_default().to_string();
+    let ns = obj["metadata"]["namespace"].as_str().unwrap_or_default().to_string();
+    let pp = PatchParams::apply(FIELD_MANAGER).force();
+    ctx.writes.fetch_add(1, Ordering::Relaxed);
+    let c = ctx.client.clone();
+    match obj["kind"].as_str().unwrap_or_default() {
+        "Deployment" => drop(Api::<Deployment>::namespaced(c, &ns).patch(&name, &pp, &Patch::Apply(obj)).await?),
+        "StatefulSet" => drop(Api::<StatefulSet>::namespaced(c, &ns).patch(&name, &pp, &Patch::Apply(obj)).await?),
+        "Service" => drop(Api::<Service>::namespaced(c, &ns).patch(&name, &pp, &Patch::Apply(obj)).await?),
+        "PodDisruptionBudget" => {
+            drop(Api::<PodDisruptionBudget>::namespaced(c, &ns).patch(&name, &pp, &Patch::Apply(obj)).await?)
+        }
+        k => return Err(AppError::Other(format!("the App operator cannot apply a {k}"))),
+    }
+    Ok(())
+}
+
+/// Owned objects of an App (by owner uid) found in the stores: (kind, name).
+fn owned_objects(ctx: &AppContext, app: &App) -> Vec<(&'static str, String)> {
+    owned_objects_with(ctx, app, false)
+}
+
+/// Like [`owned_objects`]; with `live_only`, leaves out objects already being deleted.
+fn owned_objects_with(ctx: &AppContext, app: &App, live_only: bool) -> Vec<(&'static str, String)> {
+    let uid = app.uid().unwrap_or_default();
+    let ns = app.namespace().unwrap_or_default();
+    let owned = |m: &k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta| {
+        m.namespace.as_deref() == Some(ns.as_str())
+            && !(live_only && m.deletion_timestamp.is_some())
+            && m.owner_references.iter().flatten().any(|o| o.uid == uid && o.controller == Some(true))
+    };
+    let mut out = Vec::new();
+    out.extend(ctx.deployments.state().iter().filter(|o| owned(&o.metadata)).map(|o| ("Deployment", o.name_any())));
+    out.extend(ctx.statefulsets.state().iter().filter(|o| owned(&o.metadata)).map(|o| ("StatefulSet", o.name_any())));
+    out.extend(ctx.services.state().iter().filter(|o| owned(&o.metadata)).map(|o| ("Service", o.name_any())));
+    out.extend(ctx.pdbs.state().iter().filter(|o| owned(&o.metadata)).map(|o| ("PodDisruptionBudget", o.name_any())));
+    out
+}
+
+async fn delete_object(ctx: &AppContext, ns: &str, kind: &str, name: &str, dp: &DeleteParams) -> Result<(), AppError> {
+    ctx.writes.fetch_add(1, Ordering::Relaxed);
+    let c = ctx.client.clone();
+    let r = match kind {
+        "Deployment" => Api::<Deployment>::namespaced(c, ns).delete(name, dp).await.map(|_| ()),
+        "StatefulSet" => Api::<StatefulSet>::namespaced(c, ns).delete(name, dp).await.map(|_| ()),
+        "Service" => Api::<Service>::namespaced(c, ns).delete(name, dp).await.map(|_| ()),
+        "PodDisruptionBudget" => Api::<PodDisruptionBudget>::namespaced(c, ns).delete(name, dp).await.map(|_| ()),
+        _ => Ok(()),
+    };
+    match r {
+        Ok(()) => Ok(()),
+        Err(kube::Error::Api(e)) if e.code == 404 => Ok(()),
+        Err(e) => Err(e.into()),
+    }
+}
+
+async fn publish(ctx: &AppContext, app: &App, warning: bool, reason: &str, note: String) {
+    ctx.writes.fetch_add(1, Ordering::Relaxed);
+    let ev = Event {
+        type_: if warning { EventType::Warning } else { EventType::Normal },
+        reason: reason.into(),
+        note: Some(note.chars().take(1000).collect()),
+        action: "Deploy".into(),
+        secondary: None,
+    };
+    if let Err(e) = ctx.recorder.publish(&ev, &app.object_ref(&())).await {
+        tracing::debug!("event: {e}");
+    }
+}
+
+async fn write_status(ctx: &AppContext, app: &App, status: &AppStatus) -> Result<bool, AppError> {
+    if app.status.as_ref() == Some(status) {
+        return Ok(false);
+    }
+    let mut body = serde_json::to_value(status).map_err(|e| AppError::Other(e.to_string()))?;
+    // A merge patch keeps keys it does not mention: send null for keys that disappeared.
+    if let (Some(new), Some(Value::Object(old))) =
+        (body.as_object_mut(), app.status.as_ref().and_then(|s| serde_json::to_value(s).ok()))
+    {
+        for k in old.keys() {
+            new.entry(k.clone()).or_insert(Value::Null);
+        }
+    }
+    let api: Api<App> = Api::namespaced(ctx.client.clone(), &app.namespace().unwrap_or_default());
+    ctx.writes.fetch_add(1, Ordering::Relaxed);
+    api.patch_status(&app.name_any(), &PatchParams::default(), &Patch::Merge(serde_json::json!({"status": body})))
+        .await?;
+    Ok(true)
+}
+
+fn was_ready(app: &App) -> bool {
+    app.status
+        .as_ref()
+        .is_some_and(|s| s.common.conditions.iter().any(|c| c.type_ == condition::READY && c.status == "True"))
+}
+
+fn wake_dependents(ctx: &AppContext, key: &(String, String)) {
+    for d in dependents(ctx, key) {
+        let _ = ctx.trigger.unbounded_send(ObjectRef::from_obj(&*d));
+    }
+}
+
+async fn apply(app: &App, ctx: &AppContext) -> Result<Action, AppError> {
+    let ns = app.namespace().unwrap_or_default();
+    let name = app.name_any();
+    let value = serde_json::to_value(app).map_err(|e| AppError::Other(e.to_string()))?;
+    let opts = LoadOptions { default_namespace: ns.clone(), ..Default::default() };
+    let tree = dromos_core::check_live(&format!("App {ns}/{name}"), &value, &opts);
+    let problems: Vec<String> =
+        tree.diagnostics.iter().filter(|d| d.is_error()).map(|d| format!("{}: {}", d.field, d.message)).collect();
+    let manifest = tree.manifests.into_iter().next();
+    let (rendered, version) = match (&manifest, problems.is_empty()) {
+        (Some(m), true) => match &m.typed {
+            Typed::App(typed) => {
+                (translate::render_app(m, typed, &ctx.opts.render).objects, translate::app_version(&m.value["spec"]))
+            }
+            _ => (vec![], String::new()),
+        },
+        _ => (vec![], String::new()),
+    };
+    let restart = app.annotations().get(RESTART_ANNOTATION).cloned();
+    let id = app.spec.id.clone().filter(|i| i.starts_with('/')).unwrap_or_else(|| format!("/{ns}/{name}"));
+    let dependencies = appstate::resolve_dependencies(&id, &ns, &app.spec.dependencies)
+        .into_iter()
+        .flatten()
+        .map(|k| Dependency { key: format!("{}/{}", k.0, k.1), state: dependency_state(ctx, &k) })
+        .collect();
+    let obs = Observed {
+        generation: app.metadata.generation,
+        instances: app.spec.instances.unwrap_or(1),
+        revision: appstate::revision(&version, restart.as_deref()),
+        version,
+        restart,
+        workload: observe_workload(ctx, &ns, &name),
+        pods: pods_of(ctx, &ns, &name),
+        dependencies,
+        problems,
+        deleting: false,
+        now: now(),
+    };
+    let assessment = appstate::assess(app.status.as_ref(), &obs);
+
+    if assessment.apply {
+        let owner = app.controller_owner_ref(&()).map(|o| serde_json::to_value(o).unwrap_or_default());
+        let mut wanted = BTreeSet::new();
+        for mut obj in rendered {
+            obj["metadata"]["namespace"] = Value::String(ns.clone());
+            if let Some(o) = &owner {
+                obj["metadata"]["ownerReferences"] = Value::Array(vec![o.clone()]);
+            }
+            wanted.insert((
+                obj["kind"].as_str().unwrap_or_default().to_string(),
+                obj["metadata"]["name"].as_str().unwrap_or_default().to_string(),
+            ));
+            let unchanged = live_of(ctx, &obj).is_some_and(|live| dromos_core::plan::is_subset(&obj, &live));
+            if !unchanged {
+                apply_object(ctx, &obj).await?;
+            }
+        }
+        for (kind, oname) in owned_objects(ctx, app) {
+            if !wanted.contains(&(kind.to_string(), oname.clone())) {
+                tracing::info!(app = %name, kind, object = %oname, "deleting an object the App no longer renders");
+                delete_object(ctx, &ns, kind, &oname, &DeleteParams::background()).await?;
+            }
+        }
+    }
+    for e in &assessment.events {
+        publish(ctx, app, e.warning, e.reason, e.message.clone()).await;
+    }
+    let ready_before = was_ready(app);
+    write_status(ctx, app, &assessment.status).await?;
+    let ready_now =
+        assessment.status.common.conditions.iter().any(|c| c.type_ == condition::READY && c.status == "True");
+    if ready_before != ready_now || app.status.is_none() {
+        wake_dependents(ctx, &(ns, name));
+    }
+    let state = assessment.status.state.as_deref().unwrap_or("");
+    Ok(Action::requeue(if state == "Running" || state == "Suspended" {
+        Duration::from_secs(300)
+    } else {
+        Duration::from_secs(30)
+    }))
+}
+
+/// Deletion: wait until every dependent that is also being deleted has stopped, then stop this
+/// App's instances, then let the App go.
+async fn cleanup(app: &App, ctx: &AppContext) -> Result<Option<Action>, AppError> {
+    let ns = app.namespace().unwrap_or_default();
+    let name = app.name_any();
+    let key = (ns.clone(), name.clone());
+    let deps = dependents(ctx, &key);
+    // Apps deleted together (`kubectl delete -f dir`, a pruned group) arrive one by one: for a
+    // short while after this App's deletion, a dependent that still runs may be next.
+    let since = app
+        .metadata
+        .deletion_timestamp
+        .as_ref()
+        .map(|t| k8s_openapi::jiff::Timestamp::now().duration_since(t.0).as_secs_f64())
+        .unwrap_or(f64::MAX);
+    let grace = since < DELETE_GRACE.as_secs_f64() && deps.iter().any(|d| d.metadata.deletion_timestamp.is_none());
+    let waiting: Vec<String> = deps
+        .iter()
+        .filter(|d| grace || d.metadata.deletion_timestamp.is_some())
+        .map(|d| format!("{}/{}", d.namespace().unwrap_or_default(), d.name_any()))
+        .collect();
+    let mut status = app.status.clone().unwrap_or_default();
+    status.state = Some("Deleting".into());
+    status.waiting_for =
+        (!waiting.is_empty()).then(|| format!("waiting for dependents to stop: {}", waiting.join(", ")));
+    write_status(ctx, app, &status).await?;
+    if !waiting.is_empty() {
+        return Ok(Some(Action::requeue(Duration::from_secs(1))));
+    }
+    for (kind, oname) in owned_objects_with(ctx, app, true) {
+        if kind == "Deployment" || kind == "StatefulSet" {
+            delete_object(ctx, &ns, kind, &oname, &DeleteParams::foreground()).await?;
+        }
+    }
+    let remaining = pods_of(ctx, &ns, &name).len();
+    if remaining > 0 {
+        return Ok(Some(Action::requeue(Duration::from_secs(1))));
+    }
+    publish(ctx, app, false, "Deleted", "instances stopped; the App is deleted".into()).await;
+    wake_dependents(ctx, &key);
+    Ok(None)
+}
