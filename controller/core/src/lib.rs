@@ -7,6 +7,7 @@
 pub mod constraints;
 pub mod diag;
 pub mod ids;
+pub mod import;
 pub mod load;
 pub mod plan;
 pub mod render;
