@@ -16,6 +16,8 @@ mod cosmos;
 mod marathon;
 mod metronome;
 pub mod report;
+#[cfg(test)]
+mod tests;
 
 pub use report::{Effect, Entry, Report};
 
@@ -477,47 +479,4 @@ pub(crate) fn dns_label(s: &str) -> String {
     }
     let t: String = out.trim_matches('-').chars().take(63).collect();
     t.trim_end_matches('-').to_string()
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    fn cx_run<T>(f: impl FnOnce(&mut Cx) -> T) -> (T, State) {
-        let mut st = State::default();
-        let mut cx = Cx { file: "f.json", object: "App a/b".into(), reasons: &[], kind: "App", st: &mut st };
-        let t = f(&mut cx);
-        (t, st)
-    }
-
-    #[test]
-    fn carry_keeps_known_fields_and_reports_the_rest() {
-        let schema = spec_schema("App", &[]);
-        let v = serde_json::json!({"cmd": "x", "instances": 2.0, "tty": true, "executor": "", "labels": {"a": 1}});
-        let (out, st) = cx_run(|cx| carry(&v, schema, "$", "", cx));
-        assert_eq!(out.unwrap(), serde_json::json!({"cmd": "x", "instances": 2, "labels": {"a": "1"}}));
-        assert!(st.errors.is_empty());
-        let e = &st.report.entries;
-        assert_eq!(e.len(), 1, "{e:?}");
-        assert_eq!((e[0].path.as_str(), e[0].effect), ("$.tty", Effect::Dropped));
-    }
-
-    #[test]
-    fn carry_reports_wrong_types_with_their_path() {
-        let schema = spec_schema("App", &[]);
-        let v = serde_json::json!({"instances": "three", "healthChecks": [{"protocol": "SMTP"}]});
-        let (_, st) = cx_run(|cx| carry(&v, schema, "$.apps[0]", "", cx));
-        let msgs: Vec<String> = st.errors.iter().map(|e| format!("{} {}", e.path, e.message)).collect();
-        assert_eq!(msgs.len(), 2, "{msgs:?}");
-        assert!(msgs[0].starts_with("$.apps[0].instances expected an integer"), "{msgs:?}");
-        assert!(msgs[1].starts_with("$.apps[0].healthChecks[0].protocol `SMTP` is not one of"), "{msgs:?}");
-    }
-
-    #[test]
-    fn dns_labels_from_free_text() {
-        assert_eq!(dns_label("SAMPLE_JOB1"), "sample-job1");
-        assert_eq!(dns_label("  Nightly  ETL (v2) "), "nightly-etl-v2");
-        assert_eq!(dns_label("___"), "");
-        assert_eq!(dns_label(&"a".repeat(70)).len(), 63);
-    }
 }
