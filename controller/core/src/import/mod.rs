@@ -151,6 +151,17 @@ pub fn import(flavor: Flavor, inputs: &[Input], opts: &ImportOptions) -> Result<
             // Packages, the rest Apps), in one pass so dependencies still resolve.
             let (cosmos_docs, marathon_docs): (Vec<_>, Vec<_>) =
                 docs.into_iter().partition(|(_, v)| cosmos::is_install(v));
+            let (marathon_docs, other): (Vec<_>, Vec<_>) = marathon_docs
+                .into_iter()
+                .partition(|(_, v)| v.is_array() || v.get("id").is_some() || v.get("apps").is_some());
+            for (file, v) in other {
+                let what = if v.get("packagingVersion").is_some() {
+                    "a Universe package definition, not an install: Packages name it with spec.name and spec.repository"
+                } else {
+                    "neither a Cosmos install body {packageName, packageVersion, options, appId} nor a Marathon app"
+                };
+                st.error(&file, "$", format!("this is {what}"));
+            }
             cosmos::import_all(&cosmos_docs, opts, &mut st);
             marathon::import_all(&marathon_docs, opts, &mut st);
         }
