@@ -14,9 +14,7 @@ use dromos_crds::JobSpec;
 use serde_json::{Map, Value, json};
 use std::collections::BTreeMap;
 
-const fn r(field: &'static str, effect: Effect, why: &'static str, instead: &'static str) -> Reason {
-    Reason { field, effect, why, instead }
-}
+use super::reason as r;
 
 const REASONS: &[Reason] = &[
     r("epsilon", Effect::Note, "Chronos 3 ignores `epsilon` (jobs are never skipped)", "nothing"),

@@ -13,9 +13,7 @@ use dromos_crds::AppSpec;
 use serde_json::{Map, Value, json};
 use std::collections::{BTreeMap, BTreeSet};
 
-const fn r(field: &'static str, effect: Effect, why: &'static str, instead: &'static str) -> Reason {
-    Reason { field, effect, why, instead }
-}
+use super::reason as r;
 
 /// Fields of Marathon apps and pods that the App kind does not have, and what to do.
 pub(super) const REASONS: &[Reason] = &[
@@ -266,21 +264,7 @@ fn group(
         match k.as_str() {
             "id" | "apps" | "groups" | "pods" | "version" | "versionInfo" => {}
             "enforceRole" => {}
-            "dependencies" => match v.as_array() {
-                Some(list) => {
-                    for (i, d) in list.iter().enumerate() {
-                        let dp = idx(&p, i);
-                        match d.as_str().map(|d| ids::parse_id(d, Some(&gid))) {
-                            Some(Ok(segs)) => deps.push((abs(&segs), dp)),
-                            Some(Err(e)) => {
-                                cx.loss(Effect::Dropped, &dp, Some(d), e, "write the dependency as an absolute id")
-                            }
-                            None => cx.error(&dp, "a dependency must be a string id"),
-                        }
-                    }
-                }
-                None => cx.error(&p, "dependencies must be a list of ids"),
-            },
+            "dependencies" => deps.extend(parse_deps(v, &p, &gid, &mut cx)),
             _ => cx.drop_field(&p, "group", v),
         }
     }
@@ -330,7 +314,28 @@ fn locate(
     }
 }
 
-/// Collects an object's own dependencies (resolved against its group) after the inherited ones.
+/// Dependency ids of an app, pod or group, resolved against `base` (the group they are in,
+/// or the group itself for a group's own dependencies), with the JSON path of each.
+fn parse_deps(v: &Value, path: &str, base: &str, cx: &mut Cx) -> Vec<(String, String)> {
+    let mut deps = Vec::new();
+    match v.as_array() {
+        Some(list) => {
+            for (i, d) in list.iter().enumerate() {
+                let dp = idx(path, i);
+                match d.as_str().map(|d| ids::parse_id(d, Some(base))) {
+                    Some(Ok(segs)) => deps.push((abs(&segs), dp)),
+                    Some(Err(e)) => cx.loss(Effect::Dropped, &dp, Some(d), e, "write the dependency as an absolute id"),
+                    None => cx.error(&dp, "a dependency must be a string id"),
+                }
+            }
+        }
+        None if v.is_null() => {}
+        None => cx.error(path, "dependencies must be a list of ids"),
+    }
+    deps
+}
+
+/// An object's own dependencies, then the ones inherited from its groups.
 fn own_deps(
     m: &Map<String, Value>,
     path: &str,
@@ -338,26 +343,8 @@ fn own_deps(
     inherited: &[(String, String)],
     cx: &mut Cx,
 ) -> Vec<(String, String)> {
-    let mut deps = Vec::new();
-    if let Some(v) = m.get("dependencies") {
-        let p = key(path, "dependencies");
-        match v.as_array() {
-            Some(list) => {
-                for (i, d) in list.iter().enumerate() {
-                    let dp = idx(&p, i);
-                    match d.as_str().map(|d| ids::parse_id(d, Some(group))) {
-                        Some(Ok(segs)) => deps.push((abs(&segs), dp)),
-                        Some(Err(e)) => {
-                            cx.loss(Effect::Dropped, &dp, Some(d), e, "write the dependency as an absolute id")
-                        }
-                        None => cx.error(&dp, "a dependency must be a string id"),
-                    }
-                }
-            }
-            None if v.is_null() => {}
-            None => cx.error(&p, "dependencies must be a list of ids"),
-        }
-    }
+    let mut deps =
+        m.get("dependencies").map(|v| parse_deps(v, &key(path, "dependencies"), group, cx)).unwrap_or_default();
     deps.extend(inherited.iter().cloned());
     deps
 }

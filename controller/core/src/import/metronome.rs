@@ -12,9 +12,7 @@ use crate::ids;
 use dromos_crds::JobSpec;
 use serde_json::{Map, Value, json};
 
-const fn r(field: &'static str, effect: Effect, why: &'static str, instead: &'static str) -> Reason {
-    Reason { field, effect, why, instead }
-}
+use super::reason as r;
 
 const REASONS: &[Reason] = &[
     r(

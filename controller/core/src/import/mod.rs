@@ -256,6 +256,11 @@ pub(crate) struct Reason {
     pub instead: &'static str,
 }
 
+/// A [`Reason`] (short, for the tables of the converters).
+pub(crate) const fn reason(field: &'static str, effect: Effect, why: &'static str, instead: &'static str) -> Reason {
+    Reason { field, effect, why, instead }
+}
+
 impl Cx<'_> {
     pub fn loss(
         &mut self,
