@@ -36,6 +36,31 @@ enum PlanFormat {
     Json,
 }
 
+#[derive(Debug, Clone, Copy, ValueEnum, PartialEq, Eq)]
+enum ImportSystem {
+    /// Marathon apps, groups (the root group too), pods and app lists.
+    Marathon,
+    /// Metronome jobs, with embedded schedules or schedule files.
+    Metronome,
+    /// Chronos jobs, scheduled and dependent.
+    Chronos,
+    /// Cosmos install bodies `{packageName, packageVersion, options, appId}` and Marathon apps
+    /// of packages.
+    Package,
+}
+
+impl ImportSystem {
+    fn flavor(self) -> dromos_core::import::Flavor {
+        use dromos_core::import::Flavor;
+        match self {
+            ImportSystem::Marathon => Flavor::Marathon,
+            ImportSystem::Metronome => Flavor::Metronome,
+            ImportSystem::Chronos => Flavor::Chronos,
+            ImportSystem::Package => Flavor::Package,
+        }
+    }
+}
+
 #[derive(Debug, clap::Args)]
 struct SourceArgs {
     /// Source name: objects are labelled `dromos.io/source=local.<name>`; the inventory is the
@@ -220,6 +245,39 @@ enum Command {
         /// Only this namespace (default: all namespaces).
         #[arg(long, short)]
         namespace: Option<String>,
+    },
+    /// Turn DC/OS definitions into Dromos manifests, one file per object at
+    /// OUTDIR/<namespace>/<name>.<kind>.yaml, and report every field not carried over.
+    /// Exit 0 lossless, 3 something dropped or approximated, 1 unreadable input or output that
+    /// does not validate.
+    Import {
+        /// Where the definitions come from.
+        #[arg(value_enum)]
+        system: ImportSystem,
+        /// JSON files, or directories walked for `*.json`.
+        #[arg(required_unless_present = "from")]
+        paths: Vec<PathBuf>,
+        /// Read from a live API instead: Marathon (`http://marathon:8080`), Metronome or Chronos.
+        #[arg(long, conflicts_with = "paths")]
+        from: Option<String>,
+        /// DC/OS ACS token for --from, sent as `Authorization: token=<token>`.
+        #[arg(long, env = "DROMOS_DCOS_TOKEN", hide_env_values = true)]
+        token: Option<String>,
+        /// Output directory.
+        #[arg(long, short, default_value = "imported")]
+        output: PathBuf,
+        /// Write nothing and exit 3 when anything would be dropped or approximated.
+        #[arg(long)]
+        strict: bool,
+        /// Write the report to this file instead of stderr.
+        #[arg(long)]
+        report: Option<PathBuf>,
+        /// Namespace of objects whose id names none (one-segment ids, Chronos jobs).
+        #[arg(long, default_value = "default")]
+        default_namespace: String,
+        /// Largest input accepted, in bytes.
+        #[arg(long, default_value_t = 64 * 1024 * 1024)]
+        max_file_bytes: u64,
     },
     /// Write the CRD manifests into crds/ and charts/dromos/crds/ (or check them).
     Crds {
@@ -523,6 +581,19 @@ pub fn run(cli: Cli) -> Result<ExitCode> {
             print!("{}", crate::status::table(&rows));
             Ok(if rows.iter().all(|r| r.healthy) { ExitCode::SUCCESS } else { ExitCode::from(3) })
         }),
+        Command::Import { system, paths, from, token, output, strict, report, default_namespace, max_file_bytes } => {
+            import(ImportArgs {
+                flavor: system.flavor(),
+                paths,
+                from,
+                token,
+                output,
+                strict,
+                report,
+                default_namespace,
+                max_file_bytes,
+            })
+        }
         Command::Crds { root, check, stdout } => {
             if stdout {
                 let mut out = std::io::stdout().lock();
@@ -548,4 +619,82 @@ pub fn run(cli: Cli) -> Result<ExitCode> {
             Ok(ExitCode::SUCCESS)
         }
     }
+}
+
+struct ImportArgs {
+    flavor: dromos_core::import::Flavor,
+    paths: Vec<PathBuf>,
+    from: Option<String>,
+    token: Option<String>,
+    output: PathBuf,
+    strict: bool,
+    report: Option<PathBuf>,
+    default_namespace: String,
+    max_file_bytes: u64,
+}
+
+/// `dromos import`: read, convert, verify, report, write.
+fn import(a: ImportArgs) -> Result<ExitCode> {
+    use dromos_core::import;
+    let mut stderr = std::io::stderr().lock();
+    let inputs = match &a.from {
+        Some(url) => crate::import::fetch_inputs(a.flavor, url, a.token.as_deref(), a.max_file_bytes),
+        None => crate::import::read_inputs(&a.paths, a.max_file_bytes),
+    };
+    let inputs = match inputs {
+        Ok(i) => i,
+        Err(e) => {
+            writeln!(stderr, "error: {e:#}")?;
+            return Ok(ExitCode::from(1));
+        }
+    };
+    let opts = import::ImportOptions { default_namespace: a.default_namespace.clone() };
+    let result = match import::import(a.flavor, &inputs, &opts) {
+        Ok(r) => r,
+        Err(errors) => {
+            for e in &errors {
+                writeln!(stderr, "error: {e}")?;
+            }
+            writeln!(stderr, "{} error(s); nothing written", errors.len())?;
+            return Ok(ExitCode::from(1));
+        }
+    };
+    // The written files must pass `dromos validate`; render warnings say what Kubernetes
+    // approximates.
+    let (diags, warnings) = import::verify(&result.objects, &opts);
+    let texts: BTreeMap<String, String> = result.objects.iter().map(|o| (o.path(), o.to_yaml())).collect();
+    let mut shown = diags.clone();
+    shown.extend(warnings);
+    diag::sort_diagnostics(&mut shown);
+    if !shown.is_empty() {
+        write!(stderr, "{}", diag::render_text(&shown, |f| texts.get(f).map(String::as_str)))?;
+    }
+    let invalid = diags.iter().any(dromos_core::Diagnostic::is_error);
+    let text = result.report.text();
+    match &a.report {
+        Some(p) => std::fs::write(p, &text).with_context(|| format!("writing {}", p.display()))?,
+        None => write!(stderr, "{text}")?,
+    }
+    let lossy = result.report.losses() > 0;
+    if a.strict && (lossy || invalid) {
+        writeln!(stderr, "--strict: nothing written")?;
+        return Ok(ExitCode::from(if invalid { 1 } else { 3 }));
+    }
+    crate::import::write_objects(&a.output, &result.objects)?;
+    let count = |k: &str| result.objects.iter().filter(|o| o.kind == k).count();
+    println!(
+        "imported {} object(s) into {}: {} App, {} Job, {} Package",
+        result.objects.len(),
+        a.output.display(),
+        count("App"),
+        count("Job"),
+        count("Package")
+    );
+    Ok(if invalid {
+        ExitCode::from(1)
+    } else if lossy {
+        ExitCode::from(3)
+    } else {
+        ExitCode::SUCCESS
+    })
 }

@@ -9,6 +9,7 @@ pub mod crdgen;
 pub mod fsread;
 pub mod git;
 pub mod http;
+pub mod import;
 pub mod leader;
 pub mod local;
 pub mod ratelimit;

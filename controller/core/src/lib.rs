@@ -8,6 +8,7 @@ pub mod appstate;
 pub mod constraints;
 pub mod diag;
 pub mod ids;
+pub mod import;
 pub mod load;
 pub mod plan;
 pub mod render;
