@@ -10,6 +10,7 @@ pub mod ids;
 pub mod load;
 pub mod plan;
 pub mod render;
+pub mod runs;
 pub mod schedule;
 pub mod schema;
 pub mod translate;
