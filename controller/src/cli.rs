@@ -168,8 +168,9 @@ enum Command {
         #[arg(long, short, value_enum, default_value = "text")]
         output: PlanFormat,
     },
-    /// Run the GitSource controller against the cluster of the current kubeconfig (or in-cluster
-    /// config): fetch, validate, plan, apply, prune and report every GitSource.
+    /// Run the controllers against the cluster of the current kubeconfig (or in-cluster config):
+    /// GitSources (fetch, validate, plan, apply, prune, report) and Jobs (schedules,
+    /// dependencies, retries, deadlines, history).
     Controller {
         /// Watch GitSources of this namespace only (default: all namespaces).
         #[arg(long)]
@@ -204,6 +205,11 @@ enum Command {
         #[arg(long, default_value_t = 100)]
         burst: u32,
     },
+    /// Runs of a Dromos Job: start one now, or show the history.
+    Job {
+        #[command(subcommand)]
+        command: JobCommand,
+    },
     /// Write the CRD manifests into crds/ and charts/dromos/crds/ (or check them).
     Crds {
         /// Repository root.
@@ -215,6 +221,26 @@ enum Command {
         /// Print the CRDs to stdout instead of writing files.
         #[arg(long, conflicts_with = "check")]
         stdout: bool,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+enum JobCommand {
+    /// Start a run now (the job controller creates it and records it in the history).
+    Run {
+        /// Job name.
+        name: String,
+        /// Namespace.
+        #[arg(long, short, default_value = "default")]
+        namespace: String,
+    },
+    /// Print the recent runs: id, trigger, scheduled, start and finish times, result, attempts.
+    History {
+        /// Job name.
+        name: String,
+        /// Namespace.
+        #[arg(long, short, default_value = "default")]
+        namespace: String,
     },
 }
 
@@ -292,6 +318,10 @@ pub fn run(cli: Cli) -> Result<ExitCode> {
                 limiter: limiter(qps, burst),
             };
             tracing::info!(?opts, %listen, webhook = webhook_secret.is_some(), "dromos controller starting");
+            let jobs = crate::jobs::context(
+                client.clone(),
+                crate::jobs::JobOptions { namespace: namespace.clone(), ..Default::default() },
+            );
             let ctx = crate::controller::context(client.clone(), opts);
             let state = std::sync::Arc::new(crate::http::HttpState {
                 metrics: ctx.metrics.clone(),
@@ -316,9 +346,12 @@ pub fn run(cli: Cli) -> Result<ExitCode> {
                         retry: std::time::Duration::from_secs(3),
                     };
                     let leading = crate::leader::campaign(ctx.client(), cfg);
-                    crate::leader::run_while_leading(leading, crate::controller::run(ctx)).await
+                    let both = async {
+                        tokio::join!(crate::controller::run(ctx), crate::jobs::run(jobs));
+                    };
+                    crate::leader::run_while_leading(leading, both).await
                 } else {
-                    crate::controller::run(ctx).await;
+                    tokio::join!(crate::controller::run(ctx), crate::jobs::run(jobs));
                     Ok(())
                 }
             };
@@ -326,6 +359,28 @@ pub fn run(cli: Cli) -> Result<ExitCode> {
                 r = controller => r?,
                 r = server => r?,
                 _ = tokio::signal::ctrl_c() => tracing::info!("interrupted; stopping"),
+            }
+            Ok(ExitCode::SUCCESS)
+        }),
+        Command::Job { command } => runtime()?.block_on(async {
+            let client =
+                kube::Client::try_default().await.context("connecting to the cluster of the current kubeconfig")?;
+            match command {
+                JobCommand::Run { name, namespace } => {
+                    let req = crate::jobs::request_run(&client, &namespace, &name).await?;
+                    println!(
+                        "requested a run of job {namespace}/{name} ({req}); follow it with `dromos job history {name} -n {namespace}`"
+                    );
+                }
+                JobCommand::History { name, namespace } => {
+                    let api: kube::Api<dromos_crds::Job> = kube::Api::namespaced(client, &namespace);
+                    let job = api
+                        .get_opt(&name)
+                        .await
+                        .with_context(|| format!("reading job {namespace}/{name}"))?
+                        .with_context(|| format!("job {namespace}/{name} not found"))?;
+                    print!("{}", crate::jobs::history_table(&job));
+                }
             }
             Ok(ExitCode::SUCCESS)
         }),

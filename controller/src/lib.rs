@@ -8,6 +8,7 @@ pub mod crdgen;
 pub mod fsread;
 pub mod git;
 pub mod http;
+pub mod jobs;
 pub mod leader;
 pub mod local;
 pub mod ratelimit;
