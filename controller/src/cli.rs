@@ -184,6 +184,9 @@ enum Command {
         /// Parallel writes within one sync.
         #[arg(long, default_value_t = 32)]
         write_concurrency: usize,
+        /// Jobs reconciled at once (run creation at a busy minute).
+        #[arg(long, default_value_t = 16)]
+        job_concurrency: u16,
         /// Address of /metrics, /healthz, /readyz and the webhook (POST /hook).
         #[arg(long, default_value = "0.0.0.0:8080")]
         listen: String,
@@ -296,6 +299,7 @@ pub fn run(cli: Cli) -> Result<ExitCode> {
             cache_dir,
             concurrency,
             write_concurrency,
+            job_concurrency,
             listen,
             webhook_secret,
             leader_elect,
@@ -320,7 +324,11 @@ pub fn run(cli: Cli) -> Result<ExitCode> {
             tracing::info!(?opts, %listen, webhook = webhook_secret.is_some(), "dromos controller starting");
             let jobs = crate::jobs::context(
                 client.clone(),
-                crate::jobs::JobOptions { namespace: namespace.clone(), ..Default::default() },
+                crate::jobs::JobOptions {
+                    namespace: namespace.clone(),
+                    concurrency: job_concurrency,
+                    ..Default::default()
+                },
             );
             let ctx = crate::controller::context(client.clone(), opts);
             let state = std::sync::Arc::new(crate::http::HttpState {

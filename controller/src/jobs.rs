@@ -321,11 +321,14 @@ async fn apply(ctx: &JobContext, job: &Job, d: &Decision) -> Result<(), JobError
     let ns = job.namespace().unwrap_or_default();
     let name = job.name_any();
     let batch: Api<BatchJob> = Api::namespaced(ctx.client.clone(), &ns);
+    let t0 = std::time::Instant::now();
     for c in &d.create {
         let obj = render_run(&ns, &name, job, c, job.metadata.uid.as_deref(), &ctx.opts.render);
         ctx.writes.fetch_add(1, Ordering::Relaxed);
         match batch.create(&PostParams { field_manager: Some("dromos".into()), ..Default::default() }, &obj).await {
-            Ok(_) => tracing::info!(job = %format!("{ns}/{name}"), run = %c.name, "run attempt created"),
+            Ok(_) => {
+                tracing::info!(job = %format!("{ns}/{name}"), run = %c.name, ms = t0.elapsed().as_millis() as u64, "run attempt created")
+            }
             // Names are deterministic: it exists because an earlier reconcile created it.
             Err(kube::Error::Api(e)) if e.code == 409 => {}
             Err(e) => return Err(e.into()),
@@ -351,18 +354,27 @@ async fn apply(ctx: &JobContext, job: &Job, d: &Decision) -> Result<(), JobError
             Err(e) => return Err(e.into()),
         }
     }
-    for e in &d.events {
-        ctx.writes.fetch_add(1, Ordering::Relaxed);
-        let ev = Event {
-            type_: if e.warning { EventType::Warning } else { EventType::Normal },
-            reason: e.reason.into(),
-            note: Some(e.message.chars().take(1000).collect()),
-            action: "Run".into(),
-            secondary: None,
-        };
-        if let Err(err) = ctx.recorder.publish(&ev, &job.object_ref(&())).await {
-            tracing::debug!("event for {ns}/{name}: {err}");
-        }
+    // Events are for people; they never hold up the next reconcile (at a busy minute, every
+    // slot of the controller is a run waiting to be created).
+    let events = d.events.clone();
+    if !events.is_empty() {
+        let recorder = ctx.recorder.clone();
+        let reference = job.object_ref(&());
+        ctx.writes.fetch_add(events.len(), Ordering::Relaxed);
+        tokio::spawn(async move {
+            for e in events {
+                let ev = Event {
+                    type_: if e.warning { EventType::Warning } else { EventType::Normal },
+                    reason: e.reason.into(),
+                    note: Some(e.message.chars().take(1000).collect()),
+                    action: "Run".into(),
+                    secondary: None,
+                };
+                if let Err(err) = recorder.publish(&ev, &reference).await {
+                    tracing::debug!("event: {err}");
+                }
+            }
+        });
     }
     Ok(())
 }

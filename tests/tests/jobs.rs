@@ -255,3 +255,34 @@ async fn a_run_that_misses_its_starting_deadline_fails_with_the_reason() {
     assert!(h.ctx.reconciles.load(std::sync::atomic::Ordering::Relaxed) > 0);
     h.stop().await;
 }
+
+#[tokio::test]
+async fn after_controller_downtime_one_catch_up_run_replaces_the_missed_fires() {
+    let mut h = Harness::new("job-down").await;
+    h.create("beat", json!({"schedule": "R//PT10S", "run": {"cmd": "true"}})).await;
+    h.job_where("beat", "a successful run", 30, |j| succeeded(j) >= 1).await;
+    h.task.abort();
+    let stopped = chrono::Utc::now();
+    // Two or three fires pass while no controller runs.
+    tokio::time::sleep(Duration::from_secs(25)).await;
+    let restarted = chrono::Utc::now();
+    h.ctx = jobs::context(h.client.clone(), JobOptions { namespace: Some(h.ns.name.clone()), ..Default::default() });
+    h.task = tokio::spawn(jobs::run(h.ctx.clone()));
+    let j = h
+        .job_where("beat", "a catch-up run", 30, |j| {
+            runs(j).iter().any(|r| r.message.as_deref().is_some_and(|m| m.starts_with("catch-up run")))
+        })
+        .await;
+    // Exactly one run is due inside the outage, and it was created after the restart.
+    let in_outage: Vec<JobRunRecord> = runs(&j)
+        .into_iter()
+        .filter(|r| {
+            let s = time(&r.scheduled_time);
+            s > stopped && s <= restarted
+        })
+        .collect();
+    assert_eq!(in_outage.len(), 1, "{:#?}", runs(&j));
+    assert!(in_outage[0].message.as_deref().unwrap_or("").starts_with("catch-up run"), "{:?}", in_outage[0]);
+    assert!(time(&in_outage[0].created_time) >= restarted);
+    h.stop().await;
+}
