@@ -286,3 +286,32 @@ async fn after_controller_downtime_one_catch_up_run_replaces_the_missed_fires() 
     assert!(time(&in_outage[0].created_time) >= restarted);
     h.stop().await;
 }
+
+#[tokio::test]
+async fn the_run_of_every_example_job_is_accepted_by_the_api_server() {
+    let h = Harness::new("job-examples").await;
+    let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).parent().unwrap().join("examples");
+    let files = dromos::fsread::fetch_tree(&root, 8 << 20).expect("read examples").files;
+    let tree = dromos_core::check_tree(&files, &Default::default());
+    assert!(tree.is_valid(), "{:?}", tree.diagnostics);
+    let mut checked = 0;
+    for m in &tree.manifests {
+        let dromos_core::Typed::Job(job) = &m.typed else { continue };
+        let attempt = dromos_core::runs::NewAttempt {
+            name: format!("{}-1795482960", dromos_core::runs::run_base(&m.name)),
+            run: format!("{}-1795482960", dromos_core::runs::run_base(&m.name)),
+            attempt: 1,
+            trigger: dromos_core::runs::RunTrigger::Schedule,
+            scheduled: Some(chrono::Utc::now()),
+        };
+        // Rendered into the test namespace: the run's shape is what the API server checks.
+        let obj = dromos_core::translate::render_run(&h.ns.name, &m.name, job, &attempt, None, &Default::default());
+        h.ns.api::<BatchJob>()
+            .create(&PostParams { dry_run: true, ..Default::default() }, &obj)
+            .await
+            .unwrap_or_else(|e| panic!("{}: the API server refuses the run: {e}", m.file));
+        checked += 1;
+    }
+    assert!(checked >= 4, "the examples hold {checked} jobs");
+    h.stop().await;
+}

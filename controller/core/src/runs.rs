@@ -495,7 +495,9 @@ pub fn plan_runs(inp: &Inputs) -> Decision {
                 }
             },
             None if a.started.is_none() && r.trigger.as_deref() == Some("schedule") && !spec.schedules.is_empty() => {
-                let limit = a.created + deadline;
+                // The API server keeps creation times in whole seconds: count from the end of
+                // that second, so the deadline never passes early.
+                let limit = a.created + chrono::Duration::seconds(1) + deadline;
                 if now >= limit {
                     r.result = "Failed".into();
                     r.finish_time = Some(fmt_time(now));
@@ -927,10 +929,10 @@ mod tests {
         let mut s = Sim::new(spec, "2026-05-01T09:30:00Z");
         s.step("2026-05-01T10:00:00Z");
         s.attempts[0].waiting = Some("0/4 nodes are available: 4 node(s) didn't match node affinity".into());
-        let d = s.step("2026-05-01T10:00:59Z");
-        assert_eq!(d.wake_at, Some(t("2026-05-01T10:01:00Z")));
-        assert!(d.delete.is_empty());
         let d = s.step("2026-05-01T10:01:00Z");
+        assert_eq!(d.wake_at, Some(t("2026-05-01T10:01:01Z")));
+        assert!(d.delete.is_empty());
+        let d = s.step("2026-05-01T10:01:01Z");
         assert_eq!(d.delete, vec!["backup-1777629600"]);
         assert_eq!(s.status.failure_count, 1);
         let msg = s.status.runs[0].message.clone().unwrap();

@@ -615,3 +615,71 @@ mod fire_tests {
         assert_eq!(resolve_local(berlin, at("2026-10-25T03:00:00")), utc("2026-10-25T02:00:00Z"));
     }
 }
+
+#[cfg(test)]
+mod properties {
+    use super::*;
+
+    /// A small deterministic generator (xorshift), so failures reproduce without a crate.
+    struct Gen(u64);
+
+    impl Gen {
+        fn next(&mut self, n: u64) -> u64 {
+            self.0 ^= self.0 << 13;
+            self.0 ^= self.0 >> 7;
+            self.0 ^= self.0 << 17;
+            self.0 % n
+        }
+    }
+
+    const ZONES: [&str; 5] = ["UTC", "Europe/Berlin", "America/New_York", "Australia/Lord_Howe", "Asia/Kolkata"];
+
+    fn trigger(g: &mut Gen) -> Trigger {
+        let tz = ZONES[g.next(ZONES.len() as u64) as usize];
+        let (m, h, d) = (g.next(60), g.next(24), 1 + g.next(31));
+        match g.next(8) {
+            0 => Trigger::Cron(Box::new(CronTrigger::new(&format!("{m} {h} * * *"), Some(tz)).unwrap())),
+            1 => Trigger::Cron(Box::new(CronTrigger::new(&format!("*/{} * * * *", 1 + g.next(59)), Some(tz)).unwrap())),
+            2 => Trigger::Cron(Box::new(CronTrigger::new(&format!("{m} {h} L * *"), Some(tz)).unwrap())),
+            3 => Trigger::Cron(Box::new(CronTrigger::new(&format!("{m} {h} {d}W * *"), Some(tz)).unwrap())),
+            4 => Trigger::Cron(Box::new(
+                CronTrigger::new(&format!("{m} {h} * * {}#{}", g.next(7), 1 + g.next(5)), Some(tz)).unwrap(),
+            )),
+            k => {
+                let period = match k {
+                    5 => format!("PT{}S", 1 + g.next(100_000)),
+                    6 => format!("P{}DT{}H", g.next(3), 1 + g.next(30)),
+                    _ => format!("P{}M", 1 + g.next(14)),
+                };
+                let repeat = if g.next(2) == 0 { String::new() } else { (1 + g.next(500)).to_string() };
+                let text = format!("R{repeat}/2026-{:02}-{:02}T{h:02}:{m:02}:00/{period}", 1 + g.next(12), d.min(28));
+                let ri = parse_iso8601(&text).unwrap();
+                Trigger::Interval(IntervalTrigger::new(&ri, parse_time_zone(tz).unwrap(), Utc::now()))
+            }
+        }
+    }
+
+    /// For random schedules and times: the next fire is after `t`, the last fire is at or
+    /// before it, and nothing fires strictly between them.
+    #[test]
+    fn last_and_next_fire_bracket_every_time() {
+        let mut g = Gen(0x9e37_79b9_7f4a_7c15);
+        let base = DateTime::parse_from_rfc3339("2026-01-01T00:00:00Z").unwrap().with_timezone(&Utc);
+        for case in 0..3000 {
+            let tr = trigger(&mut g);
+            let t = base + chrono::Duration::seconds(g.next(3 * 365 * 86_400) as i64);
+            let next = tr.next_after(t);
+            let last = tr.latest_at_or_before(t);
+            if let Some(n) = next {
+                assert!(n > t, "case {case}: {tr:?} next {n} not after {t}");
+                assert_eq!(tr.latest_at_or_before(n), Some(n), "case {case}: {tr:?} next {n} is not a fire");
+                let just_before = tr.latest_at_or_before(n - chrono::Duration::seconds(1));
+                assert_eq!(just_before, last, "case {case}: {tr:?} a fire between {t} and {n}");
+            }
+            if let Some(l) = last {
+                assert!(l <= t, "case {case}: {tr:?} last {l} after {t}");
+                assert_eq!(tr.next_after(l - chrono::Duration::seconds(1)), Some(l), "case {case}: {tr:?}");
+            }
+        }
+    }
+}
