@@ -458,3 +458,83 @@ pub fn history_table(job: &Job) -> String {
     }
     out
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn batch(v: serde_json::Value) -> BatchJob {
+        serde_json::from_value(v).expect("batch job")
+    }
+
+    #[test]
+    fn attempts_are_read_from_the_batch_job_and_its_pod() {
+        let b = batch(serde_json::json!({
+            "metadata": {"name": "backup-1777629600-2", "namespace": "ops", "creationTimestamp": "2026-05-01T10:00:15Z",
+                "labels": {"dromos.io/job": "backup", "dromos.io/run": "backup-1777629600"},
+                "annotations": {"dromos.io/attempt": "2", "dromos.io/trigger": "schedule",
+                                "dromos.io/scheduled-time": "2026-05-01T10:00:00Z"}},
+            "status": {"startTime": "2026-05-01T10:00:15Z", "conditions": [
+                {"type": "FailureTarget", "status": "True", "reason": "BackoffLimitExceeded", "lastTransitionTime": "2026-05-01T10:00:20Z"},
+                {"type": "Failed", "status": "True", "reason": "BackoffLimitExceeded",
+                 "message": "Job has reached the specified backoff limit", "lastTransitionTime": "2026-05-01T10:00:21Z"}]}
+        }));
+        let pod: Pod = serde_json::from_value(serde_json::json!({
+            "metadata": {"name": "p", "namespace": "ops", "labels": {"batch.kubernetes.io/job-name": "backup-1777629600-2"}},
+            "status": {"startTime": "2026-05-01T10:00:16Z"}
+        }))
+        .unwrap();
+        let a = observe(&b, &[Arc::new(pod)]).expect("an attempt");
+        assert_eq!((a.run.as_str(), a.attempt, a.trigger), ("backup-1777629600", 2, Some(RunTrigger::Schedule)));
+        assert_eq!(a.scheduled, runs::parse_time("2026-05-01T10:00:00Z"));
+        assert_eq!(a.started, runs::parse_time("2026-05-01T10:00:16Z"));
+        let f = a.finished.expect("finished");
+        assert!(!f.succeeded);
+        assert_eq!(f.at, runs::parse_time("2026-05-01T10:00:21Z").unwrap());
+        assert_eq!(f.reason, "BackoffLimitExceeded: Job has reached the specified backoff limit");
+
+        // A pending pod: not started, with the scheduler's reason.
+        let b = batch(serde_json::json!({
+            "metadata": {"name": "backup-1", "namespace": "ops", "creationTimestamp": "2026-05-01T10:00:00Z",
+                "labels": {"dromos.io/job": "backup", "dromos.io/run": "backup-1"}}
+        }));
+        let pod: Pod = serde_json::from_value(serde_json::json!({
+            "metadata": {"name": "p", "namespace": "ops", "labels": {"batch.kubernetes.io/job-name": "backup-1"}},
+            "status": {"phase": "Pending", "conditions": [{"type": "PodScheduled", "status": "False",
+                "reason": "Unschedulable", "message": "0/4 nodes are available"}]}
+        }))
+        .unwrap();
+        let a = observe(&b, &[Arc::new(pod)]).expect("an attempt");
+        assert_eq!((a.attempt, a.started, a.finished), (1, None, None));
+        assert_eq!(a.waiting.as_deref(), Some("0/4 nodes are available (Unschedulable)"));
+        // Without the run label it is not an attempt.
+        assert!(observe(&batch(serde_json::json!({"metadata": {"name": "x"}})), &[]).is_none());
+    }
+
+    #[test]
+    fn the_history_table_lists_runs_newest_first() {
+        let job: Job = serde_json::from_value(serde_json::json!({
+            "apiVersion": "dromos.io/v1alpha1", "kind": "Job",
+            "metadata": {"name": "backup", "namespace": "ops"},
+            "spec": {"run": {"cmd": "true"}},
+            "status": {"trigger": "cron 0 * * * * UTC", "nextRunTime": "2026-05-01T11:00:00Z", "successCount": 1, "failureCount": 1,
+                "runs": [
+                    {"id": "backup-1777629600", "trigger": "schedule", "scheduledTime": "2026-05-01T10:00:00Z",
+                     "result": "Failed", "attempts": 1, "message": "StartingDeadlineExceeded: ..."},
+                    {"id": "backup-m1", "trigger": "manual", "startTime": "2026-05-01T09:00:01Z",
+                     "finishTime": "2026-05-01T09:00:02Z", "result": "Succeeded", "attempts": 1}]}
+        }))
+        .unwrap();
+        let t = history_table(&job);
+        let lines: Vec<&str> = t.lines().collect();
+        assert_eq!(
+            lines[0],
+            "ops/backup  trigger: cron 0 * * * * UTC  next: 2026-05-01T11:00:00Z  succeeded: 1  failed: 1"
+        );
+        assert!(lines[1].starts_with("RUN") && lines[1].ends_with("MESSAGE"), "{t}");
+        assert!(lines[2].starts_with("backup-1777629600  schedule") && lines[2].contains("Failed"), "{t}");
+        assert!(lines[3].starts_with("backup-m1") && lines[3].contains("Succeeded"), "{t}");
+        // Columns line up.
+        assert_eq!(lines[1].find("RESULT"), lines[2].find("Failed"));
+    }
+}
