@@ -315,3 +315,49 @@ async fn the_run_of_every_example_job_is_accepted_by_the_api_server() {
     assert!(checked >= 4, "the examples hold {checked} jobs");
     h.stop().await;
 }
+
+#[tokio::test]
+async fn a_failed_attempt_is_retried_after_a_backoff_until_retries_run_out() {
+    let h = Harness::new("job-retry").await;
+    h.create("flaky", json!({"schedule": "R1//PT1H", "retries": 1, "run": {"cmd": "false", "placement": nowhere()}}))
+        .await;
+    let pods: Api<Pod> = h.ns.api();
+    // Fail each attempt by deleting its Pending pod.
+    let fail_attempt = |job_name: String| {
+        let pods = pods.clone();
+        async move {
+            let list = wait_for(&format!("pod of {job_name}"), Duration::from_secs(40), || async {
+                let l = pods
+                    .list(&ListParams::default().labels(&format!("batch.kubernetes.io/job-name={job_name}")))
+                    .await
+                    .ok()?;
+                (!l.items.is_empty()).then_some(l)
+            })
+            .await;
+            for pod in list.items {
+                pods.delete(&pod.metadata.name.unwrap(), &DeleteParams::default()).await.expect("delete pod");
+            }
+        }
+    };
+    let j = h.job_where("flaky", "a run", 30, |j| !runs(j).is_empty()).await;
+    let run = runs(&j)[0].id.clone();
+    fail_attempt(run.clone()).await;
+    let j = h.job_where("flaky", "a retry planned", 30, |j| runs(j)[0].retry_time.is_some()).await;
+    let r = &runs(&j)[0];
+    assert_eq!(r.result, "Active");
+    assert!(r.message.as_deref().unwrap().starts_with("attempt 1 failed (BackoffLimitExceeded"), "{r:?}");
+    // The second attempt is its own batch Job, 10 s after the first failed.
+    fail_attempt(format!("{run}-2")).await;
+    let j = h.job_where("flaky", "the run failed", 60, |j| runs(j)[0].result == "Failed").await;
+    let r = &runs(&j)[0];
+    assert_eq!(r.attempts, 2, "{r:?}");
+    assert!(r.message.as_deref().unwrap().starts_with("attempt 2 failed"), "{r:?}");
+    let names: Vec<String> = h.batch_jobs("flaky").await.into_iter().filter_map(|b| b.metadata.name).collect();
+    assert_eq!(names.len(), 2, "{names:?}");
+    let second = h.ns.api::<BatchJob>().get(&format!("{run}-2")).await.unwrap();
+    let first = h.ns.api::<BatchJob>().get(&run).await.unwrap();
+    let created = |b: &BatchJob| b.metadata.creation_timestamp.as_ref().unwrap().0.as_second();
+    assert!(created(&second) - created(&first) >= 10, "backoff between attempts");
+    assert_eq!(j.status.as_ref().unwrap().failure_count, 1);
+    h.stop().await;
+}
