@@ -193,8 +193,9 @@ enum Command {
         #[arg(long, short, value_enum, default_value = "text")]
         output: PlanFormat,
     },
-    /// Run the GitSource controller against the cluster of the current kubeconfig (or in-cluster
-    /// config): fetch, validate, plan, apply, prune and report every GitSource.
+    /// Run the controllers against the cluster of the current kubeconfig (or in-cluster config):
+    /// GitSources (fetch, validate, plan, apply, prune, report) and Jobs (schedules,
+    /// dependencies, retries, deadlines, history).
     Controller {
         /// Watch GitSources of this namespace only (default: all namespaces).
         #[arg(long)]
@@ -208,6 +209,9 @@ enum Command {
         /// Parallel writes within one sync.
         #[arg(long, default_value_t = 32)]
         write_concurrency: usize,
+        /// Jobs reconciled at once (run creation at a busy minute).
+        #[arg(long, default_value_t = 16)]
+        job_concurrency: u16,
         /// Address of /metrics, /healthz, /readyz and the webhook (POST /hook).
         #[arg(long, default_value = "0.0.0.0:8080")]
         listen: String,
@@ -279,6 +283,11 @@ enum Command {
         #[arg(long, default_value_t = 64 * 1024 * 1024)]
         max_file_bytes: u64,
     },
+    /// Runs of a Dromos Job: start one now, or show the history.
+    Job {
+        #[command(subcommand)]
+        command: JobCommand,
+    },
     /// Write the CRD manifests into crds/ and charts/dromos/crds/ (or check them).
     Crds {
         /// Repository root.
@@ -301,6 +310,26 @@ enum AppAction {
         /// App name.
         name: String,
         /// Namespace of the App.
+        #[arg(long, short, default_value = "default")]
+        namespace: String,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+enum JobCommand {
+    /// Start a run now (the job controller creates it and records it in the history).
+    Run {
+        /// Job name.
+        name: String,
+        /// Namespace.
+        #[arg(long, short, default_value = "default")]
+        namespace: String,
+    },
+    /// Print the recent runs: id, trigger, scheduled, start and finish times, result, attempts.
+    History {
+        /// Job name.
+        name: String,
+        /// Namespace.
         #[arg(long, short, default_value = "default")]
         namespace: String,
     },
@@ -358,6 +387,7 @@ pub fn run(cli: Cli) -> Result<ExitCode> {
             cache_dir,
             concurrency,
             write_concurrency,
+            job_concurrency,
             listen,
             webhook_secret,
             leader_elect,
@@ -387,16 +417,25 @@ pub fn run(cli: Cli) -> Result<ExitCode> {
                 concurrency: app_concurrency,
                 render: RenderOptions::default(),
             };
+            let jobs = crate::jobs::context(
+                client.clone(),
+                crate::jobs::JobOptions {
+                    namespace: namespace.clone(),
+                    concurrency: job_concurrency,
+                    ..Default::default()
+                },
+            );
             let ctx = crate::controller::context(client.clone(), opts);
             let app_client = client.clone();
             let controllers = {
                 let ctx = ctx.clone();
                 async move {
-                    if no_apps {
-                        crate::controller::run(ctx).await;
-                    } else {
-                        tokio::join!(crate::controller::run(ctx), crate::apps::run(app_client, app_opts));
-                    }
+                    let apps = async move {
+                        if !no_apps {
+                            crate::apps::run(app_client, app_opts).await;
+                        }
+                    };
+                    tokio::join!(crate::controller::run(ctx), crate::jobs::run(jobs), apps);
                 }
             };
             let state = std::sync::Arc::new(crate::http::HttpState {
@@ -432,6 +471,28 @@ pub fn run(cli: Cli) -> Result<ExitCode> {
                 r = controller => r?,
                 r = server => r?,
                 _ = tokio::signal::ctrl_c() => tracing::info!("interrupted; stopping"),
+            }
+            Ok(ExitCode::SUCCESS)
+        }),
+        Command::Job { command } => runtime()?.block_on(async {
+            let client =
+                kube::Client::try_default().await.context("connecting to the cluster of the current kubeconfig")?;
+            match command {
+                JobCommand::Run { name, namespace } => {
+                    let req = crate::jobs::request_run(&client, &namespace, &name).await?;
+                    println!(
+                        "requested a run of job {namespace}/{name} ({req}); follow it with `dromos job history {name} -n {namespace}`"
+                    );
+                }
+                JobCommand::History { name, namespace } => {
+                    let api: kube::Api<dromos_crds::Job> = kube::Api::namespaced(client, &namespace);
+                    let job = api
+                        .get_opt(&name)
+                        .await
+                        .with_context(|| format!("reading job {namespace}/{name}"))?
+                        .with_context(|| format!("job {namespace}/{name} not found"))?;
+                    print!("{}", crate::jobs::history_table(&job));
+                }
             }
             Ok(ExitCode::SUCCESS)
         }),

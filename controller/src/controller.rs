@@ -249,9 +249,27 @@ fn watch_kind(ctx: &Arc<Context>, api_version: &str, kind: &str, ar: kube::disco
     let own_ns = ctx.opts.namespace.clone();
     tokio::spawn(async move {
         let mut stream = std::pin::pin!(watcher(api, cfg));
+        // Objects with a generation change it with their spec; a change that keeps generation,
+        // labels and annotations is a status update (Job runs, Deployment rollouts), not drift.
+        let mut seen: std::collections::HashMap<String, u64> = Default::default();
         while let Some(ev) = stream.next().await {
             let obj = match ev {
-                Ok(watcher::Event::Apply(o)) | Ok(watcher::Event::Delete(o)) => o,
+                Ok(watcher::Event::Apply(o)) => {
+                    let m = &o.metadata;
+                    if m.generation.is_some() {
+                        use std::hash::{Hash, Hasher};
+                        let mut h = std::collections::hash_map::DefaultHasher::new();
+                        (m.generation, &m.labels, &m.annotations, m.deletion_timestamp.is_some()).hash(&mut h);
+                        if seen.insert(m.uid.clone().unwrap_or_default(), h.finish()) == Some(h.finish()) {
+                            continue;
+                        }
+                    }
+                    o
+                }
+                Ok(watcher::Event::Delete(o)) => {
+                    seen.remove(o.metadata.uid.as_deref().unwrap_or_default());
+                    o
+                }
                 _ => continue,
             };
             let Some(source) = obj.metadata.labels.as_ref().and_then(|l| l.get(plan::SOURCE_LABEL)) else { continue };

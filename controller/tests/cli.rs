@@ -528,14 +528,18 @@ fn imported_jobs_keep_schedules_dependencies_and_placement() {
     assert_eq!(backup["spec"]["run"]["placement"]["constraints"].as_array().unwrap().len(), 2);
     assert_eq!(job("ops", "verify")["spec"]["dependencies"], serde_json::json!([{"id": "ops.backup"}]));
     assert_eq!(job("reports", "monthly")["spec"]["schedules"].as_array().unwrap().len(), 1);
-    // The separate schedule file joined its job; a plain cron job renders as a CronJob.
-    let cron = rendered.iter().find(|o| o["kind"] == "CronJob" && o["metadata"]["name"] == "cleanup").unwrap();
-    assert_eq!(cron["spec"]["schedule"], "30 4 * * 0");
-    assert_eq!(cron["spec"]["timeZone"], "UTC");
-    assert_eq!(cron["spec"]["concurrencyPolicy"], "Forbid");
-    assert_eq!(cron["spec"]["suspend"], true);
-    // ON_FAILURE with a deadline and an L cron need the job controller: run templates.
-    for name in ["backup-run", "monthly-run", "verify-run"] {
+    // The separate schedule file joined its job; every job renders to the run template the job
+    // controller creates its runs from.
+    let cleanup = rendered
+        .iter()
+        .find(|o| o["kind"] == "Job" && o["apiVersion"] == "dromos.io/v1alpha1" && o["metadata"]["name"] == "cleanup")
+        .unwrap();
+    let schedule = &cleanup["spec"]["schedules"][0];
+    assert_eq!(schedule["cron"], "30 4 * * 0");
+    assert_eq!(schedule["timezone"], "UTC");
+    assert_eq!(schedule["concurrencyPolicy"], "FORBID");
+    assert_eq!(schedule["enabled"], false);
+    for name in ["backup-run", "monthly-run", "verify-run", "cleanup-run"] {
         assert!(rendered.iter().any(|o| o["kind"] == "PodTemplate" && o["metadata"]["name"] == name), "{name}");
     }
 

@@ -258,7 +258,7 @@ pub struct JobDependency {
     pub id: String,
 }
 
-/// Observed state of a Job and its recent runs.
+/// Observed state of a Job and its recent runs, written by the Dromos job controller.
 #[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize, JsonSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct JobStatus {
@@ -280,29 +280,73 @@ pub struct JobStatus {
     /// Runs that failed.
     #[serde(default)]
     pub failure_count: i64,
-    /// The most recent runs, newest first.
+    /// The most recent runs, newest first: every active run and the last finished ones (10
+    /// runs in all unless more are active).
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub runs: Vec<JobRunRecord>,
+    /// The latest scheduled fire time the controller handled (ran, skipped or missed).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub last_schedule_time: Option<String>,
+    /// Where an ISO 8601 schedule with an empty start (`R3//PT10S`) begins: when the controller
+    /// first saw that schedule.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub schedule_anchor: Option<ScheduleAnchor>,
+    /// When the last successful run finished.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub last_success_time: Option<String>,
+    /// When the last failed run finished.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub last_failure_time: Option<String>,
+    /// Completion time of each parent (or dependency) that the last dependency-triggered run
+    /// consumed; a new run needs every parent to complete again after these.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub consumed_parents: BTreeMap<String, String>,
+    /// The last manual run request handled (value of the `dromos.io/run-requested`
+    /// annotation).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub last_manual_request: Option<String>,
+}
+
+/// The start an empty-start ISO 8601 schedule was given, and the schedule it belongs to.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct ScheduleAnchor {
+    /// The schedule text (a changed schedule gets a new anchor).
+    pub schedule: String,
+    /// Its start (RFC 3339).
+    pub start: String,
 }
 
 /// One run in a Job's history.
 #[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize, JsonSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct JobRunRecord {
-    /// Run id (the batch/v1 Job name).
+    /// Run id: the name of its first batch/v1 Job; retries are `<id>-<attempt>`.
     pub id: String,
-    /// When the run was due (RFC 3339); absent for manual runs.
+    /// What started it: schedule, manual or dependencies.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub trigger: Option<String>,
+    /// When the run was due (RFC 3339); absent for manual and dependency-triggered runs.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub scheduled_time: Option<String>,
-    /// When the first attempt started.
+    /// When the run was created.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub created_time: Option<String>,
+    /// When the first attempt's pod started.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub start_time: Option<String>,
     /// When the run finished.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub finish_time: Option<String>,
-    /// Active, Succeeded or Failed.
+    /// Active, Succeeded, Failed or Skipped.
     pub result: String,
     /// Attempts made.
     #[serde(default)]
     pub attempts: i32,
+    /// When the next attempt of a failed attempt starts (RFC 3339).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub retry_time: Option<String>,
+    /// Why the run failed or was skipped, or what it waits for.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub message: Option<String>,
 }

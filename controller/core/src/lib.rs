@@ -12,6 +12,7 @@ pub mod import;
 pub mod load;
 pub mod plan;
 pub mod render;
+pub mod runs;
 pub mod schedule;
 pub mod schema;
 pub mod translate;

@@ -84,7 +84,7 @@ fn render_with(manifests: &[Manifest], opts: &RenderOptions, expand_it: impl Fn(
 /// Dromos kinds whose expansion an in-cluster operator owns. Sync applies these objects
 /// themselves and leaves their native objects to the operator; `dromos render` still shows the
 /// expansion, computed by the same functions the operator calls.
-pub const OPERATED_KINDS: &[&str] = &["App"];
+pub const OPERATED_KINDS: &[&str] = &["App", "Job"];
 
 /// The objects a sync applies, in apply order: every manifest, plus the expansion of Dromos
 /// objects no operator owns.

@@ -12,11 +12,11 @@ use dromos_crds::app::{
     App, AppVolume, HealthCheck, HealthProtocol, KillSelection, ResourceLimit, UnreachableStrategy,
 };
 use dromos_crds::common::{FetchUri, SecretSource};
-use dromos_crds::job::{ConcurrencyPolicy, Job, RestartPolicy};
+use dromos_crds::job::Job;
 use k8s_openapi::api::apps::v1::{
     Deployment, DeploymentSpec, DeploymentStrategy, RollingUpdateDeployment, StatefulSet, StatefulSetSpec,
 };
-use k8s_openapi::api::batch::v1::{CronJob, CronJobSpec, JobSpec as K8sJobSpec, JobTemplateSpec};
+use k8s_openapi::api::batch::v1::{Job as K8sJob, JobSpec as K8sJobSpec};
 use k8s_openapi::api::core::v1::{
     Container, ContainerPort, EmptyDirVolumeSource, EnvVar, EnvVarSource, ExecAction, HTTPGetAction,
     HostPathVolumeSource, KeyToPath, ObjectFieldSelector, PersistentVolumeClaim, PersistentVolumeClaimSpec,
@@ -1180,29 +1180,8 @@ pub fn render_app(m: &Manifest, app: &App, opts: &RenderOptions) -> Expansion {
     exp
 }
 
-/// True when a Job is a plain cron job that a native CronJob runs with the same meaning.
-pub fn job_fits_cronjob(job: &Job) -> bool {
-    let s = &job.spec;
-    let [sched] = s.schedules.as_slice() else { return false };
-    let plain_cron = !sched.cron.contains(['L', 'W', '#', '?']) && !sched.cron.trim_start().starts_with('@');
-    let restart_never =
-        s.run.restart.as_ref().and_then(|r| r.policy).unwrap_or(RestartPolicy::Never) == RestartPolicy::Never;
-    plain_cron
-        && restart_never
-        && sched.starting_deadline_seconds.is_none()
-        && s.dependencies.is_empty()
-        && s.parents.is_empty()
-        && s.schedule.is_none()
-        && s.retries.is_none()
-        && s.soft_error.is_none()
-        && s.run
-            .placement
-            .as_ref()
-            .is_none_or(|p| p.constraints.iter().all(|c| matches!(c.operator.as_str(), "IS" | "EQ")))
-}
-
-/// The pod template of one run of a Job.
-pub fn job_pod_template(m: &Manifest, job: &Job, opts: &RenderOptions) -> PodTemplateSpec {
+/// The pod template of one run of a Job named `name` in `namespace`.
+pub fn job_pod_template(namespace: Option<&str>, name: &str, job: &Job, opts: &RenderOptions) -> PodTemplateSpec {
     let r = &job.spec.run;
     let image = r.docker.as_ref().map(|d| d.image.clone()).or(r.ucr.as_ref().map(|u| u.image.id.clone()));
     let force = r.docker.as_ref().and_then(|d| d.force_pull_image).or(r.ucr.as_ref().and_then(|u| u.image.force_pull));
@@ -1210,8 +1189,7 @@ pub fn job_pod_template(m: &Manifest, job: &Job, opts: &RenderOptions) -> PodTem
     let mem = r.mem.unwrap_or(128.0);
     let disk = r.disk.unwrap_or(0.0);
     let gpus = r.gpus.unwrap_or(0.0);
-    let id =
-        job.spec.id.clone().unwrap_or_else(|| format!("{}.{}", m.namespace.as_deref().unwrap_or("default"), m.name));
+    let id = job.spec.id.clone().unwrap_or_else(|| format!("{}.{name}", namespace.unwrap_or("default")));
     let injected = vec![
         plain_env("METRONOME_JOB_ID", id.clone()),
         field_env("METRONOME_RUN_ID", "metadata.labels['batch.kubernetes.io/job-name']"),
@@ -1270,7 +1248,7 @@ pub fn job_pod_template(m: &Manifest, job: &Job, opts: &RenderOptions) -> PodTem
         }
     }
     let mut labels = base_labels("Job");
-    labels.insert(JOB_LABEL.into(), m.name.clone());
+    labels.insert(JOB_LABEL.into(), name.to_string());
     labels.extend(user_labels(&job.spec.labels));
     let mut reqs = vec![];
     for c in r.placement.as_ref().map(|p| p.constraints.as_slice()).unwrap_or(&[]) {
@@ -1323,19 +1301,14 @@ pub fn job_pod_template(m: &Manifest, job: &Job, opts: &RenderOptions) -> PodTem
     }
 }
 
-/// Renders a Job: a CronJob when that is exact, else the run template (a PodTemplate named
-/// `<job>-run`) that the Dromos job controller instantiates.
+/// Renders a Job: its run template, a PodTemplate named `<job>-run` showing the pod of each
+/// run. The Dromos job controller creates every run itself, as a batch/v1 Job made by
+/// [`render_run`] from the same template (ARCHITECTURE.md, "Job controller").
 pub fn render_job(m: &Manifest, job: &Job, opts: &RenderOptions) -> Expansion {
     let mut exp = Expansion::default();
-    let template = job_pod_template(m, job, opts);
+    let template = job_pod_template(m.namespace.as_deref(), &m.name, job, opts);
     let mut labels = base_labels("Job");
     labels.insert(JOB_LABEL.into(), m.name.clone());
-    let meta = |n: String| ObjectMeta {
-        name: Some(n),
-        namespace: m.namespace.clone(),
-        labels: Some(labels.clone()),
-        ..Default::default()
-    };
     let constraints = job.spec.run.placement.as_ref().map(|p| p.constraints.as_slice()).unwrap_or(&[]);
     for (i, c) in constraints.iter().enumerate() {
         let literal = constraints::literal_alternatives(c.value.as_deref().unwrap_or("")).is_some();
@@ -1350,34 +1323,70 @@ pub fn render_job(m: &Manifest, job: &Job, opts: &RenderOptions) -> Expansion {
             ));
         }
     }
-    if job_fits_cronjob(job) {
-        let sched = &job.spec.schedules[0];
-        let cj = CronJob {
-            metadata: meta(m.name.clone()),
-            spec: CronJobSpec {
-                schedule: sched.cron.clone(),
-                time_zone: Some(sched.timezone.clone().unwrap_or_else(|| "UTC".into())),
-                concurrency_policy: Some(match sched.concurrency_policy.unwrap_or(ConcurrencyPolicy::Allow) {
-                    ConcurrencyPolicy::Allow => "Allow".into(),
-                    ConcurrencyPolicy::Forbid => "Forbid".into(),
-                }),
-                suspend: Some(!sched.enabled.unwrap_or(true) || job.spec.disabled.unwrap_or(false)),
-                job_template: JobTemplateSpec {
-                    metadata: Some(ObjectMeta { labels: Some(labels.clone()), ..Default::default() }),
-                    spec: Some(K8sJobSpec { backoff_limit: Some(0), template, ..Default::default() }),
-                },
-                successful_jobs_history_limit: Some(10),
-                failed_jobs_history_limit: Some(10),
-                ..Default::default()
-            },
+    let pt = PodTemplate {
+        metadata: ObjectMeta {
+            name: Some(format!("{}-run", m.name)),
+            namespace: m.namespace.clone(),
+            labels: Some(labels),
             ..Default::default()
-        };
-        exp.objects.push(to_value(&cj));
-    } else {
-        let pt = PodTemplate { metadata: meta(format!("{}-run", m.name)), template: Some(template) };
-        exp.objects.push(to_value(&pt));
-    }
+        },
+        template: Some(template),
+    };
+    exp.objects.push(to_value(&pt));
     exp
+}
+
+/// The batch/v1 Job of one attempt of a run: the run template, no Kubernetes retries (the
+/// job controller decides about further attempts), labels naming the Job and the run, and an
+/// owner reference to the Job when its uid is given.
+pub fn render_run(
+    namespace: &str,
+    name: &str,
+    job: &Job,
+    attempt: &crate::runs::NewAttempt,
+    owner_uid: Option<&str>,
+    opts: &RenderOptions,
+) -> K8sJob {
+    use crate::runs::{ATTEMPT_ANNOTATION, RUN_LABEL, SCHEDULED_ANNOTATION, TRIGGER_ANNOTATION, fmt_time};
+    let mut template = job_pod_template(Some(namespace), name, job, opts);
+    let mut labels = base_labels("Job");
+    labels.insert(JOB_LABEL.into(), name.to_string());
+    labels.insert(RUN_LABEL.into(), attempt.run.clone());
+    if let Some(meta) = template.metadata.as_mut() {
+        meta.labels.get_or_insert_with(BTreeMap::new).insert(RUN_LABEL.into(), attempt.run.clone());
+    }
+    let mut annotations = BTreeMap::from([
+        (ATTEMPT_ANNOTATION.to_string(), attempt.attempt.to_string()),
+        (TRIGGER_ANNOTATION.to_string(), attempt.trigger.as_str().to_string()),
+    ]);
+    if let Some(id) = &job.spec.id {
+        annotations.insert(ID_ANNOTATION.into(), id.clone());
+    }
+    if let Some(s) = attempt.scheduled {
+        annotations.insert(SCHEDULED_ANNOTATION.into(), fmt_time(s));
+    }
+    let owner = owner_uid.map(|uid| {
+        vec![k8s_openapi::apimachinery::pkg::apis::meta::v1::OwnerReference {
+            api_version: "dromos.io/v1alpha1".into(),
+            kind: "Job".into(),
+            name: name.to_string(),
+            uid: uid.to_string(),
+            controller: Some(true),
+            block_owner_deletion: Some(true),
+        }]
+    });
+    K8sJob {
+        metadata: ObjectMeta {
+            name: Some(attempt.name.clone()),
+            namespace: Some(namespace.to_string()),
+            labels: Some(labels),
+            annotations: Some(annotations),
+            owner_references: owner,
+            ..Default::default()
+        },
+        spec: Some(K8sJobSpec { backoff_limit: Some(0), template, ..Default::default() }),
+        status: None,
+    }
 }
 
 #[cfg(test)]

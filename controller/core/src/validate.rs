@@ -861,8 +861,17 @@ fn validate_job(m: &Manifest, job: &Job, out: &mut Vec<Diagnostic>) {
         }
     }
     if let Some(sched) = &s.schedule {
-        if let Err(e) = schedule::parse_iso8601(sched) {
-            out.push(m.error("invalid-schedule", "spec.schedule", e));
+        match schedule::parse_iso8601(sched) {
+            Err(e) => out.push(m.error("invalid-schedule", "spec.schedule", e)),
+            Ok(ri) if ri.period.seconds.fract() != 0.0 => out.push(
+                m.error(
+                    "invalid-schedule",
+                    "spec.schedule",
+                    format!("period of `{sched}` has a fraction of a second; runs are scheduled in whole seconds"),
+                )
+                .with_hint("use whole seconds, e.g. `PT1S`"),
+            ),
+            Ok(_) => {}
         }
         if !s.schedules.is_empty() {
             out.push(m.error(
@@ -1286,6 +1295,7 @@ mod tests {
                 "spec.schedules[0].concurrencyPolicy",
             ),
             ("  schedule: R/2026-01-01T00:00:00Z/1D\n", "invalid-schedule", "spec.schedule"),
+            ("  schedule: R//PT0.5S\n", "invalid-schedule", "spec.schedule"),
             ("  schedule: R//PT1H\n  parents: [b]\n", "schedule-and-dependencies", "spec.parents"),
             ("  parents: [nope]\n", "unknown-dependency", "spec.parents[0]"),
             ("  parents: [a]\n", "dependency-cycle", "spec.parents[0]"),

@@ -1,0 +1,540 @@
+//! The Job controller (I/O): runs Dromos Jobs as batch/v1 Jobs, one per attempt.
+//!
+//! Reconcile is `gather -> plan_runs (core, pure) -> create -> write status -> delete ->
+//! events -> requeue at the next fire`. Inputs come from watch caches (Dromos Jobs, the
+//! batch/v1 Jobs labelled `dromos.io/job`, and their pods), so a reconcile reads nothing from
+//! the API server except to confirm that an attempt the cache lacks is really gone. Status is
+//! replaced with the resourceVersion it was computed from: a reconcile working from a stale
+//! cache gets a conflict and runs again instead of overwriting newer history.
+
+use chrono::{DateTime, Utc};
+use dromos_core::RenderOptions;
+use dromos_core::runs::{self, AttemptState, Decision, Finished, Inputs, ParentState, RunTrigger};
+use dromos_core::translate::{JOB_LABEL, render_run};
+use dromos_crds::Job;
+use futures::StreamExt;
+use k8s_openapi::api::batch::v1::Job as BatchJob;
+use k8s_openapi::api::core::v1::Pod;
+use kube::api::{Api, DeleteParams, Patch, PatchParams, PostParams};
+use kube::runtime::controller::{Action, Controller};
+use kube::runtime::events::{Event, EventType, Recorder, Reporter};
+use kube::runtime::reflector::{self, ObjectRef, Store};
+use kube::runtime::{WatchStreamExt, watcher};
+use kube::{Client, Resource, ResourceExt};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::time::Duration;
+
+/// Job controller settings.
+#[derive(Clone, Debug)]
+pub struct JobOptions {
+    /// Watch only this namespace (all when `None`).
+    pub namespace: Option<String>,
+    /// Images and other translation settings of run pods.
+    pub render: RenderOptions,
+    /// Jobs reconciled at once.
+    pub concurrency: u16,
+}
+
+impl Default for JobOptions {
+    fn default() -> Self {
+        Self { namespace: None, render: RenderOptions::default(), concurrency: 16 }
+    }
+}
+
+/// Shared state of the Job reconcilers.
+pub struct JobContext {
+    client: Client,
+    opts: JobOptions,
+    recorder: Recorder,
+    jobs: Store<Job>,
+    attempts: Store<BatchJob>,
+    pods: Store<Pod>,
+    writers: std::sync::Mutex<Option<Writers>>,
+    /// Mutating requests sent (creates, status, deletes, events).
+    pub writes: AtomicUsize,
+    /// Completed reconciles.
+    pub reconciles: AtomicUsize,
+}
+
+struct Writers {
+    jobs: reflector::store::Writer<Job>,
+    attempts: reflector::store::Writer<BatchJob>,
+    pods: reflector::store::Writer<Pod>,
+}
+
+impl std::fmt::Debug for JobContext {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "JobContext({:?})", self.opts)
+    }
+}
+
+/// Errors that make a reconcile retry.
+#[derive(Debug, thiserror::Error)]
+pub enum JobError {
+    /// Kubernetes API failure.
+    #[error("kubernetes: {0}")]
+    Kube(#[from] kube::Error),
+    /// The status changed since the cache was read; run again on fresh data.
+    #[error("status of {0} changed meanwhile")]
+    Conflict(String),
+}
+
+impl JobError {
+    /// Stable reason for events and metrics.
+    pub fn reason(&self) -> &'static str {
+        match self {
+            JobError::Kube(_) => "KubernetesError",
+            JobError::Conflict(_) => "Conflict",
+        }
+    }
+}
+
+/// Builds the context; [`run`] starts the watches.
+pub fn context(client: Client, opts: JobOptions) -> Arc<JobContext> {
+    let reporter = Reporter { controller: "dromos-jobs".into(), instance: std::env::var("HOSTNAME").ok() };
+    let (jobs, jobs_w) = reflector::store_shared(1024);
+    let (attempts, attempts_w) = reflector::store();
+    let (pods, pods_w) = reflector::store();
+    Arc::new(JobContext {
+        recorder: Recorder::new(client.clone(), reporter),
+        client,
+        opts,
+        jobs,
+        attempts,
+        pods,
+        writers: std::sync::Mutex::new(Some(Writers { jobs: jobs_w, attempts: attempts_w, pods: pods_w })),
+        writes: AtomicUsize::new(0),
+        reconciles: AtomicUsize::new(0),
+    })
+}
+
+fn api<K>(ctx: &JobContext) -> Api<K>
+where
+    K: Resource<Scope = k8s_openapi::NamespaceResourceScope> + Clone + serde::de::DeserializeOwned + std::fmt::Debug,
+    K::DynamicType: Default,
+{
+    match &ctx.opts.namespace {
+        Some(ns) => Api::namespaced(ctx.client.clone(), ns),
+        None => Api::all(ctx.client.clone()),
+    }
+}
+
+/// Runs the Job controller until the future is dropped.
+pub async fn run(ctx: Arc<JobContext>) {
+    let w = ctx.writers.lock().expect("writers lock").take().expect("the job controller runs once per context");
+    let labelled = watcher::Config::default().labels(JOB_LABEL);
+    let Some(job_events) = w.jobs.subscribe() else { return };
+    let Some(parent_events) = w.jobs.subscribe() else { return };
+    let jobs_watch = watcher(api::<Job>(&ctx), watcher::Config::default())
+        .default_backoff()
+        .reflect_shared(w.jobs)
+        .for_each(|_| futures::future::ready(()));
+    let attempts = reflector::reflector(w.attempts, watcher(api::<BatchJob>(&ctx), labelled.clone()))
+        .default_backoff()
+        .touched_objects();
+    let pods = reflector::reflector(w.pods, watcher(api::<Pod>(&ctx), labelled)).default_backoff().touched_objects();
+    let store = ctx.jobs.clone();
+    let children_store = ctx.jobs.clone();
+    let config = kube::runtime::controller::Config::default().concurrency(ctx.opts.concurrency);
+    let controller = Controller::for_shared_stream(job_events, store)
+        .with_config(config)
+        .owns_stream(attempts)
+        .watches_stream(pods, |pod: Pod| {
+            let name = pod.labels().get(JOB_LABEL)?.clone();
+            Some(ObjectRef::new(&name).within(&pod.namespace()?))
+        })
+        // A parent's new completion is its children's trigger.
+        .watches_shared_stream(parent_events, move |parent: Arc<Job>| children(&children_store, &parent))
+        .run(reconcile, error_policy, ctx.clone())
+        .for_each(|res| async move {
+            if let Err(e) = res {
+                tracing::debug!("job reconcile: {e}");
+            }
+        });
+    tokio::join!(jobs_watch, controller);
+}
+
+/// Jobs whose parents or dependencies name `parent`.
+fn children(store: &Store<Job>, parent: &Job) -> Vec<ObjectRef<Job>> {
+    let ns = parent.namespace().unwrap_or_default();
+    let name = parent.name_any();
+    store
+        .state()
+        .iter()
+        .filter(|j| j.namespace().as_deref() == Some(ns.as_str()))
+        .filter(|j| {
+            refs(j).any(|r| {
+                resolve(store, &ns, r).is_some_and(|p| p.name_any() == name && p.namespace() == Some(ns.clone()))
+            })
+        })
+        .map(|j| ObjectRef::from_obj(j.as_ref()))
+        .collect()
+}
+
+fn refs(job: &Job) -> impl Iterator<Item = &str> {
+    job.spec.parents.iter().map(String::as_str).chain(job.spec.dependencies.iter().map(|d| d.id.as_str()))
+}
+
+/// Resolves a parent reference as validation does: a Job name in the namespace, a Job whose
+/// `spec.id` is the reference, or a dotted/slashed id naming namespace and name.
+fn resolve(store: &Store<Job>, ns: &str, r: &str) -> Option<Arc<Job>> {
+    if let Some(j) = store.get(&ObjectRef::new(r).within(ns)) {
+        return Some(j);
+    }
+    if let Some(j) =
+        store.state().into_iter().find(|j| j.namespace().as_deref() == Some(ns) && j.spec.id.as_deref() == Some(r))
+    {
+        return Some(j);
+    }
+    let segs = dromos_core::ids::parse_job_id(r).ok()?;
+    let loc = dromos_core::ids::location_of(&segs);
+    store.get(&ObjectRef::new(&loc.name).within(loc.namespace.as_deref().unwrap_or(ns)))
+}
+
+fn to_chrono(t: &k8s_openapi::apimachinery::pkg::apis::meta::v1::Time) -> DateTime<Utc> {
+    DateTime::from_timestamp_millis(t.0.as_millisecond()).unwrap_or_default()
+}
+
+/// What the cluster shows of one attempt.
+fn observe(b: &BatchJob, pods: &[Arc<Pod>]) -> Option<AttemptState> {
+    let labels = b.labels();
+    let annotations = b.annotations();
+    let run = labels.get(runs::RUN_LABEL)?.clone();
+    let name = b.name_any();
+    let status = b.status.clone().unwrap_or_default();
+    let conditions = status.conditions.unwrap_or_default();
+    let cond = |t: &str| conditions.iter().find(|c| c.type_ == t && c.status == "True");
+    let finished = if let Some(c) = cond("Complete") {
+        let at = status.completion_time.as_ref().or(c.last_transition_time.as_ref()).map(to_chrono);
+        Some(Finished { at: at.unwrap_or_else(Utc::now), succeeded: true, reason: String::new() })
+    } else {
+        cond("Failed").map(|c| Finished {
+            at: c.last_transition_time.as_ref().map(to_chrono).unwrap_or_else(Utc::now),
+            succeeded: false,
+            reason: format!(
+                "{}: {}",
+                c.reason.as_deref().unwrap_or("Failed"),
+                c.message.as_deref().unwrap_or("the Job failed")
+            ),
+        })
+    };
+    let mine: Vec<&Arc<Pod>> =
+        pods.iter().filter(|p| p.labels().get("batch.kubernetes.io/job-name") == Some(&name)).collect();
+    let started = mine
+        .iter()
+        .filter_map(|p| p.status.as_ref()?.start_time.as_ref().map(to_chrono))
+        .min()
+        .or_else(|| finished.as_ref().and(status.start_time.as_ref().map(to_chrono)));
+    let waiting = mine.iter().find_map(|p| {
+        let c = p
+            .status
+            .as_ref()?
+            .conditions
+            .as_ref()?
+            .iter()
+            .find(|c| c.type_ == "PodScheduled" && c.status == "False")?;
+        Some(format!("{} ({})", c.message.clone().unwrap_or_default(), c.reason.clone().unwrap_or_default()))
+    });
+    Some(AttemptState {
+        name,
+        run,
+        attempt: annotations.get(runs::ATTEMPT_ANNOTATION).and_then(|a| a.parse().ok()).unwrap_or(1),
+        trigger: annotations.get(runs::TRIGGER_ANNOTATION).and_then(|t| RunTrigger::parse(t)),
+        scheduled: annotations.get(runs::SCHEDULED_ANNOTATION).and_then(|s| runs::parse_time(s)),
+        created: b.metadata.creation_timestamp.as_ref().map(to_chrono).unwrap_or_else(Utc::now),
+        started,
+        finished,
+        waiting,
+    })
+}
+
+/// Reconciles one Dromos Job.
+pub async fn reconcile(job: Arc<Job>, ctx: Arc<JobContext>) -> Result<Action, JobError> {
+    let ns = job.namespace().unwrap_or_default();
+    let name = job.name_any();
+    if job.metadata.deletion_timestamp.is_some() {
+        return Ok(Action::await_change());
+    }
+    let now = Utc::now();
+
+    // gather (caches; the API server only to confirm absences)
+    let pods: Vec<Arc<Pod>> = ctx
+        .pods
+        .state()
+        .into_iter()
+        .filter(|p| p.namespace().as_deref() == Some(ns.as_str()) && p.labels().get(JOB_LABEL) == Some(&name))
+        .collect();
+    let attempts: Vec<AttemptState> = ctx
+        .attempts
+        .state()
+        .iter()
+        .filter(|b| b.namespace().as_deref() == Some(ns.as_str()) && b.labels().get(JOB_LABEL) == Some(&name))
+        .filter(|b| b.metadata.deletion_timestamp.is_none())
+        .filter_map(|b| observe(b, &pods))
+        .collect();
+    let status = job.status.clone().unwrap_or_default();
+    let batch: Api<BatchJob> = Api::namespaced(ctx.client.clone(), &ns);
+    let mut gone = vec![];
+    for expected in runs::expected_attempts(&status) {
+        if !attempts.iter().any(|a| a.name == expected) && batch.get_opt(&expected).await?.is_none() {
+            gone.push(expected);
+        }
+    }
+    let parents: Vec<ParentState> = refs(&job)
+        .map(|r| match resolve(&ctx.jobs, &ns, r) {
+            Some(p) => ParentState {
+                key: format!("{}/{}", p.namespace().unwrap_or_default(), p.name_any()),
+                found: true,
+                completed: runs::parent_completion(&p.spec, p.status.as_ref()),
+            },
+            None => ParentState { key: format!("{ns}/{r}"), found: false, completed: None },
+        })
+        .collect();
+    let created = job.metadata.creation_timestamp.as_ref().map(to_chrono).unwrap_or(now);
+
+    // plan (no client required)
+    let decision = runs::plan_runs(&Inputs {
+        name: &name,
+        spec: &job.spec,
+        status: &status,
+        generation: job.metadata.generation,
+        created,
+        run_request: job.annotations().get(runs::RUN_REQUEST_ANNOTATION).map(String::as_str),
+        attempts: &attempts,
+        gone: &gone,
+        parents: &parents,
+        now,
+    });
+
+    // apply (client required)
+    apply(&ctx, &job, &decision).await?;
+    ctx.reconciles.fetch_add(1, Ordering::Relaxed);
+    let resync = Duration::from_secs(300);
+    Ok(match decision.wake_at {
+        Some(t) => Action::requeue((t - Utc::now()).to_std().unwrap_or(Duration::ZERO).min(resync)),
+        None => Action::requeue(resync),
+    })
+}
+
+async fn apply(ctx: &JobContext, job: &Job, d: &Decision) -> Result<(), JobError> {
+    let ns = job.namespace().unwrap_or_default();
+    let name = job.name_any();
+    let batch: Api<BatchJob> = Api::namespaced(ctx.client.clone(), &ns);
+    let t0 = std::time::Instant::now();
+    for c in &d.create {
+        let obj = render_run(&ns, &name, job, c, job.metadata.uid.as_deref(), &ctx.opts.render);
+        ctx.writes.fetch_add(1, Ordering::Relaxed);
+        match batch.create(&PostParams { field_manager: Some("dromos".into()), ..Default::default() }, &obj).await {
+            Ok(_) => {
+                tracing::info!(job = %format!("{ns}/{name}"), run = %c.name, ms = t0.elapsed().as_millis() as u64, "run attempt created")
+            }
+            // Names are deterministic: it exists because an earlier reconcile created it.
+            Err(kube::Error::Api(e)) if e.code == 409 => {}
+            Err(e) => return Err(e.into()),
+        }
+    }
+    if job.status.as_ref() != Some(&d.status) {
+        let api: Api<Job> = Api::namespaced(ctx.client.clone(), &ns);
+        let mut body = job.clone();
+        body.status = Some(d.status.clone());
+        body.metadata.managed_fields = None;
+        ctx.writes.fetch_add(1, Ordering::Relaxed);
+        match api.replace_status(&name, &PostParams::default(), &body).await {
+            Ok(_) => {}
+            Err(kube::Error::Api(e)) if e.code == 409 => return Err(JobError::Conflict(format!("{ns}/{name}"))),
+            Err(e) => return Err(e.into()),
+        }
+    }
+    for n in &d.delete {
+        ctx.writes.fetch_add(1, Ordering::Relaxed);
+        match batch.delete(n, &DeleteParams::background()).await {
+            Ok(_) => {}
+            Err(kube::Error::Api(e)) if e.code == 404 => {}
+            Err(e) => return Err(e.into()),
+        }
+    }
+    // Events are for people; they never hold up the next reconcile (at a busy minute, every
+    // slot of the controller is a run waiting to be created).
+    let events = d.events.clone();
+    if !events.is_empty() {
+        let recorder = ctx.recorder.clone();
+        let reference = job.object_ref(&());
+        ctx.writes.fetch_add(events.len(), Ordering::Relaxed);
+        tokio::spawn(async move {
+            for e in events {
+                let ev = Event {
+                    type_: if e.warning { EventType::Warning } else { EventType::Normal },
+                    reason: e.reason.into(),
+                    note: Some(e.message.chars().take(1000).collect()),
+                    action: "Run".into(),
+                    secondary: None,
+                };
+                if let Err(err) = recorder.publish(&ev, &reference).await {
+                    tracing::debug!("event: {err}");
+                }
+            }
+        });
+    }
+    Ok(())
+}
+
+fn error_policy(_job: Arc<Job>, err: &JobError, _ctx: Arc<JobContext>) -> Action {
+    match err {
+        JobError::Conflict(_) => Action::requeue(Duration::from_millis(200)),
+        JobError::Kube(_) => {
+            tracing::warn!(reason = err.reason(), "job reconcile failed: {err}");
+            Action::requeue(Duration::from_secs(2))
+        }
+    }
+}
+
+/// Asks the controller for a manual run of a Job (`dromos job run`): sets the
+/// `dromos.io/run-requested` annotation to the current time. Returns the request value.
+pub async fn request_run(client: &Client, namespace: &str, name: &str) -> anyhow::Result<String> {
+    let api: Api<Job> = Api::namespaced(client.clone(), namespace);
+    let value = runs::fmt_time(DateTime::from_timestamp_millis(Utc::now().timestamp_millis()).unwrap_or_default());
+    let patch = serde_json::json!({"metadata": {"annotations": {runs::RUN_REQUEST_ANNOTATION: value}}});
+    api.patch(name, &PatchParams::default(), &Patch::Merge(&patch)).await.map_err(|e| match e {
+        kube::Error::Api(ae) if ae.code == 404 => anyhow::anyhow!("job {namespace}/{name} not found"),
+        e => anyhow::anyhow!("requesting a run of {namespace}/{name}: {e}"),
+    })?;
+    Ok(value)
+}
+
+/// The run history of a Job as a table (`dromos job history`).
+pub fn history_table(job: &Job) -> String {
+    let s = job.status.clone().unwrap_or_default();
+    let mut out = format!(
+        "{}/{}  trigger: {}  next: {}  succeeded: {}  failed: {}\n",
+        job.namespace().unwrap_or_default(),
+        job.name_any(),
+        s.trigger.as_deref().unwrap_or("-"),
+        s.next_run_time.as_deref().unwrap_or("-"),
+        s.success_count,
+        s.failure_count
+    );
+    let rows: Vec<[String; 8]> = s
+        .runs
+        .iter()
+        .map(|r| {
+            let o = |v: &Option<String>| v.clone().unwrap_or_else(|| "-".into());
+            [
+                r.id.clone(),
+                o(&r.trigger),
+                o(&r.scheduled_time),
+                o(&r.start_time),
+                o(&r.finish_time),
+                r.result.clone(),
+                r.attempts.to_string(),
+                o(&r.message),
+            ]
+        })
+        .collect();
+    let header = ["RUN", "TRIGGER", "SCHEDULED", "STARTED", "FINISHED", "RESULT", "ATTEMPTS", "MESSAGE"];
+    let mut widths: Vec<usize> = header.iter().map(|h| h.len()).collect();
+    for row in &rows {
+        for (w, c) in widths.iter_mut().zip(row.iter()) {
+            *w = (*w).max(c.len());
+        }
+    }
+    let line = |cells: Vec<&str>| {
+        let mut l = String::new();
+        for (i, c) in cells.iter().enumerate() {
+            if i + 1 == cells.len() {
+                l.push_str(c);
+            } else {
+                l.push_str(&format!("{c:<w$}  ", w = widths[i]));
+            }
+        }
+        l.trim_end().to_string() + "\n"
+    };
+    out.push_str(&line(header.to_vec()));
+    for row in &rows {
+        out.push_str(&line(row.iter().map(String::as_str).collect()));
+    }
+    if rows.is_empty() {
+        out.push_str("(no runs yet)\n");
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn batch(v: serde_json::Value) -> BatchJob {
+        serde_json::from_value(v).expect("batch job")
+    }
+
+    #[test]
+    fn attempts_are_read_from_the_batch_job_and_its_pod() {
+        let b = batch(serde_json::json!({
+            "metadata": {"name": "backup-1777629600-2", "namespace": "ops", "creationTimestamp": "2026-05-01T10:00:15Z",
+                "labels": {"dromos.io/job": "backup", "dromos.io/run": "backup-1777629600"},
+                "annotations": {"dromos.io/attempt": "2", "dromos.io/trigger": "schedule",
+                                "dromos.io/scheduled-time": "2026-05-01T10:00:00Z"}},
+            "status": {"startTime": "2026-05-01T10:00:15Z", "conditions": [
+                {"type": "FailureTarget", "status": "True", "reason": "BackoffLimitExceeded", "lastTransitionTime": "2026-05-01T10:00:20Z"},
+                {"type": "Failed", "status": "True", "reason": "BackoffLimitExceeded",
+                 "message": "Job has reached the specified backoff limit", "lastTransitionTime": "2026-05-01T10:00:21Z"}]}
+        }));
+        let pod: Pod = serde_json::from_value(serde_json::json!({
+            "metadata": {"name": "p", "namespace": "ops", "labels": {"batch.kubernetes.io/job-name": "backup-1777629600-2"}},
+            "status": {"startTime": "2026-05-01T10:00:16Z"}
+        }))
+        .unwrap();
+        let a = observe(&b, &[Arc::new(pod)]).expect("an attempt");
+        assert_eq!((a.run.as_str(), a.attempt, a.trigger), ("backup-1777629600", 2, Some(RunTrigger::Schedule)));
+        assert_eq!(a.scheduled, runs::parse_time("2026-05-01T10:00:00Z"));
+        assert_eq!(a.started, runs::parse_time("2026-05-01T10:00:16Z"));
+        let f = a.finished.expect("finished");
+        assert!(!f.succeeded);
+        assert_eq!(f.at, runs::parse_time("2026-05-01T10:00:21Z").unwrap());
+        assert_eq!(f.reason, "BackoffLimitExceeded: Job has reached the specified backoff limit");
+
+        // A pending pod: not started, with the scheduler's reason.
+        let b = batch(serde_json::json!({
+            "metadata": {"name": "backup-1", "namespace": "ops", "creationTimestamp": "2026-05-01T10:00:00Z",
+                "labels": {"dromos.io/job": "backup", "dromos.io/run": "backup-1"}}
+        }));
+        let pod: Pod = serde_json::from_value(serde_json::json!({
+            "metadata": {"name": "p", "namespace": "ops", "labels": {"batch.kubernetes.io/job-name": "backup-1"}},
+            "status": {"phase": "Pending", "conditions": [{"type": "PodScheduled", "status": "False",
+                "reason": "Unschedulable", "message": "0/4 nodes are available"}]}
+        }))
+        .unwrap();
+        let a = observe(&b, &[Arc::new(pod)]).expect("an attempt");
+        assert_eq!((a.attempt, a.started, a.finished), (1, None, None));
+        assert_eq!(a.waiting.as_deref(), Some("0/4 nodes are available (Unschedulable)"));
+        // Without the run label it is not an attempt.
+        assert!(observe(&batch(serde_json::json!({"metadata": {"name": "x"}})), &[]).is_none());
+    }
+
+    #[test]
+    fn the_history_table_lists_runs_newest_first() {
+        let job: Job = serde_json::from_value(serde_json::json!({
+            "apiVersion": "dromos.io/v1alpha1", "kind": "Job",
+            "metadata": {"name": "backup", "namespace": "ops"},
+            "spec": {"run": {"cmd": "true"}},
+            "status": {"trigger": "cron 0 * * * * UTC", "nextRunTime": "2026-05-01T11:00:00Z", "successCount": 1, "failureCount": 1,
+                "runs": [
+                    {"id": "backup-1777629600", "trigger": "schedule", "scheduledTime": "2026-05-01T10:00:00Z",
+                     "result": "Failed", "attempts": 1, "message": "StartingDeadlineExceeded: ..."},
+                    {"id": "backup-m1", "trigger": "manual", "startTime": "2026-05-01T09:00:01Z",
+                     "finishTime": "2026-05-01T09:00:02Z", "result": "Succeeded", "attempts": 1}]}
+        }))
+        .unwrap();
+        let t = history_table(&job);
+        let lines: Vec<&str> = t.lines().collect();
+        assert_eq!(
+            lines[0],
+            "ops/backup  trigger: cron 0 * * * * UTC  next: 2026-05-01T11:00:00Z  succeeded: 1  failed: 1"
+        );
+        assert!(lines[1].starts_with("RUN") && lines[1].ends_with("MESSAGE"), "{t}");
+        assert!(lines[2].starts_with("backup-1777629600  schedule") && lines[2].contains("Failed"), "{t}");
+        assert!(lines[3].starts_with("backup-m1") && lines[3].contains("Succeeded"), "{t}");
+        // Columns line up.
+        assert_eq!(lines[1].find("RESULT"), lines[2].find("Failed"));
+    }
+}

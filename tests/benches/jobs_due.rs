@@ -1,0 +1,97 @@
+//! Benchmark: 1,000 Jobs due in the same minute; delay from the scheduled time until each
+//! run's batch/v1 Job exists.
+//!
+//!     tests/cluster/up && export KUBECONFIG=$HOME/.cache/dromos/cluster/kubeconfig
+//!     cargo bench -p dromos-tests --bench jobs_due      # args: COUNT [CONCURRENCY], default 1000 16
+//!
+//! The job controller runs in-process against the local control plane. COUNT Jobs with the
+//! same cron fire (the first whole minute at least 60 s ahead, UTC) are created first; a watch
+//! on batch/v1 Jobs records when each run object is first seen, so a delay includes the watch
+//! latency (an upper bound of the time the object exists).
+
+use dromos::jobs::{self, JobOptions};
+use dromos_crds::Job;
+use dromos_tests::{TestNamespace, client, install_crds};
+use futures::{StreamExt, TryStreamExt};
+use k8s_openapi::api::batch::v1::Job as BatchJob;
+use kube::api::PostParams;
+use kube::runtime::{WatchStreamExt, watcher};
+use std::collections::HashMap;
+use std::time::Duration;
+
+fn main() {
+    let args: Vec<usize> = std::env::args().skip(1).filter_map(|a| a.parse().ok()).collect();
+    let count = args.first().copied().unwrap_or(1000);
+    let concurrency = args.get(1).copied().unwrap_or(16) as u16;
+    let rt = tokio::runtime::Builder::new_multi_thread().enable_all().build().unwrap();
+    let _ = tracing_subscriber::fmt()
+        .with_env_filter(std::env::var("RUST_LOG").unwrap_or_else(|_| "warn".into()))
+        .try_init();
+    rt.block_on(async move {
+        let c = client().await;
+        install_crds(&c).await;
+        let ns = TestNamespace::new(&c, "bench-due").await;
+        let ctx = jobs::context(
+            c.clone(),
+            JobOptions { namespace: Some(ns.name.clone()), concurrency, ..Default::default() },
+        );
+        let task = tokio::spawn(jobs::run(ctx.clone()));
+        let now = chrono::Utc::now();
+        let due_secs = (now.timestamp() + 60 + 59) / 60 * 60;
+        let due = chrono::DateTime::from_timestamp(due_secs, 0).unwrap();
+        let cron = format!("{} {} * * *", due.format("%M"), due.format("%H"));
+        println!("{count} jobs, cron `{cron}` UTC, due at {due}, controller concurrency {concurrency}");
+
+        // Watch run objects from now on.
+        let api = ns.api::<BatchJob>();
+        let seen = tokio::spawn(async move {
+            let mut first: HashMap<String, chrono::DateTime<chrono::Utc>> = HashMap::new();
+            let mut stream = std::pin::pin!(watcher(api, watcher::Config::default()).applied_objects());
+            while let Ok(Some(j)) = stream.try_next().await {
+                let name = j.metadata.name.unwrap_or_default();
+                first.entry(name).or_insert_with(chrono::Utc::now);
+                if first.len() >= count {
+                    break;
+                }
+            }
+            first
+        });
+
+        let jobs = ns.api::<Job>();
+        let t = std::time::Instant::now();
+        futures::stream::iter(0..count)
+            .map(|i| {
+                let jobs = jobs.clone();
+                let cron = cron.clone();
+                async move {
+                    let job: Job = serde_json::from_value(serde_json::json!({
+                        "apiVersion": "dromos.io/v1alpha1", "kind": "Job", "metadata": {"name": format!("due-{i}")},
+                        "spec": {"schedules": [{"cron": cron}], "run": {"cmd": "true", "cpus": 0.001, "mem": 1}}
+                    }))
+                    .unwrap();
+                    jobs.create(&PostParams::default(), &job).await.expect("create job");
+                }
+            })
+            .buffer_unordered(32)
+            .collect::<Vec<_>>()
+            .await;
+        println!("created {count} Jobs in {:.1} s", t.elapsed().as_secs_f64());
+        let left = (due - chrono::Utc::now()).to_std().unwrap_or_default();
+        println!("{:.1} s left before the fire", left.as_secs_f64());
+
+        let first = tokio::time::timeout(left + Duration::from_secs(180), seen).await.expect("runs appear").unwrap();
+        let mut delays: Vec<f64> = first.values().map(|t| (*t - due).num_milliseconds() as f64).collect();
+        delays.sort_by(|a, b| a.partial_cmp(b).unwrap());
+        let pct = |p: f64| delays[((delays.len() as f64 * p).ceil() as usize).clamp(1, delays.len()) - 1];
+        println!(
+            "runs created: {} ; delay after the scheduled time: p50 {:.0} ms, p99 {:.0} ms, max {:.0} ms, min {:.0} ms",
+            delays.len(),
+            pct(0.50),
+            pct(0.99),
+            delays[delays.len() - 1],
+            delays[0]
+        );
+        task.abort();
+        ns.delete().await;
+    });
+}
