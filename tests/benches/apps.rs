@@ -1,0 +1,142 @@
+//! Benchmark: the App operator at scale on KWOK nodes.
+//!
+//!     tests/cluster/up && export KUBECONFIG=$HOME/.cache/dromos/cluster/kubeconfig
+//!     cargo bench -p dromos-tests --bench apps        # args: APPS [INSTANCES] [NODES] [CONCURRENCY]
+//!
+//! Defaults: 2,500 Apps of 4 instances (10,000 pods) on 500 fake nodes, 16 Apps reconciled at
+//! once. Creates the nodes, starts the operator in-process (scoped to one namespace), creates
+//! every App at once and measures until every App reports Running with all instances healthy.
+//! Then touches a label on every App (a change that renders to nothing new) and counts the
+//! operator's mutating requests per reconcile. Prints the process's CPU time and peak RSS (the
+//! operator and the bench's own client share the process). Fails, never skips, without a cluster.
+
+use dromos::apps::{self, AppOptions};
+use dromos_crds::App;
+use dromos_tests::{FakeNodes, NodeSpec, TestNamespace, client, install_crds, unique_suffix};
+use futures::StreamExt;
+use kube::api::{ListParams, Patch, PatchParams, PostParams};
+use std::sync::atomic::Ordering;
+use std::time::{Duration, Instant};
+
+fn proc_status(key: &str) -> f64 {
+    std::fs::read_to_string("/proc/self/status")
+        .unwrap_or_default()
+        .lines()
+        .find(|l| l.starts_with(key))
+        .and_then(|l| l.split_whitespace().nth(1)?.parse::<f64>().ok())
+        .map(|kb| kb / 1024.0)
+        .unwrap_or(f64::NAN)
+}
+
+fn cpu_seconds() -> f64 {
+    let stat = std::fs::read_to_string("/proc/self/stat").unwrap_or_default();
+    let fields: Vec<&str> = stat.rsplit(')').next().unwrap_or("").split_whitespace().collect();
+    let ticks = |i: usize| fields.get(i).and_then(|v| v.parse::<f64>().ok()).unwrap_or(0.0);
+    (ticks(11) + ticks(12)) / 100.0
+}
+
+#[tokio::main]
+async fn main() {
+    let args: Vec<usize> = std::env::args().skip(1).filter_map(|a| a.parse().ok()).collect();
+    let n_apps = args.first().copied().unwrap_or(2_500);
+    let instances = args.get(1).copied().unwrap_or(4);
+    let n_nodes = args.get(2).copied().unwrap_or(500);
+    let concurrency = args.get(3).copied().unwrap_or(16) as u16;
+    let c = client().await;
+    install_crds(&c).await;
+    let ns = TestNamespace::new(&c, "bench-apps").await;
+    let group = format!("g{}", unique_suffix());
+    let t = Instant::now();
+    let mut spec = NodeSpec::new("bench", n_nodes);
+    spec.labels.insert("testgroup".into(), group.clone());
+    spec.zones = vec!["zone-a".into(), "zone-b".into(), "zone-c".into()];
+    let nodes = FakeNodes::create(&c, &spec).await;
+    println!("{n_nodes} nodes ready in {:.1} s", t.elapsed().as_secs_f64());
+
+    let (ctx, fut) =
+        apps::start(c.clone(), AppOptions { namespace: Some(ns.name.clone()), concurrency, ..Default::default() });
+    let op = tokio::spawn(fut);
+    let cpu0 = cpu_seconds();
+    let api = ns.api::<App>();
+    let start = Instant::now();
+    futures::stream::iter(0..n_apps)
+        .for_each_concurrent(64, |i| {
+            let api = api.clone();
+            let group = group.clone();
+            async move {
+                let app: App = serde_json::from_value(serde_json::json!({
+                    "apiVersion": "dromos.io/v1alpha1", "kind": "App", "metadata": {"name": format!("svc-{i}")},
+                    "spec": {"instances": instances, "cpus": 0.01, "mem": 16,
+                             "container": {"docker": {"image": "nginx:1.27"}},
+                             "constraints": [["testgroup", "IS", group]]}
+                }))
+                .unwrap();
+                api.create(&PostParams::default(), &app).await.unwrap();
+            }
+        })
+        .await;
+    let created = start.elapsed();
+    println!("{n_apps} Apps created in {:.1} s", created.as_secs_f64());
+    let mut last_print = Instant::now();
+    loop {
+        let list = api.list(&ListParams::default()).await.unwrap();
+        let healthy = list
+            .items
+            .iter()
+            .filter(|a| {
+                a.status.as_ref().is_some_and(|s| {
+                    s.state.as_deref() == Some("Running") && s.healthy == Some(instances as i32)
+                })
+            })
+            .count();
+        if healthy == n_apps {
+            break;
+        }
+        if last_print.elapsed() > Duration::from_secs(15) {
+            println!("  {:.0} s: {healthy} of {n_apps} Apps healthy", start.elapsed().as_secs_f64());
+            last_print = Instant::now();
+        }
+        assert!(start.elapsed() < Duration::from_secs(3600), "not converged within an hour");
+        tokio::time::sleep(Duration::from_secs(1)).await;
+    }
+    let all_healthy = start.elapsed();
+    let cpu_converge = cpu_seconds() - cpu0;
+    let total = n_apps * instances;
+    println!(
+        "all {n_apps} Apps ({total} instances) healthy {:.1} s after the first create ({:.0} instances/s)",
+        all_healthy.as_secs_f64(),
+        total as f64 / all_healthy.as_secs_f64()
+    );
+    println!("process CPU while converging: {cpu_converge:.1} s; peak RSS {:.0} MiB", proc_status("VmHWM:"));
+
+    // No-op reconciles: a label change on every App renders to nothing new.
+    tokio::time::sleep(Duration::from_secs(5)).await;
+    let writes0 = ctx.writes.load(Ordering::SeqCst);
+    let rec0 = ctx.reconciles.load(Ordering::SeqCst);
+    let cpu1 = cpu_seconds();
+    let t = Instant::now();
+    futures::stream::iter(0..n_apps)
+        .for_each_concurrent(64, |i| {
+            let api = api.clone();
+            async move {
+                let patch = serde_json::json!({"metadata": {"labels": {"touched": "1"}}});
+                api.patch(&format!("svc-{i}"), &PatchParams::default(), &Patch::Merge(&patch)).await.unwrap();
+            }
+        })
+        .await;
+    while ctx.reconciles.load(Ordering::SeqCst) < rec0 + n_apps {
+        assert!(t.elapsed() < Duration::from_secs(600), "no-op reconciles did not complete");
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+    let recs = ctx.reconciles.load(Ordering::SeqCst) - rec0;
+    let writes = ctx.writes.load(Ordering::SeqCst) - writes0;
+    println!(
+        "no-op pass: {recs} reconciles in {:.1} s, {writes} mutating requests ({:.3} per App), CPU {:.1} s",
+        t.elapsed().as_secs_f64(),
+        writes as f64 / n_apps as f64,
+        cpu_seconds() - cpu1
+    );
+    op.abort();
+    ns.delete().await;
+    nodes.delete().await;
+}
