@@ -9,15 +9,25 @@ KWOK_VERSION="v0.8.0"
 export GOTOOLCHAIN=local
 export CGO_ENABLED=0
 
-# The cache key covers the pinned versions and every go.mod/go.sum, so a
+# The cache key covers the pinned versions and the go.mod/go.sum of the control plane modules, so a
 # change of pin rebuilds and an unchanged tree reuses the binaries.
 cache_key() {
-  cat "$CLUSTER_DIR"/go/*/go.mod "$CLUSTER_DIR"/go/*/go.sum "$CLUSTER_DIR"/go/*/*.go \
+  local d="$CLUSTER_DIR/go"
+  cat "$d"/{etcd,kube,kwok}/go.mod "$d"/{etcd,kube,kwok}/go.sum "$d"/{etcd,kube,kwok}/*.go \
+    | sha256sum | cut -c1-12
+}
+
+# Helm (for the chart tests) has its own cache directory, so pinning it anew never rebuilds
+# the control plane.
+HELM_VERSION="v3.22.0"
+helm_key() {
+  cat "$CLUSTER_DIR"/go/helm/go.mod "$CLUSTER_DIR"/go/helm/go.sum "$CLUSTER_DIR"/go/helm/*.go \
     | sha256sum | cut -c1-12
 }
 
 CACHE_ROOT="${DROMOS_CACHE:-${XDG_CACHE_HOME:-$HOME/.cache}/dromos}"
 BIN_DIR="${DROMOS_CLUSTER_BIN:-$CACHE_ROOT/k8s-$K8S_VERSION-etcd-$ETCD_VERSION-kwok-$KWOK_VERSION-$(cache_key)}"
+HELM_DIR="$CACHE_ROOT/helm-$HELM_VERSION-$(helm_key)"
 STATE_DIR="${DROMOS_CLUSTER_STATE:-$CACHE_ROOT/cluster}"
 
 log() { printf '[cluster] %s\n' "$*" >&2; }

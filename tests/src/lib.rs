@@ -6,6 +6,8 @@
 //! * [`FakeNodes`] creates labelled, optionally tainted KWOK nodes for one test.
 //! * [`wait_for`] polls a condition with a deadline and reports what it last saw.
 
+pub mod chart;
+
 use k8s_openapi::api::core::v1::{Namespace, Node};
 use kube::api::{Api, DeleteParams, PostParams};
 use kube::{Client, Config};

@@ -1,0 +1,383 @@
+//! The Helm chart `charts/dromos`, rendered by a real Helm (v3, built from the Go module proxy by
+//! `tests/cluster/helm`):
+//! * the rendered RBAC grants exactly the rules the chart README documents, in both modes;
+//! * the Deployment, Service, ServiceMonitor and GitSources follow the values;
+//! * the controller logic, running with nothing but a token of the chart's ServiceAccount, syncs
+//!   the repository's `examples/`, operates its Apps and Jobs and takes the leader Lease without
+//!   a single Forbidden, and the API server refuses it what the chart does not grant.
+
+use dromos::local::{InventoryStore, sync_dir};
+use dromos::sync::{Resolver, SyncSettings};
+use dromos_core::plan::PlanOptions;
+use dromos_tests::chart::{
+    apply, can, client_as, delete_cluster_rbac, documented_permissions, of_kind, render, rendered_permissions,
+    repo_root,
+};
+use dromos_tests::{TestNamespace, client, install_crds, unique_suffix, wait_for};
+use k8s_openapi::api::apps::v1::StatefulSet;
+use k8s_openapi::api::core::v1::Namespace;
+use kube::api::Api;
+use serde_json::Value;
+use std::io::Write;
+use std::sync::{Arc, Mutex, OnceLock};
+use std::time::Duration;
+
+/// Everything the controller logs in this test process (debug level for Dromos and kube).
+fn captured_logs() -> Arc<Mutex<Vec<u8>>> {
+    static LOGS: OnceLock<Arc<Mutex<Vec<u8>>>> = OnceLock::new();
+    LOGS.get_or_init(|| {
+        let buf = Arc::new(Mutex::new(Vec::new()));
+        struct W(Arc<Mutex<Vec<u8>>>);
+        impl Write for W {
+            fn write(&mut self, b: &[u8]) -> std::io::Result<usize> {
+                self.0.lock().unwrap().extend_from_slice(b);
+                std::io::stderr().write(b)
+            }
+            fn flush(&mut self) -> std::io::Result<()> {
+                Ok(())
+            }
+        }
+        let b = buf.clone();
+        tracing_subscriber::fmt()
+            .with_env_filter("warn,dromos=debug,kube_runtime=debug")
+            .with_ansi(false)
+            .with_writer(move || W(b.clone()))
+            .init();
+        buf
+    })
+    .clone()
+}
+
+#[test]
+fn rendered_rbac_is_exactly_the_documented_table_in_both_modes() {
+    for namespaced in [false, true] {
+        let set = format!("namespaced={namespaced}");
+        let objects = render("dromos", "dromos-system", &[&set]);
+        let rendered = rendered_permissions(&objects, "dromos");
+        let documented = documented_permissions(namespaced);
+        let extra: Vec<_> = rendered.difference(&documented).collect();
+        let missing: Vec<_> = documented.difference(&rendered).collect();
+        assert!(
+            extra.is_empty() && missing.is_empty(),
+            "namespaced={namespaced}: granted but not in the README table: {extra:#?}\nin the table but not granted: {missing:#?}"
+        );
+        // Cluster-wide write access only in cluster mode; in namespaced mode the controller's
+        // role is a Role in the release namespace and the only ClusterRole reads CRDs.
+        let cluster_roles = of_kind(&objects, "ClusterRole");
+        if namespaced {
+            assert_eq!(cluster_roles.len(), 1, "{cluster_roles:#?}");
+            assert_eq!(
+                cluster_roles[0]["rules"],
+                serde_json::json!([{"apiGroups": ["apiextensions.k8s.io"], "resources": ["customresourcedefinitions"], "verbs": ["get"]}])
+            );
+            for r in of_kind(&objects, "Role") {
+                assert_eq!(r["metadata"]["namespace"], "dromos-system");
+            }
+        } else {
+            assert_eq!(cluster_roles.len(), 2);
+        }
+        assert!(!rendered.iter().any(|p| p.4 == "*" || p.2 == "*" || p.1 == "*"), "no wildcards: {rendered:#?}");
+    }
+
+    // rbac.extraRules adds rules for kinds beyond the base set, and nothing else changes.
+    let objects = render(
+        "dromos",
+        "dromos-system",
+        &[
+            "rbac.extraRules[0].apiGroups[0]=",
+            "rbac.extraRules[0].resources[0]=serviceaccounts",
+            "rbac.extraRules[0].verbs[0]=get",
+        ],
+    );
+    let extra: Vec<_> =
+        rendered_permissions(&objects, "dromos").difference(&documented_permissions(false)).cloned().collect();
+    assert_eq!(
+        extra,
+        vec![("controller".into(), String::new(), "serviceaccounts".into(), String::new(), "get".into())]
+    );
+}
+
+fn container(objects: &[Value]) -> Value {
+    let deps = of_kind(objects, "Deployment");
+    assert_eq!(deps.len(), 1);
+    deps[0]["spec"]["template"]["spec"]["containers"][0].clone()
+}
+
+fn args(c: &Value) -> Vec<String> {
+    c["args"].as_array().unwrap().iter().map(|a| a.as_str().unwrap().to_string()).collect()
+}
+
+#[test]
+fn deployment_service_monitor_and_sources_follow_the_values() {
+    let objects = render("dromos", "dromos-system", &[]);
+    let kinds: Vec<&str> = objects.iter().map(|o| o["kind"].as_str().unwrap()).collect();
+    assert!(!kinds.contains(&"ServiceMonitor") && !kinds.contains(&"GitSource"), "{kinds:?}");
+    let dep = of_kind(&objects, "Deployment")[0];
+    assert_eq!(dep["spec"]["replicas"], 2);
+    assert_eq!(dep["spec"]["template"]["spec"]["serviceAccountName"], "dromos");
+    let c = container(&objects);
+    assert_eq!(args(&c), ["controller", "--listen=0.0.0.0:8080", "--leader-elect"]);
+    assert_eq!(c["image"], "ghcr.io/dromos/dromos:0.1.0");
+    let env = c["env"].as_array().unwrap();
+    let var = |n: &str| env.iter().find(|e| e["name"] == n).cloned().unwrap_or(Value::Null);
+    assert_eq!(var("POD_NAMESPACE")["valueFrom"]["fieldRef"]["fieldPath"], "metadata.namespace");
+    assert_eq!(var("RUST_LOG")["value"], "info");
+    assert_eq!(var("DROMOS_WEBHOOK_SECRET"), Value::Null, "webhook off without a secret");
+    assert_eq!(c["livenessProbe"]["httpGet"]["path"], "/healthz");
+    assert_eq!(c["readinessProbe"]["httpGet"]["path"], "/readyz");
+    assert_eq!(c["ports"][0]["containerPort"], 8080);
+    assert_eq!(c["resources"]["requests"]["memory"], "128Mi");
+    let svc = of_kind(&objects, "Service")[0];
+    assert_eq!(svc["spec"]["ports"][0]["port"], 8080);
+    assert_eq!(svc["spec"]["selector"], dep["spec"]["selector"]["matchLabels"]);
+
+    let objects = render(
+        "prod",
+        "platform",
+        &[
+            "namespaced=true",
+            "replicas=3",
+            "leaderElect=false",
+            "logLevel=debug",
+            "image.tag=1.2.3",
+            "serviceMonitor.enabled=true",
+            "webhook.secretName=hook",
+            "sources[0].name=cluster-state",
+            "sources[0].spec.url=https://git.example.com/cluster-state.git",
+            "sources[0].spec.ref.branch=main",
+        ],
+    );
+    let dep = of_kind(&objects, "Deployment")[0];
+    assert_eq!(dep["metadata"]["name"], "prod-dromos");
+    assert_eq!(dep["spec"]["replicas"], 3);
+    let c = container(&objects);
+    assert_eq!(args(&c), ["controller", "--listen=0.0.0.0:8080", "--namespace=platform"]);
+    assert_eq!(c["image"], "ghcr.io/dromos/dromos:1.2.3");
+    let env = c["env"].as_array().unwrap();
+    assert!(env.iter().any(|e| e["name"] == "RUST_LOG" && e["value"] == "debug"));
+    assert!(env.iter().any(|e| e["name"] == "DROMOS_WEBHOOK_SECRET"
+        && e["valueFrom"]["secretKeyRef"] == serde_json::json!({"name": "hook", "key": "secret"})));
+    let sm = of_kind(&objects, "ServiceMonitor");
+    assert_eq!(sm.len(), 1);
+    assert_eq!(sm[0]["spec"]["endpoints"][0]["path"], "/metrics");
+    let gs = of_kind(&objects, "GitSource");
+    assert_eq!(gs.len(), 1);
+    assert_eq!(gs[0]["metadata"]["namespace"], "platform");
+    assert_eq!(gs[0]["spec"]["url"], "https://git.example.com/cluster-state.git");
+    // The rendered GitSource is valid against the generated CRD schema's required fields.
+    let parsed: Result<dromos_crds::GitSource, _> = serde_json::from_value(gs[0].clone());
+    assert!(parsed.is_ok(), "{parsed:?}");
+}
+
+/// Applies the ServiceAccount and RBAC of a rendered release; returns them.
+async fn install_rbac(admin: &kube::Client, objects: &[Value]) {
+    let rbac: Vec<&Value> = objects
+        .iter()
+        .filter(|o| {
+            ["ServiceAccount", "ClusterRole", "ClusterRoleBinding", "Role", "RoleBinding"]
+                .contains(&o["kind"].as_str().unwrap())
+        })
+        .collect();
+    assert_eq!(rbac.len(), 7, "ServiceAccount, 2 ClusterRoles, 2 Roles and their bindings (or Role for ClusterRole)");
+    apply(admin, &rbac).await;
+}
+
+const EXAMPLE_NAMESPACES: [&str; 4] = ["shop", "ops", "reports", "data"];
+
+#[tokio::test]
+async fn the_controller_syncs_the_examples_with_nothing_but_the_chart_service_account() {
+    let logs = captured_logs();
+    let admin = client().await;
+    install_crds(&admin).await;
+    let ns = TestNamespace::new(&admin, "chart").await;
+    let release = format!("dromos-{}", unique_suffix());
+    let objects = render(&release, &ns.name, &[]);
+    install_rbac(&admin, &objects).await;
+    let sa = client_as(&admin, &ns.name, &release).await;
+
+    // What the chart must not allow, checked by the API server itself.
+    for (verb, group, resource, namespace) in [
+        ("delete", "", "nodes", None),
+        ("create", "rbac.authorization.k8s.io", "clusterroles", None),
+        ("create", "rbac.authorization.k8s.io", "rolebindings", Some("kube-system")),
+        ("list", "", "secrets", Some("kube-system")),
+        ("create", "", "secrets", Some(ns.name.as_str())),
+        ("create", "", "pods", Some(ns.name.as_str())),
+        ("create", "apiextensions.k8s.io", "customresourcedefinitions", None),
+        ("update", "coordination.k8s.io", "leases", Some("kube-system")),
+        ("impersonate", "", "serviceaccounts", Some(ns.name.as_str())),
+    ] {
+        assert!(
+            !can(&sa, verb, group, resource, namespace).await,
+            "the chart must not allow {verb} {resource} in {namespace:?}"
+        );
+    }
+    assert!(can(&sa, "list", "apps", "deployments", None).await, "cluster mode watches every namespace");
+
+    // The start-up check and leader election, as `dromos controller --leader-elect` does them.
+    dromos::controller::check_crds(&sa).await.expect("CRDs visible to the ServiceAccount");
+    let leases = Api::namespaced(sa.clone(), &ns.name);
+    let lease = dromos::leader::LeaseConfig {
+        namespace: ns.name.clone(),
+        name: "dromos-controller".into(),
+        identity: "pod-a".into(),
+        duration: Duration::from_secs(15),
+        retry: Duration::from_secs(1),
+    };
+    assert!(dromos::leader::try_acquire(&leases, &lease).await.expect("create the Lease"), "first candidate leads");
+    assert!(dromos::leader::try_acquire(&leases, &lease).await.expect("renew the Lease"), "the leader renews");
+
+    // The example namespaces may still be terminating after another test deleted them.
+    let nss: Api<Namespace> = Api::all(admin.clone());
+    for n in EXAMPLE_NAMESPACES {
+        wait_for(&format!("namespace {n} gone or active"), Duration::from_secs(90), || async {
+            match nss.get_opt(n).await.unwrap() {
+                Some(x) if x.metadata.deletion_timestamp.is_some() => None,
+                _ => Some(()),
+            }
+        })
+        .await;
+    }
+
+    // The App operator and the Job controller run as the ServiceAccount, confined to the
+    // examples' namespaces so they leave other tests on the shared cluster alone.
+    let render_opts = dromos_core::translate::RenderOptions::default();
+    let (_apps_ctx, apps) = dromos::apps::start(
+        sa.clone(),
+        dromos::apps::AppOptions { namespace: Some("shop".into()), concurrency: 4, render: render_opts.clone() },
+    );
+    let apps = tokio::spawn(apps);
+    let jobs = tokio::spawn(dromos::jobs::run(dromos::jobs::context(
+        sa.clone(),
+        dromos::jobs::JobOptions { namespace: Some("ops".into()), ..Default::default() },
+    )));
+    let gs_ctx = dromos::controller::context(
+        sa.clone(),
+        dromos::controller::ControllerOptions {
+            namespace: Some("ops".into()),
+            cache_dir: tempfile::tempdir().unwrap().keep(),
+            concurrency: 1,
+            write_concurrency: 4,
+            limiter: None,
+        },
+    );
+    let gitsources = tokio::spawn(dromos::controller::run(gs_ctx));
+
+    let store = InventoryStore { namespace: ns.name.clone(), name: "examples".into() };
+    let settings = SyncSettings {
+        source: format!("local.chart-{}", unique_suffix()),
+        force: false,
+        force_owned: true,
+        plan: PlanOptions { allow_mass_delete: true, ..Default::default() },
+        concurrency: 4,
+        default_namespace: ns.name.clone(),
+        limiter: None,
+    };
+    let mut resolver = Resolver::default();
+    let o =
+        sync_dir(&sa, &mut resolver, &repo_root().join("examples"), &store, &settings).await.expect("sync examples");
+    assert!(o.failures.is_empty(), "{}", dromos::local::describe(&o));
+    assert!(o.applied >= 13, "{}", dromos::local::describe(&o));
+
+    // The operator expands the database App (no dependencies) into its StatefulSet.
+    let sts: Api<StatefulSet> = Api::namespaced(admin.clone(), "shop");
+    wait_for("StatefulSet shop/db by the App operator", Duration::from_secs(30), || async {
+        sts.get_opt("db").await.unwrap()
+    })
+    .await;
+    // The GitSource controller reconciles the example GitSource as the ServiceAccount: it reads
+    // the credentials Secret (absent here: NotFound, not Forbidden, which the log check below
+    // would catch) and stops there.
+    tokio::time::sleep(Duration::from_secs(3)).await;
+
+    // Prune everything again (deletes, finalizers and namespaces), still as the ServiceAccount.
+    let empty = tempfile::tempdir().unwrap();
+    let o = sync_dir(&sa, &mut resolver, empty.path(), &store, &settings).await.expect("prune examples");
+    assert!(o.failures.is_empty(), "{}", dromos::local::describe(&o));
+    let apps_api: Api<dromos_crds::App> = Api::namespaced(admin.clone(), "shop");
+    wait_for("example Apps deleted through their finalizers", Duration::from_secs(30), || async {
+        apps_api.list(&Default::default()).await.ok().filter(|l| l.items.is_empty()).map(|_| ())
+    })
+    .await;
+    apps.abort();
+    jobs.abort();
+    gitsources.abort();
+
+    let text = String::from_utf8_lossy(&logs.lock().unwrap()).to_lowercase();
+    // Writes into a namespace being deleted by the prune are refused by admission with 403 too;
+    // those are not RBAC refusals.
+    let forbidden: Vec<&str> = text
+        .lines()
+        .filter(|l| (l.contains("forbidden") || l.contains(" 403")) && !l.contains("because it is being terminated"))
+        .collect();
+    assert!(forbidden.is_empty(), "the controller was refused:\n{}", forbidden.join("\n"));
+
+    delete_cluster_rbac(&admin, &release).await;
+    ns.delete().await;
+}
+
+#[tokio::test]
+async fn namespaced_mode_confines_the_controller_to_the_release_namespace() {
+    let admin = client().await;
+    install_crds(&admin).await;
+    let ns = TestNamespace::new(&admin, "chartns").await;
+    let other = TestNamespace::new(&admin, "chartother").await;
+    let release = format!("dromos-{}", unique_suffix());
+    let objects = render(&release, &ns.name, &["namespaced=true"]);
+    install_rbac(&admin, &objects).await;
+    let sa = client_as(&admin, &ns.name, &release).await;
+    let own = Some(ns.name.as_str());
+    let elsewhere = Some(other.name.as_str());
+
+    for (verb, group, resource) in [
+        ("list", "dromos.io", "apps"),
+        ("patch", "dromos.io", "gitsources/status"),
+        ("create", "apps", "deployments"),
+        ("delete", "batch", "jobs"),
+        ("get", "", "secrets"),
+        ("create", "events.k8s.io", "events"),
+    ] {
+        assert!(can(&sa, verb, group, resource, own).await, "{verb} {group}/{resource} in the release namespace");
+        assert!(!can(&sa, verb, group, resource, elsewhere).await, "no {verb} {group}/{resource} in another namespace");
+        assert!(!can(&sa, verb, group, resource, None).await, "no {verb} {group}/{resource} across namespaces");
+    }
+    assert!(can(&sa, "get", "apiextensions.k8s.io", "customresourcedefinitions", None).await);
+    for (verb, group, resource) in [
+        ("create", "", "namespaces"),
+        ("list", "", "namespaces"),
+        ("list", "apiextensions.k8s.io", "customresourcedefinitions"),
+    ] {
+        assert!(!can(&sa, verb, group, resource, None).await, "namespaced mode must not allow {verb} {resource}");
+    }
+
+    // The App operator confined to the release namespace runs an App there.
+    dromos::controller::check_crds(&sa).await.expect("CRDs visible in namespaced mode");
+    let (_ctx, apps) = dromos::apps::start(
+        sa.clone(),
+        dromos::apps::AppOptions {
+            namespace: Some(ns.name.clone()),
+            concurrency: 2,
+            render: dromos_core::translate::RenderOptions::default(),
+        },
+    );
+    let apps = tokio::spawn(apps);
+    let app: dromos_crds::App = serde_json::from_value(serde_json::json!({
+        "apiVersion": "dromos.io/v1alpha1", "kind": "App", "metadata": {"name": "web"},
+        "spec": {"cmd": "serve", "instances": 1}
+    }))
+    .unwrap();
+    ns.api::<dromos_crds::App>()
+        .patch("web", &kube::api::PatchParams::apply("dromos-tests"), &kube::api::Patch::Apply(&app))
+        .await
+        .unwrap();
+    let deps = ns.api::<k8s_openapi::api::apps::v1::Deployment>();
+    wait_for("Deployment web by the namespaced App operator", Duration::from_secs(30), || async {
+        deps.get_opt("web").await.unwrap()
+    })
+    .await;
+    apps.abort();
+
+    delete_cluster_rbac(&admin, &release).await;
+    other.delete().await;
+    ns.delete().await;
+}
