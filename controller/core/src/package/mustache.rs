@@ -98,7 +98,10 @@ fn tokenize(src: &str) -> Result<Vec<Tok>, TemplateError> {
             '!' => {}
             '>' => return Err(TemplateError { line, message: "partials ({{> name}}) are not supported".into() }),
             '=' => {
-                return Err(TemplateError { line, message: "delimiter changes ({{=<% %>=}}) are not supported".into() });
+                return Err(TemplateError {
+                    line,
+                    message: "delimiter changes ({{=<% %>=}}) are not supported".into(),
+                });
             }
             _ => toks.push(Tok::Var(name(inner))),
         }

@@ -149,6 +149,51 @@ fn pointer_to_dotted(pointer: &str) -> String {
         .join(".")
 }
 
+/// One documented option of a schema.
+#[derive(Clone, Debug, PartialEq)]
+pub struct OptionDoc {
+    /// Dotted path.
+    pub path: String,
+    /// JSON type(s), `|`-joined; empty when the schema names none.
+    pub kind: String,
+    /// Default after merging nested defaults (`None` when there is none).
+    pub default: Option<Value>,
+    /// Description.
+    pub description: String,
+    /// Whether the parent object requires it.
+    pub required: bool,
+}
+
+/// Every option of a schema, depth first in the schema's order: objects with properties are
+/// listed and then their properties.
+pub fn describe(schema: &Value) -> Vec<OptionDoc> {
+    let mut out = Vec::new();
+    walk(schema, "", &mut out);
+    out
+}
+
+fn walk(schema: &Value, prefix: &str, out: &mut Vec<OptionDoc>) {
+    let Some(props) = schema.get("properties").and_then(Value::as_object) else { return };
+    let required = super::strings(&schema["required"]);
+    for (k, s) in props {
+        let path = if prefix.is_empty() { k.clone() } else { format!("{prefix}.{k}") };
+        let kind = match &s["type"] {
+            Value::String(t) => t.clone(),
+            Value::Array(ts) => ts.iter().filter_map(Value::as_str).collect::<Vec<_>>().join("|"),
+            _ => String::new(),
+        };
+        let d = schema_defaults(s);
+        out.push(OptionDoc {
+            path: path.clone(),
+            kind,
+            default: (!d.is_null()).then_some(d),
+            description: s["description"].as_str().unwrap_or_default().to_string(),
+            required: required.contains(k),
+        });
+        walk(s, &path, out);
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -215,6 +260,30 @@ mod tests {
         let low =
             resolve(&schema(), &json!({"secret": "s", "brokers": {"count": 0}}), DefaultDraft::Draft4).unwrap_err();
         assert_eq!((low[0].path.as_str(), low[0].rule.as_str()), ("brokers.count", "minimum"));
+    }
+
+    #[test]
+    fn describe_lists_nested_options_with_defaults_and_required() {
+        let docs = describe(&schema());
+        let paths: Vec<_> = docs.iter().map(|d| d.path.as_str()).collect();
+        assert_eq!(
+            paths,
+            vec![
+                "service",
+                "service.name",
+                "service.user",
+                "brokers",
+                "brokers.count",
+                "brokers.cpus",
+                "brokers.disk",
+                "brokers.disk.type",
+                "secret"
+            ]
+        );
+        let count = &docs[4];
+        assert_eq!((count.kind.as_str(), count.default.clone(), count.required), ("integer", Some(json!(3)), false));
+        assert!(docs[1].required && docs[8].required && docs[8].default.is_none());
+        assert_eq!(docs[6].default, Some(json!({"size": 5000, "type": "ROOT"})));
     }
 
     #[test]
