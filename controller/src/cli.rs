@@ -283,6 +283,11 @@ enum Command {
         #[arg(long, default_value_t = 64 * 1024 * 1024)]
         max_file_bytes: u64,
     },
+    /// Packages of a repository directory: list them, describe one, render one.
+    Package {
+        #[command(subcommand)]
+        command: PackageCommand,
+    },
     /// Runs of a Dromos Job: start one now, or show the history.
     Job {
         #[command(subcommand)]
@@ -312,6 +317,50 @@ enum AppAction {
         /// Namespace of the App.
         #[arg(long, short, default_value = "default")]
         namespace: String,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+enum PackageCommand {
+    /// Every package with its versions, newest last.
+    List {
+        /// Repository directory (Universe `packages/<L>/<name>/<rev>/` or `<name>/<version>/`).
+        #[arg(long)]
+        repo: PathBuf,
+    },
+    /// Metadata of one package version, or its options with --config.
+    #[command(disable_version_flag = true)]
+    Describe {
+        /// Package name.
+        name: String,
+        /// Version (default: the newest).
+        #[arg(long)]
+        version: Option<String>,
+        /// Print the options with their types, defaults and descriptions.
+        #[arg(long)]
+        config: bool,
+        /// Repository directory.
+        #[arg(long)]
+        repo: PathBuf,
+    },
+    /// Render one package version with options to a YAML stream of objects. Exit 1 when the
+    /// options are refused by the package's schema.
+    #[command(disable_version_flag = true)]
+    Render {
+        /// Package name.
+        name: String,
+        /// Version (default: the newest).
+        #[arg(long)]
+        version: Option<String>,
+        /// Options file (JSON or YAML), merged over the schema defaults.
+        #[arg(long)]
+        options: Option<PathBuf>,
+        /// Namespace of objects that name none.
+        #[arg(long, short, default_value = "default")]
+        namespace: String,
+        /// Repository directory.
+        #[arg(long)]
+        repo: PathBuf,
     },
 }
 
@@ -654,6 +703,18 @@ pub fn run(cli: Cli) -> Result<ExitCode> {
                 default_namespace,
                 max_file_bytes,
             })
+        }
+        Command::Package { command } => {
+            let mut out = std::io::stdout().lock();
+            match command {
+                PackageCommand::List { repo } => crate::packages::list(&repo, &mut out),
+                PackageCommand::Describe { name, version, config, repo } => {
+                    crate::packages::describe(&repo, &name, version.as_deref(), config, &mut out)
+                }
+                PackageCommand::Render { name, version, options, namespace, repo } => {
+                    crate::packages::render(&repo, &name, version.as_deref(), options.as_deref(), &namespace, &mut out)
+                }
+            }
         }
         Command::Crds { root, check, stdout } => {
             if stdout {

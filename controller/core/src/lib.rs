@@ -10,6 +10,7 @@ pub mod diag;
 pub mod ids;
 pub mod import;
 pub mod load;
+pub mod package;
 pub mod plan;
 pub mod render;
 pub mod runs;

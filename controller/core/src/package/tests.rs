@@ -1,0 +1,201 @@
+use super::*;
+use serde_json::json;
+
+fn file(path: &str, text: &str) -> SourceFile {
+    SourceFile { path: path.into(), bytes: text.as_bytes().to_vec() }
+}
+
+/// A small Universe package, written for these tests: a web server with an optional TLS
+/// sidecar port, two revisions.
+fn universe_repo() -> Vec<SourceFile> {
+    let pkg = |v: &str, up: &str| {
+        format!(
+            r#"{{"packagingVersion": "4.0", "name": "webby", "version": "{v}", "maintainer": "ops@example.com",
+               "description": "A small web server", "tags": ["web", "http"], "upgradesFrom": [{up}], "downgradesTo": ["1.0.0"]}}"#
+        )
+    };
+    let config = r#"{
+      "$schema": "http://json-schema.org/schema#",
+      "type": "object",
+      "properties": {
+        "service": {
+          "type": "object", "description": "Service settings",
+          "properties": {
+            "name": {"type": "string", "default": "webby", "description": "Marathon app id"},
+            "tls": {"type": "boolean", "default": false, "description": "Expose a TLS port"}
+          },
+          "required": ["name"]
+        },
+        "web": {
+          "type": "object",
+          "properties": {
+            "cpus": {"type": "number", "default": 0.5, "minimum": 0.1},
+            "mem": {"type": "integer", "default": 256, "minimum": 32, "maximum": 4096},
+            "instances": {"type": "integer", "default": 2},
+            "greeting": {"type": "string", "default": "hello <world> & friends"}
+          }
+        }
+      }
+    }"#;
+    let resource = r#"{"assets": {"container": {"docker": {"web": "example/webby:2.1"}}}}"#;
+    let template = r#"{
+  "id": "{{service.name}}",
+  "cpus": {{web.cpus}},
+  "mem": {{web.mem}},
+  "instances": {{web.instances}},
+  "container": {"type": "DOCKER", "docker": {"image": "{{resource.assets.container.docker.web}}"}},
+  "env": {"GREETING": "{{{web.greeting}}}"{{#service.tls}}, "TLS": "on"{{/service.tls}}},
+  "portDefinitions": [
+    {"port": 0, "name": "http"}{{#service.tls}},
+    {"port": 0, "name": "https"}{{/service.tls}}
+  ],
+  "labels": {"ROLE": "web"{{^service.tls}}, "PLAIN": "yes"{{/service.tls}}}
+}"#;
+    let mut files = Vec::new();
+    for (rev, v, up) in [("0", "1.0.0", ""), ("1", "2.1.0", r#""1.0.0""#)] {
+        let dir = format!("packages/W/webby/{rev}");
+        files.push(file(&format!("{dir}/package.json"), &pkg(v, up)));
+        files.push(file(&format!("{dir}/config.json"), config));
+        files.push(file(&format!("{dir}/resource.json"), resource));
+        files.push(file(&format!("{dir}/marathon.json.mustache"), template));
+    }
+    files.push(file("README.md", "not a package"));
+    files
+}
+
+#[test]
+fn universe_layout_is_read_with_revisions_ordering_versions() {
+    let repo = read_repository(&universe_repo());
+    assert!(repo.problems.is_empty(), "{:?}", repo.problems);
+    assert_eq!(repo.names(), vec!["webby"]);
+    let newest = repo.find("webby", None).unwrap();
+    assert_eq!((newest.meta.version.as_str(), newest.revision, newest.layout), ("2.1.0", Some(1), Layout::Universe));
+    assert_eq!(newest.meta.tags, vec!["web", "http"]);
+    assert_eq!(repo.find("webby", Some("1.0.0")).unwrap().dir, "packages/W/webby/0");
+    assert!(repo.find("webby", Some("9")).unwrap_err().contains("versions: 1.0.0, 2.1.0"));
+    assert!(repo.find("nope", None).is_err());
+}
+
+#[test]
+fn universe_package_renders_to_the_expected_app() {
+    let repo = read_repository(&universe_repo());
+    let pkg = repo.find("webby", None).unwrap();
+    let user = json!({"service": {"name": "/shop/front", "tls": true}, "web": {"instances": 3}});
+    let out = render(pkg, &user, "default", "repo").unwrap();
+    assert_eq!(out.objects.len(), 1, "{:?}", out.objects);
+    let app = &out.objects[0];
+    let opts_b64 = base64::engine::general_purpose::STANDARD.encode(serde_json::to_vec(&user).unwrap());
+    // Golden: the Marathon import conversion of the rendered app, plus the package labels.
+    let expected = {
+        let rendered = json!({
+            "id": "/shop/front", "cpus": 0.5, "mem": 256, "instances": 3,
+            "container": {"type": "DOCKER", "docker": {"image": "example/webby:2.1"}},
+            "env": {"GREETING": "hello <world> & friends", "TLS": "on"},
+            "portDefinitions": [{"port": 0, "name": "http"}, {"port": 0, "name": "https"}],
+            "labels": {"ROLE": "web"}
+        });
+        let input = Input { name: "x".into(), text: rendered.to_string() };
+        let mut v =
+            import::import(Flavor::Marathon, &[input], &ImportOptions::default()).unwrap().objects.remove(0).value;
+        v["metadata"]["labels"] = json!({LABEL_PACKAGE: "webby"});
+        v["metadata"]["annotations"] = json!({
+            ANN_VERSION: "2.1.0", ANN_SOURCE: "repo#packages/W/webby/1", ANN_OPTIONS: opts_b64
+        });
+        v
+    };
+    assert_eq!(app, &expected);
+    // And the facts the golden stands for, so a wrong conversion cannot agree with itself.
+    assert_eq!(app["kind"], "App");
+    assert_eq!(
+        (app["metadata"]["namespace"].as_str(), app["metadata"]["name"].as_str()),
+        (Some("shop"), Some("front"))
+    );
+    let text = app.to_string();
+    assert!(text.contains("hello <world> & friends"), "HTML escaping must be off: {text}");
+    assert!(text.contains("example/webby:2.1") && text.contains("https"), "{text}");
+    assert_eq!(out.options["web"]["mem"], 256);
+}
+
+#[test]
+fn inverted_section_renders_when_the_option_is_off() {
+    let repo = read_repository(&universe_repo());
+    let out = render(repo.find("webby", None).unwrap(), &Value::Null, "apps", "repo").unwrap();
+    let text = out.objects[0].to_string();
+    assert!(!text.contains("https") && !text.contains("TLS"), "{text}");
+    assert_eq!(out.objects[0]["metadata"]["name"], "webby");
+    assert_eq!(out.objects[0]["metadata"]["namespace"], "apps");
+}
+
+#[test]
+fn schema_errors_stop_rendering_and_name_the_option() {
+    let repo = read_repository(&universe_repo());
+    let pkg = repo.find("webby", None).unwrap();
+    let err = render(pkg, &json!({"web": {"mem": 9000, "cpus": "lots"}}), "default", "repo").unwrap_err();
+    let RenderError::Options(errs) = &err else { panic!("{err:?}") };
+    let got: Vec<_> = errs.iter().map(|e| (e.path.as_str(), e.rule.as_str())).collect();
+    assert_eq!(got, vec![("web.cpus", "type"), ("web.mem", "maximum")]);
+    assert!(err.to_string().contains("web.mem"), "{err}");
+}
+
+#[test]
+fn version_change_follows_upgrades_from_and_downgrades_to() {
+    let repo = read_repository(&universe_repo());
+    let v1 = &repo.find("webby", Some("1.0.0")).unwrap().meta;
+    let v2 = &repo.find("webby", Some("2.1.0")).unwrap().meta;
+    assert!(check_version_change(v1, v2).is_ok());
+    assert!(check_version_change(v2, v2).is_ok());
+    // 2.1.0 may go back to 1.0.0 because it lists it in downgradesTo.
+    assert!(check_version_change(v2, v1).is_ok());
+    let v3 = Meta { version: "3.0.0".into(), upgrades_from: vec!["2.0.0".into()], ..v2.clone() };
+    let err = check_version_change(v2, &v3).unwrap_err();
+    assert!(err.contains("upgradesFrom (2.0.0)"), "{err}");
+    let any = Meta { upgrades_from: vec!["*".into()], ..v3 };
+    assert!(check_version_change(v1, &any).is_ok());
+}
+
+fn dromos_repo() -> Vec<SourceFile> {
+    vec![
+        file(
+            "echo/1.2.0/package.yaml",
+            "name: echo\nversion: 1.2.0\ndescription: Echo server\nmaintainer: team@example.com\ntags: [test]\nupgradesFrom: ['1.1.0']\n",
+        ),
+        file(
+            "echo/1.2.0/options.schema.json",
+            r#"{"type": "object", "properties": {"replicas": {"type": "integer", "default": 1, "minimum": 1},
+                "debug": {"type": "boolean", "default": false}}}"#,
+        ),
+        file(
+            "echo/1.2.0/templates/10-deployment.yaml.mustache",
+            "apiVersion: apps/v1\nkind: Deployment\nmetadata:\n  name: echo\nspec:\n  replicas: {{replicas}}\n  template:\n    spec:\n      containers:\n        - name: echo\n          image: example/echo\n          {{#debug}}\n          args: [--debug]\n          {{/debug}}\n",
+        ),
+        file(
+            "echo/1.2.0/templates/20-rbac.yaml.mustache",
+            "apiVersion: rbac.authorization.k8s.io/v1\nkind: ClusterRole\nmetadata:\n  name: echo-reader\nrules: []\n",
+        ),
+        file("echo/1.10.0/package.yaml", "name: echo\nversion: 1.10.0\n"),
+        file("echo/1.10.0/templates/a.yaml.mustache", "apiVersion: v1\nkind: ConfigMap\nmetadata: {name: e}\n"),
+        file("broken/1.0/package.yaml", "version: 1.0\n"),
+    ]
+}
+
+#[test]
+fn dromos_layout_renders_yaml_documents_in_file_order() {
+    let repo = read_repository(&dromos_repo());
+    assert_eq!(repo.problems.len(), 1, "{:?}", repo.problems);
+    assert!(repo.problems[0].message.contains("`name`"));
+    assert_eq!(repo.find("echo", None).unwrap().meta.version, "1.10.0", "numeric ordering");
+    let pkg = repo.find("echo", Some("1.2.0")).unwrap();
+    let out = render(pkg, &json!({"replicas": 2, "debug": true}), "ns1", "git").unwrap();
+    assert_eq!(out.objects.len(), 2);
+    let d = &out.objects[0];
+    assert_eq!(d["spec"]["replicas"], 2);
+    assert_eq!(d["spec"]["template"]["spec"]["containers"][0]["args"], json!(["--debug"]));
+    assert_eq!(d["metadata"]["namespace"], "ns1");
+    assert_eq!(d["metadata"]["labels"][LABEL_PACKAGE], "echo");
+    assert!(out.objects[1]["metadata"].get("namespace").is_none(), "cluster-scoped objects get no namespace");
+    let plain = render(pkg, &Value::Null, "ns1", "git").unwrap();
+    assert!(plain.objects[0]["spec"]["template"]["spec"]["containers"][0].get("args").is_none());
+    assert_eq!(plain.objects[0]["spec"]["replicas"], 1);
+    let bad = render(pkg, &json!({"replicas": 0}), "ns1", "git").unwrap_err();
+    assert!(bad.to_string().contains("replicas"), "{bad}");
+}
