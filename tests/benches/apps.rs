@@ -84,9 +84,9 @@ async fn main() {
             .items
             .iter()
             .filter(|a| {
-                a.status.as_ref().is_some_and(|s| {
-                    s.state.as_deref() == Some("Running") && s.healthy == Some(instances as i32)
-                })
+                a.status
+                    .as_ref()
+                    .is_some_and(|s| s.state.as_deref() == Some("Running") && s.healthy == Some(instances as i32))
             })
             .count();
         if healthy == n_apps {
