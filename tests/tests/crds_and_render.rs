@@ -80,6 +80,23 @@ async fn every_rendered_example_object_is_accepted_by_the_api_server() {
         };
         let dynobj: DynamicObject = serde_json::from_value(obj.clone()).unwrap();
         if kind == "Namespace" {
+            // Another test (the chart test) may have just deleted this namespace: wait until it
+            // is gone, since a terminating namespace refuses new objects.
+            let nsapi: Api<k8s_openapi::api::core::v1::Namespace> = Api::all(c.clone());
+            dromos_tests::wait_for(
+                &format!("namespace {name} not terminating"),
+                std::time::Duration::from_secs(180),
+                || {
+                    let nsapi = nsapi.clone();
+                    async move {
+                        match nsapi.get_opt(name).await.ok()? {
+                            Some(n) if n.metadata.deletion_timestamp.is_some() => None,
+                            _ => Some(()),
+                        }
+                    }
+                },
+            )
+            .await;
             api.patch(name, &pp, &Patch::Apply(&dynobj)).await.unwrap_or_else(|e| panic!("{kind}/{name}: {e}"));
             created_ns.push(name.to_string());
         } else {
