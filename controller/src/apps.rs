@@ -7,12 +7,13 @@
 //! and records events. A no-op reconcile makes no mutating request: every owned kind is kept in
 //! a reflector store and an object is applied only when the rendered one is not a subset of it.
 
+use crate::index::LabelIndex;
 use dromos_core::appstate::{self, Dependency, DependencyState, Observed, PodInfo, WorkloadInfo};
 use dromos_core::translate::{self, RESTART_ANNOTATION, VERSION_ANNOTATION};
 use dromos_core::{LoadOptions, RenderOptions, Typed};
 use dromos_crds::app::AppStatus;
 use dromos_crds::{App, condition};
-use futures::StreamExt;
+use futures::{StreamExt, TryStreamExt};
 use k8s_openapi::api::apps::v1::{Deployment, StatefulSet};
 use k8s_openapi::api::core::v1::{Pod, Service};
 use k8s_openapi::api::policy::v1::PodDisruptionBudget;
@@ -57,12 +58,27 @@ pub struct AppContext {
     statefulsets: Store<StatefulSet>,
     services: Store<Service>,
     pdbs: Store<PodDisruptionBudget>,
-    pods: Store<Pod>,
+    pods: Arc<LabelIndex<Pod>>,
     trigger: futures::channel::mpsc::UnboundedSender<ObjectRef<App>>,
     /// Mutating requests (applies, deletes, status, events, finalizers).
     pub writes: AtomicUsize,
     /// Completed reconciles.
     pub reconciles: AtomicUsize,
+    /// Reconciles that failed (and were retried).
+    pub failures: AtomicUsize,
+}
+
+impl AppContext {
+    /// Apps and pods the operator currently sees (for benchmarks and metrics).
+    pub fn seen(&self) -> (usize, usize) {
+        (self.apps.state().len(), self.pods.len())
+    }
+
+    /// The pods of one App as the operator sees them: (total, ready).
+    pub fn pods_seen(&self, namespace: &str, app: &str) -> (usize, usize) {
+        let pods = pods_of(self, namespace, app);
+        (pods.len(), pods.iter().filter(|p| p.ready).count())
+    }
 }
 
 impl std::fmt::Debug for AppContext {
@@ -113,7 +129,7 @@ pub fn start(client: Client, opts: AppOptions) -> (Arc<AppContext>, impl std::fu
     let (sts_r, sts_w) = reflector::store::<StatefulSet>();
     let (svc_r, svc_w) = reflector::store::<Service>();
     let (pdb_r, pdb_w) = reflector::store::<PodDisruptionBudget>();
-    let (pod_r, pod_w) = reflector::store::<Pod>();
+    let pod_index = Arc::new(LabelIndex::<Pod>::new(translate::APP_LABEL));
     let app_stream = reflector(apps_w, watcher(api::<App>(&client, ns.as_deref()), watcher::Config::default()))
         .default_backoff()
         .touched_objects();
@@ -129,8 +145,17 @@ pub fn start(client: Client, opts: AppOptions) -> (Arc<AppContext>, impl std::fu
     let pdb_stream = reflector(pdb_w, watcher(api::<PodDisruptionBudget>(&client, ns.as_deref()), owned.clone()))
         .default_backoff()
         .touched_objects();
-    let pod_stream =
-        reflector(pod_w, watcher(api::<Pod>(&client, ns.as_deref()), owned)).default_backoff().touched_objects();
+    // Pods are only ever looked up by App: an index by the App label instead of a store.
+    let pod_stream = {
+        let index = pod_index.clone();
+        watcher(api::<Pod>(&client, ns.as_deref()), owned)
+            .map_ok(move |ev| {
+                index.apply(&ev);
+                ev
+            })
+            .default_backoff()
+            .touched_objects()
+    };
     let (trigger, triggers) = futures::channel::mpsc::unbounded();
     let reporter = Reporter { controller: "dromos-apps".into(), instance: std::env::var("HOSTNAME").ok() };
     let ctx = Arc::new(AppContext {
@@ -142,10 +167,11 @@ pub fn start(client: Client, opts: AppOptions) -> (Arc<AppContext>, impl std::fu
         statefulsets: sts_r,
         services: svc_r,
         pdbs: pdb_r,
-        pods: pod_r,
+        pods: pod_index,
         trigger,
         writes: AtomicUsize::new(0),
         reconciles: AtomicUsize::new(0),
+        failures: AtomicUsize::new(0),
     });
     let config = kube::runtime::controller::Config::default().concurrency(opts.concurrency.max(1));
     let pod_to_app = |pod: Pod| {
@@ -175,7 +201,8 @@ pub fn start(client: Client, opts: AppOptions) -> (Arc<AppContext>, impl std::fu
     (ctx, fut)
 }
 
-fn error_policy(app: Arc<App>, err: &AppError, _ctx: Arc<AppContext>) -> Action {
+fn error_policy(app: Arc<App>, err: &AppError, ctx: Arc<AppContext>) -> Action {
+    ctx.failures.fetch_add(1, Ordering::Relaxed);
     tracing::warn!(app = %app.name_any(), "app reconcile failed: {err}");
     Action::requeue(Duration::from_secs(5))
 }
@@ -300,14 +327,9 @@ fn observe_workload(ctx: &AppContext, ns: &str, name: &str) -> Option<WorkloadIn
 }
 
 fn pods_of(ctx: &AppContext, ns: &str, name: &str) -> Vec<PodInfo> {
-    let mut pods: Vec<PodInfo> = ctx
-        .pods
-        .state()
+    ctx.pods
+        .get(ns, name)
         .into_iter()
-        .filter(|p| {
-            p.namespace().as_deref() == Some(ns)
-                && p.labels().get(translate::APP_LABEL).map(String::as_str) == Some(name)
-        })
         .map(|p| {
             let st = p.status.clone().unwrap_or_default();
             let conds = st.conditions.clone().unwrap_or_default();
@@ -330,9 +352,7 @@ fn pods_of(ctx: &AppContext, ns: &str, name: &str) -> Vec<PodInfo> {
                 crash_looping,
             }
         })
-        .collect();
-    pods.sort_by(|a, b| a.name.cmp(&b.name));
-    pods
+        .collect()
 }
 
 /// Live object of a rendered one, from the stores.

@@ -10,6 +10,7 @@ pub mod fsread;
 pub mod git;
 pub mod http;
 pub mod import;
+pub mod index;
 pub mod jobs;
 pub mod leader;
 pub mod local;

@@ -78,6 +78,7 @@ async fn main() {
     let created = start.elapsed();
     println!("{n_apps} Apps created in {:.1} s", created.as_secs_f64());
     let mut last_print = Instant::now();
+    let mut last_change = (0, Instant::now());
     loop {
         let list = api.list(&ListParams::default()).await.unwrap();
         let healthy = list
@@ -92,9 +93,39 @@ async fn main() {
         if healthy == n_apps {
             break;
         }
+        if healthy != last_change.0 {
+            last_change = (healthy, Instant::now());
+        }
         if last_print.elapsed() > Duration::from_secs(15) {
-            println!("  {:.0} s: {healthy} of {n_apps} Apps healthy", start.elapsed().as_secs_f64());
+            let (apps_seen, pods_seen) = ctx.seen();
+            println!(
+                "  {:.0} s: {healthy} of {n_apps} Apps healthy; operator sees {apps_seen} Apps, {pods_seen} pods; \
+                 {} reconciles, {} failed, {} writes",
+                start.elapsed().as_secs_f64(),
+                ctx.reconciles.load(Ordering::Relaxed),
+                ctx.failures.load(Ordering::Relaxed),
+                ctx.writes.load(Ordering::Relaxed),
+            );
             last_print = Instant::now();
+            if last_change.1.elapsed() > Duration::from_secs(60) {
+                // Stuck: show what the operator believes about a few unfinished Apps.
+                for a in list
+                    .items
+                    .iter()
+                    .filter(|a| a.status.as_ref().and_then(|s| s.healthy) != Some(instances as i32))
+                    .take(3)
+                {
+                    let name = a.metadata.name.clone().unwrap_or_default();
+                    let st = a.status.clone().unwrap_or_default();
+                    println!(
+                        "    {name}: state {:?}, healthy {:?}, waiting {:?}; operator sees (pods, ready) {:?}",
+                        st.state,
+                        st.healthy,
+                        st.deployment.as_ref().and_then(|d| d.waiting_for.clone()),
+                        ctx.pods_seen(&ns.name, &name)
+                    );
+                }
+            }
         }
         assert!(start.elapsed() < Duration::from_secs(3600), "not converged within an hour");
         tokio::time::sleep(Duration::from_secs(1)).await;
