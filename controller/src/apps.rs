@@ -232,9 +232,13 @@ async fn reconcile(app: Arc<App>, ctx: Arc<AppContext>) -> Result<Action, AppErr
         let mut finalizers: Vec<String> = app.finalizers().to_vec();
         finalizers.push(FINALIZER.to_string());
         ctx.writes.fetch_add(1, Ordering::Relaxed);
-        apps.patch(&app.name_any(), &PatchParams::default(), &json_patch(&app, serde_json::json!(finalizers))).await?;
-        // The change of finalizers brings the App back through the watch.
-        Ok(Action::await_change())
+        let patched = apps
+            .patch(&app.name_any(), &PatchParams::default(), &json_patch(&app, serde_json::json!(finalizers)))
+            .await?;
+        // Go on with the App as patched rather than wait for the watch to bring it back: under
+        // load the queue is long, and a new App would otherwise pass through it twice before
+        // its workload exists.
+        apply(&patched, &ctx).await
     } else {
         apply(&app, &ctx).await
     };
