@@ -971,11 +971,8 @@ pub fn render_app(m: &Manifest, app: &App, opts: &RenderOptions) -> Expansion {
     // with the compiled affinity and topology spread.
     let exact = s.placement_mode.unwrap_or_default() == PlacementMode::Exact;
     let parsed: Vec<_> = s.constraints.iter().filter_map(|c| parse_constraint(c).ok()).collect();
-    let mut native = if exact {
-        constraints::NativePlacement::default()
-    } else {
-        constraints::render_native(&parsed, &selector)
-    };
+    let mut native =
+        if exact { constraints::NativePlacement::default() } else { constraints::render_native(&parsed, &selector) };
     for (i, w) in native.warnings.drain(..) {
         let idx = s
             .constraints
