@@ -459,6 +459,10 @@ async fn write_status(ctx: &AppContext, app: &App, status: &AppStatus) -> Result
             new.entry(k.clone()).or_insert(Value::Null);
         }
     }
+    // `status.placement` belongs to the Dromos scheduler (crate::scheduler): never write it.
+    if let Some(new) = body.as_object_mut() {
+        new.remove("placement");
+    }
     let api: Api<App> = Api::namespaced(ctx.client.clone(), &app.namespace().unwrap_or_default());
     ctx.writes.fetch_add(1, Ordering::Relaxed);
     api.patch_status(&app.name_any(), &PatchParams::default(), &Patch::Merge(serde_json::json!({"status": body})))

@@ -238,6 +238,20 @@ enum Command {
         /// Apps reconciled at once.
         #[arg(long, default_value_t = 16)]
         app_concurrency: u16,
+        /// Do not run the Dromos scheduler (pods of Apps in the exact placement mode then stay
+        /// Pending; set `placementMode: native` to use kube-scheduler).
+        #[arg(long)]
+        no_scheduler: bool,
+        /// After a change, gather pending pods this long (ms) before placing them in one batch.
+        #[arg(long, default_value_t = 50)]
+        schedule_batch_ms: u64,
+        /// Do not publish Offer resources.
+        #[arg(long)]
+        no_offers: bool,
+        /// At most one Offer write per node per this many seconds (unchanged offers are never
+        /// written).
+        #[arg(long, default_value_t = 10)]
+        offer_interval_secs: u64,
     },
     /// Act on one App in the cluster.
     App {
@@ -309,6 +323,15 @@ enum Command {
 
 #[derive(Debug, Subcommand)]
 enum AppAction {
+    /// Why instances are not placed: the Dromos scheduler's decline summary (offers declined
+    /// per reason) and the state of every instance.
+    Why {
+        /// App name.
+        name: String,
+        /// Namespace of the App.
+        #[arg(long, short, default_value = "default")]
+        namespace: String,
+    },
     /// Replace every instance without a spec change (like `kubectl rollout restart`), honouring
     /// the App's upgrade strategy; recorded in the App's status when done.
     Restart {
@@ -445,6 +468,10 @@ pub fn run(cli: Cli) -> Result<ExitCode> {
             burst,
             no_apps,
             app_concurrency,
+            no_scheduler,
+            schedule_batch_ms,
+            no_offers,
+            offer_interval_secs,
         } => runtime()?.block_on(async {
             let _ = tracing_subscriber::fmt()
                 .with_env_filter(
@@ -476,6 +503,14 @@ pub fn run(cli: Cli) -> Result<ExitCode> {
             );
             let ctx = crate::controller::context(client.clone(), opts);
             let app_client = client.clone();
+            let scheduler_client = client.clone();
+            let scheduler_opts = crate::scheduler::SchedulerOptions {
+                namespace: namespace.clone(),
+                batch_window: std::time::Duration::from_millis(schedule_batch_ms),
+                offers: !no_offers,
+                offer_interval: std::time::Duration::from_secs(offer_interval_secs.max(1)),
+                ..Default::default()
+            };
             let controllers = {
                 let ctx = ctx.clone();
                 async move {
@@ -484,7 +519,12 @@ pub fn run(cli: Cli) -> Result<ExitCode> {
                             crate::apps::run(app_client, app_opts).await;
                         }
                     };
-                    tokio::join!(crate::controller::run(ctx), crate::jobs::run(jobs), apps);
+                    let scheduler = async move {
+                        if !no_scheduler {
+                            crate::scheduler::run(scheduler_client, scheduler_opts).await;
+                        }
+                    };
+                    tokio::join!(crate::controller::run(ctx), crate::jobs::run(jobs), apps, scheduler);
                 }
             };
             let state = std::sync::Arc::new(crate::http::HttpState {
@@ -677,6 +717,12 @@ pub fn run(cli: Cli) -> Result<ExitCode> {
             stdout.flush()?;
             Ok(ExitCode::SUCCESS)
         }
+        Command::App { action: AppAction::Why { name, namespace } } => runtime()?.block_on(async {
+            let client = kube::Client::try_default().await.context("connecting to the cluster")?;
+            let text = crate::scheduler::why(&client, &namespace, &name).await?;
+            print!("{text}");
+            Ok(ExitCode::SUCCESS)
+        }),
         Command::App { action: AppAction::Restart { name, namespace } } => runtime()?.block_on(async {
             let client = kube::Client::try_default().await.context("connecting to the cluster")?;
             let at = crate::status::restart_app(&client, &namespace, &name).await?;

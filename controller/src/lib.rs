@@ -16,5 +16,6 @@ pub mod leader;
 pub mod local;
 pub mod packages;
 pub mod ratelimit;
+pub mod scheduler;
 pub mod status;
 pub mod sync;

@@ -457,8 +457,11 @@ fn imported_apps_render_the_behaviour_of_their_marathon_definitions() {
                 .pointer("/scheduling/placement/constraints")
                 .and_then(|c| c.as_array())
                 .is_some_and(|c| !c.is_empty());
+        // Imported apps get the default placement mode (exact): the Dromos scheduler holds the
+        // constraints, the template names it and carries no compiled affinity.
+        assert_eq!(pod["schedulerName"], "dromos", "{id}: {pod}");
         if has_constraints {
-            assert!(pod.get("affinity").is_some() || pod.get("topologySpreadConstraints").is_some(), "{id}: {pod}");
+            assert!(pod.get("affinity").is_none() && pod.get("topologySpreadConstraints").is_none(), "{id}: {pod}");
         }
         checked += 1;
     }

@@ -160,6 +160,23 @@ pub struct AppSpec {
     /// User the task runs as (numeric uid; names are reported as warnings).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub user: Option<String>,
+    /// Who places the instances: `exact` (default) the Dromos scheduler, which holds every
+    /// Marathon constraint exactly against offers; `native` kube-scheduler with the constraints
+    /// compiled to node affinity and topology spread (some approximated).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub placement_mode: Option<PlacementMode>,
+}
+
+/// `placementMode`: which scheduler places an App's instances.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "lowercase")]
+pub enum PlacementMode {
+    /// The Dromos scheduler (`schedulerName: dromos`): exact Marathon constraints, offers,
+    /// decline reasons in the App status.
+    #[default]
+    Exact,
+    /// kube-scheduler with the constraints compiled to affinity and topology spread.
+    Native,
 }
 
 /// The container of a single-container App.
@@ -757,9 +774,25 @@ pub struct AppStatus {
     /// What the App waits for, e.g. `waiting for shop/db: 1 of 3 healthy`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub waiting_for: Option<String>,
-    /// Why pending instances cannot be placed: offers declined per reason.
+    /// Why pending instances cannot be placed (exact placement mode). Written by the Dromos
+    /// scheduler only; the App operator carries it over and never writes it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub placement: Option<PlacementStatus>,
+}
+
+/// The Dromos scheduler's view of an App's pending instances, as Marathon's launch queue showed
+/// it.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct PlacementStatus {
+    /// Instances waiting for an offer that fits.
+    pub waiting: i64,
+    /// Summary, e.g. `2 instances waiting: 7 offers declined: UNIQUE hostname 4, insufficient mem 3`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub message: Option<String>,
+    /// Offers declined in the last placement attempt, per reason.
     #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
-    pub declined_offers: BTreeMap<String, i64>,
+    pub declined: BTreeMap<String, i64>,
 }
 
 /// A deployment of an App: a change of version, a scale or a restart being rolled out.

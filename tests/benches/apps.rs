@@ -5,7 +5,7 @@
 //!
 //! Defaults: 2,500 Apps of 4 instances (10,000 pods) on 500 fake nodes, 16 Apps reconciled at
 //! once. Creates the nodes, starts the operator in-process (scoped to one namespace), creates
-//! every App at once and measures until every App reports Running with all instances healthy.
+//! every App at once (exact placement: the Dromos scheduler runs in-process too) and measures until every App reports Running with all instances healthy.
 //! Then touches a label on every App (a change that renders to nothing new) and counts the
 //! operator's mutating requests per reconcile. Prints the process's CPU time and peak RSS (the
 //! operator and the bench's own client share the process). Fails, never skips, without a cluster.
@@ -56,6 +56,12 @@ async fn main() {
     let (ctx, fut) =
         apps::start(c.clone(), AppOptions { namespace: Some(ns.name.clone()), concurrency, ..Default::default() });
     let op = tokio::spawn(fut);
+    // Apps default to exact placement: the Dromos scheduler binds their pods.
+    let (_sched, sched_fut) = dromos::scheduler::start(
+        c.clone(),
+        dromos::scheduler::SchedulerOptions { namespace: Some(ns.name.clone()), offers: false, ..Default::default() },
+    );
+    let sched = tokio::spawn(sched_fut);
     let cpu0 = cpu_seconds();
     let api = ns.api::<App>();
     let start = Instant::now();
@@ -168,6 +174,7 @@ async fn main() {
         cpu_seconds() - cpu1
     );
     op.abort();
+    sched.abort();
     ns.delete().await;
     nodes.delete().await;
 }

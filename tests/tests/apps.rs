@@ -3,6 +3,7 @@
 //! nodes. Each test runs its own operator, scoped to its namespace, and its own fake nodes.
 
 use dromos::apps::{self, AppContext, AppOptions};
+use dromos::scheduler::{self, SchedulerOptions};
 use dromos_crds::App;
 use dromos_tests::{FakeNodes, NodeSpec, TestNamespace, client, install_crds, unique_suffix, wait_for};
 use k8s_openapi::api::apps::v1::Deployment;
@@ -20,18 +21,26 @@ const T: Duration = Duration::from_secs(120);
 struct Operator {
     ctx: Arc<AppContext>,
     task: tokio::task::JoinHandle<()>,
+    scheduler: tokio::task::JoinHandle<()>,
 }
 
 impl Drop for Operator {
     fn drop(&mut self) {
         self.task.abort();
+        self.scheduler.abort();
     }
 }
 
+/// The App operator and the Dromos scheduler (Apps default to exact placement), both scoped to
+/// the test's namespace, as `dromos controller` runs them.
 fn operator(c: &Client, ns: &TestNamespace) -> Operator {
     let (ctx, fut) =
         apps::start(c.clone(), AppOptions { namespace: Some(ns.name.clone()), concurrency: 4, ..Default::default() });
-    Operator { ctx, task: tokio::spawn(fut) }
+    let (_, sched) = scheduler::start(
+        c.clone(),
+        SchedulerOptions { namespace: Some(ns.name.clone()), offers: false, ..Default::default() },
+    );
+    Operator { ctx, task: tokio::spawn(fut), scheduler: tokio::spawn(sched) }
 }
 
 fn app(name: &str, spec: serde_json::Value) -> App {

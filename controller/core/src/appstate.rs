@@ -195,7 +195,8 @@ pub fn assess(prev: Option<&AppStatus>, obs: &Observed) -> Assessment {
         version: prev.version.clone(),
         restarted_at: prev.restarted_at.clone(),
         last_deployment: prev.last_deployment.clone(),
-        declined_offers: prev.declined_offers.clone(),
+        // Written by the Dromos scheduler only: carried over unchanged.
+        placement: prev.placement.clone(),
         ..Default::default()
     };
     st.common.observed_generation = obs.generation;
@@ -308,6 +309,8 @@ pub fn assess(prev: Option<&AppStatus>, obs: &Observed) -> Assessment {
         let pending: Vec<&&PodInfo> = live.iter().filter(|p| p.unschedulable.is_some()).collect();
         d.waiting_for = if let Some(w) = &waiting {
             Some(w.clone())
+        } else if let Some(p) = prev.placement.as_ref().filter(|p| p.waiting > 0) {
+            Some(format!("{} instance(s) cannot be placed: {}", p.waiting, p.message.clone().unwrap_or_default()))
         } else if let Some(p) = pending.first() {
             Some(format!(
                 "{} instance(s) cannot be placed: {}",
@@ -374,7 +377,8 @@ pub fn assess(prev: Option<&AppStatus>, obs: &Observed) -> Assessment {
             d.and_then(|d| d.progress.clone()).unwrap_or_default(),
             d.and_then(|d| d.waiting_for.clone()).unwrap_or_default()
         );
-        ("Deploying", false, true, false, "Deploying", msg)
+        let unplaced = prev.placement.as_ref().is_some_and(|p| p.waiting > 0);
+        ("Deploying", false, true, false, if unplaced { "Unplaceable" } else { "Deploying" }, msg)
     };
     st.state = Some(state.into());
     let mut conds = Vec::new();
@@ -599,6 +603,25 @@ mod tests {
                 "2 instance(s) cannot be placed: 0/4 nodes are available: 4 node(s) didn't match Pod's node affinity/selector."
             )
         );
+        // Exact placement: the Dromos scheduler's decline summary explains the wait.
+        let prev = AppStatus {
+            placement: Some(dromos_crds::app::PlacementStatus {
+                waiting: 2,
+                message: Some("2 instances waiting: 3 offers declined: UNIQUE hostname 3".into()),
+                declined: [("UNIQUE hostname".to_string(), 3)].into(),
+            }),
+            ..Default::default()
+        };
+        let mut o = obs(2, "v1");
+        o.workload = Some(WorkloadInfo { ready: 0, ..workload("v1", 2) });
+        o.pods = vec![pod("v1", "Pending", false), pod("v1", "Pending", false)];
+        let c = assess(Some(&prev), &o);
+        assert_eq!(
+            c.status.waiting_for.as_deref(),
+            Some("2 instance(s) cannot be placed: 2 instances waiting: 3 offers declined: UNIQUE hostname 3")
+        );
+        assert_eq!(cond(&c.status, "Ready").reason, "Unplaceable");
+        assert_eq!(c.status.placement, prev.placement, "the operator carries the scheduler's field over");
         let mut bad = obs(1, "v1");
         bad.problems = vec!["spec.args: `cmd` and `args` are mutually exclusive".into()];
         let b = assess(None, &bad);

@@ -11,6 +11,7 @@ pub mod ids;
 pub mod import;
 pub mod load;
 pub mod package;
+pub mod placement;
 pub mod plan;
 pub mod render;
 pub mod runs;

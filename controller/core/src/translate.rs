@@ -9,7 +9,7 @@ use crate::load::Manifest;
 use crate::validate::{app_id, is_host_networking, is_resident, port_names};
 use dromos_crds::EnvValue;
 use dromos_crds::app::{
-    App, AppVolume, HealthCheck, HealthProtocol, KillSelection, ResourceLimit, UnreachableStrategy,
+    App, AppVolume, HealthCheck, HealthProtocol, KillSelection, PlacementMode, ResourceLimit, UnreachableStrategy,
 };
 use dromos_crds::common::{FetchUri, SecretSource};
 use dromos_crds::job::Job;
@@ -49,6 +49,8 @@ pub const VERSION_ANNOTATION: &str = "dromos.io/version";
 pub const RESTART_ANNOTATION: &str = "dromos.io/restart";
 /// Label/taint key marking nodes reserved for a Mesos role.
 pub const ROLE_KEY: &str = "dromos.io/role";
+/// `spec.schedulerName` of pods placed by the Dromos scheduler (Apps in exact placement mode).
+pub const SCHEDULER_NAME: &str = "dromos";
 /// Where Marathon tasks find their sandbox.
 pub const SANDBOX: &str = "/mnt/mesos/sandbox";
 
@@ -964,8 +966,13 @@ pub fn render_app(m: &Manifest, app: &App, opts: &RenderOptions) -> Expansion {
     }
 
     // Placement: constraints, roles, unreachable strategy.
+    // Exact mode (the default): the Dromos scheduler places the pods against offers with every
+    // constraint and role rule; the template keeps tolerations only. Native mode: kube-scheduler
+    // with the compiled affinity and topology spread.
+    let exact = s.placement_mode.unwrap_or_default() == PlacementMode::Exact;
     let parsed: Vec<_> = s.constraints.iter().filter_map(|c| parse_constraint(c).ok()).collect();
-    let mut native = constraints::render_native(&parsed, &selector);
+    let mut native =
+        if exact { constraints::NativePlacement::default() } else { constraints::render_native(&parsed, &selector) };
     for (i, w) in native.warnings.drain(..) {
         let idx = s
             .constraints
@@ -975,7 +982,7 @@ pub fn render_app(m: &Manifest, app: &App, opts: &RenderOptions) -> Expansion {
         exp.warnings.push((format!("spec.constraints[{idx}]"), w));
     }
     let (mut tolerations, only_roles) = role_scheduling(s.role.as_deref(), &s.accepted_resource_roles);
-    if let Some(roles) = only_roles {
+    if let Some(roles) = only_roles.filter(|_| !exact) {
         native.node_requirements.push(k8s_openapi::api::core::v1::NodeSelectorRequirement {
             key: ROLE_KEY.into(),
             operator: "In".into(),
@@ -1000,6 +1007,7 @@ pub fn render_app(m: &Manifest, app: &App, opts: &RenderOptions) -> Expansion {
         affinity: native.affinity(),
         topology_spread_constraints: (!native.spread.is_empty()).then(|| native.spread.clone()),
         tolerations: Some(tolerations),
+        scheduler_name: exact.then(|| SCHEDULER_NAME.to_string()),
         termination_grace_period_seconds: s.task_kill_grace_period_seconds.map(|g| g.ceil() as i64),
         enable_service_links: Some(false),
         ..Default::default()
@@ -1412,6 +1420,40 @@ mod tests {
         assert_eq!(secret_ref("db", &secrets), ("shop-db".into(), "password".into()));
         assert_eq!(secret_ref("tok", &secrets), ("api-token".into(), "value".into()));
         assert_eq!(secret_ref("pair", &secrets), ("creds".into(), "user".into()));
+    }
+
+    fn render_spec(spec: serde_json::Value) -> Expansion {
+        let obj = serde_json::json!({
+            "apiVersion": "dromos.io/v1alpha1", "kind": "App",
+            "metadata": {"name": "web", "namespace": "shop"}, "spec": spec
+        });
+        let tree = crate::check_live("App shop/web", &obj, &crate::LoadOptions::default());
+        assert!(tree.is_valid(), "{:?}", tree.diagnostics);
+        let m = &tree.manifests[0];
+        let crate::Typed::App(app) = &m.typed else { panic!("not an App") };
+        render_app(m, app, &RenderOptions::default())
+    }
+
+    #[test]
+    fn placement_mode_chooses_the_scheduler() {
+        let spec = serde_json::json!({
+            "cmd": "sleep 1", "instances": 3, "acceptedResourceRoles": ["slave_public"],
+            "constraints": [["@zone", "GROUP_BY", "3"], ["rack", "MAX_PER", "2"]]
+        });
+        let exact = render_spec(spec.clone());
+        let pod = &exact.objects.iter().find(|o| o["kind"] == "Deployment").unwrap()["spec"]["template"]["spec"];
+        assert_eq!(pod["schedulerName"], "dromos");
+        assert!(pod.get("affinity").is_none() && pod.get("topologySpreadConstraints").is_none(), "{pod}");
+        assert_eq!(pod["tolerations"][0]["value"], "slave_public", "role tolerations stay");
+        assert!(exact.warnings.is_empty(), "exact mode holds every constraint: {:?}", exact.warnings);
+
+        let mut spec = spec;
+        spec["placementMode"] = "native".into();
+        let native = render_spec(spec);
+        let pod = &native.objects.iter().find(|o| o["kind"] == "Deployment").unwrap()["spec"]["template"]["spec"];
+        assert!(pod.get("schedulerName").is_none());
+        assert!(pod["affinity"]["nodeAffinity"].is_object() && pod["topologySpreadConstraints"].is_array(), "{pod}");
+        assert_eq!(native.warnings.len(), 2, "{:?}", native.warnings);
     }
 
     #[test]

@@ -1,0 +1,155 @@
+//! Benchmark: pods bound per second by the Dromos scheduler and by kube-scheduler, side by
+//! side in one run, for the same pods on the same KWOK nodes.
+//!
+//!     tests/cluster/up && export KUBECONFIG=$HOME/.cache/dromos/cluster/kubeconfig
+//!     cargo bench -p dromos-tests --bench scheduler      # args: PODS [NODES], default 5000 1000
+//!
+//! Creates NODES fake nodes (labelled with a unique pool, 3 zones, 10 racks), then for each
+//! scheduler in turn creates PODS bare pods (64 creations in flight) and waits until every one
+//! is bound; pods/s = PODS / (last binding - first creation). The creation time alone is printed
+//! too: when it is close to the total, the API server's write rate, not the scheduler, bounds
+//! the figure. Dromos: the pods carry `schedulerName: dromos` and the labels of an App whose
+//! constraints are `[pool, CLUSTER, <pool>]` and `[rack, MAX_PER, <PODS/10 + 1>]` (held exactly);
+//! the scheduler runs in-process, scoped to the bench namespace. kube-scheduler: the same pods
+//! without the scheduler name, with a node selector on the pool. Fails, never skips, without a
+//! cluster.
+
+use dromos::scheduler::{self, SchedulerOptions};
+use dromos_crds::App;
+use dromos_tests::{FakeNodes, NodeSpec, TestNamespace, client, install_crds, unique_suffix};
+use futures::StreamExt;
+use k8s_openapi::api::core::v1::Pod;
+use kube::api::{DeleteParams, ListParams, PostParams};
+use kube::runtime::{WatchStreamExt, watcher};
+use std::collections::HashSet;
+use std::time::{Duration, Instant};
+
+fn pod(name: &str, dromos: bool, pool: &str) -> Pod {
+    let mut spec = serde_json::json!({
+        "containers": [{"name": "main", "image": "busybox",
+                        "resources": {"requests": {"cpu": "10m", "memory": "16Mi"}}}],
+        "tolerations": [{"key": "kwok.x-k8s.io/node", "operator": "Exists", "effect": "NoSchedule"}]
+    });
+    if dromos {
+        spec["schedulerName"] = "dromos".into();
+    } else {
+        spec["nodeSelector"] = serde_json::json!({"pool": pool});
+    }
+    serde_json::from_value(serde_json::json!({
+        "apiVersion": "v1", "kind": "Pod",
+        "metadata": {"name": name, "labels": {"dromos.io/app": if dromos { "bench" } else { "native" }},
+                     "annotations": {"dromos.io/version": "v1"}},
+        "spec": spec
+    }))
+    .expect("pod")
+}
+
+/// Creates `n` pods and waits until all are bound: (creation seconds, total seconds).
+async fn run(ns: &TestNamespace, n: usize, dromos: bool, pool: &str) -> (f64, f64) {
+    let api = ns.api::<Pod>();
+    let prefix = if dromos { "d" } else { "k" };
+    let label = format!("dromos.io/app={}", if dromos { "bench" } else { "native" });
+    // Watch bindings from before the first creation.
+    let (tx, mut rx) = tokio::sync::mpsc::unbounded_channel();
+    let watch = {
+        let api = api.clone();
+        let label = label.clone();
+        tokio::spawn(async move {
+            let mut bound = HashSet::new();
+            let mut s = std::pin::pin!(watcher(api, watcher::Config::default().labels(&label)).applied_objects());
+            while let Some(Ok(p)) = s.next().await {
+                if p.spec.as_ref().and_then(|s| s.node_name.as_ref()).is_some() && bound.insert(p.metadata.name.clone())
+                {
+                    let _ = tx.send(bound.len());
+                }
+            }
+        })
+    };
+    tokio::time::sleep(Duration::from_secs(1)).await;
+    let start = Instant::now();
+    futures::stream::iter(0..n)
+        .for_each_concurrent(64, |i| {
+            let api = api.clone();
+            async move {
+                api.create(&PostParams::default(), &pod(&format!("{prefix}-{i}"), dromos, pool)).await.unwrap();
+            }
+        })
+        .await;
+    let created = start.elapsed().as_secs_f64();
+    let mut last = Instant::now();
+    while let Ok(Some(k)) = tokio::time::timeout(Duration::from_secs(600), rx.recv()).await {
+        if k >= n {
+            break;
+        }
+        if last.elapsed() > Duration::from_secs(5) {
+            println!("  {k}/{n} bound after {:.1} s", start.elapsed().as_secs_f64());
+            last = Instant::now();
+        }
+    }
+    let total = start.elapsed().as_secs_f64();
+    watch.abort();
+    let bound = api.list(&ListParams::default().labels(&label)).await.unwrap().items;
+    let n_bound = bound.iter().filter(|p| p.spec.as_ref().and_then(|s| s.node_name.as_ref()).is_some()).count();
+    assert_eq!(n_bound, n, "every pod bound");
+    (created, total)
+}
+
+#[tokio::main]
+async fn main() {
+    let args: Vec<usize> = std::env::args().skip(1).filter_map(|a| a.parse().ok()).collect();
+    let n_pods = args.first().copied().unwrap_or(5_000);
+    let n_nodes = args.get(1).copied().unwrap_or(1_000);
+    let c = client().await;
+    install_crds(&c).await;
+    let ns = TestNamespace::new(&c, "bench-sched").await;
+    let pool = format!("p{}", unique_suffix());
+    let t = Instant::now();
+    let mut spec = NodeSpec::new("bsched", n_nodes);
+    spec.labels.insert("pool".into(), pool.clone());
+    spec.zones = vec!["zone-a".into(), "zone-b".into(), "zone-c".into()];
+    spec.racks = (0..10).map(|r| format!("rack-{r}")).collect();
+    let nodes = FakeNodes::create(&c, &spec).await;
+    println!("{n_nodes} nodes ready in {:.1} s", t.elapsed().as_secs_f64());
+
+    // The App whose constraints the Dromos scheduler holds (no App operator runs: the pods are
+    // created by the bench).
+    let max_per = n_pods / 10 + 1;
+    let app: App = serde_json::from_value(serde_json::json!({
+        "apiVersion": "dromos.io/v1alpha1", "kind": "App", "metadata": {"name": "bench"},
+        "spec": {"instances": n_pods, "cpus": 0.01, "mem": 16, "cmd": "sleep 3600",
+                 "constraints": [["pool", "CLUSTER", pool], ["rack", "MAX_PER", max_per.to_string()]]}
+    }))
+    .unwrap();
+    ns.api::<App>().create(&PostParams::default(), &app).await.unwrap();
+    let (ctx, fut) = scheduler::start(
+        c.clone(),
+        SchedulerOptions { namespace: Some(ns.name.clone()), offers: false, kill_order: false, ..Default::default() },
+    );
+    let sched = tokio::spawn(fut);
+    tokio::time::sleep(Duration::from_secs(3)).await;
+
+    let (d_created, d_total) = run(&ns, n_pods, true, &pool).await;
+    println!(
+        "dromos:         {n_pods} pods bound in {d_total:.1} s ({:.0} pods/s; creating them took {d_created:.1} s; {} cycles, {} bind failures)",
+        n_pods as f64 / d_total,
+        ctx.cycles.load(std::sync::atomic::Ordering::Relaxed),
+        ctx.bind_failures.load(std::sync::atomic::Ordering::Relaxed)
+    );
+    sched.abort();
+    let _ = ns
+        .api::<Pod>()
+        .delete_collection(
+            &DeleteParams::default().grace_period(0),
+            &ListParams::default().labels("dromos.io/app=bench"),
+        )
+        .await;
+    tokio::time::sleep(Duration::from_secs(5)).await;
+
+    let (k_created, k_total) = run(&ns, n_pods, false, &pool).await;
+    println!(
+        "kube-scheduler: {n_pods} pods bound in {k_total:.1} s ({:.0} pods/s; creating them took {k_created:.1} s)",
+        n_pods as f64 / k_total
+    );
+    ns.delete().await;
+    nodes.delete().await;
+}
