@@ -13,6 +13,7 @@ pub mod import;
 pub mod jobs;
 pub mod leader;
 pub mod local;
+pub mod package_operator;
 pub mod packages;
 pub mod ratelimit;
 pub mod status;
