@@ -194,8 +194,8 @@ enum Command {
         output: PlanFormat,
     },
     /// Run the controllers against the cluster of the current kubeconfig (or in-cluster config):
-    /// GitSources (fetch, validate, plan, apply, prune, report) and Jobs (schedules,
-    /// dependencies, retries, deadlines, history).
+    /// GitSources (fetch, validate, plan, apply, prune, report), Jobs (schedules,
+    /// dependencies, retries, deadlines, history), Apps and Packages.
     Controller {
         /// Watch GitSources of this namespace only (default: all namespaces).
         #[arg(long)]
@@ -252,6 +252,12 @@ enum Command {
         /// written).
         #[arg(long, default_value_t = 10)]
         offer_interval_secs: u64,
+        /// Do not run the Package operator (Packages are then only stored, not installed).
+        #[arg(long)]
+        no_packages: bool,
+        /// Packages reconciled at once.
+        #[arg(long, default_value_t = 4)]
+        package_concurrency: u16,
     },
     /// Act on one App in the cluster.
     App {
@@ -297,7 +303,8 @@ enum Command {
         #[arg(long, default_value_t = 64 * 1024 * 1024)]
         max_file_bytes: u64,
     },
-    /// Packages of a repository directory: list them, describe one, render one.
+    /// Packages of a repository directory (default: the built-in catalog): list them, describe
+    /// one, render one.
     Package {
         #[command(subcommand)]
         command: PackageCommand,
@@ -347,9 +354,10 @@ enum AppAction {
 enum PackageCommand {
     /// Every package with its versions, newest last.
     List {
-        /// Repository directory (Universe `packages/<L>/<name>/<rev>/` or `<name>/<version>/`).
+        /// Repository directory (Universe `packages/<L>/<name>/<rev>/` or `<name>/<version>/`);
+        /// default: the built-in catalog.
         #[arg(long)]
-        repo: PathBuf,
+        repo: Option<PathBuf>,
     },
     /// Metadata of one package version, or its options with --config.
     #[command(disable_version_flag = true)]
@@ -362,9 +370,9 @@ enum PackageCommand {
         /// Print the options with their types, defaults and descriptions.
         #[arg(long)]
         config: bool,
-        /// Repository directory.
+        /// Repository directory (default: the built-in catalog).
         #[arg(long)]
-        repo: PathBuf,
+        repo: Option<PathBuf>,
     },
     /// Render one package version with options to a YAML stream of objects. Exit 1 when the
     /// options are refused by the package's schema.
@@ -381,9 +389,12 @@ enum PackageCommand {
         /// Namespace of objects that name none.
         #[arg(long, short, default_value = "default")]
         namespace: String,
-        /// Repository directory.
+        /// Name of the installed instance (`{{instance.name}}`; default: the package name).
         #[arg(long)]
-        repo: PathBuf,
+        instance: Option<String>,
+        /// Repository directory (default: the built-in catalog).
+        #[arg(long)]
+        repo: Option<PathBuf>,
     },
 }
 
@@ -418,7 +429,9 @@ pub fn threads() -> usize {
 }
 
 /// Loads and validates a tree from disk.
-fn check(tree: &TreeArgs) -> Result<(dromos_core::Tree, BTreeMap<String, String>)> {
+/// Loads and validates a tree from disk, Package objects included (expanded from the built-in
+/// catalog and the tree's package directories); returns those repositories for rendering.
+fn check(tree: &TreeArgs) -> Result<(dromos_core::Tree, BTreeMap<String, String>, dromos_core::package::Repositories)> {
     let files = fsread::fetch_tree(&tree.path, tree.max_file_bytes)
         .with_context(|| format!("reading {}", tree.path.display()))?;
     let opts = LoadOptions {
@@ -428,10 +441,13 @@ fn check(tree: &TreeArgs) -> Result<(dromos_core::Tree, BTreeMap<String, String>
     };
     let mut result = dromos_core::check_tree(&files.files, &opts);
     result.diagnostics.extend(files.diagnostics);
+    let packages = crate::packages::tree_repositories(&tree.path, &result.manifests)?;
+    let render_opts = RenderOptions { packages: packages.clone(), ..Default::default() };
+    result.diagnostics.extend(render::package_diagnostics(&result.manifests, &render_opts));
     diag::sort_diagnostics(&mut result.diagnostics);
     let sources =
         files.files.iter().filter_map(|f| Some((f.path.clone(), String::from_utf8(f.bytes.clone()).ok()?))).collect();
-    Ok((result, sources))
+    Ok((result, sources, packages))
 }
 
 fn print_diagnostics(
@@ -472,6 +488,8 @@ pub fn run(cli: Cli) -> Result<ExitCode> {
             schedule_batch_ms,
             no_offers,
             offer_interval_secs,
+            no_packages,
+            package_concurrency,
         } => runtime()?.block_on(async {
             let _ = tracing_subscriber::fmt()
                 .with_env_filter(
@@ -501,7 +519,13 @@ pub fn run(cli: Cli) -> Result<ExitCode> {
                     ..Default::default()
                 },
             );
+            let pkg_opts = crate::package_operator::PackageOptions {
+                namespace: namespace.clone(),
+                concurrency: package_concurrency,
+                cache_dir: opts.cache_dir.clone(),
+            };
             let ctx = crate::controller::context(client.clone(), opts);
+            let pkg_client = client.clone();
             let app_client = client.clone();
             let scheduler_client = client.clone();
             let scheduler_opts = crate::scheduler::SchedulerOptions {
@@ -524,7 +548,12 @@ pub fn run(cli: Cli) -> Result<ExitCode> {
                             crate::scheduler::run(scheduler_client, scheduler_opts).await;
                         }
                     };
-                    tokio::join!(crate::controller::run(ctx), crate::jobs::run(jobs), apps, scheduler);
+                    let packages = async move {
+                        if !no_packages {
+                            crate::package_operator::run(pkg_client, pkg_opts).await;
+                        }
+                    };
+                    tokio::join!(crate::controller::run(ctx), crate::jobs::run(jobs), apps, scheduler, packages);
                 }
             };
             let state = std::sync::Arc::new(crate::http::HttpState {
@@ -676,7 +705,7 @@ pub fn run(cli: Cli) -> Result<ExitCode> {
             })
         }
         Command::Validate { tree, output } => {
-            let (result, sources) = check(&tree)?;
+            let (result, sources, _) = check(&tree)?;
             let mut stdout = std::io::stdout().lock();
             if output == DiagFormat::Text && result.diagnostics.is_empty() {
                 writeln!(stdout, "{}: {} object(s), valid", tree.path.display(), result.manifests.len())?;
@@ -686,13 +715,13 @@ pub fn run(cli: Cli) -> Result<ExitCode> {
             Ok(if result.is_valid() { ExitCode::SUCCESS } else { ExitCode::from(1) })
         }
         Command::Render { tree, output, default_image, fetch_image } => {
-            let (result, sources) = check(&tree)?;
+            let (result, sources, packages) = check(&tree)?;
             let mut stderr = std::io::stderr().lock();
             if !result.is_valid() {
                 print_diagnostics(&result.diagnostics, &sources, DiagFormat::Text, &mut stderr)?;
                 return Ok(ExitCode::from(1));
             }
-            let mut opts = RenderOptions::default();
+            let mut opts = RenderOptions { packages, ..Default::default() };
             if let Some(i) = default_image {
                 opts.default_image = i;
             }
@@ -753,12 +782,26 @@ pub fn run(cli: Cli) -> Result<ExitCode> {
         Command::Package { command } => {
             let mut out = std::io::stdout().lock();
             match command {
-                PackageCommand::List { repo } => crate::packages::list(&repo, &mut out),
+                PackageCommand::List { repo } => crate::packages::list(repo.as_deref(), &mut out),
                 PackageCommand::Describe { name, version, config, repo } => {
-                    crate::packages::describe(&repo, &name, version.as_deref(), config, &mut out)
+                    crate::packages::describe(repo.as_deref(), &name, version.as_deref(), config, &mut out)
                 }
-                PackageCommand::Render { name, version, options, namespace, repo } => {
-                    crate::packages::render(&repo, &name, version.as_deref(), options.as_deref(), &namespace, &mut out)
+                PackageCommand::Render { name, version, options, namespace, instance, repo } => {
+                    let source = repo.as_ref().map_or("builtin".to_string(), |r| r.display().to_string());
+                    let instance_name = instance.unwrap_or_else(|| name.clone());
+                    let inst = dromos_core::package::Instance {
+                        namespace: &namespace,
+                        name: &instance_name,
+                        source: &source,
+                    };
+                    crate::packages::render(
+                        repo.as_deref(),
+                        &name,
+                        version.as_deref(),
+                        options.as_deref(),
+                        inst,
+                        &mut out,
+                    )
                 }
             }
         }

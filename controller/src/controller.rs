@@ -165,7 +165,8 @@ fn conditions(
     ]
 }
 
-async fn credentials(client: &Client, gs: &GitSource) -> Result<Credentials, ReconcileError> {
+/// Credentials of a GitSource from its Secret.
+pub(crate) async fn credentials(client: &Client, gs: &GitSource) -> Result<Credentials, ReconcileError> {
     let Some(r) = &gs.spec.secret_ref else { return Ok(Credentials::default()) };
     let api: Api<Secret> = Api::namespaced(client.clone(), &gs.namespace().unwrap_or_default());
     let s = api.get(&r.name).await?;
@@ -274,7 +275,9 @@ fn watch_kind(ctx: &Arc<Context>, api_version: &str, kind: &str, ar: kube::disco
             };
             let Some(source) = obj.metadata.labels.as_ref().and_then(|l| l.get(plan::SOURCE_LABEL)) else { continue };
             let Some((ns, name)) = source.split_once('.') else { continue };
-            if ns == "local" || own_ns.as_deref().is_some_and(|o| o != ns) {
+            // `local.<dir>` is a local sync, `pkg_<ns>.<name>` a Package's render (its operator
+            // watches those through owner references).
+            if ns == "local" || ns.starts_with("pkg_") || own_ns.as_deref().is_some_and(|o| o != ns) {
                 continue;
             }
             if tx.unbounded_send(ObjectRef::new(name).within(ns)).is_err() {

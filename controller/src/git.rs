@@ -242,6 +242,18 @@ pub fn read_tree(
     subpath: Option<&str>,
     max_file_bytes: usize,
 ) -> Result<crate::fsread::TreeFiles, GitError> {
+    read_tree_filtered(repo, commit, subpath, max_file_bytes, dromos_core::load::is_manifest_path)
+}
+
+/// Like [`read_tree`], keeping the files whose relative path `keep` accepts (package
+/// repositories hold templates and schemas, not only manifests).
+pub fn read_tree_filtered(
+    repo: &Repository,
+    commit: &str,
+    subpath: Option<&str>,
+    max_file_bytes: usize,
+    keep: fn(&str) -> bool,
+) -> Result<crate::fsread::TreeFiles, GitError> {
     let commit = repo.find_commit(Oid::from_str(commit)?)?;
     let root_tree = commit.tree()?;
     let sub = normalize(subpath.unwrap_or("")).ok_or_else(|| GitError::PathNotFound(subpath.unwrap_or("").into()))?;
@@ -267,7 +279,7 @@ pub fn read_tree(
     })?;
     let err = |file: &str, code: &'static str, msg: String| Diagnostic::error(code, file, Pos::default(), "", msg);
     for (path, oid, mode) in entries {
-        if !dromos_core::load::is_manifest_path(&path) {
+        if !keep(&path) {
             continue;
         }
         let blob_oid = if mode == 0o120000 {

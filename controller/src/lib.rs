@@ -14,6 +14,7 @@ pub mod index;
 pub mod jobs;
 pub mod leader;
 pub mod local;
+pub mod package_operator;
 pub mod packages;
 pub mod ratelimit;
 pub mod scheduler;

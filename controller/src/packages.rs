@@ -1,4 +1,5 @@
-//! `dromos package list|describe|render` over a package repository directory (I/O around
+//! `dromos package list|describe|render` over a package repository directory or the built-in
+//! catalog, and the repositories `dromos render` expands Package objects from (I/O around
 //! `dromos_core::package`).
 
 use anyhow::{Context, Result, bail};
@@ -9,10 +10,57 @@ use std::io::Write;
 use std::path::Path;
 use std::process::ExitCode;
 
+include!(concat!(env!("OUT_DIR"), "/catalog.rs"));
+
+/// The built-in catalog (embedded at build time from `packages/`).
+pub fn catalog() -> &'static Repository {
+    static CAT: std::sync::OnceLock<Repository> = std::sync::OnceLock::new();
+    CAT.get_or_init(|| {
+        let files: Vec<SourceFile> =
+            CATALOG.iter().map(|(p, b)| SourceFile { path: (*p).to_string(), bytes: b.to_vec() }).collect();
+        let repo = package::read_repository(&files);
+        // A catalog that does not read is a build defect; the catalog test checks it.
+        for p in &repo.problems {
+            tracing::error!("built-in catalog: {p}");
+        }
+        repo
+    })
+}
+
+/// Reads the repository at `root`, or the built-in catalog when `root` is `None`.
+pub fn open(root: Option<&Path>) -> Result<Repository> {
+    match root {
+        Some(r) => read_repo(r),
+        None => Ok(catalog().clone()),
+    }
+}
+
+/// Repositories for expanding the Package objects of a manifest tree at `tree_root`: the
+/// built-in catalog, and every `repository.path` (without `gitSource`) as a directory of the tree.
+pub fn tree_repositories(tree_root: &Path, manifests: &[dromos_core::Manifest]) -> Result<package::Repositories> {
+    let mut repos = package::Repositories { builtin: std::sync::Arc::new(catalog().clone()), ..Default::default() };
+    let base = if tree_root.is_file() { tree_root.parent().unwrap_or(Path::new(".")) } else { tree_root };
+    for m in manifests {
+        let dromos_core::Typed::Package(p) = &m.typed else { continue };
+        let r = package::repo_ref(&p.spec);
+        if let package::RepoRef::Path { git_source: None, path } = &r {
+            if repos.others.contains_key(&r) {
+                continue;
+            }
+            let dir = base.join(path);
+            if dir.is_dir() {
+                repos.others.insert(r.clone(), std::sync::Arc::new(read_repo(&dir)?));
+            }
+        }
+    }
+    Ok(repos)
+}
+
 /// Largest file read from a repository.
 const MAX_FILE: u64 = 4 * 1024 * 1024;
 
-fn is_package_file(rel: &str) -> bool {
+/// Files a package repository consists of.
+pub fn is_package_file(rel: &str) -> bool {
     let name = rel.rsplit('/').next().unwrap_or(rel);
     matches!(
         name,
@@ -63,8 +111,8 @@ pub fn read_repo(root: &Path) -> Result<Repository> {
 }
 
 /// `dromos package list`.
-pub fn list(root: &Path, out: &mut dyn Write) -> Result<ExitCode> {
-    let repo = read_repo(root)?;
+pub fn list(root: Option<&Path>, out: &mut dyn Write) -> Result<ExitCode> {
+    let repo = open(root)?;
     writeln!(out, "{:<24} {:<24} {:<9} DESCRIPTION", "NAME", "VERSIONS", "LAYOUT")?;
     for name in repo.names() {
         let vs = repo.versions_of(name);
@@ -80,8 +128,14 @@ pub fn list(root: &Path, out: &mut dyn Write) -> Result<ExitCode> {
 }
 
 /// `dromos package describe`.
-pub fn describe(root: &Path, name: &str, version: Option<&str>, config: bool, out: &mut dyn Write) -> Result<ExitCode> {
-    let repo = read_repo(root)?;
+pub fn describe(
+    root: Option<&Path>,
+    name: &str,
+    version: Option<&str>,
+    config: bool,
+    out: &mut dyn Write,
+) -> Result<ExitCode> {
+    let repo = open(root)?;
     let pkg = repo.find(name, version).map_err(anyhow::Error::msg)?;
     let m = &pkg.meta;
     if !config {
@@ -119,14 +173,14 @@ pub fn describe(root: &Path, name: &str, version: Option<&str>, config: bool, ou
 
 /// `dromos package render`: the objects as a YAML stream, or exit 1 with the option errors.
 pub fn render(
-    root: &Path,
+    root: Option<&Path>,
     name: &str,
     version: Option<&str>,
     options_file: Option<&Path>,
-    namespace: &str,
+    instance: package::Instance,
     out: &mut dyn Write,
 ) -> Result<ExitCode> {
-    let repo = read_repo(root)?;
+    let repo = open(root)?;
     let pkg = repo.find(name, version).map_err(anyhow::Error::msg)?;
     let user: Value = match options_file {
         Some(p) => {
@@ -135,7 +189,7 @@ pub fn render(
         }
         None => Value::Null,
     };
-    match package::render(pkg, &user, namespace, &root.display().to_string()) {
+    match package::render(pkg, &user, &instance) {
         Ok(r) => {
             for w in &r.warnings {
                 eprintln!("warning: {w}");
@@ -147,5 +201,125 @@ pub fn render(
             eprintln!("error: {} {}: {e}", pkg.meta.name, pkg.meta.version);
             Ok(ExitCode::from(1))
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    fn render_catalog(name: &str, options: Value) -> Vec<Value> {
+        let pkg = catalog().find(name, None).unwrap();
+        let inst = package::Instance { namespace: "data", name, source: "builtin" };
+        package::render(pkg, &options, &inst).unwrap_or_else(|e| panic!("{name}: {e}")).objects
+    }
+
+    fn find<'a>(objs: &'a [Value], kind: &str, name: &str) -> &'a Value {
+        objs.iter()
+            .find(|o| o["kind"] == kind && o["metadata"]["name"] == name)
+            .unwrap_or_else(|| panic!("no {kind} {name} in {objs:#?}"))
+    }
+
+    #[test]
+    fn the_catalog_reads_and_every_package_renders_with_its_defaults() {
+        let cat = catalog();
+        assert!(cat.problems.is_empty(), "{:?}", cat.problems);
+        assert_eq!(cat.names(), vec!["cassandra", "hdfs", "kafka", "spark"]);
+        for name in cat.names() {
+            let objs = render_catalog(name, Value::Null);
+            assert!(!objs.is_empty(), "{name}");
+            for o in &objs {
+                assert!(o["apiVersion"].is_string() && o["kind"].is_string(), "{name}: {o}");
+                assert!(o["metadata"]["name"].as_str().is_some_and(|n| !n.is_empty()), "{name}: {o}");
+                assert_eq!(o["metadata"]["namespace"], "data", "{name}: every object is namespaced");
+                assert!(!o.to_string().contains("{{"), "{name}: unrendered tag in {o}");
+            }
+            // Every option has a description and every leaf a default: describe --config is complete.
+            for d in options::describe(&cat.find(name, None).unwrap().schema) {
+                assert!(!d.description.is_empty(), "{name}: {} has no description", d.path);
+            }
+        }
+    }
+
+    #[test]
+    fn kafka_renders_kraft_brokers_with_anti_affinity_pdb_and_claims() {
+        let objs = render_catalog("kafka", Value::Null);
+        let sts = find(&objs, "StatefulSet", "kafka");
+        assert_eq!(sts["spec"]["replicas"], 3);
+        assert_eq!(sts["spec"]["serviceName"], "kafka-headless");
+        let pod = &sts["spec"]["template"]["spec"];
+        let anti = &pod["affinity"]["podAntiAffinity"]["requiredDuringSchedulingIgnoredDuringExecution"][0];
+        assert_eq!(anti["topologyKey"], "kubernetes.io/hostname");
+        let env = pod["containers"][0]["env"].as_array().unwrap();
+        let var = |k: &str| env.iter().find(|e| e["name"] == k).map(|e| e["value"].clone());
+        assert_eq!(var("KAFKA_PROCESS_ROLES"), Some(json!("broker,controller")));
+        assert_eq!(var("KAFKA_MIN_INSYNC_REPLICAS"), Some(json!("2")));
+        assert_eq!(sts["spec"]["volumeClaimTemplates"][0]["spec"]["resources"]["requests"]["storage"], "20Gi");
+        assert_eq!(find(&objs, "Service", "kafka-headless")["spec"]["clusterIP"], "None");
+        assert_eq!(find(&objs, "PodDisruptionBudget", "kafka")["spec"]["maxUnavailable"], 1);
+
+        let small = render_catalog(
+            "kafka",
+            json!({"brokers": {"count": 1}, "storage": {"persistent": false}, "placement": {"antiAffinity": false,
+                   "nodeSelector": {"pool": "kafka"}}, "settings": {"minInsyncReplicas": 1}}),
+        );
+        let sts = find(&small, "StatefulSet", "kafka");
+        assert!(sts["spec"].get("volumeClaimTemplates").is_none());
+        assert_eq!(sts["spec"]["template"]["spec"]["volumes"][0]["emptyDir"], json!({}));
+        assert!(sts["spec"]["template"]["spec"].get("affinity").is_none());
+        assert_eq!(sts["spec"]["template"]["spec"]["nodeSelector"], json!({"pool": "kafka"}));
+    }
+
+    #[test]
+    fn cassandra_renders_one_statefulset_per_rack_pinned_to_its_zone_with_all_seeds() {
+        let objs = render_catalog(
+            "cassandra",
+            json!({"racks": [{"name": "r1", "zone": "z1"}, {"name": "r2", "zone": "z2"}, {"name": "r3"}]}),
+        );
+        let sts: Vec<&Value> = objs.iter().filter(|o| o["kind"] == "StatefulSet").collect();
+        assert_eq!(sts.len(), 3);
+        let r1 = find(&objs, "StatefulSet", "cassandra-r1");
+        let term = &r1["spec"]["template"]["spec"]["affinity"]["nodeAffinity"]["requiredDuringSchedulingIgnoredDuringExecution"]
+            ["nodeSelectorTerms"][0]["matchExpressions"][0];
+        assert_eq!(term, &json!({"key": "topology.kubernetes.io/zone", "operator": "In", "values": ["z1"]}));
+        let r3 = find(&objs, "StatefulSet", "cassandra-r3");
+        assert!(r3["spec"]["template"]["spec"]["affinity"].get("nodeAffinity").is_none(), "a rack without zone");
+        let env = r1["spec"]["template"]["spec"]["containers"][0]["env"].as_array().unwrap();
+        let seeds = env.iter().find(|e| e["name"] == "SEEDS").unwrap()["value"].as_str().unwrap();
+        assert_eq!(seeds.matches(".cassandra-headless.data.svc.cluster.local,").count(), 3, "{seeds}");
+        assert!(env.iter().any(|e| e["name"] == "CASSANDRA_RACK" && e["value"] == "r1"));
+    }
+
+    #[test]
+    fn hdfs_adds_journal_nodes_and_a_second_namenode_for_ha() {
+        let plain = render_catalog("hdfs", Value::Null);
+        assert_eq!(find(&plain, "StatefulSet", "hdfs-namenode")["spec"]["replicas"], 1);
+        assert!(!plain.iter().any(|o| o["metadata"]["name"] == "hdfs-journalnode"));
+        let ha = render_catalog("hdfs", json!({"ha": {"enabled": true}, "dataNodes": {"count": 5}}));
+        assert_eq!(find(&ha, "StatefulSet", "hdfs-namenode")["spec"]["replicas"], 2);
+        assert_eq!(find(&ha, "StatefulSet", "hdfs-journalnode")["spec"]["replicas"], 3);
+        assert_eq!(find(&ha, "StatefulSet", "hdfs-datanode")["spec"]["replicas"], 5);
+        let site = find(&ha, "ConfigMap", "hdfs-config")["data"]["hdfs-site.xml"].as_str().unwrap().to_string();
+        assert!(site.contains("qjournal://hdfs-journalnode-0.hdfs-journalnode.data.svc.cluster.local:8485;"), "{site}");
+        assert!(site.contains("<name>dfs.ha.namenodes.hdfs</name><value>nn0,nn1</value>"), "{site}");
+    }
+
+    #[test]
+    fn spark_renders_driver_rbac_and_the_history_server() {
+        let objs = render_catalog("spark", Value::Null);
+        find(&objs, "ServiceAccount", "spark-driver");
+        let role = find(&objs, "Role", "spark-driver");
+        assert!(role["rules"][0]["resources"].as_array().unwrap().contains(&json!("pods")));
+        assert_eq!(find(&objs, "RoleBinding", "spark-driver")["subjects"][0]["namespace"], "data");
+        let d = find(&objs, "Deployment", "spark-history");
+        assert_eq!(
+            d["spec"]["template"]["spec"]["containers"][0]["command"],
+            json!(["/opt/spark/bin/spark-class", "org.apache.spark.deploy.history.HistoryServer"])
+        );
+        find(&objs, "PersistentVolumeClaim", "spark-events");
+        let off = render_catalog("spark", json!({"history": {"enabled": false}, "driver": {"serviceAccount": "jobs"}}));
+        assert!(!off.iter().any(|o| o["kind"] == "Deployment"));
+        find(&off, "ServiceAccount", "jobs");
     }
 }

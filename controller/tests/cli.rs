@@ -713,3 +713,67 @@ fn import_from_a_live_marathon_and_metronome_api() {
     assert!(stderr.contains("401 Unauthorized: needs login!"), "{stderr}");
     assert!(!tmp.path().join("elsewhere").exists());
 }
+
+#[test]
+fn package_commands_work_on_the_built_in_catalog_and_match_goldens() {
+    let (code, out, err) = dromos(&["package", "list"]);
+    assert_eq!(code, 0, "{err}");
+    for name in ["cassandra", "hdfs", "kafka", "spark"] {
+        assert!(out.lines().any(|l| l.starts_with(name)), "{name} missing from:\n{out}");
+    }
+    let (code, out, err) = dromos(&["package", "describe", "kafka", "--config"]);
+    assert_eq!(code, 0, "{err}");
+    golden("package/kafka.config.txt", &out);
+    let dir = tempfile::tempdir().unwrap();
+    let opts = dir.path().join("options.yaml");
+    std::fs::write(&opts, "brokers:\n  count: 5\nstorage:\n  size: 50Gi\nplacement:\n  zoneSpread: true\n").unwrap();
+    let (code, out, err) = dromos(&[
+        "package",
+        "render",
+        "kafka",
+        "--options",
+        opts.to_str().unwrap(),
+        "-n",
+        "data",
+        "--instance",
+        "events",
+    ]);
+    assert_eq!(code, 0, "{err}");
+    golden("package/kafka.render.yaml", &out);
+    assert!(out.contains("replicas: 5") && out.contains("name: events-headless"), "{out}");
+    // Options the schema refuses: exit 1, the option path and rule on stderr.
+    std::fs::write(&opts, "brokers:\n  count: 50\n").unwrap();
+    let (code, _, err) = dromos(&["package", "render", "kafka", "--options", opts.to_str().unwrap()]);
+    assert_eq!(code, 1);
+    assert!(err.contains("brokers.count") && err.contains("maximum"), "{err}");
+}
+
+#[test]
+fn render_expands_package_manifests_and_validate_reports_bad_options_at_their_line() {
+    let dir = tempfile::tempdir().unwrap();
+    let root = dir.path();
+    std::fs::create_dir_all(root.join("pkgs/echo/1.0.0/templates")).unwrap();
+    std::fs::write(root.join("pkgs/echo/1.0.0/package.yaml"), "name: echo\nversion: 1.0.0\n").unwrap();
+    std::fs::write(
+        root.join("pkgs/echo/1.0.0/options.schema.json"),
+        r#"{"type": "object", "properties": {"port": {"type": "integer", "default": 8080}}}"#,
+    )
+    .unwrap();
+    std::fs::write(
+        root.join("pkgs/echo/1.0.0/templates/cm.yaml.mustache"),
+        "apiVersion: v1\nkind: ConfigMap\nmetadata: {name: '{{instance.name}}'}\ndata: {port: '{{port}}'}\n",
+    )
+    .unwrap();
+    let manifest = "apiVersion: dromos.io/v1alpha1\nkind: Package\nmetadata: {name: stream, namespace: data}\nspec:\n  name: kafka\n  options:\n    brokers: {count: 1}\n---\napiVersion: dromos.io/v1alpha1\nkind: Package\nmetadata: {name: echo, namespace: data}\nspec:\n  name: echo\n  repository: {path: pkgs}\n";
+    std::fs::write(root.join("packages.yaml"), manifest).unwrap();
+    let (code, out, err) = dromos(&["render", root.to_str().unwrap()]);
+    assert_eq!(code, 0, "{err}");
+    assert!(out.contains("kind: StatefulSet") && out.contains("name: stream-headless"), "{out}");
+    assert!(out.contains("port: '8080'") || out.contains("port: \"8080\""), "{out}");
+    let bad = manifest.replace("brokers: {count: 1}", "brokers: {count: 0}");
+    std::fs::write(root.join("packages.yaml"), bad).unwrap();
+    let (code, out, _) = dromos(&["validate", root.to_str().unwrap()]);
+    assert_eq!(code, 1);
+    assert!(out.contains("packages.yaml:7:"), "{out}");
+    assert!(out.contains("spec.options.brokers.count") && out.contains("minimum"), "{out}");
+}

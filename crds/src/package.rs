@@ -19,7 +19,10 @@ use serde::{Deserialize, Serialize};
     status = "PackageStatus",
     printcolumn = r#"{"name":"Package","type":"string","jsonPath":".spec.name"}"#,
     printcolumn = r#"{"name":"Version","type":"string","jsonPath":".spec.version"}"#,
+    printcolumn = r#"{"name":"Installed","type":"string","jsonPath":".status.installedVersion"}"#,
+    printcolumn = r#"{"name":"Objects","type":"integer","jsonPath":".status.objectCount"}"#,
     printcolumn = r#"{"name":"Ready","type":"string","jsonPath":".status.conditions[?(@.type==\"Ready\")].status"}"#,
+    printcolumn = r#"{"name":"Reason","type":"string","jsonPath":".status.conditions[?(@.type==\"Ready\")].reason"}"#,
     printcolumn = r#"{"name":"Age","type":"date","jsonPath":".metadata.creationTimestamp"}"#
 )]
 #[serde(rename_all = "camelCase")]
@@ -38,18 +41,20 @@ pub struct PackageSpec {
     pub repository: Option<PackageRepository>,
 }
 
-/// A package repository.
+/// A package repository. Without one (or with `builtin: true`) the package comes from the
+/// catalog built into Dromos.
 #[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize, JsonSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct PackageRepository {
-    /// Name of a GitSource in this namespace holding the repository; absent means the same
-    /// repository as this manifest.
+    /// Name of a GitSource in this namespace whose repository holds the packages; absent with a
+    /// `path` means the repository this Package manifest was synced from (its
+    /// `dromos.io/source` label), or, for `dromos render DIR`, the directory DIR.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub git_source: Option<String>,
-    /// Directory of the repository inside that tree, e.g. `packages/`.
+    /// Directory of the package repository relative to the repository root, e.g. `packages`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub path: Option<String>,
-    /// `builtin` selects the catalog shipped with Dromos.
+    /// `true` selects the catalog shipped with Dromos (the default when nothing else is given).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub builtin: Option<bool>,
 }
@@ -58,13 +63,59 @@ pub struct PackageRepository {
 #[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize, JsonSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct PackageStatus {
-    /// observedGeneration and conditions.
+    /// observedGeneration and conditions (Ready: every rendered workload is ready; Stalled:
+    /// options invalid, version change refused, package or repository missing).
     #[serde(flatten)]
     pub common: CommonStatus,
-    /// Version that is rendered and applied.
+    /// Version whose render is applied.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub installed_version: Option<String>,
-    /// Objects rendered from the package, as `kind/namespace/name`.
+    /// Repository the installed version came from (`builtin`, `gitsource/NAME:PATH`, `PATH`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub repository: Option<String>,
+    /// Hash of the applied render (version, options, templates); a change rolls out.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub render_hash: Option<String>,
+    /// Number of objects in `objects`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub object_count: Option<i64>,
+    /// Objects rendered from the package and applied (owned by this Package), with health.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
-    pub objects: Vec<String>,
+    pub objects: Vec<PackageObject>,
+    /// Options the package's schema refused, one entry per problem.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub option_errors: Vec<OptionProblem>,
+}
+
+/// One rendered object and its health.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct PackageObject {
+    /// apiVersion.
+    pub api_version: String,
+    /// Kind.
+    pub kind: String,
+    /// Namespace (absent for cluster-scoped objects).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub namespace: Option<String>,
+    /// Name.
+    pub name: String,
+    /// `Ready`, `Progressing` (a workload or App not ready yet), `Missing` or `Exists` (objects
+    /// without a readiness notion).
+    pub health: String,
+    /// Why it is not ready, e.g. `2/3 replicas ready`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub message: Option<String>,
+}
+
+/// An option the schema refuses.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct OptionProblem {
+    /// Dotted option path, e.g. `brokers.count`.
+    pub path: String,
+    /// Schema keyword that failed, e.g. `maximum`.
+    pub rule: String,
+    /// What is wrong.
+    pub message: String,
 }

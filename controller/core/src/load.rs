@@ -172,11 +172,36 @@ pub fn crd_schema(kind: &str) -> Option<&'static Value> {
         .get(kind)
 }
 
+/// Directories holding a package version (`package.json` or `package.yaml`): everything under
+/// them belongs to a package repository and is not loaded as a manifest.
+pub fn package_dirs(files: &[SourceFile]) -> Vec<String> {
+    files
+        .iter()
+        .filter_map(|f| {
+            let (dir, name) = f.path.rsplit_once('/').unwrap_or(("", f.path.as_str()));
+            (name == "package.json" || name == "package.yaml").then(|| dir.to_string())
+        })
+        .collect()
+}
+
+fn in_package_dir(path: &str, dirs: &[String]) -> bool {
+    dirs.iter().any(|d| d.is_empty() || path.strip_prefix(d.as_str()).is_some_and(|r| r.starts_with('/')))
+}
+
 const METADATA_FIELDS: [&str; 6] = ["name", "namespace", "labels", "annotations", "generateName", "finalizers"];
 
 /// Loads every file. Files are processed in the order given; callers sort them.
 pub fn load_files(files: &[SourceFile], opts: &LoadOptions) -> Loaded {
     let mut out = Loaded::default();
+    // Package repositories may live beside the manifests; their files are not manifests.
+    let skipped = package_dirs(files);
+    let kept: Vec<SourceFile>;
+    let files = if skipped.is_empty() {
+        files
+    } else {
+        kept = files.iter().filter(|f| !in_package_dir(&f.path, &skipped)).cloned().collect();
+        &kept[..]
+    };
     let threads = opts.threads.clamp(1, 64).min(files.len().max(1));
     if threads == 1 {
         for f in files {

@@ -2,6 +2,7 @@
 
 use crate::diag::Diagnostic;
 use crate::load::{Manifest, Typed};
+use crate::package;
 use crate::translate::{Expansion, RenderOptions, render_app, render_job};
 use serde_json::Value;
 
@@ -55,8 +56,65 @@ pub fn expand(m: &Manifest, opts: &RenderOptions) -> Expansion {
     match &m.typed {
         Typed::App(app) => render_app(m, app, opts),
         Typed::Job(job) => render_job(m, job, opts),
+        Typed::Package(p) => {
+            let ns = m.namespace.as_deref().unwrap_or("default");
+            // Failures are reported by `package_diagnostics`, which runs the same expansion.
+            match opts
+                .packages
+                .get(&package::repo_ref(&p.spec))
+                .map(|r| package::expand_package(&p.spec, ns, &m.name, r))
+            {
+                Some(Ok((_, r))) => Expansion {
+                    objects: r.objects,
+                    warnings: r.warnings.into_iter().map(|w| ("spec".to_string(), w)).collect(),
+                },
+                _ => Expansion::default(),
+            }
+        }
         _ => Expansion::default(),
     }
+}
+
+/// Errors of the Package objects of a tree: repository not given, package or version not
+/// found, options refused by the schema (one diagnostic per option, at `spec.options.<path>`),
+/// templates that fail.
+pub fn package_diagnostics(manifests: &[Manifest], opts: &RenderOptions) -> Vec<Diagnostic> {
+    let mut out = Vec::new();
+    for m in manifests {
+        let Typed::Package(p) = &m.typed else { continue };
+        let ns = m.namespace.as_deref().unwrap_or("default");
+        let rref = package::repo_ref(&p.spec);
+        let Some(repo) = opts.packages.get(&rref) else {
+            out.push(
+                m.error("package-repository", "spec.repository", format!("package repository {rref} is not available here"))
+                    .with_hint("`dromos render` reads the built-in catalog and `repository.path` directories of this tree; the operator reads GitSource repositories"),
+            );
+            continue;
+        };
+        match package::expand_package(&p.spec, ns, &m.name, repo) {
+            Ok(_) => {}
+            Err(package::ExpandError::Render(package::RenderError::Options(errs))) => {
+                for e in errs {
+                    let field = if e.path == "(options)" {
+                        "spec.options".to_string()
+                    } else {
+                        format!("spec.options.{}", e.path)
+                    };
+                    out.push(m.error(
+                        "invalid-package-option",
+                        &field,
+                        format!("{} (schema rule `{}`)", e.message, e.rule),
+                    ));
+                }
+            }
+            Err(e @ package::ExpandError::NotFound(_)) => {
+                let field = if p.spec.version.is_some() { "spec.version" } else { "spec.name" };
+                out.push(m.error("package-not-found", field, e.to_string()));
+            }
+            Err(e) => out.push(m.error("package-render", "spec", e.to_string())),
+        }
+    }
+    out
 }
 
 /// Renders every manifest and its expansion, sorted in apply order.
@@ -84,7 +142,7 @@ fn render_with(manifests: &[Manifest], opts: &RenderOptions, expand_it: impl Fn(
 /// Dromos kinds whose expansion an in-cluster operator owns. Sync applies these objects
 /// themselves and leaves their native objects to the operator; `dromos render` still shows the
 /// expansion, computed by the same functions the operator calls.
-pub const OPERATED_KINDS: &[&str] = &["App", "Job"];
+pub const OPERATED_KINDS: &[&str] = &["App", "Job", "Package"];
 
 /// The objects a sync applies, in apply order: every manifest, plus the expansion of Dromos
 /// objects no operator owns.

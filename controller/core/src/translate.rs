@@ -61,6 +61,8 @@ pub struct RenderOptions {
     pub default_image: String,
     /// Image of the init container that downloads `fetch` URIs (needs sh, curl, tar, unzip).
     pub fetch_image: String,
+    /// Package repositories that Package objects are expanded from.
+    pub packages: crate::package::Repositories,
 }
 
 impl Default for RenderOptions {
@@ -68,6 +70,7 @@ impl Default for RenderOptions {
         Self {
             default_image: "docker.io/library/debian:bookworm-slim".into(),
             fetch_image: "docker.io/curlimages/curl:8.11.1".into(),
+            packages: Default::default(),
         }
     }
 }

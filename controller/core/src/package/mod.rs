@@ -316,14 +316,23 @@ pub const ANN_SOURCE: &str = "dromos.io/package-source";
 /// Annotation: the user's options as base64 JSON (`DCOS_PACKAGE_OPTIONS`).
 pub const ANN_OPTIONS: &str = "dromos.io/package-options";
 
-/// Renders a package version with the user's options. `namespace` is where objects without
-/// one go; `source` names the repository in the source annotation.
-pub fn render(
-    pkg: &PackageVersion,
-    user: &Value,
-    namespace: &str,
-    source: &str,
-) -> Result<RenderedPackage, RenderError> {
+/// Label naming the Package object (instance) a rendered object belongs to.
+pub const LABEL_INSTANCE: &str = "dromos.io/package-instance";
+
+/// The installed instance a package is rendered for.
+#[derive(Clone, Copy, Debug)]
+pub struct Instance<'a> {
+    /// Namespace of the Package, and of rendered objects that name none.
+    pub namespace: &'a str,
+    /// Name of the Package object; Dromos-layout templates read it as `{{instance.name}}`.
+    pub name: &'a str,
+    /// Names the repository in the source annotation.
+    pub source: &'a str,
+}
+
+/// Renders a package version with the user's options for one instance.
+pub fn render(pkg: &PackageVersion, user: &Value, inst: &Instance) -> Result<RenderedPackage, RenderError> {
+    let (namespace, source) = (inst.namespace, inst.source);
     let draft = match pkg.layout {
         Layout::Universe => options::DefaultDraft::Draft4,
         Layout::Dromos => options::DefaultDraft::Latest,
@@ -339,6 +348,12 @@ pub fn render(
         _ => Map::new(),
     };
     context.insert("resource".into(), pkg.resource.clone());
+    if pkg.layout == Layout::Dromos {
+        context.insert(
+            "instance".into(),
+            json!({"name": inst.name, "namespace": inst.namespace, "version": pkg.meta.version}),
+        );
+    }
     let context = Value::Object(context);
     let mut out = RenderedPackage { options: resolved, ..Default::default() };
     for (file, src) in &pkg.templates {
@@ -391,6 +406,7 @@ pub fn render(
             md["labels"] = json!({});
         }
         md["labels"][LABEL_PACKAGE] = json!(pkg.meta.name);
+        md["labels"][LABEL_INSTANCE] = json!(inst.name);
         if !md.get("annotations").is_some_and(Value::is_object) {
             md["annotations"] = json!({});
         }
@@ -399,6 +415,191 @@ pub fn render(
         md["annotations"][ANN_OPTIONS] = json!(encoded);
     }
     Ok(out)
+}
+
+/// Where a Package's repository comes from.
+#[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord)]
+pub enum RepoRef {
+    /// The catalog built into Dromos (no `repository`, or `builtin: true`).
+    Builtin,
+    /// A directory of a Git tree: of the named GitSource, or (`None`) of the repository the
+    /// Package manifest itself comes from.
+    Path {
+        /// GitSource in the Package's namespace.
+        git_source: Option<String>,
+        /// Directory relative to the repository root (`.` or empty for the root).
+        path: String,
+    },
+}
+
+impl std::fmt::Display for RepoRef {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            RepoRef::Builtin => write!(f, "builtin"),
+            RepoRef::Path { git_source: Some(g), path } => write!(f, "gitsource/{g}:{path}"),
+            RepoRef::Path { git_source: None, path } => write!(f, "{path}"),
+        }
+    }
+}
+
+/// The repository a Package spec names.
+pub fn repo_ref(spec: &dromos_crds::package::PackageSpec) -> RepoRef {
+    match &spec.repository {
+        None => RepoRef::Builtin,
+        Some(r) if r.builtin == Some(true) => RepoRef::Builtin,
+        Some(r) if r.git_source.is_none() && r.path.is_none() => RepoRef::Builtin,
+        Some(r) => RepoRef::Path {
+            git_source: r.git_source.clone(),
+            path: r.path.clone().unwrap_or_default().trim_matches('/').to_string(),
+        },
+    }
+}
+
+/// Files of a tree below `dir` (`""` or `.` for all), with paths made relative to it.
+pub fn files_under(files: &[SourceFile], dir: &str) -> Vec<SourceFile> {
+    let dir = dir.trim_matches('/');
+    if dir.is_empty() || dir == "." {
+        return files.to_vec();
+    }
+    files
+        .iter()
+        .filter_map(|f| {
+            let rest = f.path.strip_prefix(dir)?.strip_prefix('/')?;
+            Some(SourceFile { path: rest.to_string(), bytes: f.bytes.clone() })
+        })
+        .collect()
+}
+
+/// Repositories a render may read: the built-in catalog and repositories by [`RepoRef`].
+#[derive(Clone, Debug, Default)]
+pub struct Repositories {
+    /// The built-in catalog.
+    pub builtin: std::sync::Arc<Repository>,
+    /// Other repositories.
+    pub others: BTreeMap<RepoRef, std::sync::Arc<Repository>>,
+}
+
+impl Repositories {
+    /// The repository of a reference, when it was provided.
+    pub fn get(&self, r: &RepoRef) -> Option<&Repository> {
+        match r {
+            RepoRef::Builtin => Some(&self.builtin),
+            other => self.others.get(other).map(|a| &**a),
+        }
+    }
+}
+
+/// Why a Package could not be expanded: the status reason and the message.
+#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
+pub enum ExpandError {
+    /// The repository is not available.
+    #[error("package repository {0} is not available")]
+    NoRepository(RepoRef),
+    /// No such package or version.
+    #[error("{0}")]
+    NotFound(String),
+    /// Options refused or a template that fails.
+    #[error(transparent)]
+    Render(#[from] RenderError),
+}
+
+impl ExpandError {
+    /// Stable reason (condition reason, Event reason).
+    pub fn reason(&self) -> &'static str {
+        match self {
+            ExpandError::NoRepository(_) => "RepositoryUnavailable",
+            ExpandError::NotFound(_) => "PackageNotFound",
+            ExpandError::Render(RenderError::Options(_)) => "InvalidOptions",
+            ExpandError::Render(RenderError::Template { .. }) => "TemplateFailed",
+        }
+    }
+}
+
+/// Expands one Package object: finds its version in `repo` (the newest when the spec names
+/// none) and renders it with its options. The operator and `dromos render` both call this.
+pub fn expand_package<'r>(
+    spec: &dromos_crds::package::PackageSpec,
+    namespace: &str,
+    name: &str,
+    repo: &'r Repository,
+) -> Result<(&'r PackageVersion, RenderedPackage), ExpandError> {
+    let pkg = repo.find(&spec.name, spec.version.as_deref()).map_err(ExpandError::NotFound)?;
+    let source = repo_ref(spec).to_string();
+    let user = spec.options.clone().unwrap_or(Value::Null);
+    let out = render(pkg, &user, &Instance { namespace, name, source: &source })?;
+    Ok((pkg, out))
+}
+
+/// The `dromos.io/source` label value of objects a Package renders: `pkg_<ns>.<name>`
+/// (`_` never occurs in a namespace, so it cannot be mistaken for a GitSource's
+/// `<ns>.<name>`); long values are shortened with a hash to fit the 63-character limit.
+pub fn source_label(namespace: &str, name: &str) -> String {
+    let full = format!("pkg_{namespace}.{name}");
+    if full.len() <= 63 {
+        return full;
+    }
+    use sha2::Digest as _;
+    let h = sha2::Sha256::digest(full.as_bytes());
+    let hex: String = h.iter().take(6).map(|b| format!("{b:02x}")).collect();
+    format!("{}-{hex}", &full[..50]).trim_matches(|c: char| !c.is_ascii_alphanumeric()).to_string()
+}
+
+/// Health of one rendered object from its live JSON (`None`: not found).
+/// Deployments, StatefulSets and DaemonSets are ready when the controller observed the
+/// current generation and every replica is updated and ready; Dromos Apps and Jobs when
+/// their Ready condition is True for the current generation; anything else exists.
+pub fn health(kind: &str, live: Option<&Value>) -> (&'static str, Option<String>) {
+    let Some(live) = live else { return ("Missing", Some("not found".into())) };
+    let generation = live["metadata"]["generation"].as_i64().unwrap_or(0);
+    let st = &live["status"];
+    let observed = st["observedGeneration"].as_i64().unwrap_or(0) >= generation;
+    let n = |v: &Value| v.as_i64().unwrap_or(0);
+    let workload = |want: i64, updated: i64, ready: i64| {
+        if !observed {
+            ("Progressing", Some("the controller has not observed the latest spec".to_string()))
+        } else if updated < want || ready < want {
+            ("Progressing", Some(format!("{ready}/{want} ready, {updated}/{want} updated")))
+        } else {
+            ("Ready", None)
+        }
+    };
+    match kind {
+        "Deployment" => {
+            let want = live["spec"]["replicas"].as_i64().unwrap_or(1);
+            if n(&st["replicas"]) > want {
+                return ("Progressing", Some(format!("{} old replica(s) still running", n(&st["replicas"]) - want)));
+            }
+            workload(want, n(&st["updatedReplicas"]), n(&st["availableReplicas"]).min(n(&st["readyReplicas"])))
+        }
+        "StatefulSet" => {
+            let want = live["spec"]["replicas"].as_i64().unwrap_or(1);
+            let updated = if st["updateRevision"].is_string() && st["updateRevision"] != st["currentRevision"] {
+                n(&st["updatedReplicas"])
+            } else {
+                n(&st["updatedReplicas"]).max(n(&st["currentReplicas"]))
+            };
+            workload(want, updated, n(&st["readyReplicas"]))
+        }
+        "DaemonSet" => {
+            let want = n(&st["desiredNumberScheduled"]);
+            workload(want, n(&st["updatedNumberScheduled"]), n(&st["numberReady"]))
+        }
+        "App" | "Job" if live["apiVersion"].as_str().is_some_and(|a| a.starts_with("dromos.io/")) => {
+            let conds = st["conditions"].as_array().cloned().unwrap_or_default();
+            let ready = conds.iter().find(|c| c["type"] == "Ready");
+            match ready {
+                Some(c)
+                    if c["status"] == "True"
+                        && c["observedGeneration"].as_i64().unwrap_or(generation) >= generation =>
+                {
+                    ("Ready", None)
+                }
+                Some(c) => ("Progressing", c["message"].as_str().map(str::to_string)),
+                None => ("Progressing", Some("no status yet".into())),
+            }
+        }
+        _ => ("Exists", None),
+    }
 }
 
 #[cfg(test)]

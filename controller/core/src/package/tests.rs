@@ -1,6 +1,10 @@
 use super::*;
 use serde_json::json;
 
+fn inst<'a>(namespace: &'a str, source: &'a str) -> Instance<'a> {
+    Instance { namespace, name: "test", source }
+}
+
 fn file(path: &str, text: &str) -> SourceFile {
     SourceFile { path: path.into(), bytes: text.as_bytes().to_vec() }
 }
@@ -81,7 +85,7 @@ fn universe_package_renders_to_the_expected_app() {
     let repo = read_repository(&universe_repo());
     let pkg = repo.find("webby", None).unwrap();
     let user = json!({"service": {"name": "/shop/front", "tls": true}, "web": {"instances": 3}});
-    let out = render(pkg, &user, "default", "repo").unwrap();
+    let out = render(pkg, &user, &inst("default", "repo")).unwrap();
     assert_eq!(out.objects.len(), 1, "{:?}", out.objects);
     let app = &out.objects[0];
     let opts_b64 = base64::engine::general_purpose::STANDARD.encode(serde_json::to_vec(&user).unwrap());
@@ -97,7 +101,7 @@ fn universe_package_renders_to_the_expected_app() {
         let input = Input { name: "x".into(), text: rendered.to_string() };
         let mut v =
             import::import(Flavor::Marathon, &[input], &ImportOptions::default()).unwrap().objects.remove(0).value;
-        v["metadata"]["labels"] = json!({LABEL_PACKAGE: "webby"});
+        v["metadata"]["labels"] = json!({LABEL_PACKAGE: "webby", LABEL_INSTANCE: "test"});
         v["metadata"]["annotations"] = json!({
             ANN_VERSION: "2.1.0", ANN_SOURCE: "repo#packages/W/webby/1", ANN_OPTIONS: opts_b64
         });
@@ -119,7 +123,7 @@ fn universe_package_renders_to_the_expected_app() {
 #[test]
 fn inverted_section_renders_when_the_option_is_off() {
     let repo = read_repository(&universe_repo());
-    let out = render(repo.find("webby", None).unwrap(), &Value::Null, "apps", "repo").unwrap();
+    let out = render(repo.find("webby", None).unwrap(), &Value::Null, &inst("apps", "repo")).unwrap();
     let text = out.objects[0].to_string();
     assert!(!text.contains("https") && !text.contains("TLS"), "{text}");
     assert_eq!(out.objects[0]["metadata"]["name"], "webby");
@@ -130,7 +134,7 @@ fn inverted_section_renders_when_the_option_is_off() {
 fn schema_errors_stop_rendering_and_name_the_option() {
     let repo = read_repository(&universe_repo());
     let pkg = repo.find("webby", None).unwrap();
-    let err = render(pkg, &json!({"web": {"mem": 9000, "cpus": "lots"}}), "default", "repo").unwrap_err();
+    let err = render(pkg, &json!({"web": {"mem": 9000, "cpus": "lots"}}), &inst("default", "repo")).unwrap_err();
     let RenderError::Options(errs) = &err else { panic!("{err:?}") };
     let got: Vec<_> = errs.iter().map(|e| (e.path.as_str(), e.rule.as_str())).collect();
     assert_eq!(got, vec![("web.cpus", "type"), ("web.mem", "maximum")]);
@@ -185,7 +189,7 @@ fn dromos_layout_renders_yaml_documents_in_file_order() {
     assert!(repo.problems[0].message.contains("`name`"));
     assert_eq!(repo.find("echo", None).unwrap().meta.version, "1.10.0", "numeric ordering");
     let pkg = repo.find("echo", Some("1.2.0")).unwrap();
-    let out = render(pkg, &json!({"replicas": 2, "debug": true}), "ns1", "git").unwrap();
+    let out = render(pkg, &json!({"replicas": 2, "debug": true}), &inst("ns1", "git")).unwrap();
     assert_eq!(out.objects.len(), 2);
     let d = &out.objects[0];
     assert_eq!(d["spec"]["replicas"], 2);
@@ -193,9 +197,130 @@ fn dromos_layout_renders_yaml_documents_in_file_order() {
     assert_eq!(d["metadata"]["namespace"], "ns1");
     assert_eq!(d["metadata"]["labels"][LABEL_PACKAGE], "echo");
     assert!(out.objects[1]["metadata"].get("namespace").is_none(), "cluster-scoped objects get no namespace");
-    let plain = render(pkg, &Value::Null, "ns1", "git").unwrap();
+    let plain = render(pkg, &Value::Null, &inst("ns1", "git")).unwrap();
     assert!(plain.objects[0]["spec"]["template"]["spec"]["containers"][0].get("args").is_none());
     assert_eq!(plain.objects[0]["spec"]["replicas"], 1);
-    let bad = render(pkg, &json!({"replicas": 0}), "ns1", "git").unwrap_err();
+    let bad = render(pkg, &json!({"replicas": 0}), &inst("ns1", "git")).unwrap_err();
     assert!(bad.to_string().contains("replicas"), "{bad}");
+}
+
+#[test]
+fn expand_package_picks_the_version_and_names_objects_after_the_instance() {
+    let repo = read_repository(&dromos_repo());
+    let spec: dromos_crds::PackageSpec =
+        serde_json::from_value(json!({"name": "echo", "version": "1.2.0", "options": {"replicas": 3}})).unwrap();
+    let (v, out) = expand_package(&spec, "team", "my-echo", &repo).unwrap();
+    assert_eq!(v.meta.version, "1.2.0");
+    assert_eq!(out.objects[0]["spec"]["replicas"], 3);
+    assert_eq!(out.objects[0]["metadata"]["labels"][LABEL_INSTANCE], "my-echo");
+    assert_eq!(out.objects[0]["metadata"]["annotations"][ANN_SOURCE], "builtin#echo/1.2.0");
+    let missing: dromos_crds::PackageSpec = serde_json::from_value(json!({"name": "echo", "version": "9"})).unwrap();
+    let err = expand_package(&missing, "team", "x", &repo).unwrap_err();
+    assert_eq!(err.reason(), "PackageNotFound");
+    assert!(err.to_string().contains("versions: 1.2.0, 1.10.0"), "{err}");
+    let bad: dromos_crds::PackageSpec =
+        serde_json::from_value(json!({"name": "echo", "version": "1.2.0", "options": {"replicas": "x"}})).unwrap();
+    assert_eq!(expand_package(&bad, "team", "x", &repo).unwrap_err().reason(), "InvalidOptions");
+}
+
+#[test]
+fn instance_is_in_the_context_of_dromos_templates() {
+    let files = vec![
+        file("p/1.0/package.yaml", "name: p\nversion: '1.0'\n"),
+        file(
+            "p/1.0/templates/a.yaml.mustache",
+            "apiVersion: v1\nkind: ConfigMap\nmetadata: {name: '{{instance.name}}-cfg'}\ndata: {ns: '{{instance.namespace}}', v: '{{instance.version}}', sel: '{{{sel}}}'}\n",
+        ),
+    ];
+    let repo = read_repository(&files);
+    let out = render(repo.find("p", None).unwrap(), &json!({"sel": {"a": "b"}}), &inst("ns1", "s")).unwrap();
+    let cm = &out.objects[0];
+    assert_eq!(cm["metadata"]["name"], "test-cfg");
+    assert_eq!(cm["data"], json!({"ns": "ns1", "v": "1.0", "sel": "{\"a\":\"b\"}"}));
+}
+
+#[test]
+fn repository_reference_of_a_spec() {
+    let spec = |v: Value| -> dromos_crds::PackageSpec { serde_json::from_value(v).unwrap() };
+    assert_eq!(repo_ref(&spec(json!({"name": "k"}))), RepoRef::Builtin);
+    assert_eq!(repo_ref(&spec(json!({"name": "k", "repository": {"builtin": true}}))), RepoRef::Builtin);
+    let r = repo_ref(&spec(json!({"name": "k", "repository": {"gitSource": "g", "path": "/pkgs/"}})));
+    assert_eq!(r, RepoRef::Path { git_source: Some("g".into()), path: "pkgs".into() });
+    assert_eq!(r.to_string(), "gitsource/g:pkgs");
+    assert_eq!(files_under(&dromos_repo(), "echo")[0].path, "1.2.0/package.yaml");
+}
+
+#[test]
+fn source_labels_fit_and_cannot_be_a_gitsource() {
+    assert_eq!(source_label("team", "kafka"), "pkg_team.kafka");
+    let long = source_label(&"n".repeat(60), &"p".repeat(60));
+    assert!(long.len() <= 63 && long.starts_with("pkg_"), "{long}");
+    assert_ne!(long, source_label(&"n".repeat(60), &"q".repeat(60)));
+}
+
+#[test]
+fn health_of_workloads_apps_and_plain_objects() {
+    let sts = |ready: i64, updated: i64, og: i64| {
+        json!({"kind": "StatefulSet", "metadata": {"generation": 2}, "spec": {"replicas": 3},
+               "status": {"observedGeneration": og, "readyReplicas": ready, "updatedReplicas": updated,
+                          "currentRevision": "a", "updateRevision": "a"}})
+    };
+    assert_eq!(health("StatefulSet", Some(&sts(3, 3, 2))).0, "Ready");
+    let (h, m) = health("StatefulSet", Some(&sts(2, 3, 2)));
+    assert_eq!((h, m.as_deref()), ("Progressing", Some("2/3 ready, 3/3 updated")));
+    assert_eq!(health("StatefulSet", Some(&sts(3, 3, 1))).0, "Progressing", "generation not observed");
+    let dep = |replicas: i64| {
+        json!({"kind": "Deployment", "metadata": {"generation": 1}, "spec": {"replicas": 2},
+               "status": {"observedGeneration": 1, "replicas": replicas, "readyReplicas": 2,
+                          "availableReplicas": 2, "updatedReplicas": 2}})
+    };
+    assert_eq!(health("Deployment", Some(&dep(2))).0, "Ready");
+    assert_eq!(health("Deployment", Some(&dep(3))).0, "Progressing", "an old pod still runs");
+    let app = |status: &str, og: i64| {
+        json!({"apiVersion": "dromos.io/v1alpha1", "kind": "App", "metadata": {"generation": 4},
+               "status": {"conditions": [{"type": "Ready", "status": status, "observedGeneration": og, "message": "m"}]}})
+    };
+    assert_eq!(health("App", Some(&app("True", 4))).0, "Ready");
+    assert_eq!(health("App", Some(&app("True", 3))).0, "Progressing");
+    assert_eq!(health("App", Some(&app("False", 4))), ("Progressing", Some("m".into())));
+    assert_eq!(health("ConfigMap", Some(&json!({"kind": "ConfigMap"}))).0, "Exists");
+    assert_eq!(health("Deployment", None).0, "Missing");
+}
+
+#[test]
+fn package_directories_beside_manifests_are_not_loaded_as_manifests() {
+    let mut files = dromos_repo();
+    files.retain(|f| !f.path.starts_with("broken"));
+    for f in &mut files {
+        f.path = format!("pkgs/{}", f.path);
+    }
+    files.push(file("pkgs/echo/1.2.0/values.yaml", "not: a manifest\n"));
+    files.push(file(
+        "apps/echo.yaml",
+        "apiVersion: dromos.io/v1alpha1\nkind: Package\nmetadata: {name: e, namespace: t}\nspec:\n  name: echo\n  version: 1.2.0\n  repository: {path: pkgs}\n  options: {replicas: 0}\n",
+    ));
+    let tree = crate::check_tree(&files, &crate::LoadOptions::default());
+    assert!(tree.is_valid(), "{:?}", tree.diagnostics);
+    assert_eq!(tree.manifests.len(), 1);
+    // The same expansion `dromos render` uses: the option error points into the manifest.
+    let repo = read_repository(&files_under(&files, "pkgs"));
+    let mut opts = crate::RenderOptions::default();
+    opts.packages.others.insert(RepoRef::Path { git_source: None, path: "pkgs".into() }, std::sync::Arc::new(repo));
+    let diags = crate::render::package_diagnostics(&tree.manifests, &opts);
+    assert_eq!(diags.len(), 1, "{diags:?}");
+    assert_eq!((diags[0].code, diags[0].field.as_str()), ("invalid-package-option", "spec.options.replicas"));
+    assert_eq!(diags[0].line, 8);
+    assert!(diags[0].message.contains("minimum"), "{}", diags[0].message);
+    // Without the repository the error says where packages are read from.
+    let none = crate::render::package_diagnostics(&tree.manifests, &crate::RenderOptions::default());
+    assert_eq!(none[0].code, "package-repository");
+    // Valid options expand in `render_manifests`.
+    let mut ok = tree.manifests.clone();
+    ok[0].value["spec"]["options"]["replicas"] = json!(2);
+    if let crate::Typed::Package(p) = &mut ok[0].typed {
+        p.spec.options = Some(json!({"replicas": 2}));
+    }
+    let rendered = crate::render::render_manifests(&ok, &opts);
+    let kinds: Vec<_> = rendered.objects.iter().map(|o| o["kind"].as_str().unwrap().to_string()).collect();
+    assert_eq!(kinds, vec!["ClusterRole", "Package", "Deployment"]);
 }
