@@ -29,8 +29,10 @@ impl Drop for Operator {
 }
 
 fn operator(c: &Client, ns: &TestNamespace) -> Operator {
-    let (ctx, fut) =
-        apps::start(c.clone(), AppOptions { namespace: Some(ns.name.clone()), concurrency: 4, ..Default::default() });
+    let (ctx, fut) = apps::start(
+        c.clone(),
+        AppOptions { scope: dromos::scope::Scope::namespace(ns.name.clone()), concurrency: 4, ..Default::default() },
+    );
     Operator { ctx, task: tokio::spawn(fut) }
 }
 
