@@ -61,6 +61,7 @@ fn main() {
             concurrency,
             default_namespace: "default".into(),
             limiter: None,
+            scope: Default::default(),
         };
         let mut resolver = Resolver::default();
         let t = Instant::now();

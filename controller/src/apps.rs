@@ -40,8 +40,8 @@ const OWNED_SELECTOR: &str = "dromos.io/owner-kind=App";
 /// Operator settings.
 #[derive(Clone, Debug, Default)]
 pub struct AppOptions {
-    /// Watch only this namespace (all when `None`).
-    pub namespace: Option<String>,
+    /// Namespaces watched (`Scope::All`: every namespace).
+    pub scope: crate::scope::Scope,
     /// Apps reconciled at once.
     pub concurrency: u16,
     /// Rendering settings (default images).
@@ -98,17 +98,6 @@ pub enum AppError {
     Other(String),
 }
 
-fn api<K>(client: &Client, ns: Option<&str>) -> Api<K>
-where
-    K: Resource<Scope = k8s_openapi::NamespaceResourceScope> + Clone + serde::de::DeserializeOwned + std::fmt::Debug,
-    K::DynamicType: Default,
-{
-    match ns {
-        Some(ns) => Api::namespaced(client.clone(), ns),
-        None => Api::all(client.clone()),
-    }
-}
-
 fn now() -> String {
     k8s_openapi::jiff::Timestamp::now().strftime("%Y-%m-%dT%H:%M:%SZ").to_string()
 }
@@ -122,7 +111,7 @@ pub async fn run(client: Client, opts: AppOptions) -> Arc<AppContext> {
 
 /// Builds the operator: its context (for counters) and the future that runs it.
 pub fn start(client: Client, opts: AppOptions) -> (Arc<AppContext>, impl std::future::Future<Output = ()>) {
-    let ns = opts.namespace.clone();
+    let scope = &opts.scope;
     let owned = watcher::Config::default().labels(OWNED_SELECTOR);
     let (apps_r, apps_w) = reflector::store::<App>();
     let (dep_r, dep_w) = reflector::store::<Deployment>();
@@ -130,25 +119,23 @@ pub fn start(client: Client, opts: AppOptions) -> (Arc<AppContext>, impl std::fu
     let (svc_r, svc_w) = reflector::store::<Service>();
     let (pdb_r, pdb_w) = reflector::store::<PodDisruptionBudget>();
     let pod_index = Arc::new(LabelIndex::<Pod>::new(translate::APP_LABEL));
-    let app_stream = reflector(apps_w, watcher(api::<App>(&client, ns.as_deref()), watcher::Config::default()))
+    let app_stream = reflector(apps_w, scope.watcher::<App>(&client, watcher::Config::default()))
         .default_backoff()
         .touched_objects();
-    let dep_stream = reflector(dep_w, watcher(api::<Deployment>(&client, ns.as_deref()), owned.clone()))
-        .default_backoff()
-        .touched_objects();
-    let sts_stream = reflector(sts_w, watcher(api::<StatefulSet>(&client, ns.as_deref()), owned.clone()))
-        .default_backoff()
-        .touched_objects();
-    let svc_stream = reflector(svc_w, watcher(api::<Service>(&client, ns.as_deref()), owned.clone()))
-        .default_backoff()
-        .touched_objects();
-    let pdb_stream = reflector(pdb_w, watcher(api::<PodDisruptionBudget>(&client, ns.as_deref()), owned.clone()))
+    let dep_stream =
+        reflector(dep_w, scope.watcher::<Deployment>(&client, owned.clone())).default_backoff().touched_objects();
+    let sts_stream =
+        reflector(sts_w, scope.watcher::<StatefulSet>(&client, owned.clone())).default_backoff().touched_objects();
+    let svc_stream =
+        reflector(svc_w, scope.watcher::<Service>(&client, owned.clone())).default_backoff().touched_objects();
+    let pdb_stream = reflector(pdb_w, scope.watcher::<PodDisruptionBudget>(&client, owned.clone()))
         .default_backoff()
         .touched_objects();
     // Pods are only ever looked up by App: an index by the App label instead of a store.
     let pod_stream = {
         let index = pod_index.clone();
-        watcher(api::<Pod>(&client, ns.as_deref()), owned)
+        scope
+            .watcher::<Pod>(&client, owned)
             .map_ok(move |ev| {
                 index.apply(&ev);
                 ev

@@ -124,6 +124,7 @@ impl SourceArgs {
             concurrency: self.concurrency,
             default_namespace: self.default_namespace.clone(),
             limiter: limiter(self.qps, self.burst),
+            scope: crate::scope::Scope::All,
         }
     }
 }
@@ -197,9 +198,16 @@ enum Command {
     /// GitSources (fetch, validate, plan, apply, prune, report), Jobs (schedules,
     /// dependencies, retries, deadlines, history), Apps and Packages.
     Controller {
-        /// Watch GitSources of this namespace only (default: all namespaces).
+        /// Confine the controller to this namespace (repeatable, or comma-separated): GitSources,
+        /// Apps and Jobs are watched there only, and syncs list, watch and apply there only,
+        /// refusing objects elsewhere and cluster-scoped ones (`OutOfScope`). Default: cluster
+        /// mode, every namespace.
+        #[arg(long = "namespace", value_name = "NS", value_delimiter = ',')]
+        namespaces: Vec<String>,
+        /// Reconcile only GitSources whose labels match this selector (e.g. `shard=a`), so
+        /// several controllers can share a cluster.
         #[arg(long)]
-        namespace: Option<String>,
+        selector: Option<String>,
         /// Cache of fetched repositories.
         #[arg(long, env = "DROMOS_GIT_CACHE", default_value = "/tmp/dromos-git-cache")]
         cache_dir: PathBuf,
@@ -259,6 +267,25 @@ enum Command {
         #[arg(long, default_value_t = 4)]
         package_concurrency: u16,
     },
+    /// Run the main job end to end on the local control plane of tests/cluster (started unless
+    /// it runs; the first start builds it, about 6 minutes): install the CRDs, commit examples/ to
+    /// a Git repository in a temporary directory, run the controller syncing it, print the Apps,
+    /// Jobs and Packages with their health, then remove what it applied. Exit 0 when all are
+    /// ready, 3 when not.
+    Quickstart {
+        /// Keep the controller running after printing (until Ctrl-C).
+        #[arg(long)]
+        keep_running: bool,
+        /// Manifests to sync (default: examples/ of the repository).
+        #[arg(long)]
+        examples: Option<PathBuf>,
+        /// Use this kubeconfig instead of the local control plane (never started or stopped).
+        #[arg(long)]
+        kubeconfig: Option<PathBuf>,
+        /// Longest wait for the objects to settle, in seconds.
+        #[arg(long, default_value_t = 180)]
+        timeout: u64,
+    },
     /// Act on one App in the cluster.
     App {
         #[command(subcommand)]
@@ -314,7 +341,8 @@ enum Command {
         #[command(subcommand)]
         command: JobCommand,
     },
-    /// Write the CRD manifests into crds/ and charts/dromos/crds/ (or check them).
+    /// Write the CRD manifests into crds/ and charts/dromos/crds/ and the manifest reference into
+    /// docs/reference/ (or check that they are up to date).
     Crds {
         /// Repository root.
         #[arg(long, default_value = ".")]
@@ -471,7 +499,8 @@ fn runtime() -> Result<tokio::runtime::Runtime> {
 pub fn run(cli: Cli) -> Result<ExitCode> {
     match cli.command {
         Command::Controller {
-            namespace,
+            namespaces,
+            selector,
             cache_dir,
             concurrency,
             write_concurrency,
@@ -498,8 +527,10 @@ pub fn run(cli: Cli) -> Result<ExitCode> {
                 .try_init();
             let client = kube::Client::try_default().await.context("connecting to the cluster")?;
             crate::controller::check_crds(&client).await?;
+            let scope = crate::scope::Scope::of(namespaces);
             let opts = crate::controller::ControllerOptions {
-                namespace: namespace.clone(),
+                scope: scope.clone(),
+                selector,
                 cache_dir,
                 concurrency,
                 write_concurrency,
@@ -507,14 +538,14 @@ pub fn run(cli: Cli) -> Result<ExitCode> {
             };
             tracing::info!(?opts, %listen, webhook = webhook_secret.is_some(), "dromos controller starting");
             let app_opts = crate::apps::AppOptions {
-                namespace: namespace.clone(),
+                scope: scope.clone(),
                 concurrency: app_concurrency,
                 render: RenderOptions::default(),
             };
             let jobs = crate::jobs::context(
                 client.clone(),
                 crate::jobs::JobOptions {
-                    namespace: namespace.clone(),
+                    scope: scope.clone(),
                     concurrency: job_concurrency,
                     ..Default::default()
                 },
@@ -561,7 +592,7 @@ pub fn run(cli: Cli) -> Result<ExitCode> {
                 ready: std::sync::atomic::AtomicBool::new(true),
                 webhook_secret,
                 client,
-                namespace,
+                scope,
                 trigger: ctx.trigger.clone(),
             });
             let listener =
@@ -591,6 +622,30 @@ pub fn run(cli: Cli) -> Result<ExitCode> {
                 _ = tokio::signal::ctrl_c() => tracing::info!("interrupted; stopping"),
             }
             Ok(ExitCode::SUCCESS)
+        }),
+        Command::Quickstart { keep_running, examples, kubeconfig, timeout } => runtime()?.block_on(async {
+            // The repository checkout this binary was built from (tests/cluster, examples/).
+            let root = PathBuf::from(env!("CARGO_MANIFEST_DIR")).parent().map(PathBuf::from).unwrap_or_default();
+            let log = std::env::temp_dir().join("dromos-quickstart.log");
+            let file = std::fs::File::create(&log).with_context(|| format!("creating {}", log.display()))?;
+            let _ = tracing_subscriber::fmt()
+                .with_env_filter(
+                    tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| "info".into()),
+                )
+                .with_ansi(false)
+                .with_writer(std::sync::Mutex::new(file))
+                .try_init();
+            let opts = crate::quickstart::QuickstartOptions {
+                examples: examples.unwrap_or_else(|| root.join("examples")),
+                root,
+                kubeconfig,
+                keep_running,
+                timeout: std::time::Duration::from_secs(timeout),
+                log,
+            };
+            let mut out = std::io::stdout();
+            let report = crate::quickstart::run(opts, &mut out).await?;
+            Ok(if report.rows.iter().all(|r| r.healthy) { ExitCode::SUCCESS } else { ExitCode::from(3) })
         }),
         Command::Job { command } => runtime()?.block_on(async {
             let client =

@@ -28,8 +28,11 @@ use tokio::sync::Mutex;
 /// Controller settings.
 #[derive(Clone, Debug)]
 pub struct ControllerOptions {
-    /// Watch only this namespace (all when `None`).
-    pub namespace: Option<String>,
+    /// Namespaces of the GitSources watched and of every object their syncs list, watch and
+    /// apply (`Scope::All`: cluster mode).
+    pub scope: crate::scope::Scope,
+    /// Reconcile only GitSources matching this label selector (`--selector`; sharding).
+    pub selector: Option<String>,
     /// Where fetched repositories are cached.
     pub cache_dir: PathBuf,
     /// GitSources reconciled at once.
@@ -235,21 +238,35 @@ async fn write_status(ctx: &Context, gs: &GitSource, status: GitSourceStatus) ->
 /// Reconciles one GitSource.
 /// Watches the managed objects of a kind (metadata only) and requests a reconcile of the
 /// owning GitSource whenever one changes or disappears: drift is corrected within seconds.
-fn watch_kind(ctx: &Arc<Context>, api_version: &str, kind: &str, ar: kube::discovery::ApiResource) {
+fn watch_kind(
+    ctx: &Arc<Context>,
+    api_version: &str,
+    kind: &str,
+    ar: kube::discovery::ApiResource,
+    caps: kube::discovery::ApiCapabilities,
+) {
     let key = (api_version.to_string(), kind.to_string());
     if !ctx.watched.lock().expect("watched lock").insert(key) {
         return;
     }
-    let api: Api<kube::core::PartialObjectMeta<kube::api::DynamicObject>> = Api::all_with(ctx.client.clone(), &ar);
+    let namespaced = matches!(caps.scope, kube::discovery::Scope::Namespaced);
+    if !namespaced && ctx.opts.scope.namespaces().is_some() {
+        return; // cluster-scoped kinds are out of a namespaced controller's reach
+    }
+    type Meta = kube::core::PartialObjectMeta<kube::api::DynamicObject>;
+    let apis: Vec<Api<Meta>> = ctx.opts.scope.apis(|ns| match ns {
+        Some(ns) if namespaced => Api::namespaced_with(ctx.client.clone(), ns, &ar),
+        _ => Api::all_with(ctx.client.clone(), &ar),
+    });
     let cfg = watcher::Config::default().labels(&format!(
         "{}={}",
         dromos_core::translate::MANAGED_BY.0,
         dromos_core::translate::MANAGED_BY.1
     ));
     let tx = ctx.trigger.clone();
-    let own_ns = ctx.opts.namespace.clone();
+    let scope = ctx.opts.scope.clone();
     tokio::spawn(async move {
-        let mut stream = std::pin::pin!(watcher(api, cfg));
+        let mut stream = crate::scope::watch_all(apis, cfg);
         // Objects with a generation change it with their spec; a change that keeps generation,
         // labels and annotations is a status update (Job runs, Deployment rollouts), not drift.
         let mut seen: std::collections::HashMap<String, u64> = Default::default();
@@ -277,7 +294,7 @@ fn watch_kind(ctx: &Arc<Context>, api_version: &str, kind: &str, ar: kube::disco
             let Some((ns, name)) = source.split_once('.') else { continue };
             // `local.<dir>` is a local sync, `pkg_<ns>.<name>` a Package's render (its operator
             // watches those through owner references).
-            if ns == "local" || ns.starts_with("pkg_") || own_ns.as_deref().is_some_and(|o| o != ns) {
+            if ns == "local" || ns.starts_with("pkg_") || !scope.contains(Some(ns)) {
                 continue;
             }
             if tx.unbounded_send(ObjectRef::new(name).within(ns)).is_err() {
@@ -410,6 +427,7 @@ async fn reconcile_in(gs: Arc<GitSource>, ctx: Arc<Context>, span: tracing::Span
         concurrency: ctx.opts.write_concurrency,
         default_namespace: default_ns,
         limiter: ctx.opts.limiter.clone(),
+        scope: ctx.opts.scope.clone(),
     };
     let same_revision = old.last_applied_revision.as_deref() == Some(fetched.revision.as_str());
     if gs.spec.self_heal == Some(false) && same_revision {
@@ -444,8 +462,8 @@ async fn reconcile_in(gs: Arc<GitSource>, ctx: Arc<Context>, span: tracing::Span
         let kinds: std::collections::BTreeSet<(String, String)> =
             outcome.inventory.iter().map(|o| (o.api_version.clone(), o.kind.clone())).collect();
         for (av, kind) in kinds {
-            if let Some((ar, _)) = resolver.resolve(&ctx.client, &av, &kind, &reads).await {
-                watch_kind(&ctx, &av, &kind, ar);
+            if let Some((ar, caps)) = resolver.resolve(&ctx.client, &av, &kind, &reads).await {
+                watch_kind(&ctx, &av, &kind, ar, caps);
             }
         }
         outcome
@@ -579,12 +597,17 @@ pub fn context(client: Client, opts: ControllerOptions) -> Arc<Context> {
 /// `ctx.trigger` (webhooks, drift) is reconciled at once.
 pub async fn run(ctx: Arc<Context>) {
     let triggers = ctx.triggers.lock().expect("triggers lock").take().expect("the controller runs once per context");
-    let api: Api<GitSource> = match &ctx.opts.namespace {
-        Some(ns) => Api::namespaced(ctx.client.clone(), ns),
-        None => Api::all(ctx.client.clone()),
-    };
+    let (store, writer) = kube::runtime::reflector::store();
+    let mut wc = watcher::Config::default();
+    if let Some(sel) = &ctx.opts.selector {
+        wc = wc.labels(sel);
+    }
+    use kube::runtime::WatchStreamExt;
+    let sources = kube::runtime::reflector(writer, ctx.opts.scope.watcher::<GitSource>(&ctx.client, wc))
+        .default_backoff()
+        .touched_objects();
     let config = kube::runtime::controller::Config::default().concurrency(ctx.opts.concurrency);
-    Controller::new(api, watcher::Config::default())
+    Controller::for_stream(sources, store)
         .with_config(config)
         .reconcile_on(triggers)
         .run(reconcile, error_policy, ctx.clone())

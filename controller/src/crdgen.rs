@@ -18,9 +18,17 @@ pub fn render_crds() -> Vec<(String, String)> {
         .collect()
 }
 
-/// Writes the CRDs into every directory of [`CRD_DIRS`] under `root`; returns the paths written.
+/// Writes the CRDs into every directory of [`CRD_DIRS`] under `root`, and the manifest
+/// reference into [`crate::refdoc::REFERENCE_DIR`]; returns the paths written.
 pub fn write_crds(root: &Path) -> std::io::Result<Vec<PathBuf>> {
     let mut written = vec![];
+    let docs = root.join(crate::refdoc::REFERENCE_DIR);
+    std::fs::create_dir_all(&docs)?;
+    for (name, text) in crate::refdoc::render_reference() {
+        let p = docs.join(&name);
+        std::fs::write(&p, text)?;
+        written.push(p);
+    }
     for dir in CRD_DIRS {
         let d = root.join(dir);
         std::fs::create_dir_all(&d)?;
@@ -33,9 +41,15 @@ pub fn write_crds(root: &Path) -> std::io::Result<Vec<PathBuf>> {
     Ok(written)
 }
 
-/// Files under `root` that differ from what `dromos crds` would write.
+/// Files under `root` that differ from what `dromos crds` would write (CRDs and reference).
 pub fn stale_crds(root: &Path) -> Vec<PathBuf> {
     let mut stale = vec![];
+    for (name, text) in crate::refdoc::render_reference() {
+        let p = root.join(crate::refdoc::REFERENCE_DIR).join(&name);
+        if std::fs::read_to_string(&p).ok().as_deref() != Some(text.as_str()) {
+            stale.push(p);
+        }
+    }
     for dir in CRD_DIRS {
         for (name, text) in render_crds() {
             let p = root.join(dir).join(&name);

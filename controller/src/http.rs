@@ -14,7 +14,7 @@ use axum::routing::{get, post};
 use dromos_crds::GitSource;
 use hmac::{Hmac, Mac};
 use kube::runtime::reflector::ObjectRef;
-use kube::{Api, Client, ResourceExt};
+use kube::{Client, ResourceExt};
 use prometheus_client::encoding::EncodeLabelSet;
 use prometheus_client::metrics::counter::Counter;
 use prometheus_client::metrics::family::Family;
@@ -113,8 +113,8 @@ pub struct HttpState {
     pub webhook_secret: Option<String>,
     /// Client to find matching GitSources.
     pub client: Client,
-    /// Namespace the controller watches (all when None).
-    pub namespace: Option<String>,
+    /// Namespaces the controller watches.
+    pub scope: crate::scope::Scope,
     /// Where triggered reconciles go.
     pub trigger: futures::channel::mpsc::UnboundedSender<ObjectRef<GitSource>>,
 }
@@ -213,14 +213,13 @@ async fn hook(State(s): State<Arc<HttpState>>, headers: HeaderMap, body: Bytes) 
         return (StatusCode::BAD_REQUEST, "body is not JSON".into());
     };
     let (urls, branch) = push_targets(&payload);
-    let api: Api<GitSource> = match &s.namespace {
-        Some(ns) => Api::namespaced(s.client.clone(), ns),
-        None => Api::all(s.client.clone()),
-    };
-    let sources = match api.list(&Default::default()).await {
-        Ok(l) => l.items,
-        Err(e) => return (StatusCode::SERVICE_UNAVAILABLE, format!("listing GitSources: {e}")),
-    };
+    let mut sources = vec![];
+    for api in s.scope.typed::<GitSource>(&s.client) {
+        match api.list(&Default::default()).await {
+            Ok(l) => sources.extend(l.items),
+            Err(e) => return (StatusCode::SERVICE_UNAVAILABLE, format!("listing GitSources: {e}")),
+        }
+    }
     let mut triggered = vec![];
     for gs in sources {
         let url_match = urls.contains(&normalize_url(&gs.spec.url));

@@ -28,8 +28,8 @@ use std::time::Duration;
 /// Job controller settings.
 #[derive(Clone, Debug)]
 pub struct JobOptions {
-    /// Watch only this namespace (all when `None`).
-    pub namespace: Option<String>,
+    /// Namespaces watched (`Scope::All`: every namespace).
+    pub scope: crate::scope::Scope,
     /// Images and other translation settings of run pods.
     pub render: RenderOptions,
     /// Jobs reconciled at once.
@@ -38,7 +38,7 @@ pub struct JobOptions {
 
 impl Default for JobOptions {
     fn default() -> Self {
-        Self { namespace: None, render: RenderOptions::default(), concurrency: 16 }
+        Self { scope: crate::scope::Scope::All, render: RenderOptions::default(), concurrency: 16 }
     }
 }
 
@@ -109,31 +109,25 @@ pub fn context(client: Client, opts: JobOptions) -> Arc<JobContext> {
     })
 }
 
-fn api<K>(ctx: &JobContext) -> Api<K>
-where
-    K: Resource<Scope = k8s_openapi::NamespaceResourceScope> + Clone + serde::de::DeserializeOwned + std::fmt::Debug,
-    K::DynamicType: Default,
-{
-    match &ctx.opts.namespace {
-        Some(ns) => Api::namespaced(ctx.client.clone(), ns),
-        None => Api::all(ctx.client.clone()),
-    }
-}
-
 /// Runs the Job controller until the future is dropped.
 pub async fn run(ctx: Arc<JobContext>) {
     let w = ctx.writers.lock().expect("writers lock").take().expect("the job controller runs once per context");
     let labelled = watcher::Config::default().labels(JOB_LABEL);
     let Some(job_events) = w.jobs.subscribe() else { return };
     let Some(parent_events) = w.jobs.subscribe() else { return };
-    let jobs_watch = watcher(api::<Job>(&ctx), watcher::Config::default())
+    let jobs_watch = ctx
+        .opts
+        .scope
+        .watcher::<Job>(&ctx.client, watcher::Config::default())
         .default_backoff()
         .reflect_shared(w.jobs)
         .for_each(|_| futures::future::ready(()));
-    let attempts = reflector::reflector(w.attempts, watcher(api::<BatchJob>(&ctx), labelled.clone()))
+    let attempts = reflector::reflector(w.attempts, ctx.opts.scope.watcher::<BatchJob>(&ctx.client, labelled.clone()))
         .default_backoff()
         .touched_objects();
-    let pods = reflector::reflector(w.pods, watcher(api::<Pod>(&ctx), labelled)).default_backoff().touched_objects();
+    let pods = reflector::reflector(w.pods, ctx.opts.scope.watcher::<Pod>(&ctx.client, labelled))
+        .default_backoff()
+        .touched_objects();
     let store = ctx.jobs.clone();
     let children_store = ctx.jobs.clone();
     let config = kube::runtime::controller::Config::default().concurrency(ctx.opts.concurrency);

@@ -38,6 +38,9 @@ pub struct SyncSettings {
     pub default_namespace: String,
     /// Client-side QPS/burst limit shared by every request of the process.
     pub limiter: Option<Arc<crate::ratelimit::Limiter>>,
+    /// Namespaces the sync may read and write (`Scope::All` in cluster mode). Objects outside
+    /// are refused (`OutOfScope`) before anything is written.
+    pub scope: crate::scope::Scope,
 }
 
 /// A failed write.
@@ -137,39 +140,61 @@ fn reason_of(e: &kube::Error) -> (String, String) {
     }
 }
 
-/// Lists every live object of the given kinds that carries this source's label.
+/// Lists every live object of the given kinds that carries this source's label, in the
+/// namespaces of the scope (cluster-scoped kinds only in cluster mode).
 async fn list_live(
     client: &Client,
     resolver: &mut Resolver,
     kinds: &BTreeSet<(String, String)>,
-    source: &str,
+    settings: &SyncSettings,
     reads: &AtomicUsize,
-    limiter: Option<&crate::ratelimit::Limiter>,
 ) -> anyhow::Result<Vec<Value>> {
     let mut out = Vec::new();
-    let selector = format!("{SOURCE_LABEL}={source}");
+    let selector = format!("{SOURCE_LABEL}={}", settings.source);
+    let limiter = settings.limiter.as_deref();
     for (av, kind) in kinds {
-        let Some((ar, _)) = resolver.resolve(client, av, kind, reads).await else { continue };
-        let api: Api<DynamicObject> = Api::all_with(client.clone(), &ar);
-        let mut lp = ListParams::default().labels(&selector).limit(500);
-        loop {
-            crate::ratelimit::acquire(limiter).await;
-            reads.fetch_add(1, Ordering::Relaxed);
-            let page = api.list(&lp).await?;
-            for mut o in page.items {
-                // Lists omit apiVersion/kind per item; the plan keys on them.
-                o.types = Some(kube::core::TypeMeta { api_version: ar.api_version.clone(), kind: ar.kind.clone() });
-                // managedFields are often the largest part of an object and the plan never reads them.
-                o.metadata.managed_fields = None;
-                out.push(serde_json::to_value(&o)?);
-            }
-            match page.metadata.continue_ {
-                Some(c) if !c.is_empty() => lp.continue_token = Some(c),
-                _ => break,
+        let Some((ar, caps)) = resolver.resolve(client, av, kind, reads).await else { continue };
+        let apis: Vec<Api<DynamicObject>> = match caps.scope {
+            Scope::Namespaced => settings.scope.apis(|ns| match ns {
+                Some(ns) => Api::namespaced_with(client.clone(), ns, &ar),
+                None => Api::all_with(client.clone(), &ar),
+            }),
+            Scope::Cluster if settings.scope.namespaces().is_none() => vec![Api::all_with(client.clone(), &ar)],
+            Scope::Cluster => vec![],
+        };
+        for api in apis {
+            let mut lp = ListParams::default().labels(&selector).limit(500);
+            loop {
+                crate::ratelimit::acquire(limiter).await;
+                reads.fetch_add(1, Ordering::Relaxed);
+                let page = api.list(&lp).await?;
+                for mut o in page.items {
+                    // Lists omit apiVersion/kind per item; the plan keys on them.
+                    o.types = Some(kube::core::TypeMeta { api_version: ar.api_version.clone(), kind: ar.kind.clone() });
+                    // managedFields are often the largest part of an object and the plan never reads them.
+                    o.metadata.managed_fields = None;
+                    out.push(serde_json::to_value(&o)?);
+                }
+                match page.metadata.continue_ {
+                    Some(c) if !c.is_empty() => lp.continue_token = Some(c),
+                    _ => break,
+                }
             }
         }
     }
     Ok(out)
+}
+
+/// Desired objects outside the scope, as failures (none in cluster mode).
+fn out_of_scope(desired: &[Value], scope: &crate::scope::Scope) -> Vec<Failure> {
+    desired
+        .iter()
+        .filter_map(|d| {
+            let obj = ObjRef::of(d)?;
+            let message = scope.refusal(obj.namespace.as_deref())?;
+            Some(Failure { obj, reason: "OutOfScope".into(), message })
+        })
+        .collect()
 }
 
 async fn wait_established(client: &Client, names: &[String], reads: &AtomicUsize) -> anyhow::Result<()> {
@@ -241,9 +266,7 @@ pub async fn plan_live(
     let reads = AtomicUsize::new(0);
     let mut kinds = prepare(client, resolver, &mut desired, settings, &reads).await;
     kinds.extend(inventory.iter().map(|o| (o.api_version.clone(), o.kind.clone())));
-    let live = plan::index_live(
-        list_live(client, resolver, &kinds, &settings.source, &reads, settings.limiter.as_deref()).await?,
-    );
+    let live = plan::index_live(list_live(client, resolver, &kinds, settings, &reads).await?);
     let p = plan::plan_sync(&desired, &live, inventory, levels, &settings.plan);
     Ok((p, desired, live))
 }
@@ -263,21 +286,21 @@ pub async fn sync(
     let mut desired = desired;
     let mut kinds = prepare(client, resolver, &mut desired, settings, &reads).await;
     kinds.extend(inventory.iter().map(|o| (o.api_version.clone(), o.kind.clone())));
-    let live = plan::index_live(
-        list_live(client, resolver, &kinds, &settings.source, &reads, settings.limiter.as_deref()).await?,
-    );
+    let live = plan::index_live(list_live(client, resolver, &kinds, settings, &reads).await?);
     let plan = plan::plan_sync(&desired, &live, inventory, levels, &settings.plan);
+    // A revision reaching outside the scope applies nothing, as an invalid one.
+    let refused = out_of_scope(&desired, &settings.scope);
     let mut outcome = SyncOutcome {
         plan,
         applied: 0,
         pruned: 0,
-        failures: vec![],
+        failures: refused,
         writes: 0,
         reads: 0,
         inventory: inventory.to_vec(),
         duration: Duration::ZERO,
     };
-    if outcome.blocked() {
+    if outcome.blocked() || !outcome.failures.is_empty() {
         outcome.reads = reads.load(Ordering::Relaxed);
         outcome.duration = start.elapsed();
         return Ok(outcome);

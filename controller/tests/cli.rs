@@ -60,7 +60,7 @@ fn version_and_help() {
 #[test]
 fn committed_crds_are_fresh() {
     let stale = crdgen::stale_crds(&repo());
-    assert!(stale.is_empty(), "stale CRD files (run `cargo run -p dromos -- crds`): {stale:?}");
+    assert!(stale.is_empty(), "stale CRD or docs/reference files (run `cargo run -p dromos -- crds`): {stale:?}");
 }
 
 #[test]

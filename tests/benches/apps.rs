@@ -53,8 +53,10 @@ async fn main() {
     let nodes = FakeNodes::create(&c, &spec).await;
     println!("{n_nodes} nodes ready in {:.1} s", t.elapsed().as_secs_f64());
 
-    let (ctx, fut) =
-        apps::start(c.clone(), AppOptions { namespace: Some(ns.name.clone()), concurrency, ..Default::default() });
+    let (ctx, fut) = apps::start(
+        c.clone(),
+        AppOptions { scope: dromos::scope::Scope::namespace(ns.name.clone()), concurrency, ..Default::default() },
+    );
     let op = tokio::spawn(fut);
     // Apps default to exact placement: the Dromos scheduler binds their pods.
     let (_sched, sched_fut) = dromos::scheduler::start(

@@ -33,7 +33,7 @@ fn main() {
         let ns = TestNamespace::new(&c, "bench-due").await;
         let ctx = jobs::context(
             c.clone(),
-            JobOptions { namespace: Some(ns.name.clone()), concurrency, ..Default::default() },
+            JobOptions { scope: dromos::scope::Scope::namespace(ns.name.clone()), concurrency, ..Default::default() },
         );
         let task = tokio::spawn(jobs::run(ctx.clone()));
         let now = chrono::Utc::now();

@@ -45,7 +45,8 @@ async fn measure(webhook: bool, rounds: usize, poll: u64) -> Vec<Duration> {
     commit(&repo, "main", &[("probe.yaml", Some(&cm(0)))], "0");
     let cache = tempfile::tempdir().unwrap();
     let opts = ControllerOptions {
-        namespace: Some(ns.name.clone()),
+        scope: dromos::scope::Scope::namespace(ns.name.clone()),
+        selector: None,
         cache_dir: cache.path().into(),
         concurrency: 2,
         write_concurrency: 8,
@@ -65,7 +66,7 @@ async fn measure(webhook: bool, rounds: usize, poll: u64) -> Vec<Duration> {
         ready: std::sync::atomic::AtomicBool::new(true),
         webhook_secret: Some("bench".into()),
         client: c.clone(),
-        namespace: Some(ns.name.clone()),
+        scope: dromos::scope::Scope::namespace(ns.name.clone()),
         trigger: ctx.trigger.clone(),
     });
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();

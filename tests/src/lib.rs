@@ -364,3 +364,35 @@ pub async fn install_crds(c: &Client) {
         .await;
     }
 }
+
+/// Held while a test applies `examples/` to the shared cluster: the examples name fixed
+/// namespaces (shop, ops, reports, data), so tests that sync them take turns, across test
+/// binaries and worktrees (an advisory lock on `/tmp/dromos-examples.lock`).
+#[allow(missing_debug_implementations)]
+pub struct ExamplesLock(#[allow(dead_code)] std::fs::File);
+
+/// Waits for [`ExamplesLock`].
+pub fn examples_lock() -> ExamplesLock {
+    let f = std::fs::File::options()
+        .create(true)
+        .truncate(false)
+        .write(true)
+        .open("/tmp/dromos-examples.lock")
+        .expect("open /tmp/dromos-examples.lock");
+    f.lock().expect("lock /tmp/dromos-examples.lock");
+    ExamplesLock(f)
+}
+
+/// Waits until none of `names` is a terminating namespace (another test may be deleting it).
+pub async fn wait_namespaces_settled(c: &Client, names: &[&str]) {
+    let nss: Api<Namespace> = Api::all(c.clone());
+    for n in names {
+        wait_for(&format!("namespace {n} gone or active"), Duration::from_secs(120), || async {
+            match nss.get_opt(n).await.unwrap() {
+                Some(x) if x.metadata.deletion_timestamp.is_some() => None,
+                _ => Some(()),
+            }
+        })
+        .await;
+    }
+}

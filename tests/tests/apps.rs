@@ -34,8 +34,10 @@ impl Drop for Operator {
 /// The App operator and the Dromos scheduler (Apps default to exact placement), both scoped to
 /// the test's namespace, as `dromos controller` runs them.
 fn operator(c: &Client, ns: &TestNamespace) -> Operator {
-    let (ctx, fut) =
-        apps::start(c.clone(), AppOptions { namespace: Some(ns.name.clone()), concurrency: 4, ..Default::default() });
+    let (ctx, fut) = apps::start(
+        c.clone(),
+        AppOptions { scope: dromos::scope::Scope::namespace(ns.name.clone()), concurrency: 4, ..Default::default() },
+    );
     let (_, sched) = scheduler::start(
         c.clone(),
         SchedulerOptions { namespace: Some(ns.name.clone()), offers: false, ..Default::default() },

@@ -183,7 +183,18 @@ async fn install_rbac(admin: &kube::Client, objects: &[Value]) {
                 .contains(&o["kind"].as_str().unwrap())
         })
         .collect();
-    assert_eq!(rbac.len(), 7, "ServiceAccount, 2 ClusterRoles, 2 Roles and their bindings (or Role for ClusterRole)");
+    let namespaces = of_kind(objects, "Deployment")[0]["spec"]["template"]["spec"]["containers"][0]["args"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|a| a.as_str().unwrap().starts_with("--namespace="))
+        .count()
+        .max(1);
+    assert_eq!(
+        rbac.len(),
+        5 + 2 * namespaces,
+        "ServiceAccount, the crds ClusterRole, the leader Role, their bindings, and the controller's role and binding once per namespace"
+    );
     apply(admin, &rbac).await;
 }
 
@@ -191,6 +202,7 @@ const EXAMPLE_NAMESPACES: [&str; 4] = ["shop", "ops", "reports", "data"];
 
 #[tokio::test]
 async fn the_controller_syncs_the_examples_with_nothing_but_the_chart_service_account() {
+    let _examples = dromos_tests::examples_lock();
     let logs = captured_logs();
     let admin = client().await;
     install_crds(&admin).await;
@@ -249,17 +261,22 @@ async fn the_controller_syncs_the_examples_with_nothing_but_the_chart_service_ac
     let render_opts = dromos_core::translate::RenderOptions::default();
     let (_apps_ctx, apps) = dromos::apps::start(
         sa.clone(),
-        dromos::apps::AppOptions { namespace: Some("shop".into()), concurrency: 4, render: render_opts.clone() },
+        dromos::apps::AppOptions {
+            scope: dromos::scope::Scope::namespace("shop"),
+            concurrency: 4,
+            render: render_opts.clone(),
+        },
     );
     let apps = tokio::spawn(apps);
     let jobs = tokio::spawn(dromos::jobs::run(dromos::jobs::context(
         sa.clone(),
-        dromos::jobs::JobOptions { namespace: Some("ops".into()), ..Default::default() },
+        dromos::jobs::JobOptions { scope: dromos::scope::Scope::namespace("ops"), ..Default::default() },
     )));
     let gs_ctx = dromos::controller::context(
         sa.clone(),
         dromos::controller::ControllerOptions {
-            namespace: Some("ops".into()),
+            scope: dromos::scope::Scope::namespace("ops"),
+            selector: None,
             cache_dir: tempfile::tempdir().unwrap().keep(),
             concurrency: 1,
             write_concurrency: 4,
@@ -277,6 +294,7 @@ async fn the_controller_syncs_the_examples_with_nothing_but_the_chart_service_ac
         concurrency: 4,
         default_namespace: ns.name.clone(),
         limiter: None,
+        scope: Default::default(),
     };
     let mut resolver = Resolver::default();
     let o =
@@ -321,19 +339,73 @@ async fn the_controller_syncs_the_examples_with_nothing_but_the_chart_service_ac
     ns.delete().await;
 }
 
+/// The `--namespace` flags of the rendered Deployment, as the controller parses them.
+fn scope_of(objects: &[Value]) -> dromos::scope::Scope {
+    let c = container(objects);
+    dromos::scope::Scope::of(args(&c).iter().filter_map(|a| a.strip_prefix("--namespace=").map(str::to_string)))
+}
+
+/// The files of `examples/` (relative path, text), optionally without some.
+fn example_files(without: &[&str]) -> Vec<(String, String)> {
+    let root = repo_root().join("examples");
+    let files = dromos::fsread::fetch_tree(&root, 8 << 20).unwrap();
+    files
+        .files
+        .into_iter()
+        .filter(|f| !without.contains(&f.path.as_str()))
+        .map(|f| (f.path, String::from_utf8(f.bytes).unwrap()))
+        .collect()
+}
+
+fn commit_all(repo: &git2::Repository, files: &[(String, String)], keep: &[&str]) -> git2::Oid {
+    // Replace the whole tree: delete what is not in `files` any more.
+    let head = repo.find_reference("refs/heads/main").ok().and_then(|r| r.peel_to_tree().ok());
+    let mut changes: Vec<(&str, Option<&str>)> = files.iter().map(|(p, t)| (p.as_str(), Some(t.as_str()))).collect();
+    let mut old = vec![];
+    if let Some(t) = head {
+        t.walk(git2::TreeWalkMode::PreOrder, |dir, e| {
+            if e.kind() == Some(git2::ObjectType::Blob) {
+                old.push(format!("{dir}{}", e.name().unwrap()));
+            }
+            git2::TreeWalkResult::Ok
+        })
+        .unwrap();
+    }
+    for p in &old {
+        if !files.iter().any(|(f, _)| f == p) && !keep.contains(&p.as_str()) {
+            changes.push((p.as_str(), None));
+        }
+    }
+    dromos_tests::repo::commit(repo, "main", &changes, "revision")
+}
+
 #[tokio::test]
-async fn namespaced_mode_confines_the_controller_to_the_release_namespace() {
+async fn namespaced_mode_syncs_the_examples_in_its_namespaces_and_refuses_everything_else() {
+    let _examples = dromos_tests::examples_lock();
+    let logs = captured_logs();
     let admin = client().await;
     install_crds(&admin).await;
     let ns = TestNamespace::new(&admin, "chartns").await;
     let other = TestNamespace::new(&admin, "chartother").await;
     let release = format!("dromos-{}", unique_suffix());
-    let objects = render(&release, &ns.name, &["namespaced=true"]);
+    let objects = render(&release, &ns.name, &["namespaced=true", "watchNamespaces={shop,ops,reports,data}"]);
+    let scope = scope_of(&objects);
+    let mut expected: Vec<&str> = EXAMPLE_NAMESPACES.to_vec();
+    expected.push(&ns.name);
+    assert_eq!(scope, dromos::scope::Scope::of(expected), "one --namespace per namespace");
+
+    // Namespaced mode cannot create namespaces: the administrator creates them, as the chart
+    // README says.
+    dromos_tests::wait_namespaces_settled(&admin, &EXAMPLE_NAMESPACES).await;
+    let nss: Api<Namespace> = Api::all(admin.clone());
+    for n in EXAMPLE_NAMESPACES {
+        let o: Namespace = serde_json::from_value(serde_json::json!({"metadata": {"name": n}})).unwrap();
+        nss.patch(n, &kube::api::PatchParams::apply("dromos-tests"), &kube::api::Patch::Apply(&o)).await.unwrap();
+    }
     install_rbac(&admin, &objects).await;
     let sa = client_as(&admin, &ns.name, &release).await;
     let own = Some(ns.name.as_str());
     let elsewhere = Some(other.name.as_str());
-
     for (verb, group, resource) in [
         ("list", "dromos.io", "apps"),
         ("patch", "dromos.io", "gitsources/status"),
@@ -342,7 +414,9 @@ async fn namespaced_mode_confines_the_controller_to_the_release_namespace() {
         ("get", "", "secrets"),
         ("create", "events.k8s.io", "events"),
     ] {
-        assert!(can(&sa, verb, group, resource, own).await, "{verb} {group}/{resource} in the release namespace");
+        for n in [own, Some("shop"), Some("data")] {
+            assert!(can(&sa, verb, group, resource, n).await, "{verb} {group}/{resource} in {n:?}");
+        }
         assert!(!can(&sa, verb, group, resource, elsewhere).await, "no {verb} {group}/{resource} in another namespace");
         assert!(!can(&sa, verb, group, resource, None).await, "no {verb} {group}/{resource} across namespaces");
     }
@@ -359,34 +433,119 @@ async fn namespaced_mode_confines_the_controller_to_the_release_namespace() {
         assert!(!can(&sa, verb, group, resource, None).await, "namespaced mode must not allow {verb} {resource}");
     }
 
-    // The App operator confined to the release namespace runs an App there.
+    // The controller as `dromos controller --namespace ...` runs it: all three parts, as the
+    // ServiceAccount, with the scope of the rendered flags.
     dromos::controller::check_crds(&sa).await.expect("CRDs visible in namespaced mode");
-    let (_ctx, apps) = dromos::apps::start(
+    let (_apps_ctx, apps) = dromos::apps::start(
         sa.clone(),
-        dromos::apps::AppOptions {
-            namespace: Some(ns.name.clone()),
-            concurrency: 2,
-            render: dromos_core::translate::RenderOptions::default(),
-        },
+        dromos::apps::AppOptions { scope: scope.clone(), concurrency: 4, ..Default::default() },
     );
     let apps = tokio::spawn(apps);
-    let app: dromos_crds::App = serde_json::from_value(serde_json::json!({
-        "apiVersion": "dromos.io/v1alpha1", "kind": "App", "metadata": {"name": "web"},
-        "spec": {"cmd": "serve", "instances": 1}
+    let jobs = tokio::spawn(dromos::jobs::run(dromos::jobs::context(
+        sa.clone(),
+        dromos::jobs::JobOptions { scope: scope.clone(), ..Default::default() },
+    )));
+    let gs_ctx = dromos::controller::context(
+        sa.clone(),
+        dromos::controller::ControllerOptions {
+            scope: scope.clone(),
+            selector: None,
+            cache_dir: tempfile::tempdir().unwrap().keep(),
+            concurrency: 2,
+            write_concurrency: 4,
+            limiter: None,
+        },
+    );
+    let gitsources = tokio::spawn(dromos::controller::run(gs_ctx));
+
+    // A GitSource in the release namespace syncing the examples without their Namespace objects.
+    let remote = tempfile::tempdir().unwrap();
+    let repo = git2::Repository::init_bare(remote.path()).unwrap();
+    let in_scope = example_files(&["platform/namespaces.yaml"]);
+    let first = commit_all(&repo, &in_scope, &[]);
+    let gs: dromos_crds::GitSource = serde_json::from_value(serde_json::json!({
+        "apiVersion": "dromos.io/v1alpha1", "kind": "GitSource", "metadata": {"name": "examples"},
+        "spec": {"url": format!("file://{}", remote.path().display()), "interval": "2s", "prune": true, "allowMassDelete": true}
     }))
     .unwrap();
-    ns.api::<dromos_crds::App>()
-        .patch("web", &kube::api::PatchParams::apply("dromos-tests"), &kube::api::Patch::Apply(&app))
-        .await
-        .unwrap();
-    let deps = ns.api::<k8s_openapi::api::apps::v1::Deployment>();
-    wait_for("Deployment web by the namespaced App operator", Duration::from_secs(30), || async {
-        deps.get_opt("web").await.unwrap()
+    let sources = ns.api::<dromos_crds::GitSource>();
+    sources.create(&Default::default(), &gs).await.unwrap();
+    let status_at = |rev: git2::Oid| {
+        let sources = sources.clone();
+        async move {
+            let s = sources.get("examples").await.ok()?.status?;
+            s.last_attempted_revision.as_deref().is_some_and(|r| r.contains(&rev.to_string())).then_some(())?;
+            let ready = s.common.conditions.iter().find(|c| c.type_ == "Ready")?.clone();
+            Some((ready, s))
+        }
+    };
+    let (ready, status) =
+        wait_for("the examples synced by the namespaced controller", Duration::from_secs(60), || status_at(first))
+            .await;
+    assert_eq!(ready.status, "True", "{ready:?}");
+    assert!(status.inventory.len() >= 12, "{:?}", status.inventory);
+    let sts: Api<StatefulSet> = Api::namespaced(admin.clone(), "shop");
+    wait_for("StatefulSet shop/db by the namespaced App operator", Duration::from_secs(30), || async {
+        sts.get_opt("db").await.unwrap()
+    })
+    .await;
+
+    // Cluster-scoped objects and other namespaces are refused before anything is written.
+    let mut outside = in_scope.clone();
+    outside.push((
+        "platform/namespaces.yaml".into(),
+        example_files(&[]).into_iter().find(|f| f.0 == "platform/namespaces.yaml").unwrap().1,
+    ));
+    outside.push((
+        "elsewhere.yaml".into(),
+        format!(
+            "apiVersion: v1\nkind: ConfigMap\nmetadata: {{name: stray, namespace: {}}}\ndata: {{a: b}}\n",
+            other.name
+        ),
+    ));
+    let refused = commit_all(&repo, &outside, &[]);
+    let (ready, status) =
+        wait_for("the out-of-scope revision refused", Duration::from_secs(60), || status_at(refused)).await;
+    assert_eq!(ready.status, "False", "{ready:?}");
+    assert!(ready.message.contains("OutOfScope") && ready.message.contains("nothing was pruned"), "{}", ready.message);
+    assert_eq!(status.last_applied_revision.as_deref().map(|r| r.contains(&first.to_string())), Some(true));
+    assert!(
+        other.api::<k8s_openapi::api::core::v1::ConfigMap>().get_opt("stray").await.unwrap().is_none(),
+        "nothing of the refused revision was written"
+    );
+    let events = ns.api::<k8s_openapi::api::events::v1::Event>();
+    let notes: Vec<String> =
+        events.list(&Default::default()).await.unwrap().items.into_iter().filter_map(|e| e.note).collect();
+    assert!(
+        notes.iter().any(|n| n.contains("OutOfScope")),
+        "the refusal is reported as an Event naming the reason: {notes:?}"
+    );
+
+    // An empty revision prunes everything, still as the ServiceAccount.
+    let empty = commit_all(&repo, &[], &[]);
+    let (ready, status) = wait_for("the examples pruned", Duration::from_secs(60), || status_at(empty)).await;
+    assert_eq!(ready.status, "True", "{ready:?}");
+    assert!(status.inventory.is_empty(), "{:?}", status.inventory);
+    let apps_api: Api<dromos_crds::App> = Api::namespaced(admin.clone(), "shop");
+    wait_for("example Apps deleted through their finalizers", Duration::from_secs(30), || async {
+        apps_api.list(&Default::default()).await.ok().filter(|l| l.items.is_empty()).map(|_| ())
     })
     .await;
     apps.abort();
+    jobs.abort();
+    gitsources.abort();
+
+    let text = String::from_utf8_lossy(&logs.lock().unwrap()).to_lowercase();
+    let forbidden: Vec<&str> = text
+        .lines()
+        .filter(|l| (l.contains("forbidden") || l.contains(" 403")) && !l.contains("because it is being terminated"))
+        .collect();
+    assert!(forbidden.is_empty(), "the namespaced controller was refused:\n{}", forbidden.join("\n"));
 
     delete_cluster_rbac(&admin, &release).await;
+    for n in EXAMPLE_NAMESPACES {
+        let _ = nss.delete(n, &Default::default()).await;
+    }
     other.delete().await;
     ns.delete().await;
 }

@@ -47,7 +47,8 @@ impl Harness {
         commit(&repo, "main", files, "initial");
         let cache = tempfile::tempdir().unwrap();
         let opts = ControllerOptions {
-            namespace: Some(ns.name.clone()),
+            scope: dromos::scope::Scope::namespace(ns.name.clone()),
+            selector: None,
             cache_dir: cache.path().to_path_buf(),
             concurrency: 2,
             write_concurrency: 16,
@@ -265,7 +266,7 @@ async fn a_signed_push_webhook_triggers_an_immediate_sync_and_metrics_are_served
         ready: std::sync::atomic::AtomicBool::new(true),
         webhook_secret: Some("s3cret".into()),
         client: client().await,
-        namespace: Some(h.ns.name.clone()),
+        scope: dromos::scope::Scope::namespace(h.ns.name.clone()),
         trigger: h.ctx.trigger.clone(),
     });
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();

@@ -29,7 +29,10 @@ impl Harness {
         let c = client().await;
         install_crds(&c).await;
         let ns = TestNamespace::new(&c, prefix).await;
-        let ctx = jobs::context(c.clone(), JobOptions { namespace: Some(ns.name.clone()), ..Default::default() });
+        let ctx = jobs::context(
+            c.clone(),
+            JobOptions { scope: dromos::scope::Scope::namespace(ns.name.clone()), ..Default::default() },
+        );
         let task = tokio::spawn(jobs::run(ctx.clone()));
         Self { ns, ctx, task, client: c }
     }
@@ -266,7 +269,10 @@ async fn after_controller_downtime_one_catch_up_run_replaces_the_missed_fires() 
     // Two or three fires pass while no controller runs.
     tokio::time::sleep(Duration::from_secs(25)).await;
     let restarted = chrono::Utc::now();
-    h.ctx = jobs::context(h.client.clone(), JobOptions { namespace: Some(h.ns.name.clone()), ..Default::default() });
+    h.ctx = jobs::context(
+        h.client.clone(),
+        JobOptions { scope: dromos::scope::Scope::namespace(h.ns.name.clone()), ..Default::default() },
+    );
     h.task = tokio::spawn(jobs::run(h.ctx.clone()));
     let j = h
         .job_where("beat", "a catch-up run", 30, |j| {

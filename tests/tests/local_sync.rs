@@ -19,6 +19,7 @@ fn local_source(ns: &TestNamespace, name: &str) -> (InventoryStore, SyncSettings
         concurrency: 4,
         default_namespace: ns.name.clone(),
         limiter: None,
+        scope: Default::default(),
     };
     (store, settings)
 }

@@ -21,3 +21,12 @@ app.kubernetes.io/version: {{ .Chart.AppVersion | quote }}
 app.kubernetes.io/managed-by: {{ .Release.Service }}
 helm.sh/chart: {{ printf "%s-%s" .Chart.Name .Chart.Version }}
 {{- end -}}
+
+{{/*
+Namespaces of namespaced mode as a JSON list: the release namespace, then watchNamespaces.
+*/}}
+{{- define "dromos.watchNamespaces" -}}
+{{- $all := list .Release.Namespace -}}
+{{- range .Values.watchNamespaces }}{{- if not (has . $all) }}{{- $all = append $all . -}}{{- end }}{{- end -}}
+{{- toJson $all -}}
+{{- end -}}
