@@ -551,7 +551,7 @@ pub fn run(cli: Cli) -> Result<ExitCode> {
                 },
             );
             let pkg_opts = crate::package_operator::PackageOptions {
-                namespace: namespace.clone(),
+                scope: scope.clone(),
                 concurrency: package_concurrency,
                 cache_dir: opts.cache_dir.clone(),
             };
@@ -560,7 +560,7 @@ pub fn run(cli: Cli) -> Result<ExitCode> {
             let app_client = client.clone();
             let scheduler_client = client.clone();
             let scheduler_opts = crate::scheduler::SchedulerOptions {
-                namespace: namespace.clone(),
+                scope: scope.clone(),
                 batch_window: std::time::Duration::from_millis(schedule_batch_ms),
                 offers: !no_offers,
                 offer_interval: std::time::Duration::from_secs(offer_interval_secs.max(1)),

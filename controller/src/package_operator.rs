@@ -34,8 +34,8 @@ use tokio::sync::Mutex;
 /// Operator settings.
 #[derive(Clone, Debug)]
 pub struct PackageOptions {
-    /// Watch only this namespace (all when `None`).
-    pub namespace: Option<String>,
+    /// The namespaces watched (all, or a set: namespaced mode).
+    pub scope: crate::scope::Scope,
     /// Packages reconciled at once.
     pub concurrency: u16,
     /// Cache of fetched GitSource repositories (shared with the GitSource controller).
@@ -44,7 +44,7 @@ pub struct PackageOptions {
 
 impl Default for PackageOptions {
     fn default() -> Self {
-        Self { namespace: None, concurrency: 4, cache_dir: std::env::temp_dir().join("dromos-git-cache") }
+        Self { scope: crate::scope::Scope::default(), concurrency: 4, cache_dir: std::env::temp_dir().join("dromos-git-cache") }
     }
 }
 
@@ -100,28 +100,28 @@ pub async fn run(client: Client, opts: PackageOptions) {
 
 /// Builds the operator: its context (for counters) and the future that runs it.
 pub fn start(client: Client, opts: PackageOptions) -> (Arc<PackageContext>, impl std::future::Future<Output = ()>) {
-    let ns = opts.namespace.clone();
+    let scope = opts.scope.clone();
     let owned = watcher::Config::default().labels(package::LABEL_INSTANCE);
     let (pkg_r, pkg_w) = reflector::store::<Package>();
     let (dep_r, dep_w) = reflector::store::<Deployment>();
     let (sts_r, sts_w) = reflector::store::<StatefulSet>();
     let (ds_r, ds_w) = reflector::store::<DaemonSet>();
     let (app_r, app_w) = reflector::store::<App>();
-    let pkg_stream = reflector(pkg_w, watcher(api::<Package>(&client, ns.as_deref()), watcher::Config::default()))
+    let pkg_stream = reflector(pkg_w, scope.watcher::<Package>(&client, watcher::Config::default()))
         .default_backoff()
         .touched_objects();
-    let dep_stream = reflector(dep_w, watcher(api::<Deployment>(&client, ns.as_deref()), owned.clone()))
+    let dep_stream = reflector(dep_w, scope.watcher::<Deployment>(&client, owned.clone()))
         .default_backoff()
         .touched_objects();
-    let sts_stream = reflector(sts_w, watcher(api::<StatefulSet>(&client, ns.as_deref()), owned.clone()))
+    let sts_stream = reflector(sts_w, scope.watcher::<StatefulSet>(&client, owned.clone()))
         .default_backoff()
         .touched_objects();
-    let ds_stream = reflector(ds_w, watcher(api::<DaemonSet>(&client, ns.as_deref()), owned.clone()))
+    let ds_stream = reflector(ds_w, scope.watcher::<DaemonSet>(&client, owned.clone()))
         .default_backoff()
         .touched_objects();
     let app_stream =
-        reflector(app_w, watcher(api::<App>(&client, ns.as_deref()), owned)).default_backoff().touched_objects();
-    let gs_stream = watcher(api::<GitSource>(&client, ns.as_deref()), watcher::Config::default())
+        reflector(app_w, scope.watcher::<App>(&client, owned)).default_backoff().touched_objects();
+    let gs_stream = scope.watcher::<GitSource>(&client, watcher::Config::default())
         .default_backoff()
         .touched_objects();
     let reporter = Reporter { controller: "dromos-packages".into(), instance: std::env::var("HOSTNAME").ok() };
@@ -467,6 +467,7 @@ async fn reconcile_one(pkg: &Package, ctx: &PackageContext) -> Result<Action, Pa
         concurrency: 8,
         default_namespace: ns.clone(),
         limiter: None,
+        scope: crate::scope::Scope::namespace(ns.clone()),
     };
     let inventory = inventory_of(&old);
     let outcome = {

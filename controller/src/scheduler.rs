@@ -43,9 +43,9 @@ const ASSUME_FOR: Duration = Duration::from_secs(30);
 /// Scheduler settings.
 #[derive(Clone, Debug)]
 pub struct SchedulerOptions {
-    /// Schedule pods and read Apps of this namespace only (all when `None`). Nodes and the pods
-    /// bound to them are always watched cluster-wide: they decide what is free.
-    pub namespace: Option<String>,
+    /// Schedule pods and read Apps of these namespaces only (all by default). Nodes and the
+    /// pods bound to them are always watched cluster-wide: they decide what is free.
+    pub scope: crate::scope::Scope,
     /// After a change, wait this long to gather more pending pods into one batch.
     pub batch_window: Duration,
     /// Bindings in flight at once.
@@ -68,7 +68,7 @@ pub struct SchedulerOptions {
 impl Default for SchedulerOptions {
     fn default() -> Self {
         Self {
-            namespace: None,
+            scope: crate::scope::Scope::default(),
             batch_window: Duration::from_millis(50),
             bind_concurrency: 64,
             seed: 0,
@@ -129,10 +129,7 @@ pub fn start(client: Client, opts: SchedulerOptions) -> (Arc<SchedulerContext>, 
     let (pods_r, pods_w) = reflector::store::<Pod>();
     let (apps_r, apps_w) = reflector::store::<App>();
     let (offers_r, offers_w) = reflector::store::<Offer>();
-    let apps_api: Api<App> = match &opts.namespace {
-        Some(ns) => Api::namespaced(client.clone(), ns),
-        None => Api::all(client.clone()),
-    };
+    let apps_watch = opts.scope.watcher::<App>(&client, watcher::Config::default());
     let reporter = Reporter { controller: "dromos-scheduler".into(), instance: std::env::var("HOSTNAME").ok() };
     let ctx = Arc::new(SchedulerContext {
         recorder: Recorder::new(client.clone(), reporter),
@@ -166,7 +163,7 @@ pub fn start(client: Client, opts: SchedulerOptions) -> (Arc<SchedulerContext>, 
                 .touched_objects()
                 .filter_map(|r| futures::future::ready(r.ok()))
                 .for_each(wake(ctx.clone()));
-            let apps = reflector(apps_w, watcher(apps_api, watcher::Config::default()))
+            let apps = reflector(apps_w, apps_watch)
                 .default_backoff()
                 .touched_objects()
                 .filter_map(|r| futures::future::ready(r.ok()))
@@ -276,7 +273,7 @@ async fn cycle(ctx: &Arc<SchedulerContext>) {
     let known = placement::known_nodes_from_nodes(&nodes, &view);
 
     // Pending pods of this scheduler, per (namespace, app, revision).
-    let in_scope = |p: &Pod| ctx.opts.namespace.as_ref().is_none_or(|ns| p.namespace().as_ref() == Some(ns));
+    let in_scope = |p: &Pod| ctx.opts.scope.contains(p.namespace().as_deref());
     let mut groups: BTreeMap<(String, String, String), Vec<&Pod>> = BTreeMap::new();
     for p in &view {
         let spec = p.spec.as_ref();

@@ -42,11 +42,11 @@ async fn setup(c: &Client, prefix: &str, mut spec: NodeSpec, offers: bool) -> Se
     spec.labels.insert("pool".into(), pool.clone());
     let nodes = FakeNodes::create(c, &spec).await;
     let (_, op) =
-        apps::start(c.clone(), AppOptions { namespace: Some(ns.name.clone()), concurrency: 4, ..Default::default() });
+        apps::start(c.clone(), AppOptions { scope: dromos::scope::Scope::namespace(ns.name.clone()), concurrency: 4, ..Default::default() });
     let (sched, fut) = scheduler::start(
         c.clone(),
         SchedulerOptions {
-            namespace: Some(ns.name.clone()),
+            scope: dromos::scope::Scope::namespace(ns.name.clone()),
             offers,
             offer_nodes: Some(format!("pool={pool}")),
             offer_scope: pool.clone(),
