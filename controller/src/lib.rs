@@ -19,7 +19,7 @@ pub mod packages;
 pub mod quickstart;
 pub mod ratelimit;
 pub mod refdoc;
-pub mod scope;
 pub mod scheduler;
+pub mod scope;
 pub mod status;
 pub mod sync;

@@ -44,7 +44,11 @@ pub struct PackageOptions {
 
 impl Default for PackageOptions {
     fn default() -> Self {
-        Self { scope: crate::scope::Scope::default(), concurrency: 4, cache_dir: std::env::temp_dir().join("dromos-git-cache") }
+        Self {
+            scope: crate::scope::Scope::default(),
+            concurrency: 4,
+            cache_dir: std::env::temp_dir().join("dromos-git-cache"),
+        }
     }
 }
 
@@ -110,20 +114,14 @@ pub fn start(client: Client, opts: PackageOptions) -> (Arc<PackageContext>, impl
     let pkg_stream = reflector(pkg_w, scope.watcher::<Package>(&client, watcher::Config::default()))
         .default_backoff()
         .touched_objects();
-    let dep_stream = reflector(dep_w, scope.watcher::<Deployment>(&client, owned.clone()))
-        .default_backoff()
-        .touched_objects();
-    let sts_stream = reflector(sts_w, scope.watcher::<StatefulSet>(&client, owned.clone()))
-        .default_backoff()
-        .touched_objects();
-    let ds_stream = reflector(ds_w, scope.watcher::<DaemonSet>(&client, owned.clone()))
-        .default_backoff()
-        .touched_objects();
-    let app_stream =
-        reflector(app_w, scope.watcher::<App>(&client, owned)).default_backoff().touched_objects();
-    let gs_stream = scope.watcher::<GitSource>(&client, watcher::Config::default())
-        .default_backoff()
-        .touched_objects();
+    let dep_stream =
+        reflector(dep_w, scope.watcher::<Deployment>(&client, owned.clone())).default_backoff().touched_objects();
+    let sts_stream =
+        reflector(sts_w, scope.watcher::<StatefulSet>(&client, owned.clone())).default_backoff().touched_objects();
+    let ds_stream =
+        reflector(ds_w, scope.watcher::<DaemonSet>(&client, owned.clone())).default_backoff().touched_objects();
+    let app_stream = reflector(app_w, scope.watcher::<App>(&client, owned)).default_backoff().touched_objects();
+    let gs_stream = scope.watcher::<GitSource>(&client, watcher::Config::default()).default_backoff().touched_objects();
     let reporter = Reporter { controller: "dromos-packages".into(), instance: std::env::var("HOSTNAME").ok() };
     let ctx = Arc::new(PackageContext {
         recorder: Recorder::new(client.clone(), reporter),

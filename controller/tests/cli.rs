@@ -335,7 +335,9 @@ fn import_fixtures_match_golden_files_and_pass_validate_and_render() {
         let (code, stdout, _) = dromos(&["validate", out.to_str().unwrap()]);
         let errors: Vec<&str> = stdout.lines().filter(|l| l.starts_with("error[")).collect();
         assert!(
-            errors.iter().all(|l| l.starts_with("error[package-not-found]") || l.starts_with("error[package-repository]")),
+            errors
+                .iter()
+                .all(|l| l.starts_with("error[package-not-found]") || l.starts_with("error[package-repository]")),
             "{system}: {stdout}"
         );
         assert!(errors.len() <= packages.len(), "{system}: {stdout}");

@@ -61,7 +61,11 @@ async fn main() {
     // Apps default to exact placement: the Dromos scheduler binds their pods.
     let (_sched, sched_fut) = dromos::scheduler::start(
         c.clone(),
-        dromos::scheduler::SchedulerOptions { scope: dromos::scope::Scope::namespace(ns.name.clone()), offers: false, ..Default::default() },
+        dromos::scheduler::SchedulerOptions {
+            scope: dromos::scope::Scope::namespace(ns.name.clone()),
+            offers: false,
+            ..Default::default()
+        },
     );
     let sched = tokio::spawn(sched_fut);
     let cpu0 = cpu_seconds();

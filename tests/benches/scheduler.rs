@@ -123,7 +123,12 @@ async fn main() {
     ns.api::<App>().create(&PostParams::default(), &app).await.unwrap();
     let (ctx, fut) = scheduler::start(
         c.clone(),
-        SchedulerOptions { scope: dromos::scope::Scope::namespace(ns.name.clone()), offers: false, kill_order: false, ..Default::default() },
+        SchedulerOptions {
+            scope: dromos::scope::Scope::namespace(ns.name.clone()),
+            offers: false,
+            kill_order: false,
+            ..Default::default()
+        },
     );
     let sched = tokio::spawn(fut);
     tokio::time::sleep(Duration::from_secs(3)).await;

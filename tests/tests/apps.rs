@@ -40,7 +40,11 @@ fn operator(c: &Client, ns: &TestNamespace) -> Operator {
     );
     let (_, sched) = scheduler::start(
         c.clone(),
-        SchedulerOptions { scope: dromos::scope::Scope::namespace(ns.name.clone()), offers: false, ..Default::default() },
+        SchedulerOptions {
+            scope: dromos::scope::Scope::namespace(ns.name.clone()),
+            offers: false,
+            ..Default::default()
+        },
     );
     Operator { ctx, task: tokio::spawn(fut), scheduler: tokio::spawn(sched) }
 }

@@ -42,7 +42,11 @@ fn operator(c: &Client, ns: &TestNamespace) -> Operator {
     let cache = tempfile::tempdir().unwrap();
     let (ctx, fut) = package_operator::start(
         c.clone(),
-        PackageOptions { scope: dromos::scope::Scope::namespace(ns.name.clone()), concurrency: 4, cache_dir: cache.path().to_path_buf() },
+        PackageOptions {
+            scope: dromos::scope::Scope::namespace(ns.name.clone()),
+            concurrency: 4,
+            cache_dir: cache.path().to_path_buf(),
+        },
     );
     Operator { ctx, task: tokio::spawn(fut), _cache: cache }
 }

@@ -41,8 +41,10 @@ async fn setup(c: &Client, prefix: &str, mut spec: NodeSpec, offers: bool) -> Se
     let pool = format!("p{}", unique_suffix());
     spec.labels.insert("pool".into(), pool.clone());
     let nodes = FakeNodes::create(c, &spec).await;
-    let (_, op) =
-        apps::start(c.clone(), AppOptions { scope: dromos::scope::Scope::namespace(ns.name.clone()), concurrency: 4, ..Default::default() });
+    let (_, op) = apps::start(
+        c.clone(),
+        AppOptions { scope: dromos::scope::Scope::namespace(ns.name.clone()), concurrency: 4, ..Default::default() },
+    );
     let (sched, fut) = scheduler::start(
         c.clone(),
         SchedulerOptions {
