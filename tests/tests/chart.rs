@@ -90,16 +90,13 @@ fn rendered_rbac_is_exactly_the_documented_table_in_both_modes() {
         "dromos-system",
         &[
             "rbac.extraRules[0].apiGroups[0]=",
-            "rbac.extraRules[0].resources[0]=serviceaccounts",
+            "rbac.extraRules[0].resources[0]=limitranges",
             "rbac.extraRules[0].verbs[0]=get",
         ],
     );
     let extra: Vec<_> =
         rendered_permissions(&objects, "dromos").difference(&documented_permissions(false)).cloned().collect();
-    assert_eq!(
-        extra,
-        vec![("controller".into(), String::new(), "serviceaccounts".into(), String::new(), "get".into())]
-    );
+    assert_eq!(extra, vec![("controller".into(), String::new(), "limitranges".into(), String::new(), "get".into())]);
 }
 
 fn container(objects: &[Value]) -> Value {
@@ -192,8 +189,8 @@ async fn install_rbac(admin: &kube::Client, objects: &[Value]) {
         .max(1);
     assert_eq!(
         rbac.len(),
-        5 + 2 * namespaces,
-        "ServiceAccount, the crds ClusterRole, the leader Role, their bindings, and the controller's role and binding once per namespace"
+        7 + 2 * namespaces,
+        "ServiceAccount, the crds and scheduler ClusterRoles, the leader Role, their bindings, and the controller's role and binding once per namespace"
     );
     apply(admin, &rbac).await;
 }
