@@ -218,7 +218,18 @@ async fn every_catalog_package_passes_dry_run_installs_and_becomes_ready_on_kwok
     assert!(rb.get_opt("spark-driver").await.unwrap().is_some());
     assert_eq!(pods_of("app.kubernetes.io/component=history-server").len(), 1);
 
-    // A reconcile with nothing to change writes nothing.
+    // A reconcile with nothing to change writes nothing. First let the other packages' last
+    // health changes settle (the counter covers every Package of the operator).
+    let mut last = (op.ctx.writes.load(Ordering::Relaxed), std::time::Instant::now());
+    wait_for("the operator's writes to settle", T, || {
+        let now = op.ctx.writes.load(Ordering::Relaxed);
+        if now != last.0 {
+            last = (now, std::time::Instant::now());
+        }
+        let settled = last.1.elapsed() > Duration::from_secs(5);
+        async move { settled.then_some(()) }
+    })
+    .await;
     let before = op.ctx.writes.load(Ordering::Relaxed);
     let reconciles = op.ctx.reconciles.load(Ordering::Relaxed);
     let patch = json!({"metadata": {"annotations": {"test/poke": "1"}}});
@@ -371,16 +382,15 @@ async fn options_and_versions_roll_out_and_refused_changes_keep_the_installed_re
     })
     .await;
     assert_eq!(deployment_image(&ns, "site").await, ("nginx:1.27".into(), 2));
-    let rolled = ns
-        .api::<Pod>()
-        .list(&ListParams::default().labels("app=site"))
-        .await
-        .unwrap()
-        .items
-        .into_iter()
-        .filter(|p| p.metadata.deletion_timestamp.is_none())
-        .all(|p| p.spec.unwrap().containers[0].image.as_deref() == Some("nginx:1.27"));
-    assert!(rolled, "every running pod has the new image");
+    wait_for("every running pod to have the new image", T, || async {
+        let pods = ns.api::<Pod>().list(&ListParams::default().labels("app=site")).await.ok()?;
+        pods.items
+            .into_iter()
+            .filter(|p| p.metadata.deletion_timestamp.is_none())
+            .all(|p| p.spec.unwrap().containers[0].image.as_deref() == Some("nginx:1.27"))
+            .then_some(())
+    })
+    .await;
     assert!(!events_with(&c, &ns.name, "VersionChanged").await.is_empty());
 
     // Deleting the Package deletes what it rendered (owner references, garbage collector).
