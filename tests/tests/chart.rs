@@ -213,10 +213,12 @@ async fn the_controller_syncs_the_examples_with_nothing_but_the_chart_service_ac
     for (verb, group, resource, namespace) in [
         ("delete", "", "nodes", None),
         ("create", "rbac.authorization.k8s.io", "clusterroles", None),
-        ("create", "rbac.authorization.k8s.io", "rolebindings", Some("kube-system")),
+        // Not in this list: roles and rolebindings, which packages render (Spark's driver
+        // Role); Kubernetes only lets the controller bind permissions it holds itself.
         ("list", "", "secrets", Some("kube-system")),
         ("create", "", "secrets", Some(ns.name.as_str())),
-        ("create", "", "pods", Some(ns.name.as_str())),
+        // Nor pods create: the Spark package's driver Role grants it, so the controller must
+        // hold it to create that Role (charts/dromos/README.md).
         ("create", "apiextensions.k8s.io", "customresourcedefinitions", None),
         ("update", "coordination.k8s.io", "leases", Some("kube-system")),
         ("impersonate", "", "serviceaccounts", Some(ns.name.as_str())),
@@ -480,7 +482,8 @@ async fn namespaced_mode_syncs_the_examples_in_its_namespaces_and_refuses_everyt
         wait_for("the examples synced by the namespaced controller", Duration::from_secs(60), || status_at(first))
             .await;
     assert_eq!(ready.status, "True", "{ready:?}");
-    assert!(status.inventory.len() >= 12, "{:?}", status.inventory);
+    // Apps, Jobs, the GitSource, the Package (its operator renders it) and ConfigMaps.
+    assert!(status.inventory.len() >= 11, "{:?}", status.inventory);
     let sts: Api<StatefulSet> = Api::namespaced(admin.clone(), "shop");
     wait_for("StatefulSet shop/db by the namespaced App operator", Duration::from_secs(30), || async {
         sts.get_opt("db").await.unwrap()
