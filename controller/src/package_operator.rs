@@ -85,17 +85,6 @@ pub enum PackageError {
     Other(String),
 }
 
-fn api<K>(client: &Client, ns: Option<&str>) -> Api<K>
-where
-    K: Resource<Scope = k8s_openapi::NamespaceResourceScope> + Clone + serde::de::DeserializeOwned + std::fmt::Debug,
-    K::DynamicType: Default,
-{
-    match ns {
-        Some(ns) => Api::namespaced(client.clone(), ns),
-        None => Api::all(client.clone()),
-    }
-}
-
 /// Runs the Package operator until the future is dropped.
 pub async fn run(client: Client, opts: PackageOptions) {
     let (_ctx, fut) = start(client, opts);
