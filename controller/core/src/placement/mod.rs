@@ -29,6 +29,7 @@ use crate::constraints::{Constraint, Operator};
 use eval::{FieldKey, field_key, group_by_accepts, read_field};
 use std::cmp::Reverse;
 use std::collections::{BTreeMap, BinaryHeap, HashMap};
+use std::sync::Arc;
 
 /// Mesos scalar resources. CPUs in cores, memory and disk in MiB, GPUs whole or fractional.
 #[derive(Clone, Copy, Debug, Default, PartialEq)]
@@ -239,7 +240,7 @@ pub struct Offers {
     offers: Vec<NodeOffer>,
     by_node: HashMap<String, usize>,
     node_hash: Vec<u64>,
-    fields: HashMap<FieldKey, FieldIndex>,
+    fields: HashMap<FieldKey, Arc<FieldIndex>>,
 }
 
 impl Offers {
@@ -260,7 +261,7 @@ impl Offers {
         &self.offers
     }
 
-    fn field(&mut self, key: &FieldKey) -> &FieldIndex {
+    fn field(&mut self, key: &FieldKey) -> Arc<FieldIndex> {
         if !self.fields.contains_key(key) {
             let mut by_name: HashMap<String, u32> = HashMap::new();
             let mut idx = FieldIndex::default();
@@ -273,9 +274,9 @@ impl Offers {
                 });
                 idx.ids.push(id);
             }
-            self.fields.insert(key.clone(), idx);
+            self.fields.insert(key.clone(), Arc::new(idx));
         }
-        &self.fields[key]
+        Arc::clone(&self.fields[key])
     }
 }
 
@@ -317,21 +318,41 @@ pub fn role_accepted(offer: &NodeOffer, accepted: &[String]) -> bool {
     }
 }
 
-fn ports_fit(free: &[(u16, u16)], wanted: &[u16]) -> bool {
-    let mut fixed: Vec<u16> = wanted.iter().copied().filter(|&p| p != 0).collect();
-    let any = wanted.len() - fixed.len();
-    fixed.sort_unstable();
-    if fixed.windows(2).any(|w| w[0] == w[1]) {
-        return false;
+/// An app's host-port request, digested once per app: the fixed ports (sorted) and how many
+/// dynamic ones (0) it wants.
+struct PortNeed {
+    fixed: Vec<u16>,
+    any: usize,
+    /// The same fixed port asked twice: no offer can satisfy it.
+    duplicate: bool,
+}
+
+impl PortNeed {
+    fn new(wanted: &[u16]) -> Self {
+        let mut fixed: Vec<u16> = wanted.iter().copied().filter(|&p| p != 0).collect();
+        let any = wanted.len() - fixed.len();
+        fixed.sort_unstable();
+        let duplicate = fixed.windows(2).any(|w| w[0] == w[1]);
+        Self { fixed, any, duplicate }
     }
-    if !fixed.iter().all(|&p| free.iter().any(|&(a, b)| a <= p && p <= b)) {
-        return false;
+
+    fn fits(&self, free: &[(u16, u16)]) -> bool {
+        if self.duplicate || !self.fixed.iter().all(|&p| free.iter().any(|&(a, b)| a <= p && p <= b)) {
+            return false;
+        }
+        self.any == 0 || {
+            let want = self.fixed.len() + self.any;
+            let mut have = 0usize;
+            free.iter().any(|&(a, b)| {
+                have += usize::from(b - a) + 1;
+                have >= want
+            })
+        }
     }
-    any == 0 || free.iter().map(|&(a, b)| usize::from(b - a) + 1).sum::<usize>() >= fixed.len() + any
 }
 
 /// Takes the requested ports (0 = lowest free port) out of `free`; call only after
-/// [`ports_fit`].
+/// [`PortNeed::fits`].
 fn take_ports(free: &mut Vec<(u16, u16)>, wanted: &[u16]) -> Vec<u16> {
     for &p in wanted.iter().filter(|&&p| p != 0) {
         nodes::remove_port(free, p);
@@ -352,8 +373,8 @@ fn take_ports(free: &mut Vec<(u16, u16)>, wanted: &[u16]) -> Vec<u16> {
 /// Live state of one constraint while an app is placed.
 struct CState<'a> {
     c: &'a Constraint,
-    ids: Vec<Option<u32>>,
-    names: Vec<String>,
+    /// Interned field values of every offer (shared with [`Offers`], never copied).
+    field: Arc<FieldIndex>,
     /// Instances per value id (UNIQUE, MAX_PER, GROUP_BY).
     counts: Vec<usize>,
     /// GROUP_BY: values holding at least one instance, and values above the base share.
@@ -368,14 +389,14 @@ struct CState<'a> {
 
 impl CState<'_> {
     fn accepts(&mut self, offer: usize, target: usize) -> bool {
-        let Some(v) = self.ids[offer] else { return self.c.op == Operator::Unlike };
+        let Some(v) = self.field.ids[offer] else { return self.c.op == Operator::Unlike };
         let v = v as usize;
         match self.c.op {
             Operator::Like | Operator::Unlike | Operator::Is | Operator::Cluster
                 if self.c.op != Operator::Cluster || self.c.value.is_some() =>
             {
                 if self.verdict[v] == 0 {
-                    let name = &self.names[v];
+                    let name = &self.field.names[v];
                     let ok = match self.c.op {
                         Operator::Like => self.c.regex.as_ref().is_some_and(|r| r.is_match(name)),
                         Operator::Unlike => self.c.regex.as_ref().is_some_and(|r| !r.is_match(name)),
@@ -401,7 +422,7 @@ impl CState<'_> {
     }
 
     fn record(&mut self, offer: usize, target: usize) {
-        let id = self.ids[offer];
+        let id = self.field.ids[offer];
         if self.first.is_none() {
             self.first = Some(id);
         }
@@ -422,6 +443,7 @@ fn check(
     o: &NodeOffer,
     i: usize,
     req: &AppRequest,
+    ports: &PortNeed,
     roles: &[String],
     states: &mut [CState<'_>],
     target: usize,
@@ -447,7 +469,7 @@ fn check(
     if free.gpus + EPS < need.gpus {
         return Err(DeclineReason::InsufficientGpus);
     }
-    if !req.host_ports.is_empty() && !ports_fit(&o.free_ports, &req.host_ports) {
+    if !req.host_ports.is_empty() && !ports.fits(&o.free_ports) {
         return Err(DeclineReason::InsufficientPorts);
     }
     Ok(())
@@ -479,10 +501,9 @@ pub fn place_app(offers: &mut Offers, req: &AppRequest, seed: u64) -> AppPlaceme
         .constraints
         .iter()
         .map(|c| {
-            let idx = offers.field(&field_key(c));
-            let (ids, names) = (idx.ids.clone(), idx.names.clone());
-            let nv = names.len();
-            CState { c, ids, names, counts: vec![0; nv], used: 0, above: 0, first: None, verdict: vec![0; nv] }
+            let field = offers.field(&field_key(c));
+            let nv = field.names.len();
+            CState { c, field, counts: vec![0; nv], used: 0, above: 0, first: None, verdict: vec![0; nv] }
         })
         .collect();
     for &i in &placed {
@@ -492,15 +513,18 @@ pub fn place_app(offers: &mut Offers, req: &AppRequest, seed: u64) -> AppPlaceme
     }
     let app_hash = mix(seed ^ fnv(req.app.as_bytes()));
     let tie = |i: usize, h: &[u64]| mix(app_hash ^ h[i]);
-    let mut heap: BinaryHeap<Reverse<(u64, u64, usize)>> = BinaryHeap::new();
-    for (i, o) in offers.offers.iter().enumerate() {
-        if o.schedulable && check(o, i, req, &roles, &mut states, target).is_ok() {
-            heap.push(Reverse((load(o), tie(i, &offers.node_hash), i)));
-        }
-    }
+    let ports = PortNeed::new(&req.host_ports);
+    let candidates: Vec<Reverse<(u64, u64, usize)>> = offers
+        .offers
+        .iter()
+        .enumerate()
+        .filter(|&(i, o)| o.schedulable && check(o, i, req, &ports, &roles, &mut states, target).is_ok())
+        .map(|(i, o)| Reverse((load(o), tie(i, &offers.node_hash), i)))
+        .collect();
+    let mut heap = BinaryHeap::from(candidates);
     while out.assigned.len() < req.pending {
         let Some(Reverse((_, _, i))) = heap.pop() else { break };
-        if check(&offers.offers[i], i, req, &roles, &mut states, target).is_err() {
+        if check(&offers.offers[i], i, req, &ports, &roles, &mut states, target).is_err() {
             continue;
         }
         let o = &mut offers.offers[i];
@@ -532,7 +556,7 @@ pub fn place_app(offers: &mut Offers, req: &AppRequest, seed: u64) -> AppPlaceme
             if !o.schedulable {
                 continue;
             }
-            if let Err(r) = check(o, i, req, &roles, &mut states, target) {
+            if let Err(r) = check(o, i, req, &ports, &roles, &mut states, target) {
                 // Two constraints may display alike; the first position is the one checked.
                 if let Some(k) = order.iter().position(|x| *x == r) {
                     counts[k] += 1;
