@@ -19,7 +19,7 @@ use k8s_openapi::api::core::v1::{Pod, Service};
 use k8s_openapi::api::policy::v1::PodDisruptionBudget;
 use kube::api::{Api, DeleteParams, Patch, PatchParams};
 use kube::runtime::controller::{Action, Controller};
-use kube::runtime::events::{Event, EventType, Recorder, Reporter};
+use kube::runtime::events::{Recorder, Reporter};
 use kube::runtime::reflector::{self, ObjectRef, Store, reflector};
 use kube::runtime::{WatchStreamExt, watcher};
 use kube::{Client, Resource, ResourceExt};
@@ -421,39 +421,19 @@ async fn delete_object(ctx: &AppContext, ns: &str, kind: &str, name: &str, dp: &
 
 async fn publish(ctx: &AppContext, app: &App, warning: bool, reason: &str, note: String) {
     ctx.writes.fetch_add(1, Ordering::Relaxed);
-    let ev = Event {
-        type_: if warning { EventType::Warning } else { EventType::Normal },
-        reason: reason.into(),
-        note: Some(note.chars().take(1000).collect()),
-        action: "Deploy".into(),
-        secondary: None,
-    };
-    if let Err(e) = ctx.recorder.publish(&ev, &app.object_ref(&())).await {
-        tracing::debug!("event: {e}");
-    }
+    crate::report::event(&ctx.recorder, &app.object_ref(&()), warning, "Deploy", reason, &note).await;
 }
 
 async fn write_status(ctx: &AppContext, app: &App, status: &AppStatus) -> Result<bool, AppError> {
     if app.status.as_ref() == Some(status) {
         return Ok(false);
     }
-    let mut body = serde_json::to_value(status).map_err(|e| AppError::Other(e.to_string()))?;
-    // A merge patch keeps keys it does not mention: send null for keys that disappeared.
-    if let (Some(new), Some(Value::Object(old))) =
-        (body.as_object_mut(), app.status.as_ref().and_then(|s| serde_json::to_value(s).ok()))
-    {
-        for k in old.keys() {
-            new.entry(k.clone()).or_insert(Value::Null);
-        }
-    }
     // `status.placement` belongs to the Dromos scheduler (crate::scheduler): never write it.
-    if let Some(new) = body.as_object_mut() {
-        new.remove("placement");
-    }
+    let body = crate::report::status_merge_body(status, app.status.as_ref(), &["placement"])
+        .map_err(|e| AppError::Other(e.to_string()))?;
     let api: Api<App> = Api::namespaced(ctx.client.clone(), &app.namespace().unwrap_or_default());
     ctx.writes.fetch_add(1, Ordering::Relaxed);
-    api.patch_status(&app.name_any(), &PatchParams::default(), &Patch::Merge(serde_json::json!({"status": body})))
-        .await?;
+    api.patch_status(&app.name_any(), &PatchParams::default(), &Patch::Merge(body)).await?;
     Ok(true)
 }
 

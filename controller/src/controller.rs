@@ -15,7 +15,7 @@ use k8s_openapi::api::core::v1::Secret;
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::{Condition, Time};
 use kube::api::{Api, Patch, PatchParams};
 use kube::runtime::controller::{Action, Controller};
-use kube::runtime::events::{Event, EventType, Recorder, Reporter};
+use kube::runtime::events::{EventType, Recorder, Reporter};
 use kube::runtime::reflector::ObjectRef;
 use kube::runtime::watcher;
 use kube::{Client, Resource, ResourceExt};
@@ -192,19 +192,8 @@ pub(crate) async fn credentials(client: &Client, gs: &GitSource) -> Result<Crede
 async fn publish(ctx: &Context, gs: &GitSource, type_: EventType, reason: &str, note: String) {
     tracing::debug!(source = %gs.name_any(), reason, note, "event");
     ctx.writes.fetch_add(1, Ordering::Relaxed);
-    let _ = ctx
-        .recorder
-        .publish(
-            &Event {
-                type_,
-                reason: reason.into(),
-                note: Some(note.chars().take(1000).collect()),
-                action: "Sync".into(),
-                secondary: None,
-            },
-            &gs.object_ref(&()),
-        )
-        .await;
+    let warning = type_ == EventType::Warning;
+    crate::report::event(&ctx.recorder, &gs.object_ref(&()), warning, "Sync", reason, &note).await;
 }
 
 async fn write_status(ctx: &Context, gs: &GitSource, status: GitSourceStatus) -> Result<(), ReconcileError> {

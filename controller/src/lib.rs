@@ -19,6 +19,7 @@ pub mod packages;
 pub mod quickstart;
 pub mod ratelimit;
 pub mod refdoc;
+pub mod report;
 pub mod scheduler;
 pub mod scope;
 pub mod status;

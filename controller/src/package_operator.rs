@@ -11,7 +11,7 @@ use crate::git::{self, GitRef};
 use crate::sync::{self, Resolver, SyncSettings};
 use dromos_core::SourceFile;
 use dromos_core::package::{self, ExpandError, RepoRef, Repository};
-use dromos_core::plan::{ObjRef, PlanOptions, SOURCE_LABEL};
+use dromos_core::plan::{self, ObjRef, PlanOptions, SOURCE_LABEL};
 use dromos_crds::package::{OptionProblem, PackageObject, PackageStatus};
 use dromos_crds::{App, GitSource, Package, condition};
 use futures::StreamExt;
@@ -19,7 +19,7 @@ use k8s_openapi::api::apps::v1::{DaemonSet, Deployment, StatefulSet};
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::{Condition, Time};
 use kube::api::{Api, Patch, PatchParams};
 use kube::runtime::controller::{Action, Controller};
-use kube::runtime::events::{Event, EventType, Recorder, Reporter};
+use kube::runtime::events::{Recorder, Reporter};
 use kube::runtime::reflector::{self, ObjectRef, Store, reflector};
 use kube::runtime::{WatchStreamExt, watcher};
 use kube::{Client, Resource, ResourceExt};
@@ -237,11 +237,14 @@ fn live_value(ctx: &PackageContext, o: &ObjRef) -> Option<Value> {
     }
 }
 
-fn objects_with_health(ctx: &PackageContext, refs: &[ObjRef]) -> Vec<PackageObject> {
+/// Health of each object from the watch caches. `applied` holds the generation the apply just
+/// returned: a cached copy older than that still describes the previous spec (its status can say
+/// Ready for the old pods), so the object counts as Progressing until the cache catches up.
+fn objects_with_health(ctx: &PackageContext, refs: &[ObjRef], applied: &HashMap<plan::Key, i64>) -> Vec<PackageObject> {
     refs.iter()
         .map(|o| {
             let live = live_value(ctx, o);
-            let (health, message) = package::health(&o.kind, live.as_ref());
+            let (health, message) = package::health_after_apply(&o.kind, live.as_ref(), applied.get(&o.key()).copied());
             PackageObject {
                 api_version: o.api_version.clone(),
                 kind: o.kind.clone(),
@@ -302,35 +305,18 @@ fn conditions(
 
 async fn publish(ctx: &PackageContext, pkg: &Package, warning: bool, reason: &str, note: String) {
     ctx.writes.fetch_add(1, Ordering::Relaxed);
-    let ev = Event {
-        type_: if warning { EventType::Warning } else { EventType::Normal },
-        reason: reason.into(),
-        note: Some(note.chars().take(1000).collect()),
-        action: "Install".into(),
-        secondary: None,
-    };
-    if let Err(e) = ctx.recorder.publish(&ev, &pkg.object_ref(&())).await {
-        tracing::debug!("event: {e}");
-    }
+    crate::report::event(&ctx.recorder, &pkg.object_ref(&()), warning, "Install", reason, &note).await;
 }
 
 async fn write_status(ctx: &PackageContext, pkg: &Package, status: &PackageStatus) -> Result<bool, PackageError> {
     if pkg.status.as_ref() == Some(status) {
         return Ok(false);
     }
-    let mut body = serde_json::to_value(status).map_err(|e| PackageError::Other(e.to_string()))?;
-    // A merge patch keeps keys it does not mention: send null for keys that disappeared.
-    if let (Some(new), Some(Value::Object(old))) =
-        (body.as_object_mut(), pkg.status.as_ref().and_then(|s| serde_json::to_value(s).ok()))
-    {
-        for k in old.keys() {
-            new.entry(k.clone()).or_insert(Value::Null);
-        }
-    }
+    let body = crate::report::status_merge_body(status, pkg.status.as_ref(), &[])
+        .map_err(|e| PackageError::Other(e.to_string()))?;
     let api: Api<Package> = Api::namespaced(ctx.client.clone(), &pkg.namespace().unwrap_or_default());
     ctx.writes.fetch_add(1, Ordering::Relaxed);
-    api.patch_status(&pkg.name_any(), &PatchParams::default(), &Patch::Merge(serde_json::json!({"status": body})))
-        .await?;
+    api.patch_status(&pkg.name_any(), &PatchParams::default(), &Patch::Merge(body)).await?;
     Ok(true)
 }
 
@@ -469,7 +455,7 @@ async fn reconcile_one(pkg: &Package, ctx: &PackageContext) -> Result<Action, Pa
     let mut status = old.clone();
     status.common.observed_generation = generation;
     status.option_errors.clear();
-    status.objects = objects_with_health(ctx, &outcome.inventory);
+    status.objects = objects_with_health(ctx, &outcome.inventory, &outcome.applied_generations);
     status.object_count = Some(status.objects.len() as i64);
     let changed_version = old.installed_version.as_deref() != Some(version.meta.version.as_str());
     if outcome.failures.is_empty() {

@@ -1,14 +1,16 @@
 //! `dromos quickstart` (I/O): the main job end to end on the local control plane of
 //! `tests/cluster`: start it (or reuse the running one), install the CRDs, commit `examples/` to
-//! a Git repository in a temporary directory, run the controller (GitSource controller, App
-//! operator, Job controller) in this process syncing it through a GitSource, wait until the
+//! a Git repository in a temporary directory, add what the examples need from the cluster (on a
+//! KWOK cluster: a fake node reserved for the Mesos role `storage` and static persistent
+//! volumes), run the controller (GitSource controller, App operator, Dromos scheduler, Job
+//! controller, Package operator) in this process syncing it through a GitSource, wait until the
 //! Apps, Jobs and Packages settle, print them with their health, then remove everything it
-//! applied (and stop the control plane if it started it). `--keep-running` keeps the controller
-//! running until Ctrl-C.
+//! applied or added (and stop the control plane if it started it). `--keep-running` keeps the
+//! controller running until Ctrl-C.
 
 use anyhow::{Context, Result, bail};
 use dromos_crds::GitSource;
-use k8s_openapi::api::core::v1::Namespace;
+use k8s_openapi::api::core::v1::{Namespace, Node, PersistentVolume};
 use k8s_openapi::apiextensions_apiserver::pkg::apis::apiextensions::v1::CustomResourceDefinition;
 use kube::api::{Api, DeleteParams, Patch, PatchParams};
 use kube::{Client, ResourceExt};
@@ -140,6 +142,112 @@ pub async fn install_crds(client: &Client) -> Result<()> {
     Ok(())
 }
 
+/// Fake nodes and volumes the quickstart adds to a KWOK cluster for the examples: a node
+/// reserved for the Mesos role `storage` (label and `NoSchedule` taint `dromos.io/role=storage`,
+/// the convention of the placement engine), which `shop/db` accepts, and static `hostPath`
+/// persistent volumes for the StatefulSets' claims (KWOK pods never touch them; the local
+/// control plane has no volume provisioner). All carry [`LABEL`].
+fn capacity() -> Result<(Vec<Node>, Vec<PersistentVolume>)> {
+    let resources = serde_json::json!({"cpu": "16", "memory": "64Gi", "pods": "110", "ephemeral-storage": "500Gi"});
+    let nodes = (0..2)
+        .map(|i| {
+            let name = format!("dromos-quickstart-storage-{i}");
+            serde_json::from_value(serde_json::json!({
+                "apiVersion": "v1", "kind": "Node",
+                "metadata": {"name": name, "annotations": {"kwok.x-k8s.io/node": "fake"},
+                             "labels": {"kubernetes.io/hostname": name, "kubernetes.io/os": "linux", "type": "kwok",
+                                        "topology.kubernetes.io/zone": (["zone-a", "zone-b"][i]),
+                                        "rack": format!("rack-s{i}"), "dromos.io/role": "storage",
+                                        (LABEL.0): LABEL.1}},
+                "spec": {"taints": [{"key": dromos_core::translate::ROLE_KEY, "value": "storage", "effect": "NoSchedule"}]},
+                "status": {"allocatable": resources, "capacity": resources,
+                           "nodeInfo": {"architecture": "amd64", "operatingSystem": "linux", "kubeletVersion": "fake"}}
+            }))
+        })
+        .collect::<serde_json::Result<Vec<Node>>>()?;
+    let volumes = (0..8)
+        .map(|i| {
+            serde_json::from_value(serde_json::json!({
+                "apiVersion": "v1", "kind": "PersistentVolume",
+                "metadata": {"name": format!("dromos-quickstart-{i}"), "labels": {(LABEL.0): LABEL.1}},
+                "spec": {"capacity": {"storage": "200Gi"}, "accessModes": ["ReadWriteOnce"],
+                         "persistentVolumeReclaimPolicy": "Retain",
+                         "hostPath": {"path": format!("/tmp/dromos-quickstart/pv-{i}")}}
+            }))
+        })
+        .collect::<serde_json::Result<Vec<PersistentVolume>>>()?;
+    Ok((nodes, volumes))
+}
+
+/// Adds [`capacity`] when the cluster runs KWOK (a node annotated `kwok.x-k8s.io/node`); a
+/// real cluster is left alone. Returns whether anything was added.
+async fn add_capacity(client: &Client, nodes_now: &[Node], out: &mut (dyn Write + Send)) -> Result<bool> {
+    let kwok = nodes_now.iter().any(|n| n.annotations().contains_key("kwok.x-k8s.io/node"));
+    if !kwok {
+        writeln!(
+            out,
+            "not a KWOK cluster: adding no fake nodes or volumes (shop/db needs a node reserved for role `storage`, \
+             the StatefulSets need persistent volumes)"
+        )?;
+        return Ok(false);
+    }
+    let (nodes, volumes) = capacity()?;
+    let pp = PatchParams::apply(FIELD_MANAGER).force();
+    let node_api: Api<Node> = Api::all(client.clone());
+    for n in &nodes {
+        let name = n.name_any();
+        node_api.patch(&name, &pp, &Patch::Apply(n)).await.with_context(|| format!("adding node {name}"))?;
+        // The status is a subresource: KWOK keeps it Ready once capacity is set.
+        node_api
+            .patch_status(
+                &name,
+                &pp,
+                &Patch::Apply(serde_json::json!({"apiVersion": "v1", "kind": "Node", "status": n.status})),
+            )
+            .await
+            .with_context(|| format!("setting the capacity of node {name}"))?;
+    }
+    let pv_api: Api<PersistentVolume> = Api::all(client.clone());
+    for v in &volumes {
+        let name = v.name_any();
+        pv_api.patch(&name, &pp, &Patch::Apply(v)).await.with_context(|| format!("adding volume {name}"))?;
+    }
+    let deadline = Instant::now() + Duration::from_secs(60);
+    for n in &nodes {
+        let name = n.name_any();
+        loop {
+            let live = node_api.get(&name).await?;
+            let ready = live
+                .status
+                .and_then(|s| s.conditions)
+                .is_some_and(|cs| cs.iter().any(|c| c.type_ == "Ready" && c.status == "True"));
+            if ready {
+                break;
+            }
+            if Instant::now() > deadline {
+                bail!("KWOK did not make node {name} Ready within 60 s");
+            }
+            tokio::time::sleep(Duration::from_millis(300)).await;
+        }
+    }
+    writeln!(
+        out,
+        "added {} fake nodes reserved for role `storage` and {} static persistent volumes (removed at the end)",
+        nodes.len(),
+        volumes.len()
+    )?;
+    Ok(true)
+}
+
+/// Deletes what [`add_capacity`] added.
+async fn remove_capacity(client: &Client) -> Result<()> {
+    let lp = kube::api::ListParams::default().labels(&format!("{}={}", LABEL.0, LABEL.1));
+    let dp = DeleteParams::default();
+    Api::<Node>::all(client.clone()).delete_collection(&dp, &lp).await?;
+    Api::<PersistentVolume>::all(client.clone()).delete_collection(&dp, &lp).await?;
+    Ok(())
+}
+
 /// Every file under `dir`, as (path relative to `dir`, bytes).
 fn files_of(dir: &Path) -> Result<Vec<(String, Vec<u8>)>> {
     let mut out = vec![];
@@ -252,6 +360,7 @@ async fn run_on(
     writeln!(out, "cluster: {} node(s)", nodes.items.len())?;
     install_crds(client).await?;
     writeln!(out, "installed the Dromos CRDs")?;
+    let added = add_capacity(client, &nodes.items, out).await?;
 
     // The repository.
     let files = files_of(&opts.examples)?;
@@ -286,11 +395,22 @@ async fn run_on(
         },
     );
     let apps = crate::apps::AppOptions { scope: scope.clone(), concurrency: 4, ..Default::default() };
-    let jobs = crate::jobs::context(client.clone(), crate::jobs::JobOptions { scope, ..Default::default() });
+    let jobs =
+        crate::jobs::context(client.clone(), crate::jobs::JobOptions { scope: scope.clone(), ..Default::default() });
+    // Offers are cluster-wide objects: the quickstart's scheduler places without publishing them.
+    let scheduler = crate::scheduler::SchedulerOptions { scope: scope.clone(), offers: false, ..Default::default() };
+    let packages =
+        crate::package_operator::PackageOptions { scope, concurrency: 2, cache_dir: cache.path().join("packages") };
     let controllers = tokio::spawn({
         let (ctx, client) = (ctx.clone(), client.clone());
         async move {
-            tokio::join!(crate::controller::run(ctx), crate::apps::run(client, apps), crate::jobs::run(jobs));
+            tokio::join!(
+                crate::controller::run(ctx),
+                crate::apps::run(client.clone(), apps),
+                crate::scheduler::run(client.clone(), scheduler),
+                crate::jobs::run(jobs),
+                crate::package_operator::run(client, packages)
+            );
         }
     });
     let _stop = AbortOnDrop(controllers);
@@ -375,6 +495,9 @@ async fn run_on(
     }
     sources.delete(SOURCE, &DeleteParams::default()).await?;
     nss.delete(NAMESPACE, &DeleteParams::default()).await?;
+    if added {
+        remove_capacity(client).await?;
+    }
     writeln!(out, "done")?;
     Ok(report)
 }

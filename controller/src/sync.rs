@@ -71,6 +71,11 @@ pub struct SyncOutcome {
     pub reads: usize,
     /// Inventory to record.
     pub inventory: Vec<ObjRef>,
+    /// `metadata.generation` of each desired object as the API server returned it from the
+    /// apply (or listed it, when unchanged).
+    /// A watch cache may still hold an older copy: health read from it is only current once
+    /// it has caught up to this generation.
+    pub applied_generations: HashMap<plan::Key, i64>,
     /// Wall time.
     pub duration: Duration,
 }
@@ -298,6 +303,15 @@ pub async fn sync(
         writes: 0,
         reads: 0,
         inventory: inventory.to_vec(),
+        // Unchanged objects: the generation listed just now; applied ones are updated below.
+        applied_generations: desired
+            .iter()
+            .filter_map(|d| {
+                let k = ObjRef::of(d)?.key();
+                let g = live.get(&k)?["metadata"]["generation"].as_i64()?;
+                Some((k, g))
+            })
+            .collect(),
         duration: Duration::ZERO,
     };
     if outcome.blocked() || !outcome.failures.is_empty() {
@@ -330,51 +344,55 @@ pub async fn sync(
                 e.insert(r);
             }
         }
-        let results: Vec<Result<ObjRef, Failure>> = futures::stream::iter(todo.into_iter().map(|(o, body)| {
-            let api = apis
-                .get(&(o.api_version.clone(), o.kind.clone()))
-                .cloned()
-                .flatten()
-                .map(|(ar, caps)| api_for(client, &ar, &caps, o.namespace.as_deref()));
-            let pp = if settings.force || (settings.force_owned && owned.contains(&o.key())) {
-                PatchParams::apply(FIELD_MANAGER).force()
-            } else {
-                PatchParams::apply(FIELD_MANAGER)
-            };
-            let writes = writes.clone();
-            let limiter = settings.limiter.clone();
-            async move {
-                let Some(api) = api else {
-                    return Err(Failure {
-                        message: format!("the API server does not serve {} {}", o.api_version, o.kind),
-                        reason: "UnknownKind".into(),
-                        obj: o,
-                    });
+        let results: Vec<Result<(ObjRef, Option<i64>), Failure>> =
+            futures::stream::iter(todo.into_iter().map(|(o, body)| {
+                let api = apis
+                    .get(&(o.api_version.clone(), o.kind.clone()))
+                    .cloned()
+                    .flatten()
+                    .map(|(ar, caps)| api_for(client, &ar, &caps, o.namespace.as_deref()));
+                let pp = if settings.force || (settings.force_owned && owned.contains(&o.key())) {
+                    PatchParams::apply(FIELD_MANAGER).force()
+                } else {
+                    PatchParams::apply(FIELD_MANAGER)
                 };
-                let obj: DynamicObject = serde_json::from_value(body).map_err(|e| Failure {
-                    obj: o.clone(),
-                    reason: "Invalid".into(),
-                    message: e.to_string(),
-                })?;
-                crate::ratelimit::acquire(limiter.as_deref()).await;
-                writes.fetch_add(1, Ordering::Relaxed);
-                match api.patch(&o.name, &pp, &Patch::Apply(&obj)).await {
-                    Ok(_) => Ok(o),
-                    Err(e) => {
-                        let (reason, message) = reason_of(&e);
-                        Err(Failure { obj: o, reason, message })
+                let writes = writes.clone();
+                let limiter = settings.limiter.clone();
+                async move {
+                    let Some(api) = api else {
+                        return Err(Failure {
+                            message: format!("the API server does not serve {} {}", o.api_version, o.kind),
+                            reason: "UnknownKind".into(),
+                            obj: o,
+                        });
+                    };
+                    let obj: DynamicObject = serde_json::from_value(body).map_err(|e| Failure {
+                        obj: o.clone(),
+                        reason: "Invalid".into(),
+                        message: e.to_string(),
+                    })?;
+                    crate::ratelimit::acquire(limiter.as_deref()).await;
+                    writes.fetch_add(1, Ordering::Relaxed);
+                    match api.patch(&o.name, &pp, &Patch::Apply(&obj)).await {
+                        Ok(live) => Ok((o, live.metadata.generation)),
+                        Err(e) => {
+                            let (reason, message) = reason_of(&e);
+                            Err(Failure { obj: o, reason, message })
+                        }
                     }
                 }
-            }
-        }))
-        .buffer_unordered(settings.concurrency.max(1))
-        .collect()
-        .await;
+            }))
+            .buffer_unordered(settings.concurrency.max(1))
+            .collect()
+            .await;
         let mut crds = vec![];
         for r in results {
             match r {
-                Ok(o) => {
+                Ok((o, generation)) => {
                     outcome.applied += 1;
+                    if let Some(g) = generation {
+                        outcome.applied_generations.insert(o.key(), g);
+                    }
                     if o.kind == "CustomResourceDefinition" {
                         crds.push(o.name.clone());
                     }

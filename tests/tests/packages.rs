@@ -382,15 +382,18 @@ async fn options_and_versions_roll_out_and_refused_changes_keep_the_installed_re
     })
     .await;
     assert_eq!(deployment_image(&ns, "site").await, ("nginx:1.27".into(), 2));
-    wait_for("every running pod to have the new image", T, || async {
-        let pods = ns.api::<Pod>().list(&ListParams::default().labels("app=site")).await.ok()?;
-        pods.items
-            .into_iter()
-            .filter(|p| p.metadata.deletion_timestamp.is_none())
-            .all(|p| p.spec.unwrap().containers[0].image.as_deref() == Some("nginx:1.27"))
-            .then_some(())
-    })
-    .await;
+    // Ready means the rollout is complete: no pod of the old version is left running (the
+    // health is not read from a watch cache still holding the previous generation).
+    let rolled = ns
+        .api::<Pod>()
+        .list(&ListParams::default().labels("app=site"))
+        .await
+        .unwrap()
+        .items
+        .into_iter()
+        .filter(|p| p.metadata.deletion_timestamp.is_none())
+        .all(|p| p.spec.unwrap().containers[0].image.as_deref() == Some("nginx:1.27"));
+    assert!(rolled, "every running pod has the new image once the Package is Ready");
     assert!(!events_with(&c, &ns.name, "VersionChanged").await.is_empty());
 
     // Deleting the Package deletes what it rendered (owner references, garbage collector).

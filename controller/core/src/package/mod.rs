@@ -602,5 +602,21 @@ pub fn health(kind: &str, live: Option<&Value>) -> (&'static str, Option<String>
     }
 }
 
+/// [`health`] of an object read from a watch cache right after an apply returned
+/// `applied_generation`: a cached copy of an older generation still describes the previous
+/// spec (its status may say every replica is ready, for the old pods), so it is Progressing
+/// until the cache has caught up.
+pub fn health_after_apply(
+    kind: &str,
+    live: Option<&Value>,
+    applied_generation: Option<i64>,
+) -> (&'static str, Option<String>) {
+    let cached = live.and_then(|v| v["metadata"]["generation"].as_i64());
+    match (cached, applied_generation) {
+        (Some(c), Some(a)) if c < a => ("Progressing", Some(format!("waiting to observe generation {a}"))),
+        _ => health(kind, live),
+    }
+}
+
 #[cfg(test)]
 mod tests;

@@ -285,6 +285,15 @@ fn health_of_workloads_apps_and_plain_objects() {
     assert_eq!(health("App", Some(&app("False", 4))), ("Progressing", Some("m".into())));
     assert_eq!(health("ConfigMap", Some(&json!({"kind": "ConfigMap"}))).0, "Exists");
     assert_eq!(health("Deployment", None).0, "Missing");
+    // A cache still holding generation 1 after the apply returned generation 2: its status is
+    // about the old pods.
+    assert_eq!(health_after_apply("Deployment", Some(&dep(2)), Some(1)).0, "Ready");
+    assert_eq!(
+        health_after_apply("Deployment", Some(&dep(2)), Some(2)),
+        ("Progressing", Some("waiting to observe generation 2".into()))
+    );
+    assert_eq!(health_after_apply("Deployment", Some(&dep(2)), None).0, "Ready");
+    assert_eq!(health_after_apply("Deployment", None, Some(2)).0, "Missing");
 }
 
 #[test]
