@@ -44,8 +44,13 @@ async fn quickstart_syncs_the_examples_prints_their_health_and_cleans_up() {
     // The table is the one of `dromos status`, and the App without dependencies got far enough
     // for the App operator to report a state.
     assert!(text.contains("KIND") && text.contains("INSTANCES / RUNS"), "{text}");
-    let db = report.rows.iter().find(|r| r.name == "db").unwrap();
-    assert_ne!(db.state, "Unknown", "the App operator reported on shop/db: {db:?}");
+    // Everything becomes ready: the scheduler placed shop/db on a node reserved for its role
+    // `storage`, the claims bound to the added volumes, the Package operator installed Kafka.
+    let not_ready: Vec<_> = report.rows.iter().filter(|r| !r.healthy).collect();
+    assert!(not_ready.is_empty(), "not ready: {not_ready:?}\n{text}");
+    assert!(text.contains("added 2 fake nodes reserved for role `storage`"), "{text}");
+    let kafka = report.rows.iter().find(|r| r.name == "events").unwrap();
+    assert_eq!(kafka.state, "Installed", "{kafka:?}");
     assert!(text.contains(&format!(
         "{} of {} ready",
         report.rows.iter().filter(|r| r.healthy).count(),
@@ -68,4 +73,10 @@ async fn quickstart_syncs_the_examples_prints_their_health_and_cleans_up() {
     assert!(left.is_empty(), "{left:?}");
     let gs: Api<dromos_crds::GitSource> = Api::namespaced(admin.clone(), quickstart::NAMESPACE);
     assert!(gs.get_opt(quickstart::SOURCE).await.unwrap().is_none());
+    // And so are the nodes and volumes it added.
+    let lp = kube::api::ListParams::default().labels(&format!("{}={}", quickstart::LABEL.0, quickstart::LABEL.1));
+    let nodes: Api<k8s_openapi::api::core::v1::Node> = Api::all(admin.clone());
+    assert!(nodes.list(&lp).await.unwrap().items.is_empty(), "the quickstart's nodes are left");
+    let pvs: Api<k8s_openapi::api::core::v1::PersistentVolume> = Api::all(admin.clone());
+    assert!(pvs.list(&lp).await.unwrap().items.is_empty(), "the quickstart's volumes are left");
 }
