@@ -107,6 +107,26 @@ impl GitError {
     }
 }
 
+/// An index entry for the blob `id` of `size` bytes at `path` with file `mode` (`0o100644`,
+/// `0o120000` for a symlink). Times, device and owner are zero, so a tree written from such
+/// entries depends on the contents only.
+pub fn blob_entry(path: &str, mode: u32, id: git2::Oid, size: usize) -> git2::IndexEntry {
+    git2::IndexEntry {
+        ctime: git2::IndexTime::new(0, 0),
+        mtime: git2::IndexTime::new(0, 0),
+        dev: 0,
+        ino: 0,
+        mode,
+        uid: 0,
+        gid: 0,
+        file_size: size as u32,
+        id,
+        flags: 0,
+        flags_extended: 0,
+        path: path.as_bytes().to_vec(),
+    }
+}
+
 /// The cache directory of a URL.
 pub fn cache_dir_for(cache_root: &Path, url: &str) -> PathBuf {
     let h = Sha256::digest(url.as_bytes());

@@ -335,7 +335,7 @@ async fn cycle(ctx: &Arc<SchedulerContext>) {
     let mut placement_of: BTreeMap<(String, String), Waiting> = BTreeMap::new();
     for ((ns, app_name, waiting), result) in batches.iter().zip(&results) {
         for (pod, a) in waiting.iter().zip(&result.assigned) {
-            binds.push((ns.clone(), pod.name_any(), a.node.clone()));
+            binds.push((ns.clone(), pod.name_any(), a.node.clone(), claims_of(pod)));
         }
         if result.unplaced > 0 {
             let e = placement_of.entry((ns.clone(), app_name.clone())).or_default();
@@ -348,13 +348,17 @@ async fn cycle(ctx: &Arc<SchedulerContext>) {
     }
     {
         let mut a = ctx.assumed.lock().expect("assumed lock");
-        for (ns, pod, node) in &binds {
+        for (ns, pod, node, _) in &binds {
             a.insert((ns.clone(), pod.clone()), (node.clone(), Instant::now()));
         }
     }
     stream::iter(binds)
-        .for_each_concurrent(ctx.opts.bind_concurrency.max(1), |(ns, pod, node)| async move {
-            if let Err(e) = bind(&ctx.client, &ns, &pod, &node).await {
+        .for_each_concurrent(ctx.opts.bind_concurrency.max(1), |(ns, pod, node, claims)| async move {
+            let bound = match select_node_for_claims(&ctx.client, &ns, &claims, &node).await {
+                Ok(()) => bind(&ctx.client, &ns, &pod, &node).await,
+                Err(e) => Err(e),
+            };
+            if let Err(e) = bound {
                 ctx.bind_failures.fetch_add(1, Ordering::Relaxed);
                 ctx.assumed.lock().expect("assumed lock").remove(&(ns.clone(), pod.clone()));
                 match &e {
@@ -387,6 +391,42 @@ async fn cycle(ctx: &Arc<SchedulerContext>) {
     if ctx.opts.kill_order {
         keep_kill_order(ctx, &view, &known).await;
     }
+}
+
+/// The PersistentVolumeClaims a pod mounts.
+fn claims_of(pod: &Pod) -> Vec<String> {
+    pod.spec
+        .iter()
+        .flat_map(|s| s.volumes.iter().flatten())
+        .filter_map(|v| v.persistent_volume_claim.as_ref().map(|c| c.claim_name.clone()))
+        .collect()
+}
+
+/// The annotation with which a scheduler tells a volume provisioner where the pod of an unbound
+/// claim will run (what kube-scheduler's VolumeBinding plugin sets for `WaitForFirstConsumer`
+/// storage classes; without it such a claim is never provisioned).
+pub const SELECTED_NODE: &str = "volume.kubernetes.io/selected-node";
+
+/// Before a pod is bound: every claim it mounts that is not bound yet and names no node gets
+/// [`SELECTED_NODE`] = `node`, so a `WaitForFirstConsumer` class provisions the volume where
+/// the pod goes (for an `Immediate` class the annotation is not read). Bound claims are left
+/// alone: a volume's own node affinity is not an input of the placement engine (documented
+/// limit).
+async fn select_node_for_claims(client: &Client, ns: &str, claims: &[String], node: &str) -> Result<(), kube::Error> {
+    if claims.is_empty() {
+        return Ok(());
+    }
+    let api: Api<k8s_openapi::api::core::v1::PersistentVolumeClaim> = Api::namespaced(client.clone(), ns);
+    for claim in claims {
+        let Some(pvc) = api.get_opt(claim).await? else { continue };
+        let bound = pvc.status.as_ref().and_then(|s| s.phase.as_deref()) == Some("Bound");
+        if bound || pvc.annotations().contains_key(SELECTED_NODE) {
+            continue;
+        }
+        let patch = json!({"metadata": {"annotations": {SELECTED_NODE: node}}});
+        api.patch(claim, &PatchParams::default(), &Patch::Merge(patch)).await?;
+    }
+    Ok(())
 }
 
 /// Binds a pod to a node with the Binding subresource (what kube-scheduler does).

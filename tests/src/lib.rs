@@ -280,6 +280,31 @@ impl Drop for FakeNodes {
     }
 }
 
+/// A spawned controller task, aborted when dropped (at the end of the test that started it).
+#[derive(Debug)]
+pub struct Task(pub tokio::task::JoinHandle<()>);
+
+impl Task {
+    /// Spawns `fut` on the test's runtime.
+    pub fn spawn(fut: impl Future<Output = ()> + Send + 'static) -> Self {
+        Self(tokio::spawn(fut))
+    }
+}
+
+impl Drop for Task {
+    fn drop(&mut self) {
+        self.0.abort();
+    }
+}
+
+/// A `dromos.io/v1alpha1` App named `name` with `spec` (namespace from the API it is sent to).
+pub fn app_object(name: &str, spec: serde_json::Value) -> dromos_crds::App {
+    serde_json::from_value(serde_json::json!({
+        "apiVersion": "dromos.io/v1alpha1", "kind": "App", "metadata": {"name": name}, "spec": spec
+    }))
+    .expect("a valid App")
+}
+
 /// Polls `check` every 200 ms until it returns `Some`, or panics after `timeout` naming `what`.
 pub async fn wait_for<T, F, Fut>(what: &str, timeout: Duration, mut check: F) -> T
 where
@@ -320,21 +345,7 @@ pub mod repo {
                         Some(target) => (0o120000, target.as_bytes()),
                         None => (0o100644, c.as_bytes()),
                     };
-                    let oid = repo.blob(data).unwrap();
-                    let entry = git2::IndexEntry {
-                        ctime: git2::IndexTime::new(0, 0),
-                        mtime: git2::IndexTime::new(0, 0),
-                        dev: 0,
-                        ino: 0,
-                        mode,
-                        uid: 0,
-                        gid: 0,
-                        file_size: data.len() as u32,
-                        id: oid,
-                        flags: 0,
-                        flags_extended: 0,
-                        path: path.as_bytes().to_vec(),
-                    };
+                    let entry = dromos::git::blob_entry(path, mode, repo.blob(data).unwrap(), data.len());
                     index.add(&entry).unwrap();
                 }
             }

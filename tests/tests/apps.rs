@@ -5,7 +5,9 @@
 use dromos::apps::{self, AppContext, AppOptions};
 use dromos::scheduler::{self, SchedulerOptions};
 use dromos_crds::App;
-use dromos_tests::{FakeNodes, NodeSpec, TestNamespace, client, install_crds, unique_suffix, wait_for};
+use dromos_tests::{
+    FakeNodes, NodeSpec, Task, TestNamespace, app_object as app, client, install_crds, unique_suffix, wait_for,
+};
 use k8s_openapi::api::apps::v1::Deployment;
 use k8s_openapi::api::core::v1::{Node, Pod};
 use kube::api::{Api, DeleteParams, ListParams, Patch, PatchParams, PostParams};
@@ -20,15 +22,7 @@ const T: Duration = Duration::from_secs(120);
 
 struct Operator {
     ctx: Arc<AppContext>,
-    task: tokio::task::JoinHandle<()>,
-    scheduler: tokio::task::JoinHandle<()>,
-}
-
-impl Drop for Operator {
-    fn drop(&mut self) {
-        self.task.abort();
-        self.scheduler.abort();
-    }
+    _tasks: [Task; 2],
 }
 
 /// The App operator and the Dromos scheduler (Apps default to exact placement), both scoped to
@@ -46,14 +40,7 @@ fn operator(c: &Client, ns: &TestNamespace) -> Operator {
             ..Default::default()
         },
     );
-    Operator { ctx, task: tokio::spawn(fut), scheduler: tokio::spawn(sched) }
-}
-
-fn app(name: &str, spec: serde_json::Value) -> App {
-    serde_json::from_value(json!({
-        "apiVersion": "dromos.io/v1alpha1", "kind": "App", "metadata": {"name": name}, "spec": spec
-    }))
-    .expect("app")
+    Operator { ctx, _tasks: [Task::spawn(fut), Task::spawn(sched)] }
 }
 
 async fn pods(ns: &TestNamespace, app: &str) -> Vec<Pod> {

@@ -12,7 +12,7 @@ use dromos::package_operator::{self, PackageContext, PackageOptions};
 use dromos_core::package;
 use dromos_crds::{GitSource, Package};
 use dromos_tests::repo::commit;
-use dromos_tests::{FakeNodes, NodeSpec, TestNamespace, client, install_crds, unique_suffix, wait_for};
+use dromos_tests::{FakeNodes, NodeSpec, Task, TestNamespace, client, install_crds, unique_suffix, wait_for};
 use git2::Repository;
 use k8s_openapi::api::apps::v1::{Deployment, StatefulSet};
 use k8s_openapi::api::core::v1::{Event, Node, Pod, Service};
@@ -28,14 +28,8 @@ const T: Duration = Duration::from_secs(180);
 
 struct Operator {
     ctx: Arc<PackageContext>,
-    task: tokio::task::JoinHandle<()>,
+    _task: Task,
     _cache: tempfile::TempDir,
-}
-
-impl Drop for Operator {
-    fn drop(&mut self) {
-        self.task.abort();
-    }
 }
 
 fn operator(c: &Client, ns: &TestNamespace) -> Operator {
@@ -48,7 +42,7 @@ fn operator(c: &Client, ns: &TestNamespace) -> Operator {
             cache_dir: cache.path().to_path_buf(),
         },
     );
-    Operator { ctx, task: tokio::spawn(fut), _cache: cache }
+    Operator { ctx, _task: Task::spawn(fut), _cache: cache }
 }
 
 fn package_obj(name: &str, spec: Value) -> Package {

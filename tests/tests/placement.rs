@@ -6,7 +6,9 @@
 use dromos::apps::{self, AppOptions};
 use dromos::scheduler::{self, SchedulerContext, SchedulerOptions};
 use dromos_crds::{App, Offer};
-use dromos_tests::{FakeNodes, NodeSpec, TestNamespace, client, install_crds, unique_suffix, wait_for};
+use dromos_tests::{
+    FakeNodes, NodeSpec, Task, TestNamespace, app_object as app, client, install_crds, unique_suffix, wait_for,
+};
 use k8s_openapi::api::core::v1::{Node, Pod};
 use kube::api::{Api, DeleteParams, ListParams, Patch, PatchParams, PostParams};
 use kube::{Client, ResourceExt};
@@ -19,19 +21,12 @@ use std::time::Duration;
 const T: Duration = Duration::from_secs(120);
 
 struct Setup {
+    // First: the controllers stop before the namespace and nodes go.
+    _tasks: [Task; 2],
     ns: TestNamespace,
     nodes: FakeNodes,
     pool: String,
     sched: Arc<SchedulerContext>,
-    tasks: Vec<tokio::task::JoinHandle<()>>,
-}
-
-impl Drop for Setup {
-    fn drop(&mut self) {
-        for t in &self.tasks {
-            t.abort();
-        }
-    }
 }
 
 /// A namespace, nodes labelled `pool=<unique>`, and the operator plus scheduler scoped to them.
@@ -56,14 +51,7 @@ async fn setup(c: &Client, prefix: &str, mut spec: NodeSpec, offers: bool) -> Se
             ..Default::default()
         },
     );
-    Setup { ns, nodes, pool, sched, tasks: vec![tokio::spawn(op), tokio::spawn(fut)] }
-}
-
-fn app(name: &str, spec: serde_json::Value) -> App {
-    serde_json::from_value(json!({
-        "apiVersion": "dromos.io/v1alpha1", "kind": "App", "metadata": {"name": name}, "spec": spec
-    }))
-    .expect("app")
+    Setup { _tasks: [Task::spawn(op), Task::spawn(fut)], ns, nodes, pool, sched }
 }
 
 /// An App spec with `constraints` after the pool constraint.
@@ -303,4 +291,31 @@ async fn offers_follow_nodes_and_pods_and_are_not_rewritten_when_unchanged() {
         offers.get_opt(&other).await.ok()?.is_none().then_some(())
     })
     .await;
+}
+
+#[tokio::test]
+async fn claims_of_a_wait_for_first_consumer_class_get_the_chosen_node() {
+    use k8s_openapi::api::core::v1::PersistentVolumeClaim;
+    use k8s_openapi::api::storage::v1::StorageClass;
+    let c = client().await;
+    let s = setup(&c, "pl-claims", NodeSpec::new("pl-claims", 2), false).await;
+    // A class whose provisioner never runs: only the scheduler's annotation is under test.
+    let class = format!("dromos-wffc-{}", unique_suffix());
+    let classes: Api<StorageClass> = Api::all(c.clone());
+    let sc: StorageClass = serde_json::from_value(json!({
+        "apiVersion": "storage.k8s.io/v1", "kind": "StorageClass", "metadata": {"name": class},
+        "provisioner": "example.com/never", "volumeBindingMode": "WaitForFirstConsumer"
+    }))
+    .unwrap();
+    classes.create(&PostParams::default(), &sc).await.unwrap();
+    let mut db = spec(&s, 1, json!([]));
+    db["container"] = json!({"volumes": [{"containerPath": "data", "mode": "RW",
+                                          "persistent": {"size": 512, "storageClass": class}}]});
+    s.ns.api::<App>().create(&PostParams::default(), &app("db", db)).await.unwrap();
+    let node = bound(&s.ns, "db", 1).await.remove(0);
+    let claims = s.ns.api::<PersistentVolumeClaim>().list(&ListParams::default()).await.unwrap().items;
+    assert_eq!(claims.len(), 1, "{claims:?}");
+    let selected = claims[0].annotations().get(dromos::scheduler::SELECTED_NODE).cloned();
+    assert_eq!(selected.as_deref(), Some(node.as_str()), "the claim names the node the pod was bound to");
+    let _ = classes.delete(&class, &DeleteParams::default()).await;
 }
