@@ -96,7 +96,7 @@ async fn connect(opts: &QuickstartOptions, out: &mut dyn Write) -> Result<(Clien
     let up = opts.root.join("tests/cluster/up");
     writeln!(
         out,
-        "cluster: starting the local control plane with {} (the first run builds it from the Go module proxy, about 6 minutes on 2 cores)",
+        "cluster: starting the local control plane with {} (the first run builds it from the Go module proxy: 6 to 13 minutes on 2 cores)",
         up.display()
     )?;
     // Its progress goes straight to the terminal; nothing else runs in this process yet.
