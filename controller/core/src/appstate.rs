@@ -262,7 +262,9 @@ pub fn assess(prev: Option<&AppStatus>, obs: &Observed) -> Assessment {
             st.restarted_at = obs.restart.clone();
         }
     } else if !obs.deleting {
-        let reason = if workload.is_none() && prev.version.is_none() {
+        // No version ever completed: still the App's creation, even when the workload already
+        // exists (a reconcile may read the App before its own last status write).
+        let reason = if prev.version.is_none() {
             "Create"
         } else if prev.version.as_deref() != Some(obs.version.as_str()) {
             "Upgrade"
@@ -470,6 +472,16 @@ mod tests {
         assert_eq!(a.events[0].reason, "DeploymentStarted");
         assert_eq!(cond(&a.status, "Ready").status, "False");
         assert_eq!(cond(&a.status, "Reconciling").status, "True");
+    }
+
+    #[test]
+    fn an_app_read_before_its_first_status_write_is_still_being_created() {
+        // The workload is applied and rolling out, but the App in the cache has no status yet.
+        let mut o = obs(3, "v1");
+        o.workload = Some(WorkloadInfo { updated: 1, ..workload("v1", 3) });
+        o.pods = vec![pod("v1", "Running", true), pod("v1", "Pending", false)];
+        let a = assess(None, &o);
+        assert_eq!(a.status.deployment.as_ref().unwrap().reason, "Create");
     }
 
     #[test]
