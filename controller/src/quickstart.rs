@@ -121,25 +121,8 @@ pub async fn install_crds(client: &Client) -> Result<()> {
             .await
             .with_context(|| format!("installing CRD {name}"))?;
     }
-    let deadline = Instant::now() + Duration::from_secs(60);
-    for crd in dromos_crds::crds() {
-        let name = crd.metadata.name.clone().unwrap_or_default();
-        loop {
-            let c = api.get(&name).await?;
-            let ok = c
-                .status
-                .and_then(|s| s.conditions)
-                .is_some_and(|cs| cs.iter().any(|c| c.type_ == "Established" && c.status == "True"));
-            if ok {
-                break;
-            }
-            if Instant::now() > deadline {
-                bail!("CRD {name} not established after 60 s");
-            }
-            tokio::time::sleep(Duration::from_millis(200)).await;
-        }
-    }
-    Ok(())
+    let names: Vec<String> = dromos_crds::crds().into_iter().filter_map(|c| c.metadata.name).collect();
+    crate::sync::wait_established(client, &names, &Default::default()).await
 }
 
 /// Fake nodes and volumes the quickstart adds to a KWOK cluster for the examples: a node
@@ -212,23 +195,17 @@ async fn add_capacity(client: &Client, nodes_now: &[Node], out: &mut (dyn Write 
         let name = v.name_any();
         pv_api.patch(&name, &pp, &Patch::Apply(v)).await.with_context(|| format!("adding volume {name}"))?;
     }
-    let deadline = Instant::now() + Duration::from_secs(60);
     for n in &nodes {
         let name = n.name_any();
-        loop {
-            let live = node_api.get(&name).await?;
-            let ready = live
-                .status
-                .and_then(|s| s.conditions)
-                .is_some_and(|cs| cs.iter().any(|c| c.type_ == "Ready" && c.status == "True"));
-            if ready {
-                break;
-            }
-            if Instant::now() > deadline {
-                bail!("KWOK did not make node {name} Ready within 60 s");
-            }
-            tokio::time::sleep(Duration::from_millis(300)).await;
-        }
+        let ready = |n: Option<&Node>| {
+            n.and_then(|n| n.status.as_ref()?.conditions.as_ref())
+                .is_some_and(|cs| cs.iter().any(|c| c.type_ == "Ready" && c.status == "True"))
+        };
+        let wait = kube::runtime::wait::await_condition(node_api.clone(), &name, ready);
+        match tokio::time::timeout(Duration::from_secs(60), wait).await {
+            Ok(r) => r.with_context(|| format!("watching node {name}"))?,
+            Err(_) => bail!("KWOK did not make node {name} Ready within 60 s"),
+        };
     }
     writeln!(
         out,

@@ -202,7 +202,7 @@ fn out_of_scope(desired: &[Value], scope: &crate::scope::Scope) -> Vec<Failure> 
         .collect()
 }
 
-async fn wait_established(client: &Client, names: &[String], reads: &AtomicUsize) -> anyhow::Result<()> {
+pub(crate) async fn wait_established(client: &Client, names: &[String], reads: &AtomicUsize) -> anyhow::Result<()> {
     let api: Api<CustomResourceDefinition> = Api::all(client.clone());
     let deadline = Instant::now() + Duration::from_secs(60);
     for n in names {

@@ -297,6 +297,24 @@ impl Drop for Task {
     }
 }
 
+/// The App operator (4 reconciles at once) and the Dromos scheduler, both scoped to namespace
+/// `ns`, as `dromos controller` runs them; `sched` gives the scheduler's other options (its
+/// scope is set here). The tasks stop when the returned guards are dropped.
+pub fn run_apps_and_scheduler(
+    c: &Client,
+    ns: &str,
+    mut sched: dromos::scheduler::SchedulerOptions,
+) -> (std::sync::Arc<dromos::apps::AppContext>, std::sync::Arc<dromos::scheduler::SchedulerContext>, [Task; 2]) {
+    let scope = dromos::scope::Scope::namespace(ns.to_string());
+    let (apps, apps_fut) = dromos::apps::start(
+        c.clone(),
+        dromos::apps::AppOptions { scope: scope.clone(), concurrency: 4, ..Default::default() },
+    );
+    sched.scope = scope;
+    let (sched_ctx, sched_fut) = dromos::scheduler::start(c.clone(), sched);
+    (apps, sched_ctx, [Task::spawn(apps_fut), Task::spawn(sched_fut)])
+}
+
 /// A `dromos.io/v1alpha1` App named `name` with `spec` (namespace from the API it is sent to).
 pub fn app_object(name: &str, spec: serde_json::Value) -> dromos_crds::App {
     serde_json::from_value(serde_json::json!({

@@ -2,11 +2,12 @@
 //! minimumHealthCapacity, restart, dependencies, deletion order, admission rules, unreachable
 //! nodes. Each test runs its own operator, scoped to its namespace, and its own fake nodes.
 
-use dromos::apps::{self, AppContext, AppOptions};
-use dromos::scheduler::{self, SchedulerOptions};
+use dromos::apps::AppContext;
+use dromos::scheduler::SchedulerOptions;
 use dromos_crds::App;
 use dromos_tests::{
-    FakeNodes, NodeSpec, Task, TestNamespace, app_object as app, client, install_crds, unique_suffix, wait_for,
+    FakeNodes, NodeSpec, Task, TestNamespace, app_object as app, client, install_crds, run_apps_and_scheduler,
+    unique_suffix, wait_for,
 };
 use k8s_openapi::api::apps::v1::Deployment;
 use k8s_openapi::api::core::v1::{Node, Pod};
@@ -28,19 +29,8 @@ struct Operator {
 /// The App operator and the Dromos scheduler (Apps default to exact placement), both scoped to
 /// the test's namespace, as `dromos controller` runs them.
 fn operator(c: &Client, ns: &TestNamespace) -> Operator {
-    let (ctx, fut) = apps::start(
-        c.clone(),
-        AppOptions { scope: dromos::scope::Scope::namespace(ns.name.clone()), concurrency: 4, ..Default::default() },
-    );
-    let (_, sched) = scheduler::start(
-        c.clone(),
-        SchedulerOptions {
-            scope: dromos::scope::Scope::namespace(ns.name.clone()),
-            offers: false,
-            ..Default::default()
-        },
-    );
-    Operator { ctx, _tasks: [Task::spawn(fut), Task::spawn(sched)] }
+    let (ctx, _, tasks) = run_apps_and_scheduler(c, &ns.name, SchedulerOptions { offers: false, ..Default::default() });
+    Operator { ctx, _tasks: tasks }
 }
 
 async fn pods(ns: &TestNamespace, app: &str) -> Vec<Pod> {

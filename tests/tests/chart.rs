@@ -244,16 +244,7 @@ async fn the_controller_syncs_the_examples_with_nothing_but_the_chart_service_ac
     assert!(dromos::leader::try_acquire(&leases, &lease).await.expect("renew the Lease"), "the leader renews");
 
     // The example namespaces may still be terminating after another test deleted them.
-    let nss: Api<Namespace> = Api::all(admin.clone());
-    for n in EXAMPLE_NAMESPACES {
-        wait_for(&format!("namespace {n} gone or active"), Duration::from_secs(90), || async {
-            match nss.get_opt(n).await.unwrap() {
-                Some(x) if x.metadata.deletion_timestamp.is_some() => None,
-                _ => Some(()),
-            }
-        })
-        .await;
-    }
+    dromos_tests::wait_namespaces_settled(&admin, &EXAMPLE_NAMESPACES).await;
 
     // The App operator and the Job controller run as the ServiceAccount, confined to the
     // examples' namespaces so they leave other tests on the shared cluster alone.

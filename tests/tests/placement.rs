@@ -3,11 +3,11 @@
 //! namespace, on its own nodes: every App carries `[pool, CLUSTER, <unique>]` and only the
 //! test's nodes have that label, so other tests' nodes on the shared cluster are never used.
 
-use dromos::apps::{self, AppOptions};
-use dromos::scheduler::{self, SchedulerContext, SchedulerOptions};
+use dromos::scheduler::{SchedulerContext, SchedulerOptions};
 use dromos_crds::{App, Offer};
 use dromos_tests::{
-    FakeNodes, NodeSpec, Task, TestNamespace, app_object as app, client, install_crds, unique_suffix, wait_for,
+    FakeNodes, NodeSpec, Task, TestNamespace, app_object as app, client, install_crds, run_apps_and_scheduler,
+    unique_suffix, wait_for,
 };
 use k8s_openapi::api::core::v1::{Node, Pod};
 use kube::api::{Api, DeleteParams, ListParams, Patch, PatchParams, PostParams};
@@ -36,14 +36,10 @@ async fn setup(c: &Client, prefix: &str, mut spec: NodeSpec, offers: bool) -> Se
     let pool = format!("p{}", unique_suffix());
     spec.labels.insert("pool".into(), pool.clone());
     let nodes = FakeNodes::create(c, &spec).await;
-    let (_, op) = apps::start(
-        c.clone(),
-        AppOptions { scope: dromos::scope::Scope::namespace(ns.name.clone()), concurrency: 4, ..Default::default() },
-    );
-    let (sched, fut) = scheduler::start(
-        c.clone(),
+    let (_, sched, tasks) = run_apps_and_scheduler(
+        c,
+        &ns.name,
         SchedulerOptions {
-            scope: dromos::scope::Scope::namespace(ns.name.clone()),
             offers,
             offer_nodes: Some(format!("pool={pool}")),
             offer_scope: pool.clone(),
@@ -51,7 +47,7 @@ async fn setup(c: &Client, prefix: &str, mut spec: NodeSpec, offers: bool) -> Se
             ..Default::default()
         },
     );
-    Setup { _tasks: [Task::spawn(op), Task::spawn(fut)], ns, nodes, pool, sched }
+    Setup { _tasks: tasks, ns, nodes, pool, sched }
 }
 
 /// An App spec with `constraints` after the pool constraint.
