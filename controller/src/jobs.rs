@@ -6,12 +6,22 @@
 //! the API server except to confirm that an attempt the cache lacks is really gone. Status is
 //! replaced with the resourceVersion it was computed from: a reconcile working from a stale
 //! cache gets a conflict and runs again instead of overwriting newer history.
+//!
+//! Run creation goes first when many Jobs fire at once. The status write of a Job (one
+//! custom-resource update, the costliest request of a run for the API server), its events and
+//! its history deletions wait while another Job still has an unhandled fire or a run creation
+//! is in flight, for at most [`MAX_DEFER`]. Meanwhile the computed status is kept in memory
+//! ("deferred") for the resourceVersion it was computed from, and the Job's next reconciles
+//! start from it, so nothing is planned twice; a flusher reconciles the deferred Jobs once the
+//! burst is over. If the controller stops before writing, attempts are adopted from the
+//! cluster (run names are deterministic), as after any crash between create and status write.
 
 use chrono::{DateTime, Utc};
 use dromos_core::RenderOptions;
-use dromos_core::runs::{self, AttemptState, Decision, Finished, Inputs, ParentState, RunTrigger};
+use dromos_core::runs::{self, AttemptState, Decision, Finished, Inputs, ParentState, RunEvent, RunTrigger};
 use dromos_core::translate::{JOB_LABEL, render_run};
 use dromos_crds::Job;
+use dromos_crds::job::JobStatus;
 use futures::StreamExt;
 use k8s_openapi::api::batch::v1::Job as BatchJob;
 use k8s_openapi::api::core::v1::Pod;
@@ -21,9 +31,20 @@ use kube::runtime::events::{Event, EventType, Recorder, Reporter};
 use kube::runtime::reflector::{self, ObjectRef, Store};
 use kube::runtime::{WatchStreamExt, watcher};
 use kube::{Client, Resource, ResourceExt};
-use std::sync::Arc;
+use std::collections::HashMap;
 use std::sync::atomic::{AtomicUsize, Ordering};
-use std::time::Duration;
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+/// The longest a status write waits behind other Jobs' run creations.
+pub const MAX_DEFER: Duration = Duration::from_secs(10);
+/// A fire whose run is not created yet holds other Jobs' bookkeeping back for this long at most.
+const DUE_WINDOW_SECS: i64 = 10;
+/// An attempt this controller created is taken to exist, without asking the API server, for
+/// this long while the watch catches up.
+const TRUST_CREATED: Duration = Duration::from_secs(60);
+/// How often the flusher looks for deferred writes that may go out.
+const FLUSH_EVERY: Duration = Duration::from_millis(100);
 
 /// Job controller settings.
 #[derive(Clone, Debug)]
@@ -50,9 +71,21 @@ pub struct JobContext {
     jobs: Store<Job>,
     attempts: Store<BatchJob>,
     pods: Store<Pod>,
-    writers: std::sync::Mutex<Option<Writers>>,
+    writers: Mutex<Option<Writers>>,
+    /// Computed status not written yet, by Job (see the module documentation).
+    deferred: Mutex<HashMap<ObjectRef<Job>, Deferred>>,
+    /// Run creations in flight.
+    creating: AtomicUsize,
+    /// Attempts this controller created, `namespace/name` -> when.
+    created: Mutex<HashMap<String, Instant>>,
+    /// Jobs with an unhandled fire, recomputed at most every [`FLUSH_EVERY`].
+    due: Mutex<Option<(Instant, Arc<Vec<ObjectRef<Job>>>)>>,
+    flush: futures::channel::mpsc::UnboundedSender<ObjectRef<Job>>,
+    events: futures::channel::mpsc::UnboundedSender<(k8s_openapi::api::core::v1::ObjectReference, Vec<RunEvent>)>,
     /// Mutating requests sent (creates, status, deletes, events).
     pub writes: AtomicUsize,
+    /// Status writes (with their events and deletions) that waited for a burst of run creations.
+    pub deferrals: AtomicUsize,
     /// Completed reconciles.
     pub reconciles: AtomicUsize,
 }
@@ -61,6 +94,18 @@ struct Writers {
     jobs: reflector::store::Writer<Job>,
     attempts: reflector::store::Writer<BatchJob>,
     pods: reflector::store::Writer<Pod>,
+    flush: futures::channel::mpsc::UnboundedReceiver<ObjectRef<Job>>,
+    events: futures::channel::mpsc::UnboundedReceiver<(k8s_openapi::api::core::v1::ObjectReference, Vec<RunEvent>)>,
+}
+
+/// A status computed from `resource_version` and not written yet, with what goes out with it.
+struct Deferred {
+    resource_version: Option<String>,
+    status: JobStatus,
+    events: Vec<RunEvent>,
+    delete: Vec<String>,
+    since: Instant,
+    flushing: bool,
 }
 
 impl std::fmt::Debug for JobContext {
@@ -96,6 +141,8 @@ pub fn context(client: Client, opts: JobOptions) -> Arc<JobContext> {
     let (jobs, jobs_w) = reflector::store_shared(1024);
     let (attempts, attempts_w) = reflector::store();
     let (pods, pods_w) = reflector::store();
+    let (flush_tx, flush_rx) = futures::channel::mpsc::unbounded();
+    let (events_tx, events_rx) = futures::channel::mpsc::unbounded();
     Arc::new(JobContext {
         recorder: Recorder::new(client.clone(), reporter),
         client,
@@ -103,10 +150,94 @@ pub fn context(client: Client, opts: JobOptions) -> Arc<JobContext> {
         jobs,
         attempts,
         pods,
-        writers: std::sync::Mutex::new(Some(Writers { jobs: jobs_w, attempts: attempts_w, pods: pods_w })),
+        writers: Mutex::new(Some(Writers {
+            jobs: jobs_w,
+            attempts: attempts_w,
+            pods: pods_w,
+            flush: flush_rx,
+            events: events_rx,
+        })),
+        deferred: Mutex::new(HashMap::new()),
+        creating: AtomicUsize::new(0),
+        created: Mutex::new(HashMap::new()),
+        due: Mutex::new(None),
+        flush: flush_tx,
+        events: events_tx,
         writes: AtomicUsize::new(0),
+        deferrals: AtomicUsize::new(0),
         reconciles: AtomicUsize::new(0),
     })
+}
+
+impl JobContext {
+    /// Jobs whose fire is due (or about to be) and not handled, by the status this controller
+    /// last computed.
+    fn due_jobs(&self) -> Arc<Vec<ObjectRef<Job>>> {
+        let mut cache = self.due.lock().expect("due lock");
+        if let Some((at, due)) = cache.as_ref()
+            && at.elapsed() < FLUSH_EVERY
+        {
+            return due.clone();
+        }
+        // Fires within the cache's lifetime count already: a list computed just before a fire
+        // must not say "nothing due" for its first moments.
+        let now = Utc::now() + chrono::Duration::from_std(FLUSH_EVERY).unwrap_or_default();
+        let window = chrono::Duration::seconds(DUE_WINDOW_SECS);
+        let deferred = self.deferred.lock().expect("deferred lock");
+        let due: Vec<ObjectRef<Job>> = self
+            .jobs
+            .state()
+            .iter()
+            .filter_map(|j| {
+                let r = ObjectRef::from_obj(j.as_ref());
+                let status = match deferred.get(&r) {
+                    Some(d) if d.resource_version == j.metadata.resource_version => Some(&d.status),
+                    _ => j.status.as_ref(),
+                };
+                status.is_some_and(|s| runs::fire_pending(s, now, window)).then_some(r)
+            })
+            .collect();
+        let due = Arc::new(due);
+        *cache = Some((Instant::now(), due.clone()));
+        due
+    }
+
+    /// Whether run creations of Jobs other than `except` are under way or due.
+    fn burst(&self, except: Option<&ObjectRef<Job>>) -> bool {
+        self.creating.load(Ordering::SeqCst) > 0 || self.due_jobs().iter().any(|r| Some(r) != except)
+    }
+
+    fn created_recently(&self, ns: &str, name: &str) -> bool {
+        let created = self.created.lock().expect("created lock");
+        created.get(&format!("{ns}/{name}")).is_some_and(|t| t.elapsed() < TRUST_CREATED)
+    }
+
+    fn note_created(&self, ns: &str, name: &str) {
+        let mut created = self.created.lock().expect("created lock");
+        if created.len() >= 1024 && created.len().is_power_of_two() {
+            created.retain(|_, t| t.elapsed() < TRUST_CREATED);
+        }
+        created.insert(format!("{ns}/{name}"), Instant::now());
+    }
+
+    /// Deferred Jobs whose write may go now (burst over or waited long enough), marked as sent.
+    fn flushable(&self) -> Vec<ObjectRef<Job>> {
+        let burst = self.burst(None);
+        let mut deferred = self.deferred.lock().expect("deferred lock");
+        deferred
+            .iter_mut()
+            .filter(|(_, d)| !d.flushing && (!burst || d.since.elapsed() >= MAX_DEFER))
+            .map(|(r, d)| {
+                d.flushing = true;
+                r.clone()
+            })
+            .collect()
+    }
+
+    /// Statuses computed and not written yet (for tests and benchmarks).
+    pub fn deferred_len(&self) -> usize {
+        self.deferred.lock().expect("deferred lock").len()
+    }
 }
 
 /// Runs the Job controller until the future is dropped.
@@ -115,6 +246,19 @@ pub async fn run(ctx: Arc<JobContext>) {
     let labelled = watcher::Config::default().labels(JOB_LABEL);
     let Some(job_events) = w.jobs.subscribe() else { return };
     let Some(parent_events) = w.jobs.subscribe() else { return };
+    let flusher = {
+        let ctx = ctx.clone();
+        async move {
+            loop {
+                tokio::time::sleep(FLUSH_EVERY).await;
+                for r in ctx.flushable() {
+                    if ctx.flush.unbounded_send(r).is_err() {
+                        return;
+                    }
+                }
+            }
+        }
+    };
     let jobs_watch = ctx
         .opts
         .scope
@@ -140,13 +284,14 @@ pub async fn run(ctx: Arc<JobContext>) {
         })
         // A parent's new completion is its children's trigger.
         .watches_shared_stream(parent_events, move |parent: Arc<Job>| children(&children_store, &parent))
+        .reconcile_on(w.flush)
         .run(reconcile, error_policy, ctx.clone())
         .for_each(|res| async move {
             if let Err(e) = res {
                 tracing::debug!("job reconcile: {e}");
             }
         });
-    tokio::join!(jobs_watch, controller);
+    tokio::join!(jobs_watch, controller, flusher, publish_events(ctx.recorder.clone(), w.events));
 }
 
 /// Jobs whose parents or dependencies name `parent`.
@@ -251,6 +396,16 @@ pub async fn reconcile(job: Arc<Job>, ctx: Arc<JobContext>) -> Result<Action, Jo
         return Ok(Action::await_change());
     }
     let now = Utc::now();
+    let key = ObjectRef::from_obj(job.as_ref());
+    // A status this controller computed from the same resourceVersion and has not written yet
+    // is the truth to start from; one computed from an older version is dropped (the attempts
+    // it recorded are adopted again from the cluster).
+    let carried = ctx
+        .deferred
+        .lock()
+        .expect("deferred lock")
+        .remove(&key)
+        .filter(|d| d.resource_version == job.metadata.resource_version);
 
     // gather (caches; the API server only to confirm absences)
     let pods: Vec<Arc<Pod>> = ctx
@@ -267,12 +422,26 @@ pub async fn reconcile(job: Arc<Job>, ctx: Arc<JobContext>) -> Result<Action, Jo
         .filter(|b| b.metadata.deletion_timestamp.is_none())
         .filter_map(|b| observe(b, &pods))
         .collect();
-    let status = job.status.clone().unwrap_or_default();
+    let status = match &carried {
+        Some(d) => d.status.clone(),
+        None => job.status.clone().unwrap_or_default(),
+    };
     let batch: Api<BatchJob> = Api::namespaced(ctx.client.clone(), &ns);
     let mut gone = vec![];
+    // Absences are confirmed later when other Jobs' runs are being created, and never for an
+    // attempt this controller has just created (the watch has not shown it yet).
+    let confirm = !ctx.burst(Some(&key));
     for expected in runs::expected_attempts(&status) {
-        if !attempts.iter().any(|a| a.name == expected) && batch.get_opt(&expected).await?.is_none() {
-            gone.push(expected);
+        if attempts.iter().any(|a| a.name == expected) || !confirm || ctx.created_recently(&ns, &expected) {
+            continue;
+        }
+        match batch.get_opt(&expected).await {
+            Ok(None) => gone.push(expected),
+            Ok(Some(_)) => {}
+            Err(e) => {
+                restore(&ctx, key, carried);
+                return Err(e.into());
+            }
         }
     }
     let parents: Vec<ParentState> = refs(&job)
@@ -302,16 +471,31 @@ pub async fn reconcile(job: Arc<Job>, ctx: Arc<JobContext>) -> Result<Action, Jo
     });
 
     // apply (client required)
-    apply(&ctx, &job, &decision).await?;
+    let wake_at = decision.wake_at;
+    apply(&ctx, &job, key, decision, carried).await?;
     ctx.reconciles.fetch_add(1, Ordering::Relaxed);
     let resync = Duration::from_secs(300);
-    Ok(match decision.wake_at {
+    Ok(match wake_at {
         Some(t) => Action::requeue((t - Utc::now()).to_std().unwrap_or(Duration::ZERO).min(resync)),
         None => Action::requeue(resync),
     })
 }
 
-async fn apply(ctx: &JobContext, job: &Job, d: &Decision) -> Result<(), JobError> {
+/// Puts back a deferred status a failed reconcile took (it is still the newest computed).
+fn restore(ctx: &JobContext, key: ObjectRef<Job>, carried: Option<Deferred>) {
+    if let Some(mut d) = carried {
+        d.flushing = false;
+        ctx.deferred.lock().expect("deferred lock").insert(key, d);
+    }
+}
+
+async fn apply(
+    ctx: &JobContext,
+    job: &Job,
+    key: ObjectRef<Job>,
+    mut d: Decision,
+    carried: Option<Deferred>,
+) -> Result<(), JobError> {
     let ns = job.namespace().unwrap_or_default();
     let name = job.name_any();
     let batch: Api<BatchJob> = Api::namespaced(ctx.client.clone(), &ns);
@@ -319,16 +503,52 @@ async fn apply(ctx: &JobContext, job: &Job, d: &Decision) -> Result<(), JobError
     for c in &d.create {
         let obj = render_run(&ns, &name, job, c, job.metadata.uid.as_deref(), &ctx.opts.render);
         ctx.writes.fetch_add(1, Ordering::Relaxed);
-        match batch.create(&PostParams { field_manager: Some("dromos".into()), ..Default::default() }, &obj).await {
+        ctx.creating.fetch_add(1, Ordering::SeqCst);
+        let res = batch.create(&PostParams { field_manager: Some("dromos".into()), ..Default::default() }, &obj).await;
+        ctx.creating.fetch_sub(1, Ordering::SeqCst);
+        match res {
             Ok(_) => {
+                ctx.note_created(&ns, &c.name);
                 tracing::info!(job = %format!("{ns}/{name}"), run = %c.name, ms = t0.elapsed().as_millis() as u64, "run attempt created")
             }
             // Names are deterministic: it exists because an earlier reconcile created it.
-            Err(kube::Error::Api(e)) if e.code == 409 => {}
-            Err(e) => return Err(e.into()),
+            Err(kube::Error::Api(e)) if e.code == 409 => ctx.note_created(&ns, &c.name),
+            Err(e) => {
+                restore(ctx, key, carried);
+                return Err(e.into());
+            }
         }
     }
-    if job.status.as_ref() != Some(&d.status) {
+    // What a deferred write carried goes out with this one.
+    let since = carried.as_ref().map_or_else(Instant::now, |c| c.since);
+    if let Some(c) = carried {
+        let mut events = c.events;
+        events.append(&mut d.events);
+        d.events = events;
+        for n in c.delete {
+            if !d.delete.contains(&n) {
+                d.delete.push(n);
+            }
+        }
+    }
+    let status_changed = job.status.as_ref() != Some(&d.status);
+    if (status_changed || !d.delete.is_empty() || !d.events.is_empty())
+        && since.elapsed() < MAX_DEFER
+        && ctx.burst(Some(&key))
+    {
+        ctx.deferrals.fetch_add(1, Ordering::Relaxed);
+        let deferred = Deferred {
+            resource_version: job.metadata.resource_version.clone(),
+            status: d.status,
+            events: d.events,
+            delete: d.delete,
+            since,
+            flushing: false,
+        };
+        ctx.deferred.lock().expect("deferred lock").insert(key, deferred);
+        return Ok(());
+    }
+    if status_changed {
         let api: Api<Job> = Api::namespaced(ctx.client.clone(), &ns);
         let mut body = job.clone();
         body.status = Some(d.status.clone());
@@ -336,8 +556,21 @@ async fn apply(ctx: &JobContext, job: &Job, d: &Decision) -> Result<(), JobError
         ctx.writes.fetch_add(1, Ordering::Relaxed);
         match api.replace_status(&name, &PostParams::default(), &body).await {
             Ok(_) => {}
+            // Newer than what this status was computed from: computed again from the cache.
             Err(kube::Error::Api(e)) if e.code == 409 => return Err(JobError::Conflict(format!("{ns}/{name}"))),
-            Err(e) => return Err(e.into()),
+            Err(e) => {
+                // Not written (e.g. a timeout of a busy API server): kept for the next reconcile.
+                let deferred = Deferred {
+                    resource_version: job.metadata.resource_version.clone(),
+                    status: d.status,
+                    events: d.events,
+                    delete: d.delete,
+                    since,
+                    flushing: false,
+                };
+                ctx.deferred.lock().expect("deferred lock").insert(key, deferred);
+                return Err(e.into());
+            }
         }
     }
     for n in &d.delete {
@@ -349,28 +582,40 @@ async fn apply(ctx: &JobContext, job: &Job, d: &Decision) -> Result<(), JobError
         }
     }
     // Events are for people; they never hold up the next reconcile (at a busy minute, every
-    // slot of the controller is a run waiting to be created).
-    let events = d.events.clone();
-    if !events.is_empty() {
-        let recorder = ctx.recorder.clone();
-        let reference = job.object_ref(&());
-        ctx.writes.fetch_add(events.len(), Ordering::Relaxed);
-        tokio::spawn(async move {
-            for e in events {
-                let ev = Event {
-                    type_: if e.warning { EventType::Warning } else { EventType::Normal },
-                    reason: e.reason.into(),
-                    note: Some(e.message.chars().take(1000).collect()),
-                    action: "Run".into(),
-                    secondary: None,
-                };
-                if let Err(err) = recorder.publish(&ev, &reference).await {
-                    tracing::debug!("event: {err}");
-                }
-            }
-        });
+    // slot of the controller is a run waiting to be created). A few publishers send them.
+    if !d.events.is_empty() {
+        ctx.writes.fetch_add(d.events.len(), Ordering::Relaxed);
+        let _ = ctx.events.unbounded_send((job.object_ref(&()), d.events));
     }
     Ok(())
+}
+
+/// Events published at once.
+const EVENT_PUBLISHERS: usize = 4;
+
+async fn publish_events(
+    recorder: Recorder,
+    queue: futures::channel::mpsc::UnboundedReceiver<(k8s_openapi::api::core::v1::ObjectReference, Vec<RunEvent>)>,
+) {
+    queue
+        .for_each_concurrent(EVENT_PUBLISHERS, |(reference, events)| {
+            let recorder = recorder.clone();
+            async move {
+                for e in events {
+                    let ev = Event {
+                        type_: if e.warning { EventType::Warning } else { EventType::Normal },
+                        reason: e.reason.into(),
+                        note: Some(e.message.chars().take(1000).collect()),
+                        action: "Run".into(),
+                        secondary: None,
+                    };
+                    if let Err(err) = recorder.publish(&ev, &reference).await {
+                        tracing::debug!("event: {err}");
+                    }
+                }
+            }
+        })
+        .await
 }
 
 fn error_policy(_job: Arc<Job>, err: &JobError, _ctx: Arc<JobContext>) -> Action {

@@ -21,6 +21,9 @@ use std::time::Duration;
 
 fn main() {
     let args: Vec<usize> = std::env::args().skip(1).filter_map(|a| a.parse().ok()).collect();
+    // --raw: no controller; the bench itself creates the run objects at the fire, as fast as
+    // CONCURRENCY requests at once allow (the floor the control plane sets).
+    let raw = std::env::args().any(|a| a == "--raw");
     let count = args.first().copied().unwrap_or(1000);
     let concurrency = args.get(1).copied().unwrap_or(16) as u16;
     let rt = tokio::runtime::Builder::new_multi_thread().enable_all().build().unwrap();
@@ -35,7 +38,14 @@ fn main() {
             c.clone(),
             JobOptions { scope: dromos::scope::Scope::namespace(ns.name.clone()), concurrency, ..Default::default() },
         );
-        let task = tokio::spawn(jobs::run(ctx.clone()));
+        let task = tokio::spawn({
+            let ctx = ctx.clone();
+            async move {
+                if !raw {
+                    jobs::run(ctx).await
+                }
+            }
+        });
         let now = chrono::Utc::now();
         let due_secs = (now.timestamp() + 60 + 59) / 60 * 60;
         let due = chrono::DateTime::from_timestamp(due_secs, 0).unwrap();
@@ -59,7 +69,7 @@ fn main() {
 
         let jobs = ns.api::<Job>();
         let t = std::time::Instant::now();
-        futures::stream::iter(0..count)
+        let created: Vec<Job> = futures::stream::iter(0..count)
             .map(|i| {
                 let jobs = jobs.clone();
                 let cron = cron.clone();
@@ -69,7 +79,7 @@ fn main() {
                         "spec": {"schedules": [{"cron": cron}], "run": {"cmd": "true", "cpus": 0.001, "mem": 1}}
                     }))
                     .unwrap();
-                    jobs.create(&PostParams::default(), &job).await.expect("create job");
+                    jobs.create(&PostParams::default(), &job).await.expect("create job")
                 }
             })
             .buffer_unordered(32)
@@ -79,6 +89,41 @@ fn main() {
         let left = (due - chrono::Utc::now()).to_std().unwrap_or_default();
         println!("{:.1} s left before the fire", left.as_secs_f64());
 
+        if raw {
+            tokio::time::sleep(left).await;
+            let batch = ns.api::<BatchJob>();
+            let t = std::time::Instant::now();
+            futures::stream::iter(created)
+                .map(|job| {
+                    let batch = batch.clone();
+                    let name = job.metadata.name.clone().unwrap_or_default();
+                    async move {
+                        let attempt = dromos_core::runs::NewAttempt {
+                            name: format!("{name}-{due_secs}"),
+                            run: format!("{name}-{due_secs}"),
+                            attempt: 1,
+                            trigger: dromos_core::runs::RunTrigger::Schedule,
+                            scheduled: Some(due),
+                        };
+                        let ns = job.metadata.namespace.clone().unwrap_or_default();
+                        let obj = dromos_core::translate::render_run(
+                            &ns,
+                            &name,
+                            &job,
+                            &attempt,
+                            job.metadata.uid.as_deref(),
+                            &Default::default(),
+                        );
+                        batch.create(&PostParams::default(), &obj).await.expect("create run")
+                    }
+                })
+                .buffer_unordered(concurrency as usize)
+                .collect::<Vec<_>>()
+                .await;
+            println!("raw: {count} run objects created in {:.1} s", t.elapsed().as_secs_f64());
+        } else {
+            drop(created);
+        }
         let first = tokio::time::timeout(left + Duration::from_secs(180), seen).await.expect("runs appear").unwrap();
         let mut delays: Vec<f64> = first.values().map(|t| (*t - due).num_milliseconds() as f64).collect();
         delays.sort_by(|a, b| a.partial_cmp(b).unwrap());
@@ -91,6 +136,14 @@ fn main() {
             delays[delays.len() - 1],
             delays[0]
         );
+        if !raw {
+            println!(
+                "controller: {} reconciles, {} writes, {} status writes deferred behind run creations",
+                ctx.reconciles.load(std::sync::atomic::Ordering::Relaxed),
+                ctx.writes.load(std::sync::atomic::Ordering::Relaxed),
+                ctx.deferrals.load(std::sync::atomic::Ordering::Relaxed)
+            );
+        }
         task.abort();
         ns.delete().await;
     });

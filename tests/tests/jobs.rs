@@ -367,3 +367,55 @@ async fn a_failed_attempt_is_retried_after_a_backoff_until_retries_run_out() {
     assert_eq!(j.status.as_ref().unwrap().failure_count, 1);
     h.stop().await;
 }
+
+/// Many Jobs fire in the same second: their runs are created first and their status writes
+/// and events wait (the controller's write-behind); afterwards every Job records its run and
+/// every run has exactly one RunStarted and one RunSucceeded event.
+#[tokio::test]
+async fn jobs_firing_together_record_every_run_and_event_once() {
+    use chrono::SubsecRound;
+    let h = Harness::new("job-burst").await;
+    let n = 40;
+    let start = (chrono::Utc::now() + chrono::Duration::seconds(20)).trunc_subsecs(0);
+    let schedule = format!("R1/{}/PT1M", start.format("%Y-%m-%dT%H:%M:%SZ"));
+    for i in 0..n {
+        h.create(&format!("burst-{i}"), json!({"schedule": schedule, "run": {"cmd": "true"}})).await;
+    }
+    assert!(
+        chrono::Utc::now() < start,
+        "creating {n} Jobs took past their fire at {start}; the test needs them all first"
+    );
+    for i in 0..n {
+        let j = h.job_where(&format!("burst-{i}"), "one successful run", 120, |j| succeeded(j) == 1).await;
+        let r = runs(&j);
+        assert_eq!(r.len(), 1, "{r:#?}");
+        assert_eq!((r[0].trigger.as_deref(), time(&r[0].scheduled_time)), (Some("schedule"), start), "{r:#?}");
+        assert_eq!(h.batch_jobs(&format!("burst-{i}")).await.len(), 1);
+    }
+    assert!(
+        h.ctx.deferrals.load(std::sync::atomic::Ordering::Relaxed) > 0,
+        "{n} Jobs fired together and no status write waited for the run creations"
+    );
+    let events = Api::<k8s_openapi::api::core::v1::Event>::namespaced(h.client.clone(), &h.ns.name);
+    let count = |list: &[k8s_openapi::api::core::v1::Event], job: &str, reason: &str| {
+        list.iter()
+            .filter(|e| e.involved_object.name.as_deref() == Some(job) && e.reason.as_deref() == Some(reason))
+            .map(|e| e.count.unwrap_or(1).max(e.series.as_ref().and_then(|s| s.count).unwrap_or(1)))
+            .sum::<i32>()
+    };
+    let listed = wait_for("a RunSucceeded event for every Job", Duration::from_secs(60), || async {
+        let list = events.list(&ListParams::default()).await.ok()?.items;
+        (0..n).all(|i| count(&list, &format!("burst-{i}"), "RunSucceeded") >= 1).then_some(list)
+    })
+    .await;
+    for i in 0..n {
+        let job = format!("burst-{i}");
+        assert_eq!(
+            (count(&listed, &job, "RunStarted"), count(&listed, &job, "RunSucceeded")),
+            (1, 1),
+            "events of {job}"
+        );
+    }
+    assert_eq!(h.ctx.deferred_len(), 0, "status writes still waiting after the burst");
+    h.stop().await;
+}

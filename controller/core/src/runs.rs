@@ -233,6 +233,14 @@ pub fn expected_attempts(status: &JobStatus) -> Vec<String> {
         .collect()
 }
 
+/// Whether a Job has a scheduled fire that is due and not handled yet: its recorded next run
+/// time lies in `(now - window, now]`. The shell uses it to let run creation go before
+/// bookkeeping while many Jobs fire at once; `window` keeps a Job whose runs cannot be created
+/// (its reconcile keeps failing) from holding the others' bookkeeping back for long.
+pub fn fire_pending(status: &JobStatus, now: DateTime<Utc>, window: chrono::Duration) -> bool {
+    status.next_run_time.as_deref().and_then(parse_time).is_some_and(|t| t <= now && now - t < window)
+}
+
 /// The time-based trigger of a spec, with the anchor of an empty-start ISO schedule.
 /// `Ok(None)`: no schedule.
 fn trigger_of(
@@ -842,6 +850,18 @@ mod tests {
 
     fn pairs(v: &[(&str, &str)]) -> Vec<(String, String)> {
         v.iter().map(|(a, b)| (a.to_string(), b.to_string())).collect()
+    }
+
+    #[test]
+    fn a_fire_is_pending_from_its_time_until_the_window_closes() {
+        let at = |s: &str| parse_time(s).unwrap();
+        let status = JobStatus { next_run_time: Some("2026-05-01T10:00:00Z".into()), ..Default::default() };
+        let w = chrono::Duration::seconds(10);
+        assert!(!fire_pending(&status, at("2026-05-01T09:59:59Z"), w), "not due yet");
+        assert!(fire_pending(&status, at("2026-05-01T10:00:00Z"), w));
+        assert!(fire_pending(&status, at("2026-05-01T10:00:09.900Z"), w));
+        assert!(!fire_pending(&status, at("2026-05-01T10:00:10Z"), w), "window closed");
+        assert!(!fire_pending(&JobStatus::default(), at("2026-05-01T10:00:00Z"), w), "no schedule");
     }
 
     #[test]
