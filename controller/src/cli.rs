@@ -217,8 +217,8 @@ enum Command {
         /// Parallel writes within one sync.
         #[arg(long, default_value_t = 32)]
         write_concurrency: usize,
-        /// Jobs reconciled at once (run creation at a busy minute).
-        #[arg(long, default_value_t = 16)]
+        /// Jobs reconciled at once (run creation at a busy minute; BENCHMARKS.md).
+        #[arg(long, default_value_t = 64)]
         job_concurrency: u16,
         /// Address of /metrics, /healthz, /readyz and the webhook (POST /hook).
         #[arg(long, default_value = "0.0.0.0:8080")]

@@ -59,7 +59,7 @@ pub struct JobOptions {
 
 impl Default for JobOptions {
     fn default() -> Self {
-        Self { scope: crate::scope::Scope::All, render: RenderOptions::default(), concurrency: 16 }
+        Self { scope: crate::scope::Scope::All, render: RenderOptions::default(), concurrency: 64 }
     }
 }
 
@@ -79,9 +79,9 @@ pub struct JobContext {
     /// Attempts this controller created, `namespace/name` -> when.
     created: Mutex<HashMap<String, Instant>>,
     /// Jobs with an unhandled fire, recomputed at most every [`FLUSH_EVERY`].
-    due: Mutex<Option<(Instant, Arc<Vec<ObjectRef<Job>>>)>>,
+    due: Mutex<Option<(Instant, DueJobs)>>,
     flush: futures::channel::mpsc::UnboundedSender<ObjectRef<Job>>,
-    events: futures::channel::mpsc::UnboundedSender<(k8s_openapi::api::core::v1::ObjectReference, Vec<RunEvent>)>,
+    events: futures::channel::mpsc::UnboundedSender<EventBatch>,
     /// Mutating requests sent (creates, status, deletes, events).
     pub writes: AtomicUsize,
     /// Status writes (with their events and deletions) that waited for a burst of run creations.
@@ -95,8 +95,11 @@ struct Writers {
     attempts: reflector::store::Writer<BatchJob>,
     pods: reflector::store::Writer<Pod>,
     flush: futures::channel::mpsc::UnboundedReceiver<ObjectRef<Job>>,
-    events: futures::channel::mpsc::UnboundedReceiver<(k8s_openapi::api::core::v1::ObjectReference, Vec<RunEvent>)>,
+    events: futures::channel::mpsc::UnboundedReceiver<EventBatch>,
 }
+
+type DueJobs = Arc<Vec<ObjectRef<Job>>>;
+type EventBatch = (k8s_openapi::api::core::v1::ObjectReference, Vec<RunEvent>);
 
 /// A status computed from `resource_version` and not written yet, with what goes out with it.
 struct Deferred {
@@ -172,7 +175,7 @@ pub fn context(client: Client, opts: JobOptions) -> Arc<JobContext> {
 impl JobContext {
     /// Jobs whose fire is due (or about to be) and not handled, by the status this controller
     /// last computed.
-    fn due_jobs(&self) -> Arc<Vec<ObjectRef<Job>>> {
+    fn due_jobs(&self) -> DueJobs {
         let mut cache = self.due.lock().expect("due lock");
         if let Some((at, due)) = cache.as_ref()
             && at.elapsed() < FLUSH_EVERY
@@ -222,6 +225,9 @@ impl JobContext {
 
     /// Deferred Jobs whose write may go now (burst over or waited long enough), marked as sent.
     fn flushable(&self) -> Vec<ObjectRef<Job>> {
+        if self.deferred.lock().expect("deferred lock").values().all(|d| d.flushing) {
+            return vec![];
+        }
         let burst = self.burst(None);
         let mut deferred = self.deferred.lock().expect("deferred lock");
         deferred
@@ -593,10 +599,7 @@ async fn apply(
 /// Events published at once.
 const EVENT_PUBLISHERS: usize = 4;
 
-async fn publish_events(
-    recorder: Recorder,
-    queue: futures::channel::mpsc::UnboundedReceiver<(k8s_openapi::api::core::v1::ObjectReference, Vec<RunEvent>)>,
-) {
+async fn publish_events(recorder: Recorder, queue: futures::channel::mpsc::UnboundedReceiver<EventBatch>) {
     queue
         .for_each_concurrent(EVENT_PUBLISHERS, |(reference, events)| {
             let recorder = recorder.clone();
