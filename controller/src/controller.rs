@@ -43,6 +43,9 @@ pub struct ControllerOptions {
     pub limiter: Option<Arc<crate::ratelimit::Limiter>>,
 }
 
+/// A patched status and the resourceVersion of the object it was computed from.
+type WrittenStatus = (Option<String>, GitSourceStatus);
+
 /// Shared state of the reconcilers.
 pub struct Context {
     client: Client,
@@ -60,6 +63,8 @@ pub struct Context {
     triggers: std::sync::Mutex<Option<futures::channel::mpsc::UnboundedReceiver<ObjectRef<GitSource>>>>,
     /// Kinds whose managed objects are watched for drift.
     watched: std::sync::Mutex<std::collections::HashSet<(String, String)>>,
+    /// Last status patched per GitSource, with the resourceVersion it was computed from.
+    written: std::sync::Mutex<std::collections::HashMap<ObjectRef<GitSource>, WrittenStatus>>,
 }
 
 impl std::fmt::Debug for Context {
@@ -200,6 +205,13 @@ async fn write_status(ctx: &Context, gs: &GitSource, status: GitSourceStatus) ->
     if gs.status.as_ref() == Some(&status) {
         return Ok(());
     }
+    // The cache may still hold the object this controller last patched: if that patch said
+    // the same, the server already has it (a newer change by anyone has a new resourceVersion).
+    let key = ObjectRef::from_obj(gs);
+    let version = gs.metadata.resource_version.clone();
+    if ctx.written.lock().expect("written lock").get(&key) == Some(&(version.clone(), status.clone())) {
+        return Ok(());
+    }
     tracing::debug!(source = %gs.name_any(), old = ?gs.status, new = ?status, "status changed");
     let api: Api<GitSource> = Api::namespaced(ctx.client.clone(), &gs.namespace().unwrap_or_default());
     ctx.writes.fetch_add(1, Ordering::Relaxed);
@@ -221,6 +233,7 @@ async fn write_status(ctx: &Context, gs: &GitSource, status: GitSourceStatus) ->
     }
     let patch = serde_json::json!({"status": body});
     api.patch_status(&gs.name_any(), &PatchParams::default(), &Patch::Merge(&patch)).await?;
+    ctx.written.lock().expect("written lock").insert(key, (version, status));
     Ok(())
 }
 
@@ -572,6 +585,7 @@ pub fn context(client: Client, opts: ControllerOptions) -> Arc<Context> {
         trigger,
         triggers: std::sync::Mutex::new(Some(rx)),
         watched: std::sync::Mutex::new(Default::default()),
+        written: std::sync::Mutex::new(Default::default()),
         recorder: Recorder::new(client.clone(), reporter),
         client,
         opts,
