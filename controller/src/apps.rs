@@ -66,12 +66,21 @@ pub struct AppContext {
     pub reconciles: AtomicUsize,
     /// Reconciles that failed (and were retried).
     pub failures: AtomicUsize,
+    /// Last status patched per App, with the resourceVersion of the App it was computed from.
+    written: crate::report::OwnWrites<App, AppStatus>,
 }
 
 impl AppContext {
     /// Apps and pods the operator currently sees (for benchmarks and metrics).
     pub fn seen(&self) -> (usize, usize) {
         (self.apps.state().len(), self.pods.len())
+    }
+
+    /// The status to start from: the cached one, or the one this operator patched last if the
+    /// cache still holds the App it was computed from (a reconcile right after its own write
+    /// must not see the older status: it would start a deployment twice or miss its end).
+    fn current_status(&self, app: &App) -> Option<AppStatus> {
+        self.written.current(app, app.status.as_ref())
     }
 
     /// The pods of one App as the operator sees them: (total, ready).
@@ -159,6 +168,7 @@ pub fn start(client: Client, opts: AppOptions) -> (Arc<AppContext>, impl std::fu
         writes: AtomicUsize::new(0),
         reconciles: AtomicUsize::new(0),
         failures: AtomicUsize::new(0),
+        written: Default::default(),
     });
     let config = kube::runtime::controller::Config::default().concurrency(opts.concurrency.max(1));
     let pod_to_app = |pod: Pod| {
@@ -424,23 +434,27 @@ async fn publish(ctx: &AppContext, app: &App, warning: bool, reason: &str, note:
     crate::report::event(&ctx.recorder, &app.object_ref(&()), warning, "Deploy", reason, &note).await;
 }
 
-async fn write_status(ctx: &AppContext, app: &App, status: &AppStatus) -> Result<bool, AppError> {
-    if app.status.as_ref() == Some(status) {
+async fn write_status(
+    ctx: &AppContext,
+    app: &App,
+    prev: Option<&AppStatus>,
+    status: &AppStatus,
+) -> Result<bool, AppError> {
+    if prev == Some(status) {
         return Ok(false);
     }
     // `status.placement` belongs to the Dromos scheduler (crate::scheduler): never write it.
-    let body = crate::report::status_merge_body(status, app.status.as_ref(), &["placement"])
-        .map_err(|e| AppError::Other(e.to_string()))?;
+    let body =
+        crate::report::status_merge_body(status, prev, &["placement"]).map_err(|e| AppError::Other(e.to_string()))?;
     let api: Api<App> = Api::namespaced(ctx.client.clone(), &app.namespace().unwrap_or_default());
     ctx.writes.fetch_add(1, Ordering::Relaxed);
     api.patch_status(&app.name_any(), &PatchParams::default(), &Patch::Merge(body)).await?;
+    ctx.written.record(app, status.clone());
     Ok(true)
 }
 
-fn was_ready(app: &App) -> bool {
-    app.status
-        .as_ref()
-        .is_some_and(|s| s.common.conditions.iter().any(|c| c.type_ == condition::READY && c.status == "True"))
+fn was_ready(status: Option<&AppStatus>) -> bool {
+    status.is_some_and(|s| s.common.conditions.iter().any(|c| c.type_ == condition::READY && c.status == "True"))
 }
 
 fn wake_dependents(ctx: &AppContext, key: &(String, String)) {
@@ -487,7 +501,8 @@ async fn apply(app: &App, ctx: &AppContext) -> Result<Action, AppError> {
         deleting: false,
         now: now(),
     };
-    let assessment = appstate::assess(app.status.as_ref(), &obs);
+    let prev = ctx.current_status(app);
+    let assessment = appstate::assess(prev.as_ref(), &obs);
 
     if assessment.apply {
         let owner = app.controller_owner_ref(&()).map(|o| serde_json::to_value(o).unwrap_or_default());
@@ -516,11 +531,11 @@ async fn apply(app: &App, ctx: &AppContext) -> Result<Action, AppError> {
     for e in &assessment.events {
         publish(ctx, app, e.warning, e.reason, e.message.clone()).await;
     }
-    let ready_before = was_ready(app);
-    write_status(ctx, app, &assessment.status).await?;
+    let ready_before = was_ready(prev.as_ref());
+    write_status(ctx, app, prev.as_ref(), &assessment.status).await?;
     let ready_now =
         assessment.status.common.conditions.iter().any(|c| c.type_ == condition::READY && c.status == "True");
-    if ready_before != ready_now || app.status.is_none() {
+    if ready_before != ready_now || prev.is_none() {
         wake_dependents(ctx, &(ns, name));
     }
     let state = assessment.status.state.as_deref().unwrap_or("");
@@ -552,11 +567,12 @@ async fn cleanup(app: &App, ctx: &AppContext) -> Result<Option<Action>, AppError
         .filter(|d| grace || d.metadata.deletion_timestamp.is_some())
         .map(|d| format!("{}/{}", d.namespace().unwrap_or_default(), d.name_any()))
         .collect();
-    let mut status = app.status.clone().unwrap_or_default();
+    let prev = ctx.current_status(app);
+    let mut status = prev.clone().unwrap_or_default();
     status.state = Some("Deleting".into());
     status.waiting_for =
         (!waiting.is_empty()).then(|| format!("waiting for dependents to stop: {}", waiting.join(", ")));
-    write_status(ctx, app, &status).await?;
+    write_status(ctx, app, prev.as_ref(), &status).await?;
     if !waiting.is_empty() {
         return Ok(Some(Action::requeue(Duration::from_secs(1))));
     }

@@ -43,9 +43,6 @@ pub struct ControllerOptions {
     pub limiter: Option<Arc<crate::ratelimit::Limiter>>,
 }
 
-/// A patched status and the resourceVersion of the object it was computed from.
-type WrittenStatus = (Option<String>, GitSourceStatus);
-
 /// Shared state of the reconcilers.
 pub struct Context {
     client: Client,
@@ -64,7 +61,7 @@ pub struct Context {
     /// Kinds whose managed objects are watched for drift.
     watched: std::sync::Mutex<std::collections::HashSet<(String, String)>>,
     /// Last status patched per GitSource, with the resourceVersion it was computed from.
-    written: std::sync::Mutex<std::collections::HashMap<ObjectRef<GitSource>, WrittenStatus>>,
+    written: crate::report::OwnWrites<GitSource, GitSourceStatus>,
 }
 
 impl std::fmt::Debug for Context {
@@ -202,14 +199,9 @@ async fn publish(ctx: &Context, gs: &GitSource, type_: EventType, reason: &str, 
 }
 
 async fn write_status(ctx: &Context, gs: &GitSource, status: GitSourceStatus) -> Result<(), ReconcileError> {
-    if gs.status.as_ref() == Some(&status) {
-        return Ok(());
-    }
-    // The cache may still hold the object this controller last patched: if that patch said
-    // the same, the server already has it (a newer change by anyone has a new resourceVersion).
-    let key = ObjectRef::from_obj(gs);
-    let version = gs.metadata.resource_version.clone();
-    if ctx.written.lock().expect("written lock").get(&key) == Some(&(version.clone(), status.clone())) {
+    // The cache may still hold the object this controller last patched: then that patch is
+    // what the server has (a newer change by anyone has a new resourceVersion).
+    if ctx.written.current(gs, gs.status.as_ref()).as_ref() == Some(&status) {
         return Ok(());
     }
     tracing::debug!(source = %gs.name_any(), old = ?gs.status, new = ?status, "status changed");
@@ -233,7 +225,7 @@ async fn write_status(ctx: &Context, gs: &GitSource, status: GitSourceStatus) ->
     }
     let patch = serde_json::json!({"status": body});
     api.patch_status(&gs.name_any(), &PatchParams::default(), &Patch::Merge(&patch)).await?;
-    ctx.written.lock().expect("written lock").insert(key, (version, status));
+    ctx.written.record(gs, status);
     Ok(())
 }
 
@@ -585,7 +577,7 @@ pub fn context(client: Client, opts: ControllerOptions) -> Arc<Context> {
         trigger,
         triggers: std::sync::Mutex::new(Some(rx)),
         watched: std::sync::Mutex::new(Default::default()),
-        written: std::sync::Mutex::new(Default::default()),
+        written: Default::default(),
         recorder: Recorder::new(client.clone(), reporter),
         client,
         opts,

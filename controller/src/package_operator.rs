@@ -66,6 +66,8 @@ pub struct PackageContext {
     pub writes: AtomicUsize,
     /// Completed reconciles.
     pub reconciles: AtomicUsize,
+    /// Statuses this operator patched (read through a cache that may lag).
+    written: crate::report::OwnWrites<Package, PackageStatus>,
 }
 
 impl std::fmt::Debug for PackageContext {
@@ -123,6 +125,7 @@ pub fn start(client: Client, opts: PackageOptions) -> (Arc<PackageContext>, impl
         apps: app_r,
         writes: AtomicUsize::new(0),
         reconciles: AtomicUsize::new(0),
+        written: Default::default(),
     });
     let config = kube::runtime::controller::Config::default().concurrency(opts.concurrency.max(1));
     // A GitSource's new revision re-renders the Packages that read their repository from it.
@@ -309,14 +312,16 @@ async fn publish(ctx: &PackageContext, pkg: &Package, warning: bool, reason: &st
 }
 
 async fn write_status(ctx: &PackageContext, pkg: &Package, status: &PackageStatus) -> Result<bool, PackageError> {
-    if pkg.status.as_ref() == Some(status) {
+    let prev = ctx.written.current(pkg, pkg.status.as_ref());
+    if prev.as_ref() == Some(status) {
         return Ok(false);
     }
-    let body = crate::report::status_merge_body(status, pkg.status.as_ref(), &[])
-        .map_err(|e| PackageError::Other(e.to_string()))?;
+    let body =
+        crate::report::status_merge_body(status, prev.as_ref(), &[]).map_err(|e| PackageError::Other(e.to_string()))?;
     let api: Api<Package> = Api::namespaced(ctx.client.clone(), &pkg.namespace().unwrap_or_default());
     ctx.writes.fetch_add(1, Ordering::Relaxed);
     api.patch_status(&pkg.name_any(), &PatchParams::default(), &Patch::Merge(body)).await?;
+    ctx.written.record(pkg, status.clone());
     Ok(true)
 }
 
@@ -330,7 +335,7 @@ async fn refuse(
     option_errors: Vec<OptionProblem>,
     retry: bool,
 ) -> Result<Action, PackageError> {
-    let old = pkg.status.clone().unwrap_or_default();
+    let old = ctx.written.current(pkg, pkg.status.as_ref()).unwrap_or_default();
     let mut status = old.clone();
     status.common.observed_generation = pkg.metadata.generation;
     status.option_errors = option_errors;
@@ -362,7 +367,7 @@ async fn reconcile_one(pkg: &Package, ctx: &PackageContext) -> Result<Action, Pa
     let ns = pkg.namespace().unwrap_or_default();
     let name = pkg.name_any();
     let generation = pkg.metadata.generation;
-    let old = pkg.status.clone().unwrap_or_default();
+    let old = ctx.written.current(pkg, pkg.status.as_ref()).unwrap_or_default();
 
     // dereference (client required)
     let repo = match fetch_repository(ctx, pkg).await {

@@ -1,10 +1,57 @@
 //! Reporting helpers shared by the operators (I/O): status merge patches that really clear
-//! what disappeared, and Events with bounded notes.
+//! what disappeared, reading one's own status writes through a lagging cache, and Events with
+//! bounded notes.
 
 use k8s_openapi::api::core::v1::ObjectReference;
+use kube::Resource;
 use kube::runtime::events::{Event, EventType, Recorder};
+use kube::runtime::reflector::ObjectRef;
 use serde::Serialize;
 use serde_json::Value;
+use std::collections::HashMap;
+use std::sync::Mutex;
+
+/// The statuses an operator patched, each with the resourceVersion of the object it was
+/// computed from. A reconcile may run on a watch cache that still holds that very object (its
+/// own write not seen yet); it must start from what it wrote, not from the older status, or it
+/// repeats the write or misreads a transition.
+pub struct OwnWrites<K: Resource<DynamicType = ()>, S> {
+    written: Mutex<HashMap<ObjectRef<K>, Written<S>>>,
+}
+
+/// A written status and the resourceVersion it was computed from.
+type Written<S> = (Option<String>, S);
+
+impl<K: Resource<DynamicType = ()>, S> std::fmt::Debug for OwnWrites<K, S> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let n = self.written.lock().map(|w| w.len()).unwrap_or(0);
+        write!(f, "OwnWrites({n} objects)")
+    }
+}
+
+impl<K: Resource<DynamicType = ()>, S: Clone> Default for OwnWrites<K, S> {
+    fn default() -> Self {
+        Self { written: Mutex::new(HashMap::new()) }
+    }
+}
+
+impl<K: Resource<DynamicType = ()>, S: Clone> OwnWrites<K, S> {
+    /// The status to start from: the last one written if it was computed from `obj` as cached
+    /// now (same resourceVersion), else `cached` (a newer object, whoever changed it).
+    pub fn current(&self, obj: &K, cached: Option<&S>) -> Option<S> {
+        let written = self.written.lock().expect("own writes lock");
+        match written.get(&ObjectRef::from_obj(obj)) {
+            Some((version, status)) if *version == obj.meta().resource_version => Some(status.clone()),
+            _ => cached.cloned(),
+        }
+    }
+
+    /// Records `status` as written, computed from `obj`.
+    pub fn record(&self, obj: &K, status: S) {
+        let mut written = self.written.lock().expect("own writes lock");
+        written.insert(ObjectRef::from_obj(obj), (obj.meta().resource_version.clone(), status));
+    }
+}
 
 /// Longest Event note sent (the API server refuses notes over 1 KiB).
 const NOTE_CHARS: usize = 1000;
@@ -46,6 +93,7 @@ pub async fn event(recorder: &Recorder, obj: &ObjectReference, warning: bool, ac
 #[cfg(test)]
 mod tests {
     use super::*;
+    use k8s_openapi::api::core::v1::ConfigMap;
     use serde_json::json;
 
     #[derive(Serialize)]
@@ -65,5 +113,26 @@ mod tests {
         let body = status_merge_body(&new, Some(&old), &["owned_elsewhere"]).unwrap();
         assert_eq!(body, json!({"status": {"a": 5, "b": null}}));
         assert_eq!(status_merge_body(&new, None, &[]).unwrap(), json!({"status": {"a": 5, "owned_elsewhere": 9}}));
+    }
+
+    fn config_map(version: &str) -> ConfigMap {
+        let mut cm = ConfigMap::default();
+        cm.metadata.name = Some("a".into());
+        cm.metadata.namespace = Some("ns".into());
+        cm.metadata.resource_version = Some(version.into());
+        cm
+    }
+
+    #[test]
+    fn a_reconcile_on_the_object_it_wrote_from_reads_its_own_write() {
+        let w: OwnWrites<ConfigMap, String> = OwnWrites::default();
+        let cached = "old".to_string();
+        assert_eq!(w.current(&config_map("1"), Some(&cached)), Some(cached.clone()), "nothing written yet");
+        w.record(&config_map("1"), "mine".into());
+        // The cache still holds version 1: the write is what the server has.
+        assert_eq!(w.current(&config_map("1"), Some(&cached)).as_deref(), Some("mine"));
+        // A newer object (the write itself, or anyone's change) is the truth again.
+        assert_eq!(w.current(&config_map("2"), Some(&"theirs".to_string())).as_deref(), Some("theirs"));
+        assert_eq!(w.current(&config_map("2"), None), None);
     }
 }
