@@ -225,8 +225,13 @@ impl JobContext {
 
     /// Deferred Jobs whose write may go now (burst over or waited long enough), marked as sent.
     fn flushable(&self) -> Vec<ObjectRef<Job>> {
-        if self.deferred.lock().expect("deferred lock").values().all(|d| d.flushing) {
-            return vec![];
+        {
+            let mut deferred = self.deferred.lock().expect("deferred lock");
+            // A Job deleted meanwhile has nothing left to write.
+            deferred.retain(|r, _| self.jobs.get(r).is_some());
+            if deferred.values().all(|d| d.flushing) {
+                return vec![];
+            }
         }
         let burst = self.burst(None);
         let mut deferred = self.deferred.lock().expect("deferred lock");
