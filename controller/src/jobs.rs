@@ -245,6 +245,19 @@ impl JobContext {
             .collect()
     }
 
+    /// Keeps a decision's status, events and deletions, computed from `job`, for later.
+    fn keep(&self, key: ObjectRef<Job>, job: &Job, d: Decision, since: Instant) {
+        let deferred = Deferred {
+            resource_version: job.metadata.resource_version.clone(),
+            status: d.status,
+            events: d.events,
+            delete: d.delete,
+            since,
+            flushing: false,
+        };
+        self.deferred.lock().expect("deferred lock").insert(key, deferred);
+    }
+
     /// Statuses computed and not written yet (for tests and benchmarks).
     pub fn deferred_len(&self) -> usize {
         self.deferred.lock().expect("deferred lock").len()
@@ -441,9 +454,9 @@ pub async fn reconcile(job: Arc<Job>, ctx: Arc<JobContext>) -> Result<Action, Jo
     let mut gone = vec![];
     // Absences are confirmed later when other Jobs' runs are being created, and never for an
     // attempt this controller has just created (the watch has not shown it yet).
-    let confirm = !ctx.burst(Some(&key));
     for expected in runs::expected_attempts(&status) {
-        if attempts.iter().any(|a| a.name == expected) || !confirm || ctx.created_recently(&ns, &expected) {
+        if attempts.iter().any(|a| a.name == expected) || ctx.created_recently(&ns, &expected) || ctx.burst(Some(&key))
+        {
             continue;
         }
         match batch.get_opt(&expected).await {
@@ -548,15 +561,7 @@ async fn apply(
         && ctx.burst(Some(&key))
     {
         ctx.deferrals.fetch_add(1, Ordering::Relaxed);
-        let deferred = Deferred {
-            resource_version: job.metadata.resource_version.clone(),
-            status: d.status,
-            events: d.events,
-            delete: d.delete,
-            since,
-            flushing: false,
-        };
-        ctx.deferred.lock().expect("deferred lock").insert(key, deferred);
+        ctx.keep(key, job, d, since);
         return Ok(());
     }
     if status_changed {
@@ -571,15 +576,7 @@ async fn apply(
             Err(kube::Error::Api(e)) if e.code == 409 => return Err(JobError::Conflict(format!("{ns}/{name}"))),
             Err(e) => {
                 // Not written (e.g. a timeout of a busy API server): kept for the next reconcile.
-                let deferred = Deferred {
-                    resource_version: job.metadata.resource_version.clone(),
-                    status: d.status,
-                    events: d.events,
-                    delete: d.delete,
-                    since,
-                    flushing: false,
-                };
-                ctx.deferred.lock().expect("deferred lock").insert(key, deferred);
+                ctx.keep(key, job, d, since);
                 return Err(e.into());
             }
         }
