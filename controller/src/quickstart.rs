@@ -220,8 +220,19 @@ async fn add_capacity(client: &Client, nodes_now: &[Node], out: &mut (dyn Write 
 async fn remove_capacity(client: &Client) -> Result<()> {
     let lp = kube::api::ListParams::default().labels(&format!("{}={}", LABEL.0, LABEL.1));
     let dp = DeleteParams::default();
-    Api::<Node>::all(client.clone()).delete_collection(&dp, &lp).await?;
-    Api::<PersistentVolume>::all(client.clone()).delete_collection(&dp, &lp).await?;
+    let nodes = Api::<Node>::all(client.clone());
+    let pvs = Api::<PersistentVolume>::all(client.clone());
+    nodes.delete_collection(&dp, &lp).await?;
+    pvs.delete_collection(&dp, &lp).await?;
+    // A volume stays until the controller manager drops its protection finalizer (its claim
+    // went with the namespaces): wait, so a next run starts clean.
+    let deadline = Instant::now() + Duration::from_secs(60);
+    while !nodes.list(&lp).await?.items.is_empty() || !pvs.list(&lp).await?.items.is_empty() {
+        if Instant::now() > deadline {
+            bail!("the quickstart's nodes or volumes are still there 60 s after their deletion");
+        }
+        tokio::time::sleep(Duration::from_millis(500)).await;
+    }
     Ok(())
 }
 
