@@ -5,6 +5,7 @@
 //! gathers inputs, calls these functions and performs the effects.
 
 pub mod appstate;
+pub mod conditions;
 pub mod constraints;
 pub mod diag;
 pub mod ids;
@@ -17,6 +18,7 @@ pub mod render;
 pub mod runs;
 pub mod schedule;
 pub mod schema;
+pub mod time;
 pub mod translate;
 pub mod validate;
 pub mod yaml;
