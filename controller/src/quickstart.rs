@@ -360,36 +360,38 @@ async fn run_on(
     let ns_obj: Namespace = serde_json::from_value(serde_json::json!({"metadata": {"name": NAMESPACE}}))?;
     nss.patch(NAMESPACE, &PatchParams::apply(FIELD_MANAGER), &Patch::Apply(&ns_obj)).await?;
     let cache = tempfile::Builder::new().prefix("dromos-quickstart-cache-").tempdir()?;
-    let scope = crate::scope::Scope::of(namespaces.clone());
-    let ctx = crate::controller::context(
+    use crate::operators::{apps, gitsource, jobs, manager, packages, scheduler};
+    // The GitSource operator serves the whole cluster (the examples hold cluster-scoped
+    // objects) but only its own GitSource (label); the others only the examples' namespaces.
+    let git_manager = manager::Manager::start(
         client.clone(),
-        crate::controller::ControllerOptions {
+        manager::ManagerOptions {
             scope: crate::scope::Scope::All,
-            selector: Some(format!("{}={}", LABEL.0, LABEL.1)),
-            cache_dir: cache.path().to_path_buf(),
-            concurrency: 1,
-            write_concurrency: 8,
-            limiter: None,
+            gitsource: Some(gitsource::Options {
+                selector: Some(format!("{}={}", LABEL.0, LABEL.1)),
+                cache_dir: cache.path().to_path_buf(),
+                concurrency: 1,
+                write_concurrency: 8,
+                limiter: None,
+            }),
+            ..Default::default()
         },
     );
-    let apps = crate::apps::AppOptions { scope: scope.clone(), concurrency: 4, ..Default::default() };
-    let jobs =
-        crate::jobs::context(client.clone(), crate::jobs::JobOptions { scope: scope.clone(), ..Default::default() });
-    // Offers are cluster-wide objects: the quickstart's scheduler places without publishing them.
-    let scheduler = crate::scheduler::SchedulerOptions { scope: scope.clone(), offers: false, ..Default::default() };
-    let packages =
-        crate::package_operator::PackageOptions { scope, concurrency: 2, cache_dir: cache.path().join("packages") };
-    let controllers = tokio::spawn({
-        let (ctx, client) = (ctx.clone(), client.clone());
-        async move {
-            tokio::join!(
-                crate::controller::run(ctx),
-                crate::apps::run(client.clone(), apps),
-                crate::scheduler::run(client.clone(), scheduler),
-                crate::jobs::run(jobs),
-                crate::package_operator::run(client, packages)
-            );
-        }
+    let workloads = manager::Manager::start(
+        client.clone(),
+        manager::ManagerOptions {
+            scope: crate::scope::Scope::of(namespaces.clone()),
+            gitsource: None,
+            apps: Some(apps::Options { concurrency: 4, ..Default::default() }),
+            jobs: Some(jobs::Options::default()),
+            packages: Some(packages::Options { concurrency: 2, cache_dir: cache.path().join("packages") }),
+            // Offers are cluster-wide objects: the quickstart's scheduler places without publishing them.
+            scheduler: Some(scheduler::Options { offers: false, ..Default::default() }),
+        },
+    );
+    let trigger = git_manager.context::<gitsource::Context>().map(|c| c.trigger.clone());
+    let controllers = tokio::spawn(async move {
+        tokio::join!(git_manager.run(), workloads.run());
     });
     let _stop = AbortOnDrop(controllers);
     writeln!(out, "controller running (log: {})", opts.log.display())?;
@@ -455,7 +457,7 @@ async fn run_on(
     // (the App operator is still running to release its finalizers).
     writeln!(out, "removing what the quickstart applied")?;
     let empty = commit_tree(repo_dir.path(), &[], "remove everything")?;
-    let _ = ctx.trigger.unbounded_send(kube::runtime::reflector::ObjectRef::new(SOURCE).within(NAMESPACE));
+    let _ = trigger.as_ref().map(|t| t.unbounded_send(kube::runtime::reflector::ObjectRef::new(SOURCE).within(NAMESPACE)));
     let deadline = Instant::now() + Duration::from_secs(120);
     loop {
         if let Some((_, _, _, Some(rev), 0)) = source_status(&sources).await

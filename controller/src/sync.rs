@@ -4,7 +4,7 @@
 //! The decisions are pure (`dromos_core::plan`); this module gathers the live state, performs
 //! the writes and counts them, so a no-op resync is proven to write nothing.
 
-use dromos_core::plan::{self, Action, Guard, ObjRef, Plan, PlanOptions, SOURCE_LABEL};
+use dromos_core::plan::{self, Action, ObjRef, Plan, PlanOptions, SOURCE_LABEL};
 use futures::StreamExt;
 use k8s_openapi::apiextensions_apiserver::pkg::apis::apiextensions::v1::CustomResourceDefinition;
 use kube::Client;
@@ -43,49 +43,7 @@ pub struct SyncSettings {
     pub scope: crate::scope::Scope,
 }
 
-/// A failed write.
-#[derive(Clone, Debug)]
-pub struct Failure {
-    /// The object.
-    pub obj: ObjRef,
-    /// `Conflict`, `Invalid`, `Forbidden`, `NotFound`, `ApplyFailed`, `DeleteFailed`, ...
-    pub reason: String,
-    /// The API server's message.
-    pub message: String,
-}
-
-/// What a sync did.
-#[derive(Debug)]
-pub struct SyncOutcome {
-    /// The plan that was executed.
-    pub plan: Plan,
-    /// Objects created or updated.
-    pub applied: usize,
-    /// Objects deleted.
-    pub pruned: usize,
-    /// Failed writes (conflicts included).
-    pub failures: Vec<Failure>,
-    /// Mutating requests sent (apply, delete); 0 for a no-op resync.
-    pub writes: usize,
-    /// Read requests sent (list, get, discovery).
-    pub reads: usize,
-    /// Inventory to record.
-    pub inventory: Vec<ObjRef>,
-    /// `metadata.generation` of each desired object as the API server returned it from the
-    /// apply (or listed it, when unchanged).
-    /// A watch cache may still hold an older copy: health read from it is only current once
-    /// it has caught up to this generation.
-    pub applied_generations: HashMap<plan::Key, i64>,
-    /// Wall time.
-    pub duration: Duration,
-}
-
-impl SyncOutcome {
-    /// True when the guard refused the revision (nothing was written).
-    pub fn blocked(&self) -> bool {
-        matches!(self.plan.guard, Guard::Blocked { .. })
-    }
-}
+pub use dromos_core::outcome::{Failure, SyncOutcome};
 
 /// Resolves kinds to API resources, remembering answers across syncs.
 #[derive(Default)]

@@ -10,7 +10,7 @@
 //! operator's mutating requests per reconcile. Prints the process's CPU time and peak RSS (the
 //! operator and the bench's own client share the process). Fails, never skips, without a cluster.
 
-use dromos::apps::{self, AppOptions};
+use dromos::operators::apps::{self, AppOptions};
 use dromos_crds::App;
 use dromos_tests::{FakeNodes, NodeSpec, TestNamespace, client, install_crds, unique_suffix};
 use futures::StreamExt;
@@ -59,9 +59,9 @@ async fn main() {
     );
     let op = tokio::spawn(fut);
     // Apps default to exact placement: the Dromos scheduler binds their pods.
-    let (_sched, sched_fut) = dromos::scheduler::start(
+    let (_sched, sched_fut) = dromos::operators::scheduler::start(
         c.clone(),
-        dromos::scheduler::SchedulerOptions {
+        dromos::operators::scheduler::SchedulerOptions {
             scope: dromos::scope::Scope::namespace(ns.name.clone()),
             offers: false,
             ..Default::default()

@@ -9,7 +9,7 @@
 //! on batch/v1 Jobs records when each run object is first seen, so a delay includes the watch
 //! latency (an upper bound of the time the object exists).
 
-use dromos::jobs::{self, JobOptions};
+use dromos::operators::jobs::{self, JobOptions};
 use dromos_crds::Job;
 use dromos_tests::{TestNamespace, client, install_crds};
 use futures::{StreamExt, TryStreamExt};

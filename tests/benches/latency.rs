@@ -7,7 +7,7 @@
 //! A real repository in a temp dir, the controller in-process, its HTTP server on loopback.
 //! Each round commits a new value of one ConfigMap and measures until the API server has it.
 
-use dromos::controller::{self, ControllerOptions};
+use dromos::operators::gitsource::{self, ControllerOptions};
 use dromos_tests::repo::commit;
 use dromos_tests::{TestNamespace, client, install_crds};
 use hmac::Mac;

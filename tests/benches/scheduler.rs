@@ -16,7 +16,7 @@
 //! without the scheduler name, with a node selector on the pool. Fails, never skips, without a
 //! cluster.
 
-use dromos::scheduler::{self, SchedulerOptions};
+use dromos::operators::scheduler::{self, SchedulerOptions};
 use dromos_crds::App;
 use dromos_tests::{FakeNodes, NodeSpec, TestNamespace, client, install_crds, unique_suffix};
 use futures::StreamExt;

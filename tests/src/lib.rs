@@ -303,15 +303,15 @@ impl Drop for Task {
 pub fn run_apps_and_scheduler(
     c: &Client,
     ns: &str,
-    mut sched: dromos::scheduler::SchedulerOptions,
-) -> (std::sync::Arc<dromos::apps::AppContext>, std::sync::Arc<dromos::scheduler::SchedulerContext>, [Task; 2]) {
+    mut sched: dromos::operators::scheduler::SchedulerOptions,
+) -> (std::sync::Arc<dromos::operators::apps::AppContext>, std::sync::Arc<dromos::operators::scheduler::SchedulerContext>, [Task; 2]) {
     let scope = dromos::scope::Scope::namespace(ns.to_string());
-    let (apps, apps_fut) = dromos::apps::start(
+    let (apps, apps_fut) = dromos::operators::apps::start(
         c.clone(),
-        dromos::apps::AppOptions { scope: scope.clone(), concurrency: 4, ..Default::default() },
+        dromos::operators::apps::AppOptions { scope: scope.clone(), concurrency: 4, ..Default::default() },
     );
     sched.scope = scope;
-    let (sched_ctx, sched_fut) = dromos::scheduler::start(c.clone(), sched);
+    let (sched_ctx, sched_fut) = dromos::operators::scheduler::start(c.clone(), sched);
     (apps, sched_ctx, [Task::spawn(apps_fut), Task::spawn(sched_fut)])
 }
 

@@ -2,8 +2,8 @@
 //! minimumHealthCapacity, restart, dependencies, deletion order, admission rules, unreachable
 //! nodes. Each test runs its own operator, scoped to its namespace, and its own fake nodes.
 
-use dromos::apps::AppContext;
-use dromos::scheduler::SchedulerOptions;
+use dromos::operators::apps::AppContext;
+use dromos::operators::scheduler::SchedulerOptions;
 use dromos_crds::App;
 use dromos_tests::{
     FakeNodes, NodeSpec, Task, TestNamespace, app_object as app, client, install_crds, run_apps_and_scheduler,

@@ -231,7 +231,7 @@ async fn the_controller_syncs_the_examples_with_nothing_but_the_chart_service_ac
     assert!(can(&sa, "list", "apps", "deployments", None).await, "cluster mode watches every namespace");
 
     // The start-up check and leader election, as `dromos controller --leader-elect` does them.
-    dromos::controller::check_crds(&sa).await.expect("CRDs visible to the ServiceAccount");
+    dromos::operators::gitsource::check_crds(&sa).await.expect("CRDs visible to the ServiceAccount");
     let leases = Api::namespaced(sa.clone(), &ns.name);
     let lease = dromos::leader::LeaseConfig {
         namespace: ns.name.clone(),
@@ -249,22 +249,22 @@ async fn the_controller_syncs_the_examples_with_nothing_but_the_chart_service_ac
     // The App operator and the Job controller run as the ServiceAccount, confined to the
     // examples' namespaces so they leave other tests on the shared cluster alone.
     let render_opts = dromos_core::translate::RenderOptions::default();
-    let (_apps_ctx, apps) = dromos::apps::start(
+    let (_apps_ctx, apps) = dromos::operators::apps::start(
         sa.clone(),
-        dromos::apps::AppOptions {
+        dromos::operators::apps::AppOptions {
             scope: dromos::scope::Scope::namespace("shop"),
             concurrency: 4,
             render: render_opts.clone(),
         },
     );
     let apps = tokio::spawn(apps);
-    let jobs = tokio::spawn(dromos::jobs::run(dromos::jobs::context(
+    let jobs = tokio::spawn(dromos::operators::jobs::run(dromos::operators::jobs::context(
         sa.clone(),
-        dromos::jobs::JobOptions { scope: dromos::scope::Scope::namespace("ops"), ..Default::default() },
+        dromos::operators::jobs::JobOptions { scope: dromos::scope::Scope::namespace("ops"), ..Default::default() },
     )));
-    let gs_ctx = dromos::controller::context(
+    let gs_ctx = dromos::operators::gitsource::context(
         sa.clone(),
-        dromos::controller::ControllerOptions {
+        dromos::operators::gitsource::ControllerOptions {
             scope: dromos::scope::Scope::namespace("ops"),
             selector: None,
             cache_dir: tempfile::tempdir().unwrap().keep(),
@@ -273,7 +273,7 @@ async fn the_controller_syncs_the_examples_with_nothing_but_the_chart_service_ac
             limiter: None,
         },
     );
-    let gitsources = tokio::spawn(dromos::controller::run(gs_ctx));
+    let gitsources = tokio::spawn(dromos::operators::gitsource::run(gs_ctx));
 
     let store = InventoryStore { namespace: ns.name.clone(), name: "examples".into() };
     let settings = SyncSettings {
@@ -425,19 +425,19 @@ async fn namespaced_mode_syncs_the_examples_in_its_namespaces_and_refuses_everyt
 
     // The controller as `dromos controller --namespace ...` runs it: all three parts, as the
     // ServiceAccount, with the scope of the rendered flags.
-    dromos::controller::check_crds(&sa).await.expect("CRDs visible in namespaced mode");
-    let (_apps_ctx, apps) = dromos::apps::start(
+    dromos::operators::gitsource::check_crds(&sa).await.expect("CRDs visible in namespaced mode");
+    let (_apps_ctx, apps) = dromos::operators::apps::start(
         sa.clone(),
-        dromos::apps::AppOptions { scope: scope.clone(), concurrency: 4, ..Default::default() },
+        dromos::operators::apps::AppOptions { scope: scope.clone(), concurrency: 4, ..Default::default() },
     );
     let apps = tokio::spawn(apps);
-    let jobs = tokio::spawn(dromos::jobs::run(dromos::jobs::context(
+    let jobs = tokio::spawn(dromos::operators::jobs::run(dromos::operators::jobs::context(
         sa.clone(),
-        dromos::jobs::JobOptions { scope: scope.clone(), ..Default::default() },
+        dromos::operators::jobs::JobOptions { scope: scope.clone(), ..Default::default() },
     )));
-    let gs_ctx = dromos::controller::context(
+    let gs_ctx = dromos::operators::gitsource::context(
         sa.clone(),
-        dromos::controller::ControllerOptions {
+        dromos::operators::gitsource::ControllerOptions {
             scope: scope.clone(),
             selector: None,
             cache_dir: tempfile::tempdir().unwrap().keep(),
@@ -446,7 +446,7 @@ async fn namespaced_mode_syncs_the_examples_in_its_namespaces_and_refuses_everyt
             limiter: None,
         },
     );
-    let gitsources = tokio::spawn(dromos::controller::run(gs_ctx));
+    let gitsources = tokio::spawn(dromos::operators::gitsource::run(gs_ctx));
 
     // A GitSource in the release namespace syncing the examples without their Namespace objects.
     let remote = tempfile::tempdir().unwrap();

@@ -2,7 +2,7 @@
 //! in temp dirs: bootstrap, change, invalid commit, prune, deletion guard, no-op resync with
 //! zero writes, unreachable remote. Each test runs its own controller scoped to its namespace.
 
-use dromos::controller::{self, Context, ControllerOptions};
+use dromos::operators::gitsource::{self, Context, ControllerOptions};
 use dromos_crds::GitSource;
 use dromos_tests::repo::commit;
 use dromos_tests::{TestNamespace, client, install_crds, wait_for};

@@ -2,7 +2,7 @@
 //! (its `pod/fast` stages complete a Job's running pod at once; a pod no node fits stays
 //! Pending). Each test runs its own job controller scoped to its own namespace.
 
-use dromos::jobs::{self, JobContext, JobOptions};
+use dromos::operators::jobs::{self, JobContext, JobOptions};
 use dromos_crds::Job;
 use dromos_crds::job::JobRunRecord;
 use dromos_tests::{TestNamespace, client, install_crds, wait_for};

@@ -8,7 +8,7 @@
 //! `history.persistent`); these tests set it to false and the packages use emptyDirs. The
 //! persistent form is checked by the dry-run (the API server validates the claim templates).
 
-use dromos::package_operator::{self, PackageContext, PackageOptions};
+use dromos::operators::packages::{self, PackageContext, PackageOptions};
 use dromos_core::package;
 use dromos_crds::{GitSource, Package};
 use dromos_tests::repo::commit;

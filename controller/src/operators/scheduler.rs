@@ -18,7 +18,8 @@ use dromos_crds::{App, Offer, OfferSpec};
 use futures::{StreamExt, stream};
 use k8s_openapi::api::core::v1::{Node, Pod};
 use kube::api::{Api, DeleteParams, Patch, PatchParams, PostParams};
-use kube::runtime::events::{Event, EventType, Recorder, Reporter};
+use kube::runtime::events::{Event, EventType, Recorder};
+use super::{Shared, Started};
 use kube::runtime::reflector::{self, ObjectRef, Store, reflector};
 use kube::runtime::{WatchStreamExt, watcher};
 use kube::{Client, Resource, ResourceExt};
@@ -35,17 +36,14 @@ pub const OFFER_MANAGER: &str = "dromos-offers";
 pub const FIELD_MANAGER: &str = "dromos-scheduler";
 /// The annotation the ReplicaSet controller reads to choose which pods to delete first.
 pub const DELETION_COST: &str = "controller.kubernetes.io/pod-deletion-cost";
-/// Label on every published Offer: the publisher's scope (see [`SchedulerOptions::offer_scope`]).
+/// Label on every published Offer: the publisher's scope (see [`Options::offer_scope`]).
 pub const OFFER_SCOPE_LABEL: &str = "dromos.io/offer-scope";
 /// A bound pod the cache has not shown bound yet is assumed on its node this long.
 const ASSUME_FOR: Duration = Duration::from_secs(30);
 
 /// Scheduler settings.
 #[derive(Clone, Debug)]
-pub struct SchedulerOptions {
-    /// Schedule pods and read Apps of these namespaces only (all by default). Nodes and the
-    /// pods bound to them are always watched cluster-wide: they decide what is free.
-    pub scope: crate::scope::Scope,
+pub struct Options {
     /// After a change, wait this long to gather more pending pods into one batch.
     pub batch_window: Duration,
     /// Bindings in flight at once.
@@ -65,10 +63,9 @@ pub struct SchedulerOptions {
     pub offer_scope: String,
 }
 
-impl Default for SchedulerOptions {
+impl Default for Options {
     fn default() -> Self {
         Self {
-            scope: crate::scope::Scope::default(),
             batch_window: Duration::from_millis(50),
             bind_concurrency: 64,
             seed: 0,
@@ -82,9 +79,12 @@ impl Default for SchedulerOptions {
 }
 
 /// Shared state of the scheduler.
-pub struct SchedulerContext {
+pub struct Context {
     client: Client,
-    opts: SchedulerOptions,
+    /// Pods are scheduled and Apps read in these namespaces only. Nodes and the pods bound to
+    /// them are always watched cluster-wide: they decide what is free.
+    scope: crate::scope::Scope,
+    opts: Options,
     recorder: Recorder,
     nodes: Store<Node>,
     pods: Store<Pod>,
@@ -111,28 +111,23 @@ pub struct SchedulerContext {
     pub cycles: AtomicUsize,
 }
 
-impl std::fmt::Debug for SchedulerContext {
+impl std::fmt::Debug for Context {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        write!(f, "SchedulerContext({:?})", self.opts)
+        write!(f, "Context({:?})", self.opts)
     }
 }
 
-/// Runs the scheduler until the future is dropped.
-pub async fn run(client: Client, opts: SchedulerOptions) {
-    let (_ctx, fut) = start(client, opts);
-    fut.await;
-}
-
 /// Builds the scheduler: its context (for counters) and the future that runs it.
-pub fn start(client: Client, opts: SchedulerOptions) -> (Arc<SchedulerContext>, impl Future<Output = ()>) {
+pub fn start(shared: &Shared, opts: Options) -> Started<Context> {
+    let client = shared.client.clone();
     let (nodes_r, nodes_w) = reflector::store::<Node>();
     let (pods_r, pods_w) = reflector::store::<Pod>();
     let (apps_r, apps_w) = reflector::store::<App>();
     let (offers_r, offers_w) = reflector::store::<Offer>();
-    let apps_watch = opts.scope.watcher::<App>(&client, watcher::Config::default());
-    let reporter = Reporter { controller: "dromos-scheduler".into(), instance: std::env::var("HOSTNAME").ok() };
-    let ctx = Arc::new(SchedulerContext {
-        recorder: Recorder::new(client.clone(), reporter),
+    let apps_watch = shared.scope.watcher::<App>(&client, watcher::Config::default());
+    let ctx = Arc::new(Context {
+        recorder: shared.recorder("dromos-scheduler"),
+        scope: shared.scope.clone(),
         client: client.clone(),
         opts: opts.clone(),
         nodes: nodes_r,
@@ -150,7 +145,7 @@ pub fn start(client: Client, opts: SchedulerOptions) -> (Arc<SchedulerContext>, 
         offer_deletes: AtomicUsize::new(0),
         cycles: AtomicUsize::new(0),
     });
-    let fut = {
+    let run = {
         let ctx = ctx.clone();
         async move {
             let nodes = reflector(nodes_w, watcher(Api::<Node>::all(client.clone()), watcher::Config::default()))
@@ -182,18 +177,18 @@ pub fn start(client: Client, opts: SchedulerOptions) -> (Arc<SchedulerContext>, 
             tokio::join!(nodes, pods, apps, offers, schedule_loop(ctx.clone()), offer_loop(ctx.clone()));
         }
     };
-    (ctx, fut)
+    Started { ctx, run: Box::pin(run) }
 }
 
 /// A `for_each` callback that wakes the scheduling loop on any watch event.
-fn wake<T>(ctx: Arc<SchedulerContext>) -> impl FnMut(T) -> futures::future::Ready<()> {
+fn wake<T>(ctx: Arc<Context>) -> impl FnMut(T) -> futures::future::Ready<()> {
     move |_| {
         ctx.wake.notify_one();
         futures::future::ready(())
     }
 }
 
-async fn schedule_loop(ctx: Arc<SchedulerContext>) {
+async fn schedule_loop(ctx: Arc<Context>) {
     let _ = ctx.nodes.wait_until_ready().await;
     let _ = ctx.pods.wait_until_ready().await;
     let _ = ctx.apps.wait_until_ready().await;
@@ -243,7 +238,7 @@ fn constraints_of(app: &App) -> Vec<Constraint> {
 type Waiting = (usize, BTreeMap<String, i64>, Vec<String>);
 
 /// One scheduling cycle over the caches.
-async fn cycle(ctx: &Arc<SchedulerContext>) {
+async fn cycle(ctx: &Arc<Context>) {
     ctx.cycles.fetch_add(1, Ordering::Relaxed);
     let pods = ctx.pods.state();
     let nodes: Vec<Node> = ctx.nodes.state().iter().map(|n| (**n).clone()).collect();
@@ -273,7 +268,7 @@ async fn cycle(ctx: &Arc<SchedulerContext>) {
     let known = placement::known_nodes_from_nodes(&nodes, &view);
 
     // Pending pods of this scheduler, per (namespace, app, revision).
-    let in_scope = |p: &Pod| ctx.opts.scope.contains(p.namespace().as_deref());
+    let in_scope = |p: &Pod| ctx.scope.contains(p.namespace().as_deref());
     let mut groups: BTreeMap<(String, String, String), Vec<&Pod>> = BTreeMap::new();
     for p in &view {
         let spec = p.spec.as_ref();
@@ -440,7 +435,7 @@ pub async fn bind(client: &Client, ns: &str, pod: &str, node: &str) -> Result<()
     api.create_subresource::<Value, Value>("binding", pod, &PostParams::default(), &body).await.map(|_| ())
 }
 
-async fn write_placement(ctx: &SchedulerContext, app: &App, want: Option<&PlacementStatus>, newly: bool) {
+async fn write_placement(ctx: &Context, app: &App, want: Option<&PlacementStatus>, newly: bool) {
     let ns = app.namespace().unwrap_or_default();
     let api: Api<App> = Api::namespaced(ctx.client.clone(), &ns);
     let body = json!({"status": {"placement": want}});
@@ -467,7 +462,7 @@ async fn write_placement(ctx: &SchedulerContext, app: &App, want: Option<&Placem
 /// differs from the ReplicaSet's default (youngest first): OLDEST_FIRST, or GROUP_BY balance.
 /// The first pod of the kill order gets cost 0, the next 1, and so on; a pod whose annotation
 /// already has its value is not written.
-async fn keep_kill_order(ctx: &SchedulerContext, view: &[Pod], known: &[NodeOffer]) {
+async fn keep_kill_order(ctx: &Context, view: &[Pod], known: &[NodeOffer]) {
     let offers = Offers::new(known.to_vec());
     let mut patches = Vec::new();
     for app in ctx.apps.state() {
@@ -565,7 +560,7 @@ fn selector_matches(selector: &str, labels: &BTreeMap<String, String>) -> bool {
 
 /// Publishes offers: one Offer per node, applied only when its spec changed and at most once
 /// per node per `offer_interval`; Offers of nodes that are gone are deleted.
-async fn offer_loop(ctx: Arc<SchedulerContext>) {
+async fn offer_loop(ctx: Arc<Context>) {
     if !ctx.opts.offers {
         return;
     }
@@ -580,7 +575,7 @@ async fn offer_loop(ctx: Arc<SchedulerContext>) {
     }
 }
 
-async fn publish_offers(ctx: &SchedulerContext, api: &Api<Offer>) {
+async fn publish_offers(ctx: &Context, api: &Api<Offer>) {
     let nodes: Vec<Node> = ctx
         .nodes
         .state()

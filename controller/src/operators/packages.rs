@@ -13,13 +13,15 @@ use dromos_core::SourceFile;
 use dromos_core::package::{self, ExpandError, RepoRef, Repository};
 use dromos_core::plan::{self, ObjRef, PlanOptions, SOURCE_LABEL};
 use dromos_crds::package::{OptionProblem, PackageObject, PackageStatus};
-use dromos_crds::{App, GitSource, Package, condition};
+use dromos_crds::{App, GitSource, Package};
 use futures::StreamExt;
 use k8s_openapi::api::apps::v1::{DaemonSet, Deployment, StatefulSet};
-use k8s_openapi::apimachinery::pkg::apis::meta::v1::{Condition, Time};
+use k8s_openapi::apimachinery::pkg::apis::meta::v1::Condition;
 use kube::api::{Api, Patch, PatchParams};
 use kube::runtime::controller::{Action, Controller};
-use kube::runtime::events::{Recorder, Reporter};
+use kube::runtime::events::Recorder;
+use super::{Backoff, Error, Shared, Started};
+use dromos_core::conditions::Standard;
 use kube::runtime::reflector::{self, ObjectRef, Store, reflector};
 use kube::runtime::{WatchStreamExt, watcher};
 use kube::{Client, Resource, ResourceExt};
@@ -33,19 +35,16 @@ use tokio::sync::Mutex;
 
 /// Operator settings.
 #[derive(Clone, Debug)]
-pub struct PackageOptions {
-    /// The namespaces watched (all, or a set: namespaced mode).
-    pub scope: crate::scope::Scope,
+pub struct Options {
     /// Packages reconciled at once.
     pub concurrency: u16,
     /// Cache of fetched GitSource repositories (shared with the GitSource controller).
     pub cache_dir: PathBuf,
 }
 
-impl Default for PackageOptions {
+impl Default for Options {
     fn default() -> Self {
         Self {
-            scope: crate::scope::Scope::default(),
             concurrency: 4,
             cache_dir: std::env::temp_dir().join("dromos-git-cache"),
         }
@@ -53,9 +52,10 @@ impl Default for PackageOptions {
 }
 
 /// Shared state of the Package reconcilers.
-pub struct PackageContext {
+pub struct Context {
     client: Client,
-    opts: PackageOptions,
+    opts: Options,
+    backoff: Backoff<Package>,
     recorder: Recorder,
     resolver: Mutex<Resolver>,
     deployments: Store<Deployment>,
@@ -67,35 +67,18 @@ pub struct PackageContext {
     /// Completed reconciles.
     pub reconciles: AtomicUsize,
     /// Statuses this operator patched (read through a cache that may lag).
-    written: crate::report::OwnWrites<Package, PackageStatus>,
+    written: super::report::OwnWrites<Package, PackageStatus>,
 }
 
-impl std::fmt::Debug for PackageContext {
+impl std::fmt::Debug for Context {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        write!(f, "PackageContext({:?})", self.opts)
+        write!(f, "Context({:?})", self.opts)
     }
 }
 
-/// Errors that make a reconcile retry with backoff.
-#[derive(Debug, thiserror::Error)]
-pub enum PackageError {
-    /// Kubernetes API failure.
-    #[error("kubernetes: {0}")]
-    Kube(#[from] kube::Error),
-    /// Anything else.
-    #[error("{0}")]
-    Other(String),
-}
-
-/// Runs the Package operator until the future is dropped.
-pub async fn run(client: Client, opts: PackageOptions) {
-    let (_ctx, fut) = start(client, opts);
-    fut.await;
-}
-
 /// Builds the operator: its context (for counters) and the future that runs it.
-pub fn start(client: Client, opts: PackageOptions) -> (Arc<PackageContext>, impl std::future::Future<Output = ()>) {
-    let scope = opts.scope.clone();
+pub fn start(shared: &Shared, opts: Options) -> Started<Context> {
+    let (client, scope) = (shared.client.clone(), shared.scope.clone());
     let owned = watcher::Config::default().labels(package::LABEL_INSTANCE);
     let (pkg_r, pkg_w) = reflector::store::<Package>();
     let (dep_r, dep_w) = reflector::store::<Deployment>();
@@ -113,9 +96,9 @@ pub fn start(client: Client, opts: PackageOptions) -> (Arc<PackageContext>, impl
         reflector(ds_w, scope.watcher::<DaemonSet>(&client, owned.clone())).default_backoff().touched_objects();
     let app_stream = reflector(app_w, scope.watcher::<App>(&client, owned)).default_backoff().touched_objects();
     let gs_stream = scope.watcher::<GitSource>(&client, watcher::Config::default()).default_backoff().touched_objects();
-    let reporter = Reporter { controller: "dromos-packages".into(), instance: std::env::var("HOSTNAME").ok() };
-    let ctx = Arc::new(PackageContext {
-        recorder: Recorder::new(client.clone(), reporter),
+    let ctx = Arc::new(Context {
+        recorder: shared.recorder("dromos-packages"),
+        backoff: Backoff::new("packages"),
         client,
         opts: opts.clone(),
         resolver: Mutex::new(Resolver::default()),
@@ -140,7 +123,7 @@ pub fn start(client: Client, opts: PackageOptions) -> (Arc<PackageContext>, impl
             .map(|p| ObjectRef::from_obj(&*p))
             .collect::<Vec<_>>()
     };
-    let fut = {
+    let run = {
         let ctx = ctx.clone();
         async move {
             Controller::for_stream(pkg_stream, pkg_r)
@@ -159,12 +142,11 @@ pub fn start(client: Client, opts: PackageOptions) -> (Arc<PackageContext>, impl
                 .await;
         }
     };
-    (ctx, fut)
+    Started { ctx, run: Box::pin(run) }
 }
 
-fn error_policy(pkg: Arc<Package>, err: &PackageError, _ctx: Arc<PackageContext>) -> Action {
-    tracing::warn!(package = %pkg.name_any(), "package reconcile failed: {err}");
-    Action::requeue(Duration::from_secs(5))
+fn error_policy(pkg: Arc<Package>, err: &Error, ctx: Arc<Context>) -> Action {
+    ctx.backoff.on_error(&pkg, err)
 }
 
 /// The GitSource a Package reads its repository from: `repository.gitSource`, or for a bare
@@ -182,7 +164,7 @@ fn git_source_of(pkg: &Package) -> Option<String> {
 }
 
 /// Fetches the repository of a Package. Errors are messages for the status.
-async fn fetch_repository(ctx: &PackageContext, pkg: &Package) -> Result<Arc<Repository>, String> {
+async fn fetch_repository(ctx: &Context, pkg: &Package) -> Result<Arc<Repository>, String> {
     let rref = package::repo_ref(&pkg.spec);
     let RepoRef::Path { path, .. } = &rref else {
         return Ok(Arc::new(crate::packages::catalog().clone()));
@@ -199,7 +181,7 @@ async fn fetch_repository(ctx: &PackageContext, pkg: &Package) -> Result<Arc<Rep
         .await
         .map_err(|e| format!("reading GitSource {ns}/{gs_name}: {e}"))?
         .ok_or_else(|| format!("GitSource {ns}/{gs_name} (repository.gitSource) does not exist"))?;
-    let creds = crate::controller::credentials(&ctx.client, &gs).await.map_err(|e| e.to_string())?;
+    let creds = super::source_credentials(&ctx.client, &gs).await.map_err(|e| e.to_string())?;
     // The commit the GitSource last applied, so manifests and packages come from one revision;
     // its ref when it has applied nothing yet.
     let applied = gs.status.as_ref().and_then(|s| s.last_applied_revision.clone());
@@ -225,7 +207,7 @@ async fn fetch_repository(ctx: &PackageContext, pkg: &Package) -> Result<Arc<Rep
     Ok(Arc::new(repo))
 }
 
-fn live_value(ctx: &PackageContext, o: &ObjRef) -> Option<Value> {
+fn live_value(ctx: &Context, o: &ObjRef) -> Option<Value> {
     let ns = o.namespace.as_deref().unwrap_or_default();
     fn to<K: serde::Serialize>(v: Option<Arc<K>>) -> Option<Value> {
         v.and_then(|v| serde_json::to_value(&*v).ok())
@@ -243,7 +225,7 @@ fn live_value(ctx: &PackageContext, o: &ObjRef) -> Option<Value> {
 /// Health of each object from the watch caches. `applied` holds the generation the apply just
 /// returned: a cached copy older than that still describes the previous spec (its status can say
 /// Ready for the old pods), so the object counts as Progressing until the cache catches up.
-fn objects_with_health(ctx: &PackageContext, refs: &[ObjRef], applied: &HashMap<plan::Key, i64>) -> Vec<PackageObject> {
+fn objects_with_health(ctx: &Context, refs: &[ObjRef], applied: &HashMap<plan::Key, i64>) -> Vec<PackageObject> {
     refs.iter()
         .map(|o| {
             let live = live_value(ctx, o);
@@ -283,41 +265,21 @@ fn conditions(
     generation: Option<i64>,
     old: &[Condition],
 ) -> Vec<Condition> {
-    let one = |type_: &str, status: bool, message: &str| {
-        let s = if status { "True" } else { "False" };
-        let last = old
-            .iter()
-            .find(|c| c.type_ == type_ && c.status == s)
-            .map(|c| c.last_transition_time.clone())
-            .unwrap_or_else(|| Time(k8s_openapi::jiff::Timestamp::now()));
-        Condition {
-            type_: type_.into(),
-            status: s.into(),
-            reason: reason.into(),
-            message: message.chars().take(1000).collect(),
-            observed_generation: generation,
-            last_transition_time: last,
-        }
-    };
-    vec![
-        one(condition::READY, ready, message),
-        one(condition::RECONCILING, reconciling, if reconciling { message } else { "" }),
-        one(condition::STALLED, stalled, if stalled { message } else { "" }),
-    ]
+    let s = Standard { ready, reconciling, stalled, reason, message };
+    dromos_core::conditions::standard(s, generation, old, chrono::Utc::now())
 }
 
-async fn publish(ctx: &PackageContext, pkg: &Package, warning: bool, reason: &str, note: String) {
+async fn publish(ctx: &Context, pkg: &Package, warning: bool, reason: &str, note: String) {
     ctx.writes.fetch_add(1, Ordering::Relaxed);
-    crate::report::event(&ctx.recorder, &pkg.object_ref(&()), warning, "Install", reason, &note).await;
+    super::report::event(&ctx.recorder, &pkg.object_ref(&()), warning, "Install", reason, &note).await;
 }
 
-async fn write_status(ctx: &PackageContext, pkg: &Package, status: &PackageStatus) -> Result<bool, PackageError> {
+async fn write_status(ctx: &Context, pkg: &Package, status: &PackageStatus) -> Result<bool, Error> {
     let prev = ctx.written.current(pkg, pkg.status.as_ref());
     if prev.as_ref() == Some(status) {
         return Ok(false);
     }
-    let body =
-        crate::report::status_merge_body(status, prev.as_ref(), &[]).map_err(|e| PackageError::Other(e.to_string()))?;
+    let body = super::report::status_merge_body(status, prev.as_ref(), &[])?;
     let api: Api<Package> = Api::namespaced(ctx.client.clone(), &pkg.namespace().unwrap_or_default());
     ctx.writes.fetch_add(1, Ordering::Relaxed);
     api.patch_status(&pkg.name_any(), &PatchParams::default(), &Patch::Merge(body)).await?;
@@ -328,13 +290,13 @@ async fn write_status(ctx: &PackageContext, pkg: &Package, status: &PackageStatu
 /// Keeps the applied render and reports why the spec cannot be installed: Ready False,
 /// Stalled True, an Event when the status changes. Objects stay as they are.
 async fn refuse(
-    ctx: &PackageContext,
+    ctx: &Context,
     pkg: &Package,
     reason: &str,
     message: String,
     option_errors: Vec<OptionProblem>,
     retry: bool,
-) -> Result<Action, PackageError> {
+) -> Result<Action, Error> {
     let old = ctx.written.current(pkg, pkg.status.as_ref()).unwrap_or_default();
     let mut status = old.clone();
     status.common.observed_generation = pkg.metadata.generation;
@@ -353,13 +315,13 @@ async fn refuse(
     Ok(if retry { Action::requeue(Duration::from_secs(60)) } else { Action::await_change() })
 }
 
-async fn reconcile(pkg: Arc<Package>, ctx: Arc<PackageContext>) -> Result<Action, PackageError> {
+async fn reconcile(pkg: Arc<Package>, ctx: Arc<Context>) -> Result<Action, Error> {
     let r = reconcile_one(&pkg, &ctx).await;
     ctx.reconciles.fetch_add(1, Ordering::Relaxed);
-    r
+    ctx.backoff.record(&pkg, r)
 }
 
-async fn reconcile_one(pkg: &Package, ctx: &PackageContext) -> Result<Action, PackageError> {
+async fn reconcile_one(pkg: &Package, ctx: &Context) -> Result<Action, Error> {
     if pkg.metadata.deletion_timestamp.is_some() {
         // Owner references let the garbage collector remove what the Package rendered.
         return Ok(Action::await_change());
@@ -452,7 +414,7 @@ async fn reconcile_one(pkg: &Package, ctx: &PackageContext) -> Result<Action, Pa
         let mut resolver = ctx.resolver.lock().await;
         sync::sync(&ctx.client, &mut resolver, desired, &HashMap::new(), &inventory, &settings)
             .await
-            .map_err(|e| PackageError::Other(format!("{e:#}")))?
+            .map_err(Error::sync)?
     };
     ctx.writes.fetch_add(outcome.writes, Ordering::Relaxed);
 
