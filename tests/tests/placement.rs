@@ -3,7 +3,7 @@
 //! namespace, on its own nodes: every App carries `[pool, CLUSTER, <unique>]` and only the
 //! test's nodes have that label, so other tests' nodes on the shared cluster are never used.
 
-use dromos::operators::scheduler::{SchedulerContext, SchedulerOptions};
+use dromos::operators::scheduler::{Context as SchedulerContext, Options as SchedulerOptions};
 use dromos_crds::{App, Offer};
 use dromos_tests::{
     FakeNodes, NodeSpec, Task, TestNamespace, app_object as app, client, install_crds, run_apps_and_scheduler,
@@ -22,7 +22,7 @@ const T: Duration = Duration::from_secs(120);
 
 struct Setup {
     // First: the controllers stop before the namespace and nodes go.
-    _tasks: [Task; 2],
+    _tasks: Task,
     ns: TestNamespace,
     nodes: FakeNodes,
     pool: String,

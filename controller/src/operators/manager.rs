@@ -88,8 +88,16 @@ impl Manager {
     }
 
     /// Runs every operator until the future is dropped.
-    pub async fn run(self) {
-        futures::future::join_all(self.runs.into_iter().map(|r| r.1)).await;
+    pub async fn run(mut self) {
+        self.runner().await
+    }
+
+    /// The future that runs every operator (taken out: the contexts stay readable).
+    pub fn runner(&mut self) -> BoxFuture<'static, ()> {
+        let runs = std::mem::take(&mut self.runs);
+        Box::pin(async move {
+            futures::future::join_all(runs.into_iter().map(|r| r.1)).await;
+        })
     }
 }
 
