@@ -11,6 +11,30 @@ fn t(s: &str) -> Instant {
     parse_time(s).unwrap_or_else(|| panic!("bad time {s}"))
 }
 
+/// A Chronos-style job on an ISO 8601 schedule running `cmd`.
+fn iso(schedule: &str, cmd: &str) -> JobSpec {
+    JobSpec {
+        run: JobRun { cmd: Some(cmd.into()), ..Default::default() },
+        schedule: Some(schedule.into()),
+        ..Default::default()
+    }
+}
+
+/// Attempt 1 of the scheduled run fired at `at`, as the cluster shows it.
+fn scheduled_attempt(run: &str, at: &str, finished: Option<Finished>) -> AttemptState {
+    AttemptState {
+        name: run.into(),
+        run: run.into(),
+        attempt: 1,
+        trigger: Some(RunTrigger::Schedule),
+        scheduled: Some(t(at)),
+        created: t(at),
+        started: None,
+        finished,
+        waiting: None,
+    }
+}
+
 fn cron(expr: &str) -> JobSpec {
     JobSpec {
         run: JobRun { cmd: Some("true".into()), ..Default::default() },
@@ -214,11 +238,7 @@ fn a_run_whose_pod_does_not_start_in_time_fails_with_the_reason() {
 
 #[test]
 fn chronos_retries_back_off_then_fail() {
-    let spec = JobSpec {
-        run: JobRun { cmd: Some("false".into()), ..Default::default() },
-        schedule: Some("R1/2026-05-01T10:00:00Z/PT1H".into()),
-        ..Default::default()
-    };
+    let spec = iso("R1/2026-05-01T10:00:00Z/PT1H", "false");
     let mut s = Sim::new(spec, "2026-05-01T09:00:00Z");
     assert_eq!(names(&s.step("2026-05-01T10:00:00Z")), vec!["backup-1777629600"]);
     s.finish("backup-1777629600", "2026-05-01T10:00:05Z", false);
@@ -267,11 +287,7 @@ fn on_failure_retries_inside_the_active_deadline_and_never_kills_a_running_attem
 
 #[test]
 fn an_r3_interval_with_an_empty_start_runs_three_times_and_stops() {
-    let spec = JobSpec {
-        run: JobRun { cmd: Some("true".into()), ..Default::default() },
-        schedule: Some("R3//PT10S".into()),
-        ..Default::default()
-    };
+    let spec = iso("R3//PT10S", "true");
     let mut s = Sim::new(spec, "2026-05-01T10:00:00Z");
     let d = s.step("2026-05-01T10:00:01Z");
     assert_eq!(names(&d), vec!["backup-1777629601"]);
@@ -370,17 +386,8 @@ fn history_keeps_the_last_ten_finished_runs_and_deletes_older_jobs() {
     assert_eq!(s.status.success_count, 12);
     assert_eq!(deleted, vec!["backup-1777629600", "backup-1777629660"]);
     // Deleted runs are not adopted back.
-    s.attempts.push(AttemptState {
-        name: "backup-1777629600".into(),
-        run: "backup-1777629600".into(),
-        attempt: 1,
-        trigger: Some(RunTrigger::Schedule),
-        scheduled: Some(t("2026-05-01T10:00:00Z")),
-        created: t("2026-05-01T10:00:00Z"),
-        started: None,
-        finished: Some(Finished { at: t("2026-05-01T10:00:30Z"), succeeded: true, reason: String::new() }),
-        waiting: None,
-    });
+    let finished = Finished { at: t("2026-05-01T10:00:30Z"), succeeded: true, reason: String::new() };
+    s.attempts.push(scheduled_attempt("backup-1777629600", "2026-05-01T10:00:00Z", Some(finished)));
     let d = s.step("2026-05-01T10:11:50Z");
     assert_eq!(d.delete, vec!["backup-1777629600"]);
     assert_eq!(s.status.success_count, 12);
@@ -389,17 +396,7 @@ fn history_keeps_the_last_ten_finished_runs_and_deletes_older_jobs() {
 #[test]
 fn attempts_created_before_a_crash_are_adopted_and_deleted_ones_fail_the_run() {
     let mut s = Sim::new(cron("0 * * * *"), "2026-05-01T09:30:00Z");
-    s.attempts.push(AttemptState {
-        name: "backup-1777629600".into(),
-        run: "backup-1777629600".into(),
-        attempt: 1,
-        trigger: Some(RunTrigger::Schedule),
-        scheduled: Some(t("2026-05-01T10:00:00Z")),
-        created: t("2026-05-01T10:00:00Z"),
-        started: None,
-        finished: None,
-        waiting: None,
-    });
+    s.attempts.push(scheduled_attempt("backup-1777629600", "2026-05-01T10:00:00Z", None));
     let d = s.step("2026-05-01T10:00:02Z");
     assert!(d.create.is_empty(), "{d:?}");
     assert_eq!(s.results(), pairs(&[("backup-1777629600", "Active")]));
