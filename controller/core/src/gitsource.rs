@@ -67,31 +67,7 @@ pub fn source_id(namespace: &str, name: &str) -> String {
     format!("{namespace}.{name}")
 }
 
-/// An Event to publish.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub struct Event {
-    /// Warning (else Normal).
-    pub warning: bool,
-    /// CamelCase reason.
-    pub reason: String,
-    /// Note.
-    pub message: String,
-}
-
-impl Event {
-    fn new(warning: bool, reason: &str, message: String) -> Self {
-        Self { warning, reason: reason.into(), message }
-    }
-}
-
-/// When to reconcile again.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum Requeue {
-    /// After the source's interval.
-    After(Duration),
-    /// Only when the GitSource changes.
-    OnChange,
-}
+pub use crate::decision::{Event, Requeue};
 
 /// What a reconcile gathered and did.
 #[derive(Debug)]
@@ -128,16 +104,8 @@ pub enum Outcome<'a> {
     },
 }
 
-/// The decision of one reconcile.
-#[derive(Clone, Debug, PartialEq)]
-pub struct Decision {
-    /// The status to write (`None`: write nothing); written only if it differs from the stored.
-    pub status: Option<GitSourceStatus>,
-    /// Events to publish.
-    pub events: Vec<Event>,
-    /// When to reconcile again.
-    pub requeue: Requeue,
-}
+/// The decision of one GitSource reconcile.
+pub type Decision = crate::decision::Decision<GitSourceStatus>;
 
 /// Decides from `outcome`. `cached` is the status as the watch cache holds it (the base of the
 /// new status and the judge of whether a failure is news worth an Event).
@@ -165,7 +133,7 @@ pub fn decide(
             let message = format!("{message}; the last applied revision stays live");
             status.common.conditions = cond(Standard { reason, message: &message, ..Default::default() });
             if cached != Some(&status) {
-                events.push(Event::new(true, reason, message));
+                events.push(Event::warning(reason, message));
             }
             after
         }
@@ -175,7 +143,7 @@ pub fn decide(
             let s = Standard { stalled: true, reason: "ValidationFailed", message: &message, ..Default::default() };
             status.common.conditions = cond(s);
             if cached != Some(&status) {
-                events.push(Event::new(true, "ValidationFailed", message));
+                events.push(Event::warning("ValidationFailed", message));
             }
             after
         }
@@ -186,7 +154,7 @@ pub fn decide(
                     drifted.len(),
                     drifted.join(", ")
                 );
-                events.push(Event::new(true, "DriftDetected", note));
+                events.push(Event::warning("DriftDetected", note));
             }
             return Decision { status: None, events, requeue: after };
         }
@@ -235,7 +203,7 @@ fn synced(
         let fixed: Vec<String> =
             sync.plan.steps.iter().filter(|s| s.action != plan::Action::Unchanged).map(|s| s.obj.display()).collect();
         let note = format!("{} objects restored to {revision}: {}", fixed.len(), fixed.join(", "));
-        events.push(Event::new(false, "DriftCorrected", note));
+        events.push(Event::normal("DriftCorrected", note));
     }
     if sync.blocked() {
         let message = plan::report::text(&sync.plan).lines().last().unwrap_or_default().to_string();
@@ -243,7 +211,7 @@ fn synced(
             cond(Standard { stalled: true, reason: "DeletionGuard", message: &message, ..Default::default() });
         // The guard's verdict is news only when it changes the status.
         if cached != Some(&*status) {
-            events.push(Event::new(true, "DeletionGuard", message));
+            events.push(Event::warning("DeletionGuard", message));
         }
     } else if sync.failures.is_empty() {
         status.last_applied_revision = Some(revision.to_string());
@@ -252,11 +220,11 @@ fn synced(
             cond(Standard { ready: true, reason: "Succeeded", message: &message, ..Default::default() });
         if sync.applied > 0 && !same_revision {
             let note = format!("{} objects applied, {unchanged} unchanged from {revision}", sync.applied);
-            events.push(Event::new(false, "Applied", note));
+            events.push(Event::normal("Applied", note));
         }
         if sync.pruned > 0 {
             let names: Vec<String> = sync.plan.prune.iter().take(PRUNED_NAMED).map(ObjRef::display).collect();
-            events.push(Event::new(false, "Pruned", format!("{} objects deleted: {}", sync.pruned, names.join(", "))));
+            events.push(Event::normal("Pruned", format!("{} objects deleted: {}", sync.pruned, names.join(", "))));
         }
     } else {
         let conflicts = sync.failures.iter().filter(|f| f.reason == "Conflict").count();
@@ -272,7 +240,7 @@ fn synced(
             if conflicts > 0 { "; set spec.force to take over fields owned by other managers" } else { "" }
         );
         status.common.conditions = cond(Standard { reason, message: &message, ..Default::default() });
-        events.push(Event::new(true, reason, message));
+        events.push(Event::warning(reason, message));
     }
     if !sync.blocked() {
         status.inventory = sync.inventory.iter().map(ObjRef::encode).collect();
@@ -287,5 +255,139 @@ fn synced(
             duration_ms: sync.duration.as_millis() as i64,
             finished_at: Some(fmt_time(now)),
         });
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::outcome::Failure;
+    use crate::plan::{Action, Guard, Plan, Step};
+    use dromos_crds::condition::{READY, STALLED};
+
+    fn t(s: &str) -> Instant {
+        crate::time::parse_time(s).unwrap()
+    }
+
+    fn obj(name: &str) -> ObjRef {
+        ObjRef { api_version: "v1".into(), kind: "ConfigMap".into(), namespace: Some("ns".into()), name: name.into() }
+    }
+
+    fn synced_outcome(applied: usize, guard: Guard, failures: Vec<Failure>) -> SyncOutcome {
+        let steps = vec![Step {
+            obj: obj("a"),
+            action: if applied > 0 { Action::Update } else { Action::Unchanged },
+            wave: 2,
+            diff: None,
+        }];
+        SyncOutcome {
+            plan: Plan { steps, prune: vec![], guard },
+            applied,
+            pruned: 0,
+            failures,
+            writes: applied,
+            reads: 1,
+            inventory: vec![obj("a")],
+            applied_generations: Default::default(),
+            duration: Duration::from_millis(5),
+        }
+    }
+
+    fn spec() -> GitSourceSpec {
+        GitSourceSpec { interval: Some("30s".into()), ..Default::default() }
+    }
+
+    #[test]
+    fn intervals() {
+        assert_eq!(parse_interval("1m"), Some(Duration::from_secs(60)));
+        assert_eq!(parse_interval("1h30m"), Some(Duration::from_secs(5400)));
+        assert_eq!(parse_interval("500ms"), Some(Duration::from_millis(500)));
+        assert_eq!(parse_interval("2s"), Some(Duration::from_secs(2)));
+        assert_eq!(parse_interval("x"), None);
+        assert_eq!(parse_interval("5"), None);
+        assert_eq!(interval(&GitSourceSpec::default()), DEFAULT_INTERVAL);
+    }
+
+    #[test]
+    fn a_sync_records_the_revision_and_a_no_op_resync_changes_nothing() {
+        let now = t("2026-12-04T10:00:00Z");
+        let sync = synced_outcome(1, Guard::Ok, vec![]);
+        let d = decide(&spec(), Some(1), None, Outcome::Synced { revision: "main@sha1:abc", sync: &sync }, now);
+        let status = d.status.unwrap();
+        assert_eq!(status.last_applied_revision.as_deref(), Some("main@sha1:abc"));
+        assert_eq!(status.inventory, vec![obj("a").encode()]);
+        assert!(conditions::is_true(&status.common.conditions, READY));
+        assert_eq!(d.events.iter().map(|e| e.reason.as_str()).collect::<Vec<_>>(), ["Applied"]);
+        assert_eq!(d.requeue, Requeue::After(Duration::from_secs(30)));
+        // The same revision again, nothing written by the sync: the same status, no Event.
+        let noop = synced_outcome(0, Guard::Ok, vec![]);
+        let later = t("2026-12-04T10:01:00Z");
+        let again =
+            decide(&spec(), Some(1), Some(&status), Outcome::Synced { revision: "main@sha1:abc", sync: &noop }, later);
+        assert_eq!(again.status.as_ref(), Some(&status), "a no-op resync writes nothing");
+        assert!(again.events.is_empty());
+    }
+
+    #[test]
+    fn failures_are_reported_with_the_last_revision_kept() {
+        let now = t("2026-12-04T10:00:00Z");
+        let ok = synced_outcome(1, Guard::Ok, vec![]);
+        let applied =
+            decide(&spec(), Some(1), None, Outcome::Synced { revision: "r1", sync: &ok }, now).status.unwrap();
+        let fetch = decide(
+            &spec(),
+            Some(1),
+            Some(&applied),
+            Outcome::FetchFailed { reason: "Unreachable", message: "no route".into() },
+            now,
+        );
+        let st = fetch.status.clone().unwrap();
+        assert_eq!(st.last_applied_revision.as_deref(), Some("r1"));
+        assert_eq!(st.common.conditions[0].message, "no route; the last applied revision stays live");
+        assert_eq!(fetch.events.len(), 1, "news: an Event");
+        let again = decide(
+            &spec(),
+            Some(1),
+            Some(&st),
+            Outcome::FetchFailed { reason: "Unreachable", message: "no route".into() },
+            now,
+        );
+        assert!(again.events.is_empty(), "the same failure again: no Event");
+        let diag =
+            crate::Diagnostic::error("schema", "bad.yaml", crate::Pos::default(), "spec.instances", "not a number");
+        let invalid =
+            decide(&spec(), Some(1), Some(&applied), Outcome::Invalid { revision: "r2", diagnostics: &[diag] }, now);
+        let st = invalid.status.unwrap();
+        assert!(conditions::is_true(&st.common.conditions, STALLED));
+        assert_eq!(st.diagnostics.len(), 1);
+        assert_eq!(st.last_attempted_revision.as_deref(), Some("r2"));
+        assert_eq!(st.last_applied_revision.as_deref(), Some("r1"), "nothing of r2 was applied");
+        let failed = Failure { obj: obj("a"), reason: "Conflict".into(), message: "owned by kubectl".into() };
+        let conflict = synced_outcome(0, Guard::Ok, vec![failed]);
+        let d = decide(&spec(), Some(1), Some(&applied), Outcome::Synced { revision: "r3", sync: &conflict }, now);
+        assert_eq!(d.events[0].reason, "Conflict");
+        assert_eq!(d.status.unwrap().last_applied_revision.as_deref(), Some("r1"));
+        let guard = Guard::Blocked { deleting: 5, inventory: 6, max_fraction: 0.5 };
+        let blocked = synced_outcome(0, guard, vec![]);
+        let d = decide(&spec(), Some(1), Some(&applied), Outcome::Synced { revision: "r4", sync: &blocked }, now);
+        assert_eq!(d.events[0].reason, "DeletionGuard");
+        assert_eq!(d.status.unwrap().inventory, applied.inventory, "the inventory stays");
+    }
+
+    #[test]
+    fn suspended_and_drift_only() {
+        let now = t("2026-12-04T10:00:00Z");
+        let d = decide(&spec(), Some(1), None, Outcome::Suspended, now);
+        assert_eq!(d.requeue, Requeue::OnChange);
+        assert_eq!(d.status.unwrap().common.conditions[0].reason, "Suspended");
+        let d = decide(
+            &spec(),
+            Some(1),
+            None,
+            Outcome::DriftReported { revision: "r1", drifted: vec!["ConfigMap/ns/a".into()] },
+            now,
+        );
+        assert_eq!(d.status, None, "drift reports write no status");
+        assert_eq!(d.events[0].reason, "DriftDetected");
     }
 }

@@ -7,6 +7,7 @@
 pub mod appstate;
 pub mod conditions;
 pub mod constraints;
+pub mod decision;
 pub mod diag;
 pub mod gitsource;
 pub mod ids;

@@ -11,14 +11,14 @@ use super::{Backoff, Error, Shared, Started};
 use crate::git::{self, GitRef};
 use crate::sync::{self, Resolver, SyncSettings};
 use dromos_core::SourceFile;
-use dromos_core::conditions::Standard;
-use dromos_core::package::{self, ExpandError, RepoRef, Repository};
+use dromos_core::decision::Requeue;
+use dromos_core::package::install::{self, Refusal};
+use dromos_core::package::{self, RepoRef, Repository};
 use dromos_core::plan::{self, ObjRef, PlanOptions, SOURCE_LABEL};
-use dromos_crds::package::{OptionProblem, PackageObject, PackageStatus};
+use dromos_crds::package::{PackageObject, PackageStatus};
 use dromos_crds::{App, GitSource, Package};
 use futures::StreamExt;
 use k8s_openapi::api::apps::v1::{DaemonSet, Deployment, StatefulSet};
-use k8s_openapi::apimachinery::pkg::apis::meta::v1::Condition;
 use kube::api::{Api, Patch, PatchParams};
 use kube::runtime::controller::{Action, Controller};
 use kube::runtime::events::Recorder;
@@ -30,7 +30,6 @@ use std::collections::HashMap;
 use std::path::PathBuf;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
-use std::time::Duration;
 use tokio::sync::Mutex;
 
 /// Operator settings.
@@ -252,20 +251,6 @@ fn inventory_of(status: &PackageStatus) -> Vec<ObjRef> {
         .collect()
 }
 
-/// Ready / Reconciling / Stalled, keeping transition times of unchanged conditions.
-fn conditions(
-    ready: bool,
-    reconciling: bool,
-    stalled: bool,
-    reason: &str,
-    message: &str,
-    generation: Option<i64>,
-    old: &[Condition],
-) -> Vec<Condition> {
-    let s = Standard { ready, reconciling, stalled, reason, message };
-    dromos_core::conditions::standard(s, generation, old, chrono::Utc::now())
-}
-
 async fn publish(ctx: &Context, pkg: &Package, warning: bool, reason: &str, note: String) {
     ctx.writes.fetch_add(1, Ordering::Relaxed);
     super::report::event(&ctx.recorder, &pkg.object_ref(&()), warning, "Install", reason, &note).await;
@@ -284,34 +269,6 @@ async fn write_status(ctx: &Context, pkg: &Package, status: &PackageStatus) -> R
     Ok(true)
 }
 
-/// Keeps the applied render and reports why the spec cannot be installed: Ready False,
-/// Stalled True, an Event when the status changes. Objects stay as they are.
-async fn refuse(
-    ctx: &Context,
-    pkg: &Package,
-    reason: &str,
-    message: String,
-    option_errors: Vec<OptionProblem>,
-    retry: bool,
-) -> Result<Action, Error> {
-    let old = ctx.written.current(pkg, pkg.status.as_ref()).unwrap_or_default();
-    let mut status = old.clone();
-    status.common.observed_generation = pkg.metadata.generation;
-    status.option_errors = option_errors;
-    let kept = if old.objects.is_empty() {
-        String::new()
-    } else {
-        format!("; the installed {} stays", old.installed_version.as_deref().unwrap_or("render"))
-    };
-    let msg = format!("{message}{kept}");
-    status.common.conditions =
-        conditions(false, false, true, reason, &msg, pkg.metadata.generation, &old.common.conditions);
-    if write_status(ctx, pkg, &status).await? {
-        publish(ctx, pkg, true, reason, msg).await;
-    }
-    Ok(if retry { Action::requeue(Duration::from_secs(60)) } else { Action::await_change() })
-}
-
 async fn reconcile(pkg: Arc<Package>, ctx: Arc<Context>) -> Result<Action, Error> {
     let r = reconcile_one(&pkg, &ctx).await;
     ctx.reconciles.fetch_add(1, Ordering::Relaxed);
@@ -323,77 +280,79 @@ async fn reconcile_one(pkg: &Package, ctx: &Context) -> Result<Action, Error> {
         // Owner references let the garbage collector remove what the Package rendered.
         return Ok(Action::await_change());
     }
+    let old = ctx.written.current(pkg, pkg.status.as_ref()).unwrap_or_default();
+    let now = chrono::Utc::now();
+    let decision = match install(pkg, ctx, &old).await? {
+        Ok(inst) => install::installed(&old, pkg.metadata.generation, inst.installed(), now),
+        Err(refusal) => install::refuse(&old, pkg.metadata.generation, refusal, now),
+    };
+    // act: Events, then the one status write
+    for e in decision.events {
+        publish(ctx, pkg, e.warning, &e.reason, e.message).await;
+    }
+    if let Some(status) = &decision.status {
+        write_status(ctx, pkg, status).await?;
+    }
+    Ok(match decision.requeue {
+        Requeue::After(d) => Action::requeue(d),
+        Requeue::OnChange => Action::await_change(),
+    })
+}
+
+/// What an install gathered and did, for [`install::installed`].
+struct Done {
+    package: String,
+    version: String,
+    repository: String,
+    hash: String,
+    sync: sync::SyncOutcome,
+    objects: Vec<PackageObject>,
+    warnings: Vec<String>,
+}
+
+impl Done {
+    fn installed(&self) -> install::Installed<'_> {
+        install::Installed {
+            package: &self.package,
+            version: &self.version,
+            repository: self.repository.clone(),
+            hash: self.hash.clone(),
+            sync: &self.sync,
+            objects: self.objects.clone(),
+            warnings: &self.warnings,
+        }
+    }
+}
+
+/// gather (repository) -> build (pure) -> apply (sync) -> health (caches). The outer error is
+/// the reconcile's; a refusal (the spec cannot be installed) is the inner one.
+async fn install(pkg: &Package, ctx: &Context, old: &PackageStatus) -> Result<Result<Done, Refusal>, Error> {
     let ns = pkg.namespace().unwrap_or_default();
     let name = pkg.name_any();
-    let generation = pkg.metadata.generation;
-    let old = ctx.written.current(pkg, pkg.status.as_ref()).unwrap_or_default();
-
     // dereference (client required)
     let repo = match fetch_repository(ctx, pkg).await {
         Ok(r) => r,
-        Err(msg) => return refuse(ctx, pkg, "RepositoryUnavailable", msg, vec![], true).await,
+        Err(message) => {
+            return Ok(Err(Refusal { reason: "RepositoryUnavailable", message, option_errors: vec![], retry: true }));
+        }
     };
-
     // build (no client required)
-    let (version, rendered) = match package::expand_package(&pkg.spec, &ns, &name, &repo) {
-        Ok((v, r)) => (v, r),
-        Err(ExpandError::Render(package::RenderError::Options(errs))) => {
-            let problems: Vec<OptionProblem> = errs
-                .iter()
-                .map(|e| OptionProblem { path: e.path.clone(), rule: e.rule.clone(), message: e.message.clone() })
-                .collect();
-            let list: Vec<String> = errs.iter().map(|e| format!("{} ({}): {}", e.path, e.rule, e.message)).collect();
-            let msg = format!("invalid options: {}", list.join("; "));
-            return refuse(ctx, pkg, "InvalidOptions", msg, problems, false).await;
+    let built = package::expand_package(&pkg.spec, &ns, &name, &repo).map_err(Refusal::from).and_then(|(v, r)| {
+        if let Some(installed) = old.installed_version.as_deref().filter(|i| *i != v.meta.version) {
+            let from = repo.find(&pkg.spec.name, Some(installed)).map(|p| p.meta.clone()).unwrap_or_else(|_| {
+                package::Meta { name: pkg.spec.name.clone(), version: installed.to_string(), ..Default::default() }
+            });
+            install::check_change(&from, &v.meta)?;
         }
-        Err(e) => {
-            let retry = matches!(e, ExpandError::NoRepository(_));
-            return refuse(ctx, pkg, e.reason(), e.to_string(), vec![], retry).await;
-        }
+        let owner = pkg.controller_owner_ref(&()).map(|o| serde_json::to_value(o).unwrap_or_default());
+        let desired = install::own_objects(r.objects, &ns, owner.as_ref())?;
+        Ok((v.meta.version.clone(), desired, r.warnings))
+    });
+    let (version, desired, warnings) = match built {
+        Ok(b) => b,
+        Err(refusal) => return Ok(Err(refusal)),
     };
-    if let Some(installed) = old.installed_version.as_deref().filter(|v| *v != version.meta.version) {
-        let from = repo.find(&pkg.spec.name, Some(installed)).map(|p| p.meta.clone()).unwrap_or_else(|_| {
-            package::Meta { name: pkg.spec.name.clone(), version: installed.to_string(), ..Default::default() }
-        });
-        if let Err(msg) = package::check_version_change(&from, &version.meta) {
-            return refuse(ctx, pkg, "VersionChangeRefused", msg, vec![], false).await;
-        }
-    }
-    let owner = pkg.controller_owner_ref(&()).map(|o| serde_json::to_value(o).unwrap_or_default());
-    let mut desired = Vec::with_capacity(rendered.objects.len());
-    for mut obj in rendered.objects {
-        let kind = obj["kind"].as_str().unwrap_or_default().to_string();
-        let group = obj["apiVersion"].as_str().unwrap_or_default().rsplit_once('/').map_or("", |x| x.0).to_string();
-        let oname = obj["metadata"]["name"].as_str().unwrap_or_default().to_string();
-        // Owner references cannot cross namespaces or point from cluster-scoped objects to a
-        // namespaced owner (the garbage collector would delete such objects).
-        if dromos_core::load::is_cluster_scoped(&group, &kind) {
-            let msg = format!(
-                "the package renders the cluster-scoped {kind} {oname}, which a namespaced Package cannot own; \
-                 install it separately"
-            );
-            return refuse(ctx, pkg, "ClusterScopedObject", msg, vec![], false).await;
-        }
-        if obj["metadata"]["namespace"].as_str().is_some_and(|o| o != ns) {
-            let msg = format!(
-                "the package renders {kind} {oname} into namespace {}; a Package's objects must be in its own \
-                 namespace {ns} (set the option that names it without a namespace)",
-                obj["metadata"]["namespace"].as_str().unwrap_or_default()
-            );
-            return refuse(ctx, pkg, "ForeignNamespace", msg, vec![], false).await;
-        }
-        obj["metadata"]["namespace"] = Value::String(ns.clone());
-        if let Some(o) = &owner {
-            obj["metadata"]["ownerReferences"] = Value::Array(vec![o.clone()]);
-        }
-        desired.push(obj);
-    }
-    let hash = {
-        use sha2::Digest as _;
-        let h = sha2::Sha256::digest(serde_json::to_vec(&desired).unwrap_or_default());
-        h.iter().take(8).map(|b| format!("{b:02x}")).collect::<String>()
-    };
-
+    let hash = install::render_hash(&desired);
     // apply (client required)
     let settings = SyncSettings {
         source: package::source_label(&ns, &name),
@@ -406,7 +365,7 @@ async fn reconcile_one(pkg: &Package, ctx: &Context) -> Result<Action, Error> {
         limiter: None,
         scope: crate::scope::Scope::namespace(ns.clone()),
     };
-    let inventory = inventory_of(&old);
+    let inventory = inventory_of(old);
     let outcome = {
         let mut resolver = ctx.resolver.lock().await;
         sync::sync(&ctx.client, &mut resolver, desired, &HashMap::new(), &inventory, &settings)
@@ -414,71 +373,15 @@ async fn reconcile_one(pkg: &Package, ctx: &Context) -> Result<Action, Error> {
             .map_err(Error::sync)?
     };
     ctx.writes.fetch_add(outcome.writes, Ordering::Relaxed);
-
-    // status
-    let mut status = old.clone();
-    status.common.observed_generation = generation;
-    status.option_errors.clear();
-    status.objects = objects_with_health(ctx, &outcome.inventory, &outcome.applied_generations);
-    status.object_count = Some(status.objects.len() as i64);
-    let changed_version = old.installed_version.as_deref() != Some(version.meta.version.as_str());
-    if outcome.failures.is_empty() {
-        status.installed_version = Some(version.meta.version.clone());
-        status.repository = Some(package::repo_ref(&pkg.spec).to_string());
-        status.render_hash = Some(hash.clone());
-    }
-    let waiting: Vec<String> = status
-        .objects
-        .iter()
-        .filter(|o| o.health == "Progressing" || o.health == "Missing")
-        .map(|o| format!("{} {}: {}", o.kind, o.name, o.message.as_deref().unwrap_or(&o.health)))
-        .collect();
-    let (ready, reason, msg) = if !outcome.failures.is_empty() {
-        let f: Vec<String> = outcome
-            .failures
-            .iter()
-            .map(|f| format!("{} {}: {} ({})", f.obj.kind, f.obj.name, f.message, f.reason))
-            .collect();
-        (false, "ApplyFailed", format!("{} object(s) failed: {}", f.len(), f.join("; ")))
-    } else if waiting.is_empty() {
-        (
-            true,
-            "Installed",
-            format!("{} {} installed, {} object(s) ready", pkg.spec.name, version.meta.version, status.objects.len()),
-        )
-    } else {
-        (false, "Progressing", format!("waiting for {}", waiting.join("; ")))
-    };
-    status.common.conditions = conditions(
-        ready,
-        !ready && outcome.failures.is_empty(),
-        false,
-        reason,
-        &msg,
-        generation,
-        &old.common.conditions,
-    );
-    if !outcome.failures.is_empty() {
-        publish(ctx, pkg, true, "ApplyFailed", msg.clone()).await;
-    } else if outcome.applied > 0 || outcome.pruned > 0 {
-        let what = match old.installed_version.as_deref() {
-            None => format!("installed {} {}", pkg.spec.name, version.meta.version),
-            Some(v) if changed_version => format!("changed {} from {v} to {}", pkg.spec.name, version.meta.version),
-            Some(_) => format!("re-rendered {} {}", pkg.spec.name, version.meta.version),
-        };
-        let note = format!("{what}: {} object(s) applied, {} pruned", outcome.applied, outcome.pruned);
-        let reason = if old.installed_version.is_none() {
-            "Installed"
-        } else if changed_version {
-            "VersionChanged"
-        } else {
-            "Rerendered"
-        };
-        publish(ctx, pkg, false, reason, note).await;
-    }
-    if let Some(w) = rendered.warnings.first().filter(|_| outcome.applied > 0) {
-        publish(ctx, pkg, true, "Approximation", w.clone()).await;
-    }
-    write_status(ctx, pkg, &status).await?;
-    Ok(Action::requeue(if ready { Duration::from_secs(300) } else { Duration::from_secs(30) }))
+    // health (caches)
+    let objects = objects_with_health(ctx, &outcome.inventory, &outcome.applied_generations);
+    Ok(Ok(Done {
+        package: pkg.spec.name.clone(),
+        version,
+        repository: package::repo_ref(&pkg.spec).to_string(),
+        hash,
+        sync: outcome,
+        objects,
+        warnings,
+    }))
 }
