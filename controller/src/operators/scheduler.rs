@@ -10,10 +10,10 @@
 //! coalesced writes. See ARCHITECTURE.md, "Scheduler and offers".
 
 use super::{Shared, Started};
-use dromos_core::constraints::{Constraint, Operator, parse_constraint};
-use dromos_core::placement::{self, AppRequest, NodeOffer, Offers, Resources};
-use dromos_core::translate::{self, APP_LABEL, RESTART_ANNOTATION, SCHEDULER_NAME, VERSION_ANNOTATION};
-use dromos_crds::app::{KillSelection, PlacementStatus};
+use dromos_core::constraints::{Constraint, parse_constraint};
+use dromos_core::placement::{self, NodeOffer, Offers, Resources, requests};
+use dromos_core::translate::{self, APP_LABEL, SCHEDULER_NAME, VERSION_ANNOTATION};
+use dromos_crds::app::PlacementStatus;
 use dromos_crds::offer::{OfferResources, PortRange};
 use dromos_crds::{App, Offer, OfferSpec};
 use futures::{StreamExt, stream};
@@ -204,38 +204,18 @@ fn ns_key(p: &Pod) -> (String, String) {
     (p.namespace().unwrap_or_default(), p.name_any())
 }
 
-fn terminal(p: &Pod) -> bool {
-    matches!(p.status.as_ref().and_then(|s| s.phase.as_deref()), Some("Succeeded" | "Failed"))
+/// The App's constraints. One that does not parse makes the App unplaceable (said in its
+/// `status.placement`); it is never dropped silently.
+fn constraints_of(app: &App) -> Result<Vec<Constraint>, String> {
+    let (mut ok, mut errors) = (vec![], vec![]);
+    for (i, c) in app.spec.constraints.iter().enumerate() {
+        match parse_constraint(c) {
+            Ok(c) => ok.push(c),
+            Err(e) => errors.push(format!("constraints[{i}]: {}", e.message)),
+        }
+    }
+    if errors.is_empty() { Ok(ok) } else { Err(format!("invalid constraints, nothing placed: {}", errors.join("; "))) }
 }
-
-/// The pod's revision: the App version and restart stamped on its template.
-fn revision(p: &Pod) -> String {
-    let ann = p.annotations();
-    dromos_core::appstate::revision(
-        ann.get(VERSION_ANNOTATION).map(String::as_str).unwrap_or(""),
-        ann.get(RESTART_ANNOTATION).map(String::as_str),
-    )
-}
-
-fn created(p: &Pod) -> i64 {
-    p.metadata.creation_timestamp.as_ref().map(|t| t.0.as_second()).unwrap_or(0)
-}
-
-fn host_ports(p: &Pod) -> Vec<u16> {
-    let Some(spec) = p.spec.as_ref() else { return vec![] };
-    spec.containers
-        .iter()
-        .flat_map(|c| c.ports.iter().flatten())
-        .filter_map(|port| port.host_port.filter(|h| *h > 0).and_then(|h| u16::try_from(h).ok()))
-        .collect()
-}
-
-fn constraints_of(app: &App) -> Vec<Constraint> {
-    app.spec.constraints.iter().filter_map(|c| parse_constraint(c).ok()).collect()
-}
-
-/// Per App: instances waiting, offers declined per reason, the summaries of its revisions.
-type Waiting = (usize, BTreeMap<String, i64>, Vec<String>);
 
 /// One scheduling cycle over the caches.
 async fn cycle(ctx: &Arc<Context>) {
@@ -267,78 +247,18 @@ async fn cycle(ctx: &Arc<Context>) {
         .collect();
     let known = placement::known_nodes_from_nodes(&nodes, &view);
 
-    // Pending pods of this scheduler, per (namespace, app, revision).
+    // decide (no client required): requests per pending App version, oldest first
     let in_scope = |p: &Pod| ctx.scope.contains(p.namespace().as_deref());
-    let mut groups: BTreeMap<(String, String, String), Vec<&Pod>> = BTreeMap::new();
-    for p in &view {
-        let spec = p.spec.as_ref();
-        let pending = spec.and_then(|s| s.scheduler_name.as_deref()) == Some(SCHEDULER_NAME)
-            && spec.and_then(|s| s.node_name.as_ref()).is_none()
-            && p.metadata.deletion_timestamp.is_none()
-            && !terminal(p)
-            && in_scope(p);
-        if let (true, Some(app)) = (pending, p.labels().get(APP_LABEL)) {
-            groups.entry((p.namespace().unwrap_or_default(), app.clone(), revision(p))).or_default().push(p);
-        }
-    }
-    let bound_of = |ns: &str, app: &str, rev: Option<&str>| -> Vec<&Pod> {
-        let mut v: Vec<&Pod> = view
-            .iter()
-            .filter(|p| {
-                p.namespace().as_deref() == Some(ns)
-                    && p.labels().get(APP_LABEL).map(String::as_str) == Some(app)
-                    && p.spec.as_ref().and_then(|s| s.node_name.as_ref()).is_some()
-                    && p.metadata.deletion_timestamp.is_none()
-                    && !terminal(p)
-                    && rev.is_none_or(|r| revision(p) == r)
-            })
-            .collect();
-        v.sort_by_key(|p| (created(p), p.name_any()));
-        v
-    };
-
-    let mut reqs = Vec::new();
-    let mut batches: Vec<(String, String, Vec<&Pod>)> = Vec::new();
-    let mut ordered: Vec<_> = groups.into_iter().collect();
-    // Oldest pending pod first, as Marathon's launch queue.
-    ordered.sort_by_key(|(k, v)| (v.iter().map(|p| created(p)).min().unwrap_or(0), k.clone()));
-    for ((ns, app_name, rev), mut waiting) in ordered {
-        let Some(app) = ctx.apps.get(&ObjectRef::new(&app_name).within(&ns)) else { continue };
-        waiting.sort_by_key(|p| (created(p), p.name_any()));
-        let first = waiting[0];
-        reqs.push(AppRequest {
-            app: format!("{ns}/{app_name}"),
-            resources: placement::pod_request(first),
-            host_ports: host_ports(first),
-            accepted_roles: app.spec.accepted_resource_roles.clone(),
-            role: app.spec.role.clone(),
-            constraints: constraints_of(&app),
-            placed: bound_of(&ns, &app_name, Some(&rev))
-                .iter()
-                .filter_map(|p| p.spec.as_ref().and_then(|s| s.node_name.clone()))
-                .collect(),
-            pending: waiting.len(),
-        });
-        batches.push((ns, app_name, waiting));
-    }
-
+    let app_of = |ns: &str, name: &str| ctx.apps.get(&ObjectRef::new(name).within(ns));
+    let (reqs, batches, invalid) = requests::build(&view, in_scope, app_of, constraints_of);
     let mut offers = Offers::new(known.clone());
     let results = placement::place_all(&mut offers, &reqs, ctx.opts.seed);
 
-    // Bind, and gather the placement status per App.
+    let placement_of = requests::placement_status(&batches, &results, &invalid);
     let mut binds = Vec::new();
-    let mut placement_of: BTreeMap<(String, String), Waiting> = BTreeMap::new();
-    for ((ns, app_name, waiting), result) in batches.iter().zip(&results) {
-        for (pod, a) in waiting.iter().zip(&result.assigned) {
-            binds.push((ns.clone(), pod.name_any(), a.node.clone(), claims_of(pod)));
-        }
-        if result.unplaced > 0 {
-            let e = placement_of.entry((ns.clone(), app_name.clone())).or_default();
-            e.0 += result.unplaced;
-            for (reason, n) in &result.declines.by_reason {
-                *e.1.entry(reason.label()).or_default() += *n as i64;
-            }
-            e.2.push(result.declines.summary(result.unplaced));
+    for (batch, result) in batches.iter().zip(&results) {
+        for (pod, a) in batch.pods.iter().zip(&result.assigned) {
+            binds.push((batch.namespace.clone(), pod.name_any(), a.node.clone(), claims_of(pod)));
         }
     }
     {
@@ -372,11 +292,7 @@ async fn cycle(ctx: &Arc<Context>) {
     // status.placement of every App in scope: set while instances wait, cleared otherwise.
     for app in ctx.apps.state() {
         let key = (app.namespace().unwrap_or_default(), app.name_any());
-        let want = placement_of.get(&key).map(|(waiting, declined, summaries)| PlacementStatus {
-            waiting: *waiting as i64,
-            message: Some(summaries.join("; ")),
-            declined: declined.clone(),
-        });
+        let want = placement_of.get(&key).cloned();
         let have = app.status.as_ref().and_then(|s| s.placement.clone());
         if want != have {
             write_placement(ctx, &app, want.as_ref(), have.is_none_or(|h| h.waiting == 0)).await;
@@ -463,50 +379,9 @@ async fn write_placement(ctx: &Context, app: &App, want: Option<&PlacementStatus
 /// The first pod of the kill order gets cost 0, the next 1, and so on; a pod whose annotation
 /// already has its value is not written.
 async fn keep_kill_order(ctx: &Context, view: &[Pod], known: &[NodeOffer]) {
-    let offers = Offers::new(known.to_vec());
-    let mut patches = Vec::new();
-    for app in ctx.apps.state() {
-        let constraints = constraints_of(&app);
-        let selection = app.spec.kill_selection.unwrap_or(KillSelection::YoungestFirst);
-        if selection == KillSelection::YoungestFirst && !constraints.iter().any(|c| matches!(c.op, Operator::GroupBy)) {
-            continue;
-        }
-        let ns = app.namespace().unwrap_or_default();
-        let name = app.name_any();
-        let pods: Vec<&Pod> = view
-            .iter()
-            .filter(|p| {
-                p.namespace().as_deref() == Some(ns.as_str())
-                    && p.labels().get(APP_LABEL) == Some(&name)
-                    && p.metadata.deletion_timestamp.is_none()
-                    && !terminal(p)
-                    && p.spec.as_ref().and_then(|s| s.node_name.as_ref()).is_some()
-            })
-            .collect();
-        if pods.len() < 2 {
-            continue;
-        }
-        let instances: Vec<(String, String, i64)> = pods
-            .iter()
-            .map(|p| {
-                let start = p.status.as_ref().and_then(|s| s.start_time.as_ref()).map(|t| t.0.as_second());
-                (
-                    p.name_any(),
-                    p.spec.as_ref().and_then(|s| s.node_name.clone()).unwrap_or_default(),
-                    start.unwrap_or_else(|| created(p)),
-                )
-            })
-            .collect();
-        let order = placement::kill_order(&instances, &offers, &constraints, selection);
-        let by_name: HashMap<String, &Pod> = pods.iter().map(|p| (p.name_any(), *p)).collect();
-        for (cost, pod) in order.iter().enumerate() {
-            let Some(p) = by_name.get(pod) else { continue };
-            let want = cost.to_string();
-            if p.annotations().get(DELETION_COST) != Some(&want) {
-                patches.push((ns.clone(), pod.clone(), want));
-            }
-        }
-    }
+    let apps = ctx.apps.state();
+    let current = |p: &Pod| p.annotations().get(DELETION_COST).cloned();
+    let patches = requests::kill_order_costs(view, known, &apps, constraints_of, current);
     stream::iter(patches)
         .for_each_concurrent(16, |(ns, pod, cost)| async move {
             let api: Api<Pod> = Api::namespaced(ctx.client.clone(), &ns);
