@@ -68,8 +68,11 @@ pub use dromos_core::prepare::Prepared;
 /// returns the rendered diagnostics as the error, so nothing is applied.
 pub fn prepare_dir(path: &Path, default_namespace: &str) -> Result<Prepared> {
     let files = fsread::fetch_tree(path, 8 << 20).with_context(|| format!("reading {}", path.display()))?;
-    let opts =
-        LoadOptions { default_namespace: default_namespace.to_string(), threads: crate::threads(), ..Default::default() };
+    let opts = LoadOptions {
+        default_namespace: default_namespace.to_string(),
+        threads: crate::threads(),
+        ..Default::default()
+    };
     dromos_core::prepare::prepare(&files.files, files.diagnostics, &opts).map_err(|tree| {
         let text = diag::render_text(&tree.diagnostics, |f| {
             files.files.iter().find(|x| x.path == f).and_then(|x| std::str::from_utf8(&x.bytes).ok())

@@ -457,7 +457,8 @@ async fn run_on(
     // (the App operator is still running to release its finalizers).
     writeln!(out, "removing what the quickstart applied")?;
     let empty = commit_tree(repo_dir.path(), &[], "remove everything")?;
-    let _ = trigger.as_ref().map(|t| t.unbounded_send(kube::runtime::reflector::ObjectRef::new(SOURCE).within(NAMESPACE)));
+    let _ =
+        trigger.as_ref().map(|t| t.unbounded_send(kube::runtime::reflector::ObjectRef::new(SOURCE).within(NAMESPACE)));
     let deadline = Instant::now() + Duration::from_secs(120);
     loop {
         if let Some((_, _, _, Some(rev), 0)) = source_status(&sources).await

@@ -7,6 +7,7 @@
 //! and records events. A no-op reconcile makes no mutating request: every owned kind is kept in
 //! a reflector store and an object is applied only when the rendered one is not a subset of it.
 
+use super::{Backoff, Error, Shared, Started};
 use crate::index::LabelIndex;
 use dromos_core::appstate::{self, Dependency, DependencyState, Observed, PodInfo, WorkloadInfo};
 use dromos_core::translate::{self, RESTART_ANNOTATION, VERSION_ANNOTATION};
@@ -20,7 +21,6 @@ use k8s_openapi::api::policy::v1::PodDisruptionBudget;
 use kube::api::{Api, DeleteParams, Patch, PatchParams};
 use kube::runtime::controller::{Action, Controller};
 use kube::runtime::events::Recorder;
-use super::{Backoff, Error, Shared, Started};
 use kube::runtime::reflector::{self, ObjectRef, Store, reflector};
 use kube::runtime::{WatchStreamExt, watcher};
 use kube::{Client, Resource, ResourceExt};
@@ -415,12 +415,7 @@ async fn publish(ctx: &Context, app: &App, warning: bool, reason: &str, note: St
     super::report::event(&ctx.recorder, &app.object_ref(&()), warning, "Deploy", reason, &note).await;
 }
 
-async fn write_status(
-    ctx: &Context,
-    app: &App,
-    prev: Option<&AppStatus>,
-    status: &AppStatus,
-) -> Result<bool, Error> {
+async fn write_status(ctx: &Context, app: &App, prev: Option<&AppStatus>, status: &AppStatus) -> Result<bool, Error> {
     if prev == Some(status) {
         return Ok(false);
     }

@@ -11,10 +11,10 @@
 use super::{Backoff, Error, Shared, Started};
 use crate::git::{self, GitRef};
 use crate::sync::{self, Resolver, SyncSettings};
+use dromos_core::LoadOptions;
 use dromos_core::gitsource::{self as decisions, Outcome, Requeue};
 use dromos_core::plan::{self, ObjRef};
 use dromos_core::prepare;
-use dromos_core::LoadOptions;
 use dromos_crds::GitSource;
 use dromos_crds::gitsource::GitSourceStatus;
 use futures::StreamExt;
@@ -122,8 +122,9 @@ async fn run(ctx: Arc<Context>) {
         wc = wc.labels(sel);
     }
     use kube::runtime::WatchStreamExt;
-    let sources =
-        kube::runtime::reflector(writer, ctx.scope.watcher::<GitSource>(&ctx.client, wc)).default_backoff().touched_objects();
+    let sources = kube::runtime::reflector(writer, ctx.scope.watcher::<GitSource>(&ctx.client, wc))
+        .default_backoff()
+        .touched_objects();
     let config = kube::runtime::controller::Config::default().concurrency(ctx.opts.concurrency);
     Controller::for_stream(sources, store)
         .with_config(config)
@@ -252,7 +253,8 @@ enum Synced {
 }
 
 async fn reconcile_in(gs: &GitSource, ctx: &Arc<Context>, span: tracing::Span) -> Result<Action, Error> {
-    let labels = crate::http::SourceLabels { source: format!("{}/{}", gs.namespace().unwrap_or_default(), gs.name_any()) };
+    let labels =
+        crate::http::SourceLabels { source: format!("{}/{}", gs.namespace().unwrap_or_default(), gs.name_any()) };
     // gather (client and network required)
     let fetched = if gs.spec.suspend == Some(true) { None } else { Some(fetch(ctx, gs, &labels).await?) };
     let sync_result;
@@ -361,8 +363,7 @@ async fn sync_revision(
         let (p, _, _) = sync::plan_live(&ctx.client, &mut resolver, objects, &prepared.levels, &inventory, &settings)
             .await
             .map_err(Error::sync)?;
-        let drifted =
-            p.steps.iter().filter(|s| s.action != plan::Action::Unchanged).map(|s| s.obj.display()).collect();
+        let drifted = p.steps.iter().filter(|s| s.action != plan::Action::Unchanged).map(|s| s.obj.display()).collect();
         return Ok(Synced::DriftReported(drifted));
     }
     let outcome = sync::sync(&ctx.client, &mut resolver, objects, &prepared.levels, &inventory, &settings)

@@ -16,6 +16,7 @@
 //! burst is over. If the controller stops before writing, attempts are adopted from the
 //! cluster (run names are deterministic), as after any crash between create and status write.
 
+use super::{Backoff, Error, Shared, Started};
 use chrono::{DateTime, Utc};
 use dromos_core::RenderOptions;
 use dromos_core::runs::{self, AttemptState, Decision, Finished, Inputs, ParentState, RunEvent, RunTrigger};
@@ -28,7 +29,6 @@ use k8s_openapi::api::core::v1::Pod;
 use kube::api::{Api, DeleteParams, Patch, PatchParams, PostParams};
 use kube::runtime::controller::{Action, Controller};
 use kube::runtime::events::{Event, EventType, Recorder};
-use super::{Backoff, Error, Shared, Started};
 use kube::runtime::reflector::{self, ObjectRef, Store};
 use kube::runtime::{WatchStreamExt, watcher};
 use kube::{Client, Resource, ResourceExt};

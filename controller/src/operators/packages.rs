@@ -7,9 +7,11 @@
 //! apply, prune by inventory, a no-op resync writes nothing), reads workload health from
 //! reflector stores, and writes status and Events only when they change.
 
+use super::{Backoff, Error, Shared, Started};
 use crate::git::{self, GitRef};
 use crate::sync::{self, Resolver, SyncSettings};
 use dromos_core::SourceFile;
+use dromos_core::conditions::Standard;
 use dromos_core::package::{self, ExpandError, RepoRef, Repository};
 use dromos_core::plan::{self, ObjRef, PlanOptions, SOURCE_LABEL};
 use dromos_crds::package::{OptionProblem, PackageObject, PackageStatus};
@@ -20,8 +22,6 @@ use k8s_openapi::apimachinery::pkg::apis::meta::v1::Condition;
 use kube::api::{Api, Patch, PatchParams};
 use kube::runtime::controller::{Action, Controller};
 use kube::runtime::events::Recorder;
-use super::{Backoff, Error, Shared, Started};
-use dromos_core::conditions::Standard;
 use kube::runtime::reflector::{self, ObjectRef, Store, reflector};
 use kube::runtime::{WatchStreamExt, watcher};
 use kube::{Client, Resource, ResourceExt};
@@ -44,10 +44,7 @@ pub struct Options {
 
 impl Default for Options {
     fn default() -> Self {
-        Self {
-            concurrency: 4,
-            cache_dir: std::env::temp_dir().join("dromos-git-cache"),
-        }
+        Self { concurrency: 4, cache_dir: std::env::temp_dir().join("dromos-git-cache") }
     }
 }
 

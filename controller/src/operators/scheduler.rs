@@ -9,6 +9,7 @@
 //! `controller.kubernetes.io/pod-deletion-cost` in the kill order, and publishes offers with
 //! coalesced writes. See ARCHITECTURE.md, "Scheduler and offers".
 
+use super::{Shared, Started};
 use dromos_core::constraints::{Constraint, Operator, parse_constraint};
 use dromos_core::placement::{self, AppRequest, NodeOffer, Offers, Resources};
 use dromos_core::translate::{self, APP_LABEL, RESTART_ANNOTATION, SCHEDULER_NAME, VERSION_ANNOTATION};
@@ -19,7 +20,6 @@ use futures::{StreamExt, stream};
 use k8s_openapi::api::core::v1::{Node, Pod};
 use kube::api::{Api, DeleteParams, Patch, PatchParams, PostParams};
 use kube::runtime::events::{Event, EventType, Recorder};
-use super::{Shared, Started};
 use kube::runtime::reflector::{self, ObjectRef, Store, reflector};
 use kube::runtime::{WatchStreamExt, watcher};
 use kube::{Client, Resource, ResourceExt};
