@@ -304,7 +304,11 @@ pub fn run_apps_and_scheduler(
     c: &Client,
     ns: &str,
     mut sched: dromos::operators::scheduler::SchedulerOptions,
-) -> (std::sync::Arc<dromos::operators::apps::AppContext>, std::sync::Arc<dromos::operators::scheduler::SchedulerContext>, [Task; 2]) {
+) -> (
+    std::sync::Arc<dromos::operators::apps::AppContext>,
+    std::sync::Arc<dromos::operators::scheduler::SchedulerContext>,
+    [Task; 2],
+) {
     let scope = dromos::scope::Scope::namespace(ns.to_string());
     let (apps, apps_fut) = dromos::operators::apps::start(
         c.clone(),

@@ -181,8 +181,11 @@ pub fn decide(
         }
         Outcome::DriftReported { revision, drifted } => {
             if !drifted.is_empty() {
-                let note =
-                    format!("{} objects differ from {revision} (selfHeal is off): {}", drifted.len(), drifted.join(", "));
+                let note = format!(
+                    "{} objects differ from {revision} (selfHeal is off): {}",
+                    drifted.len(),
+                    drifted.join(", ")
+                );
                 events.push(Event::new(true, "DriftDetected", note));
             }
             return Decision { status: None, events, requeue: after };
@@ -245,7 +248,8 @@ fn synced(
     } else if sync.failures.is_empty() {
         status.last_applied_revision = Some(revision.to_string());
         let message = format!("applied revision {revision}");
-        status.common.conditions = cond(Standard { ready: true, reason: "Succeeded", message: &message, ..Default::default() });
+        status.common.conditions =
+            cond(Standard { ready: true, reason: "Succeeded", message: &message, ..Default::default() });
         if sync.applied > 0 && !same_revision {
             let note = format!("{} objects applied, {unchanged} unchanged from {revision}", sync.applied);
             events.push(Event::new(false, "Applied", note));
