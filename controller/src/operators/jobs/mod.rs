@@ -37,6 +37,14 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
+mod deferred;
+mod observe;
+mod requests;
+
+use deferred::{publish_events, restore};
+use observe::{children, observe, refs, resolve, to_chrono};
+pub use requests::{history_table, request_run};
+
 /// The longest a status write waits behind other Jobs' run creations.
 pub const MAX_DEFER: Duration = Duration::from_secs(10);
 /// A fire whose run is not created yet holds other Jobs' bookkeeping back for this long at most.
@@ -158,98 +166,6 @@ fn context(shared: &Shared, opts: Options) -> Arc<Context> {
     })
 }
 
-impl Context {
-    /// Jobs whose fire is due (or about to be) and not handled, by the status this controller
-    /// last computed.
-    fn due_jobs(&self) -> DueJobs {
-        let mut cache = self.due.lock().expect("due lock");
-        if let Some((at, due)) = cache.as_ref()
-            && at.elapsed() < FLUSH_EVERY
-        {
-            return due.clone();
-        }
-        // Fires within the cache's lifetime count already: a list computed just before a fire
-        // must not say "nothing due" for its first moments.
-        let now = Utc::now() + chrono::Duration::from_std(FLUSH_EVERY).unwrap_or_default();
-        let window = chrono::Duration::seconds(DUE_WINDOW_SECS);
-        let deferred = self.deferred.lock().expect("deferred lock");
-        let due: Vec<ObjectRef<Job>> = self
-            .jobs
-            .state()
-            .iter()
-            .filter_map(|j| {
-                let r = ObjectRef::from_obj(j.as_ref());
-                let status = match deferred.get(&r) {
-                    Some(d) if d.resource_version == j.metadata.resource_version => Some(&d.status),
-                    _ => j.status.as_ref(),
-                };
-                status.is_some_and(|s| runs::fire_pending(s, now, window)).then_some(r)
-            })
-            .collect();
-        let due = Arc::new(due);
-        *cache = Some((Instant::now(), due.clone()));
-        due
-    }
-
-    /// Whether run creations of Jobs other than `except` are under way or due.
-    fn burst(&self, except: Option<&ObjectRef<Job>>) -> bool {
-        self.creating.load(Ordering::SeqCst) > 0 || self.due_jobs().iter().any(|r| Some(r) != except)
-    }
-
-    fn created_recently(&self, ns: &str, name: &str) -> bool {
-        let created = self.created.lock().expect("created lock");
-        created.get(&format!("{ns}/{name}")).is_some_and(|t| t.elapsed() < TRUST_CREATED)
-    }
-
-    fn note_created(&self, ns: &str, name: &str) {
-        let mut created = self.created.lock().expect("created lock");
-        if created.len() >= 1024 && created.len().is_power_of_two() {
-            created.retain(|_, t| t.elapsed() < TRUST_CREATED);
-        }
-        created.insert(format!("{ns}/{name}"), Instant::now());
-    }
-
-    /// Deferred Jobs whose write may go now (burst over or waited long enough), marked as sent.
-    fn flushable(&self) -> Vec<ObjectRef<Job>> {
-        {
-            let mut deferred = self.deferred.lock().expect("deferred lock");
-            // A Job deleted meanwhile has nothing left to write.
-            deferred.retain(|r, _| self.jobs.get(r).is_some());
-            if deferred.values().all(|d| d.flushing) {
-                return vec![];
-            }
-        }
-        let burst = self.burst(None);
-        let mut deferred = self.deferred.lock().expect("deferred lock");
-        deferred
-            .iter_mut()
-            .filter(|(_, d)| !d.flushing && (!burst || d.since.elapsed() >= MAX_DEFER))
-            .map(|(r, d)| {
-                d.flushing = true;
-                r.clone()
-            })
-            .collect()
-    }
-
-    /// Keeps a decision's status, events and deletions, computed from `job`, for later.
-    fn keep(&self, key: ObjectRef<Job>, job: &Job, d: Decision, since: Instant) {
-        let deferred = Deferred {
-            resource_version: job.metadata.resource_version.clone(),
-            status: d.status,
-            events: d.events,
-            delete: d.delete,
-            since,
-            flushing: false,
-        };
-        self.deferred.lock().expect("deferred lock").insert(key, deferred);
-    }
-
-    /// Statuses computed and not written yet (for tests and benchmarks).
-    pub fn deferred_len(&self) -> usize {
-        self.deferred.lock().expect("deferred lock").len()
-    }
-}
-
 /// Runs the Job controller until the future is dropped.
 async fn run(ctx: Arc<Context>) {
     let w = ctx.writers.lock().expect("writers lock").take().expect("the job controller runs once per context");
@@ -301,100 +217,6 @@ async fn run(ctx: Arc<Context>) {
             }
         });
     tokio::join!(jobs_watch, controller, flusher, publish_events(ctx.recorder.clone(), w.events));
-}
-
-/// Jobs whose parents or dependencies name `parent`.
-fn children(store: &Store<Job>, parent: &Job) -> Vec<ObjectRef<Job>> {
-    let ns = parent.namespace().unwrap_or_default();
-    let name = parent.name_any();
-    store
-        .state()
-        .iter()
-        .filter(|j| j.namespace().as_deref() == Some(ns.as_str()))
-        .filter(|j| {
-            refs(j).any(|r| {
-                resolve(store, &ns, r).is_some_and(|p| p.name_any() == name && p.namespace() == Some(ns.clone()))
-            })
-        })
-        .map(|j| ObjectRef::from_obj(j.as_ref()))
-        .collect()
-}
-
-fn refs(job: &Job) -> impl Iterator<Item = &str> {
-    job.spec.parents.iter().map(String::as_str).chain(job.spec.dependencies.iter().map(|d| d.id.as_str()))
-}
-
-/// Resolves a parent reference as validation does: a Job name in the namespace, a Job whose
-/// `spec.id` is the reference, or a dotted/slashed id naming namespace and name.
-fn resolve(store: &Store<Job>, ns: &str, r: &str) -> Option<Arc<Job>> {
-    if let Some(j) = store.get(&ObjectRef::new(r).within(ns)) {
-        return Some(j);
-    }
-    if let Some(j) =
-        store.state().into_iter().find(|j| j.namespace().as_deref() == Some(ns) && j.spec.id.as_deref() == Some(r))
-    {
-        return Some(j);
-    }
-    let segs = dromos_core::ids::parse_job_id(r).ok()?;
-    let loc = dromos_core::ids::location_of(&segs);
-    store.get(&ObjectRef::new(&loc.name).within(loc.namespace.as_deref().unwrap_or(ns)))
-}
-
-fn to_chrono(t: &k8s_openapi::apimachinery::pkg::apis::meta::v1::Time) -> DateTime<Utc> {
-    DateTime::from_timestamp_millis(t.0.as_millisecond()).unwrap_or_default()
-}
-
-/// What the cluster shows of one attempt.
-fn observe(b: &BatchJob, pods: &[Arc<Pod>]) -> Option<AttemptState> {
-    let labels = b.labels();
-    let annotations = b.annotations();
-    let run = labels.get(runs::RUN_LABEL)?.clone();
-    let name = b.name_any();
-    let status = b.status.clone().unwrap_or_default();
-    let conditions = status.conditions.unwrap_or_default();
-    let cond = |t: &str| conditions.iter().find(|c| c.type_ == t && c.status == "True");
-    let finished = if let Some(c) = cond("Complete") {
-        let at = status.completion_time.as_ref().or(c.last_transition_time.as_ref()).map(to_chrono);
-        Some(Finished { at: at.unwrap_or_else(Utc::now), succeeded: true, reason: String::new() })
-    } else {
-        cond("Failed").map(|c| Finished {
-            at: c.last_transition_time.as_ref().map(to_chrono).unwrap_or_else(Utc::now),
-            succeeded: false,
-            reason: format!(
-                "{}: {}",
-                c.reason.as_deref().unwrap_or("Failed"),
-                c.message.as_deref().unwrap_or("the Job failed")
-            ),
-        })
-    };
-    let mine: Vec<&Arc<Pod>> =
-        pods.iter().filter(|p| p.labels().get("batch.kubernetes.io/job-name") == Some(&name)).collect();
-    let started = mine
-        .iter()
-        .filter_map(|p| p.status.as_ref()?.start_time.as_ref().map(to_chrono))
-        .min()
-        .or_else(|| finished.as_ref().and(status.start_time.as_ref().map(to_chrono)));
-    let waiting = mine.iter().find_map(|p| {
-        let c = p
-            .status
-            .as_ref()?
-            .conditions
-            .as_ref()?
-            .iter()
-            .find(|c| c.type_ == "PodScheduled" && c.status == "False")?;
-        Some(format!("{} ({})", c.message.clone().unwrap_or_default(), c.reason.clone().unwrap_or_default()))
-    });
-    Some(AttemptState {
-        name,
-        run,
-        attempt: annotations.get(runs::ATTEMPT_ANNOTATION).and_then(|a| a.parse().ok()).unwrap_or(1),
-        trigger: annotations.get(runs::TRIGGER_ANNOTATION).and_then(|t| RunTrigger::parse(t)),
-        scheduled: annotations.get(runs::SCHEDULED_ANNOTATION).and_then(|s| runs::parse_time(s)),
-        created: b.metadata.creation_timestamp.as_ref().map(to_chrono).unwrap_or_else(Utc::now),
-        started,
-        finished,
-        waiting,
-    })
 }
 
 /// Reconciles one Dromos Job.
@@ -495,14 +317,6 @@ async fn reconcile_one(job: &Arc<Job>, ctx: &Arc<Context>) -> Result<Action, Err
     })
 }
 
-/// Puts back a deferred status a failed reconcile took (it is still the newest computed).
-fn restore(ctx: &Context, key: ObjectRef<Job>, carried: Option<Deferred>) {
-    if let Some(mut d) = carried {
-        d.flushing = false;
-        ctx.deferred.lock().expect("deferred lock").insert(key, d);
-    }
-}
-
 async fn apply(
     ctx: &Context,
     job: &Job,
@@ -588,181 +402,6 @@ async fn apply(
     Ok(())
 }
 
-/// Events published at once.
-const EVENT_PUBLISHERS: usize = 4;
-
-async fn publish_events(recorder: Recorder, queue: futures::channel::mpsc::UnboundedReceiver<EventBatch>) {
-    queue
-        .for_each_concurrent(EVENT_PUBLISHERS, |(reference, events)| {
-            let recorder = recorder.clone();
-            async move {
-                for e in events {
-                    let ev = Event {
-                        type_: if e.warning { EventType::Warning } else { EventType::Normal },
-                        reason: e.reason.into(),
-                        note: Some(e.message.chars().take(1000).collect()),
-                        action: "Run".into(),
-                        secondary: None,
-                    };
-                    if let Err(err) = recorder.publish(&ev, &reference).await {
-                        tracing::debug!("event: {err}");
-                    }
-                }
-            }
-        })
-        .await
-}
-
 fn error_policy(job: Arc<Job>, err: &Error, ctx: Arc<Context>) -> Action {
     ctx.backoff.on_error(&job, err)
-}
-
-/// Asks the controller for a manual run of a Job (`dromos job run`): sets the
-/// `dromos.io/run-requested` annotation to the current time. Returns the request value.
-pub async fn request_run(client: &Client, namespace: &str, name: &str) -> anyhow::Result<String> {
-    let api: Api<Job> = Api::namespaced(client.clone(), namespace);
-    let value = runs::fmt_time(DateTime::from_timestamp_millis(Utc::now().timestamp_millis()).unwrap_or_default());
-    let patch = serde_json::json!({"metadata": {"annotations": {runs::RUN_REQUEST_ANNOTATION: value}}});
-    api.patch(name, &PatchParams::default(), &Patch::Merge(&patch)).await.map_err(|e| match e {
-        kube::Error::Api(ae) if ae.code == 404 => anyhow::anyhow!("job {namespace}/{name} not found"),
-        e => anyhow::anyhow!("requesting a run of {namespace}/{name}: {e}"),
-    })?;
-    Ok(value)
-}
-
-/// The run history of a Job as a table (`dromos job history`).
-pub fn history_table(job: &Job) -> String {
-    let s = job.status.clone().unwrap_or_default();
-    let mut out = format!(
-        "{}/{}  trigger: {}  next: {}  succeeded: {}  failed: {}\n",
-        job.namespace().unwrap_or_default(),
-        job.name_any(),
-        s.trigger.as_deref().unwrap_or("-"),
-        s.next_run_time.as_deref().unwrap_or("-"),
-        s.success_count,
-        s.failure_count
-    );
-    let rows: Vec<[String; 8]> = s
-        .runs
-        .iter()
-        .map(|r| {
-            let o = |v: &Option<String>| v.clone().unwrap_or_else(|| "-".into());
-            [
-                r.id.clone(),
-                o(&r.trigger),
-                o(&r.scheduled_time),
-                o(&r.start_time),
-                o(&r.finish_time),
-                r.result.clone(),
-                r.attempts.to_string(),
-                o(&r.message),
-            ]
-        })
-        .collect();
-    let header = ["RUN", "TRIGGER", "SCHEDULED", "STARTED", "FINISHED", "RESULT", "ATTEMPTS", "MESSAGE"];
-    let mut widths: Vec<usize> = header.iter().map(|h| h.len()).collect();
-    for row in &rows {
-        for (w, c) in widths.iter_mut().zip(row.iter()) {
-            *w = (*w).max(c.len());
-        }
-    }
-    let line = |cells: Vec<&str>| {
-        let mut l = String::new();
-        for (i, c) in cells.iter().enumerate() {
-            if i + 1 == cells.len() {
-                l.push_str(c);
-            } else {
-                l.push_str(&format!("{c:<w$}  ", w = widths[i]));
-            }
-        }
-        l.trim_end().to_string() + "\n"
-    };
-    out.push_str(&line(header.to_vec()));
-    for row in &rows {
-        out.push_str(&line(row.iter().map(String::as_str).collect()));
-    }
-    if rows.is_empty() {
-        out.push_str("(no runs yet)\n");
-    }
-    out
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    fn batch(v: serde_json::Value) -> BatchJob {
-        serde_json::from_value(v).expect("batch job")
-    }
-
-    #[test]
-    fn attempts_are_read_from_the_batch_job_and_its_pod() {
-        let b = batch(serde_json::json!({
-            "metadata": {"name": "backup-1777629600-2", "namespace": "ops", "creationTimestamp": "2026-05-01T10:00:15Z",
-                "labels": {"dromos.io/job": "backup", "dromos.io/run": "backup-1777629600"},
-                "annotations": {"dromos.io/attempt": "2", "dromos.io/trigger": "schedule",
-                                "dromos.io/scheduled-time": "2026-05-01T10:00:00Z"}},
-            "status": {"startTime": "2026-05-01T10:00:15Z", "conditions": [
-                {"type": "FailureTarget", "status": "True", "reason": "BackoffLimitExceeded", "lastTransitionTime": "2026-05-01T10:00:20Z"},
-                {"type": "Failed", "status": "True", "reason": "BackoffLimitExceeded",
-                 "message": "Job has reached the specified backoff limit", "lastTransitionTime": "2026-05-01T10:00:21Z"}]}
-        }));
-        let pod: Pod = serde_json::from_value(serde_json::json!({
-            "metadata": {"name": "p", "namespace": "ops", "labels": {"batch.kubernetes.io/job-name": "backup-1777629600-2"}},
-            "status": {"startTime": "2026-05-01T10:00:16Z"}
-        }))
-        .unwrap();
-        let a = observe(&b, &[Arc::new(pod)]).expect("an attempt");
-        assert_eq!((a.run.as_str(), a.attempt, a.trigger), ("backup-1777629600", 2, Some(RunTrigger::Schedule)));
-        assert_eq!(a.scheduled, runs::parse_time("2026-05-01T10:00:00Z"));
-        assert_eq!(a.started, runs::parse_time("2026-05-01T10:00:16Z"));
-        let f = a.finished.expect("finished");
-        assert!(!f.succeeded);
-        assert_eq!(f.at, runs::parse_time("2026-05-01T10:00:21Z").unwrap());
-        assert_eq!(f.reason, "BackoffLimitExceeded: Job has reached the specified backoff limit");
-
-        // A pending pod: not started, with the scheduler's reason.
-        let b = batch(serde_json::json!({
-            "metadata": {"name": "backup-1", "namespace": "ops", "creationTimestamp": "2026-05-01T10:00:00Z",
-                "labels": {"dromos.io/job": "backup", "dromos.io/run": "backup-1"}}
-        }));
-        let pod: Pod = serde_json::from_value(serde_json::json!({
-            "metadata": {"name": "p", "namespace": "ops", "labels": {"batch.kubernetes.io/job-name": "backup-1"}},
-            "status": {"phase": "Pending", "conditions": [{"type": "PodScheduled", "status": "False",
-                "reason": "Unschedulable", "message": "0/4 nodes are available"}]}
-        }))
-        .unwrap();
-        let a = observe(&b, &[Arc::new(pod)]).expect("an attempt");
-        assert_eq!((a.attempt, a.started, a.finished), (1, None, None));
-        assert_eq!(a.waiting.as_deref(), Some("0/4 nodes are available (Unschedulable)"));
-        // Without the run label it is not an attempt.
-        assert!(observe(&batch(serde_json::json!({"metadata": {"name": "x"}})), &[]).is_none());
-    }
-
-    #[test]
-    fn the_history_table_lists_runs_newest_first() {
-        let job: Job = serde_json::from_value(serde_json::json!({
-            "apiVersion": "dromos.io/v1alpha1", "kind": "Job",
-            "metadata": {"name": "backup", "namespace": "ops"},
-            "spec": {"run": {"cmd": "true"}},
-            "status": {"trigger": "cron 0 * * * * UTC", "nextRunTime": "2026-05-01T11:00:00Z", "successCount": 1, "failureCount": 1,
-                "runs": [
-                    {"id": "backup-1777629600", "trigger": "schedule", "scheduledTime": "2026-05-01T10:00:00Z",
-                     "result": "Failed", "attempts": 1, "message": "StartingDeadlineExceeded: ..."},
-                    {"id": "backup-m1", "trigger": "manual", "startTime": "2026-05-01T09:00:01Z",
-                     "finishTime": "2026-05-01T09:00:02Z", "result": "Succeeded", "attempts": 1}]}
-        }))
-        .unwrap();
-        let t = history_table(&job);
-        let lines: Vec<&str> = t.lines().collect();
-        assert_eq!(
-            lines[0],
-            "ops/backup  trigger: cron 0 * * * * UTC  next: 2026-05-01T11:00:00Z  succeeded: 1  failed: 1"
-        );
-        assert!(lines[1].starts_with("RUN") && lines[1].ends_with("MESSAGE"), "{t}");
-        assert!(lines[2].starts_with("backup-1777629600  schedule") && lines[2].contains("Failed"), "{t}");
-        assert!(lines[3].starts_with("backup-m1") && lines[3].contains("Succeeded"), "{t}");
-        // Columns line up.
-        assert_eq!(lines[1].find("RESULT"), lines[2].find("Failed"));
-    }
 }
