@@ -12,6 +12,7 @@ pub mod diag;
 pub mod gitsource;
 pub mod ids;
 pub mod import;
+pub mod install;
 pub mod load;
 pub mod outcome;
 pub mod package;

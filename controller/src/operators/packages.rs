@@ -12,7 +12,7 @@ use crate::git::{self, GitRef};
 use crate::sync::{self, Resolver, SyncSettings};
 use dromos_core::SourceFile;
 use dromos_core::decision::Requeue;
-use dromos_core::package::install::{self, Refusal};
+use dromos_core::install::{self, Refusal};
 use dromos_core::package::{self, RepoRef, Repository};
 use dromos_core::plan::{self, ObjRef, PlanOptions, SOURCE_LABEL};
 use dromos_crds::package::{PackageObject, PackageStatus};

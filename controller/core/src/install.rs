@@ -3,7 +3,7 @@
 //! requeue. The operator (`controller/src/operators/packages.rs`) only gathers (repository,
 //! watch caches) and acts (sync, status, Events).
 
-use super::{ExpandError, Meta, RenderError};
+use crate::package::{ExpandError, Meta, RenderError};
 use crate::conditions::{self, Standard};
 use crate::decision::{Decision, Event, Requeue};
 use crate::load::is_cluster_scoped;
@@ -69,7 +69,7 @@ impl From<ExpandError> for Refusal {
 
 /// Checks a version change against the installed version's metadata (`from`).
 pub fn check_change(from: &Meta, to: &Meta) -> Result<(), Refusal> {
-    super::check_version_change(from, to).map_err(|m| Refusal::new("VersionChangeRefused", m))
+    crate::package::check_version_change(from, to).map_err(|m| Refusal::new("VersionChangeRefused", m))
 }
 
 /// Makes a render the Package's own: every object lands in the Package's namespace with the
