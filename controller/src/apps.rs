@@ -107,10 +107,6 @@ pub enum AppError {
     Other(String),
 }
 
-fn now() -> String {
-    k8s_openapi::jiff::Timestamp::now().strftime("%Y-%m-%dT%H:%M:%SZ").to_string()
-}
-
 /// Runs the App operator until the future is dropped.
 pub async fn run(client: Client, opts: AppOptions) -> Arc<AppContext> {
     let (ctx, fut) = start(client, opts);
@@ -499,7 +495,7 @@ async fn apply(app: &App, ctx: &AppContext) -> Result<Action, AppError> {
         dependencies,
         problems,
         deleting: false,
-        now: now(),
+        now: chrono::Utc::now(),
     };
     let prev = ctx.current_status(app);
     let assessment = appstate::assess(prev.as_ref(), &obs);

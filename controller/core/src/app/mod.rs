@@ -161,4 +161,23 @@ mod tests {
         let a = app(serde_json::json!({"cmd": "x", "constraints": [["hostname", "UNIQUE"]]}));
         assert_eq!(Model::of(&a, "shop", "frontend").constraints().unwrap()[0].display(), "[hostname, UNIQUE]");
     }
+
+    #[test]
+    fn dependency_ids_resolve_like_marathon() {
+        let r = resolve_dependencies(
+            "/shop/web/frontend",
+            "shop",
+            &["../db".into(), "/shop/cache".into(), "api".into(), "/ops/queue/main".into()],
+        );
+        let got: Vec<_> = r.into_iter().map(Result::unwrap).collect();
+        assert_eq!(
+            got,
+            [
+                ("shop".to_string(), "db".to_string()),
+                ("shop".into(), "cache".into()),
+                ("shop".into(), "web-api".into()),
+                ("ops".into(), "queue-main".into())
+            ]
+        );
+    }
 }
