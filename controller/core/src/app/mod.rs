@@ -77,6 +77,15 @@ impl<'a> Model<'a> {
     }
 }
 
+/// The constraints of an App, or every problem of those that do not parse in one message
+/// (`spec.constraints[1][1]: unknown constraint operator ...; ...`), for a status that must
+/// say why the App cannot be placed.
+pub fn constraints_of(app: &App) -> Result<Vec<Constraint>, String> {
+    constraints::parse_constraints(&app.spec.constraints)
+        .into_result()
+        .map_err(|problems| problems.iter().map(ToString::to_string).collect::<Vec<_>>().join("; "))
+}
+
 /// The Marathon id of an App manifest (its `spec.id`, else `/namespace/name`).
 pub fn app_id(m: &Manifest, app: &App) -> String {
     Model::of_manifest(m, app).id()
@@ -160,6 +169,14 @@ mod tests {
         assert_eq!(problems[0].field, "spec.constraints[1][2]");
         let a = app(serde_json::json!({"cmd": "x", "constraints": [["hostname", "UNIQUE"]]}));
         assert_eq!(Model::of(&a, "shop", "frontend").constraints().unwrap()[0].display(), "[hostname, UNIQUE]");
+        let a = app(
+            serde_json::json!({"cmd": "x", "constraints": [["rack", "NEAR"], ["hostname", "UNIQUE"], ["x", "IS"]]}),
+        );
+        let message = constraints_of(&a).unwrap_err();
+        assert_eq!(
+            message,
+            "spec.constraints[0][1]: unknown constraint operator `NEAR`; spec.constraints[2][1]: IS needs a value: the attribute value"
+        );
     }
 
     #[test]

@@ -319,26 +319,14 @@ fn verdict(
 /// they are False.
 fn conditions_of(v: &Verdict, old: &[Condition], obs: &Observed) -> Vec<Condition> {
     let (generation, now, msg) = (obs.generation, obs.now, v.message.as_str());
+    let side = |type_: &str, on: bool, off_reason: &str| {
+        let (reason, message) = if on { (v.reason, msg) } else { (off_reason, "") };
+        condition(type_, on, reason, message, generation, old, now)
+    };
     vec![
         condition(READY, v.ready, v.reason, msg, generation, old, now),
-        condition(
-            RECONCILING,
-            v.reconciling,
-            if v.reconciling { v.reason } else { "Idle" },
-            if v.reconciling { msg } else { "" },
-            generation,
-            old,
-            now,
-        ),
-        condition(
-            STALLED,
-            v.stalled,
-            if v.stalled { v.reason } else { "Progressing" },
-            if v.stalled { msg } else { "" },
-            generation,
-            old,
-            now,
-        ),
+        side(RECONCILING, v.reconciling, "Idle"),
+        side(STALLED, v.stalled, "Progressing"),
     ]
 }
 

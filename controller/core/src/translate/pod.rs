@@ -89,23 +89,21 @@ pub fn resources(
     if disk > 0.0 {
         requests.insert("ephemeral-storage".to_string(), mib_quantity(disk));
     }
-    // DC/OS enforces cpus with CFS quota and mem as a hard limit; resourceLimits raise them.
-    match limits.and_then(|l| l.cpus.as_ref()) {
-        Some(ResourceLimit::Value(v)) => {
-            lim.insert("cpu".to_string(), cpu_quantity(*v));
-        }
-        Some(ResourceLimit::Word(_)) => {}
-        None => {
-            lim.insert("cpu".to_string(), cpu_quantity(cpus));
-        }
-    }
-    match limits.and_then(|l| l.mem.as_ref()) {
-        Some(ResourceLimit::Value(v)) => {
-            lim.insert("memory".to_string(), mib_quantity(*v));
-        }
-        Some(ResourceLimit::Word(_)) => {}
-        None => {
-            lim.insert("memory".to_string(), mib_quantity(mem));
+    // DC/OS enforces cpus with CFS quota and mem as a hard limit; resourceLimits raise them
+    // (a number) or lift them ("unlimited").
+    let quantity: [(&str, Option<&ResourceLimit>, f64, fn(f64) -> Quantity); 2] = [
+        ("cpu", limits.and_then(|l| l.cpus.as_ref()), cpus, cpu_quantity),
+        ("memory", limits.and_then(|l| l.mem.as_ref()), mem, mib_quantity),
+    ];
+    for (key, limit, request, to_quantity) in quantity {
+        match limit {
+            Some(ResourceLimit::Value(v)) => {
+                lim.insert(key.to_string(), to_quantity(*v));
+            }
+            Some(ResourceLimit::Word(_)) => {}
+            None => {
+                lim.insert(key.to_string(), to_quantity(request));
+            }
         }
     }
     if gpus > 0.0 {

@@ -11,7 +11,6 @@ use std::collections::BTreeMap;
 /// The App's Service and its VIP Services; names a Service cannot have are warnings.
 pub(super) fn push_services(cx: &Ctx<'_>, exp: &mut Expansion) {
     let (s, name, resident, selector) = (&cx.app.spec, &cx.name, cx.resident, &cx.selector);
-    let meta = |n: &str| cx.meta(n);
     let all_ports: Vec<PortInfo> = if s.containers.is_empty() {
         cx.ports.clone()
     } else {
@@ -32,7 +31,7 @@ pub(super) fn push_services(cx: &Ctx<'_>, exp: &mut Expansion) {
     let dns1035 = name.starts_with(|c: char| c.is_ascii_lowercase());
     if (!service_ports.is_empty() || resident) && dns1035 {
         let svc = Service {
-            metadata: meta(&name),
+            metadata: cx.meta(name),
             spec: Some(ServiceSpec {
                 selector: Some(selector.clone()),
                 ports: Some(if service_ports.is_empty() {
@@ -61,7 +60,6 @@ pub(super) fn push_services(cx: &Ctx<'_>, exp: &mut Expansion) {
 /// One Service per VIP name other than the App's own.
 fn push_vip_services(cx: &Ctx<'_>, all_ports: &[PortInfo], exp: &mut Expansion) {
     let (name, selector) = (cx.name.as_str(), &cx.selector);
-    let meta = |n: &str| cx.meta(n);
     let mut vips: BTreeMap<String, Vec<ServicePort>> = BTreeMap::new();
     for (i, p) in all_ports.iter().enumerate() {
         if let Some((vname, vport)) = &p.vip
@@ -79,7 +77,7 @@ fn push_vip_services(cx: &Ctx<'_>, all_ports: &[PortInfo], exp: &mut Expansion) 
     for (vname, ports) in vips {
         if crate::ids::check_dns_label(&vname).is_ok() && vname.starts_with(|c: char| c.is_ascii_lowercase()) {
             let svc = Service {
-                metadata: meta(&vname),
+                metadata: cx.meta(&vname),
                 spec: Some(ServiceSpec { selector: Some(selector.clone()), ports: Some(ports), ..Default::default() }),
                 ..Default::default()
             };

@@ -47,15 +47,14 @@ pub(super) fn pod_template(
         enable_service_links: Some(false),
         ..Default::default()
     };
-    let template = PodTemplateSpec {
+    PodTemplateSpec {
         metadata: Some(ObjectMeta {
             labels: Some(pod_labels),
             annotations: Some(template_annotations),
             ..Default::default()
         }),
         spec: Some(pod_spec),
-    };
-    template
+    }
 }
 
 /// Marathon's upgrade strategy with its defaults (resident apps: 0.5 / 0): the capacities,
@@ -82,10 +81,9 @@ pub(super) fn push_workload(
     let (name, instances, selector, annotations) = (&cx.name, cx.instances, &cx.selector, cx.annotations());
     let resident = cx.resident;
     let (mhc, moc, _, max_unavailable, max_surge) = upgrade(cx);
-    let meta = |n: &str| cx.meta(n);
     if resident {
         let sts = StatefulSet {
-            metadata: ObjectMeta { annotations: Some(annotations.clone()), ..meta(&name) },
+            metadata: ObjectMeta { annotations: Some(annotations.clone()), ..cx.meta(name) },
             spec: Some(StatefulSetSpec {
                 replicas: Some(instances),
                 selector: LabelSelector { match_labels: Some(selector.clone()), ..Default::default() },
@@ -113,7 +111,7 @@ pub(super) fn push_workload(
             }
         };
         let dep = Deployment {
-            metadata: ObjectMeta { annotations: Some(annotations.clone()), ..meta(&name) },
+            metadata: ObjectMeta { annotations: Some(annotations.clone()), ..cx.meta(name) },
             spec: Some(DeploymentSpec {
                 replicas: Some(instances),
                 selector: LabelSelector { match_labels: Some(selector.clone()), ..Default::default() },
@@ -136,11 +134,10 @@ pub(super) fn push_workload(
 /// The disruption budget: `minimumHealthCapacity` of the instances stay up.
 pub(super) fn push_disruption_budget(cx: &Ctx<'_>, exp: &mut Expansion) {
     let (name, instances, selector) = (&cx.name, cx.instances, cx.selector.clone());
-    let meta = |n: &str| cx.meta(n);
     let (_, _, min_healthy, _, _) = upgrade(cx);
     if min_healthy > 0 && instances > 0 {
         let pdb = PodDisruptionBudget {
-            metadata: meta(&name),
+            metadata: cx.meta(name),
             spec: Some(PodDisruptionBudgetSpec {
                 min_available: Some(IntOrString::Int(min_healthy)),
                 selector: Some(LabelSelector { match_labels: Some(selector), ..Default::default() }),
