@@ -91,8 +91,8 @@ pub fn resources(
     }
     // DC/OS enforces cpus with CFS quota and mem as a hard limit; resourceLimits raise them
     // (a number) or lift them ("unlimited").
-    let quantity: [(&str, Option<&ResourceLimit>, f64, fn(f64) -> Quantity); 2] = [
-        ("cpu", limits.and_then(|l| l.cpus.as_ref()), cpus, cpu_quantity),
+    let quantity = [
+        ("cpu", limits.and_then(|l| l.cpus.as_ref()), cpus, cpu_quantity as fn(f64) -> Quantity),
         ("memory", limits.and_then(|l| l.mem.as_ref()), mem, mib_quantity),
     ];
     for (key, limit, request, to_quantity) in quantity {
