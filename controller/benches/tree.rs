@@ -118,7 +118,7 @@ fn main() {
     let bytes: usize = files.files.iter().map(|f| f.bytes.len()).sum();
 
     let t1 = Instant::now();
-    let threads = dromos::cli::threads();
+    let threads = dromos::threads();
     let tree = dromos_core::check_tree(&files.files, &LoadOptions { threads, ..Default::default() });
     let t_check = t1.elapsed();
     eprintln!("rss after load+validate: {:.1} MiB", rss_mib());

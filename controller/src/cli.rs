@@ -452,9 +452,6 @@ fn limiter(qps: f64, burst: u32) -> Option<std::sync::Arc<crate::ratelimit::Limi
 }
 
 /// Worker threads for the pure core: the machine's parallelism.
-pub fn threads() -> usize {
-    std::thread::available_parallelism().map(|n| n.get()).unwrap_or(1)
-}
 
 /// Loads and validates a tree from disk.
 /// Loads and validates a tree from disk, Package objects included (expanded from the built-in
@@ -467,12 +464,9 @@ fn check(tree: &TreeArgs) -> Result<(dromos_core::Tree, BTreeMap<String, String>
         default_namespace: tree.default_namespace.clone(),
         ..Default::default()
     };
-    let mut result = dromos_core::check_tree(&files.files, &opts);
-    result.diagnostics.extend(files.diagnostics);
+    let mut result = dromos_core::prepare::check(&files.files, files.diagnostics, &opts);
     let packages = crate::packages::tree_repositories(&tree.path, &result.manifests)?;
-    let render_opts = RenderOptions { packages: packages.clone(), ..Default::default() };
-    result.diagnostics.extend(render::package_diagnostics(&result.manifests, &render_opts));
-    diag::sort_diagnostics(&mut result.diagnostics);
+    dromos_core::prepare::check_packages(&mut result, &packages);
     let sources =
         files.files.iter().filter_map(|f| Some((f.path.clone(), String::from_utf8(f.bytes.clone()).ok()?))).collect();
     Ok((result, sources, packages))
@@ -526,75 +520,40 @@ pub fn run(cli: Cli) -> Result<ExitCode> {
                 )
                 .try_init();
             let client = kube::Client::try_default().await.context("connecting to the cluster")?;
-            crate::controller::check_crds(&client).await?;
+            crate::operators::manager::check_crds(&client).await?;
             let scope = crate::scope::Scope::of(namespaces);
-            let opts = crate::controller::ControllerOptions {
+            use crate::operators::{apps, gitsource, jobs, manager, packages, scheduler};
+            let opts = manager::ManagerOptions {
                 scope: scope.clone(),
-                selector,
-                cache_dir,
-                concurrency,
-                write_concurrency,
-                limiter: limiter(qps, burst),
+                gitsource: Some(gitsource::Options {
+                    selector,
+                    cache_dir: cache_dir.clone(),
+                    concurrency,
+                    write_concurrency,
+                    limiter: limiter(qps, burst),
+                }),
+                apps: (!no_apps).then(|| apps::Options { concurrency: app_concurrency, ..Default::default() }),
+                jobs: Some(jobs::Options { concurrency: job_concurrency, ..Default::default() }),
+                packages: (!no_packages).then(|| packages::Options { concurrency: package_concurrency, cache_dir }),
+                scheduler: (!no_scheduler).then(|| scheduler::Options {
+                    batch_window: std::time::Duration::from_millis(schedule_batch_ms),
+                    offers: !no_offers,
+                    offer_interval: std::time::Duration::from_secs(offer_interval_secs.max(1)),
+                    ..Default::default()
+                }),
             };
             tracing::info!(?opts, %listen, webhook = webhook_secret.is_some(), "dromos controller starting");
-            let app_opts = crate::apps::AppOptions {
-                scope: scope.clone(),
-                concurrency: app_concurrency,
-                render: RenderOptions::default(),
-            };
-            let jobs = crate::jobs::context(
-                client.clone(),
-                crate::jobs::JobOptions {
-                    scope: scope.clone(),
-                    concurrency: job_concurrency,
-                    ..Default::default()
-                },
-            );
-            let pkg_opts = crate::package_operator::PackageOptions {
-                scope: scope.clone(),
-                concurrency: package_concurrency,
-                cache_dir: opts.cache_dir.clone(),
-            };
-            let ctx = crate::controller::context(client.clone(), opts);
-            let pkg_client = client.clone();
-            let app_client = client.clone();
-            let scheduler_client = client.clone();
-            let scheduler_opts = crate::scheduler::SchedulerOptions {
-                scope: scope.clone(),
-                batch_window: std::time::Duration::from_millis(schedule_batch_ms),
-                offers: !no_offers,
-                offer_interval: std::time::Duration::from_secs(offer_interval_secs.max(1)),
-                ..Default::default()
-            };
-            let controllers = {
-                let ctx = ctx.clone();
-                async move {
-                    let apps = async move {
-                        if !no_apps {
-                            crate::apps::run(app_client, app_opts).await;
-                        }
-                    };
-                    let scheduler = async move {
-                        if !no_scheduler {
-                            crate::scheduler::run(scheduler_client, scheduler_opts).await;
-                        }
-                    };
-                    let packages = async move {
-                        if !no_packages {
-                            crate::package_operator::run(pkg_client, pkg_opts).await;
-                        }
-                    };
-                    tokio::join!(crate::controller::run(ctx), crate::jobs::run(jobs), apps, scheduler, packages);
-                }
-            };
+            let manager = manager::Manager::start(client.clone(), opts);
+            let sources = manager.context::<gitsource::Context>().context("the GitSource operator runs")?;
             let state = std::sync::Arc::new(crate::http::HttpState {
-                metrics: ctx.metrics.clone(),
+                metrics: sources.metrics.clone(),
                 ready: std::sync::atomic::AtomicBool::new(true),
                 webhook_secret,
-                client,
+                client: client.clone(),
                 scope,
-                trigger: ctx.trigger.clone(),
+                trigger: sources.trigger.clone(),
             });
+            let controllers = manager.run();
             let listener =
                 tokio::net::TcpListener::bind(&listen).await.with_context(|| format!("listening on {listen}"))?;
             let server = axum::serve(listener, crate::http::router(state));
@@ -609,7 +568,7 @@ pub fn run(cli: Cli) -> Result<ExitCode> {
                         duration: std::time::Duration::from_secs(15),
                         retry: std::time::Duration::from_secs(3),
                     };
-                    let leading = crate::leader::campaign(ctx.client(), cfg);
+                    let leading = crate::leader::campaign(client.clone(), cfg);
                     crate::leader::run_while_leading(leading, controllers).await
                 } else {
                     controllers.await;
@@ -652,7 +611,7 @@ pub fn run(cli: Cli) -> Result<ExitCode> {
                 kube::Client::try_default().await.context("connecting to the cluster of the current kubeconfig")?;
             match command {
                 JobCommand::Run { name, namespace } => {
-                    let req = crate::jobs::request_run(&client, &namespace, &name).await?;
+                    let req = crate::operators::jobs::request_run(&client, &namespace, &name).await?;
                     println!(
                         "requested a run of job {namespace}/{name} ({req}); follow it with `dromos job history {name} -n {namespace}`"
                     );
@@ -664,7 +623,7 @@ pub fn run(cli: Cli) -> Result<ExitCode> {
                         .await
                         .with_context(|| format!("reading job {namespace}/{name}"))?
                         .with_context(|| format!("job {namespace}/{name} not found"))?;
-                    print!("{}", crate::jobs::history_table(&job));
+                    print!("{}", crate::operators::jobs::history_table(&job));
                 }
             }
             Ok(ExitCode::SUCCESS)
@@ -787,7 +746,7 @@ pub fn run(cli: Cli) -> Result<ExitCode> {
                 ObjFormat::Yaml => render::Format::Yaml,
                 ObjFormat::Json => render::Format::Json,
             };
-            let text = render::render_serialized(&result.manifests, &opts, format, threads());
+            let text = render::render_serialized(&result.manifests, &opts, format, crate::threads());
             let mut warnings = result.diagnostics.clone();
             warnings.extend(text.warnings.iter().cloned());
             diag::sort_diagnostics(&mut warnings);
@@ -803,7 +762,7 @@ pub fn run(cli: Cli) -> Result<ExitCode> {
         }
         Command::App { action: AppAction::Why { name, namespace } } => runtime()?.block_on(async {
             let client = kube::Client::try_default().await.context("connecting to the cluster")?;
-            let text = crate::scheduler::why(&client, &namespace, &name).await?;
+            let text = crate::operators::scheduler::why(&client, &namespace, &name).await?;
             print!("{text}");
             Ok(ExitCode::SUCCESS)
         }),

@@ -60,6 +60,27 @@ pub struct Credentials {
     pub known_hosts: Option<String>,
 }
 
+impl Credentials {
+    /// The credentials a Secret holds (`username`, `password`, `bearerToken`, `identity`,
+    /// `known_hosts`; `data` first, then `stringData`).
+    pub fn from_secret(s: &k8s_openapi::api::core::v1::Secret) -> Self {
+        let get = |k: &str| {
+            s.data
+                .as_ref()
+                .and_then(|d| d.get(k))
+                .map(|b| String::from_utf8_lossy(&b.0).into_owned())
+                .or_else(|| s.string_data.as_ref().and_then(|d| d.get(k).cloned()))
+        };
+        Self {
+            username: get("username"),
+            password: get("password"),
+            bearer_token: get("bearerToken"),
+            identity: get("identity"),
+            known_hosts: get("known_hosts"),
+        }
+    }
+}
+
 /// A fetched revision.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Fetched {

@@ -9,7 +9,7 @@ use crate::fsread;
 use crate::sync::{self, Resolver, SyncOutcome, SyncSettings};
 use anyhow::{Context, Result};
 use dromos_core::plan::{self, ObjRef};
-use dromos_core::{LoadOptions, RenderOptions, diag, render};
+use dromos_core::{LoadOptions, diag};
 use k8s_openapi::api::core::v1::ConfigMap;
 use kube::Client;
 use kube::api::{Api, Patch, PatchParams};
@@ -62,41 +62,23 @@ impl InventoryStore {
     }
 }
 
-/// A validated, rendered tree ready to sync.
-pub struct Prepared {
-    /// Rendered objects.
-    pub objects: Vec<Value>,
-    /// App dependency depths.
-    pub levels: std::collections::HashMap<(String, String), u32>,
-}
+pub use dromos_core::prepare::Prepared;
 
-impl std::fmt::Debug for Prepared {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        write!(f, "Prepared({} objects)", self.objects.len())
-    }
-}
-
-/// Loads, validates and renders a directory. On invalid input returns the rendered
-/// diagnostics as the error, so nothing is applied.
+/// Loads, validates and renders a directory ([`dromos_core::prepare`]). On invalid input
+/// returns the rendered diagnostics as the error, so nothing is applied.
 pub fn prepare_dir(path: &Path, default_namespace: &str) -> Result<Prepared> {
     let files = fsread::fetch_tree(path, 8 << 20).with_context(|| format!("reading {}", path.display()))?;
     let opts = LoadOptions {
         default_namespace: default_namespace.to_string(),
-        threads: crate::cli::threads(),
+        threads: crate::threads(),
         ..Default::default()
     };
-    let mut tree = dromos_core::check_tree(&files.files, &opts);
-    tree.diagnostics.extend(files.diagnostics);
-    diag::sort_diagnostics(&mut tree.diagnostics);
-    if !tree.is_valid() {
+    dromos_core::prepare::prepare(&files.files, files.diagnostics, &opts).map_err(|tree| {
         let text = diag::render_text(&tree.diagnostics, |f| {
             files.files.iter().find(|x| x.path == f).and_then(|x| std::str::from_utf8(&x.bytes).ok())
         });
-        anyhow::bail!("{} is invalid; nothing was applied\n{text}", path.display());
-    }
-    let levels = plan::app_levels(&tree.manifests);
-    let objects = render::sync_objects(&tree.manifests, &RenderOptions::default()).objects;
-    Ok(Prepared { objects, levels })
+        anyhow::anyhow!("{} is invalid; nothing was applied\n{text}", path.display())
+    })
 }
 
 /// Prints a one-line summary of a sync.

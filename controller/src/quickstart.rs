@@ -360,38 +360,7 @@ async fn run_on(
     let ns_obj: Namespace = serde_json::from_value(serde_json::json!({"metadata": {"name": NAMESPACE}}))?;
     nss.patch(NAMESPACE, &PatchParams::apply(FIELD_MANAGER), &Patch::Apply(&ns_obj)).await?;
     let cache = tempfile::Builder::new().prefix("dromos-quickstart-cache-").tempdir()?;
-    let scope = crate::scope::Scope::of(namespaces.clone());
-    let ctx = crate::controller::context(
-        client.clone(),
-        crate::controller::ControllerOptions {
-            scope: crate::scope::Scope::All,
-            selector: Some(format!("{}={}", LABEL.0, LABEL.1)),
-            cache_dir: cache.path().to_path_buf(),
-            concurrency: 1,
-            write_concurrency: 8,
-            limiter: None,
-        },
-    );
-    let apps = crate::apps::AppOptions { scope: scope.clone(), concurrency: 4, ..Default::default() };
-    let jobs =
-        crate::jobs::context(client.clone(), crate::jobs::JobOptions { scope: scope.clone(), ..Default::default() });
-    // Offers are cluster-wide objects: the quickstart's scheduler places without publishing them.
-    let scheduler = crate::scheduler::SchedulerOptions { scope: scope.clone(), offers: false, ..Default::default() };
-    let packages =
-        crate::package_operator::PackageOptions { scope, concurrency: 2, cache_dir: cache.path().join("packages") };
-    let controllers = tokio::spawn({
-        let (ctx, client) = (ctx.clone(), client.clone());
-        async move {
-            tokio::join!(
-                crate::controller::run(ctx),
-                crate::apps::run(client.clone(), apps),
-                crate::scheduler::run(client.clone(), scheduler),
-                crate::jobs::run(jobs),
-                crate::package_operator::run(client, packages)
-            );
-        }
-    });
-    let _stop = AbortOnDrop(controllers);
+    let (trigger, _stop) = start_operators(client, &namespaces, cache.path());
     writeln!(out, "controller running (log: {})", opts.log.display())?;
 
     let gs: GitSource = serde_json::from_value(serde_json::json!({
@@ -419,17 +388,7 @@ async fn run_on(
         }
     };
     writeln!(out, "synced: {}", applied.0)?;
-    let mut last = rows_in(client, &namespaces).await?;
-    let mut since = Instant::now();
-    let settled = |rows: &[crate::status::Row]| !rows.is_empty() && rows.iter().all(|r| r.healthy);
-    while !settled(&last) && since.elapsed() < Duration::from_secs(15) && Instant::now() < deadline {
-        tokio::time::sleep(Duration::from_secs(1)).await;
-        let rows = rows_in(client, &namespaces).await?;
-        if rows != last {
-            since = Instant::now();
-            last = rows;
-        }
-    }
+    let last = wait_settled(client, &namespaces, deadline).await?;
     let seconds = sync_start.elapsed().as_secs_f64();
     let total = start.elapsed().as_secs_f64();
     writeln!(out, "\n{}", crate::status::table(&last))?;
@@ -450,12 +409,87 @@ async fn run_on(
         )?;
         tokio::signal::ctrl_c().await?;
     }
-
-    // Clean up through the controller: an empty revision prunes everything the sync applied
-    // (the App operator is still running to release its finalizers).
     writeln!(out, "removing what the quickstart applied")?;
-    let empty = commit_tree(repo_dir.path(), &[], "remove everything")?;
-    let _ = ctx.trigger.unbounded_send(kube::runtime::reflector::ObjectRef::new(SOURCE).within(NAMESPACE));
+    clean_up(client, repo_dir.path(), trigger, &namespaces, opts).await?;
+    if added {
+        remove_capacity(client).await?;
+    }
+    writeln!(out, "done")?;
+    Ok(report)
+}
+
+/// The operators of the quickstart, through two managers: the GitSource operator serves the
+/// whole cluster (the examples hold cluster-scoped objects) but only its own GitSource (label);
+/// the others only the examples' namespaces, so everything else on the cluster is left alone.
+/// Returns the GitSource trigger and the guard that stops them.
+fn start_operators(client: &Client, namespaces: &[String], cache: &Path) -> (Option<GitSourceTrigger>, AbortOnDrop) {
+    use crate::operators::{apps, gitsource, jobs, manager, packages, scheduler};
+    let git_manager = manager::Manager::start(
+        client.clone(),
+        manager::ManagerOptions {
+            scope: crate::scope::Scope::All,
+            gitsource: Some(gitsource::Options {
+                selector: Some(format!("{}={}", LABEL.0, LABEL.1)),
+                cache_dir: cache.to_path_buf(),
+                concurrency: 1,
+                write_concurrency: 8,
+                limiter: None,
+            }),
+            ..Default::default()
+        },
+    );
+    let workloads = manager::Manager::start(
+        client.clone(),
+        manager::ManagerOptions {
+            scope: crate::scope::Scope::of(namespaces.to_vec()),
+            gitsource: None,
+            apps: Some(apps::Options { concurrency: 4, ..Default::default() }),
+            jobs: Some(jobs::Options::default()),
+            packages: Some(packages::Options { concurrency: 2, cache_dir: cache.join("packages") }),
+            // Offers are cluster-wide objects: the quickstart's scheduler places without publishing them.
+            scheduler: Some(scheduler::Options { offers: false, ..Default::default() }),
+        },
+    );
+    let trigger = git_manager.context::<gitsource::Context>().map(|c| c.trigger.clone());
+    let controllers = tokio::spawn(async move {
+        tokio::join!(git_manager.run(), workloads.run());
+    });
+    (trigger, AbortOnDrop(controllers))
+}
+
+type GitSourceTrigger = futures::channel::mpsc::UnboundedSender<kube::runtime::reflector::ObjectRef<GitSource>>;
+
+/// Waits until every row is healthy, or the rows have not changed for 15 s, or `deadline`.
+async fn wait_settled(client: &Client, namespaces: &[String], deadline: Instant) -> Result<Vec<crate::status::Row>> {
+    let mut last = rows_in(client, namespaces).await?;
+    let mut since = Instant::now();
+    let settled = |rows: &[crate::status::Row]| !rows.is_empty() && rows.iter().all(|r| r.healthy);
+    while !settled(&last) && since.elapsed() < Duration::from_secs(15) && Instant::now() < deadline {
+        tokio::time::sleep(Duration::from_secs(1)).await;
+        let rows = rows_in(client, namespaces).await?;
+        if rows != last {
+            since = Instant::now();
+            last = rows;
+        }
+    }
+    Ok(last)
+}
+
+/// Removes what the quickstart applied through the controller: an empty revision prunes
+/// everything the sync applied (the App operator is still running to release its finalizers);
+/// then the GitSource and its namespace go.
+async fn clean_up(
+    client: &Client,
+    repo: &Path,
+    trigger: Option<GitSourceTrigger>,
+    namespaces: &[String],
+    opts: &QuickstartOptions,
+) -> Result<()> {
+    let sources: Api<GitSource> = Api::namespaced(client.clone(), NAMESPACE);
+    let nss: Api<Namespace> = Api::all(client.clone());
+    let empty = commit_tree(repo, &[], "remove everything")?;
+    let _ =
+        trigger.as_ref().map(|t| t.unbounded_send(kube::runtime::reflector::ObjectRef::new(SOURCE).within(NAMESPACE)));
     let deadline = Instant::now() + Duration::from_secs(120);
     loop {
         if let Some((_, _, _, Some(rev), 0)) = source_status(&sources).await
@@ -468,7 +502,7 @@ async fn run_on(
         }
         tokio::time::sleep(Duration::from_millis(500)).await;
     }
-    for ns in &namespaces {
+    for ns in namespaces {
         // Namespaces from the repository were pruned; wait until they are gone so a next run
         // starts clean.
         let deadline = Instant::now() + Duration::from_secs(120);
@@ -481,11 +515,7 @@ async fn run_on(
     }
     sources.delete(SOURCE, &DeleteParams::default()).await?;
     nss.delete(NAMESPACE, &DeleteParams::default()).await?;
-    if added {
-        remove_capacity(client).await?;
-    }
-    writeln!(out, "done")?;
-    Ok(report)
+    Ok(())
 }
 
 struct AbortOnDrop(tokio::task::JoinHandle<()>);

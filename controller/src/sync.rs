@@ -4,7 +4,7 @@
 //! The decisions are pure (`dromos_core::plan`); this module gathers the live state, performs
 //! the writes and counts them, so a no-op resync is proven to write nothing.
 
-use dromos_core::plan::{self, Action, Guard, ObjRef, Plan, PlanOptions, SOURCE_LABEL};
+use dromos_core::plan::{self, Action, ObjRef, Plan, PlanOptions, SOURCE_LABEL};
 use futures::StreamExt;
 use k8s_openapi::apiextensions_apiserver::pkg::apis::apiextensions::v1::CustomResourceDefinition;
 use kube::Client;
@@ -43,49 +43,7 @@ pub struct SyncSettings {
     pub scope: crate::scope::Scope,
 }
 
-/// A failed write.
-#[derive(Clone, Debug)]
-pub struct Failure {
-    /// The object.
-    pub obj: ObjRef,
-    /// `Conflict`, `Invalid`, `Forbidden`, `NotFound`, `ApplyFailed`, `DeleteFailed`, ...
-    pub reason: String,
-    /// The API server's message.
-    pub message: String,
-}
-
-/// What a sync did.
-#[derive(Debug)]
-pub struct SyncOutcome {
-    /// The plan that was executed.
-    pub plan: Plan,
-    /// Objects created or updated.
-    pub applied: usize,
-    /// Objects deleted.
-    pub pruned: usize,
-    /// Failed writes (conflicts included).
-    pub failures: Vec<Failure>,
-    /// Mutating requests sent (apply, delete); 0 for a no-op resync.
-    pub writes: usize,
-    /// Read requests sent (list, get, discovery).
-    pub reads: usize,
-    /// Inventory to record.
-    pub inventory: Vec<ObjRef>,
-    /// `metadata.generation` of each desired object as the API server returned it from the
-    /// apply (or listed it, when unchanged).
-    /// A watch cache may still hold an older copy: health read from it is only current once
-    /// it has caught up to this generation.
-    pub applied_generations: HashMap<plan::Key, i64>,
-    /// Wall time.
-    pub duration: Duration,
-}
-
-impl SyncOutcome {
-    /// True when the guard refused the revision (nothing was written).
-    pub fn blocked(&self) -> bool {
-        matches!(self.plan.guard, Guard::Blocked { .. })
-    }
-}
+pub use dromos_core::outcome::{Failure, SyncOutcome};
 
 /// Resolves kinds to API resources, remembering answers across syncs.
 #[derive(Default)]
@@ -276,6 +234,13 @@ pub async fn plan_live(
     Ok((p, desired, live))
 }
 
+/// Request counters of one sync.
+#[derive(Default)]
+struct Counters {
+    reads: AtomicUsize,
+    writes: Arc<AtomicUsize>,
+}
+
 /// Syncs a rendered revision: plan, apply in waves, prune after full success, inventory.
 pub async fn sync(
     client: &Client,
@@ -286,12 +251,11 @@ pub async fn sync(
     settings: &SyncSettings,
 ) -> anyhow::Result<SyncOutcome> {
     let start = Instant::now();
-    let reads = Arc::new(AtomicUsize::new(0));
-    let writes = Arc::new(AtomicUsize::new(0));
+    let n = Counters::default();
     let mut desired = desired;
-    let mut kinds = prepare(client, resolver, &mut desired, settings, &reads).await;
+    let mut kinds = prepare(client, resolver, &mut desired, settings, &n.reads).await;
     kinds.extend(inventory.iter().map(|o| (o.api_version.clone(), o.kind.clone())));
-    let live = plan::index_live(list_live(client, resolver, &kinds, settings, &reads).await?);
+    let live = plan::index_live(list_live(client, resolver, &kinds, settings, &n.reads).await?);
     let plan = plan::plan_sync(&desired, &live, inventory, levels, &settings.plan);
     // A revision reaching outside the scope applies nothing, as an invalid one.
     let refused = out_of_scope(&desired, &settings.scope);
@@ -315,13 +279,12 @@ pub async fn sync(
         duration: Duration::ZERO,
     };
     if outcome.blocked() || !outcome.failures.is_empty() {
-        outcome.reads = reads.load(Ordering::Relaxed);
+        outcome.reads = n.reads.load(Ordering::Relaxed);
         outcome.duration = start.elapsed();
         return Ok(outcome);
     }
     let by_key: HashMap<plan::Key, &Value> = desired.iter().filter_map(|d| Some((ObjRef::of(d)?.key(), d))).collect();
     let owned: std::collections::HashSet<plan::Key> = inventory.iter().map(ObjRef::key).collect();
-
     let mut waves: Vec<u32> = outcome.plan.steps.iter().map(|s| s.wave).collect();
     waves.dedup();
     for wave in waves {
@@ -332,118 +295,150 @@ pub async fn sync(
             .filter(|s| s.wave == wave && s.action != Action::Unchanged)
             .filter_map(|s| Some((s.obj.clone(), (*by_key.get(&s.obj.key())?).clone())))
             .collect();
-        if todo.is_empty() {
-            continue;
-        }
-        // Resolve once per kind before fanning out.
-        let mut apis: HashMap<(String, String), Option<(ApiResource, ApiCapabilities)>> = HashMap::new();
-        for (o, _) in &todo {
-            let k = (o.api_version.clone(), o.kind.clone());
-            if let std::collections::hash_map::Entry::Vacant(e) = apis.entry(k) {
-                let r = resolver.resolve(client, &o.api_version, &o.kind, &reads).await;
-                e.insert(r);
-            }
-        }
-        let results: Vec<Result<(ObjRef, Option<i64>), Failure>> =
-            futures::stream::iter(todo.into_iter().map(|(o, body)| {
-                let api = apis
-                    .get(&(o.api_version.clone(), o.kind.clone()))
-                    .cloned()
-                    .flatten()
-                    .map(|(ar, caps)| api_for(client, &ar, &caps, o.namespace.as_deref()));
-                let pp = if settings.force || (settings.force_owned && owned.contains(&o.key())) {
-                    PatchParams::apply(FIELD_MANAGER).force()
-                } else {
-                    PatchParams::apply(FIELD_MANAGER)
-                };
-                let writes = writes.clone();
-                let limiter = settings.limiter.clone();
-                async move {
-                    let Some(api) = api else {
-                        return Err(Failure {
-                            message: format!("the API server does not serve {} {}", o.api_version, o.kind),
-                            reason: "UnknownKind".into(),
-                            obj: o,
-                        });
-                    };
-                    let obj: DynamicObject = serde_json::from_value(body).map_err(|e| Failure {
-                        obj: o.clone(),
-                        reason: "Invalid".into(),
-                        message: e.to_string(),
-                    })?;
-                    crate::ratelimit::acquire(limiter.as_deref()).await;
-                    writes.fetch_add(1, Ordering::Relaxed);
-                    match api.patch(&o.name, &pp, &Patch::Apply(&obj)).await {
-                        Ok(live) => Ok((o, live.metadata.generation)),
-                        Err(e) => {
-                            let (reason, message) = reason_of(&e);
-                            Err(Failure { obj: o, reason, message })
-                        }
-                    }
-                }
-            }))
-            .buffer_unordered(settings.concurrency.max(1))
-            .collect()
-            .await;
-        let mut crds = vec![];
-        for r in results {
-            match r {
-                Ok((o, generation)) => {
-                    outcome.applied += 1;
-                    if let Some(g) = generation {
-                        outcome.applied_generations.insert(o.key(), g);
-                    }
-                    if o.kind == "CustomResourceDefinition" {
-                        crds.push(o.name.clone());
-                    }
-                }
-                Err(f) => outcome.failures.push(f),
-            }
-        }
-        if !crds.is_empty() {
-            wait_established(client, &crds, &reads).await?;
-            resolver.forget_missing();
+        if !todo.is_empty() {
+            apply_wave(client, resolver, todo, &owned, settings, &n, &mut outcome).await?;
         }
     }
-
     // Prune only after every apply succeeded, and only objects this source labelled.
-    let mut failed_deletes: Vec<ObjRef> = Vec::new();
-    if outcome.failures.is_empty() {
-        let dp = DeleteParams::background();
-        let candidates = std::mem::take(&mut outcome.plan.prune);
-        for o in &candidates {
-            let Some(live_obj) = live.get(&o.key()) else { continue }; // already gone or never ours
-            let labels = &live_obj["metadata"]["labels"];
-            if labels[SOURCE_LABEL] != settings.source.as_str()
-                || labels[dromos_core::translate::MANAGED_BY.0] != dromos_core::translate::MANAGED_BY.1
-            {
-                continue;
-            }
-            let Some((ar, caps)) = resolver.resolve(client, &o.api_version, &o.kind, &reads).await else {
-                failed_deletes.push(o.clone());
-                continue;
-            };
-            crate::ratelimit::acquire(settings.limiter.as_deref()).await;
-            writes.fetch_add(1, Ordering::Relaxed);
-            match api_for(client, &ar, &caps, o.namespace.as_deref()).delete(&o.name, &dp).await {
-                Ok(_) => outcome.pruned += 1,
-                Err(kube::Error::Api(s)) if s.code == 404 => outcome.pruned += 1,
-                Err(e) => {
-                    let (reason, message) = reason_of(&e);
-                    outcome.failures.push(Failure { obj: o.clone(), reason: format!("Delete{reason}"), message });
-                    failed_deletes.push(o.clone());
-                }
-            }
-        }
-        outcome.plan.prune = candidates;
+    let failed_deletes = if outcome.failures.is_empty() {
+        prune(client, resolver, &live, settings, &n, &mut outcome).await
     } else {
-        failed_deletes = outcome.plan.prune.clone();
-    }
+        outcome.plan.prune.clone()
+    };
     outcome.inventory = plan::next_inventory(&desired, &failed_deletes);
-    outcome.writes = writes.load(Ordering::Relaxed);
-    outcome.reads = reads.load(Ordering::Relaxed);
+    outcome.writes = n.writes.load(Ordering::Relaxed);
+    outcome.reads = n.reads.load(Ordering::Relaxed);
     outcome.duration = start.elapsed();
     Ok(outcome)
+}
+
+/// Applies one wave with bounded parallelism, recording results in `outcome`; waits for the
+/// CRDs it created to be served before the next wave.
+async fn apply_wave(
+    client: &Client,
+    resolver: &mut Resolver,
+    todo: Vec<(ObjRef, Value)>,
+    owned: &std::collections::HashSet<plan::Key>,
+    settings: &SyncSettings,
+    n: &Counters,
+    outcome: &mut SyncOutcome,
+) -> anyhow::Result<()> {
+    // Resolve once per kind before fanning out.
+    let mut apis: HashMap<(String, String), Option<(ApiResource, ApiCapabilities)>> = HashMap::new();
+    for (o, _) in &todo {
+        let k = (o.api_version.clone(), o.kind.clone());
+        if let std::collections::hash_map::Entry::Vacant(e) = apis.entry(k) {
+            let r = resolver.resolve(client, &o.api_version, &o.kind, &n.reads).await;
+            e.insert(r);
+        }
+    }
+    let results: Vec<Result<(ObjRef, Option<i64>), Failure>> =
+        futures::stream::iter(todo.into_iter().map(|(o, body)| {
+            let api = apis
+                .get(&(o.api_version.clone(), o.kind.clone()))
+                .cloned()
+                .flatten()
+                .map(|(ar, caps)| api_for(client, &ar, &caps, o.namespace.as_deref()));
+            let force = settings.force || (settings.force_owned && owned.contains(&o.key()));
+            apply_one(api, o, body, force, n.writes.clone(), settings.limiter.clone())
+        }))
+        .buffer_unordered(settings.concurrency.max(1))
+        .collect()
+        .await;
+    let mut crds = vec![];
+    for r in results {
+        match r {
+            Ok((o, generation)) => {
+                outcome.applied += 1;
+                if let Some(g) = generation {
+                    outcome.applied_generations.insert(o.key(), g);
+                }
+                if o.kind == "CustomResourceDefinition" {
+                    crds.push(o.name.clone());
+                }
+            }
+            Err(f) => outcome.failures.push(f),
+        }
+    }
+    if !crds.is_empty() {
+        wait_established(client, &crds, &n.reads).await?;
+        resolver.forget_missing();
+    }
+    Ok(())
+}
+
+/// Server-side applies one object; returns the generation the server answered with.
+async fn apply_one(
+    api: Option<Api<DynamicObject>>,
+    o: ObjRef,
+    body: Value,
+    force: bool,
+    writes: Arc<AtomicUsize>,
+    limiter: Option<Arc<crate::ratelimit::Limiter>>,
+) -> Result<(ObjRef, Option<i64>), Failure> {
+    let pp = if force { PatchParams::apply(FIELD_MANAGER).force() } else { PatchParams::apply(FIELD_MANAGER) };
+    let Some(api) = api else {
+        return Err(Failure {
+            message: format!("the API server does not serve {} {}", o.api_version, o.kind),
+            reason: "UnknownKind".into(),
+            obj: o,
+        });
+    };
+    let obj: DynamicObject = serde_json::from_value(body).map_err(|e| Failure {
+        obj: o.clone(),
+        reason: "Invalid".into(),
+        message: e.to_string(),
+    })?;
+    crate::ratelimit::acquire(limiter.as_deref()).await;
+    writes.fetch_add(1, Ordering::Relaxed);
+    match api.patch(&o.name, &pp, &Patch::Apply(&obj)).await {
+        Ok(live) => Ok((o, live.metadata.generation)),
+        Err(e) => {
+            let (reason, message) = reason_of(&e);
+            Err(Failure { obj: o, reason, message })
+        }
+    }
+}
+
+/// Deletes the plan's prune candidates that this source labelled; returns those whose deletion
+/// failed (they stay in the inventory).
+async fn prune(
+    client: &Client,
+    resolver: &mut Resolver,
+    live: &HashMap<plan::Key, Value>,
+    settings: &SyncSettings,
+    n: &Counters,
+    outcome: &mut SyncOutcome,
+) -> Vec<ObjRef> {
+    let mut failed_deletes = Vec::new();
+    let dp = DeleteParams::background();
+    let candidates = std::mem::take(&mut outcome.plan.prune);
+    for o in &candidates {
+        let Some(live_obj) = live.get(&o.key()) else { continue }; // already gone or never ours
+        let labels = &live_obj["metadata"]["labels"];
+        if labels[SOURCE_LABEL] != settings.source.as_str()
+            || labels[dromos_core::translate::MANAGED_BY.0] != dromos_core::translate::MANAGED_BY.1
+        {
+            continue;
+        }
+        let Some((ar, caps)) = resolver.resolve(client, &o.api_version, &o.kind, &n.reads).await else {
+            failed_deletes.push(o.clone());
+            continue;
+        };
+        crate::ratelimit::acquire(settings.limiter.as_deref()).await;
+        n.writes.fetch_add(1, Ordering::Relaxed);
+        match api_for(client, &ar, &caps, o.namespace.as_deref()).delete(&o.name, &dp).await {
+            Ok(_) => outcome.pruned += 1,
+            Err(kube::Error::Api(s)) if s.code == 404 => outcome.pruned += 1,
+            Err(e) => {
+                let (reason, message) = reason_of(&e);
+                outcome.failures.push(Failure { obj: o.clone(), reason: format!("Delete{reason}"), message });
+                failed_deletes.push(o.clone());
+            }
+        }
+    }
+    outcome.plan.prune = candidates;
+    failed_deletes
 }
 
 /// Reads an inventory stored as newline-separated entries.

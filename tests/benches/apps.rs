@@ -10,7 +10,7 @@
 //! operator's mutating requests per reconcile. Prints the process's CPU time and peak RSS (the
 //! operator and the bench's own client share the process). Fails, never skips, without a cluster.
 
-use dromos::apps::{self, AppOptions};
+use dromos::operators::{apps, manager::ManagerOptions, scheduler};
 use dromos_crds::App;
 use dromos_tests::{FakeNodes, NodeSpec, TestNamespace, client, install_crds, unique_suffix};
 use futures::StreamExt;
@@ -53,21 +53,17 @@ async fn main() {
     let nodes = FakeNodes::create(&c, &spec).await;
     println!("{n_nodes} nodes ready in {:.1} s", t.elapsed().as_secs_f64());
 
-    let (ctx, fut) = apps::start(
-        c.clone(),
-        AppOptions { scope: dromos::scope::Scope::namespace(ns.name.clone()), concurrency, ..Default::default() },
-    );
-    let op = tokio::spawn(fut);
     // Apps default to exact placement: the Dromos scheduler binds their pods.
-    let (_sched, sched_fut) = dromos::scheduler::start(
-        c.clone(),
-        dromos::scheduler::SchedulerOptions {
+    let (m, operators) = dromos_tests::operators(
+        &c,
+        ManagerOptions {
             scope: dromos::scope::Scope::namespace(ns.name.clone()),
-            offers: false,
+            apps: Some(apps::Options { concurrency, ..Default::default() }),
+            scheduler: Some(scheduler::Options { offers: false, ..Default::default() }),
             ..Default::default()
         },
     );
-    let sched = tokio::spawn(sched_fut);
+    let ctx = m.context::<apps::Context>().expect("the App operator");
     let cpu0 = cpu_seconds();
     let api = ns.api::<App>();
     let start = Instant::now();
@@ -179,8 +175,7 @@ async fn main() {
         writes as f64 / n_apps as f64,
         cpu_seconds() - cpu1
     );
-    op.abort();
-    sched.abort();
+    drop(operators);
     ns.delete().await;
     nodes.delete().await;
 }

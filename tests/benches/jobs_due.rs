@@ -9,7 +9,7 @@
 //! on batch/v1 Jobs records when each run object is first seen, so a delay includes the watch
 //! latency (an upper bound of the time the object exists).
 
-use dromos::jobs::{self, JobOptions};
+use dromos::operators::{jobs, manager};
 use dromos_crds::Job;
 use dromos_tests::{TestNamespace, client, install_crds};
 use futures::{StreamExt, TryStreamExt};
@@ -34,16 +34,18 @@ fn main() {
         let c = client().await;
         install_crds(&c).await;
         let ns = TestNamespace::new(&c, "bench-due").await;
-        let ctx = jobs::context(
-            c.clone(),
-            JobOptions { scope: dromos::scope::Scope::namespace(ns.name.clone()), concurrency, ..Default::default() },
-        );
-        let task = tokio::spawn({
-            let ctx = ctx.clone();
-            async move {
-                if !raw {
-                    jobs::run(ctx).await
-                }
+        let opts = manager::ManagerOptions {
+            scope: dromos::scope::Scope::namespace(ns.name.clone()),
+            jobs: Some(jobs::Options { concurrency, ..Default::default() }),
+            ..Default::default()
+        };
+        // `--raw`: the controller is built (its counters stay at zero) but never run.
+        let mut m = manager::Manager::start(c.clone(), opts);
+        let ctx = m.context::<jobs::Context>().expect("the Job controller");
+        let runner = m.runner();
+        let task = tokio::spawn(async move {
+            if !raw {
+                runner.await
             }
         });
         let now = chrono::Utc::now();

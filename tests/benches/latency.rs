@@ -7,7 +7,7 @@
 //! A real repository in a temp dir, the controller in-process, its HTTP server on loopback.
 //! Each round commits a new value of one ConfigMap and measures until the API server has it.
 
-use dromos::controller::{self, ControllerOptions};
+use dromos::operators::{gitsource, manager::ManagerOptions};
 use dromos_tests::repo::commit;
 use dromos_tests::{TestNamespace, client, install_crds};
 use hmac::Mac;
@@ -44,16 +44,16 @@ async fn measure(webhook: bool, rounds: usize, poll: u64) -> Vec<Duration> {
     let repo = git2::Repository::init_bare(remote.path()).unwrap();
     commit(&repo, "main", &[("probe.yaml", Some(&cm(0)))], "0");
     let cache = tempfile::tempdir().unwrap();
-    let opts = ControllerOptions {
-        scope: dromos::scope::Scope::namespace(ns.name.clone()),
+    let opts = gitsource::Options {
         selector: None,
         cache_dir: cache.path().into(),
         concurrency: 2,
         write_concurrency: 8,
         limiter: None,
     };
-    let ctx = controller::context(c.clone(), opts);
-    let run = tokio::spawn(controller::run(ctx.clone()));
+    let scope = dromos::scope::Scope::namespace(ns.name.clone());
+    let (m, run) = dromos_tests::operators(&c, ManagerOptions { scope, gitsource: Some(opts), ..Default::default() });
+    let ctx = m.context::<gitsource::Context>().expect("the GitSource operator");
     let url = format!("file://{}", remote.path().display());
     let interval = if webhook { "1h".to_string() } else { format!("{poll}s") };
     let gs: dromos_crds::GitSource = serde_json::from_value(serde_json::json!({
@@ -94,7 +94,7 @@ async fn measure(webhook: bool, rounds: usize, poll: u64) -> Vec<Duration> {
         // Start the next round at a random phase of the poll interval.
         tokio::time::sleep(Duration::from_millis(137 * r as u64 % 1000)).await;
     }
-    run.abort();
+    drop(run);
     server.abort();
     ns.delete().await;
     out

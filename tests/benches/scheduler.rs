@@ -16,7 +16,7 @@
 //! without the scheduler name, with a node selector on the pool. Fails, never skips, without a
 //! cluster.
 
-use dromos::scheduler::{self, SchedulerOptions};
+use dromos::operators::{manager::ManagerOptions, scheduler};
 use dromos_crds::App;
 use dromos_tests::{FakeNodes, NodeSpec, TestNamespace, client, install_crds, unique_suffix};
 use futures::StreamExt;
@@ -145,16 +145,15 @@ async fn main() {
     }))
     .unwrap();
     ns.api::<App>().create(&PostParams::default(), &app).await.unwrap();
-    let (ctx, fut) = scheduler::start(
-        c.clone(),
-        SchedulerOptions {
+    let (m, sched) = dromos_tests::operators(
+        &c,
+        ManagerOptions {
             scope: dromos::scope::Scope::namespace(ns.name.clone()),
-            offers: false,
-            kill_order: false,
+            scheduler: Some(scheduler::Options { offers: false, kill_order: false, ..Default::default() }),
             ..Default::default()
         },
     );
-    let sched = tokio::spawn(fut);
+    let ctx = m.context::<scheduler::Context>().expect("the scheduler");
     tokio::time::sleep(Duration::from_secs(3)).await;
 
     // `--kube-first` swaps the order, to see what the order costs.
@@ -196,7 +195,7 @@ async fn main() {
             delete_all(&ns, if dromos { "dromos.io/app=bench" } else { "dromos.io/app=native" }).await;
         }
     }
-    sched.abort();
+    drop(sched);
     ns.delete().await;
     nodes.delete().await;
 }

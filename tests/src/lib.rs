@@ -297,22 +297,34 @@ impl Drop for Task {
     }
 }
 
+/// Starts the operators `opts` names through the manager, as `dromos controller` does; they
+/// run until the returned task is dropped. Their contexts: `manager.context::<X>()`.
+pub fn operators(
+    c: &Client,
+    opts: dromos::operators::manager::ManagerOptions,
+) -> (dromos::operators::manager::Manager, Task) {
+    let mut m = dromos::operators::manager::Manager::start(c.clone(), opts);
+    let task = Task::spawn(m.runner());
+    (m, task)
+}
+
 /// The App operator (4 reconciles at once) and the Dromos scheduler, both scoped to namespace
-/// `ns`, as `dromos controller` runs them; `sched` gives the scheduler's other options (its
-/// scope is set here). The tasks stop when the returned guards are dropped.
+/// `ns`, as `dromos controller` runs them; `sched` gives the scheduler's options. The operators
+/// stop when the returned task is dropped.
 pub fn run_apps_and_scheduler(
     c: &Client,
     ns: &str,
-    mut sched: dromos::scheduler::SchedulerOptions,
-) -> (std::sync::Arc<dromos::apps::AppContext>, std::sync::Arc<dromos::scheduler::SchedulerContext>, [Task; 2]) {
-    let scope = dromos::scope::Scope::namespace(ns.to_string());
-    let (apps, apps_fut) = dromos::apps::start(
-        c.clone(),
-        dromos::apps::AppOptions { scope: scope.clone(), concurrency: 4, ..Default::default() },
-    );
-    sched.scope = scope;
-    let (sched_ctx, sched_fut) = dromos::scheduler::start(c.clone(), sched);
-    (apps, sched_ctx, [Task::spawn(apps_fut), Task::spawn(sched_fut)])
+    sched: dromos::operators::scheduler::Options,
+) -> (std::sync::Arc<dromos::operators::apps::Context>, std::sync::Arc<dromos::operators::scheduler::Context>, Task) {
+    use dromos::operators::{apps, manager::ManagerOptions};
+    let opts = ManagerOptions {
+        scope: dromos::scope::Scope::namespace(ns.to_string()),
+        apps: Some(apps::Options { concurrency: 4, ..Default::default() }),
+        scheduler: Some(sched),
+        ..Default::default()
+    };
+    let (m, task) = operators(c, opts);
+    (m.context().expect("apps"), m.context().expect("scheduler"), task)
 }
 
 /// A `dromos.io/v1alpha1` App named `name` with `spec` (namespace from the API it is sent to).

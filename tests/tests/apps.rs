@@ -2,8 +2,8 @@
 //! minimumHealthCapacity, restart, dependencies, deletion order, admission rules, unreachable
 //! nodes. Each test runs its own operator, scoped to its namespace, and its own fake nodes.
 
-use dromos::apps::AppContext;
-use dromos::scheduler::SchedulerOptions;
+use dromos::operators::apps::Context as AppContext;
+use dromos::operators::scheduler::Options as SchedulerOptions;
 use dromos_crds::App;
 use dromos_tests::{
     FakeNodes, NodeSpec, Task, TestNamespace, app_object as app, client, install_crds, run_apps_and_scheduler,
@@ -23,7 +23,7 @@ const T: Duration = Duration::from_secs(120);
 
 struct Operator {
     ctx: Arc<AppContext>,
-    _tasks: [Task; 2],
+    _tasks: Task,
 }
 
 /// The App operator and the Dromos scheduler (Apps default to exact placement), both scoped to

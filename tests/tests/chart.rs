@@ -231,7 +231,7 @@ async fn the_controller_syncs_the_examples_with_nothing_but_the_chart_service_ac
     assert!(can(&sa, "list", "apps", "deployments", None).await, "cluster mode watches every namespace");
 
     // The start-up check and leader election, as `dromos controller --leader-elect` does them.
-    dromos::controller::check_crds(&sa).await.expect("CRDs visible to the ServiceAccount");
+    dromos::operators::manager::check_crds(&sa).await.expect("CRDs visible to the ServiceAccount");
     let leases = Api::namespaced(sa.clone(), &ns.name);
     let lease = dromos::leader::LeaseConfig {
         namespace: ns.name.clone(),
@@ -248,32 +248,29 @@ async fn the_controller_syncs_the_examples_with_nothing_but_the_chart_service_ac
 
     // The App operator and the Job controller run as the ServiceAccount, confined to the
     // examples' namespaces so they leave other tests on the shared cluster alone.
-    let render_opts = dromos_core::translate::RenderOptions::default();
-    let (_apps_ctx, apps) = dromos::apps::start(
-        sa.clone(),
-        dromos::apps::AppOptions {
+    use dromos::operators::{apps, gitsource, jobs, manager::ManagerOptions};
+    let (_shop, shop_task) = dromos_tests::operators(
+        &sa,
+        ManagerOptions {
             scope: dromos::scope::Scope::namespace("shop"),
-            concurrency: 4,
-            render: render_opts.clone(),
+            apps: Some(apps::Options { concurrency: 4, ..Default::default() }),
+            ..Default::default()
         },
     );
-    let apps = tokio::spawn(apps);
-    let jobs = tokio::spawn(dromos::jobs::run(dromos::jobs::context(
-        sa.clone(),
-        dromos::jobs::JobOptions { scope: dromos::scope::Scope::namespace("ops"), ..Default::default() },
-    )));
-    let gs_ctx = dromos::controller::context(
-        sa.clone(),
-        dromos::controller::ControllerOptions {
+    let (_ops, ops_task) = dromos_tests::operators(
+        &sa,
+        ManagerOptions {
             scope: dromos::scope::Scope::namespace("ops"),
-            selector: None,
-            cache_dir: tempfile::tempdir().unwrap().keep(),
-            concurrency: 1,
-            write_concurrency: 4,
-            limiter: None,
+            jobs: Some(jobs::Options::default()),
+            gitsource: Some(gitsource::Options {
+                cache_dir: tempfile::tempdir().unwrap().keep(),
+                concurrency: 1,
+                write_concurrency: 4,
+                ..Default::default()
+            }),
+            ..Default::default()
         },
     );
-    let gitsources = tokio::spawn(dromos::controller::run(gs_ctx));
 
     let store = InventoryStore { namespace: ns.name.clone(), name: "examples".into() };
     let settings = SyncSettings {
@@ -312,9 +309,7 @@ async fn the_controller_syncs_the_examples_with_nothing_but_the_chart_service_ac
         apps_api.list(&Default::default()).await.ok().filter(|l| l.items.is_empty()).map(|_| ())
     })
     .await;
-    apps.abort();
-    jobs.abort();
-    gitsources.abort();
+    drop((shop_task, ops_task));
 
     let text = String::from_utf8_lossy(&logs.lock().unwrap()).to_lowercase();
     // Writes into a namespace being deleted by the prune are refused by admission with 403 too;
@@ -425,28 +420,23 @@ async fn namespaced_mode_syncs_the_examples_in_its_namespaces_and_refuses_everyt
 
     // The controller as `dromos controller --namespace ...` runs it: all three parts, as the
     // ServiceAccount, with the scope of the rendered flags.
-    dromos::controller::check_crds(&sa).await.expect("CRDs visible in namespaced mode");
-    let (_apps_ctx, apps) = dromos::apps::start(
-        sa.clone(),
-        dromos::apps::AppOptions { scope: scope.clone(), concurrency: 4, ..Default::default() },
-    );
-    let apps = tokio::spawn(apps);
-    let jobs = tokio::spawn(dromos::jobs::run(dromos::jobs::context(
-        sa.clone(),
-        dromos::jobs::JobOptions { scope: scope.clone(), ..Default::default() },
-    )));
-    let gs_ctx = dromos::controller::context(
-        sa.clone(),
-        dromos::controller::ControllerOptions {
+    dromos::operators::manager::check_crds(&sa).await.expect("CRDs visible in namespaced mode");
+    use dromos::operators::{apps, gitsource, jobs, manager::ManagerOptions};
+    let (_operators, operators_task) = dromos_tests::operators(
+        &sa,
+        ManagerOptions {
             scope: scope.clone(),
-            selector: None,
-            cache_dir: tempfile::tempdir().unwrap().keep(),
-            concurrency: 2,
-            write_concurrency: 4,
-            limiter: None,
+            apps: Some(apps::Options { concurrency: 4, ..Default::default() }),
+            jobs: Some(jobs::Options::default()),
+            gitsource: Some(gitsource::Options {
+                cache_dir: tempfile::tempdir().unwrap().keep(),
+                concurrency: 2,
+                write_concurrency: 4,
+                ..Default::default()
+            }),
+            ..Default::default()
         },
     );
-    let gitsources = tokio::spawn(dromos::controller::run(gs_ctx));
 
     // A GitSource in the release namespace syncing the examples without their Namespace objects.
     let remote = tempfile::tempdir().unwrap();
@@ -522,9 +512,7 @@ async fn namespaced_mode_syncs_the_examples_in_its_namespaces_and_refuses_everyt
         apps_api.list(&Default::default()).await.ok().filter(|l| l.items.is_empty()).map(|_| ())
     })
     .await;
-    apps.abort();
-    jobs.abort();
-    gitsources.abort();
+    drop(operators_task);
 
     let text = String::from_utf8_lossy(&logs.lock().unwrap()).to_lowercase();
     let forbidden: Vec<&str> = text

@@ -2,7 +2,8 @@
 //! in temp dirs: bootstrap, change, invalid commit, prune, deletion guard, no-op resync with
 //! zero writes, unreachable remote. Each test runs its own controller scoped to its namespace.
 
-use dromos::controller::{self, Context, ControllerOptions};
+use dromos::operators::gitsource::{Context, Options};
+use dromos::operators::manager::ManagerOptions;
 use dromos_crds::GitSource;
 use dromos_tests::repo::commit;
 use dromos_tests::{TestNamespace, client, install_crds, wait_for};
@@ -27,10 +28,10 @@ struct Harness {
     remote: tempfile::TempDir,
     repo: Repository,
     ctx: Arc<Context>,
-    task: AbortOnDrop,
+    task: dromos_tests::Task,
     _cache: tempfile::TempDir,
     client: kube::Client,
-    opts: ControllerOptions,
+    opts: Options,
 }
 
 impl Harness {
@@ -46,16 +47,14 @@ impl Harness {
         let repo = Repository::init_bare(remote.path()).unwrap();
         commit(&repo, "main", files, "initial");
         let cache = tempfile::tempdir().unwrap();
-        let opts = ControllerOptions {
-            scope: dromos::scope::Scope::namespace(ns.name.clone()),
+        let opts = Options {
             selector: None,
             cache_dir: cache.path().to_path_buf(),
             concurrency: 2,
             write_concurrency: 16,
             limiter: None,
         };
-        let ctx = controller::context(c.clone(), opts.clone());
-        let task = AbortOnDrop(tokio::spawn(controller::run(ctx.clone())));
+        let (ctx, task) = start(&c, &ns, &opts);
         Self { ns, remote, repo, ctx, task, _cache: cache, client: c, opts }
     }
 
@@ -63,8 +62,7 @@ impl Harness {
     fn restart(&mut self, write_concurrency: usize) {
         self.task.0.abort();
         self.opts.write_concurrency = write_concurrency;
-        self.ctx = controller::context(self.client.clone(), self.opts.clone());
-        self.task = AbortOnDrop(tokio::spawn(controller::run(self.ctx.clone())));
+        (self.ctx, self.task) = start(&self.client, &self.ns, &self.opts);
     }
 
     async fn create_source(&self, extra: serde_json::Value) {
@@ -105,6 +103,14 @@ impl Harness {
 }
 
 /// Aborts the controller task when the test ends, also by panic.
+/// The GitSource operator alone, scoped to the test's namespace, through the manager.
+fn start(c: &kube::Client, ns: &TestNamespace, opts: &Options) -> (Arc<Context>, dromos_tests::Task) {
+    let scope = dromos::scope::Scope::namespace(ns.name.clone());
+    let (m, task) =
+        dromos_tests::operators(c, ManagerOptions { scope, gitsource: Some(opts.clone()), ..Default::default() });
+    (m.context().expect("the GitSource operator"), task)
+}
+
 struct AbortOnDrop(tokio::task::JoinHandle<()>);
 
 impl Drop for AbortOnDrop {

@@ -2,7 +2,7 @@
 //! (its `pod/fast` stages complete a Job's running pod at once; a pod no node fits stays
 //! Pending). Each test runs its own job controller scoped to its own namespace.
 
-use dromos::jobs::{self, JobContext, JobOptions};
+use dromos::operators::jobs::{self, Context as JobContext};
 use dromos_crds::Job;
 use dromos_crds::job::JobRunRecord;
 use dromos_tests::{TestNamespace, client, install_crds, wait_for};
@@ -13,10 +13,19 @@ use serde_json::json;
 use std::sync::Arc;
 use std::time::Duration;
 
+/// The Job controller alone, scoped to the test's namespace, through the manager.
+fn start(c: &kube::Client, ns: &TestNamespace) -> (Arc<JobContext>, dromos_tests::Task) {
+    use dromos::operators::manager::ManagerOptions;
+    let scope = dromos::scope::Scope::namespace(ns.name.clone());
+    let (m, task) =
+        dromos_tests::operators(c, ManagerOptions { scope, jobs: Some(Default::default()), ..Default::default() });
+    (m.context().expect("the Job controller"), task)
+}
+
 struct Harness {
     ns: TestNamespace,
     ctx: Arc<JobContext>,
-    task: tokio::task::JoinHandle<()>,
+    task: dromos_tests::Task,
     client: kube::Client,
 }
 
@@ -29,11 +38,7 @@ impl Harness {
         let c = client().await;
         install_crds(&c).await;
         let ns = TestNamespace::new(&c, prefix).await;
-        let ctx = jobs::context(
-            c.clone(),
-            JobOptions { scope: dromos::scope::Scope::namespace(ns.name.clone()), ..Default::default() },
-        );
-        let task = tokio::spawn(jobs::run(ctx.clone()));
+        let (ctx, task) = start(&c, &ns);
         Self { ns, ctx, task, client: c }
     }
 
@@ -85,7 +90,7 @@ impl Harness {
     }
 
     async fn stop(self) {
-        self.task.abort();
+        self.task.0.abort();
         self.ns.delete().await;
     }
 }
@@ -264,16 +269,12 @@ async fn after_controller_downtime_one_catch_up_run_replaces_the_missed_fires() 
     let mut h = Harness::new("job-down").await;
     h.create("beat", json!({"schedule": "R//PT10S", "run": {"cmd": "true"}})).await;
     h.job_where("beat", "a successful run", 30, |j| succeeded(j) >= 1).await;
-    h.task.abort();
+    h.task.0.abort();
     let stopped = chrono::Utc::now();
     // Two or three fires pass while no controller runs.
     tokio::time::sleep(Duration::from_secs(25)).await;
     let restarted = chrono::Utc::now();
-    h.ctx = jobs::context(
-        h.client.clone(),
-        JobOptions { scope: dromos::scope::Scope::namespace(h.ns.name.clone()), ..Default::default() },
-    );
-    h.task = tokio::spawn(jobs::run(h.ctx.clone()));
+    (h.ctx, h.task) = start(&h.client, &h.ns);
     let j = h
         .job_where("beat", "a catch-up run", 30, |j| {
             runs(j).iter().any(|r| r.message.as_deref().is_some_and(|m| m.starts_with("catch-up run")))

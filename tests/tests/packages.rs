@@ -8,7 +8,7 @@
 //! `history.persistent`); these tests set it to false and the packages use emptyDirs. The
 //! persistent form is checked by the dry-run (the API server validates the claim templates).
 
-use dromos::package_operator::{self, PackageContext, PackageOptions};
+use dromos::operators::packages::{self, Context as PackageContext};
 use dromos_core::package;
 use dromos_crds::{GitSource, Package};
 use dromos_tests::repo::commit;
@@ -34,15 +34,13 @@ struct Operator {
 
 fn operator(c: &Client, ns: &TestNamespace) -> Operator {
     let cache = tempfile::tempdir().unwrap();
-    let (ctx, fut) = package_operator::start(
-        c.clone(),
-        PackageOptions {
-            scope: dromos::scope::Scope::namespace(ns.name.clone()),
-            concurrency: 4,
-            cache_dir: cache.path().to_path_buf(),
-        },
-    );
-    Operator { ctx, _task: Task::spawn(fut), _cache: cache }
+    let opts = dromos::operators::manager::ManagerOptions {
+        scope: dromos::scope::Scope::namespace(ns.name.clone()),
+        packages: Some(packages::Options { concurrency: 4, cache_dir: cache.path().to_path_buf() }),
+        ..Default::default()
+    };
+    let (m, task) = dromos_tests::operators(c, opts);
+    Operator { ctx: m.context().expect("the Package operator"), _task: task, _cache: cache }
 }
 
 fn package_obj(name: &str, spec: Value) -> Package {

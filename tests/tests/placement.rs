@@ -3,7 +3,7 @@
 //! namespace, on its own nodes: every App carries `[pool, CLUSTER, <unique>]` and only the
 //! test's nodes have that label, so other tests' nodes on the shared cluster are never used.
 
-use dromos::scheduler::{SchedulerContext, SchedulerOptions};
+use dromos::operators::scheduler::{Context as SchedulerContext, Options as SchedulerOptions};
 use dromos_crds::{App, Offer};
 use dromos_tests::{
     FakeNodes, NodeSpec, Task, TestNamespace, app_object as app, client, install_crds, run_apps_and_scheduler,
@@ -22,7 +22,7 @@ const T: Duration = Duration::from_secs(120);
 
 struct Setup {
     // First: the controllers stop before the namespace and nodes go.
-    _tasks: [Task; 2],
+    _tasks: Task,
     ns: TestNamespace,
     nodes: FakeNodes,
     pool: String,
@@ -209,7 +209,7 @@ async fn an_unplaceable_app_says_why_in_status_events_and_app_why() {
     assert!(message.contains("UNIQUE hostname 3"), "{message}");
     assert!(st.waiting_for.as_deref().is_some_and(|w| w.contains("UNIQUE hostname 3")), "{st:?}");
 
-    let text = dromos::scheduler::why(&c, &s.ns.name, "solo").await.unwrap();
+    let text = dromos::operators::scheduler::why(&c, &s.ns.name, "solo").await.unwrap();
     assert!(text.contains(&format!("not placed: {message}")), "{text}");
     assert_eq!(text.matches(" Waiting ").count(), 2, "{text}");
     assert_eq!(text.lines().filter(|l| l.contains(" Running")).count(), 3, "{text}");
@@ -311,7 +311,7 @@ async fn claims_of_a_wait_for_first_consumer_class_get_the_chosen_node() {
     let node = bound(&s.ns, "db", 1).await.remove(0);
     let claims = s.ns.api::<PersistentVolumeClaim>().list(&ListParams::default()).await.unwrap().items;
     assert_eq!(claims.len(), 1, "{claims:?}");
-    let selected = claims[0].annotations().get(dromos::scheduler::SELECTED_NODE).cloned();
+    let selected = claims[0].annotations().get(dromos::operators::scheduler::SELECTED_NODE).cloned();
     assert_eq!(selected.as_deref(), Some(node.as_str()), "the claim names the node the pod was bound to");
     let _ = classes.delete(&class, &DeleteParams::default()).await;
 }

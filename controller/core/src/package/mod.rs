@@ -14,6 +14,7 @@
 //! Templates see the resolved options at the root and `resource` (`resource.json`, or
 //! `resource.json` beside `package.yaml`) as one more top-level name.
 
+pub mod install;
 pub mod mustache;
 pub mod options;
 

@@ -16,6 +16,7 @@
 mod eval;
 mod kill;
 mod nodes;
+pub mod requests;
 #[cfg(test)]
 mod tests;
 

@@ -7,6 +7,7 @@
 //! and records events. A no-op reconcile makes no mutating request: every owned kind is kept in
 //! a reflector store and an object is applied only when the rendered one is not a subset of it.
 
+use super::{Backoff, Error, Shared, Started};
 use crate::index::LabelIndex;
 use dromos_core::appstate::{self, Dependency, DependencyState, Observed, PodInfo, WorkloadInfo};
 use dromos_core::translate::{self, RESTART_ANNOTATION, VERSION_ANNOTATION};
@@ -19,7 +20,7 @@ use k8s_openapi::api::core::v1::{Pod, Service};
 use k8s_openapi::api::policy::v1::PodDisruptionBudget;
 use kube::api::{Api, DeleteParams, Patch, PatchParams};
 use kube::runtime::controller::{Action, Controller};
-use kube::runtime::events::{Recorder, Reporter};
+use kube::runtime::events::Recorder;
 use kube::runtime::reflector::{self, ObjectRef, Store, reflector};
 use kube::runtime::{WatchStreamExt, watcher};
 use kube::{Client, Resource, ResourceExt};
@@ -39,9 +40,7 @@ const OWNED_SELECTOR: &str = "dromos.io/owner-kind=App";
 
 /// Operator settings.
 #[derive(Clone, Debug, Default)]
-pub struct AppOptions {
-    /// Namespaces watched (`Scope::All`: every namespace).
-    pub scope: crate::scope::Scope,
+pub struct Options {
     /// Apps reconciled at once.
     pub concurrency: u16,
     /// Rendering settings (default images).
@@ -49,9 +48,10 @@ pub struct AppOptions {
 }
 
 /// Shared state of the App reconcilers.
-pub struct AppContext {
+pub struct Context {
     client: Client,
-    opts: AppOptions,
+    opts: Options,
+    backoff: Backoff<App>,
     recorder: Recorder,
     apps: Store<App>,
     deployments: Store<Deployment>,
@@ -67,10 +67,10 @@ pub struct AppContext {
     /// Reconciles that failed (and were retried).
     pub failures: AtomicUsize,
     /// Last status patched per App, with the resourceVersion of the App it was computed from.
-    written: crate::report::OwnWrites<App, AppStatus>,
+    written: super::report::OwnWrites<App, AppStatus>,
 }
 
-impl AppContext {
+impl Context {
     /// Apps and pods the operator currently sees (for benchmarks and metrics).
     pub fn seen(&self) -> (usize, usize) {
         (self.apps.state().len(), self.pods.len())
@@ -90,33 +90,15 @@ impl AppContext {
     }
 }
 
-impl std::fmt::Debug for AppContext {
+impl std::fmt::Debug for Context {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        write!(f, "AppContext({:?})", self.opts)
+        write!(f, "Context({:?})", self.opts)
     }
 }
 
-/// Errors that make a reconcile retry with backoff.
-#[derive(Debug, thiserror::Error)]
-pub enum AppError {
-    /// Kubernetes API failure.
-    #[error("kubernetes: {0}")]
-    Kube(#[from] kube::Error),
-    /// Anything else.
-    #[error("{0}")]
-    Other(String),
-}
-
-/// Runs the App operator until the future is dropped.
-pub async fn run(client: Client, opts: AppOptions) -> Arc<AppContext> {
-    let (ctx, fut) = start(client, opts);
-    fut.await;
-    ctx
-}
-
 /// Builds the operator: its context (for counters) and the future that runs it.
-pub fn start(client: Client, opts: AppOptions) -> (Arc<AppContext>, impl std::future::Future<Output = ()>) {
-    let scope = &opts.scope;
+pub fn start(shared: &Shared, opts: Options) -> Started<Context> {
+    let (client, scope) = (shared.client.clone(), &shared.scope);
     let owned = watcher::Config::default().labels(OWNED_SELECTOR);
     let (apps_r, apps_w) = reflector::store::<App>();
     let (dep_r, dep_w) = reflector::store::<Deployment>();
@@ -149,9 +131,9 @@ pub fn start(client: Client, opts: AppOptions) -> (Arc<AppContext>, impl std::fu
             .touched_objects()
     };
     let (trigger, triggers) = futures::channel::mpsc::unbounded();
-    let reporter = Reporter { controller: "dromos-apps".into(), instance: std::env::var("HOSTNAME").ok() };
-    let ctx = Arc::new(AppContext {
-        recorder: Recorder::new(client.clone(), reporter),
+    let ctx = Arc::new(Context {
+        recorder: shared.recorder("dromos-apps"),
+        backoff: Backoff::new("apps"),
         client,
         opts: opts.clone(),
         apps: apps_r.clone(),
@@ -171,7 +153,7 @@ pub fn start(client: Client, opts: AppOptions) -> (Arc<AppContext>, impl std::fu
         let name = pod.labels().get(translate::APP_LABEL)?.clone();
         Some(ObjectRef::<App>::new(&name).within(&pod.namespace()?))
     };
-    let fut = {
+    let run = {
         let ctx = ctx.clone();
         async move {
             Controller::for_stream(app_stream, apps_r)
@@ -191,16 +173,15 @@ pub fn start(client: Client, opts: AppOptions) -> (Arc<AppContext>, impl std::fu
                 .await;
         }
     };
-    (ctx, fut)
+    Started { ctx, run: Box::pin(run) }
 }
 
-fn error_policy(app: Arc<App>, err: &AppError, ctx: Arc<AppContext>) -> Action {
+fn error_policy(app: Arc<App>, err: &Error, ctx: Arc<Context>) -> Action {
     ctx.failures.fetch_add(1, Ordering::Relaxed);
-    tracing::warn!(app = %app.name_any(), "app reconcile failed: {err}");
-    Action::requeue(Duration::from_secs(5))
+    ctx.backoff.on_error(&app, err)
 }
 
-async fn reconcile(app: Arc<App>, ctx: Arc<AppContext>) -> Result<Action, AppError> {
+async fn reconcile(app: Arc<App>, ctx: Arc<Context>) -> Result<Action, Error> {
     let ns = app.namespace().unwrap_or_default();
     let apps: Api<App> = Api::namespaced(ctx.client.clone(), &ns);
     let has_finalizer = app.finalizers().iter().any(|f| f == FINALIZER);
@@ -236,7 +217,7 @@ async fn reconcile(app: Arc<App>, ctx: Arc<AppContext>) -> Result<Action, AppErr
         apply(&app, &ctx).await
     };
     ctx.reconciles.fetch_add(1, Ordering::Relaxed);
-    result
+    ctx.backoff.record(&app, result)
 }
 
 /// A JSON patch replacing `metadata.finalizers`, guarded by the resourceVersion read.
@@ -249,7 +230,7 @@ fn json_patch(app: &App, finalizers: Value) -> Patch<Value> {
 }
 
 /// The `(namespace, name)` of every App that depends on `target`.
-fn dependents(ctx: &AppContext, target: &(String, String)) -> Vec<Arc<App>> {
+fn dependents(ctx: &Context, target: &(String, String)) -> Vec<Arc<App>> {
     ctx.apps
         .state()
         .into_iter()
@@ -262,7 +243,7 @@ fn dependents(ctx: &AppContext, target: &(String, String)) -> Vec<Arc<App>> {
         .collect()
 }
 
-fn dependency_state(ctx: &AppContext, key: &(String, String)) -> DependencyState {
+fn dependency_state(ctx: &Context, key: &(String, String)) -> DependencyState {
     let Some(dep) = ctx.apps.get(&ObjectRef::new(&key.1).within(&key.0)) else {
         return DependencyState::Missing;
     };
@@ -286,7 +267,7 @@ fn template_revision(meta: Option<&k8s_openapi::apimachinery::pkg::apis::meta::v
     )
 }
 
-fn observe_workload(ctx: &AppContext, ns: &str, name: &str) -> Option<WorkloadInfo> {
+fn observe_workload(ctx: &Context, ns: &str, name: &str) -> Option<WorkloadInfo> {
     let key_d = ObjectRef::<Deployment>::new(name).within(ns);
     if let Some(d) = ctx.deployments.get(&key_d) {
         let spec = d.spec.clone().unwrap_or_default();
@@ -323,7 +304,7 @@ fn observe_workload(ctx: &AppContext, ns: &str, name: &str) -> Option<WorkloadIn
     })
 }
 
-fn pods_of(ctx: &AppContext, ns: &str, name: &str) -> Vec<PodInfo> {
+fn pods_of(ctx: &Context, ns: &str, name: &str) -> Vec<PodInfo> {
     ctx.pods
         .get(ns, name)
         .into_iter()
@@ -353,7 +334,7 @@ fn pods_of(ctx: &AppContext, ns: &str, name: &str) -> Vec<PodInfo> {
 }
 
 /// Live object of a rendered one, from the stores.
-fn live_of(ctx: &AppContext, obj: &Value) -> Option<Value> {
+fn live_of(ctx: &Context, obj: &Value) -> Option<Value> {
     let name = obj["metadata"]["name"].as_str()?;
     let ns = obj["metadata"]["namespace"].as_str()?;
     fn to<K: serde::Serialize>(v: Option<Arc<K>>) -> Option<Value> {
@@ -368,7 +349,7 @@ fn live_of(ctx: &AppContext, obj: &Value) -> Option<Value> {
     }
 }
 
-async fn apply_object(ctx: &AppContext, obj: &Value) -> Result<(), AppError> {
+async fn apply_object(ctx: &Context, obj: &Value) -> Result<(), Error> {
     let name = obj["metadata"]["name"].as_str().unwrap_or_default().to_string();
     let ns = obj["metadata"]["namespace"].as_str().unwrap_or_default().to_string();
     let pp = PatchParams::apply(FIELD_MANAGER).force();
@@ -381,18 +362,18 @@ async fn apply_object(ctx: &AppContext, obj: &Value) -> Result<(), AppError> {
         "PodDisruptionBudget" => {
             drop(Api::<PodDisruptionBudget>::namespaced(c, &ns).patch(&name, &pp, &Patch::Apply(obj)).await?)
         }
-        k => return Err(AppError::Other(format!("the App operator cannot apply a {k}"))),
+        k => return Err(Error::Unsupported(format!("the App operator cannot apply a {k}"))),
     }
     Ok(())
 }
 
 /// Owned objects of an App (by owner uid) found in the stores: (kind, name).
-fn owned_objects(ctx: &AppContext, app: &App) -> Vec<(&'static str, String)> {
+fn owned_objects(ctx: &Context, app: &App) -> Vec<(&'static str, String)> {
     owned_objects_with(ctx, app, false)
 }
 
 /// Like [`owned_objects`]; with `live_only`, leaves out objects already being deleted.
-fn owned_objects_with(ctx: &AppContext, app: &App, live_only: bool) -> Vec<(&'static str, String)> {
+fn owned_objects_with(ctx: &Context, app: &App, live_only: bool) -> Vec<(&'static str, String)> {
     let uid = app.uid().unwrap_or_default();
     let ns = app.namespace().unwrap_or_default();
     let owned = |m: &k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta| {
@@ -408,7 +389,7 @@ fn owned_objects_with(ctx: &AppContext, app: &App, live_only: bool) -> Vec<(&'st
     out
 }
 
-async fn delete_object(ctx: &AppContext, ns: &str, kind: &str, name: &str, dp: &DeleteParams) -> Result<(), AppError> {
+async fn delete_object(ctx: &Context, ns: &str, kind: &str, name: &str, dp: &DeleteParams) -> Result<(), Error> {
     ctx.writes.fetch_add(1, Ordering::Relaxed);
     let c = ctx.client.clone();
     let r = match kind {
@@ -425,23 +406,17 @@ async fn delete_object(ctx: &AppContext, ns: &str, kind: &str, name: &str, dp: &
     }
 }
 
-async fn publish(ctx: &AppContext, app: &App, warning: bool, reason: &str, note: String) {
+async fn publish(ctx: &Context, app: &App, warning: bool, reason: &str, note: String) {
     ctx.writes.fetch_add(1, Ordering::Relaxed);
-    crate::report::event(&ctx.recorder, &app.object_ref(&()), warning, "Deploy", reason, &note).await;
+    super::report::event(&ctx.recorder, &app.object_ref(&()), warning, "Deploy", reason, &note).await;
 }
 
-async fn write_status(
-    ctx: &AppContext,
-    app: &App,
-    prev: Option<&AppStatus>,
-    status: &AppStatus,
-) -> Result<bool, AppError> {
+async fn write_status(ctx: &Context, app: &App, prev: Option<&AppStatus>, status: &AppStatus) -> Result<bool, Error> {
     if prev == Some(status) {
         return Ok(false);
     }
-    // `status.placement` belongs to the Dromos scheduler (crate::scheduler): never write it.
-    let body =
-        crate::report::status_merge_body(status, prev, &["placement"]).map_err(|e| AppError::Other(e.to_string()))?;
+    // `status.placement` belongs to the Dromos scheduler (crate::operators::scheduler): never write it.
+    let body = super::report::status_merge_body(status, prev, &["placement"])?;
     let api: Api<App> = Api::namespaced(ctx.client.clone(), &app.namespace().unwrap_or_default());
     ctx.writes.fetch_add(1, Ordering::Relaxed);
     api.patch_status(&app.name_any(), &PatchParams::default(), &Patch::Merge(body)).await?;
@@ -453,16 +428,16 @@ fn was_ready(status: Option<&AppStatus>) -> bool {
     status.is_some_and(|s| s.common.conditions.iter().any(|c| c.type_ == condition::READY && c.status == "True"))
 }
 
-fn wake_dependents(ctx: &AppContext, key: &(String, String)) {
+fn wake_dependents(ctx: &Context, key: &(String, String)) {
     for d in dependents(ctx, key) {
         let _ = ctx.trigger.unbounded_send(ObjectRef::from_obj(&*d));
     }
 }
 
-async fn apply(app: &App, ctx: &AppContext) -> Result<Action, AppError> {
+async fn apply(app: &App, ctx: &Context) -> Result<Action, Error> {
     let ns = app.namespace().unwrap_or_default();
     let name = app.name_any();
-    let value = serde_json::to_value(app).map_err(|e| AppError::Other(e.to_string()))?;
+    let value = serde_json::to_value(app)?;
     let opts = LoadOptions { default_namespace: ns.clone(), ..Default::default() };
     let tree = dromos_core::check_live(&format!("App {ns}/{name}"), &value, &opts);
     let problems: Vec<String> =
@@ -544,7 +519,7 @@ async fn apply(app: &App, ctx: &AppContext) -> Result<Action, AppError> {
 
 /// Deletion: wait until every dependent that is also being deleted has stopped, then stop this
 /// App's instances, then let the App go.
-async fn cleanup(app: &App, ctx: &AppContext) -> Result<Option<Action>, AppError> {
+async fn cleanup(app: &App, ctx: &Context) -> Result<Option<Action>, Error> {
     let ns = app.namespace().unwrap_or_default();
     let name = app.name_any();
     let key = (ns.clone(), name.clone());

@@ -16,6 +16,7 @@
 //! burst is over. If the controller stops before writing, attempts are adopted from the
 //! cluster (run names are deterministic), as after any crash between create and status write.
 
+use super::{Backoff, Error, Shared, Started};
 use chrono::{DateTime, Utc};
 use dromos_core::RenderOptions;
 use dromos_core::runs::{self, AttemptState, Decision, Finished, Inputs, ParentState, RunEvent, RunTrigger};
@@ -27,7 +28,7 @@ use k8s_openapi::api::batch::v1::Job as BatchJob;
 use k8s_openapi::api::core::v1::Pod;
 use kube::api::{Api, DeleteParams, Patch, PatchParams, PostParams};
 use kube::runtime::controller::{Action, Controller};
-use kube::runtime::events::{Event, EventType, Recorder, Reporter};
+use kube::runtime::events::{Event, EventType, Recorder};
 use kube::runtime::reflector::{self, ObjectRef, Store};
 use kube::runtime::{WatchStreamExt, watcher};
 use kube::{Client, Resource, ResourceExt};
@@ -48,25 +49,25 @@ const FLUSH_EVERY: Duration = Duration::from_millis(100);
 
 /// Job controller settings.
 #[derive(Clone, Debug)]
-pub struct JobOptions {
-    /// Namespaces watched (`Scope::All`: every namespace).
-    pub scope: crate::scope::Scope,
+pub struct Options {
     /// Images and other translation settings of run pods.
     pub render: RenderOptions,
     /// Jobs reconciled at once.
     pub concurrency: u16,
 }
 
-impl Default for JobOptions {
+impl Default for Options {
     fn default() -> Self {
-        Self { scope: crate::scope::Scope::All, render: RenderOptions::default(), concurrency: 64 }
+        Self { render: RenderOptions::default(), concurrency: 64 }
     }
 }
 
 /// Shared state of the Job reconcilers.
-pub struct JobContext {
+pub struct Context {
     client: Client,
-    opts: JobOptions,
+    scope: crate::scope::Scope,
+    opts: Options,
+    backoff: Backoff<Job>,
     recorder: Recorder,
     jobs: Store<Job>,
     attempts: Store<BatchJob>,
@@ -111,44 +112,29 @@ struct Deferred {
     flushing: bool,
 }
 
-impl std::fmt::Debug for JobContext {
+impl std::fmt::Debug for Context {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        write!(f, "JobContext({:?})", self.opts)
+        write!(f, "Context({:?})", self.opts)
     }
 }
 
-/// Errors that make a reconcile retry.
-#[derive(Debug, thiserror::Error)]
-pub enum JobError {
-    /// Kubernetes API failure.
-    #[error("kubernetes: {0}")]
-    Kube(#[from] kube::Error),
-    /// The status changed since the cache was read; run again on fresh data.
-    #[error("status of {0} changed meanwhile")]
-    Conflict(String),
+/// Builds the operator: its context (counters, deferred statuses) and the future that runs it.
+pub fn start(shared: &Shared, opts: Options) -> Started<Context> {
+    let ctx = context(shared, opts);
+    Started { ctx: ctx.clone(), run: Box::pin(run(ctx)) }
 }
 
-impl JobError {
-    /// Stable reason for events and metrics.
-    pub fn reason(&self) -> &'static str {
-        match self {
-            JobError::Kube(_) => "KubernetesError",
-            JobError::Conflict(_) => "Conflict",
-        }
-    }
-}
-
-/// Builds the context; [`run`] starts the watches.
-pub fn context(client: Client, opts: JobOptions) -> Arc<JobContext> {
-    let reporter = Reporter { controller: "dromos-jobs".into(), instance: std::env::var("HOSTNAME").ok() };
+fn context(shared: &Shared, opts: Options) -> Arc<Context> {
     let (jobs, jobs_w) = reflector::store_shared(1024);
     let (attempts, attempts_w) = reflector::store();
     let (pods, pods_w) = reflector::store();
     let (flush_tx, flush_rx) = futures::channel::mpsc::unbounded();
     let (events_tx, events_rx) = futures::channel::mpsc::unbounded();
-    Arc::new(JobContext {
-        recorder: Recorder::new(client.clone(), reporter),
-        client,
+    Arc::new(Context {
+        recorder: shared.recorder("dromos-jobs"),
+        client: shared.client.clone(),
+        scope: shared.scope.clone(),
+        backoff: Backoff::new("jobs"),
         opts,
         jobs,
         attempts,
@@ -172,7 +158,7 @@ pub fn context(client: Client, opts: JobOptions) -> Arc<JobContext> {
     })
 }
 
-impl JobContext {
+impl Context {
     /// Jobs whose fire is due (or about to be) and not handled, by the status this controller
     /// last computed.
     fn due_jobs(&self) -> DueJobs {
@@ -265,7 +251,7 @@ impl JobContext {
 }
 
 /// Runs the Job controller until the future is dropped.
-pub async fn run(ctx: Arc<JobContext>) {
+async fn run(ctx: Arc<Context>) {
     let w = ctx.writers.lock().expect("writers lock").take().expect("the job controller runs once per context");
     let labelled = watcher::Config::default().labels(JOB_LABEL);
     let Some(job_events) = w.jobs.subscribe() else { return };
@@ -284,16 +270,15 @@ pub async fn run(ctx: Arc<JobContext>) {
         }
     };
     let jobs_watch = ctx
-        .opts
         .scope
         .watcher::<Job>(&ctx.client, watcher::Config::default())
         .default_backoff()
         .reflect_shared(w.jobs)
         .for_each(|_| futures::future::ready(()));
-    let attempts = reflector::reflector(w.attempts, ctx.opts.scope.watcher::<BatchJob>(&ctx.client, labelled.clone()))
+    let attempts = reflector::reflector(w.attempts, ctx.scope.watcher::<BatchJob>(&ctx.client, labelled.clone()))
         .default_backoff()
         .touched_objects();
-    let pods = reflector::reflector(w.pods, ctx.opts.scope.watcher::<Pod>(&ctx.client, labelled))
+    let pods = reflector::reflector(w.pods, ctx.scope.watcher::<Pod>(&ctx.client, labelled))
         .default_backoff()
         .touched_objects();
     let store = ctx.jobs.clone();
@@ -413,7 +398,12 @@ fn observe(b: &BatchJob, pods: &[Arc<Pod>]) -> Option<AttemptState> {
 }
 
 /// Reconciles one Dromos Job.
-pub async fn reconcile(job: Arc<Job>, ctx: Arc<JobContext>) -> Result<Action, JobError> {
+pub async fn reconcile(job: Arc<Job>, ctx: Arc<Context>) -> Result<Action, Error> {
+    let result = reconcile_one(&job, &ctx).await;
+    ctx.backoff.record(&job, result)
+}
+
+async fn reconcile_one(job: &Arc<Job>, ctx: &Arc<Context>) -> Result<Action, Error> {
     let ns = job.namespace().unwrap_or_default();
     let name = job.name_any();
     if job.metadata.deletion_timestamp.is_some() {
@@ -506,7 +496,7 @@ pub async fn reconcile(job: Arc<Job>, ctx: Arc<JobContext>) -> Result<Action, Jo
 }
 
 /// Puts back a deferred status a failed reconcile took (it is still the newest computed).
-fn restore(ctx: &JobContext, key: ObjectRef<Job>, carried: Option<Deferred>) {
+fn restore(ctx: &Context, key: ObjectRef<Job>, carried: Option<Deferred>) {
     if let Some(mut d) = carried {
         d.flushing = false;
         ctx.deferred.lock().expect("deferred lock").insert(key, d);
@@ -514,12 +504,12 @@ fn restore(ctx: &JobContext, key: ObjectRef<Job>, carried: Option<Deferred>) {
 }
 
 async fn apply(
-    ctx: &JobContext,
+    ctx: &Context,
     job: &Job,
     key: ObjectRef<Job>,
     mut d: Decision,
     carried: Option<Deferred>,
-) -> Result<(), JobError> {
+) -> Result<(), Error> {
     let ns = job.namespace().unwrap_or_default();
     let name = job.name_any();
     let batch: Api<BatchJob> = Api::namespaced(ctx.client.clone(), &ns);
@@ -573,7 +563,7 @@ async fn apply(
         match api.replace_status(&name, &PostParams::default(), &body).await {
             Ok(_) => {}
             // Newer than what this status was computed from: computed again from the cache.
-            Err(kube::Error::Api(e)) if e.code == 409 => return Err(JobError::Conflict(format!("{ns}/{name}"))),
+            Err(kube::Error::Api(e)) if e.code == 409 => return Err(Error::Conflict(format!("{ns}/{name}"))),
             Err(e) => {
                 // Not written (e.g. a timeout of a busy API server): kept for the next reconcile.
                 ctx.keep(key, job, d, since);
@@ -623,14 +613,8 @@ async fn publish_events(recorder: Recorder, queue: futures::channel::mpsc::Unbou
         .await
 }
 
-fn error_policy(_job: Arc<Job>, err: &JobError, _ctx: Arc<JobContext>) -> Action {
-    match err {
-        JobError::Conflict(_) => Action::requeue(Duration::from_millis(200)),
-        JobError::Kube(_) => {
-            tracing::warn!(reason = err.reason(), "job reconcile failed: {err}");
-            Action::requeue(Duration::from_secs(2))
-        }
-    }
+fn error_policy(job: Arc<Job>, err: &Error, ctx: Arc<Context>) -> Action {
+    ctx.backoff.on_error(&job, err)
 }
 
 /// Asks the controller for a manual run of a Job (`dromos job run`): sets the

@@ -1,0 +1,410 @@
+//! The GitSource operator (I/O): fetch -> validate -> sync (plan, apply, prune) -> status.
+//!
+//! gather: the source's Secret and the Git revision (fetched off the async runtime), the tree
+//! loaded and validated by [`dromos_core::prepare`]; act: [`crate::sync`] applies and prunes;
+//! decide: [`dromos_core::gitsource::decide`] turns what happened into the one status write,
+//! the Events and the requeue. One reconcile per GitSource, bounded concurrency across
+//! sources, each isolated (a failing source only requeues itself). Status is written only when
+//! it changes and Events only when something happened, so a no-op resync makes zero mutating
+//! requests.
+
+use super::{Backoff, Error, Shared, Started};
+use crate::git::{self, GitRef};
+use crate::sync::{self, Resolver, SyncSettings};
+use dromos_core::LoadOptions;
+use dromos_core::gitsource::{self as decisions, Outcome, Requeue};
+use dromos_core::plan::{self, ObjRef};
+use dromos_core::prepare;
+use dromos_crds::GitSource;
+use dromos_crds::gitsource::GitSourceStatus;
+use futures::StreamExt;
+use kube::api::{Api, Patch, PatchParams};
+use kube::runtime::controller::{Action, Controller};
+use kube::runtime::events::Recorder;
+use kube::runtime::reflector::ObjectRef;
+use kube::runtime::watcher;
+use kube::{Client, Resource, ResourceExt};
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use tokio::sync::Mutex;
+
+/// Operator settings.
+#[derive(Clone, Debug)]
+pub struct Options {
+    /// Reconcile only GitSources matching this label selector (`--selector`; sharding).
+    pub selector: Option<String>,
+    /// Where fetched repositories are cached.
+    pub cache_dir: PathBuf,
+    /// GitSources reconciled at once.
+    pub concurrency: u16,
+    /// Parallel writes within one sync.
+    pub write_concurrency: usize,
+    /// Client-side QPS/burst limit shared by all sources.
+    pub limiter: Option<Arc<crate::ratelimit::Limiter>>,
+}
+
+impl Default for Options {
+    fn default() -> Self {
+        Self {
+            selector: None,
+            cache_dir: std::env::temp_dir().join("dromos-git-cache"),
+            concurrency: 4,
+            write_concurrency: 32,
+            limiter: None,
+        }
+    }
+}
+
+/// Shared state of the reconcilers.
+pub struct Context {
+    client: Client,
+    scope: crate::scope::Scope,
+    opts: Options,
+    resolver: Mutex<Resolver>,
+    recorder: Recorder,
+    backoff: Backoff<GitSource>,
+    /// Mutating requests sent by syncs, status and events (for tests and metrics).
+    pub writes: AtomicUsize,
+    /// Completed reconciles.
+    pub reconciles: AtomicUsize,
+    /// Prometheus metrics.
+    pub metrics: Arc<crate::http::Metrics>,
+    /// Where reconciles are requested out of schedule (webhooks, drift).
+    pub trigger: futures::channel::mpsc::UnboundedSender<ObjectRef<GitSource>>,
+    triggers: std::sync::Mutex<Option<futures::channel::mpsc::UnboundedReceiver<ObjectRef<GitSource>>>>,
+    /// Kinds whose managed objects are watched for drift.
+    watched: std::sync::Mutex<std::collections::HashSet<(String, String)>>,
+    /// Last status patched per GitSource, with the resourceVersion it was computed from.
+    written: super::report::OwnWrites<GitSource, GitSourceStatus>,
+}
+
+impl std::fmt::Debug for Context {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "Context({:?})", self.opts)
+    }
+}
+
+impl Context {
+    /// The Kubernetes client.
+    pub fn client(&self) -> Client {
+        self.client.clone()
+    }
+}
+
+/// Builds the operator: its context and the future that runs it. Every GitSource reference
+/// sent on `ctx.trigger` (webhooks, drift) is reconciled at once.
+pub fn start(shared: &Shared, opts: Options) -> Started<Context> {
+    let (trigger, rx) = futures::channel::mpsc::unbounded();
+    let ctx = Arc::new(Context {
+        trigger,
+        triggers: std::sync::Mutex::new(Some(rx)),
+        watched: std::sync::Mutex::new(Default::default()),
+        written: Default::default(),
+        recorder: shared.recorder("dromos"),
+        backoff: Backoff::new("gitsource"),
+        client: shared.client.clone(),
+        scope: shared.scope.clone(),
+        opts,
+        resolver: Mutex::new(Resolver::default()),
+        writes: AtomicUsize::new(0),
+        reconciles: AtomicUsize::new(0),
+        metrics: Arc::new(crate::http::Metrics::default()),
+    });
+    Started { ctx: ctx.clone(), run: Box::pin(run(ctx)) }
+}
+
+async fn run(ctx: Arc<Context>) {
+    let triggers = ctx.triggers.lock().expect("triggers lock").take().expect("the operator runs once per context");
+    let (store, writer) = kube::runtime::reflector::store();
+    let mut wc = watcher::Config::default();
+    if let Some(sel) = &ctx.opts.selector {
+        wc = wc.labels(sel);
+    }
+    use kube::runtime::WatchStreamExt;
+    let sources = kube::runtime::reflector(writer, ctx.scope.watcher::<GitSource>(&ctx.client, wc))
+        .default_backoff()
+        .touched_objects();
+    let config = kube::runtime::controller::Config::default().concurrency(ctx.opts.concurrency);
+    Controller::for_stream(sources, store)
+        .with_config(config)
+        .reconcile_on(triggers)
+        .run(reconcile, error_policy, ctx.clone())
+        .for_each(|res| async move {
+            if let Err(e) = res {
+                tracing::debug!("reconcile: {e}");
+            }
+        })
+        .await;
+}
+
+fn error_policy(gs: Arc<GitSource>, err: &Error, ctx: Arc<Context>) -> Action {
+    ctx.backoff.on_error(&gs, err)
+}
+
+async fn write_status(ctx: &Context, gs: &GitSource, status: GitSourceStatus) -> Result<(), Error> {
+    // The cache may still hold the object this controller last patched: then that patch is
+    // what the server has (a newer change by anyone has a new resourceVersion).
+    let prev = ctx.written.current(gs, gs.status.as_ref());
+    if prev.as_ref() == Some(&status) {
+        return Ok(());
+    }
+    tracing::debug!(source = %gs.name_any(), old = ?gs.status, new = ?status, "status changed");
+    let api: Api<GitSource> = Api::namespaced(ctx.client.clone(), &gs.namespace().unwrap_or_default());
+    ctx.writes.fetch_add(1, Ordering::Relaxed);
+    // A merge patch keeps keys it does not mention: every key the previous status had is
+    // named (null when gone), so cleared lists (diagnostics, inventory) are really cleared.
+    let body = super::report::status_merge_body(&status, prev.as_ref().or(gs.status.as_ref()), &[])?;
+    api.patch_status(&gs.name_any(), &PatchParams::default(), &Patch::Merge(&body)).await?;
+    ctx.written.record(gs, status);
+    Ok(())
+}
+
+/// Watches the managed objects of a kind (metadata only) and requests a reconcile of the
+/// owning GitSource whenever one changes or disappears: drift is corrected within seconds.
+fn watch_kind(
+    ctx: &Arc<Context>,
+    api_version: &str,
+    kind: &str,
+    ar: kube::discovery::ApiResource,
+    caps: kube::discovery::ApiCapabilities,
+) {
+    let key = (api_version.to_string(), kind.to_string());
+    if !ctx.watched.lock().expect("watched lock").insert(key) {
+        return;
+    }
+    let namespaced = matches!(caps.scope, kube::discovery::Scope::Namespaced);
+    if !namespaced && ctx.scope.namespaces().is_some() {
+        return; // cluster-scoped kinds are out of a namespaced controller's reach
+    }
+    type Meta = kube::core::PartialObjectMeta<kube::api::DynamicObject>;
+    let apis: Vec<Api<Meta>> = ctx.scope.apis(|ns| match ns {
+        Some(ns) if namespaced => Api::namespaced_with(ctx.client.clone(), ns, &ar),
+        _ => Api::all_with(ctx.client.clone(), &ar),
+    });
+    let cfg = watcher::Config::default().labels(&format!(
+        "{}={}",
+        dromos_core::translate::MANAGED_BY.0,
+        dromos_core::translate::MANAGED_BY.1
+    ));
+    let tx = ctx.trigger.clone();
+    let scope = ctx.scope.clone();
+    tokio::spawn(async move {
+        let mut stream = crate::scope::watch_all(apis, cfg);
+        // Objects with a generation change it with their spec; a change that keeps generation,
+        // labels and annotations is a status update (Job runs, Deployment rollouts), not drift.
+        let mut seen: std::collections::HashMap<String, u64> = Default::default();
+        while let Some(ev) = stream.next().await {
+            let obj = match ev {
+                Ok(watcher::Event::Apply(o)) => {
+                    let m = &o.metadata;
+                    if m.generation.is_some() {
+                        use std::hash::{Hash, Hasher};
+                        let mut h = std::collections::hash_map::DefaultHasher::new();
+                        (m.generation, &m.labels, &m.annotations, m.deletion_timestamp.is_some()).hash(&mut h);
+                        if seen.insert(m.uid.clone().unwrap_or_default(), h.finish()) == Some(h.finish()) {
+                            continue;
+                        }
+                    }
+                    o
+                }
+                Ok(watcher::Event::Delete(o)) => {
+                    seen.remove(o.metadata.uid.as_deref().unwrap_or_default());
+                    o
+                }
+                _ => continue,
+            };
+            let Some(source) = obj.metadata.labels.as_ref().and_then(|l| l.get(plan::SOURCE_LABEL)) else { continue };
+            let Some((ns, name)) = source.split_once('.') else { continue };
+            // `local.<dir>` is a local sync, `pkg_<ns>.<name>` a Package's render (its operator
+            // watches those through owner references).
+            if ns == "local" || ns.starts_with("pkg_") || !scope.contains(Some(ns)) {
+                continue;
+            }
+            if tx.unbounded_send(ObjectRef::new(name).within(ns)).is_err() {
+                return;
+            }
+        }
+    });
+}
+
+/// Reconciles one GitSource inside a `sync` tracing span carrying the source and, once
+/// fetched, the revision.
+pub async fn reconcile(gs: Arc<GitSource>, ctx: Arc<Context>) -> Result<Action, Error> {
+    use tracing::Instrument;
+    let span = tracing::info_span!(
+        "sync",
+        source = %format!("{}/{}", gs.namespace().unwrap_or_default(), gs.name_any()),
+        revision = tracing::field::Empty
+    );
+    let result = reconcile_in(&gs, &ctx, span.clone()).instrument(span).await;
+    ctx.backoff.record(&gs, result)
+}
+
+/// What a fetch brought: the revision and its files (with the reader's diagnostics).
+type Fetched = Result<(git::Fetched, crate::fsread::TreeFiles), git::GitError>;
+
+/// What the act step did with a valid revision.
+enum Synced {
+    /// `selfHeal: false` on the applied revision: the objects that drifted, none corrected.
+    DriftReported(Vec<String>),
+    /// The revision was applied (and pruned).
+    Synced(sync::SyncOutcome),
+}
+
+async fn reconcile_in(gs: &GitSource, ctx: &Arc<Context>, span: tracing::Span) -> Result<Action, Error> {
+    let labels =
+        crate::http::SourceLabels { source: format!("{}/{}", gs.namespace().unwrap_or_default(), gs.name_any()) };
+    // gather (client and network required)
+    let fetched = if gs.spec.suspend == Some(true) { None } else { Some(fetch(ctx, gs, &labels).await?) };
+    let sync_result;
+    let prepared;
+    let outcome = match &fetched {
+        None => Outcome::Suspended,
+        Some(Err(e)) => {
+            count_error(ctx, &labels, e.reason());
+            Outcome::FetchFailed { reason: e.reason(), message: e.to_string() }
+        }
+        Some(Ok((f, files))) => {
+            span.record("revision", f.revision.as_str());
+            // decide what to apply (no client required)
+            let default_ns = default_namespace(gs);
+            let opts = LoadOptions { default_namespace: default_ns, threads: crate::threads(), ..Default::default() };
+            prepared = prepare::prepare(&files.files, files.diagnostics.clone(), &opts);
+            match &prepared {
+                Err(tree) => Outcome::Invalid { revision: &f.revision, diagnostics: &tree.diagnostics },
+                Ok(p) => {
+                    // act (client required)
+                    sync_result = sync_revision(ctx, gs, &f.revision, p, &labels).await?;
+                    match &sync_result {
+                        Synced::DriftReported(drifted) => {
+                            Outcome::DriftReported { revision: &f.revision, drifted: drifted.clone() }
+                        }
+                        Synced::Synced(o) => Outcome::Synced { revision: &f.revision, sync: o },
+                    }
+                }
+            }
+        }
+    };
+    let synced = matches!(outcome, Outcome::Synced { .. } | Outcome::DriftReported { .. });
+    let decision = decisions::decide(&gs.spec, gs.metadata.generation, gs.status.as_ref(), outcome, chrono::Utc::now());
+    // act: Events, then the one status write
+    for e in decision.events {
+        tracing::debug!(source = %gs.name_any(), reason = %e.reason, note = %e.message, "event");
+        ctx.writes.fetch_add(1, Ordering::Relaxed);
+        super::report::event(&ctx.recorder, &gs.object_ref(&()), e.warning, "Sync", &e.reason, &e.message).await;
+    }
+    if let Some(status) = decision.status {
+        write_status(ctx, gs, status).await?;
+    }
+    if synced {
+        ctx.reconciles.fetch_add(1, Ordering::Relaxed);
+    }
+    Ok(match decision.requeue {
+        Requeue::After(d) => Action::requeue(d),
+        Requeue::OnChange => Action::await_change(),
+    })
+}
+
+fn default_namespace(gs: &GitSource) -> String {
+    gs.spec.default_namespace.clone().unwrap_or_else(|| gs.namespace().unwrap_or_default())
+}
+
+fn count_error(ctx: &Context, labels: &crate::http::SourceLabels, reason: &str) {
+    let labels = crate::http::ErrorLabels { source: labels.source.clone(), reason: reason.to_string() };
+    ctx.metrics.errors.get_or_create(&labels).inc();
+}
+
+/// Fetches the source's revision and reads its tree, off the async runtime. The outer error
+/// is the reconcile's (the Secret could not be read); the inner one is the fetch's, reported
+/// in status.
+async fn fetch(ctx: &Context, gs: &GitSource, labels: &crate::http::SourceLabels) -> Result<Fetched, Error> {
+    let creds = super::source_credentials(&ctx.client, gs).await?;
+    let url = gs.spec.url.clone();
+    let gref = GitRef::from_spec(gs.spec.git_ref.as_ref());
+    let path = gs.spec.path.clone();
+    let cache = ctx.opts.cache_dir.clone();
+    let fetch_start = std::time::Instant::now();
+    let fetched = tokio::task::spawn_blocking(move || {
+        let (repo, f) = git::fetch(&cache, &url, &gref, &creds)?;
+        let tree = git::read_tree(&repo, &f.commit, path.as_deref(), 8 << 20)?;
+        Ok::<_, git::GitError>((f, tree))
+    })
+    .await
+    .map_err(|e| Error::Fetch(e.to_string()))?;
+    ctx.metrics.fetch_duration.get_or_create(labels).observe(fetch_start.elapsed().as_secs_f64());
+    Ok(fetched)
+}
+
+/// Applies and prunes a valid revision, or with `selfHeal: false` on the revision already
+/// applied, only reports what drifted.
+async fn sync_revision(
+    ctx: &Arc<Context>,
+    gs: &GitSource,
+    revision: &str,
+    prepared: &prepare::Prepared,
+    labels: &crate::http::SourceLabels,
+) -> Result<Synced, Error> {
+    let old = gs.status.clone().unwrap_or_default();
+    let inventory: Vec<ObjRef> = sync::parse_inventory(old.inventory.iter().map(String::as_str));
+    let settings = SyncSettings {
+        source: decisions::source_id(&gs.namespace().unwrap_or_default(), &gs.name_any()),
+        force: gs.spec.force.unwrap_or(false),
+        force_owned: gs.spec.self_heal.unwrap_or(true),
+        plan: decisions::plan_options(&gs.spec),
+        concurrency: ctx.opts.write_concurrency,
+        default_namespace: default_namespace(gs),
+        limiter: ctx.opts.limiter.clone(),
+        scope: ctx.scope.clone(),
+    };
+    let objects = prepared.objects.clone();
+    let mut resolver = ctx.resolver.lock().await;
+    if gs.spec.self_heal == Some(false) && old.last_applied_revision.as_deref() == Some(revision) {
+        let (p, _, _) = sync::plan_live(&ctx.client, &mut resolver, objects, &prepared.levels, &inventory, &settings)
+            .await
+            .map_err(Error::sync)?;
+        let drifted = p.steps.iter().filter(|s| s.action != plan::Action::Unchanged).map(|s| s.obj.display()).collect();
+        return Ok(Synced::DriftReported(drifted));
+    }
+    let outcome = sync::sync(&ctx.client, &mut resolver, objects, &prepared.levels, &inventory, &settings)
+        .await
+        .map_err(Error::sync)?;
+    // Watch every kind this source manages, so drift triggers a reconcile.
+    let reads = AtomicUsize::new(0);
+    let kinds: std::collections::BTreeSet<(String, String)> =
+        outcome.inventory.iter().map(|o| (o.api_version.clone(), o.kind.clone())).collect();
+    for (av, kind) in kinds {
+        if let Some((ar, caps)) = resolver.resolve(&ctx.client, &av, &kind, &reads).await {
+            watch_kind(ctx, &av, &kind, ar, caps);
+        }
+    }
+    drop(resolver);
+    record_sync(ctx, &outcome, labels);
+    Ok(Synced::Synced(outcome))
+}
+
+/// Counts a sync in the metrics and the log.
+fn record_sync(ctx: &Context, outcome: &sync::SyncOutcome, labels: &crate::http::SourceLabels) {
+    ctx.writes.fetch_add(outcome.writes, Ordering::Relaxed);
+    let m = &ctx.metrics;
+    m.sync_duration.get_or_create(labels).observe(outcome.duration.as_secs_f64());
+    m.applied.get_or_create(labels).inc_by(outcome.applied as u64);
+    m.pruned.get_or_create(labels).inc_by(outcome.pruned as u64);
+    m.requests.get_or_create(&crate::http::VerbLabels { verb: "write".into() }).inc_by(outcome.writes as u64);
+    m.requests.get_or_create(&crate::http::VerbLabels { verb: "read".into() }).inc_by(outcome.reads as u64);
+    if outcome.blocked() {
+        count_error(ctx, labels, "DeletionGuard");
+    }
+    for f in &outcome.failures {
+        count_error(ctx, labels, &f.reason);
+    }
+    tracing::info!(
+        applied = outcome.applied,
+        unchanged = outcome.plan.count(plan::Action::Unchanged),
+        pruned = outcome.pruned,
+        failed = outcome.failures.len(),
+        writes = outcome.writes,
+        ms = outcome.duration.as_millis() as u64,
+        "synced"
+    );
+}

@@ -1,0 +1,220 @@
+//! The operators (I/O), one file each, all of one shape:
+//!
+//! ```text
+//! gather (reads: watch caches, the API, Git) -> decide (a pure function of dromos-core,
+//! `now` passed in) -> act (writes) -> one status write
+//! ```
+//!
+//! Each operator module exposes `start(&Shared, Options) -> Started<Context>`; the
+//! [`manager`] builds and runs them. This module holds what they share: the [`Error`] every
+//! reconcile returns (its [`Error::reason`] is the Event reason and the metrics label), the
+//! error policy ([`Backoff`]: capped exponential backoff with jitter, per object), and the
+//! status/Event helpers of [`report`].
+
+pub mod apps;
+pub mod gitsource;
+pub mod jobs;
+pub mod manager;
+pub mod packages;
+pub mod report;
+pub mod scheduler;
+
+use futures::future::BoxFuture;
+use kube::Client;
+use kube::runtime::controller::Action;
+use kube::runtime::events::{Recorder, Reporter};
+use kube::runtime::reflector::ObjectRef;
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+/// What every operator is started with.
+#[derive(Clone)]
+pub struct Shared {
+    /// The Kubernetes client.
+    pub client: Client,
+    /// Namespaces served (`Scope::All`: cluster mode).
+    pub scope: crate::scope::Scope,
+}
+
+impl std::fmt::Debug for Shared {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "Shared({:?})", self.scope)
+    }
+}
+
+impl Shared {
+    /// An Event recorder reporting as `controller` (instance: this pod's name).
+    pub fn recorder(&self, controller: &str) -> Recorder {
+        let reporter = Reporter { controller: controller.into(), instance: std::env::var("HOSTNAME").ok() };
+        Recorder::new(self.client.clone(), reporter)
+    }
+}
+
+/// A started operator: its context (counters, caches; for tests, benches and metrics) and the
+/// future that runs it until dropped.
+pub struct Started<C> {
+    /// The operator's shared state.
+    pub ctx: Arc<C>,
+    /// Runs the operator; dropping it stops the operator.
+    pub run: BoxFuture<'static, ()>,
+}
+
+impl<C> std::fmt::Debug for Started<C> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "Started({})", std::any::type_name::<C>())
+    }
+}
+
+/// Why a reconcile failed. Every operator returns this one type; the error policy retries it.
+#[derive(Debug, thiserror::Error)]
+pub enum Error {
+    /// A Kubernetes API request failed.
+    #[error("kubernetes: {0}")]
+    Kube(#[from] kube::Error),
+    /// The object changed since the cache was read; run again on fresh data.
+    #[error("{0} changed meanwhile")]
+    Conflict(String),
+    /// A repository could not be fetched or read.
+    #[error("fetch: {0}")]
+    Fetch(String),
+    /// The sync engine (plan, apply, prune) failed as a whole.
+    #[error("sync: {0}")]
+    Sync(String),
+    /// A value could not be serialized (a bug, reported rather than panicking).
+    #[error("serialize: {0}")]
+    Serialize(#[from] serde_json::Error),
+    /// An object the operator cannot handle.
+    #[error("{0}")]
+    Unsupported(String),
+}
+
+impl Error {
+    /// Stable CamelCase reason: the Event reason and the metrics label.
+    pub fn reason(&self) -> &'static str {
+        match self {
+            Error::Kube(_) => "KubernetesError",
+            Error::Conflict(_) => "Conflict",
+            Error::Fetch(_) => "FetchFailed",
+            Error::Sync(_) => "SyncError",
+            Error::Serialize(_) => "SerializeError",
+            Error::Unsupported(_) => "Unsupported",
+        }
+    }
+
+    /// A sync engine failure (its context chain kept).
+    pub fn sync(e: impl std::fmt::Display) -> Self {
+        Error::Sync(format!("{e:#}"))
+    }
+}
+
+/// Credentials of a GitSource from its Secret (`spec.secretRef`, in the source's namespace).
+pub async fn source_credentials(client: &Client, gs: &dromos_crds::GitSource) -> Result<crate::git::Credentials> {
+    use kube::ResourceExt;
+    let Some(r) = &gs.spec.secret_ref else { return Ok(crate::git::Credentials::default()) };
+    let api: kube::Api<k8s_openapi::api::core::v1::Secret> =
+        kube::Api::namespaced(client.clone(), &gs.namespace().unwrap_or_default());
+    Ok(crate::git::Credentials::from_secret(&api.get(&r.name).await?))
+}
+
+/// Result of a reconcile.
+pub type Result<T, E = Error> = std::result::Result<T, E>;
+
+/// The first retry after a failure.
+pub const BACKOFF_BASE: Duration = Duration::from_secs(1);
+/// The longest wait between retries of a failing object.
+pub const BACKOFF_CAP: Duration = Duration::from_secs(60);
+/// A conflict is retried soon: fresh data is usually there already.
+pub const CONFLICT_RETRY: Duration = Duration::from_millis(200);
+
+/// The error policy of every operator: per object, capped exponential backoff with jitter
+/// (`BACKOFF_BASE * 2^(failures-1)`, at most [`BACKOFF_CAP`], each delay drawn between 75 % and
+/// 100 % of that so objects that failed together do not retry together). A success resets it.
+pub struct Backoff<K: kube::Resource<DynamicType = ()>> {
+    operator: &'static str,
+    failures: Mutex<HashMap<ObjectRef<K>, u32>>,
+}
+
+impl<K: kube::Resource<DynamicType = ()>> std::fmt::Debug for Backoff<K> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "Backoff({})", self.operator)
+    }
+}
+
+impl<K: kube::Resource<DynamicType = ()>> Backoff<K> {
+    /// A policy for `operator` (the name logged).
+    pub fn new(operator: &'static str) -> Self {
+        Self { operator, failures: Mutex::new(HashMap::new()) }
+    }
+
+    /// Logs `err` and says when to retry `obj`.
+    pub fn on_error(&self, obj: &K, err: &Error) -> Action {
+        let key = ObjectRef::from_obj(obj);
+        if let Error::Conflict(_) = err {
+            tracing::debug!(operator = self.operator, object = %key, "{err}");
+            return Action::requeue(CONFLICT_RETRY);
+        }
+        let n = {
+            let mut failures = self.failures.lock().expect("backoff lock");
+            let n = failures.entry(key.clone()).or_insert(0);
+            *n = n.saturating_add(1);
+            *n
+        };
+        let delay = backoff_delay(n, fastrand::f64());
+        tracing::warn!(operator = self.operator, object = %key, reason = err.reason(), failures = n,
+            retry_in_ms = delay.as_millis() as u64, "reconcile failed: {err}");
+        Action::requeue(delay)
+    }
+
+    /// Forgets the failures of `obj` (its reconcile succeeded).
+    pub fn on_success(&self, obj: &K) {
+        let mut failures = self.failures.lock().expect("backoff lock");
+        if !failures.is_empty() {
+            failures.remove(&ObjectRef::from_obj(obj));
+        }
+    }
+
+    /// Wraps a reconcile result: a success resets the backoff of `obj`.
+    pub fn record<T>(&self, obj: &K, r: Result<T>) -> Result<T> {
+        if r.is_ok() {
+            self.on_success(obj);
+        }
+        r
+    }
+}
+
+/// The delay before retry number `failures` (1 for the first), with `jitter` in [0, 1).
+pub fn backoff_delay(failures: u32, jitter: f64) -> Duration {
+    let exp = BACKOFF_BASE.saturating_mul(1u32 << failures.saturating_sub(1).min(20));
+    exp.min(BACKOFF_CAP).mul_f64(0.75 + 0.25 * jitter.clamp(0.0, 1.0))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn backoff_doubles_to_its_cap_with_bounded_jitter() {
+        assert_eq!(backoff_delay(1, 1.0), BACKOFF_BASE);
+        assert_eq!(backoff_delay(1, 0.0), BACKOFF_BASE.mul_f64(0.75));
+        assert_eq!(backoff_delay(3, 1.0), BACKOFF_BASE * 4);
+        assert_eq!(backoff_delay(7, 1.0), BACKOFF_CAP, "64 s is capped");
+        assert_eq!(backoff_delay(u32::MAX, 1.0), BACKOFF_CAP, "no overflow");
+        assert_eq!(backoff_delay(u32::MAX, 0.5), BACKOFF_CAP.mul_f64(0.875));
+    }
+
+    #[test]
+    fn a_success_resets_and_a_conflict_retries_soon() {
+        use k8s_openapi::api::core::v1::ConfigMap;
+        let mut cm = ConfigMap::default();
+        cm.metadata.name = Some("a".into());
+        cm.metadata.namespace = Some("ns".into());
+        let b = Backoff::<ConfigMap>::new("test");
+        let err = || Error::Sync("boom".into());
+        let delays: Vec<Action> = (0..3).map(|_| b.on_error(&cm, &err())).collect();
+        assert_ne!(delays[0], delays[2], "the third failure waits longer");
+        assert_eq!(b.on_error(&cm, &Error::Conflict("x".into())), Action::requeue(CONFLICT_RETRY));
+        assert!(b.record(&cm, Ok(())).is_ok());
+        assert!(b.failures.lock().unwrap().is_empty(), "success forgets the failures");
+    }
+}

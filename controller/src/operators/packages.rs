@@ -1,0 +1,387 @@
+//! The Package operator (I/O): Package -> repository -> options and version checks ->
+//! rendered objects applied with the sync engine, owned by the Package -> health -> status.
+//!
+//! The decisions are pure (`dromos_core::package::expand_package`, the same function
+//! `dromos render` calls; `check_version_change`; `health`); this module fetches the
+//! repository (built-in catalog or a GitSource's tree), applies through `sync::sync` (server-side
+//! apply, prune by inventory, a no-op resync writes nothing), reads workload health from
+//! reflector stores, and writes status and Events only when they change.
+
+use super::{Backoff, Error, Shared, Started};
+use crate::git::{self, GitRef};
+use crate::sync::{self, Resolver, SyncSettings};
+use dromos_core::SourceFile;
+use dromos_core::decision::Requeue;
+use dromos_core::package::install::{self, Refusal};
+use dromos_core::package::{self, RepoRef, Repository};
+use dromos_core::plan::{self, ObjRef, PlanOptions, SOURCE_LABEL};
+use dromos_crds::package::{PackageObject, PackageStatus};
+use dromos_crds::{App, GitSource, Package};
+use futures::StreamExt;
+use k8s_openapi::api::apps::v1::{DaemonSet, Deployment, StatefulSet};
+use kube::api::{Api, Patch, PatchParams};
+use kube::runtime::controller::{Action, Controller};
+use kube::runtime::events::Recorder;
+use kube::runtime::reflector::{self, ObjectRef, Store, reflector};
+use kube::runtime::{WatchStreamExt, watcher};
+use kube::{Client, Resource, ResourceExt};
+use serde_json::Value;
+use std::collections::HashMap;
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use tokio::sync::Mutex;
+
+/// Operator settings.
+#[derive(Clone, Debug)]
+pub struct Options {
+    /// Packages reconciled at once.
+    pub concurrency: u16,
+    /// Cache of fetched GitSource repositories (shared with the GitSource controller).
+    pub cache_dir: PathBuf,
+}
+
+impl Default for Options {
+    fn default() -> Self {
+        Self { concurrency: 4, cache_dir: std::env::temp_dir().join("dromos-git-cache") }
+    }
+}
+
+/// Shared state of the Package reconcilers.
+pub struct Context {
+    client: Client,
+    opts: Options,
+    backoff: Backoff<Package>,
+    recorder: Recorder,
+    resolver: Mutex<Resolver>,
+    deployments: Store<Deployment>,
+    statefulsets: Store<StatefulSet>,
+    daemonsets: Store<DaemonSet>,
+    apps: Store<App>,
+    /// Mutating requests (applies, deletes, status, events).
+    pub writes: AtomicUsize,
+    /// Completed reconciles.
+    pub reconciles: AtomicUsize,
+    /// Statuses this operator patched (read through a cache that may lag).
+    written: super::report::OwnWrites<Package, PackageStatus>,
+}
+
+impl std::fmt::Debug for Context {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "Context({:?})", self.opts)
+    }
+}
+
+/// Builds the operator: its context (for counters) and the future that runs it.
+pub fn start(shared: &Shared, opts: Options) -> Started<Context> {
+    let (client, scope) = (shared.client.clone(), shared.scope.clone());
+    let owned = watcher::Config::default().labels(package::LABEL_INSTANCE);
+    let (pkg_r, pkg_w) = reflector::store::<Package>();
+    let (dep_r, dep_w) = reflector::store::<Deployment>();
+    let (sts_r, sts_w) = reflector::store::<StatefulSet>();
+    let (ds_r, ds_w) = reflector::store::<DaemonSet>();
+    let (app_r, app_w) = reflector::store::<App>();
+    let pkg_stream = reflector(pkg_w, scope.watcher::<Package>(&client, watcher::Config::default()))
+        .default_backoff()
+        .touched_objects();
+    let dep_stream =
+        reflector(dep_w, scope.watcher::<Deployment>(&client, owned.clone())).default_backoff().touched_objects();
+    let sts_stream =
+        reflector(sts_w, scope.watcher::<StatefulSet>(&client, owned.clone())).default_backoff().touched_objects();
+    let ds_stream =
+        reflector(ds_w, scope.watcher::<DaemonSet>(&client, owned.clone())).default_backoff().touched_objects();
+    let app_stream = reflector(app_w, scope.watcher::<App>(&client, owned)).default_backoff().touched_objects();
+    let gs_stream = scope.watcher::<GitSource>(&client, watcher::Config::default()).default_backoff().touched_objects();
+    let ctx = Arc::new(Context {
+        recorder: shared.recorder("dromos-packages"),
+        backoff: Backoff::new("packages"),
+        client,
+        opts: opts.clone(),
+        resolver: Mutex::new(Resolver::default()),
+        deployments: dep_r,
+        statefulsets: sts_r,
+        daemonsets: ds_r,
+        apps: app_r,
+        writes: AtomicUsize::new(0),
+        reconciles: AtomicUsize::new(0),
+        written: Default::default(),
+    });
+    let config = kube::runtime::controller::Config::default().concurrency(opts.concurrency.max(1));
+    // A GitSource's new revision re-renders the Packages that read their repository from it.
+    let store = pkg_r.clone();
+    let gs_to_packages = move |gs: GitSource| {
+        let gns = gs.namespace().unwrap_or_default();
+        let gname = gs.name_any();
+        store
+            .state()
+            .into_iter()
+            .filter(|p| p.namespace().as_deref() == Some(gns.as_str()) && git_source_of(p).as_deref() == Some(&gname))
+            .map(|p| ObjectRef::from_obj(&*p))
+            .collect::<Vec<_>>()
+    };
+    let run = {
+        let ctx = ctx.clone();
+        async move {
+            Controller::for_stream(pkg_stream, pkg_r)
+                .with_config(config)
+                .owns_stream(dep_stream)
+                .owns_stream(sts_stream)
+                .owns_stream(ds_stream)
+                .owns_stream(app_stream)
+                .watches_stream(gs_stream, gs_to_packages)
+                .run(reconcile, error_policy, ctx)
+                .for_each(|res| async move {
+                    if let Err(e) = res {
+                        tracing::debug!("package reconcile: {e}");
+                    }
+                })
+                .await;
+        }
+    };
+    Started { ctx, run: Box::pin(run) }
+}
+
+fn error_policy(pkg: Arc<Package>, err: &Error, ctx: Arc<Context>) -> Action {
+    ctx.backoff.on_error(&pkg, err)
+}
+
+/// The GitSource a Package reads its repository from: `repository.gitSource`, or for a bare
+/// `repository.path` the GitSource that synced the Package (its `dromos.io/source` label).
+fn git_source_of(pkg: &Package) -> Option<String> {
+    match package::repo_ref(&pkg.spec) {
+        RepoRef::Builtin => None,
+        RepoRef::Path { git_source: Some(g), .. } => Some(g),
+        RepoRef::Path { git_source: None, .. } => {
+            let label = pkg.labels().get(SOURCE_LABEL)?;
+            let (ns, name) = label.split_once('.')?;
+            (Some(ns) == pkg.namespace().as_deref()).then(|| name.to_string())
+        }
+    }
+}
+
+/// Fetches the repository of a Package. Errors are messages for the status.
+async fn fetch_repository(ctx: &Context, pkg: &Package) -> Result<Arc<Repository>, String> {
+    let rref = package::repo_ref(&pkg.spec);
+    let RepoRef::Path { path, .. } = &rref else {
+        return Ok(Arc::new(crate::packages::catalog().clone()));
+    };
+    let ns = pkg.namespace().unwrap_or_default();
+    let Some(gs_name) = git_source_of(pkg) else {
+        return Err(format!(
+            "repository.path `{path}` without repository.gitSource needs the Package to be synced by a GitSource \
+             (label {SOURCE_LABEL}); name the GitSource in repository.gitSource"
+        ));
+    };
+    let gs = Api::<GitSource>::namespaced(ctx.client.clone(), &ns)
+        .get_opt(&gs_name)
+        .await
+        .map_err(|e| format!("reading GitSource {ns}/{gs_name}: {e}"))?
+        .ok_or_else(|| format!("GitSource {ns}/{gs_name} (repository.gitSource) does not exist"))?;
+    let creds = super::source_credentials(&ctx.client, &gs).await.map_err(|e| e.to_string())?;
+    // The commit the GitSource last applied, so manifests and packages come from one revision;
+    // its ref when it has applied nothing yet.
+    let applied = gs.status.as_ref().and_then(|s| s.last_applied_revision.clone());
+    let gref = match applied.as_deref().and_then(|r| r.rsplit_once("@sha1:")) {
+        Some((_, commit)) => GitRef::Commit(commit.to_string()),
+        None => GitRef::from_spec(gs.spec.git_ref.as_ref()),
+    };
+    let (url, cache, dir) = (gs.spec.url.clone(), ctx.opts.cache_dir.clone(), path.clone());
+    let files = tokio::task::spawn_blocking(move || {
+        let (repo, f) = git::fetch(&cache, &url, &gref, &creds)?;
+        let sub = if dir.is_empty() { None } else { Some(dir.as_str()) };
+        git::read_tree_filtered(&repo, &f.commit, sub, 4 << 20, crate::packages::is_package_file)
+    })
+    .await
+    .map_err(|e| e.to_string())?
+    .map_err(|e| format!("GitSource {ns}/{gs_name}: {e}"))?;
+    let files: Vec<SourceFile> = files.files;
+    let repo = package::read_repository(&files);
+    if repo.versions.is_empty() && !repo.problems.is_empty() {
+        let p: Vec<String> = repo.problems.iter().map(ToString::to_string).collect();
+        return Err(format!("GitSource {ns}/{gs_name} path `{path}`: {}", p.join("; ")));
+    }
+    Ok(Arc::new(repo))
+}
+
+fn live_value(ctx: &Context, o: &ObjRef) -> Option<Value> {
+    let ns = o.namespace.as_deref().unwrap_or_default();
+    fn to<K: serde::Serialize>(v: Option<Arc<K>>) -> Option<Value> {
+        v.and_then(|v| serde_json::to_value(&*v).ok())
+    }
+    match o.kind.as_str() {
+        "Deployment" => to(ctx.deployments.get(&ObjectRef::new(&o.name).within(ns))),
+        "StatefulSet" => to(ctx.statefulsets.get(&ObjectRef::new(&o.name).within(ns))),
+        "DaemonSet" => to(ctx.daemonsets.get(&ObjectRef::new(&o.name).within(ns))),
+        "App" => to(ctx.apps.get(&ObjectRef::new(&o.name).within(ns))),
+        // Objects without readiness: present once applied.
+        _ => Some(serde_json::json!({"apiVersion": o.api_version, "kind": o.kind})),
+    }
+}
+
+/// Health of each object from the watch caches. `applied` holds the generation the apply just
+/// returned: a cached copy older than that still describes the previous spec (its status can say
+/// Ready for the old pods), so the object counts as Progressing until the cache catches up.
+fn objects_with_health(ctx: &Context, refs: &[ObjRef], applied: &HashMap<plan::Key, i64>) -> Vec<PackageObject> {
+    refs.iter()
+        .map(|o| {
+            let live = live_value(ctx, o);
+            let (health, message) = package::health_after_apply(&o.kind, live.as_ref(), applied.get(&o.key()).copied());
+            PackageObject {
+                api_version: o.api_version.clone(),
+                kind: o.kind.clone(),
+                namespace: o.namespace.clone(),
+                name: o.name.clone(),
+                health: health.to_string(),
+                message,
+            }
+        })
+        .collect()
+}
+
+fn inventory_of(status: &PackageStatus) -> Vec<ObjRef> {
+    status
+        .objects
+        .iter()
+        .map(|o| ObjRef {
+            api_version: o.api_version.clone(),
+            kind: o.kind.clone(),
+            namespace: o.namespace.clone(),
+            name: o.name.clone(),
+        })
+        .collect()
+}
+
+async fn publish(ctx: &Context, pkg: &Package, warning: bool, reason: &str, note: String) {
+    ctx.writes.fetch_add(1, Ordering::Relaxed);
+    super::report::event(&ctx.recorder, &pkg.object_ref(&()), warning, "Install", reason, &note).await;
+}
+
+async fn write_status(ctx: &Context, pkg: &Package, status: &PackageStatus) -> Result<bool, Error> {
+    let prev = ctx.written.current(pkg, pkg.status.as_ref());
+    if prev.as_ref() == Some(status) {
+        return Ok(false);
+    }
+    let body = super::report::status_merge_body(status, prev.as_ref(), &[])?;
+    let api: Api<Package> = Api::namespaced(ctx.client.clone(), &pkg.namespace().unwrap_or_default());
+    ctx.writes.fetch_add(1, Ordering::Relaxed);
+    api.patch_status(&pkg.name_any(), &PatchParams::default(), &Patch::Merge(body)).await?;
+    ctx.written.record(pkg, status.clone());
+    Ok(true)
+}
+
+async fn reconcile(pkg: Arc<Package>, ctx: Arc<Context>) -> Result<Action, Error> {
+    let r = reconcile_one(&pkg, &ctx).await;
+    ctx.reconciles.fetch_add(1, Ordering::Relaxed);
+    ctx.backoff.record(&pkg, r)
+}
+
+async fn reconcile_one(pkg: &Package, ctx: &Context) -> Result<Action, Error> {
+    if pkg.metadata.deletion_timestamp.is_some() {
+        // Owner references let the garbage collector remove what the Package rendered.
+        return Ok(Action::await_change());
+    }
+    let old = ctx.written.current(pkg, pkg.status.as_ref()).unwrap_or_default();
+    let now = chrono::Utc::now();
+    let decision = match install(pkg, ctx, &old).await? {
+        Ok(inst) => install::installed(&old, pkg.metadata.generation, inst.installed(), now),
+        Err(refusal) => install::refuse(&old, pkg.metadata.generation, refusal, now),
+    };
+    // act: Events, then the one status write
+    for e in decision.events {
+        publish(ctx, pkg, e.warning, &e.reason, e.message).await;
+    }
+    if let Some(status) = &decision.status {
+        write_status(ctx, pkg, status).await?;
+    }
+    Ok(match decision.requeue {
+        Requeue::After(d) => Action::requeue(d),
+        Requeue::OnChange => Action::await_change(),
+    })
+}
+
+/// What an install gathered and did, for [`install::installed`].
+struct Done {
+    package: String,
+    version: String,
+    repository: String,
+    hash: String,
+    sync: sync::SyncOutcome,
+    objects: Vec<PackageObject>,
+    warnings: Vec<String>,
+}
+
+impl Done {
+    fn installed(&self) -> install::Installed<'_> {
+        install::Installed {
+            package: &self.package,
+            version: &self.version,
+            repository: self.repository.clone(),
+            hash: self.hash.clone(),
+            sync: &self.sync,
+            objects: self.objects.clone(),
+            warnings: &self.warnings,
+        }
+    }
+}
+
+/// gather (repository) -> build (pure) -> apply (sync) -> health (caches). The outer error is
+/// the reconcile's; a refusal (the spec cannot be installed) is the inner one.
+async fn install(pkg: &Package, ctx: &Context, old: &PackageStatus) -> Result<Result<Done, Refusal>, Error> {
+    let ns = pkg.namespace().unwrap_or_default();
+    let name = pkg.name_any();
+    // dereference (client required)
+    let repo = match fetch_repository(ctx, pkg).await {
+        Ok(r) => r,
+        Err(message) => {
+            return Ok(Err(Refusal { reason: "RepositoryUnavailable", message, option_errors: vec![], retry: true }));
+        }
+    };
+    // build (no client required)
+    let built = package::expand_package(&pkg.spec, &ns, &name, &repo).map_err(Refusal::from).and_then(|(v, r)| {
+        if let Some(installed) = old.installed_version.as_deref().filter(|i| *i != v.meta.version) {
+            let from = repo.find(&pkg.spec.name, Some(installed)).map(|p| p.meta.clone()).unwrap_or_else(|_| {
+                package::Meta { name: pkg.spec.name.clone(), version: installed.to_string(), ..Default::default() }
+            });
+            install::check_change(&from, &v.meta)?;
+        }
+        let owner = pkg.controller_owner_ref(&()).map(|o| serde_json::to_value(o).unwrap_or_default());
+        let desired = install::own_objects(r.objects, &ns, owner.as_ref())?;
+        Ok((v.meta.version.clone(), desired, r.warnings))
+    });
+    let (version, desired, warnings) = match built {
+        Ok(b) => b,
+        Err(refusal) => return Ok(Err(refusal)),
+    };
+    let hash = install::render_hash(&desired);
+    // apply (client required)
+    let settings = SyncSettings {
+        source: package::source_label(&ns, &name),
+        force: true,
+        force_owned: true,
+        // An option change may drop objects (JournalNodes off): the render is the whole truth.
+        plan: PlanOptions { prune: true, max_delete_fraction: 1.0, allow_mass_delete: true },
+        concurrency: 8,
+        default_namespace: ns.clone(),
+        limiter: None,
+        scope: crate::scope::Scope::namespace(ns.clone()),
+    };
+    let inventory = inventory_of(old);
+    let outcome = {
+        let mut resolver = ctx.resolver.lock().await;
+        sync::sync(&ctx.client, &mut resolver, desired, &HashMap::new(), &inventory, &settings)
+            .await
+            .map_err(Error::sync)?
+    };
+    ctx.writes.fetch_add(outcome.writes, Ordering::Relaxed);
+    // health (caches)
+    let objects = objects_with_health(ctx, &outcome.inventory, &outcome.applied_generations);
+    Ok(Ok(Done {
+        package: pkg.spec.name.clone(),
+        version,
+        repository: package::repo_ref(&pkg.spec).to_string(),
+        hash,
+        sync: outcome,
+        objects,
+        warnings,
+    }))
+}
