@@ -1,0 +1,405 @@
+//! The clap definitions of the `dromos` command line: commands, flags, help text and defaults
+//! (pure data; the command modules beside this one run them).
+
+use clap::{Parser, Subcommand, ValueEnum};
+use std::path::PathBuf;
+
+/// Dromos: Marathon, Metronome and Universe semantics on Kubernetes, declared in Git.
+#[derive(Debug, Parser)]
+#[command(name = "dromos", version, about, long_about = None, propagate_version = true)]
+pub struct Cli {
+    #[command(subcommand)]
+    pub(super) command: Command,
+}
+
+#[derive(Debug, Clone, Copy, ValueEnum, PartialEq, Eq)]
+pub(super) enum DiagFormat {
+    Text,
+    Json,
+}
+
+#[derive(Debug, Clone, Copy, ValueEnum, PartialEq, Eq)]
+pub(super) enum ObjFormat {
+    Yaml,
+    Json,
+}
+
+#[derive(Debug, Clone, Copy, ValueEnum, PartialEq, Eq)]
+pub(super) enum PlanFormat {
+    Text,
+    Markdown,
+    Json,
+}
+
+#[derive(Debug, Clone, Copy, ValueEnum, PartialEq, Eq)]
+pub(super) enum ImportSystem {
+    /// Marathon apps, groups (the root group too), pods and app lists.
+    Marathon,
+    /// Metronome jobs, with embedded schedules or schedule files.
+    Metronome,
+    /// Chronos jobs, scheduled and dependent.
+    Chronos,
+    /// Cosmos install bodies `{packageName, packageVersion, options, appId}` and Marathon apps
+    /// of packages.
+    Package,
+}
+
+#[derive(Debug, clap::Args)]
+pub(super) struct SourceArgs {
+    /// Source name: objects are labelled `dromos.io/source=local.<name>`; the inventory is the
+    /// ConfigMap `dromos-inventory-<name>`. Default: the directory's name.
+    #[arg(long)]
+    pub(super) name: Option<String>,
+    /// Namespace of the inventory ConfigMap.
+    #[arg(long, default_value = "default")]
+    pub(super) inventory_namespace: String,
+    /// Namespace of namespaced objects that name none.
+    #[arg(long, default_value = "default")]
+    pub(super) default_namespace: String,
+    /// Client-side limit on API requests per second (0: unlimited).
+    #[arg(long, default_value_t = 0.0)]
+    pub(super) qps: f64,
+    /// Requests allowed at once above --qps.
+    #[arg(long, default_value_t = 100)]
+    pub(super) burst: u32,
+    /// Take over fields owned by other field managers instead of reporting conflicts.
+    #[arg(long)]
+    pub(super) force: bool,
+    /// Do not delete objects that left the directory.
+    #[arg(long)]
+    pub(super) no_prune: bool,
+    /// Largest share of the inventory one sync may delete.
+    #[arg(long, default_value_t = 0.5)]
+    pub(super) max_delete_fraction: f64,
+    /// Allow deleting more than --max-delete-fraction.
+    #[arg(long)]
+    pub(super) allow_mass_delete: bool,
+    /// Parallel writes.
+    #[arg(long, default_value_t = 32)]
+    pub(super) concurrency: usize,
+}
+
+#[derive(Debug, clap::Args)]
+pub(super) struct TreeArgs {
+    /// A directory of manifests (walked recursively) or one file.
+    pub(super) path: PathBuf,
+    /// Namespace of namespaced Dromos objects that name none.
+    #[arg(long, default_value = "default")]
+    pub(super) default_namespace: String,
+    /// Largest file accepted, in bytes.
+    #[arg(long, default_value_t = 8 * 1024 * 1024)]
+    pub(super) max_file_bytes: usize,
+}
+
+#[derive(Debug, Subcommand)]
+pub(super) enum Command {
+    /// Check every manifest of a tree; exit 0 when valid, 1 when not.
+    Validate {
+        #[command(flatten)]
+        tree: TreeArgs,
+        /// Diagnostics as rustc-style text or JSON.
+        #[arg(long, short, value_enum, default_value = "text")]
+        output: DiagFormat,
+    },
+    /// Print every object a tree applies, expansions included, in apply order.
+    Render {
+        #[command(flatten)]
+        tree: TreeArgs,
+        /// Objects as a YAML stream or a JSON List.
+        #[arg(long, short, value_enum, default_value = "yaml")]
+        output: ObjFormat,
+        /// Image for Apps and Jobs that only give `cmd`.
+        #[arg(long)]
+        default_image: Option<String>,
+        /// Image of the init container that downloads `fetch` URIs.
+        #[arg(long)]
+        fetch_image: Option<String>,
+    },
+    /// Apply a directory to the cluster of the current kubeconfig (once, or on every save with
+    /// --watch): validate, plan, server-side apply in waves, prune what left the directory.
+    Sync {
+        /// Directory of manifests.
+        path: PathBuf,
+        #[command(flatten)]
+        source: SourceArgs,
+        /// Keep running and sync on every change, debounced.
+        #[arg(long)]
+        watch: bool,
+        /// Quiet period after a change before syncing, in milliseconds.
+        #[arg(long, default_value_t = 500)]
+        debounce_ms: u64,
+    },
+    /// Show what syncing a directory would change: per object create / update / delete /
+    /// unchanged, diffs, prune candidates and the deletion guard. Exit 0 no changes, 2
+    /// changes, 1 errors (invalid tree, guard refusal).
+    Plan {
+        /// Directory of manifests.
+        path: PathBuf,
+        #[command(flatten)]
+        source: SourceArgs,
+        /// Plan against this snapshot of live objects (YAML stream or List) instead of a cluster.
+        #[arg(long)]
+        snapshot: Option<PathBuf>,
+        /// text, markdown (for a pull-request comment) or json.
+        #[arg(long, short, value_enum, default_value = "text")]
+        output: PlanFormat,
+    },
+    /// Run the controllers against the cluster of the current kubeconfig (or in-cluster config):
+    /// GitSources (fetch, validate, plan, apply, prune, report), Jobs (schedules,
+    /// dependencies, retries, deadlines, history), Apps and Packages.
+    Controller(ControllerArgs),
+    /// Run the main job end to end on the local control plane of tests/cluster (started unless
+    /// it runs; the first start builds it, about 6 minutes): install the CRDs, commit examples/ to
+    /// a Git repository in a temporary directory, run the controller syncing it, print the Apps,
+    /// Jobs and Packages with their health, then remove what it applied. Exit 0 when all are
+    /// ready, 3 when not.
+    Quickstart {
+        /// Keep the controller running after printing (until Ctrl-C).
+        #[arg(long)]
+        keep_running: bool,
+        /// Manifests to sync (default: examples/ of the repository).
+        #[arg(long)]
+        examples: Option<PathBuf>,
+        /// Use this kubeconfig instead of the local control plane (never started or stopped).
+        #[arg(long)]
+        kubeconfig: Option<PathBuf>,
+        /// Longest wait for the objects to settle, in seconds.
+        #[arg(long, default_value_t = 180)]
+        timeout: u64,
+    },
+    /// Act on one App in the cluster.
+    App {
+        #[command(subcommand)]
+        action: AppAction,
+    },
+    /// Apps, Jobs and Packages of the cluster with their health, in one table.
+    Status {
+        /// Only this namespace (default: all namespaces).
+        #[arg(long, short)]
+        namespace: Option<String>,
+    },
+    /// Turn DC/OS definitions into Dromos manifests, one file per object at
+    /// OUTDIR/<namespace>/<name>.<kind>.yaml, and report every field not carried over.
+    /// Exit 0 lossless, 3 something dropped or approximated, 1 unreadable input or output that
+    /// does not validate.
+    Import(ImportArgs),
+    /// Packages of a repository directory (default: the built-in catalog): list them, describe
+    /// one, render one.
+    Package {
+        #[command(subcommand)]
+        command: PackageCommand,
+    },
+    /// Runs of a Dromos Job: start one now, or show the history.
+    Job {
+        #[command(subcommand)]
+        command: JobCommand,
+    },
+    /// Write the CRD manifests into crds/ and charts/dromos/crds/ and the manifest reference into
+    /// docs/reference/ (or check that they are up to date).
+    Crds {
+        /// Repository root.
+        #[arg(long, default_value = ".")]
+        root: PathBuf,
+        /// Only check that the files are up to date; exit 1 when stale.
+        #[arg(long)]
+        check: bool,
+        /// Print the CRDs to stdout instead of writing files.
+        #[arg(long, conflicts_with = "check")]
+        stdout: bool,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+pub(super) enum AppAction {
+    /// Why instances are not placed: the Dromos scheduler's decline summary (offers declined
+    /// per reason) and the state of every instance.
+    Why {
+        /// App name.
+        name: String,
+        /// Namespace of the App.
+        #[arg(long, short, default_value = "default")]
+        namespace: String,
+    },
+    /// Replace every instance without a spec change (like `kubectl rollout restart`), honouring
+    /// the App's upgrade strategy; recorded in the App's status when done.
+    Restart {
+        /// App name.
+        name: String,
+        /// Namespace of the App.
+        #[arg(long, short, default_value = "default")]
+        namespace: String,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+pub(super) enum PackageCommand {
+    /// Every package with its versions, newest last.
+    List {
+        /// Repository directory (Universe `packages/<L>/<name>/<rev>/` or `<name>/<version>/`);
+        /// default: the built-in catalog.
+        #[arg(long)]
+        repo: Option<PathBuf>,
+    },
+    /// Metadata of one package version, or its options with --config.
+    #[command(disable_version_flag = true)]
+    Describe {
+        /// Package name.
+        name: String,
+        /// Version (default: the newest).
+        #[arg(long)]
+        version: Option<String>,
+        /// Print the options with their types, defaults and descriptions.
+        #[arg(long)]
+        config: bool,
+        /// Repository directory (default: the built-in catalog).
+        #[arg(long)]
+        repo: Option<PathBuf>,
+    },
+    /// Render one package version with options to a YAML stream of objects. Exit 1 when the
+    /// options are refused by the package's schema.
+    #[command(disable_version_flag = true)]
+    Render {
+        /// Package name.
+        name: String,
+        /// Version (default: the newest).
+        #[arg(long)]
+        version: Option<String>,
+        /// Options file (JSON or YAML), merged over the schema defaults.
+        #[arg(long)]
+        options: Option<PathBuf>,
+        /// Namespace of objects that name none.
+        #[arg(long, short, default_value = "default")]
+        namespace: String,
+        /// Name of the installed instance (`{{instance.name}}`; default: the package name).
+        #[arg(long)]
+        instance: Option<String>,
+        /// Repository directory (default: the built-in catalog).
+        #[arg(long)]
+        repo: Option<PathBuf>,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+pub(super) enum JobCommand {
+    /// Start a run now (the job controller creates it and records it in the history).
+    Run {
+        /// Job name.
+        name: String,
+        /// Namespace.
+        #[arg(long, short, default_value = "default")]
+        namespace: String,
+    },
+    /// Print the recent runs: id, trigger, scheduled, start and finish times, result, attempts.
+    History {
+        /// Job name.
+        name: String,
+        /// Namespace.
+        #[arg(long, short, default_value = "default")]
+        namespace: String,
+    },
+}
+
+// Flags of `dromos controller` (no doc comment: clap would take it as the command's about).
+#[derive(Debug, clap::Args)]
+pub(super) struct ControllerArgs {
+    /// Confine the controller to this namespace (repeatable, or comma-separated): GitSources,
+    /// Apps and Jobs are watched there only, and syncs list, watch and apply there only,
+    /// refusing objects elsewhere and cluster-scoped ones (`OutOfScope`). Default: cluster
+    /// mode, every namespace.
+    #[arg(long = "namespace", value_name = "NS", value_delimiter = ',')]
+    pub(super) namespaces: Vec<String>,
+    /// Reconcile only GitSources whose labels match this selector (e.g. `shard=a`), so
+    /// several controllers can share a cluster.
+    #[arg(long)]
+    pub(super) selector: Option<String>,
+    /// Cache of fetched repositories.
+    #[arg(long, env = "DROMOS_GIT_CACHE", default_value = "/tmp/dromos-git-cache")]
+    pub(super) cache_dir: PathBuf,
+    /// GitSources reconciled at once.
+    #[arg(long, default_value_t = 4)]
+    pub(super) concurrency: u16,
+    /// Parallel writes within one sync.
+    #[arg(long, default_value_t = 32)]
+    pub(super) write_concurrency: usize,
+    /// Jobs reconciled at once (run creation at a busy minute; BENCHMARKS.md).
+    #[arg(long, default_value_t = 64)]
+    pub(super) job_concurrency: u16,
+    /// Address of /metrics, /healthz, /readyz and the webhook (POST /hook).
+    #[arg(long, default_value = "0.0.0.0:8080")]
+    pub(super) listen: String,
+    /// Shared secret of push webhooks (GitHub HMAC signature or GitLab token); the hook is
+    /// off without it.
+    #[arg(long, env = "DROMOS_WEBHOOK_SECRET", hide_env_values = true)]
+    pub(super) webhook_secret: Option<String>,
+    /// Elect a leader through a Lease so only one replica reconciles (off for a single
+    /// replica run by hand).
+    #[arg(long)]
+    pub(super) leader_elect: bool,
+    /// Namespace of the leader Lease.
+    #[arg(long, env = "POD_NAMESPACE", default_value = "default")]
+    pub(super) lease_namespace: String,
+    /// Client-side limit on API requests per second across all sources (0: unlimited).
+    #[arg(long, default_value_t = 0.0)]
+    pub(super) qps: f64,
+    /// Requests allowed at once above --qps.
+    #[arg(long, default_value_t = 100)]
+    pub(super) burst: u32,
+    /// Do not run the App operator (Apps are then only stored, not run).
+    #[arg(long)]
+    pub(super) no_apps: bool,
+    /// Apps reconciled at once.
+    #[arg(long, default_value_t = 16)]
+    pub(super) app_concurrency: u16,
+    /// Do not run the Dromos scheduler (pods of Apps in the exact placement mode then stay
+    /// Pending; set `placementMode: native` to use kube-scheduler).
+    #[arg(long)]
+    pub(super) no_scheduler: bool,
+    /// After a change, gather pending pods this long (ms) before placing them in one batch.
+    #[arg(long, default_value_t = 50)]
+    pub(super) schedule_batch_ms: u64,
+    /// Do not publish Offer resources.
+    #[arg(long)]
+    pub(super) no_offers: bool,
+    /// At most one Offer write per node per this many seconds (unchanged offers are never
+    /// written).
+    #[arg(long, default_value_t = 10)]
+    pub(super) offer_interval_secs: u64,
+    /// Do not run the Package operator (Packages are then only stored, not installed).
+    #[arg(long)]
+    pub(super) no_packages: bool,
+    /// Packages reconciled at once.
+    #[arg(long, default_value_t = 4)]
+    pub(super) package_concurrency: u16,
+}
+
+// Arguments of `dromos import` (no doc comment: clap would take it as the command's about).
+#[derive(Debug, clap::Args)]
+pub(super) struct ImportArgs {
+    /// Where the definitions come from.
+    #[arg(value_enum)]
+    pub(super) system: ImportSystem,
+    /// JSON files, or directories walked for `*.json`.
+    #[arg(required_unless_present = "from")]
+    pub(super) paths: Vec<PathBuf>,
+    /// Read from a live API instead: Marathon (`http://marathon:8080`), Metronome or Chronos.
+    #[arg(long, conflicts_with = "paths")]
+    pub(super) from: Option<String>,
+    /// DC/OS ACS token for --from, sent as `Authorization: token=<token>`.
+    #[arg(long, env = "DROMOS_DCOS_TOKEN", hide_env_values = true)]
+    pub(super) token: Option<String>,
+    /// Output directory.
+    #[arg(long, short, default_value = "imported")]
+    pub(super) output: PathBuf,
+    /// Write nothing and exit 3 when anything would be dropped or approximated.
+    #[arg(long)]
+    pub(super) strict: bool,
+    /// Write the report to this file instead of stderr.
+    #[arg(long)]
+    pub(super) report: Option<PathBuf>,
+    /// Namespace of objects whose id names none (one-segment ids, Chronos jobs).
+    #[arg(long, default_value = "default")]
+    pub(super) default_namespace: String,
+    /// Largest input accepted, in bytes.
+    #[arg(long, default_value_t = 64 * 1024 * 1024)]
+    pub(super) max_file_bytes: u64,
+}

@@ -1,0 +1,35 @@
+//! `dromos crds`: write, check or print the CRD manifests and the manifest reference (I/O: files,
+//! stdout).
+
+use crate::crdgen;
+use anyhow::Result;
+use std::io::Write;
+use std::path::Path;
+use std::process::ExitCode;
+
+/// Prints the CRDs (`--stdout`), checks the committed files (`--check`, exit 1 when stale) or
+/// writes them.
+pub(crate) fn run(root: &Path, check: bool, stdout: bool) -> Result<ExitCode> {
+    if stdout {
+        let mut out = std::io::stdout().lock();
+        for (_, text) in crdgen::render_crds() {
+            out.write_all(text.as_bytes())?;
+        }
+        return Ok(ExitCode::SUCCESS);
+    }
+    if check {
+        let stale = crdgen::stale_crds(root);
+        if stale.is_empty() {
+            println!("CRDs are up to date");
+            return Ok(ExitCode::SUCCESS);
+        }
+        for p in stale {
+            eprintln!("stale: {} (run `dromos crds`)", p.display());
+        }
+        return Ok(ExitCode::from(1));
+    }
+    for p in crdgen::write_crds(root)? {
+        println!("wrote {}", p.display());
+    }
+    Ok(ExitCode::SUCCESS)
+}

@@ -1,0 +1,33 @@
+//! `dromos job run | history`: request a run of a Job, or print its recent runs (I/O: the
+//! cluster of the current kubeconfig).
+
+use super::args::JobCommand;
+use super::runtime;
+use anyhow::{Context, Result};
+use std::process::ExitCode;
+
+/// Runs one job subcommand against the cluster.
+pub(crate) fn run(command: JobCommand) -> Result<ExitCode> {
+    runtime()?.block_on(async {
+        let client =
+            kube::Client::try_default().await.context("connecting to the cluster of the current kubeconfig")?;
+        match command {
+            JobCommand::Run { name, namespace } => {
+                let req = crate::operators::jobs::request_run(&client, &namespace, &name).await?;
+                println!(
+                    "requested a run of job {namespace}/{name} ({req}); follow it with `dromos job history {name} -n {namespace}`"
+                );
+            }
+            JobCommand::History { name, namespace } => {
+                let api: kube::Api<dromos_crds::Job> = kube::Api::namespaced(client, &namespace);
+                let job = api
+                    .get_opt(&name)
+                    .await
+                    .with_context(|| format!("reading job {namespace}/{name}"))?
+                    .with_context(|| format!("job {namespace}/{name} not found"))?;
+                print!("{}", crate::operators::jobs::history_table(&job));
+            }
+        }
+        Ok(ExitCode::SUCCESS)
+    })
+}

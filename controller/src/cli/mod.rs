@@ -1,0 +1,55 @@
+//! Command line of `dromos` (I/O: reads trees, prints results, sets exit codes). The clap
+//! definitions are in `args`; each command is run by its own module, [`run`] only dispatches.
+
+mod app;
+mod args;
+mod controller;
+mod crds;
+mod import;
+mod job;
+mod package;
+mod quickstart;
+mod sync;
+mod validate;
+
+pub use args::Cli;
+
+use anyhow::Result;
+use args::Command;
+use std::process::ExitCode;
+
+/// Runs the CLI and returns the process exit code.
+pub fn run(cli: Cli) -> Result<ExitCode> {
+    match cli.command {
+        Command::Controller(args) => controller::run(args),
+        Command::Quickstart { keep_running, examples, kubeconfig, timeout } => {
+            quickstart::run(keep_running, examples, kubeconfig, timeout)
+        }
+        Command::Job { command } => job::run(command),
+        Command::Sync { path, source, watch, debounce_ms } => sync::run(path, source, watch, debounce_ms),
+        Command::Plan { path, source, snapshot, output } => sync::plan(path, source, snapshot, output),
+        Command::Validate { tree, output } => validate::run(&tree, output),
+        Command::Render { tree, output, default_image, fetch_image } => {
+            validate::render(&tree, output, default_image, fetch_image)
+        }
+        Command::App { action } => app::run(action),
+        Command::Status { namespace } => app::status(namespace),
+        Command::Import(args) => import::run(args),
+        Command::Package { command } => package::run(command),
+        Command::Crds { root, check, stdout } => crds::run(&root, check, stdout),
+    }
+}
+
+/// A shared request limiter, or none when `qps` is 0.
+fn limiter(qps: f64, burst: u32) -> Option<std::sync::Arc<crate::ratelimit::Limiter>> {
+    (qps > 0.0).then(|| std::sync::Arc::new(crate::ratelimit::Limiter::new(qps, burst)))
+}
+
+fn runtime() -> Result<tokio::runtime::Runtime> {
+    Ok(tokio::runtime::Builder::new_multi_thread().enable_all().build()?)
+}
+
+/// The log filter of `RUST_LOG`, `info` when unset or invalid.
+fn log_filter() -> tracing_subscriber::EnvFilter {
+    tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| "info".into())
+}
