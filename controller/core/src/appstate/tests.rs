@@ -1,3 +1,5 @@
+//! Tests of the App operator's decisions: observations in, status and events out.
+
 use super::*;
 use crate::time::Instant;
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::Condition;

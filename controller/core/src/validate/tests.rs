@@ -1,3 +1,5 @@
+//! Tests of validation: tables of rules over small YAML fixtures.
+
 use super::*;
 use crate::load::{LoadOptions, SourceFile, load_files};
 
