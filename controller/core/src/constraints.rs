@@ -228,6 +228,61 @@ pub fn parse_constraint(parts: &[String]) -> Result<Constraint, ConstraintError>
     Ok(c)
 }
 
+/// A constraint of a list that does not parse: where it is and why.
+#[derive(Clone, Debug, PartialEq)]
+pub struct ConstraintProblem {
+    /// Its index in the list (`spec.constraints[index]`).
+    pub index: usize,
+    /// Field path of the offending part: `spec.constraints[i][part]`, or `spec.constraints[i]`
+    /// when the part is missing.
+    pub field: String,
+    /// What is wrong, and what to do.
+    pub error: ConstraintError,
+}
+
+impl std::fmt::Display for ConstraintProblem {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{}: {}", self.field, self.error.message)
+    }
+}
+
+/// Every constraint of a list (an App's `spec.constraints`), parsed: those that parse with
+/// their index, and a problem for each of the others. Nothing is dropped silently.
+#[derive(Clone, Debug, Default)]
+pub struct ParsedConstraints {
+    /// The constraints that parse, with their index in the list.
+    pub ok: Vec<(usize, Constraint)>,
+    /// One problem per constraint that does not.
+    pub problems: Vec<ConstraintProblem>,
+}
+
+impl ParsedConstraints {
+    /// All constraints when every one parses, else every problem.
+    pub fn into_result(self) -> Result<Vec<Constraint>, Vec<ConstraintProblem>> {
+        if self.problems.is_empty() { Ok(self.ok.into_iter().map(|(_, c)| c).collect()) } else { Err(self.problems) }
+    }
+}
+
+/// Parses every `[field, OPERATOR, value?]` triple of a list (field paths under
+/// `spec.constraints`).
+pub fn parse_constraints(all: &[Vec<String>]) -> ParsedConstraints {
+    let mut out = ParsedConstraints::default();
+    for (index, parts) in all.iter().enumerate() {
+        match parse_constraint(parts) {
+            Ok(c) => out.ok.push((index, c)),
+            Err(error) => {
+                let field = if error.part < parts.len() {
+                    format!("spec.constraints[{index}][{}]", error.part)
+                } else {
+                    format!("spec.constraints[{index}]")
+                };
+                out.problems.push(ConstraintProblem { index, field, error });
+            }
+        }
+    }
+    out
+}
+
 /// If a regex is a plain literal or an alternation of literals, the values it matches.
 pub fn literal_alternatives(re: &str) -> Option<Vec<String>> {
     let re = re
@@ -483,5 +538,26 @@ mod tests {
         let warned: Vec<usize> = n.warnings.iter().map(|w| w.0).collect();
         assert_eq!(warned, vec![3, 5]);
         assert!(n.affinity().is_some());
+    }
+
+    #[test]
+    fn a_list_reports_every_constraint_that_does_not_parse() {
+        let list: Vec<Vec<String>> =
+            [vec!["hostname", "UNIQUE"], vec!["rack", "unique"], vec!["@zone", "GROUP_BY"], vec!["tier", "IS", "gold"]]
+                .iter()
+                .map(|p| p.iter().map(|s| s.to_string()).collect())
+                .collect();
+        let parsed = parse_constraints(&list);
+        let ok: Vec<(usize, String)> = parsed.ok.iter().map(|(i, c)| (*i, c.display())).collect();
+        assert_eq!(ok, vec![(0, "[hostname, UNIQUE]".to_string()), (3, "[tier, IS, gold]".to_string())]);
+        let fields: Vec<&str> = parsed.problems.iter().map(|p| p.field.as_str()).collect();
+        assert_eq!(fields, ["spec.constraints[1][1]", "spec.constraints[2][1]"]);
+        assert_eq!(parsed.problems[0].to_string(), "spec.constraints[1][1]: unknown constraint operator `unique`");
+        assert_eq!(parsed.clone().into_result().unwrap_err().len(), 2);
+        let good = parse_constraints(&list[..1]).into_result().unwrap();
+        assert_eq!(good.iter().map(Constraint::display).collect::<Vec<_>>(), ["[hostname, UNIQUE]"]);
+        // A part past the end of the triple names the whole constraint.
+        let short = parse_constraints(&[vec![]]);
+        assert_eq!(short.problems[0].field, "spec.constraints[0]");
     }
 }

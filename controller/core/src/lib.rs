@@ -4,6 +4,7 @@
 //! values. No tokio, kube client, git2, notify, clock or file system. The `dromos` binary
 //! gathers inputs, calls these functions and performs the effects.
 
+pub mod app;
 pub mod appstate;
 pub mod conditions;
 pub mod constraints;

@@ -96,10 +96,6 @@ impl std::fmt::Debug for Context {
     }
 }
 
-fn now() -> String {
-    k8s_openapi::jiff::Timestamp::now().strftime("%Y-%m-%dT%H:%M:%SZ").to_string()
-}
-
 /// Builds the operator: its context (for counters) and the future that runs it.
 pub fn start(shared: &Shared, opts: Options) -> Started<Context> {
     let (client, scope) = (shared.client.clone(), &shared.scope);
@@ -474,7 +470,7 @@ async fn apply(app: &App, ctx: &Context) -> Result<Action, Error> {
         dependencies,
         problems,
         deleting: false,
-        now: now(),
+        now: chrono::Utc::now(),
     };
     let prev = ctx.current_status(app);
     let assessment = appstate::assess(prev.as_ref(), &obs);
