@@ -3,11 +3,11 @@
 //! requeue. The operator (`controller/src/operators/packages.rs`) only gathers (repository,
 //! watch caches) and acts (sync, status, Events).
 
-use crate::package::{ExpandError, Meta, RenderError};
 use crate::conditions::{self, Standard};
 use crate::decision::{Decision, Event, Requeue};
 use crate::load::is_cluster_scoped;
 use crate::outcome::SyncOutcome;
+use crate::package::{ExpandError, Meta, RenderError};
 use crate::time::Instant;
 use dromos_crds::package::{OptionProblem, PackageObject, PackageStatus};
 use serde_json::Value;
@@ -169,7 +169,7 @@ pub fn installed(
         status.repository = Some(inst.repository);
         status.render_hash = Some(inst.hash);
     }
-    let (ready, reason, message) = readiness(&status, &inst.package, inst.version, sync);
+    let (ready, reason, message) = readiness(&status, inst.package, inst.version, sync);
     let s = Standard {
         ready,
         reconciling: !ready && sync.failures.is_empty(),

@@ -9,6 +9,7 @@
 
 use super::{Backoff, Error, Shared, Started};
 use crate::index::LabelIndex;
+use dromos_core::app;
 use dromos_core::appstate::{self, Dependency, DependencyState, Observed, PodInfo, WorkloadInfo};
 use dromos_core::translate::{self, RESTART_ANNOTATION, VERSION_ANNOTATION};
 use dromos_core::{LoadOptions, RenderOptions, Typed};
@@ -235,10 +236,8 @@ fn dependents(ctx: &Context, target: &(String, String)) -> Vec<Arc<App>> {
         .state()
         .into_iter()
         .filter(|a| {
-            let ns = a.namespace().unwrap_or_default();
-            let id =
-                a.spec.id.clone().filter(|i| i.starts_with('/')).unwrap_or_else(|| format!("/{ns}/{}", a.name_any()));
-            appstate::resolve_dependencies(&id, &ns, &a.spec.dependencies).into_iter().flatten().any(|d| &d == target)
+            let (ns, name) = (a.namespace().unwrap_or_default(), a.name_any());
+            app::Model::of(a, &ns, &name).dependencies().into_iter().flatten().any(|d| &d == target)
         })
         .collect()
 }
@@ -453,8 +452,8 @@ async fn apply(app: &App, ctx: &Context) -> Result<Action, Error> {
         _ => (vec![], String::new()),
     };
     let restart = app.annotations().get(RESTART_ANNOTATION).cloned();
-    let id = app.spec.id.clone().filter(|i| i.starts_with('/')).unwrap_or_else(|| format!("/{ns}/{name}"));
-    let dependencies = appstate::resolve_dependencies(&id, &ns, &app.spec.dependencies)
+    let dependencies = app::Model::of(app, &ns, &name)
+        .dependencies()
         .into_iter()
         .flatten()
         .map(|k| Dependency { key: format!("{}/{}", k.0, k.1), state: dependency_state(ctx, &k) })

@@ -162,7 +162,9 @@ pub fn placement_status(
     results: &[AppPlacement],
     invalid: &[Invalid],
 ) -> BTreeMap<(String, String), PlacementStatus> {
-    let mut out: BTreeMap<(String, String), (usize, BTreeMap<String, i64>, Vec<String>)> = BTreeMap::new();
+    // Per App: instances waiting, offers declined per reason, the summaries of its revisions.
+    type Waiting = (usize, BTreeMap<String, i64>, Vec<String>);
+    let mut out: BTreeMap<(String, String), Waiting> = BTreeMap::new();
     for (b, result) in batches.iter().zip(results) {
         if result.unplaced > 0 {
             let e = out.entry((b.namespace.clone(), b.app.clone())).or_default();
@@ -256,7 +258,7 @@ mod tests {
     }
 
     fn parse(a: &App) -> Result<Vec<Constraint>, String> {
-        a.spec.constraints.iter().map(|c| crate::constraints::parse_constraint(c).map_err(|e| e.message)).collect()
+        crate::app::constraints_of(a)
     }
 
     #[test]

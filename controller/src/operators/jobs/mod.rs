@@ -275,12 +275,12 @@ async fn reconcile_one(job: &Arc<Job>, ctx: &Arc<Context>) -> Result<Action, Err
             Ok(None) => gone.push(expected),
             Ok(Some(_)) => {}
             Err(e) => {
-                restore(&ctx, key, carried);
+                restore(ctx, key, carried);
                 return Err(e.into());
             }
         }
     }
-    let parents: Vec<ParentState> = refs(&job)
+    let parents: Vec<ParentState> = refs(job)
         .map(|r| match resolve(&ctx.jobs, &ns, r) {
             Some(p) => ParentState {
                 key: format!("{}/{}", p.namespace().unwrap_or_default(), p.name_any()),
@@ -308,7 +308,7 @@ async fn reconcile_one(job: &Arc<Job>, ctx: &Arc<Context>) -> Result<Action, Err
 
     // apply (client required)
     let wake_at = decision.wake_at;
-    apply(&ctx, &job, key, decision, carried).await?;
+    apply(ctx, job, key, decision, carried).await?;
     ctx.reconciles.fetch_add(1, Ordering::Relaxed);
     let resync = Duration::from_secs(300);
     Ok(match wake_at {

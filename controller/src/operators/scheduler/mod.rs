@@ -10,7 +10,7 @@
 //! coalesced writes. See ARCHITECTURE.md, "Scheduler and offers".
 
 use super::{Shared, Started};
-use dromos_core::constraints::{Constraint, parse_constraint};
+use dromos_core::constraints::Constraint;
 use dromos_core::placement::{self, NodeOffer, Offers, Resources, requests};
 use dromos_core::translate::{self, APP_LABEL, SCHEDULER_NAME, VERSION_ANNOTATION};
 use dromos_crds::app::PlacementStatus;
@@ -214,14 +214,7 @@ fn ns_key(p: &Pod) -> (String, String) {
 /// The App's constraints. One that does not parse makes the App unplaceable (said in its
 /// `status.placement`); it is never dropped silently.
 fn constraints_of(app: &App) -> Result<Vec<Constraint>, String> {
-    let (mut ok, mut errors) = (vec![], vec![]);
-    for (i, c) in app.spec.constraints.iter().enumerate() {
-        match parse_constraint(c) {
-            Ok(c) => ok.push(c),
-            Err(e) => errors.push(format!("constraints[{i}]: {}", e.message)),
-        }
-    }
-    if errors.is_empty() { Ok(ok) } else { Err(format!("invalid constraints, nothing placed: {}", errors.join("; "))) }
+    dromos_core::app::constraints_of(app).map_err(|e| format!("invalid constraints, nothing placed: {e}"))
 }
 
 /// One scheduling cycle over the caches.
