@@ -17,12 +17,10 @@ mod marathon;
 mod metronome;
 pub mod report;
 #[cfg(test)]
-mod tests;
+pub(crate) mod tests;
 
 pub use report::{Effect, Entry, Report};
 
-use crate::diag::Diagnostic;
-use crate::load::{LoadOptions, SourceFile};
 use serde_json::{Map, Value};
 use std::collections::BTreeMap;
 
@@ -167,23 +165,6 @@ pub fn import(flavor: Flavor, inputs: &[Input], opts: &ImportOptions) -> Result<
         }
     }
     st.finish()
-}
-
-/// Loads and validates imported objects exactly as `dromos validate` would read the written
-/// files, and renders them: returns the validation diagnostics (errors mean the import is
-/// wrong or the input was invalid for its own system too) and the render warnings
-/// (approximations Kubernetes makes, which `dromos render` also prints).
-pub fn verify(objects: &[Imported], opts: &ImportOptions) -> (Vec<Diagnostic>, Vec<Diagnostic>) {
-    let files: Vec<SourceFile> =
-        objects.iter().map(|o| SourceFile { path: o.path(), bytes: o.to_yaml().into_bytes() }).collect();
-    let load = LoadOptions { default_namespace: opts.default_namespace.clone(), ..Default::default() };
-    let tree = crate::check_tree(&files, &load);
-    let rendered = if tree.is_valid() {
-        crate::render::render_manifests(&tree.manifests, &crate::RenderOptions::default()).warnings
-    } else {
-        Vec::new()
-    };
-    (tree.diagnostics, rendered)
 }
 
 /// Accumulates objects, losses and errors across inputs.
