@@ -30,8 +30,8 @@ mod tests {
     //! Imports whose output must also pass `dromos validate`.
 
     use super::*;
-    use crate::import::{Effect, Flavor};
     use crate::import::tests::{paths, run, spec};
+    use crate::import::{Effect, Flavor};
     use serde_json::json;
 
     #[test]
