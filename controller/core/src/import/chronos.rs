@@ -6,9 +6,7 @@
 //! Chronos resource fields of 0 mean "the scheduler's default" (`--mesos_task_cpu` 0.1,
 //! `--mesos_task_mem` 128, `--mesos_task_disk` 256); those defaults are written explicitly.
 
-use super::{
-    Cx, Effect, ImportOptions, Imported, Reason, State, canonical, carry, dns_label, idx, key, manifest, spec_schema,
-};
+use super::{Cx, Effect, ImportOptions, Origin, Reason, State, canonical, carry, dns_label, idx, key, spec_schema};
 use crate::schedule::parse_iso8601;
 use dromos_crds::JobSpec;
 use serde_json::{Map, Value, json};
@@ -117,7 +115,8 @@ fn job(
         return st.error(file, &key(path, "name"), format!("no Kubernetes name can be made from `{original}`"));
     }
     let namespace = opts.default_namespace.clone();
-    let mut cx = Cx { file, object: format!("Job {namespace}/{name}"), reasons: REASONS, kind: "Job", st };
+    let origin = Origin { kind: "Job", file, path, namespace: &namespace, name: &name };
+    let mut cx = origin.cx(REASONS, st);
     let schema = spec_schema("Job", &[]);
     let props = &schema["properties"];
     let run_props = &props["run"]["properties"];
@@ -303,15 +302,7 @@ fn job(
     if original != name {
         comments.push(format!("named `{name}`: Kubernetes names are lower-case DNS labels"));
     }
-    st.push(Imported {
-        kind: "Job",
-        namespace: namespace.clone(),
-        name: name.clone(),
-        source: file.into(),
-        source_path: path.into(),
-        comments,
-        value: manifest("Job", &namespace, &name, spec),
-    });
+    origin.emit(comments, spec, st);
 }
 
 fn shell_quote(s: &str) -> String {

@@ -215,6 +215,66 @@ impl State {
     }
 }
 
+/// One object being imported: its kind, the input and JSON path it is read from, and the
+/// namespace and name it is written to.
+#[derive(Clone, Copy)]
+pub(crate) struct Origin<'a> {
+    pub kind: &'static str,
+    pub file: &'a str,
+    pub path: &'a str,
+    pub namespace: &'a str,
+    pub name: &'a str,
+}
+
+impl<'a> Origin<'a> {
+    /// The conversion context of this object (`Kind namespace/name` in the report).
+    pub fn cx<'s>(&self, reasons: &'static [Reason], st: &'s mut State) -> Cx<'s>
+    where
+        'a: 's,
+    {
+        Cx {
+            file: self.file,
+            object: format!("{} {}/{}", self.kind, self.namespace, self.name),
+            reasons,
+            kind: self.kind,
+            st,
+        }
+    }
+
+    /// Records the imported object with its `spec` and the comment lines above it.
+    pub fn emit(&self, comments: Vec<String>, spec: Value, st: &mut State) {
+        st.push(Imported {
+            kind: self.kind,
+            namespace: self.namespace.into(),
+            name: self.name.into(),
+            source: self.file.into(),
+            source_path: self.path.into(),
+            comments,
+            value: manifest(self.kind, self.namespace, self.name, spec),
+        });
+    }
+}
+
+/// An App or Job converted but not yet emitted: its dependencies (absolute id and the JSON
+/// path they came from) resolve only once every input is read. `extra` is what the
+/// converter keeps besides.
+pub(crate) struct Pending<X> {
+    pub file: String,
+    pub path: String,
+    pub id: String,
+    pub namespace: String,
+    pub name: String,
+    pub spec: Map<String, Value>,
+    pub deps: Vec<(String, String)>,
+    pub extra: X,
+}
+
+impl<X> Pending<X> {
+    pub fn origin(&self, kind: &'static str) -> Origin<'_> {
+        Origin { kind, file: &self.file, path: &self.path, namespace: &self.namespace, name: &self.name }
+    }
+}
+
 /// Context of one object being converted: where it comes from and where losses go.
 pub(crate) struct Cx<'a> {
     pub file: &'a str,
