@@ -389,6 +389,13 @@ pub(crate) fn spec_schema(kind: &str, sub: &[&str]) -> &'static Value {
     s
 }
 
+/// Carries `v` into `out.<dest>`, `props` being the schema properties of `out`.
+pub(crate) fn put(out: &mut Map<String, Value>, props: &Value, dest: &str, v: &Value, src: &str, cx: &mut Cx) {
+    if let Some(c) = carry(v, &props[dest], src, dest, cx) {
+        out.insert(dest.into(), c);
+    }
+}
+
 /// Keeps what `schema` knows of `v` and records everything else as dropped. Values of the
 /// wrong type are errors; numbers and booleans where a string is expected become strings,
 /// and whole floats where an integer is expected become integers (both lossless).

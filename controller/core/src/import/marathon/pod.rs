@@ -3,7 +3,7 @@
 
 use super::constraints::pod_constraints;
 use super::{APP_STATE, Site, Walk, start};
-use crate::import::{Cx, Effect, State, carry, idx, key, spec_schema};
+use crate::import::{Cx, Effect, State, carry, idx, key, put, spec_schema};
 use serde_json::{Map, Value, json};
 
 /// A container's kill grace period: seconds, the value as written, and its JSON path.
@@ -54,13 +54,6 @@ pub(super) fn pod(s: &Site, p: &Map<String, Value>, w: &mut Walk, st: &mut State
     }
     pending.spec = spec;
     w.apps.push(pending);
-}
-
-/// Carries `v` into `spec.<dest>` under the App schema's properties.
-fn put(spec: &mut Map<String, Value>, props: &Value, dest: &str, v: &Value, src: &str, cx: &mut Cx) {
-    if let Some(c) = carry(v, &props[dest], src, dest, cx) {
-        spec.insert(dest.into(), c);
-    }
 }
 
 /// `scheduling`: backoff, upgrade, kill selection, unreachable strategy and placement.
