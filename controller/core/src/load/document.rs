@@ -37,7 +37,7 @@ pub(super) fn load_document(
 ) -> Option<Manifest> {
     let yaml::Document { mut value, index, pos } = doc;
     let at = At { file, index: &index };
-    let (api_version, kind) = header(&at, &value).map_err(|d| diags.push(d)).ok()?;
+    let (api_version, kind) = header(&at, &value, diags)?;
     let group = api_version.rsplit_once('/').map(|(g, _)| g).unwrap_or("");
     let dromos = group == dromos_crds::GROUP;
     let mut local = Vec::new();
@@ -112,29 +112,38 @@ pub(super) fn load_document(
 
 /// apiVersion and kind. Kubernetes List documents (kubectl get -o yaml) are not expanded: ask
 /// for one per object.
-fn header(at: &At, value: &Value) -> Result<(String, String), Diagnostic> {
+fn header(at: &At, value: &Value, diags: &mut Vec<Diagnostic>) -> Option<(String, String)> {
     let Some(obj) = value.as_object() else {
-        return Err(at.err(
-            "not-an-object",
-            "",
-            "a manifest must be a mapping with apiVersion, kind and metadata".into(),
-        ));
+        let msg = "a manifest must be a mapping with apiVersion, kind and metadata";
+        diags.push(at.err("not-an-object", "", msg.into()));
+        return None;
     };
     let api_version = match obj.get("apiVersion") {
         Some(Value::String(s)) if !s.is_empty() => s.clone(),
-        Some(_) => return Err(at.err("wrong-type", "apiVersion", "apiVersion must be a non-empty string".into())),
+        Some(_) => {
+            diags.push(at.err("wrong-type", "apiVersion", "apiVersion must be a non-empty string".into()));
+            return None;
+        }
         None => {
-            return Err(at
-                .err("missing-field", "", "missing `apiVersion`".into())
-                .with_hint("e.g. `apiVersion: dromos.io/v1alpha1`"));
+            diags.push(
+                at.err("missing-field", "", "missing `apiVersion`".into())
+                    .with_hint("e.g. `apiVersion: dromos.io/v1alpha1`"),
+            );
+            return None;
         }
     };
     let kind = match obj.get("kind") {
         Some(Value::String(s)) if !s.is_empty() => s.clone(),
-        Some(_) => return Err(at.err("wrong-type", "kind", "kind must be a non-empty string".into())),
-        None => return Err(at.err("missing-field", "", "missing `kind`".into()).with_hint("e.g. `kind: App`")),
+        Some(_) => {
+            diags.push(at.err("wrong-type", "kind", "kind must be a non-empty string".into()));
+            return None;
+        }
+        None => {
+            diags.push(at.err("missing-field", "", "missing `kind`".into()).with_hint("e.g. `kind: App`"));
+            return None;
+        }
     };
-    Ok((api_version, kind))
+    Some((api_version, kind))
 }
 
 /// Metadata of a dromos.io object: known fields only, string labels and annotations.
