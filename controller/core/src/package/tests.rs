@@ -1,3 +1,5 @@
+//! Reading repositories, resolving options and rendering packages, on small in-memory trees.
+
 use super::*;
 use crate::import::{self, Flavor, ImportOptions, Input};
 use base64::Engine as _;
