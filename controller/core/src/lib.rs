@@ -27,6 +27,7 @@ pub mod schema;
 pub mod time;
 pub mod translate;
 pub mod validate;
+pub mod verify;
 pub mod yaml;
 
 pub use diag::{Diagnostic, Pos, Severity};

@@ -49,7 +49,7 @@ pub(crate) fn run(a: ImportArgs) -> Result<ExitCode> {
     };
     // The written files must pass `dromos validate`; render warnings say what Kubernetes
     // approximates.
-    let (diags, warnings) = import::verify(&result.objects, &opts);
+    let (diags, warnings) = dromos_core::verify::verify_import(&result.objects, &opts);
     let texts: BTreeMap<String, String> = result.objects.iter().map(|o| (o.path(), o.to_yaml())).collect();
     let mut shown = diags.clone();
     shown.extend(warnings);

@@ -7,7 +7,7 @@
 //! `--mesos_task_mem` 128, `--mesos_task_disk` 256); those defaults are written explicitly.
 
 use super::{
-    Cx, Effect, ImportOptions, Imported, Reason, State, canonical, carry, dns_label, idx, key, manifest, spec_schema,
+    Cx, Effect, ImportOptions, Origin, Reason, State, canonical, carry, dns_label, idx, key, put, spec_schema,
 };
 use crate::schedule::parse_iso8601;
 use dromos_crds::JobSpec;
@@ -117,7 +117,8 @@ fn job(
         return st.error(file, &key(path, "name"), format!("no Kubernetes name can be made from `{original}`"));
     }
     let namespace = opts.default_namespace.clone();
-    let mut cx = Cx { file, object: format!("Job {namespace}/{name}"), reasons: REASONS, kind: "Job", st };
+    let origin = Origin { kind: "Job", file, path, namespace: &namespace, name: &name };
+    let mut cx = origin.cx(REASONS, st);
     let schema = spec_schema("Job", &[]);
     let props = &schema["properties"];
     let run_props = &props["run"]["properties"];
@@ -125,11 +126,6 @@ fn job(
     let mut run = Map::new();
     let mut labels = Map::new();
     let shell = m.get("shell").and_then(Value::as_bool).unwrap_or(true);
-    let put = |out: &mut Map<String, Value>, schema: &Value, dest: &str, v: &Value, src: &str, cx: &mut Cx| {
-        if let Some(c) = carry(v, &schema[dest], src, dest, cx) {
-            out.insert(dest.into(), c);
-        }
-    };
     for (k, v) in m {
         let p = key(path, k);
         match k.as_str() {
@@ -140,44 +136,9 @@ fn job(
             }
             "scheduleTimeZone" if !super::is_empty(v) => put(&mut spec, props, k, v, &p, &mut cx),
             "scheduleTimeZone" => {}
-            "schedule" => match v.as_str().filter(|s| !s.is_empty()) {
-                None => {}
-                Some(s) => match parse_iso8601(s) {
-                    Ok(_) => {
-                        spec.insert("schedule".into(), json!(s));
-                    }
-                    Err(e) => cx.loss(
-                        Effect::Dropped,
-                        &p,
-                        Some(v),
-                        format!("the schedule cannot be read: {e}"),
-                        "write spec.schedule as R[n]/<start>/<period>; until then the job runs only by hand",
-                    ),
-                },
-            },
+            "schedule" => schedule(v, &p, &mut spec, &mut cx),
             "parents" => {
-                let list: Vec<Value> = v
-                    .as_array()
-                    .into_iter()
-                    .flatten()
-                    .enumerate()
-                    .filter_map(|(i, parent)| {
-                        let pn = parent.as_str().unwrap_or_default();
-                        match names.get(pn) {
-                            Some(n) => Some(json!(n)),
-                            None => {
-                                cx.loss(
-                                    Effect::Dropped,
-                                    &idx(&p, i),
-                                    Some(parent),
-                                    format!("parent `{pn}` is not among the imported jobs"),
-                                    "import it in the same run, then add the parent back",
-                                );
-                                None
-                            }
-                        }
-                    })
-                    .collect();
+                let list = parents(v, &p, names, &mut cx);
                 if !list.is_empty() {
                     spec.insert("parents".into(), Value::Array(list));
                 }
@@ -193,45 +154,12 @@ fn job(
             }
             "runAsUser" => put(&mut run, run_props, "user", v, &p, &mut cx),
             "environmentVariables" => {
-                let mut env = Map::new();
-                for (i, e) in v.as_array().into_iter().flatten().enumerate() {
-                    match (e.get("name").and_then(Value::as_str), e.get("value")) {
-                        (Some(n), Some(val)) => {
-                            let val = val.as_str().map(str::to_string).unwrap_or_else(|| val.to_string());
-                            env.insert(n.to_string(), json!(val));
-                        }
-                        _ => cx.error(&idx(&p, i), "an environment variable is {\"name\": ..., \"value\": ...}"),
-                    }
-                }
+                let env = environment(v, &p, &mut cx);
                 if !env.is_empty() {
                     run.insert("env".into(), Value::Object(env));
                 }
             }
-            "uris" | "fetch" => {
-                let mut artifacts = run.get("artifacts").and_then(Value::as_array).cloned().unwrap_or_default();
-                for (i, u) in v.as_array().into_iter().flatten().enumerate() {
-                    let a = match u {
-                        Value::String(s) => json!({"uri": s}),
-                        Value::Object(o) => {
-                            let mut a = o.clone();
-                            if let Some(out) = a.remove("outputFile") {
-                                a.insert("destPath".into(), out);
-                            }
-                            Value::Object(a)
-                        }
-                        _ => {
-                            cx.error(&idx(&p, i), "expected a URI or {uri, ...}");
-                            continue;
-                        }
-                    };
-                    if let Some(c) = carry(&a, &run_props["artifacts"]["items"], &idx(&p, i), "fetch", &mut cx) {
-                        artifacts.push(c);
-                    }
-                }
-                if !artifacts.is_empty() {
-                    run.insert("artifacts".into(), Value::Array(artifacts));
-                }
-            }
+            "uris" | "fetch" => artifacts(v, &p, &mut run, run_props, &mut cx),
             "container" => container(v, &p, &mut run, &mut cx),
             "constraints" => {
                 let cs = constraints(v, &p, &mut cx);
@@ -242,7 +170,116 @@ fn job(
             _ => cx.drop_field(&p, k, v),
         }
     }
-    // Resources Chronos left to its scheduler defaults.
+    default_resources(&mut run, m, path, &mut cx);
+    command(m, path, shell, &mut run, &mut cx);
+    if !labels.is_empty() {
+        spec.insert("labels".into(), Value::Object(labels));
+    }
+    spec.insert("run".into(), Value::Object(run));
+    let Some(spec) = canonical::<JobSpec>(Value::Object(spec), path, &mut cx) else { return };
+    let mut comments = vec![format!("Chronos job `{original}` from {file} {path}")];
+    if original != name {
+        comments.push(format!("named `{name}`: Kubernetes names are lower-case DNS labels"));
+    }
+    origin.emit(comments, spec, st);
+}
+
+fn shell_quote(s: &str) -> String {
+    if !s.is_empty() && s.chars().all(|c| c.is_ascii_alphanumeric() || "-_./=:,@%+".contains(c)) {
+        s.to_string()
+    } else {
+        format!("'{}'", s.replace('\'', r"'\''"))
+    }
+}
+
+/// `schedule`: an ISO 8601 repeating interval, kept if it can be read.
+fn schedule(v: &Value, p: &str, spec: &mut Map<String, Value>, cx: &mut Cx) {
+    match v.as_str().filter(|s| !s.is_empty()) {
+        None => {}
+        Some(s) => match parse_iso8601(s) {
+            Ok(_) => {
+                spec.insert("schedule".into(), json!(s));
+            }
+            Err(e) => cx.loss(
+                Effect::Dropped,
+                p,
+                Some(v),
+                format!("the schedule cannot be read: {e}"),
+                "write spec.schedule as R[n]/<start>/<period>; until then the job runs only by hand",
+            ),
+        },
+    }
+}
+
+/// `parents`, by their Kubernetes names; a parent not imported is reported and left out.
+fn parents(v: &Value, p: &str, names: &BTreeMap<String, String>, cx: &mut Cx) -> Vec<Value> {
+    v.as_array()
+        .into_iter()
+        .flatten()
+        .enumerate()
+        .filter_map(|(i, parent)| {
+            let pn = parent.as_str().unwrap_or_default();
+            match names.get(pn) {
+                Some(n) => Some(json!(n)),
+                None => {
+                    cx.loss(
+                        Effect::Dropped,
+                        &idx(p, i),
+                        Some(parent),
+                        format!("parent `{pn}` is not among the imported jobs"),
+                        "import it in the same run, then add the parent back",
+                    );
+                    None
+                }
+            }
+        })
+        .collect()
+}
+
+/// `environmentVariables` `[{name, value}]` as an env map of strings.
+fn environment(v: &Value, p: &str, cx: &mut Cx) -> Map<String, Value> {
+    let mut env = Map::new();
+    for (i, e) in v.as_array().into_iter().flatten().enumerate() {
+        match (e.get("name").and_then(Value::as_str), e.get("value")) {
+            (Some(n), Some(val)) => {
+                let val = val.as_str().map(str::to_string).unwrap_or_else(|| val.to_string());
+                env.insert(n.to_string(), json!(val));
+            }
+            _ => cx.error(&idx(p, i), "an environment variable is {\"name\": ..., \"value\": ...}"),
+        }
+    }
+    env
+}
+
+/// `uris` and `fetch` to `run.artifacts` (`outputFile` is `destPath`).
+fn artifacts(v: &Value, p: &str, run: &mut Map<String, Value>, run_props: &Value, cx: &mut Cx) {
+    let mut artifacts = run.get("artifacts").and_then(Value::as_array).cloned().unwrap_or_default();
+    for (i, u) in v.as_array().into_iter().flatten().enumerate() {
+        let a = match u {
+            Value::String(s) => json!({"uri": s}),
+            Value::Object(o) => {
+                let mut a = o.clone();
+                if let Some(out) = a.remove("outputFile") {
+                    a.insert("destPath".into(), out);
+                }
+                Value::Object(a)
+            }
+            _ => {
+                cx.error(&idx(p, i), "expected a URI or {uri, ...}");
+                continue;
+            }
+        };
+        if let Some(c) = carry(&a, &run_props["artifacts"]["items"], &idx(p, i), "fetch", cx) {
+            artifacts.push(c);
+        }
+    }
+    if !artifacts.is_empty() {
+        run.insert("artifacts".into(), Value::Array(artifacts));
+    }
+}
+
+/// Resources Chronos left to its scheduler defaults.
+fn default_resources(run: &mut Map<String, Value>, m: &Map<String, Value>, path: &str, cx: &mut Cx) {
     for (f, default) in [("cpus", 0.1), ("mem", 128.0), ("disk", 256.0)] {
         if !run.contains_key(f) {
             run.insert(f.into(), json!(default));
@@ -258,7 +295,10 @@ fn job(
             );
         }
     }
-    // The command: a shell line, or an executable with arguments.
+}
+
+/// The command: a shell line, or an executable with arguments.
+fn command(m: &Map<String, Value>, path: &str, shell: bool, run: &mut Map<String, Value>, cx: &mut Cx) {
     let command = m.get("command").and_then(Value::as_str).unwrap_or_default();
     let arguments: Vec<String> = m
         .get("arguments")
@@ -293,32 +333,6 @@ fn job(
             "the executable and its arguments now run through `/bin/sh -c` (each argument quoted)",
             "use `args` with an image whose entrypoint is the executable if no shell is available",
         );
-    }
-    if !labels.is_empty() {
-        spec.insert("labels".into(), Value::Object(labels));
-    }
-    spec.insert("run".into(), Value::Object(run));
-    let Some(spec) = canonical::<JobSpec>(Value::Object(spec), path, &mut cx) else { return };
-    let mut comments = vec![format!("Chronos job `{original}` from {file} {path}")];
-    if original != name {
-        comments.push(format!("named `{name}`: Kubernetes names are lower-case DNS labels"));
-    }
-    st.push(Imported {
-        kind: "Job",
-        namespace: namespace.clone(),
-        name: name.clone(),
-        source: file.into(),
-        source_path: path.into(),
-        comments,
-        value: manifest("Job", &namespace, &name, spec),
-    });
-}
-
-fn shell_quote(s: &str) -> String {
-    if !s.is_empty() && s.chars().all(|c| c.is_ascii_alphanumeric() || "-_./=:,@%+".contains(c)) {
-        s.to_string()
-    } else {
-        format!("'{}'", s.replace('\'', r"'\''"))
     }
 }
 

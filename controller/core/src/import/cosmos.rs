@@ -7,7 +7,7 @@
 //! A Marathon app carrying `DCOS_PACKAGE_NAME` is what Cosmos rendered: it becomes a Package
 //! with `DCOS_PACKAGE_VERSION` and the options decoded from `DCOS_PACKAGE_OPTIONS` (base64 JSON).
 
-use super::{Cx, Effect, ImportOptions, Imported, State, canonical, carry, dns_label, idx, key, manifest, spec_schema};
+use super::{Effect, ImportOptions, Origin, State, canonical, carry, dns_label, idx, key, spec_schema};
 use crate::ids;
 use base64::Engine as _;
 use dromos_crds::PackageSpec;
@@ -60,7 +60,8 @@ fn install(file: &str, v: &Value, path: &str, opts: &ImportOptions, st: &mut Sta
             (opts.default_namespace.clone(), n)
         }
     };
-    let mut cx = Cx { file, object: format!("Package {namespace}/{name}"), reasons: &[], kind: "Package", st };
+    let origin = Origin { kind: "Package", file, path, namespace: &namespace, name: &name };
+    let mut cx = origin.cx(&[], st);
     let schema = spec_schema("Package", &[]);
     let mut spec = Map::new();
     for (k, v) in m {
@@ -81,15 +82,7 @@ fn install(file: &str, v: &Value, path: &str, opts: &ImportOptions, st: &mut Sta
     }
     let Some(spec) = canonical::<PackageSpec>(Value::Object(spec), path, &mut cx) else { return };
     let version = m.get("packageVersion").and_then(Value::as_str).map(|v| format!(" {v}")).unwrap_or_default();
-    st.push(Imported {
-        kind: "Package",
-        namespace: namespace.clone(),
-        name: name.clone(),
-        source: file.into(),
-        source_path: path.into(),
-        comments: vec![format!("Cosmos install of {package}{version} from {file} {path}")],
-        value: manifest("Package", &namespace, &name, spec),
-    });
+    origin.emit(vec![format!("Cosmos install of {package}{version} from {file} {path}")], spec, st);
 }
 
 /// Universe repositories Dromos' built-in catalog stands for.
@@ -107,7 +100,8 @@ pub(super) fn from_marathon_app(
     name: &str,
     st: &mut State,
 ) {
-    let mut cx = Cx { file, object: format!("Package {namespace}/{name}"), reasons: &[], kind: "Package", st };
+    let origin = Origin { kind: "Package", file, path, namespace, name };
+    let mut cx = origin.cx(&[], st);
     let labels = a.get("labels").and_then(Value::as_object).cloned().unwrap_or_default();
     let lp = key(path, "labels");
     let label = |k: &str| labels.get(k).and_then(Value::as_str).filter(|s| !s.is_empty());
@@ -161,13 +155,5 @@ pub(super) fn from_marathon_app(
         "changes made to the app outside the package (scaling, edited env) are not options: add them to spec.options",
     );
     let Some(spec) = canonical::<PackageSpec>(Value::Object(spec), path, &mut cx) else { return };
-    st.push(Imported {
-        kind: "Package",
-        namespace: namespace.into(),
-        name: name.into(),
-        source: file.into(),
-        source_path: path.into(),
-        comments: vec![format!("package {package} installed as Marathon app {id}, from {file} {path}")],
-        value: manifest("Package", namespace, name, spec),
-    });
+    origin.emit(vec![format!("package {package} installed as Marathon app {id}, from {file} {path}")], spec, st);
 }

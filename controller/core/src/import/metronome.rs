@@ -6,7 +6,7 @@
 //! the file name without `.json` and a `.schedule`/`.schedules` suffix
 //! (`ops.backup.schedule.json`), or to the only job of the import.
 
-use super::{Cx, Effect, ImportOptions, Imported, Reason, State, canonical, carry, idx, key, manifest, spec_schema};
+use super::{Cx, Effect, ImportOptions, Origin, Reason, State, canonical, carry, idx, key, spec_schema};
 use crate::constraints::compile_whole;
 use crate::ids;
 use dromos_crds::JobSpec;
@@ -37,16 +37,8 @@ const REASONS: &[Reason] = &[
 
 const JOB_STATE: &[&str] = &["activeRuns", "history", "historySummary"];
 
-struct Pending {
-    file: String,
-    path: String,
-    id: String,
-    namespace: String,
-    name: String,
-    spec: Map<String, Value>,
-    deps: Vec<(String, String)>,
-    schedules: Vec<(Value, String, String)>,
-}
+/// A job waiting for its schedules and dependencies: each schedule with its input and JSON path.
+type Pending = super::Pending<Vec<(Value, String, String)>>;
 
 pub(super) fn import_all(docs: &[(String, Value)], opts: &ImportOptions, st: &mut State) {
     let mut jobs: Vec<Pending> = Vec::new();
@@ -81,7 +73,7 @@ pub(super) fn import_all(docs: &[(String, Value)], opts: &ImportOptions, st: &mu
             None => None,
         };
         match target {
-            Some(i) => jobs[i].schedules.push((sched, file, path)),
+            Some(i) => jobs[i].extra.push((sched, file, path)),
             None => st.error(
                 &file,
                 &path,
@@ -112,7 +104,7 @@ fn job(file: &str, m: &Map<String, Value>, path: &str, opts: &ImportOptions, st:
     let loc = ids::location_of(&segs);
     let namespace = loc.namespace.unwrap_or_else(|| opts.default_namespace.clone());
     let name = loc.name;
-    let mut cx = Cx { file, object: format!("Job {namespace}/{name}"), reasons: REASONS, kind: "Job", st };
+    let mut cx = Origin { kind: "Job", file, path, namespace: &namespace, name: &name }.cx(REASONS, st);
     let mut body = m.clone();
     for k in JOB_STATE {
         body.remove(*k);
@@ -159,7 +151,7 @@ fn job(file: &str, m: &Map<String, Value>, path: &str, opts: &ImportOptions, st:
         name,
         spec,
         deps: deps_out,
-        schedules: scheds,
+        extra: scheds,
     })
 }
 
@@ -221,13 +213,13 @@ fn clean_volumes(spec: &mut Map<String, Value>, path: &str, cx: &mut Cx) {
     });
 }
 
-fn emit(j: Pending, ids: &[String], st: &mut State) {
-    let mut cx =
-        Cx { file: &j.file, object: format!("Job {}/{}", j.namespace, j.name), reasons: REASONS, kind: "Job", st };
-    let mut spec = j.spec;
+fn emit(mut j: Pending, ids: &[String], st: &mut State) {
+    let mut spec = std::mem::take(&mut j.spec);
+    let origin = j.origin("Job");
+    let mut cx = origin.cx(REASONS, st);
     let sched_schema = &spec_schema("Job", &[])["properties"]["schedules"]["items"];
     let mut schedules = Vec::new();
-    for (s, file, path) in &j.schedules {
+    for (s, file, path) in &j.extra {
         // Schedules may come from another file: report losses against that file.
         let mut scx = Cx { file, object: cx.object.clone(), reasons: REASONS, kind: "Job", st: &mut *cx.st };
         // `nextRunAt` is state Metronome reports with embedded schedules.
@@ -271,13 +263,5 @@ fn emit(j: Pending, ids: &[String], st: &mut State) {
         spec.insert("dependencies".into(), Value::Array(deps));
     }
     let Some(spec) = canonical::<JobSpec>(Value::Object(spec), &j.path, &mut cx) else { return };
-    st.push(Imported {
-        kind: "Job",
-        namespace: j.namespace.clone(),
-        name: j.name.clone(),
-        source: j.file.clone(),
-        source_path: j.path.clone(),
-        comments: vec![format!("Metronome job {} from {} {}", j.id, j.file, j.path)],
-        value: manifest("Job", &j.namespace, &j.name, spec),
-    });
+    origin.emit(vec![format!("Metronome job {} from {} {}", j.id, j.file, j.path)], spec, st);
 }

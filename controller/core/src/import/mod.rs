@@ -17,12 +17,10 @@ mod marathon;
 mod metronome;
 pub mod report;
 #[cfg(test)]
-mod tests;
+pub(crate) mod tests;
 
 pub use report::{Effect, Entry, Report};
 
-use crate::diag::Diagnostic;
-use crate::load::{LoadOptions, SourceFile};
 use serde_json::{Map, Value};
 use std::collections::BTreeMap;
 
@@ -169,23 +167,6 @@ pub fn import(flavor: Flavor, inputs: &[Input], opts: &ImportOptions) -> Result<
     st.finish()
 }
 
-/// Loads and validates imported objects exactly as `dromos validate` would read the written
-/// files, and renders them: returns the validation diagnostics (errors mean the import is
-/// wrong or the input was invalid for its own system too) and the render warnings
-/// (approximations Kubernetes makes, which `dromos render` also prints).
-pub fn verify(objects: &[Imported], opts: &ImportOptions) -> (Vec<Diagnostic>, Vec<Diagnostic>) {
-    let files: Vec<SourceFile> =
-        objects.iter().map(|o| SourceFile { path: o.path(), bytes: o.to_yaml().into_bytes() }).collect();
-    let load = LoadOptions { default_namespace: opts.default_namespace.clone(), ..Default::default() };
-    let tree = crate::check_tree(&files, &load);
-    let rendered = if tree.is_valid() {
-        crate::render::render_manifests(&tree.manifests, &crate::RenderOptions::default()).warnings
-    } else {
-        Vec::new()
-    };
-    (tree.diagnostics, rendered)
-}
-
 /// Accumulates objects, losses and errors across inputs.
 #[derive(Debug, Default)]
 pub(crate) struct State {
@@ -231,6 +212,66 @@ impl State {
         self.objects.sort_by_key(|o| o.path());
         self.report.sort();
         Ok(Import { objects: self.objects, report: self.report })
+    }
+}
+
+/// One object being imported: its kind, the input and JSON path it is read from, and the
+/// namespace and name it is written to.
+#[derive(Clone, Copy)]
+pub(crate) struct Origin<'a> {
+    pub kind: &'static str,
+    pub file: &'a str,
+    pub path: &'a str,
+    pub namespace: &'a str,
+    pub name: &'a str,
+}
+
+impl<'a> Origin<'a> {
+    /// The conversion context of this object (`Kind namespace/name` in the report).
+    pub fn cx<'s>(&self, reasons: &'static [Reason], st: &'s mut State) -> Cx<'s>
+    where
+        'a: 's,
+    {
+        Cx {
+            file: self.file,
+            object: format!("{} {}/{}", self.kind, self.namespace, self.name),
+            reasons,
+            kind: self.kind,
+            st,
+        }
+    }
+
+    /// Records the imported object with its `spec` and the comment lines above it.
+    pub fn emit(&self, comments: Vec<String>, spec: Value, st: &mut State) {
+        st.push(Imported {
+            kind: self.kind,
+            namespace: self.namespace.into(),
+            name: self.name.into(),
+            source: self.file.into(),
+            source_path: self.path.into(),
+            comments,
+            value: manifest(self.kind, self.namespace, self.name, spec),
+        });
+    }
+}
+
+/// An App or Job converted but not yet emitted: its dependencies (absolute id and the JSON
+/// path they came from) resolve only once every input is read. `extra` is what the
+/// converter keeps besides.
+pub(crate) struct Pending<X> {
+    pub file: String,
+    pub path: String,
+    pub id: String,
+    pub namespace: String,
+    pub name: String,
+    pub spec: Map<String, Value>,
+    pub deps: Vec<(String, String)>,
+    pub extra: X,
+}
+
+impl<X> Pending<X> {
+    pub fn origin(&self, kind: &'static str) -> Origin<'_> {
+        Origin { kind, file: &self.file, path: &self.path, namespace: &self.namespace, name: &self.name }
     }
 }
 
@@ -346,6 +387,13 @@ pub(crate) fn spec_schema(kind: &str, sub: &[&str]) -> &'static Value {
         s = &s["properties"][*p];
     }
     s
+}
+
+/// Carries `v` into `out.<dest>`, `props` being the schema properties of `out`.
+pub(crate) fn put(out: &mut Map<String, Value>, props: &Value, dest: &str, v: &Value, src: &str, cx: &mut Cx) {
+    if let Some(c) = carry(v, &props[dest], src, dest, cx) {
+        out.insert(dest.into(), c);
+    }
 }
 
 /// Keeps what `schema` knows of `v` and records everything else as dropped. Values of the

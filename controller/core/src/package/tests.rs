@@ -1,4 +1,8 @@
+//! Reading repositories, resolving options and rendering packages, on small in-memory trees.
+
 use super::*;
+use crate::import::{self, Flavor, ImportOptions, Input};
+use base64::Engine as _;
 use serde_json::json;
 
 fn inst<'a>(namespace: &'a str, source: &'a str) -> Instance<'a> {

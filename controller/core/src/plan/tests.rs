@@ -1,0 +1,121 @@
+//! Plans of small trees: subsets, quantities, prune, guard, waves.
+
+use super::*;
+use serde_json::json;
+
+fn cm(name: &str, data: Value) -> Value {
+    json!({"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": name, "namespace": "a"}, "data": data})
+}
+
+#[test]
+fn inventory_entries_round_trip() {
+    let r = ObjRef {
+        api_version: "apps/v1".into(),
+        kind: "Deployment".into(),
+        namespace: Some("shop".into()),
+        name: "web".into(),
+    };
+    assert_eq!(r.encode(), "apps/v1|Deployment|shop|web");
+    assert_eq!(ObjRef::decode(&r.encode()), Some(r));
+    let ns = ObjRef::decode("v1|Namespace||shop").unwrap();
+    assert_eq!(ns.namespace, None);
+    assert!(ObjRef::decode("v1|Namespace").is_none());
+}
+
+#[test]
+fn subset_ignores_live_extras_and_normalises_quantities() {
+    let d = json!({"spec": {"containers": [{"name": "m", "env": [{"name": "E", "value": ""}], "resources": {"limits": {"memory": "1024Mi", "cpu": "1000m"}}}], "tolerations": []}});
+    let l = json!({"spec": {"containers": [{"name": "m", "image": "x", "env": [{"name": "E"}], "resources": {"limits": {"memory": "1Gi", "cpu": "1"}}}], "dnsPolicy": "ClusterFirst"}});
+    assert!(is_subset(&d, &l));
+    let l2 = json!({"spec": {"containers": [{"name": "m", "resources": {"limits": {"memory": "2Gi", "cpu": "1"}}}]}});
+    assert!(!is_subset(&d, &l2));
+    assert!(!is_subset(&json!({"a": "1Gi"}), &json!({"a": "foo"})));
+}
+
+#[test]
+fn secrets_compare_string_data_with_data() {
+    let d = json!({"kind": "Secret", "stringData": {"k": "hello"}});
+    let l = json!({"kind": "Secret", "data": {"k": "aGVsbG8="}, "type": "Opaque"});
+    assert!(is_subset(&d, &l));
+    assert!(!is_subset(&d, &json!({"kind": "Secret", "data": {"k": "eA=="}})));
+}
+
+#[test]
+fn plan_creates_updates_skips_and_prunes() {
+    let desired = vec![cm("a", json!({"x": "1"})), cm("b", json!({"x": "2"})), cm("c", json!({"x": "3"}))];
+    let live = index_live(vec![cm("b", json!({"x": "2"})), cm("c", json!({"x": "old"})), cm("gone", json!({}))]);
+    let inventory: Vec<ObjRef> = ["b", "c", "gone"].iter().map(|n| ObjRef::of(&cm(n, json!({}))).unwrap()).collect();
+    let p = plan_sync(&desired, &live, &inventory, &HashMap::new(), &PlanOptions::default());
+    let got: Vec<(&str, Action)> = p.steps.iter().map(|s| (s.obj.name.as_str(), s.action)).collect();
+    assert_eq!(got, vec![("a", Action::Create), ("b", Action::Unchanged), ("c", Action::Update)]);
+    let diff = p.steps[2].diff.as_ref().unwrap();
+    assert!(diff.contains("-  x: old\n"), "{diff}");
+    assert!(diff.contains("+  x: '3'\n") || diff.contains("+  x: \"3\"\n"), "{diff}");
+    assert_eq!(p.prune.iter().map(|o| o.name.as_str()).collect::<Vec<_>>(), vec!["gone"]);
+    assert_eq!(p.guard, Guard::Ok);
+    assert!(!p.is_noop());
+}
+
+#[test]
+fn deletion_guard_blocks_mass_deletes_unless_allowed() {
+    let inventory: Vec<ObjRef> = (0..10).map(|i| ObjRef::of(&cm(&format!("c{i}"), json!({}))).unwrap()).collect();
+    let desired: Vec<Value> = (0..4).map(|i| cm(&format!("c{i}"), json!({}))).collect();
+    let p = plan_sync(&desired, &HashMap::new(), &inventory, &HashMap::new(), &PlanOptions::default());
+    assert_eq!(p.guard, Guard::Blocked { deleting: 6, inventory: 10, max_fraction: 0.5 });
+    let opts = PlanOptions { allow_mass_delete: true, ..Default::default() };
+    assert_eq!(plan_sync(&desired, &HashMap::new(), &inventory, &HashMap::new(), &opts).guard, Guard::Ok);
+    let desired: Vec<Value> = (0..5).map(|i| cm(&format!("c{i}"), json!({}))).collect();
+    assert_eq!(
+        plan_sync(&desired, &HashMap::new(), &inventory, &HashMap::new(), &PlanOptions::default()).guard,
+        Guard::Ok
+    );
+    let opts = PlanOptions { prune: false, ..Default::default() };
+    let p = plan_sync(&[], &HashMap::new(), &inventory, &HashMap::new(), &opts);
+    assert!(p.prune.is_empty());
+}
+
+#[test]
+fn waves_put_namespaces_and_crds_first_and_apps_by_dependency_depth() {
+    let files: Vec<crate::SourceFile> = [
+        ("db.yaml", "apiVersion: dromos.io/v1alpha1\nkind: App\nspec: {id: /shop/db, cmd: x}\n"),
+        ("api.yaml", "apiVersion: dromos.io/v1alpha1\nkind: App\nspec: {id: /shop/api, cmd: x, dependencies: [db]}\n"),
+        (
+            "web.yaml",
+            "apiVersion: dromos.io/v1alpha1\nkind: App\nspec: {id: /shop/web, cmd: x, dependencies: [/shop/api]}\n",
+        ),
+        ("ns.yaml", "apiVersion: v1\nkind: Namespace\nmetadata: {name: shop}\n"),
+        ("cm.yaml", "apiVersion: v1\nkind: ConfigMap\nmetadata: {name: c, namespace: shop}\n"),
+    ]
+    .iter()
+    .map(|(p, t)| crate::SourceFile { path: p.to_string(), bytes: t.as_bytes().to_vec() })
+    .collect();
+    let tree = crate::check_tree(&files, &Default::default());
+    assert!(tree.is_valid(), "{:?}", tree.diagnostics);
+    let levels = app_levels(&tree.manifests);
+    assert_eq!(levels[&("shop".to_string(), "web".to_string())], 2);
+    let rendered = crate::render::render_manifests(&tree.manifests, &Default::default());
+    let p = plan_sync(&rendered.objects, &HashMap::new(), &[], &levels, &PlanOptions::default());
+    let order: Vec<String> = p.steps.iter().map(|s| format!("{}:{}/{}", s.wave, s.obj.kind, s.obj.name)).collect();
+    assert_eq!(order[0], "0:Namespace/shop");
+    assert_eq!(order[1], "2:ConfigMap/c");
+    let pos = |s: &str| order.iter().position(|o| o == s).unwrap_or_else(|| panic!("{s} in {order:?}"));
+    assert!(pos("3:Deployment/db") < pos("4:App/api"));
+    assert!(pos("4:Deployment/api") < pos("5:App/web"));
+}
+
+#[test]
+fn stamping_adds_ownership_labels() {
+    let mut o = cm("a", json!({}));
+    stamp(&mut o, "ops.platform");
+    assert_eq!(o["metadata"]["labels"][SOURCE_LABEL], "ops.platform");
+    assert_eq!(o["metadata"]["labels"]["app.kubernetes.io/managed-by"], "dromos");
+}
+
+#[test]
+fn quantities() {
+    assert_eq!(parse_quantity("500m"), Some(0.5));
+    assert_eq!(parse_quantity("1Gi"), Some(1073741824.0));
+    assert_eq!(parse_quantity("abc"), None);
+    assert_eq!(base64(b"hello"), "aGVsbG8=");
+    assert_eq!(base64(b"hi"), "aGk=");
+}
