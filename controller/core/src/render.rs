@@ -273,3 +273,50 @@ pub fn to_json_list(objects: &[Value]) -> String {
     let list = serde_json::json!({"apiVersion": "v1", "kind": "List", "items": objects});
     serde_json::to_string_pretty(&list).expect("JSON values serialise") + "\n"
 }
+
+#[cfg(test)]
+mod tests {
+    use crate::package::files_under;
+    use crate::package::tests::{dromos_repo, file};
+    use serde_json::json;
+
+    #[test]
+    fn package_directories_beside_manifests_are_not_loaded_as_manifests() {
+        let mut files = dromos_repo();
+        files.retain(|f| !f.path.starts_with("broken"));
+        for f in &mut files {
+            f.path = format!("pkgs/{}", f.path);
+        }
+        files.push(file("pkgs/echo/1.2.0/values.yaml", "not: a manifest\n"));
+        files.push(file(
+            "apps/echo.yaml",
+            "apiVersion: dromos.io/v1alpha1\nkind: Package\nmetadata: {name: e, namespace: t}\nspec:\n  name: echo\n  version: 1.2.0\n  repository: {path: pkgs}\n  options: {replicas: 0}\n",
+        ));
+        let tree = crate::check_tree(&files, &crate::LoadOptions::default());
+        assert!(tree.is_valid(), "{:?}", tree.diagnostics);
+        assert_eq!(tree.manifests.len(), 1);
+        // The same expansion `dromos render` uses: the option error points into the manifest.
+        let repo = crate::package::read_repository(&files_under(&files, "pkgs"));
+        let mut opts = crate::RenderOptions::default();
+        opts.packages
+            .others
+            .insert(crate::package::RepoRef::Path { git_source: None, path: "pkgs".into() }, std::sync::Arc::new(repo));
+        let diags = super::package_diagnostics(&tree.manifests, &opts);
+        assert_eq!(diags.len(), 1, "{diags:?}");
+        assert_eq!((diags[0].code, diags[0].field.as_str()), ("invalid-package-option", "spec.options.replicas"));
+        assert_eq!(diags[0].line, 8);
+        assert!(diags[0].message.contains("minimum"), "{}", diags[0].message);
+        // Without the repository the error says where packages are read from.
+        let none = super::package_diagnostics(&tree.manifests, &crate::RenderOptions::default());
+        assert_eq!(none[0].code, "package-repository");
+        // Valid options expand in `render_manifests`.
+        let mut ok = tree.manifests.clone();
+        ok[0].value["spec"]["options"]["replicas"] = json!(2);
+        if let crate::Typed::Package(p) = &mut ok[0].typed {
+            p.spec.options = Some(json!({"replicas": 2}));
+        }
+        let rendered = super::render_manifests(&ok, &opts);
+        let kinds: Vec<_> = rendered.objects.iter().map(|o| o["kind"].as_str().unwrap().to_string()).collect();
+        assert_eq!(kinds, vec!["ClusterRole", "Package", "Deployment"]);
+    }
+}

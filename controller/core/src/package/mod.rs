@@ -272,4 +272,4 @@ impl Repositories {
 }
 
 #[cfg(test)]
-mod tests;
+pub(crate) mod tests;

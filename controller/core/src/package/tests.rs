@@ -9,7 +9,7 @@ fn inst<'a>(namespace: &'a str, source: &'a str) -> Instance<'a> {
     Instance { namespace, name: "test", source }
 }
 
-fn file(path: &str, text: &str) -> SourceFile {
+pub(crate) fn file(path: &str, text: &str) -> SourceFile {
     SourceFile { path: path.into(), bytes: text.as_bytes().to_vec() }
 }
 
@@ -161,7 +161,7 @@ fn version_change_follows_upgrades_from_and_downgrades_to() {
     assert!(check_version_change(v1, &any).is_ok());
 }
 
-fn dromos_repo() -> Vec<SourceFile> {
+pub(crate) fn dromos_repo() -> Vec<SourceFile> {
     vec![
         file(
             "echo/1.2.0/package.yaml",
@@ -298,42 +298,4 @@ fn health_of_workloads_apps_and_plain_objects() {
     );
     assert_eq!(health_after_apply("Deployment", Some(&dep(2)), None).0, "Ready");
     assert_eq!(health_after_apply("Deployment", None, Some(2)).0, "Missing");
-}
-
-#[test]
-fn package_directories_beside_manifests_are_not_loaded_as_manifests() {
-    let mut files = dromos_repo();
-    files.retain(|f| !f.path.starts_with("broken"));
-    for f in &mut files {
-        f.path = format!("pkgs/{}", f.path);
-    }
-    files.push(file("pkgs/echo/1.2.0/values.yaml", "not: a manifest\n"));
-    files.push(file(
-        "apps/echo.yaml",
-        "apiVersion: dromos.io/v1alpha1\nkind: Package\nmetadata: {name: e, namespace: t}\nspec:\n  name: echo\n  version: 1.2.0\n  repository: {path: pkgs}\n  options: {replicas: 0}\n",
-    ));
-    let tree = crate::check_tree(&files, &crate::LoadOptions::default());
-    assert!(tree.is_valid(), "{:?}", tree.diagnostics);
-    assert_eq!(tree.manifests.len(), 1);
-    // The same expansion `dromos render` uses: the option error points into the manifest.
-    let repo = read_repository(&files_under(&files, "pkgs"));
-    let mut opts = crate::RenderOptions::default();
-    opts.packages.others.insert(RepoRef::Path { git_source: None, path: "pkgs".into() }, std::sync::Arc::new(repo));
-    let diags = crate::render::package_diagnostics(&tree.manifests, &opts);
-    assert_eq!(diags.len(), 1, "{diags:?}");
-    assert_eq!((diags[0].code, diags[0].field.as_str()), ("invalid-package-option", "spec.options.replicas"));
-    assert_eq!(diags[0].line, 8);
-    assert!(diags[0].message.contains("minimum"), "{}", diags[0].message);
-    // Without the repository the error says where packages are read from.
-    let none = crate::render::package_diagnostics(&tree.manifests, &crate::RenderOptions::default());
-    assert_eq!(none[0].code, "package-repository");
-    // Valid options expand in `render_manifests`.
-    let mut ok = tree.manifests.clone();
-    ok[0].value["spec"]["options"]["replicas"] = json!(2);
-    if let crate::Typed::Package(p) = &mut ok[0].typed {
-        p.spec.options = Some(json!({"replicas": 2}));
-    }
-    let rendered = crate::render::render_manifests(&ok, &opts);
-    let kinds: Vec<_> = rendered.objects.iter().map(|o| o["kind"].as_str().unwrap().to_string()).collect();
-    assert_eq!(kinds, vec!["ClusterRole", "Package", "Deployment"]);
 }
