@@ -1,10 +1,10 @@
 //! Marathon placement constraints: parsing, validation and native Kubernetes forms (pure).
 //!
-//! Attribute names map to node labels by one rule (ARCHITECTURE.md, "Constraints"):
+//! Attribute names map to node labels by one rule (docs/dcos/constraints.md):
 //! `hostname`/`@hostname` -> `kubernetes.io/hostname`, `@zone` -> `topology.kubernetes.io/zone`,
 //! `@region` -> `topology.kubernetes.io/region`, anything else -> the node label of that name.
 //!
-//! Native mode renders the exact Kubernetes form where one exists (DOMAIN.md section 2) and a
+//! Native mode renders the exact Kubernetes form where one exists (docs/dcos/constraints.md) and a
 //! warning naming the constraint for every approximation. Exact placement of the rest is the
 //! job of the Dromos scheduler (offers).
 

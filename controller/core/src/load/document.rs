@@ -229,7 +229,9 @@ fn from_id(
                 "spec.id",
                 format!("id `{id}` maps to name `{}` but metadata.name is `{m}`", loc.name),
             )
-            .with_hint("drop metadata.name or make them agree (see ARCHITECTURE.md, ids)"),
+            .with_hint(
+                "drop metadata.name or make them agree (see docs/decisions/0005-ids-map-to-namespace-and-name.md)",
+            ),
         ),
         _ => name = Some(loc.name),
     }

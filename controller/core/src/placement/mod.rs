@@ -2,8 +2,7 @@
 //!
 //! Dromos keeps Marathon's placement semantics by treating every schedulable Kubernetes node
 //! as a Mesos offer ([`NodeOffer`], built by [`offers_from_nodes`]) and evaluating the app's
-//! constraints exactly as Marathon's `Constraints.scala` did (ARCHITECTURE.md, "Placement
-//! engine"). No I/O, no clock; the only randomness is the `seed` argument, so the same input
+//! constraints exactly as Marathon's `Constraints.scala` did (docs/dcos/constraints.md). No I/O, no clock; the only randomness is the `seed` argument, so the same input
 //! and seed always give the same placement.
 //!
 //! * [`place_app`] / [`place_all`] choose a node for each pending instance and consume the

@@ -1,7 +1,7 @@
 //! What the Dromos scheduler asks the engine (pure): pending pods grouped per App version into
 //! [`AppRequest`]s, oldest first as Marathon's launch queue; the placement status each App gets
 //! from the results; and which pods need a new `pod-deletion-cost` to keep the kill order. The
-//! scheduler (`controller/src/operators/scheduler.rs`) gathers pods, nodes and Apps from its
+//! scheduler (`controller/src/operators/scheduler/`) gathers pods, nodes and Apps from its
 //! caches, calls these, and binds and patches.
 
 use super::{AppPlacement, AppRequest, NodeOffer, Offers, kill_order, pod_request};

@@ -6,7 +6,7 @@
 //! shell performs the effects; creating an attempt twice is harmless because names are
 //! deterministic (a scheduled run is `<job>-<unix seconds of the fire>`).
 //!
-//! Rules (ARCHITECTURE.md, "Job controller"):
+//! Rules (docs/dcos/jobs.md):
 //! * **Schedules**: a fire is due when it is later than the last handled fire and not in the
 //!   future. Only the latest due fire runs: after controller downtime, at most one catch-up run,
 //!   and only if its fire is within the starting deadline (Metronome's `startingDeadlineSeconds`,

@@ -139,7 +139,7 @@ fn run_placement(r: &JobRun) -> constraints::NativePlacement {
 
 /// Renders a Job: its run template, a PodTemplate named `<job>-run` showing the pod of each
 /// run. The Dromos job controller creates every run itself, as a batch/v1 Job made by
-/// [`render_run`] from the same template (ARCHITECTURE.md, "Job controller").
+/// [`render_run`] from the same template (docs/dcos/jobs.md).
 pub fn render_job(m: &Manifest, job: &Job, opts: &RenderOptions) -> Expansion {
     let mut exp = Expansion::default();
     let template = job_pod_template(m.namespace.as_deref(), &m.name, job, opts);

@@ -1,6 +1,6 @@
 //! Semantic validation of loaded manifests (pure).
 //!
-//! Rules come from Marathon's and Metronome's validators (DOMAIN.md). Each rule reports a
+//! Rules come from Marathon's and Metronome's validators (docs/dcos/apps.md, docs/dcos/jobs.md). Each rule reports a
 //! diagnostic on the field it concerns; cross-object rules (dependencies, cycles, parents)
 //! run over the whole tree.
 

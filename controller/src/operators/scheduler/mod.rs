@@ -7,7 +7,7 @@
 //! `spec.schedulerName` is [`SCHEDULER_NAME`] in short batches, binds them with the Binding
 //! subresource, writes `status.placement` of the Apps (the only status field it owns), keeps
 //! `controller.kubernetes.io/pod-deletion-cost` in the kill order, and publishes offers with
-//! coalesced writes. See ARCHITECTURE.md, "Scheduler and offers".
+//! coalesced writes. See docs/decisions/0010 and 0013.
 
 use super::{Shared, Started};
 use dromos_core::constraints::Constraint;
