@@ -163,7 +163,7 @@ pub fn table(rows: &[Row]) -> String {
 pub async fn restart_app(client: &Client, namespace: &str, name: &str) -> Result<String> {
     let api: Api<App> = Api::namespaced(client.clone(), namespace);
     api.get(name).await.with_context(|| format!("App {namespace}/{name}"))?;
-    let at = k8s_openapi::jiff::Timestamp::now().strftime("%Y-%m-%dT%H:%M:%SZ").to_string();
+    let at = dromos_core::time::fmt_time(dromos_core::time::whole_seconds(chrono::Utc::now()));
     let patch = serde_json::json!({"metadata": {"annotations": {dromos_core::translate::RESTART_ANNOTATION: at}}});
     api.patch(name, &PatchParams::default(), &Patch::Merge(&patch))
         .await

@@ -19,6 +19,11 @@ pub fn parse_time(s: &str) -> Option<Instant> {
     DateTime::parse_from_rfc3339(s).ok().map(|t| t.with_timezone(&Utc))
 }
 
+/// The instant without its fraction of a second.
+pub fn whole_seconds(t: Instant) -> Instant {
+    DateTime::from_timestamp(t.timestamp(), 0).unwrap_or_default()
+}
+
 /// The Kubernetes `Time` of an instant, in whole seconds: `meta/v1.Time` has second precision
 /// on the wire, and a finer local copy would never compare equal to what the server returns.
 pub fn to_k8s(t: Instant) -> Time {

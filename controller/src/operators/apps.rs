@@ -529,7 +529,7 @@ async fn cleanup(app: &App, ctx: &Context) -> Result<Option<Action>, Error> {
         .metadata
         .deletion_timestamp
         .as_ref()
-        .map(|t| k8s_openapi::jiff::Timestamp::now().duration_since(t.0).as_secs_f64())
+        .map(|t| (chrono::Utc::now() - dromos_core::time::from_k8s(t)).as_seconds_f64())
         .unwrap_or(f64::MAX);
     let grace = since < DELETE_GRACE.as_secs_f64() && deps.iter().any(|d| d.metadata.deletion_timestamp.is_none());
     let waiting: Vec<String> = deps
