@@ -297,6 +297,14 @@ impl Drop for Task {
     }
 }
 
+/// Logs of the code under test go to the test's output (`RUST_LOG`, default `warn`).
+pub fn init_tracing() {
+    let _ = tracing_subscriber::fmt()
+        .with_env_filter(std::env::var("RUST_LOG").unwrap_or_else(|_| "warn".into()))
+        .with_test_writer()
+        .try_init();
+}
+
 /// Starts the operators `opts` names through the manager, as `dromos controller` does; they
 /// run until the returned task is dropped. Their contexts: `manager.context::<X>()`.
 pub fn operators(

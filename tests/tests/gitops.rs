@@ -36,10 +36,7 @@ struct Harness {
 
 impl Harness {
     async fn new(prefix: &str, files: &[(&str, Option<&str>)]) -> Self {
-        let _ = tracing_subscriber::fmt()
-            .with_env_filter(std::env::var("RUST_LOG").unwrap_or_else(|_| "warn".into()))
-            .with_test_writer()
-            .try_init();
+        dromos_tests::init_tracing();
         let c = client().await;
         install_crds(&c).await;
         let ns = TestNamespace::new(&c, prefix).await;

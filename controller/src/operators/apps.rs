@@ -15,7 +15,7 @@ use dromos_core::translate::{self, RESTART_ANNOTATION, VERSION_ANNOTATION};
 use dromos_core::{LoadOptions, RenderOptions, Typed};
 use dromos_crds::app::AppStatus;
 use dromos_crds::{App, condition};
-use futures::{StreamExt, TryStreamExt};
+use futures::TryStreamExt;
 use k8s_openapi::api::apps::v1::{Deployment, StatefulSet};
 use k8s_openapi::api::core::v1::{Pod, Service};
 use k8s_openapi::api::policy::v1::PodDisruptionBudget;
@@ -157,7 +157,7 @@ pub fn start(shared: &Shared, opts: Options) -> Started<Context> {
     let run = {
         let ctx = ctx.clone();
         async move {
-            Controller::for_stream(app_stream, apps_r)
+            let results = Controller::for_stream(app_stream, apps_r)
                 .with_config(config)
                 .owns_stream(dep_stream)
                 .owns_stream(sts_stream)
@@ -165,13 +165,8 @@ pub fn start(shared: &Shared, opts: Options) -> Started<Context> {
                 .owns_stream(pdb_stream)
                 .watches_stream(pod_stream, pod_to_app)
                 .reconcile_on(triggers)
-                .run(reconcile, error_policy, ctx)
-                .for_each(|res| async move {
-                    if let Err(e) = res {
-                        tracing::debug!("app reconcile: {e}");
-                    }
-                })
-                .await;
+                .run(reconcile, error_policy, ctx);
+            super::report::drive("apps", results).await;
         }
     };
     Started { ctx, run: Box::pin(run) }

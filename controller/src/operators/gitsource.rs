@@ -126,16 +126,12 @@ async fn run(ctx: Arc<Context>) {
         .default_backoff()
         .touched_objects();
     let config = kube::runtime::controller::Config::default().concurrency(ctx.opts.concurrency);
-    Controller::for_stream(sources, store)
-        .with_config(config)
-        .reconcile_on(triggers)
-        .run(reconcile, error_policy, ctx.clone())
-        .for_each(|res| async move {
-            if let Err(e) = res {
-                tracing::debug!("reconcile: {e}");
-            }
-        })
-        .await;
+    let results = Controller::for_stream(sources, store).with_config(config).reconcile_on(triggers).run(
+        reconcile,
+        error_policy,
+        ctx.clone(),
+    );
+    super::report::drive("gitsource", results).await;
 }
 
 fn error_policy(gs: Arc<GitSource>, err: &Error, ctx: Arc<Context>) -> Action {

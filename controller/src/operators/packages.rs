@@ -17,7 +17,6 @@ use dromos_core::package::{self, RepoRef, Repository};
 use dromos_core::plan::{self, ObjRef, PlanOptions, SOURCE_LABEL};
 use dromos_crds::package::{PackageObject, PackageStatus};
 use dromos_crds::{App, GitSource, Package};
-use futures::StreamExt;
 use k8s_openapi::api::apps::v1::{DaemonSet, Deployment, StatefulSet};
 use kube::api::{Api, Patch, PatchParams};
 use kube::runtime::controller::{Action, Controller};
@@ -122,20 +121,15 @@ pub fn start(shared: &Shared, opts: Options) -> Started<Context> {
     let run = {
         let ctx = ctx.clone();
         async move {
-            Controller::for_stream(pkg_stream, pkg_r)
+            let results = Controller::for_stream(pkg_stream, pkg_r)
                 .with_config(config)
                 .owns_stream(dep_stream)
                 .owns_stream(sts_stream)
                 .owns_stream(ds_stream)
                 .owns_stream(app_stream)
                 .watches_stream(gs_stream, gs_to_packages)
-                .run(reconcile, error_policy, ctx)
-                .for_each(|res| async move {
-                    if let Err(e) = res {
-                        tracing::debug!("package reconcile: {e}");
-                    }
-                })
-                .await;
+                .run(reconcile, error_policy, ctx);
+            super::report::drive("packages", results).await;
         }
     };
     Started { ctx, run: Box::pin(run) }

@@ -53,6 +53,22 @@ impl<K: Resource<DynamicType = ()>, S: Clone> OwnWrites<K, S> {
     }
 }
 
+/// Drives a controller's output stream to its end. A failed reconcile was already logged by
+/// the error policy; here it is only traced.
+pub async fn drive<T, E: std::fmt::Display>(
+    operator: &'static str,
+    results: impl futures::Stream<Item = Result<T, E>>,
+) {
+    use futures::StreamExt;
+    results
+        .for_each(|res| async move {
+            if let Err(e) = res {
+                tracing::debug!(operator, "reconcile: {e}");
+            }
+        })
+        .await
+}
+
 /// Longest Event note sent (the API server refuses notes over 1 KiB).
 const NOTE_CHARS: usize = 1000;
 

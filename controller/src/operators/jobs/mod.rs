@@ -210,12 +210,8 @@ async fn run(ctx: Arc<Context>) {
         // A parent's new completion is its children's trigger.
         .watches_shared_stream(parent_events, move |parent: Arc<Job>| children(&children_store, &parent))
         .reconcile_on(w.flush)
-        .run(reconcile, error_policy, ctx.clone())
-        .for_each(|res| async move {
-            if let Err(e) = res {
-                tracing::debug!("job reconcile: {e}");
-            }
-        });
+        .run(reconcile, error_policy, ctx.clone());
+    let controller = super::report::drive("jobs", controller);
     tokio::join!(jobs_watch, controller, flusher, publish_events(ctx.recorder.clone(), w.events));
 }
 
