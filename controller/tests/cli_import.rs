@@ -164,101 +164,117 @@ fn imported_apps_render_the_behaviour_of_their_marathon_definitions() {
             assert_eq!(pkg["spec"]["options"]["nodes"]["count"], 3, "options decoded from DCOS_PACKAGE_OPTIONS");
             continue;
         }
-        let workload = rendered
-            .iter()
-            .find(|o| {
-                (o["kind"] == "Deployment" || o["kind"] == "StatefulSet")
-                    && o["metadata"]["annotations"]["dromos.io/id"] == *id
-            })
-            .unwrap_or_else(|| panic!("no workload for {id}"));
-        let persistent = src
-            .pointer("/container/volumes")
-            .and_then(|v| v.as_array())
-            .is_some_and(|v| v.iter().any(|x| x.get("persistent").is_some()))
-            || src["volumes"].as_array().is_some_and(|v| v.iter().any(|x| x.get("persistent").is_some()));
-        assert_eq!(workload["kind"], if persistent { "StatefulSet" } else { "Deployment" }, "{id}");
-        let instances =
-            src.get("instances").or(src.pointer("/scaling/instances")).and_then(|i| i.as_i64()).unwrap_or(1);
-        assert_eq!(workload["spec"]["replicas"], instances, "{id}");
-        let pod = &workload["spec"]["template"]["spec"];
-        let containers = pod["containers"].as_array().unwrap();
-        // Resources: app-level for apps, per container for pods.
-        let wanted: Vec<(f64, f64)> = match src.get("containers").and_then(|c| c.as_array()) {
-            Some(cs) => cs
-                .iter()
-                .map(|c| (c["resources"]["cpus"].as_f64().unwrap(), c["resources"]["mem"].as_f64().unwrap()))
-                .collect(),
-            None => vec![(src["cpus"].as_f64().unwrap_or(1.0), src["mem"].as_f64().unwrap_or(128.0))],
-        };
-        for (c, (cpus, mem)) in containers.iter().zip(&wanted) {
-            let req = &c["resources"]["requests"];
-            let cpu = req["cpu"].as_str().unwrap();
-            let cpu = cpu
-                .strip_suffix('m')
-                .map(|m| m.parse::<f64>().unwrap() / 1000.0)
-                .unwrap_or_else(|| cpu.parse().unwrap());
-            assert_eq!(cpu, *cpus, "{id} cpu");
-            assert_eq!(req["memory"], format!("{mem}Mi"), "{id} mem");
-        }
-        // Health checks: the first one becomes the liveness probe of the matching kind.
-        let checks: Vec<&serde_json::Value> = match src.get("containers").and_then(|c| c.as_array()) {
-            Some(cs) => cs.iter().map(|c| &c["healthCheck"]).collect(),
-            None => src["healthChecks"].as_array().map(|h| h.iter().take(1).collect()).unwrap_or_default(),
-        };
-        for (i, hc) in checks.iter().enumerate() {
-            let probe = &containers[i]["livenessProbe"];
-            let proto = hc.get("protocol").and_then(|p| p.as_str()).unwrap_or("");
-            let kind = if hc.get("http").is_some() || proto.contains("HTTP") {
-                "httpGet"
-            } else if hc.get("tcp").is_some() || proto.contains("TCP") {
-                "tcpSocket"
-            } else if hc.is_null() {
-                continue;
-            } else {
-                "exec"
-            };
-            assert!(probe.get(kind).is_some(), "{id}: {proto} should render {kind}: {probe}");
-            if proto.ends_with("HTTPS") || hc.pointer("/http/scheme").is_some_and(|s| s == "HTTPS") {
-                assert_eq!(probe[kind]["scheme"], "HTTPS", "{id}");
-            }
-        }
-        if src["healthChecks"].as_array().is_none_or(|h| h.is_empty()) && src.get("containers").is_none() {
-            assert!(containers[0].get("livenessProbe").is_none(), "{id}");
-        }
-        // Constraints reach the scheduler.
-        let has_constraints = src["constraints"].as_array().is_some_and(|c| !c.is_empty())
-            || src
-                .pointer("/scheduling/placement/constraints")
-                .and_then(|c| c.as_array())
-                .is_some_and(|c| !c.is_empty());
-        // Imported apps get the default placement mode (exact): the Dromos scheduler holds the
-        // constraints, the template names it and carries no compiled affinity.
-        assert_eq!(pod["schedulerName"], "dromos", "{id}: {pod}");
-        if has_constraints {
-            assert!(pod.get("affinity").is_none() && pod.get("topologySpreadConstraints").is_none(), "{id}: {pod}");
-        }
+        assert_workload_of_marathon_app(&rendered, id, src);
         checked += 1;
     }
     assert_eq!(checked, 9);
-    // Dependencies: relative ones resolved, group dependencies inherited and expanded to Apps.
-    let deps = |ns: &str, name: &str| -> Vec<String> {
-        let app = rendered
+    assert_dependencies_resolved(&rendered);
+    assert_deprecated_fields_modernised(&rendered);
+}
+
+/// The workload rendered for the Marathon app (or pod) `src` with absolute id `id`: its kind,
+/// replicas, resources, probes and scheduling follow the definition.
+fn assert_workload_of_marathon_app(rendered: &[serde_json::Value], id: &str, src: &serde_json::Value) {
+    let workload = rendered
+        .iter()
+        .find(|o| {
+            (o["kind"] == "Deployment" || o["kind"] == "StatefulSet")
+                && o["metadata"]["annotations"]["dromos.io/id"] == id
+        })
+        .unwrap_or_else(|| panic!("no workload for {id}"));
+    let persistent = src
+        .pointer("/container/volumes")
+        .and_then(|v| v.as_array())
+        .is_some_and(|v| v.iter().any(|x| x.get("persistent").is_some()))
+        || src["volumes"].as_array().is_some_and(|v| v.iter().any(|x| x.get("persistent").is_some()));
+    assert_eq!(workload["kind"], if persistent { "StatefulSet" } else { "Deployment" }, "{id}");
+    let instances = src.get("instances").or(src.pointer("/scaling/instances")).and_then(|i| i.as_i64()).unwrap_or(1);
+    assert_eq!(workload["spec"]["replicas"], instances, "{id}");
+    let pod = &workload["spec"]["template"]["spec"];
+    let containers = pod["containers"].as_array().unwrap();
+    assert_resources(id, src, containers);
+    assert_health_checks(id, src, containers);
+    // Constraints reach the scheduler.
+    let has_constraints = src["constraints"].as_array().is_some_and(|c| !c.is_empty())
+        || src.pointer("/scheduling/placement/constraints").and_then(|c| c.as_array()).is_some_and(|c| !c.is_empty());
+    // Imported apps get the default placement mode (exact): the Dromos scheduler holds the
+    // constraints, the template names it and carries no compiled affinity.
+    assert_eq!(pod["schedulerName"], "dromos", "{id}: {pod}");
+    if has_constraints {
+        assert!(pod.get("affinity").is_none() && pod.get("topologySpreadConstraints").is_none(), "{id}: {pod}");
+    }
+}
+
+/// Resources: app-level for apps, per container for pods.
+fn assert_resources(id: &str, src: &serde_json::Value, containers: &[serde_json::Value]) {
+    let wanted: Vec<(f64, f64)> = match src.get("containers").and_then(|c| c.as_array()) {
+        Some(cs) => cs
             .iter()
-            .find(|o| o["kind"] == "App" && o["metadata"]["namespace"] == ns && o["metadata"]["name"] == name)
-            .unwrap();
+            .map(|c| (c["resources"]["cpus"].as_f64().unwrap(), c["resources"]["mem"].as_f64().unwrap()))
+            .collect(),
+        None => vec![(src["cpus"].as_f64().unwrap_or(1.0), src["mem"].as_f64().unwrap_or(128.0))],
+    };
+    for (c, (cpus, mem)) in containers.iter().zip(&wanted) {
+        let req = &c["resources"]["requests"];
+        let cpu = req["cpu"].as_str().unwrap();
+        let cpu =
+            cpu.strip_suffix('m').map(|m| m.parse::<f64>().unwrap() / 1000.0).unwrap_or_else(|| cpu.parse().unwrap());
+        assert_eq!(cpu, *cpus, "{id} cpu");
+        assert_eq!(req["memory"], format!("{mem}Mi"), "{id} mem");
+    }
+}
+
+/// Health checks: the first one becomes the liveness probe of the matching kind.
+fn assert_health_checks(id: &str, src: &serde_json::Value, containers: &[serde_json::Value]) {
+    let checks: Vec<&serde_json::Value> = match src.get("containers").and_then(|c| c.as_array()) {
+        Some(cs) => cs.iter().map(|c| &c["healthCheck"]).collect(),
+        None => src["healthChecks"].as_array().map(|h| h.iter().take(1).collect()).unwrap_or_default(),
+    };
+    for (i, hc) in checks.iter().enumerate() {
+        let probe = &containers[i]["livenessProbe"];
+        let proto = hc.get("protocol").and_then(|p| p.as_str()).unwrap_or("");
+        let kind = if hc.get("http").is_some() || proto.contains("HTTP") {
+            "httpGet"
+        } else if hc.get("tcp").is_some() || proto.contains("TCP") {
+            "tcpSocket"
+        } else if hc.is_null() {
+            continue;
+        } else {
+            "exec"
+        };
+        assert!(probe.get(kind).is_some(), "{id}: {proto} should render {kind}: {probe}");
+        if proto.ends_with("HTTPS") || hc.pointer("/http/scheme").is_some_and(|s| s == "HTTPS") {
+            assert_eq!(probe[kind]["scheme"], "HTTPS", "{id}");
+        }
+    }
+    if src["healthChecks"].as_array().is_none_or(|h| h.is_empty()) && src.get("containers").is_none() {
+        assert!(containers[0].get("livenessProbe").is_none(), "{id}");
+    }
+}
+
+/// The rendered App `ns/name`.
+fn rendered_app<'a>(rendered: &'a [serde_json::Value], ns: &str, name: &str) -> &'a serde_json::Value {
+    rendered
+        .iter()
+        .find(|o| o["kind"] == "App" && o["metadata"]["namespace"] == ns && o["metadata"]["name"] == name)
+        .unwrap()
+}
+
+/// Dependencies: relative ones resolved, group dependencies inherited and expanded to Apps.
+fn assert_dependencies_resolved(rendered: &[serde_json::Value]) {
+    let deps = |ns: &str, name: &str| -> Vec<String> {
+        let app = rendered_app(rendered, ns, name);
         app["spec"]["dependencies"].as_array().into_iter().flatten().map(|d| d.as_str().unwrap().to_string()).collect()
     };
     assert_eq!(deps("shop", "api"), ["/data/cache", "/data/db"]);
     assert_eq!(deps("shop", "workers-mailer"), ["/shop/api", "/data/cache", "/data/db"]);
     assert_eq!(deps("shop", "web"), ["/data/cache", "/data/db"]);
     assert!(deps("data", "db").is_empty());
-    // Deprecated fields in their modern form.
-    let find = |ns: &str, name: &str| {
-        rendered
-            .iter()
-            .find(|o| o["kind"] == "App" && o["metadata"]["namespace"] == ns && o["metadata"]["name"] == name)
-            .unwrap()
-    };
+}
+
+/// Deprecated fields in their modern form; the VIP label becomes a Service on the VIP port.
+fn assert_deprecated_fields_modernised(rendered: &[serde_json::Value]) {
+    let find = |ns: &str, name: &str| rendered_app(rendered, ns, name);
     assert_eq!(find("shop", "api")["spec"]["networks"], serde_json::json!([{"mode": "container/bridge"}]));
     assert_eq!(find("shop", "api")["spec"]["container"]["portMappings"][0]["labels"]["VIP_0"], "/shop/api:80");
     assert_eq!(find("shop", "web")["spec"]["portDefinitions"], serde_json::json!([{"port": 8000}]));

@@ -14,7 +14,7 @@ use dromos::operators::{apps, manager::ManagerOptions, scheduler};
 use dromos_crds::App;
 use dromos_tests::{FakeNodes, NodeSpec, TestNamespace, client, install_crds, unique_suffix};
 use futures::StreamExt;
-use kube::api::{ListParams, Patch, PatchParams, PostParams};
+use kube::api::{Api, ListParams, Patch, PatchParams, PostParams};
 use std::sync::atomic::Ordering;
 use std::time::{Duration, Instant};
 
@@ -35,23 +35,32 @@ fn cpu_seconds() -> f64 {
     (ticks(11) + ticks(12)) / 100.0
 }
 
+/// The bench's arguments: APPS [INSTANCES] [NODES] [CONCURRENCY].
+struct Args {
+    n_apps: usize,
+    instances: usize,
+    n_nodes: usize,
+    concurrency: u16,
+}
+
+fn parse_args() -> Args {
+    let args: Vec<usize> = std::env::args().skip(1).filter_map(|a| a.parse().ok()).collect();
+    Args {
+        n_apps: args.first().copied().unwrap_or(2_500),
+        instances: args.get(1).copied().unwrap_or(4),
+        n_nodes: args.get(2).copied().unwrap_or(500),
+        concurrency: args.get(3).copied().unwrap_or(16) as u16,
+    }
+}
+
 #[tokio::main]
 async fn main() {
-    let args: Vec<usize> = std::env::args().skip(1).filter_map(|a| a.parse().ok()).collect();
-    let n_apps = args.first().copied().unwrap_or(2_500);
-    let instances = args.get(1).copied().unwrap_or(4);
-    let n_nodes = args.get(2).copied().unwrap_or(500);
-    let concurrency = args.get(3).copied().unwrap_or(16) as u16;
+    let Args { n_apps, instances, n_nodes, concurrency } = parse_args();
     let c = client().await;
     install_crds(&c).await;
     let ns = TestNamespace::new(&c, "bench-apps").await;
     let group = format!("g{}", unique_suffix());
-    let t = Instant::now();
-    let mut spec = NodeSpec::new("bench", n_nodes);
-    spec.labels.insert("testgroup".into(), group.clone());
-    spec.zones = vec!["zone-a".into(), "zone-b".into(), "zone-c".into()];
-    let nodes = FakeNodes::create(&c, &spec).await;
-    println!("{n_nodes} nodes ready in {:.1} s", t.elapsed().as_secs_f64());
+    let nodes = create_nodes(&c, n_nodes, &group).await;
 
     // Apps default to exact placement: the Dromos scheduler binds their pods.
     let (m, operators) = dromos_tests::operators(
@@ -67,10 +76,35 @@ async fn main() {
     let cpu0 = cpu_seconds();
     let api = ns.api::<App>();
     let start = Instant::now();
+    create_apps(&api, n_apps, instances, &group).await;
+    let created = start.elapsed();
+    println!("{n_apps} Apps created in {:.1} s", created.as_secs_f64());
+    wait_all_healthy(&api, &ctx, &ns.name, n_apps, instances, start).await;
+    report_convergence(start.elapsed(), cpu_seconds() - cpu0, n_apps, instances);
+
+    measure_noop_pass(&api, &ctx, n_apps).await;
+    drop(operators);
+    ns.delete().await;
+    nodes.delete().await;
+}
+
+/// `n_nodes` fake nodes in three zones, labelled with the bench's `group`.
+async fn create_nodes(c: &kube::Client, n_nodes: usize, group: &str) -> FakeNodes {
+    let t = Instant::now();
+    let mut spec = NodeSpec::new("bench", n_nodes);
+    spec.labels.insert("testgroup".into(), group.into());
+    spec.zones = vec!["zone-a".into(), "zone-b".into(), "zone-c".into()];
+    let nodes = FakeNodes::create(c, &spec).await;
+    println!("{n_nodes} nodes ready in {:.1} s", t.elapsed().as_secs_f64());
+    nodes
+}
+
+/// Creates the Apps `svc-0` .. `svc-{n_apps - 1}`, 64 requests at once.
+async fn create_apps(api: &Api<App>, n_apps: usize, instances: usize, group: &str) {
     futures::stream::iter(0..n_apps)
         .for_each_concurrent(64, |i| {
             let api = api.clone();
-            let group = group.clone();
+            let group = group.to_string();
             async move {
                 let app: App = serde_json::from_value(serde_json::json!({
                     "apiVersion": "dromos.io/v1alpha1", "kind": "App", "metadata": {"name": format!("svc-{i}")},
@@ -83,8 +117,18 @@ async fn main() {
             }
         })
         .await;
-    let created = start.elapsed();
-    println!("{n_apps} Apps created in {:.1} s", created.as_secs_f64());
+}
+
+/// Polls every second until all `n_apps` Apps run with all instances healthy, printing
+/// progress every 15 s (and, after a minute without change, a few unfinished Apps).
+async fn wait_all_healthy(
+    api: &Api<App>,
+    ctx: &apps::Context,
+    ns: &str,
+    n_apps: usize,
+    instances: usize,
+    start: Instant,
+) {
     let mut last_print = Instant::now();
     let mut last_change = (0, Instant::now());
     loop {
@@ -116,30 +160,31 @@ async fn main() {
             );
             last_print = Instant::now();
             if last_change.1.elapsed() > Duration::from_secs(60) {
-                // Stuck: show what the operator believes about a few unfinished Apps.
-                for a in list
-                    .items
-                    .iter()
-                    .filter(|a| a.status.as_ref().and_then(|s| s.healthy) != Some(instances as i32))
-                    .take(3)
-                {
-                    let name = a.metadata.name.clone().unwrap_or_default();
-                    let st = a.status.clone().unwrap_or_default();
-                    println!(
-                        "    {name}: state {:?}, healthy {:?}, waiting {:?}; operator sees (pods, ready) {:?}",
-                        st.state,
-                        st.healthy,
-                        st.deployment.as_ref().and_then(|d| d.waiting_for.clone()),
-                        ctx.pods_seen(&ns.name, &name)
-                    );
-                }
+                print_stuck(&list.items, ctx, ns, instances);
             }
         }
         assert!(start.elapsed() < Duration::from_secs(3600), "not converged within an hour");
         tokio::time::sleep(Duration::from_secs(1)).await;
     }
-    let all_healthy = start.elapsed();
-    let cpu_converge = cpu_seconds() - cpu0;
+}
+
+/// Stuck: shows what the operator believes about a few unfinished Apps.
+fn print_stuck(items: &[App], ctx: &apps::Context, ns: &str, instances: usize) {
+    for a in items.iter().filter(|a| a.status.as_ref().and_then(|s| s.healthy) != Some(instances as i32)).take(3) {
+        let name = a.metadata.name.clone().unwrap_or_default();
+        let st = a.status.clone().unwrap_or_default();
+        println!(
+            "    {name}: state {:?}, healthy {:?}, waiting {:?}; operator sees (pods, ready) {:?}",
+            st.state,
+            st.healthy,
+            st.deployment.as_ref().and_then(|d| d.waiting_for.clone()),
+            ctx.pods_seen(ns, &name)
+        );
+    }
+}
+
+/// Prints the time to convergence, the rate and the process's CPU time and peak RSS.
+fn report_convergence(all_healthy: Duration, cpu_converge: f64, n_apps: usize, instances: usize) {
     let total = n_apps * instances;
     println!(
         "all {n_apps} Apps ({total} instances) healthy {:.1} s after the first create ({:.0} instances/s)",
@@ -147,8 +192,11 @@ async fn main() {
         total as f64 / all_healthy.as_secs_f64()
     );
     println!("process CPU while converging: {cpu_converge:.1} s; peak RSS {:.0} MiB", proc_status("VmHWM:"));
+}
 
-    // No-op reconciles: a label change on every App renders to nothing new.
+/// No-op reconciles: a label change on every App renders to nothing new; prints the
+/// operator's mutating requests per App.
+async fn measure_noop_pass(api: &Api<App>, ctx: &apps::Context, n_apps: usize) {
     tokio::time::sleep(Duration::from_secs(5)).await;
     let writes0 = ctx.writes.load(Ordering::SeqCst);
     let rec0 = ctx.reconciles.load(Ordering::SeqCst);
@@ -175,7 +223,4 @@ async fn main() {
         writes as f64 / n_apps as f64,
         cpu_seconds() - cpu1
     );
-    drop(operators);
-    ns.delete().await;
-    nodes.delete().await;
 }

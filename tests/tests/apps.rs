@@ -4,7 +4,7 @@
 
 use dromos::operators::apps::Context as AppContext;
 use dromos::operators::scheduler::Options as SchedulerOptions;
-use dromos_crds::App;
+use dromos_crds::{App, AppStatus};
 use dromos_tests::{
     FakeNodes, NodeSpec, Task, TestNamespace, app_object as app, client, install_crds, run_apps_and_scheduler,
     unique_suffix, wait_for,
@@ -77,109 +77,17 @@ async fn an_app_runs_rolls_out_within_its_health_capacity_restarts_and_cascades_
     let _nodes = FakeNodes::create(&c, &group_nodes("apps", 3, &group)).await;
     let op = operator(&c, &ns);
     let apps = ns.api::<App>();
-    let spec = json!({
-        "instances": 4, "cpus": 0.1, "mem": 64,
-        "container": {"docker": {"image": "nginx:1.27"}},
-        "portDefinitions": [{"port": 0, "name": "http"}],
-        "upgradeStrategy": {"minimumHealthCapacity": 0.5, "maximumOverCapacity": 0.25},
-        "constraints": [["testgroup", "IS", group]]
-    });
-    apps.create(&PostParams::default(), &app("web", spec)).await.unwrap();
-    let a = status_where(&ns, "web", "web running 4 healthy", |a| {
-        state(a) == "Running" && a.status.as_ref().unwrap().healthy == Some(4)
-    })
-    .await;
-    let st = a.status.clone().unwrap();
-    assert_eq!((st.running, st.staged, st.unhealthy), (Some(4), Some(0), Some(0)));
-    let first = st.last_deployment.clone().expect("the create deployment is recorded");
-    assert_eq!((first.reason.as_str(), first.result.as_deref()), ("Create", Some("Succeeded")));
-    let dep = ns.api::<Deployment>().get("web").await.expect("the App's Deployment");
-    let owner = &dep.metadata.owner_references.as_ref().unwrap()[0];
-    assert_eq!((owner.kind.as_str(), owner.uid.as_str()), ("App", a.uid().unwrap().as_str()));
-    let ready_cond = st.common.conditions.iter().find(|c| c.type_ == "Ready").unwrap();
-    assert_eq!((ready_cond.status.as_str(), ready_cond.message.as_str()), ("True", "4 of 4 instances healthy"));
-
-    // A no-op reconcile (a label change) writes nothing.
-    let writes = op.ctx.writes.load(Ordering::SeqCst);
-    let reconciles = op.ctx.reconciles.load(Ordering::SeqCst);
-    apps.patch("web", &PatchParams::default(), &Patch::Merge(json!({"metadata": {"labels": {"touch": "1"}}})))
-        .await
-        .unwrap();
-    wait_for("a reconcile after the label change", T, || async {
-        (op.ctx.reconciles.load(Ordering::SeqCst) > reconciles).then_some(())
-    })
-    .await;
-    tokio::time::sleep(Duration::from_secs(2)).await;
-    assert_eq!(op.ctx.writes.load(Ordering::SeqCst), writes, "a no-op reconcile made mutating requests");
-
-    // An image change rolls out; ready instances never drop below minimumHealthCapacity (2).
-    let sampler = {
-        let api = ns.api::<Pod>();
-        tokio::spawn(async move {
-            let mut min = usize::MAX;
-            let mut samples = 0;
-            loop {
-                let list = api.list(&ListParams::default().labels("dromos.io/app=web")).await.unwrap();
-                min = min.min(list.items.iter().filter(|p| ready(p)).count());
-                samples += 1;
-                if samples > 5
-                    && list.items.len() == 4
-                    && list.items.iter().all(|p| {
-                        ready(p) && p.spec.as_ref().unwrap().containers[0].image.as_deref() == Some("nginx:1.28")
-                    })
-                {
-                    return (min, samples);
-                }
-                tokio::time::sleep(Duration::from_millis(30)).await;
-            }
-        })
-    };
-    let before: BTreeSet<String> = pods(&ns, "web").await.iter().map(|p| p.name_any()).collect();
-    apps.patch(
-        "web",
-        &PatchParams::default(),
-        &Patch::Merge(json!({"spec": {"container": {"docker": {"image": "nginx:1.28"}}}})),
-    )
-    .await
-    .unwrap();
-    let (min_ready, samples) = tokio::time::timeout(T, sampler).await.expect("rollout finished").unwrap();
-    assert!(min_ready >= 2, "ready instances dropped to {min_ready} during the rollout ({samples} samples)");
-    let a = status_where(&ns, "web", "upgrade recorded", |a| {
-        a.status.as_ref().and_then(|s| s.last_deployment.as_ref()).is_some_and(|d| d.reason == "Upgrade")
-            && state(a) == "Running"
-    })
-    .await;
-    assert_ne!(a.status.as_ref().unwrap().version, st.version, "a new version");
-    let after: BTreeSet<String> = pods(&ns, "web").await.iter().filter(|p| ready(p)).map(|p| p.name_any()).collect();
-    assert!(before.is_disjoint(&after), "every instance was replaced");
-
-    // `dromos app restart` replaces every instance and is recorded.
-    let at = dromos::status::restart_app(&c, &ns.name, "web").await.unwrap();
-    let a = status_where(&ns, "web", "restart recorded", |a| {
-        a.status.as_ref().and_then(|s| s.restarted_at.as_deref()) == Some(at.as_str()) && state(a) == "Running"
-    })
-    .await;
-    assert_eq!(a.status.as_ref().unwrap().last_deployment.as_ref().unwrap().reason, "Restart");
-    let restarted: BTreeSet<String> =
-        pods(&ns, "web").await.iter().filter(|p| ready(p)).map(|p| p.name_any()).collect();
-    assert_eq!(restarted.len(), 4);
-    assert!(after.is_disjoint(&restarted), "the restart replaced every instance");
+    let st = create_web_and_wait_running(&ns, &apps, &group).await;
+    assert_noop_reconcile_writes_nothing(&op, &apps).await;
+    let after = assert_rollout_keeps_health_capacity(&ns, &apps, &st).await;
+    assert_restart_replaces_every_instance(&c, &ns, &after).await;
 
     // `dromos status` reads it like the Marathon app list.
     let rows = dromos::status::collect(&c, Some(&ns.name)).await.unwrap();
     let row = rows.iter().find(|r| r.name == "web").unwrap();
     assert_eq!((row.state.as_str(), row.detail.as_str(), row.healthy), ("Running", "4/4 running, 4 healthy", true));
 
-    // Suspend: instances 0 keeps the definition.
-    apps.patch("web", &PatchParams::default(), &Patch::Merge(json!({"spec": {"instances": 0}}))).await.unwrap();
-    status_where(&ns, "web", "web suspended", |a| state(a) == "Suspended").await;
-    wait_for("no pods left", T, || async { pods(&ns, "web").await.is_empty().then_some(()) }).await;
-    apps.patch("web", &PatchParams::default(), &Patch::Merge(json!({"spec": {"instances": 2}}))).await.unwrap();
-    let a = status_where(&ns, "web", "web scaled to 2", |a| {
-        state(a) == "Running" && a.status.as_ref().unwrap().healthy == Some(2)
-    })
-    .await;
-    assert_eq!(a.status.as_ref().unwrap().last_deployment.as_ref().unwrap().reason, "Scale");
+    assert_suspend_keeps_the_definition(&ns, &apps).await;
 
     // Deleting the App removes what it created.
     apps.delete("web", &DeleteParams::default()).await.unwrap();
@@ -192,6 +100,124 @@ async fn an_app_runs_rolls_out_within_its_health_capacity_restarts_and_cascades_
     .await;
     drop(op);
     ns.delete().await;
+}
+
+/// Creates the App `web` (4 instances on the nodes of `group`), waits until it runs healthy
+/// and checks its status, Deployment owner and Ready condition; returns its status.
+async fn create_web_and_wait_running(ns: &TestNamespace, apps: &Api<App>, group: &str) -> AppStatus {
+    let spec = json!({
+        "instances": 4, "cpus": 0.1, "mem": 64,
+        "container": {"docker": {"image": "nginx:1.27"}},
+        "portDefinitions": [{"port": 0, "name": "http"}],
+        "upgradeStrategy": {"minimumHealthCapacity": 0.5, "maximumOverCapacity": 0.25},
+        "constraints": [["testgroup", "IS", group]]
+    });
+    apps.create(&PostParams::default(), &app("web", spec)).await.unwrap();
+    let a = status_where(ns, "web", "web running 4 healthy", |a| {
+        state(a) == "Running" && a.status.as_ref().unwrap().healthy == Some(4)
+    })
+    .await;
+    let st = a.status.clone().unwrap();
+    assert_eq!((st.running, st.staged, st.unhealthy), (Some(4), Some(0), Some(0)));
+    let first = st.last_deployment.clone().expect("the create deployment is recorded");
+    assert_eq!((first.reason.as_str(), first.result.as_deref()), ("Create", Some("Succeeded")));
+    let dep = ns.api::<Deployment>().get("web").await.expect("the App's Deployment");
+    let owner = &dep.metadata.owner_references.as_ref().unwrap()[0];
+    assert_eq!((owner.kind.as_str(), owner.uid.as_str()), ("App", a.uid().unwrap().as_str()));
+    let ready_cond = st.common.conditions.iter().find(|c| c.type_ == "Ready").unwrap();
+    assert_eq!((ready_cond.status.as_str(), ready_cond.message.as_str()), ("True", "4 of 4 instances healthy"));
+    st
+}
+
+/// A no-op reconcile (a label change) writes nothing.
+async fn assert_noop_reconcile_writes_nothing(op: &Operator, apps: &Api<App>) {
+    let writes = op.ctx.writes.load(Ordering::SeqCst);
+    let reconciles = op.ctx.reconciles.load(Ordering::SeqCst);
+    apps.patch("web", &PatchParams::default(), &Patch::Merge(json!({"metadata": {"labels": {"touch": "1"}}})))
+        .await
+        .unwrap();
+    wait_for("a reconcile after the label change", T, || async {
+        (op.ctx.reconciles.load(Ordering::SeqCst) > reconciles).then_some(())
+    })
+    .await;
+    tokio::time::sleep(Duration::from_secs(2)).await;
+    assert_eq!(op.ctx.writes.load(Ordering::SeqCst), writes, "a no-op reconcile made mutating requests");
+}
+
+/// Samples the ready pods of `web` until all 4 run `nginx:1.28`; returns the fewest ready seen
+/// and the number of samples.
+fn sample_ready_during_rollout(ns: &TestNamespace) -> tokio::task::JoinHandle<(usize, usize)> {
+    let api = ns.api::<Pod>();
+    tokio::spawn(async move {
+        let mut min = usize::MAX;
+        let mut samples = 0;
+        loop {
+            let list = api.list(&ListParams::default().labels("dromos.io/app=web")).await.unwrap();
+            min = min.min(list.items.iter().filter(|p| ready(p)).count());
+            samples += 1;
+            if samples > 5
+                && list.items.len() == 4
+                && list
+                    .items
+                    .iter()
+                    .all(|p| ready(p) && p.spec.as_ref().unwrap().containers[0].image.as_deref() == Some("nginx:1.28"))
+            {
+                return (min, samples);
+            }
+            tokio::time::sleep(Duration::from_millis(30)).await;
+        }
+    })
+}
+
+/// An image change rolls out; ready instances never drop below minimumHealthCapacity (2).
+/// Returns the names of the ready pods after the rollout.
+async fn assert_rollout_keeps_health_capacity(ns: &TestNamespace, apps: &Api<App>, st: &AppStatus) -> BTreeSet<String> {
+    let sampler = sample_ready_during_rollout(ns);
+    let before: BTreeSet<String> = pods(ns, "web").await.iter().map(|p| p.name_any()).collect();
+    apps.patch(
+        "web",
+        &PatchParams::default(),
+        &Patch::Merge(json!({"spec": {"container": {"docker": {"image": "nginx:1.28"}}}})),
+    )
+    .await
+    .unwrap();
+    let (min_ready, samples) = tokio::time::timeout(T, sampler).await.expect("rollout finished").unwrap();
+    assert!(min_ready >= 2, "ready instances dropped to {min_ready} during the rollout ({samples} samples)");
+    let a = status_where(ns, "web", "upgrade recorded", |a| {
+        a.status.as_ref().and_then(|s| s.last_deployment.as_ref()).is_some_and(|d| d.reason == "Upgrade")
+            && state(a) == "Running"
+    })
+    .await;
+    assert_ne!(a.status.as_ref().unwrap().version, st.version, "a new version");
+    let after: BTreeSet<String> = pods(ns, "web").await.iter().filter(|p| ready(p)).map(|p| p.name_any()).collect();
+    assert!(before.is_disjoint(&after), "every instance was replaced");
+    after
+}
+
+/// `dromos app restart` replaces every instance (`after`: the ready pods before) and is recorded.
+async fn assert_restart_replaces_every_instance(c: &Client, ns: &TestNamespace, after: &BTreeSet<String>) {
+    let at = dromos::status::restart_app(c, &ns.name, "web").await.unwrap();
+    let a = status_where(ns, "web", "restart recorded", |a| {
+        a.status.as_ref().and_then(|s| s.restarted_at.as_deref()) == Some(at.as_str()) && state(a) == "Running"
+    })
+    .await;
+    assert_eq!(a.status.as_ref().unwrap().last_deployment.as_ref().unwrap().reason, "Restart");
+    let restarted: BTreeSet<String> = pods(ns, "web").await.iter().filter(|p| ready(p)).map(|p| p.name_any()).collect();
+    assert_eq!(restarted.len(), 4);
+    assert!(after.is_disjoint(&restarted), "the restart replaced every instance");
+}
+
+/// Suspend: instances 0 keeps the definition; scaling back up is recorded as a Scale.
+async fn assert_suspend_keeps_the_definition(ns: &TestNamespace, apps: &Api<App>) {
+    apps.patch("web", &PatchParams::default(), &Patch::Merge(json!({"spec": {"instances": 0}}))).await.unwrap();
+    status_where(ns, "web", "web suspended", |a| state(a) == "Suspended").await;
+    wait_for("no pods left", T, || async { pods(ns, "web").await.is_empty().then_some(()) }).await;
+    apps.patch("web", &PatchParams::default(), &Patch::Merge(json!({"spec": {"instances": 2}}))).await.unwrap();
+    let a = status_where(ns, "web", "web scaled to 2", |a| {
+        state(a) == "Running" && a.status.as_ref().unwrap().healthy == Some(2)
+    })
+    .await;
+    assert_eq!(a.status.as_ref().unwrap().last_deployment.as_ref().unwrap().reason, "Scale");
 }
 
 #[tokio::test]

@@ -7,15 +7,18 @@
 //!   a single Forbidden, and the API server refuses it what the chart does not grant.
 
 use dromos::local::{InventoryStore, sync_dir};
+use dromos::operators::manager::{Manager, ManagerOptions};
+use dromos::operators::{apps, gitsource, jobs};
 use dromos::sync::{Resolver, SyncSettings};
 use dromos_core::plan::PlanOptions;
 use dromos_tests::chart::{
     apply, can, client_as, delete_cluster_rbac, documented_permissions, of_kind, render, rendered_permissions,
     repo_root,
 };
-use dromos_tests::{TestNamespace, client, install_crds, unique_suffix, wait_for};
+use dromos_tests::{Task, TestNamespace, client, install_crds, unique_suffix, wait_for};
 use k8s_openapi::api::apps::v1::StatefulSet;
 use k8s_openapi::api::core::v1::Namespace;
+use k8s_openapi::apimachinery::pkg::apis::meta::v1::Condition;
 use kube::api::Api;
 use serde_json::Value;
 use std::io::Write;
@@ -209,32 +212,51 @@ async fn the_controller_syncs_the_examples_with_nothing_but_the_chart_service_ac
     install_rbac(&admin, &objects).await;
     let sa = client_as(&admin, &ns.name, &release).await;
 
-    // What the chart must not allow, checked by the API server itself.
+    assert_cluster_mode_refusals(&sa, &ns.name).await;
+    assert_leader_election(&sa, &ns.name).await;
+
+    // The example namespaces may still be terminating after another test deleted them.
+    dromos_tests::wait_namespaces_settled(&admin, &EXAMPLE_NAMESPACES).await;
+
+    let (_operators, operator_tasks) = start_example_operators(&sa);
+    sync_and_prune_examples(&admin, &sa, &ns.name).await;
+    drop(operator_tasks);
+
+    assert_never_refused(&logs, "the controller");
+
+    delete_cluster_rbac(&admin, &release).await;
+    ns.delete().await;
+}
+
+/// What the chart must not allow in cluster mode, checked by the API server itself.
+async fn assert_cluster_mode_refusals(sa: &kube::Client, ns: &str) {
     for (verb, group, resource, namespace) in [
         ("delete", "", "nodes", None),
         ("create", "rbac.authorization.k8s.io", "clusterroles", None),
         // Not in this list: roles and rolebindings, which packages render (Spark's driver
         // Role); Kubernetes only lets the controller bind permissions it holds itself.
         ("list", "", "secrets", Some("kube-system")),
-        ("create", "", "secrets", Some(ns.name.as_str())),
+        ("create", "", "secrets", Some(ns)),
         // Nor pods create: the Spark package's driver Role grants it, so the controller must
         // hold it to create that Role (charts/dromos/README.md).
         ("create", "apiextensions.k8s.io", "customresourcedefinitions", None),
         ("update", "coordination.k8s.io", "leases", Some("kube-system")),
-        ("impersonate", "", "serviceaccounts", Some(ns.name.as_str())),
+        ("impersonate", "", "serviceaccounts", Some(ns)),
     ] {
         assert!(
-            !can(&sa, verb, group, resource, namespace).await,
+            !can(sa, verb, group, resource, namespace).await,
             "the chart must not allow {verb} {resource} in {namespace:?}"
         );
     }
-    assert!(can(&sa, "list", "apps", "deployments", None).await, "cluster mode watches every namespace");
+    assert!(can(sa, "list", "apps", "deployments", None).await, "cluster mode watches every namespace");
+}
 
-    // The start-up check and leader election, as `dromos controller --leader-elect` does them.
-    dromos::operators::manager::check_crds(&sa).await.expect("CRDs visible to the ServiceAccount");
-    let leases = Api::namespaced(sa.clone(), &ns.name);
+/// The start-up check and leader election, as `dromos controller --leader-elect` does them.
+async fn assert_leader_election(sa: &kube::Client, ns: &str) {
+    dromos::operators::manager::check_crds(sa).await.expect("CRDs visible to the ServiceAccount");
+    let leases = Api::namespaced(sa.clone(), ns);
     let lease = dromos::leader::LeaseConfig {
-        namespace: ns.name.clone(),
+        namespace: ns.to_string(),
         name: "dromos-controller".into(),
         identity: "pod-a".into(),
         duration: Duration::from_secs(15),
@@ -242,23 +264,22 @@ async fn the_controller_syncs_the_examples_with_nothing_but_the_chart_service_ac
     };
     assert!(dromos::leader::try_acquire(&leases, &lease).await.expect("create the Lease"), "first candidate leads");
     assert!(dromos::leader::try_acquire(&leases, &lease).await.expect("renew the Lease"), "the leader renews");
+}
 
-    // The example namespaces may still be terminating after another test deleted them.
-    dromos_tests::wait_namespaces_settled(&admin, &EXAMPLE_NAMESPACES).await;
-
-    // The App operator and the Job controller run as the ServiceAccount, confined to the
-    // examples' namespaces so they leave other tests on the shared cluster alone.
-    use dromos::operators::{apps, gitsource, jobs, manager::ManagerOptions};
-    let (_shop, shop_task) = dromos_tests::operators(
-        &sa,
+/// The App operator and the Job controller, run as the ServiceAccount, confined to the
+/// examples' namespaces so they leave other tests on the shared cluster alone. They run until
+/// the returned tasks are dropped.
+fn start_example_operators(sa: &kube::Client) -> (Vec<Manager>, Vec<Task>) {
+    let (shop, shop_task) = dromos_tests::operators(
+        sa,
         ManagerOptions {
             scope: dromos::scope::Scope::namespace("shop"),
             apps: Some(apps::Options { concurrency: 4, ..Default::default() }),
             ..Default::default()
         },
     );
-    let (_ops, ops_task) = dromos_tests::operators(
-        &sa,
+    let (ops, ops_task) = dromos_tests::operators(
+        sa,
         ManagerOptions {
             scope: dromos::scope::Scope::namespace("ops"),
             jobs: Some(jobs::Options::default()),
@@ -271,30 +292,30 @@ async fn the_controller_syncs_the_examples_with_nothing_but_the_chart_service_ac
             ..Default::default()
         },
     );
+    (vec![shop, ops], vec![shop_task, ops_task])
+}
 
-    let store = InventoryStore { namespace: ns.name.clone(), name: "examples".into() };
+/// Syncs `examples/` as the ServiceAccount, waits for the operators to act on it, then prunes
+/// it all again.
+async fn sync_and_prune_examples(admin: &kube::Client, sa: &kube::Client, ns: &str) {
+    let store = InventoryStore { namespace: ns.to_string(), name: "examples".into() };
     let settings = SyncSettings {
         source: format!("local.chart-{}", unique_suffix()),
         force: false,
         force_owned: true,
         plan: PlanOptions { allow_mass_delete: true, ..Default::default() },
         concurrency: 4,
-        default_namespace: ns.name.clone(),
+        default_namespace: ns.to_string(),
         limiter: None,
         scope: Default::default(),
     };
     let mut resolver = Resolver::default();
-    let o =
-        sync_dir(&sa, &mut resolver, &repo_root().join("examples"), &store, &settings).await.expect("sync examples");
+    let o = sync_dir(sa, &mut resolver, &repo_root().join("examples"), &store, &settings).await.expect("sync examples");
     assert!(o.failures.is_empty(), "{}", dromos::local::describe(&o));
     assert!(o.applied >= 13, "{}", dromos::local::describe(&o));
 
     // The operator expands the database App (no dependencies) into its StatefulSet.
-    let sts: Api<StatefulSet> = Api::namespaced(admin.clone(), "shop");
-    wait_for("StatefulSet shop/db by the App operator", Duration::from_secs(30), || async {
-        sts.get_opt("db").await.unwrap()
-    })
-    .await;
+    wait_for_example_db(admin, "StatefulSet shop/db by the App operator").await;
     // The GitSource controller reconciles the example GitSource as the ServiceAccount: it reads
     // the credentials Secret (absent here: NotFound, not Forbidden, which the log check below
     // would catch) and stops there.
@@ -302,26 +323,36 @@ async fn the_controller_syncs_the_examples_with_nothing_but_the_chart_service_ac
 
     // Prune everything again (deletes, finalizers and namespaces), still as the ServiceAccount.
     let empty = tempfile::tempdir().unwrap();
-    let o = sync_dir(&sa, &mut resolver, empty.path(), &store, &settings).await.expect("prune examples");
+    let o = sync_dir(sa, &mut resolver, empty.path(), &store, &settings).await.expect("prune examples");
     assert!(o.failures.is_empty(), "{}", dromos::local::describe(&o));
+    wait_for_example_apps_deleted(admin).await;
+}
+
+/// Waits for the App operator to create the example database's StatefulSet `shop/db`.
+async fn wait_for_example_db(admin: &kube::Client, what: &str) {
+    let sts: Api<StatefulSet> = Api::namespaced(admin.clone(), "shop");
+    wait_for(what, Duration::from_secs(30), || async { sts.get_opt("db").await.unwrap() }).await;
+}
+
+/// Waits until the example Apps in `shop` are gone (their finalizers ran).
+async fn wait_for_example_apps_deleted(admin: &kube::Client) {
     let apps_api: Api<dromos_crds::App> = Api::namespaced(admin.clone(), "shop");
     wait_for("example Apps deleted through their finalizers", Duration::from_secs(30), || async {
         apps_api.list(&Default::default()).await.ok().filter(|l| l.items.is_empty()).map(|_| ())
     })
     .await;
-    drop((shop_task, ops_task));
+}
 
+/// Asserts that nothing the test process logged is a Forbidden (403) answer. Writes into a
+/// namespace being deleted by a prune are refused by admission with 403 too; those are not
+/// RBAC refusals. `who` names the controller in the failure message.
+fn assert_never_refused(logs: &Mutex<Vec<u8>>, who: &str) {
     let text = String::from_utf8_lossy(&logs.lock().unwrap()).to_lowercase();
-    // Writes into a namespace being deleted by the prune are refused by admission with 403 too;
-    // those are not RBAC refusals.
     let forbidden: Vec<&str> = text
         .lines()
         .filter(|l| (l.contains("forbidden") || l.contains(" 403")) && !l.contains("because it is being terminated"))
         .collect();
-    assert!(forbidden.is_empty(), "the controller was refused:\n{}", forbidden.join("\n"));
-
-    delete_cluster_rbac(&admin, &release).await;
-    ns.delete().await;
+    assert!(forbidden.is_empty(), "{who} was refused:\n{}", forbidden.join("\n"));
 }
 
 /// The `--namespace` flags of the rendered Deployment, as the controller parses them.
@@ -381,16 +412,50 @@ async fn namespaced_mode_syncs_the_examples_in_its_namespaces_and_refuses_everyt
 
     // Namespaced mode cannot create namespaces: the administrator creates them, as the chart
     // README says.
-    dromos_tests::wait_namespaces_settled(&admin, &EXAMPLE_NAMESPACES).await;
+    let nss = create_example_namespaces(&admin).await;
+    install_rbac(&admin, &objects).await;
+    let sa = client_as(&admin, &ns.name, &release).await;
+    assert_namespaced_permissions(&sa, &ns.name, &other.name).await;
+
+    let (_operators, operators_task) = start_namespaced_operators(&sa, &scope).await;
+
+    // A GitSource in the release namespace syncing the examples without their Namespace objects.
+    let remote = tempfile::tempdir().unwrap();
+    let repo = git2::Repository::init_bare(remote.path()).unwrap();
+    let in_scope = example_files(&["platform/namespaces.yaml"]);
+    let first = commit_all(&repo, &in_scope, &[]);
+    let sources = create_examples_source(&ns, remote.path()).await;
+    assert_synced_in_scope(&admin, &sources, first).await;
+    assert_refused_outside_scope(&repo, in_scope, &ns, &other, &sources, first).await;
+    assert_pruned_when_emptied(&admin, &repo, &sources).await;
+    drop(operators_task);
+
+    assert_never_refused(&logs, "the namespaced controller");
+
+    delete_cluster_rbac(&admin, &release).await;
+    for n in EXAMPLE_NAMESPACES {
+        let _ = nss.delete(n, &Default::default()).await;
+    }
+    other.delete().await;
+    ns.delete().await;
+}
+
+/// Creates the example namespaces as the administrator (once they are no longer terminating).
+async fn create_example_namespaces(admin: &kube::Client) -> Api<Namespace> {
+    dromos_tests::wait_namespaces_settled(admin, &EXAMPLE_NAMESPACES).await;
     let nss: Api<Namespace> = Api::all(admin.clone());
     for n in EXAMPLE_NAMESPACES {
         let o: Namespace = serde_json::from_value(serde_json::json!({"metadata": {"name": n}})).unwrap();
         nss.patch(n, &kube::api::PatchParams::apply("dromos-tests"), &kube::api::Patch::Apply(&o)).await.unwrap();
     }
-    install_rbac(&admin, &objects).await;
-    let sa = client_as(&admin, &ns.name, &release).await;
-    let own = Some(ns.name.as_str());
-    let elsewhere = Some(other.name.as_str());
+    nss
+}
+
+/// What namespaced mode allows in the release namespace `own` and the watched namespaces, and
+/// refuses in the namespace `elsewhere` and across namespaces.
+async fn assert_namespaced_permissions(sa: &kube::Client, own: &str, elsewhere: &str) {
+    let own = Some(own);
+    let elsewhere = Some(elsewhere);
     for (verb, group, resource) in [
         ("list", "dromos.io", "apps"),
         ("patch", "dromos.io", "gitsources/status"),
@@ -400,30 +465,31 @@ async fn namespaced_mode_syncs_the_examples_in_its_namespaces_and_refuses_everyt
         ("create", "events.k8s.io", "events"),
     ] {
         for n in [own, Some("shop"), Some("data")] {
-            assert!(can(&sa, verb, group, resource, n).await, "{verb} {group}/{resource} in {n:?}");
+            assert!(can(sa, verb, group, resource, n).await, "{verb} {group}/{resource} in {n:?}");
         }
-        assert!(!can(&sa, verb, group, resource, elsewhere).await, "no {verb} {group}/{resource} in another namespace");
-        assert!(!can(&sa, verb, group, resource, None).await, "no {verb} {group}/{resource} across namespaces");
+        assert!(!can(sa, verb, group, resource, elsewhere).await, "no {verb} {group}/{resource} in another namespace");
+        assert!(!can(sa, verb, group, resource, None).await, "no {verb} {group}/{resource} across namespaces");
     }
-    assert!(can(&sa, "get", "apiextensions.k8s.io", "customresourcedefinitions", None).await);
+    assert!(can(sa, "get", "apiextensions.k8s.io", "customresourcedefinitions", None).await);
     // The Dromos scheduler reads every node and pod (what is free on a node) and writes pods
     // only in the release namespace.
-    assert!(can(&sa, "list", "", "nodes", None).await && can(&sa, "watch", "", "pods", None).await);
-    assert!(can(&sa, "patch", "", "pods", own).await && !can(&sa, "patch", "", "pods", elsewhere).await);
+    assert!(can(sa, "list", "", "nodes", None).await && can(sa, "watch", "", "pods", None).await);
+    assert!(can(sa, "patch", "", "pods", own).await && !can(sa, "patch", "", "pods", elsewhere).await);
     for (verb, group, resource) in [
         ("create", "", "namespaces"),
         ("list", "", "namespaces"),
         ("list", "apiextensions.k8s.io", "customresourcedefinitions"),
     ] {
-        assert!(!can(&sa, verb, group, resource, None).await, "namespaced mode must not allow {verb} {resource}");
+        assert!(!can(sa, verb, group, resource, None).await, "namespaced mode must not allow {verb} {resource}");
     }
+}
 
-    // The controller as `dromos controller --namespace ...` runs it: all three parts, as the
-    // ServiceAccount, with the scope of the rendered flags.
-    dromos::operators::manager::check_crds(&sa).await.expect("CRDs visible in namespaced mode");
-    use dromos::operators::{apps, gitsource, jobs, manager::ManagerOptions};
-    let (_operators, operators_task) = dromos_tests::operators(
-        &sa,
+/// The controller as `dromos controller --namespace ...` runs it: all three parts, as the
+/// ServiceAccount, with the scope of the rendered flags, after its start-up check.
+async fn start_namespaced_operators(sa: &kube::Client, scope: &dromos::scope::Scope) -> (Manager, Task) {
+    dromos::operators::manager::check_crds(sa).await.expect("CRDs visible in namespaced mode");
+    dromos_tests::operators(
+        sa,
         ManagerOptions {
             scope: scope.clone(),
             apps: Some(apps::Options { concurrency: 4, ..Default::default() }),
@@ -436,43 +502,55 @@ async fn namespaced_mode_syncs_the_examples_in_its_namespaces_and_refuses_everyt
             }),
             ..Default::default()
         },
-    );
+    )
+}
 
-    // A GitSource in the release namespace syncing the examples without their Namespace objects.
-    let remote = tempfile::tempdir().unwrap();
-    let repo = git2::Repository::init_bare(remote.path()).unwrap();
-    let in_scope = example_files(&["platform/namespaces.yaml"]);
-    let first = commit_all(&repo, &in_scope, &[]);
+/// Creates the GitSource `examples` in `ns`, syncing the bare repository at `remote`.
+async fn create_examples_source(ns: &TestNamespace, remote: &std::path::Path) -> Api<dromos_crds::GitSource> {
     let gs: dromos_crds::GitSource = serde_json::from_value(serde_json::json!({
         "apiVersion": "dromos.io/v1alpha1", "kind": "GitSource", "metadata": {"name": "examples"},
-        "spec": {"url": format!("file://{}", remote.path().display()), "interval": "2s", "prune": true, "allowMassDelete": true}
+        "spec": {"url": format!("file://{}", remote.display()), "interval": "2s", "prune": true, "allowMassDelete": true}
     }))
     .unwrap();
     let sources = ns.api::<dromos_crds::GitSource>();
     sources.create(&Default::default(), &gs).await.unwrap();
-    let status_at = |rev: git2::Oid| {
-        let sources = sources.clone();
-        async move {
-            let s = sources.get("examples").await.ok()?.status?;
-            s.last_attempted_revision.as_deref().is_some_and(|r| r.contains(&rev.to_string())).then_some(())?;
-            let ready = s.common.conditions.iter().find(|c| c.type_ == "Ready")?.clone();
-            Some((ready, s))
-        }
-    };
-    let (ready, status) =
-        wait_for("the examples synced by the namespaced controller", Duration::from_secs(60), || status_at(first))
-            .await;
+    sources
+}
+
+/// The Ready condition and status of the GitSource `examples` once it has attempted `rev`.
+async fn source_status_at(
+    sources: &Api<dromos_crds::GitSource>,
+    rev: git2::Oid,
+) -> Option<(Condition, dromos_crds::GitSourceStatus)> {
+    let s = sources.get("examples").await.ok()?.status?;
+    s.last_attempted_revision.as_deref().is_some_and(|r| r.contains(&rev.to_string())).then_some(())?;
+    let ready = s.common.conditions.iter().find(|c| c.type_ == "Ready")?.clone();
+    Some((ready, s))
+}
+
+/// The in-scope revision `first` syncs and the namespaced App operator acts on it.
+async fn assert_synced_in_scope(admin: &kube::Client, sources: &Api<dromos_crds::GitSource>, first: git2::Oid) {
+    let (ready, status) = wait_for("the examples synced by the namespaced controller", Duration::from_secs(60), || {
+        source_status_at(sources, first)
+    })
+    .await;
     assert_eq!(ready.status, "True", "{ready:?}");
     // Apps, Jobs, the GitSource, the Package (its operator renders it) and ConfigMaps.
     assert!(status.inventory.len() >= 11, "{:?}", status.inventory);
-    let sts: Api<StatefulSet> = Api::namespaced(admin.clone(), "shop");
-    wait_for("StatefulSet shop/db by the namespaced App operator", Duration::from_secs(30), || async {
-        sts.get_opt("db").await.unwrap()
-    })
-    .await;
+    wait_for_example_db(admin, "StatefulSet shop/db by the namespaced App operator").await;
+}
 
-    // Cluster-scoped objects and other namespaces are refused before anything is written.
-    let mut outside = in_scope.clone();
+/// Cluster-scoped objects and other namespaces are refused before anything is written: a
+/// revision with them leaves `first` applied and is reported as an Event.
+async fn assert_refused_outside_scope(
+    repo: &git2::Repository,
+    in_scope: Vec<(String, String)>,
+    ns: &TestNamespace,
+    other: &TestNamespace,
+    sources: &Api<dromos_crds::GitSource>,
+    first: git2::Oid,
+) {
+    let mut outside = in_scope;
     outside.push((
         "platform/namespaces.yaml".into(),
         example_files(&[]).into_iter().find(|f| f.0 == "platform/namespaces.yaml").unwrap().1,
@@ -484,9 +562,10 @@ async fn namespaced_mode_syncs_the_examples_in_its_namespaces_and_refuses_everyt
             other.name
         ),
     ));
-    let refused = commit_all(&repo, &outside, &[]);
+    let refused = commit_all(repo, &outside, &[]);
     let (ready, status) =
-        wait_for("the out-of-scope revision refused", Duration::from_secs(60), || status_at(refused)).await;
+        wait_for("the out-of-scope revision refused", Duration::from_secs(60), || source_status_at(sources, refused))
+            .await;
     assert_eq!(ready.status, "False", "{ready:?}");
     assert!(ready.message.contains("OutOfScope") && ready.message.contains("nothing was pruned"), "{}", ready.message);
     assert_eq!(status.last_applied_revision.as_deref().map(|r| r.contains(&first.to_string())), Some(true));
@@ -501,30 +580,18 @@ async fn namespaced_mode_syncs_the_examples_in_its_namespaces_and_refuses_everyt
         notes.iter().any(|n| n.contains("OutOfScope")),
         "the refusal is reported as an Event naming the reason: {notes:?}"
     );
+}
 
-    // An empty revision prunes everything, still as the ServiceAccount.
-    let empty = commit_all(&repo, &[], &[]);
-    let (ready, status) = wait_for("the examples pruned", Duration::from_secs(60), || status_at(empty)).await;
+/// An empty revision prunes everything, still as the ServiceAccount.
+async fn assert_pruned_when_emptied(
+    admin: &kube::Client,
+    repo: &git2::Repository,
+    sources: &Api<dromos_crds::GitSource>,
+) {
+    let empty = commit_all(repo, &[], &[]);
+    let (ready, status) =
+        wait_for("the examples pruned", Duration::from_secs(60), || source_status_at(sources, empty)).await;
     assert_eq!(ready.status, "True", "{ready:?}");
     assert!(status.inventory.is_empty(), "{:?}", status.inventory);
-    let apps_api: Api<dromos_crds::App> = Api::namespaced(admin.clone(), "shop");
-    wait_for("example Apps deleted through their finalizers", Duration::from_secs(30), || async {
-        apps_api.list(&Default::default()).await.ok().filter(|l| l.items.is_empty()).map(|_| ())
-    })
-    .await;
-    drop(operators_task);
-
-    let text = String::from_utf8_lossy(&logs.lock().unwrap()).to_lowercase();
-    let forbidden: Vec<&str> = text
-        .lines()
-        .filter(|l| (l.contains("forbidden") || l.contains(" 403")) && !l.contains("because it is being terminated"))
-        .collect();
-    assert!(forbidden.is_empty(), "the namespaced controller was refused:\n{}", forbidden.join("\n"));
-
-    delete_cluster_rbac(&admin, &release).await;
-    for n in EXAMPLE_NAMESPACES {
-        let _ = nss.delete(n, &Default::default()).await;
-    }
-    other.delete().await;
-    ns.delete().await;
+    wait_for_example_apps_deleted(admin).await;
 }

@@ -128,7 +128,27 @@ async fn every_catalog_package_passes_dry_run_installs_and_becomes_ready_on_kwok
     assert!(catalog.problems.is_empty(), "{:?}", catalog.problems);
     assert_eq!(catalog.names(), vec!["cassandra", "hdfs", "kafka", "spark"]);
 
-    let installs: Vec<(&str, Value)> = vec![
+    let installs = catalog_installs(&on_nodes);
+    // The API server accepts every object, in the test's form and with the defaults (claims).
+    for (name, spec) in &installs {
+        dry_run(&c, &ns.name, name, spec).await;
+        dry_run(&c, &ns.name, &format!("{name}-defaults"), &json!({"name": spec["name"]})).await;
+    }
+
+    let op = operator(&c, &ns);
+    install_and_wait_ready(&ns, &installs).await;
+    assert_catalog_workloads(&c, &ns, &nodes).await;
+    assert_noop_reconcile_writes_nothing(&op, &ns).await;
+
+    drop(op);
+    ns.delete().await;
+    nodes.delete().await;
+}
+
+/// Every catalog package, with options for KWOK (no persistent storage) and placed on the
+/// nodes `on_nodes` selects.
+fn catalog_installs(on_nodes: &Value) -> Vec<(&'static str, Value)> {
+    vec![
         (
             "kafka",
             json!({"name": "kafka", "options": {"brokers": {"count": 3}, "storage": {"persistent": false},
@@ -150,27 +170,27 @@ async fn every_catalog_package_passes_dry_run_installs_and_becomes_ready_on_kwok
             json!({"name": "spark", "options": {"history": {"persistent": false},
                     "placement": {"nodeSelector": on_nodes}}}),
         ),
-    ];
-    // The API server accepts every object, in the test's form and with the defaults (claims).
-    for (name, spec) in &installs {
-        dry_run(&c, &ns.name, name, spec).await;
-        dry_run(&c, &ns.name, &format!("{name}-defaults"), &json!({"name": spec["name"]})).await;
-    }
+    ]
+}
 
-    let op = operator(&c, &ns);
-    for (name, spec) in &installs {
+/// Creates every Package of `installs` and waits until each is Ready with a healthy status.
+async fn install_and_wait_ready(ns: &TestNamespace, installs: &[(&str, Value)]) {
+    for (name, spec) in installs {
         ns.api::<Package>().create(&PostParams::default(), &package_obj(name, spec.clone())).await.unwrap();
     }
-    for (name, _) in &installs {
-        let p = wait_package(&ns, name, "Ready", ready).await;
+    for (name, _) in installs {
+        let p = wait_package(ns, name, "Ready", ready).await;
         let st = p.status.clone().unwrap();
         assert!(st.installed_version.is_some() && st.repository.as_deref() == Some("builtin"), "{st:?}");
         assert!(st.objects.iter().all(|o| o.health == "Ready" || o.health == "Exists"), "{:?}", st.objects);
         assert_eq!(st.object_count, Some(st.objects.len() as i64));
     }
+}
 
-    // Workloads are owned by their Package and run on this test's nodes only.
-    let zones = node_zones(&c).await;
+/// Workloads are owned by their Package and run on this test's nodes only, shaped as each
+/// package's options say.
+async fn assert_catalog_workloads(c: &Client, ns: &TestNamespace, nodes: &FakeNodes) {
+    let zones = node_zones(c).await;
     let mine: BTreeSet<&String> = nodes.names.iter().collect();
     let pods = ns.api::<Pod>().list(&ListParams::default()).await.unwrap().items;
     assert!(!pods.is_empty());
@@ -209,9 +229,11 @@ async fn every_catalog_package_passes_dry_run_installs_and_becomes_ready_on_kwok
     let rb: Api<k8s_openapi::api::rbac::v1::RoleBinding> = ns.api();
     assert!(rb.get_opt("spark-driver").await.unwrap().is_some());
     assert_eq!(pods_of("app.kubernetes.io/component=history-server").len(), 1);
+}
 
-    // A reconcile with nothing to change writes nothing. First let the other packages' last
-    // health changes settle (the counter covers every Package of the operator).
+/// A reconcile with nothing to change writes nothing. First let the other packages' last
+/// health changes settle (the counter covers every Package of the operator).
+async fn assert_noop_reconcile_writes_nothing(op: &Operator, ns: &TestNamespace) {
     let mut last = (op.ctx.writes.load(Ordering::Relaxed), std::time::Instant::now());
     wait_for("the operator's writes to settle", T, || {
         let now = op.ctx.writes.load(Ordering::Relaxed);
@@ -231,10 +253,6 @@ async fn every_catalog_package_passes_dry_run_installs_and_becomes_ready_on_kwok
     })
     .await;
     assert_eq!(op.ctx.writes.load(Ordering::Relaxed), before, "a no-op reconcile wrote something");
-
-    drop(op);
-    ns.delete().await;
-    nodes.delete().await;
 }
 
 /// A package repository in Git, Dromos layout: `web` 1.0.0, 1.1.0 (upgradesFrom 1.0.0) and

@@ -46,7 +46,6 @@ fn short(v: &Value) -> String {
 /// Checks `value` against `schema` (an OpenAPI v3 schema as JSON) and appends every issue.
 pub fn check(value: &Value, schema: &Value, path: &str, out: &mut Vec<SchemaIssue>) {
     let Some(s) = schema.as_object() else { return };
-    let preserve = s.get("x-kubernetes-preserve-unknown-fields").and_then(Value::as_bool).unwrap_or(false);
     if value.is_null() {
         // The API server drops nulls of non-nullable fields; Dromos treats them as absent.
         return;
@@ -57,149 +56,158 @@ pub fn check(value: &Value, schema: &Value, path: &str, out: &mut Vec<SchemaIssu
         }
         return;
     }
-    let ty = s.get("type").and_then(Value::as_str);
-    match ty {
-        Some("object") => {
-            let Some(obj) = value.as_object() else {
-                out.push(issue(
-                    path,
-                    "wrong-type",
-                    format!("expected a mapping, found {} ({})", type_name(value), short(value)),
-                ));
-                return;
-            };
-            let props = s.get("properties").and_then(Value::as_object);
-            let additional = s.get("additionalProperties").filter(|a| a.is_object());
-            for (k, v) in obj {
-                let p = join_key(path, k);
-                if let Some(sub) = props.and_then(|m| m.get(k)) {
-                    check(v, sub, &p, out);
-                } else if let Some(sub) = additional {
-                    check(v, sub, &p, out);
-                } else if !preserve {
-                    let mut i = issue(&p, "unknown-field", format!("unknown field `{k}`"));
-                    if let Some(props) = props {
-                        i.hint = Some(match closest(k, props.keys().map(String::as_str)) {
-                            Some(c) => format!("did you mean `{c}`?"),
-                            None => {
-                                let mut names: Vec<&str> = props.keys().map(String::as_str).collect();
-                                names.sort_unstable();
-                                format!("known fields here: {}", names.join(", "))
-                            }
-                        });
-                    }
-                    out.push(i);
-                }
-            }
-            if let Some(req) = s.get("required").and_then(Value::as_array) {
-                for r in req.iter().filter_map(Value::as_str) {
-                    if obj.get(r).is_none_or(Value::is_null) {
-                        out.push(issue(path, "missing-field", format!("missing required field `{r}`")));
-                    }
-                }
-            }
-        }
-        Some("array") => {
-            let Some(items) = value.as_array() else {
-                out.push(issue(
-                    path,
-                    "wrong-type",
-                    format!("expected a list, found {} ({})", type_name(value), short(value)),
-                ));
-                return;
-            };
-            if let Some(min) = s.get("minItems").and_then(Value::as_u64)
-                && (items.len() as u64) < min
-            {
-                out.push(issue(path, "too-short", format!("expected at least {min} items, found {}", items.len())));
-            }
-            if let Some(max) = s.get("maxItems").and_then(Value::as_u64)
-                && items.len() as u64 > max
-            {
-                out.push(issue(path, "too-long", format!("expected at most {max} items, found {}", items.len())));
-            }
-            if let Some(item_schema) = s.get("items") {
-                for (i, item) in items.iter().enumerate() {
-                    check(item, item_schema, &join_index(path, i), out);
-                }
-            }
-        }
-        Some("string") => match value.as_str() {
-            None => {
-                let mut i = issue(
-                    path,
-                    "wrong-type",
-                    format!("expected a string, found {} ({})", type_name(value), short(value)),
-                );
-                if !value.is_object() && !value.is_array() {
-                    i.hint = Some(format!("quote it: \"{}\"", value.to_string().trim_matches('"')));
-                }
-                out.push(i);
-            }
-            Some(text) => {
-                if let Some(allowed) = s.get("enum").and_then(Value::as_array)
-                    && !allowed.iter().any(|a| a.as_str() == Some(text))
-                {
-                    let names: Vec<&str> = allowed.iter().filter_map(Value::as_str).collect();
-                    let mut i = issue(path, "invalid-value", format!("`{text}` is not one of {}", names.join(", ")));
-                    if let Some(c) = closest(text, names.iter().copied()) {
-                        i.hint = Some(format!("did you mean `{c}`?"));
-                    }
-                    out.push(i);
-                }
-                if let Some(pattern) = s.get("pattern").and_then(Value::as_str)
-                    && let Ok(re) = regex::Regex::new(pattern)
-                    && !re.is_match(text)
-                {
-                    out.push(issue(path, "invalid-value", format!("`{text}` does not match `{pattern}`")));
-                }
-            }
-        },
+    match s.get("type").and_then(Value::as_str) {
+        Some("object") => check_object(value, s, path, out),
+        Some("array") => check_array(value, s, path, out),
+        Some("string") => check_string(value, s, path, out),
         Some("integer") => {
-            if !(value.is_i64() || value.is_u64()) {
-                let mut i = issue(
-                    path,
-                    "wrong-type",
-                    format!("expected an integer, found {} ({})", type_name(value), short(value)),
-                );
-                if value.as_str().is_some_and(|t| t.parse::<i64>().is_ok()) {
-                    i.hint = Some("remove the quotes".into());
-                }
-                out.push(i);
-            } else {
-                check_range(value, s, path, out);
-            }
+            let parses = value.as_str().is_some_and(|t| t.parse::<i64>().is_ok());
+            check_numeric(value, s, path, out, value.is_i64() || value.is_u64(), "an integer", parses);
         }
         Some("number") => {
-            if !value.is_number() {
-                let mut i = issue(
-                    path,
-                    "wrong-type",
-                    format!("expected a number, found {} ({})", type_name(value), short(value)),
-                );
-                if value.as_str().is_some_and(|t| t.parse::<f64>().is_ok()) {
-                    i.hint = Some("remove the quotes".into());
-                }
-                out.push(i);
-            } else {
-                check_range(value, s, path, out);
-            }
+            let parses = value.as_str().is_some_and(|t| t.parse::<f64>().is_ok());
+            check_numeric(value, s, path, out, value.is_number(), "a number", parses);
         }
-        Some("boolean") if !value.is_boolean() => {
-            let mut i =
-                issue(path, "wrong-type", format!("expected a boolean, found {} ({})", type_name(value), short(value)));
-            if let Some(t) = value.as_str() {
-                let lower = t.to_ascii_lowercase();
-                if ["yes", "on", "y"].contains(&lower.as_str()) {
-                    i.hint = Some("write `true` (YAML 1.2 reads `yes`/`on` as strings)".into());
-                } else if ["no", "off", "n"].contains(&lower.as_str()) {
-                    i.hint = Some("write `false` (YAML 1.2 reads `no`/`off` as strings)".into());
-                }
-            }
-            out.push(i);
-        }
+        Some("boolean") if !value.is_boolean() => check_boolean(value, path, out),
         _ => {}
     }
+}
+
+/// The issue for a value of the wrong type, naming what was expected and what was found.
+fn wrong_type(path: &str, expected: &str, value: &Value) -> SchemaIssue {
+    issue(path, "wrong-type", format!("expected {expected}, found {} ({})", type_name(value), short(value)))
+}
+
+/// A mapping: each member against its property (or `additionalProperties`), unknown members
+/// with the closest known name, then the required members.
+fn check_object(value: &Value, s: &serde_json::Map<String, Value>, path: &str, out: &mut Vec<SchemaIssue>) {
+    let Some(obj) = value.as_object() else {
+        out.push(wrong_type(path, "a mapping", value));
+        return;
+    };
+    let preserve = s.get("x-kubernetes-preserve-unknown-fields").and_then(Value::as_bool).unwrap_or(false);
+    let props = s.get("properties").and_then(Value::as_object);
+    let additional = s.get("additionalProperties").filter(|a| a.is_object());
+    for (k, v) in obj {
+        let p = join_key(path, k);
+        if let Some(sub) = props.and_then(|m| m.get(k)) {
+            check(v, sub, &p, out);
+        } else if let Some(sub) = additional {
+            check(v, sub, &p, out);
+        } else if !preserve {
+            out.push(unknown_field(&p, k, props));
+        }
+    }
+    if let Some(req) = s.get("required").and_then(Value::as_array) {
+        for r in req.iter().filter_map(Value::as_str) {
+            if obj.get(r).is_none_or(Value::is_null) {
+                out.push(issue(path, "missing-field", format!("missing required field `{r}`")));
+            }
+        }
+    }
+}
+
+/// The issue for an unknown member `k`, hinting at the closest known name or listing them all.
+fn unknown_field(path: &str, k: &str, props: Option<&serde_json::Map<String, Value>>) -> SchemaIssue {
+    let mut i = issue(path, "unknown-field", format!("unknown field `{k}`"));
+    if let Some(props) = props {
+        i.hint = Some(match closest(k, props.keys().map(String::as_str)) {
+            Some(c) => format!("did you mean `{c}`?"),
+            None => {
+                let mut names: Vec<&str> = props.keys().map(String::as_str).collect();
+                names.sort_unstable();
+                format!("known fields here: {}", names.join(", "))
+            }
+        });
+    }
+    i
+}
+
+/// A list: its length bounds, then every item against `items`.
+fn check_array(value: &Value, s: &serde_json::Map<String, Value>, path: &str, out: &mut Vec<SchemaIssue>) {
+    let Some(items) = value.as_array() else {
+        out.push(wrong_type(path, "a list", value));
+        return;
+    };
+    if let Some(min) = s.get("minItems").and_then(Value::as_u64)
+        && (items.len() as u64) < min
+    {
+        out.push(issue(path, "too-short", format!("expected at least {min} items, found {}", items.len())));
+    }
+    if let Some(max) = s.get("maxItems").and_then(Value::as_u64)
+        && items.len() as u64 > max
+    {
+        out.push(issue(path, "too-long", format!("expected at most {max} items, found {}", items.len())));
+    }
+    if let Some(item_schema) = s.get("items") {
+        for (i, item) in items.iter().enumerate() {
+            check(item, item_schema, &join_index(path, i), out);
+        }
+    }
+}
+
+/// A string: its type (hinting to quote a scalar), then `enum` and `pattern`.
+fn check_string(value: &Value, s: &serde_json::Map<String, Value>, path: &str, out: &mut Vec<SchemaIssue>) {
+    let Some(text) = value.as_str() else {
+        let mut i = wrong_type(path, "a string", value);
+        if !value.is_object() && !value.is_array() {
+            i.hint = Some(format!("quote it: \"{}\"", value.to_string().trim_matches('"')));
+        }
+        out.push(i);
+        return;
+    };
+    if let Some(allowed) = s.get("enum").and_then(Value::as_array)
+        && !allowed.iter().any(|a| a.as_str() == Some(text))
+    {
+        let names: Vec<&str> = allowed.iter().filter_map(Value::as_str).collect();
+        let mut i = issue(path, "invalid-value", format!("`{text}` is not one of {}", names.join(", ")));
+        if let Some(c) = closest(text, names.iter().copied()) {
+            i.hint = Some(format!("did you mean `{c}`?"));
+        }
+        out.push(i);
+    }
+    if let Some(pattern) = s.get("pattern").and_then(Value::as_str)
+        && let Ok(re) = regex::Regex::new(pattern)
+        && !re.is_match(text)
+    {
+        out.push(issue(path, "invalid-value", format!("`{text}` does not match `{pattern}`")));
+    }
+}
+
+/// An integer or a number: `is_type` says whether `value` has the type (`expected` names it);
+/// a quoted value that `parses` as one gets the hint to remove the quotes. Then the range.
+fn check_numeric(
+    value: &Value,
+    s: &serde_json::Map<String, Value>,
+    path: &str,
+    out: &mut Vec<SchemaIssue>,
+    is_type: bool,
+    expected: &str,
+    parses: bool,
+) {
+    if is_type {
+        check_range(value, s, path, out);
+        return;
+    }
+    let mut i = wrong_type(path, expected, value);
+    if parses {
+        i.hint = Some("remove the quotes".into());
+    }
+    out.push(i);
+}
+
+/// A value that is not a boolean; YAML 1.1 spellings of one get a hint.
+fn check_boolean(value: &Value, path: &str, out: &mut Vec<SchemaIssue>) {
+    let mut i = wrong_type(path, "a boolean", value);
+    if let Some(t) = value.as_str() {
+        let lower = t.to_ascii_lowercase();
+        if ["yes", "on", "y"].contains(&lower.as_str()) {
+            i.hint = Some("write `true` (YAML 1.2 reads `yes`/`on` as strings)".into());
+        } else if ["no", "off", "n"].contains(&lower.as_str()) {
+            i.hint = Some("write `false` (YAML 1.2 reads `no`/`off` as strings)".into());
+        }
+    }
+    out.push(i);
 }
 
 fn check_range(value: &Value, s: &serde_json::Map<String, Value>, path: &str, out: &mut Vec<SchemaIssue>) {
