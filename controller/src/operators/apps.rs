@@ -22,7 +22,7 @@ use k8s_openapi::api::policy::v1::PodDisruptionBudget;
 use kube::api::{Api, DeleteParams, Patch, PatchParams};
 use kube::runtime::controller::{Action, Controller};
 use kube::runtime::events::Recorder;
-use kube::runtime::reflector::{self, ObjectRef, Store, reflector};
+use kube::runtime::reflector::{ObjectRef, Store};
 use kube::runtime::{WatchStreamExt, watcher};
 use kube::{Client, Resource, ResourceExt};
 use serde_json::Value;
@@ -101,24 +101,12 @@ impl std::fmt::Debug for Context {
 pub fn start(shared: &Shared, opts: Options) -> Started<Context> {
     let (client, scope) = (shared.client.clone(), &shared.scope);
     let owned = watcher::Config::default().labels(OWNED_SELECTOR);
-    let (apps_r, apps_w) = reflector::store::<App>();
-    let (dep_r, dep_w) = reflector::store::<Deployment>();
-    let (sts_r, sts_w) = reflector::store::<StatefulSet>();
-    let (svc_r, svc_w) = reflector::store::<Service>();
-    let (pdb_r, pdb_w) = reflector::store::<PodDisruptionBudget>();
+    let (apps_r, app_stream) = shared.reflect::<App>(watcher::Config::default());
+    let (dep_r, dep_stream) = shared.reflect::<Deployment>(owned.clone());
+    let (sts_r, sts_stream) = shared.reflect::<StatefulSet>(owned.clone());
+    let (svc_r, svc_stream) = shared.reflect::<Service>(owned.clone());
+    let (pdb_r, pdb_stream) = shared.reflect::<PodDisruptionBudget>(owned.clone());
     let pod_index = Arc::new(LabelIndex::<Pod>::new(translate::APP_LABEL));
-    let app_stream = reflector(apps_w, scope.watcher::<App>(&client, watcher::Config::default()))
-        .default_backoff()
-        .touched_objects();
-    let dep_stream =
-        reflector(dep_w, scope.watcher::<Deployment>(&client, owned.clone())).default_backoff().touched_objects();
-    let sts_stream =
-        reflector(sts_w, scope.watcher::<StatefulSet>(&client, owned.clone())).default_backoff().touched_objects();
-    let svc_stream =
-        reflector(svc_w, scope.watcher::<Service>(&client, owned.clone())).default_backoff().touched_objects();
-    let pdb_stream = reflector(pdb_w, scope.watcher::<PodDisruptionBudget>(&client, owned.clone()))
-        .default_backoff()
-        .touched_objects();
     // Pods are only ever looked up by App: an index by the App label instead of a store.
     let pod_stream = {
         let index = pod_index.clone();

@@ -44,6 +44,33 @@ impl std::fmt::Debug for Shared {
 }
 
 impl Shared {
+    /// A reflector store of the `K` objects in the scope that `config` selects, and the stream
+    /// of the objects its watch touches (with the default backoff), for a controller to own or
+    /// watch.
+    pub fn reflect<K>(
+        &self,
+        config: kube::runtime::watcher::Config,
+    ) -> (
+        kube::runtime::reflector::Store<K>,
+        impl futures::Stream<Item = Result<K, kube::runtime::watcher::Error>> + use<K>,
+    )
+    where
+        K: kube::Resource<Scope = k8s_openapi::NamespaceResourceScope, DynamicType = ()>
+            + Clone
+            + serde::de::DeserializeOwned
+            + std::fmt::Debug
+            + Send
+            + Sync
+            + 'static,
+    {
+        use kube::runtime::WatchStreamExt;
+        let (store, writer) = kube::runtime::reflector::store::<K>();
+        let stream = kube::runtime::reflector(writer, self.scope.watcher::<K>(&self.client, config))
+            .default_backoff()
+            .touched_objects();
+        (store, stream)
+    }
+
     /// An Event recorder reporting as `controller` (instance: this pod's name).
     pub fn recorder(&self, controller: &str) -> Recorder {
         let reporter = Reporter { controller: controller.into(), instance: std::env::var("HOSTNAME").ok() };

@@ -21,7 +21,7 @@ use k8s_openapi::api::apps::v1::{DaemonSet, Deployment, StatefulSet};
 use kube::api::{Api, Patch, PatchParams};
 use kube::runtime::controller::{Action, Controller};
 use kube::runtime::events::Recorder;
-use kube::runtime::reflector::{self, ObjectRef, Store, reflector};
+use kube::runtime::reflector::{ObjectRef, Store};
 use kube::runtime::{WatchStreamExt, watcher};
 use kube::{Client, Resource, ResourceExt};
 use serde_json::Value;
@@ -75,21 +75,11 @@ impl std::fmt::Debug for Context {
 pub fn start(shared: &Shared, opts: Options) -> Started<Context> {
     let (client, scope) = (shared.client.clone(), shared.scope.clone());
     let owned = watcher::Config::default().labels(package::LABEL_INSTANCE);
-    let (pkg_r, pkg_w) = reflector::store::<Package>();
-    let (dep_r, dep_w) = reflector::store::<Deployment>();
-    let (sts_r, sts_w) = reflector::store::<StatefulSet>();
-    let (ds_r, ds_w) = reflector::store::<DaemonSet>();
-    let (app_r, app_w) = reflector::store::<App>();
-    let pkg_stream = reflector(pkg_w, scope.watcher::<Package>(&client, watcher::Config::default()))
-        .default_backoff()
-        .touched_objects();
-    let dep_stream =
-        reflector(dep_w, scope.watcher::<Deployment>(&client, owned.clone())).default_backoff().touched_objects();
-    let sts_stream =
-        reflector(sts_w, scope.watcher::<StatefulSet>(&client, owned.clone())).default_backoff().touched_objects();
-    let ds_stream =
-        reflector(ds_w, scope.watcher::<DaemonSet>(&client, owned.clone())).default_backoff().touched_objects();
-    let app_stream = reflector(app_w, scope.watcher::<App>(&client, owned)).default_backoff().touched_objects();
+    let (pkg_r, pkg_stream) = shared.reflect::<Package>(watcher::Config::default());
+    let (dep_r, dep_stream) = shared.reflect::<Deployment>(owned.clone());
+    let (sts_r, sts_stream) = shared.reflect::<StatefulSet>(owned.clone());
+    let (ds_r, ds_stream) = shared.reflect::<DaemonSet>(owned.clone());
+    let (app_r, app_stream) = shared.reflect::<App>(owned);
     let gs_stream = scope.watcher::<GitSource>(&client, watcher::Config::default()).default_backoff().touched_objects();
     let ctx = Arc::new(Context {
         recorder: shared.recorder("dromos-packages"),
