@@ -93,6 +93,11 @@ pub fn describe(o: &SyncOutcome) -> String {
         o.reads,
         o.duration.as_millis()
     );
+    if !o.plan.kept.is_empty() {
+        let kept: Vec<String> =
+            o.plan.kept.iter().map(|(k, why)| format!("{} ({})", k.display(), why.explain())).collect();
+        s.push_str(&format!("\n  kept, not deleted: {}", kept.join(", ")));
+    }
     if o.blocked() {
         s = format!("refused: {}", plan::report::text(&o.plan).lines().last().unwrap_or_default());
     }

@@ -502,9 +502,14 @@ async fn clean_up(
         }
         tokio::time::sleep(Duration::from_millis(500)).await;
     }
+    let ours = dromos_core::gitsource::source_id(NAMESPACE, SOURCE);
     for ns in namespaces {
-        // Namespaces from the repository were pruned; wait until they are gone so a next run
-        // starts clean.
+        // Prune keeps Namespaces (a protected kind). These are the quickstart's own: it deletes
+        // them and waits until they are gone so a next run starts clean.
+        let labelled = |n: &Namespace| n.labels().get(dromos_core::plan::SOURCE_LABEL).is_some_and(|s| *s == ours);
+        if nss.get_opt(ns).await?.is_some_and(|n| labelled(&n)) {
+            nss.delete(ns, &DeleteParams::default()).await?;
+        }
         let deadline = Instant::now() + Duration::from_secs(120);
         while nss.get_opt(ns).await?.is_some_and(|n| n.labels().get(dromos_core::plan::SOURCE_LABEL).is_some()) {
             if Instant::now() > deadline {

@@ -321,11 +321,20 @@ async fn sync_and_prune_examples(admin: &kube::Client, sa: &kube::Client, ns: &s
     // would catch) and stops there.
     tokio::time::sleep(Duration::from_secs(3)).await;
 
-    // Prune everything again (deletes, finalizers and namespaces), still as the ServiceAccount.
+    // Prune everything again (deletes and finalizers), still as the ServiceAccount. Namespaces
+    // are a protected kind: kept, and then deleted by the administrator.
     let empty = tempfile::tempdir().unwrap();
     let o = sync_dir(sa, &mut resolver, empty.path(), &store, &settings).await.expect("prune examples");
     assert!(o.failures.is_empty(), "{}", dromos::local::describe(&o));
+    let mut kept: Vec<&str> =
+        o.plan.kept.iter().filter(|(k, _)| k.kind == "Namespace").map(|(k, _)| k.name.as_str()).collect();
+    kept.sort();
+    assert_eq!(kept, ["data", "ops", "reports", "shop"], "{}", dromos::local::describe(&o));
     wait_for_example_apps_deleted(admin).await;
+    let nss: Api<Namespace> = Api::all(admin.clone());
+    for n in kept {
+        nss.delete(n, &Default::default()).await.expect("delete an example namespace");
+    }
 }
 
 /// Waits for the App operator to create the example database's StatefulSet `shop/db`.

@@ -385,3 +385,36 @@ async fn a_suspended_source_applies_nothing_until_resumed() {
     assert!(h.ns.api::<ConfigMap>().get_opt("a").await.unwrap().is_some());
     h.stop().await;
 }
+
+#[tokio::test]
+async fn prune_keeps_protected_kinds_and_objects_marked_prune_disabled() {
+    let keep = "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: keep\n  annotations: {dromos.io/prune: disabled}\ndata: {value: \"1\"}\n";
+    let pvc = "apiVersion: v1\nkind: PersistentVolumeClaim\nmetadata:\n  name: data\nspec:\n  accessModes: [ReadWriteOnce]\n  resources: {requests: {storage: 1Gi}}\n";
+    let h = Harness::new(
+        "keep",
+        &[
+            ("a.yaml", Some(&cm("a", "1"))),
+            ("c.yaml", Some(&cm("c", "1"))),
+            ("d.yaml", Some(&cm("d", "1"))),
+            ("keep.yaml", Some(keep)),
+            ("pvc.yaml", Some(pvc)),
+        ],
+    )
+    .await;
+    h.create_source(serde_json::json!({})).await;
+    h.ready_at(h.repo.refname_to_id("refs/heads/main").unwrap()).await;
+    let gone = commit(&h.repo, "main", &[("c.yaml", None), ("keep.yaml", None), ("pvc.yaml", None)], "remove three");
+    let gs = h.ready_at(gone).await;
+    let cms = h.ns.api::<ConfigMap>();
+    assert!(cms.get_opt("c").await.unwrap().is_none(), "a plain object is pruned");
+    assert!(cms.get_opt("keep").await.unwrap().is_some(), "dromos.io/prune: disabled keeps it");
+    let claims = h.ns.api::<k8s_openapi::api::core::v1::PersistentVolumeClaim>();
+    let claim = claims.get_opt("data").await.unwrap().expect("a claim is a protected kind: kept");
+    assert!(claim.metadata.deletion_timestamp.is_none());
+    let inv = gs.status.unwrap().inventory;
+    assert!(
+        !inv.iter().any(|e| e.ends_with("|keep") || e.ends_with("|data")),
+        "kept objects leave the inventory: {inv:?}"
+    );
+    h.stop().await;
+}

@@ -222,6 +222,16 @@ fn synced(
             let note = format!("{} objects applied, {unchanged} unchanged from {revision}", sync.applied);
             events.push(Event::normal("Applied", note));
         }
+        if !sync.plan.kept.is_empty() {
+            let names: Vec<String> = sync.plan.kept.iter().take(PRUNED_NAMED).map(|(o, _)| o.display()).collect();
+            let note = format!(
+                "{} objects left the source and are kept, not deleted (protected kinds need dromos.io/prune: enabled; \
+                 dromos.io/prune: disabled keeps any): {}",
+                sync.plan.kept.len(),
+                names.join(", ")
+            );
+            events.push(Event::normal("PruneSkipped", note));
+        }
         if sync.pruned > 0 {
             let names: Vec<String> = sync.plan.prune.iter().take(PRUNED_NAMED).map(ObjRef::display).collect();
             events.push(Event::normal("Pruned", format!("{} objects deleted: {}", sync.pruned, names.join(", "))));
@@ -281,7 +291,7 @@ mod tests {
             diff: None,
         }];
         SyncOutcome {
-            plan: Plan { steps, prune: vec![], guard },
+            plan: Plan { steps, prune: vec![], kept: vec![], guard },
             applied,
             pruned: 0,
             failures,

@@ -164,7 +164,8 @@ pub fn installed(
     status.option_errors.clear();
     status.objects = inst.objects;
     status.object_count = Some(status.objects.len() as i64);
-    if sync.failures.is_empty() {
+    let blocked = sync.blocked();
+    if sync.failures.is_empty() && !blocked {
         status.installed_version = Some(inst.version.to_string());
         status.repository = Some(inst.repository);
         status.render_hash = Some(inst.hash);
@@ -172,14 +173,18 @@ pub fn installed(
     let (ready, reason, message) = readiness(&status, inst.package, inst.version, sync);
     let s = Standard {
         ready,
-        reconciling: !ready && sync.failures.is_empty(),
+        reconciling: !ready && sync.failures.is_empty() && !blocked,
+        stalled: blocked,
         reason,
         message: &message,
-        ..Default::default()
     };
     status.common.conditions = conditions::standard(s, generation, &old.common.conditions, now);
     let mut events = vec![];
-    if !sync.failures.is_empty() {
+    if blocked {
+        if status != *old {
+            events.push(Event::warning("DeletionGuard", message));
+        }
+    } else if !sync.failures.is_empty() {
         events.push(Event::warning("ApplyFailed", message));
     } else if sync.applied > 0 || sync.pruned > 0 {
         events.push(change_event(old, inst.package, inst.version, sync));
@@ -199,6 +204,10 @@ fn readiness(status: &PackageStatus, package: &str, version: &str, sync: &SyncOu
         .filter(|o| o.health == "Progressing" || o.health == "Missing")
         .map(|o| format!("{} {}: {}", o.kind, o.name, o.message.as_deref().unwrap_or(&o.health)))
         .collect();
+    if sync.blocked() {
+        let verdict = crate::plan::report::text(&sync.plan).lines().last().unwrap_or_default().to_string();
+        return (false, "DeletionGuard", format!("nothing applied: {verdict}"));
+    }
     if !sync.failures.is_empty() {
         let f: Vec<String> = sync
             .failures
@@ -244,7 +253,7 @@ mod tests {
 
     fn outcome(applied: usize) -> SyncOutcome {
         SyncOutcome {
-            plan: Plan { steps: vec![], prune: vec![], guard: Guard::Ok },
+            plan: Plan { steps: vec![], prune: vec![], kept: vec![], guard: Guard::Ok },
             applied,
             pruned: 0,
             failures: vec![],
@@ -331,5 +340,27 @@ mod tests {
         assert!(conditions::is_true(&status.common.conditions, dromos_crds::condition::READY));
         assert_eq!(status.installed_version.as_deref(), Some("2.0"));
         assert_eq!(ready.requeue, Requeue::After(READY_RESYNC));
+    }
+
+    #[test]
+    fn a_render_that_would_delete_too_much_is_held_by_the_guard() {
+        let mut sync = outcome(0);
+        sync.plan.guard = Guard::Blocked { deleting: 4, inventory: 4, max_fraction: 0.5 };
+        let old = PackageStatus { installed_version: Some("1.0".into()), ..Default::default() };
+        let inst = Installed {
+            package: "kafka",
+            version: "2.0",
+            repository: "builtin".into(),
+            hash: "abcd".into(),
+            sync: &sync,
+            objects: vec![object("Healthy")],
+            warnings: &[],
+        };
+        let d = installed(&old, Some(3), inst, t("2026-12-04T10:00:00Z"));
+        let status = d.status.unwrap();
+        assert_eq!(status.installed_version.as_deref(), Some("1.0"), "nothing of 2.0 was applied");
+        assert!(conditions::is_true(&status.common.conditions, dromos_crds::condition::STALLED));
+        assert_eq!(status.common.conditions[0].reason, "DeletionGuard");
+        assert_eq!(d.events[0].reason, "DeletionGuard");
     }
 }

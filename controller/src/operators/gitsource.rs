@@ -245,7 +245,7 @@ enum Synced {
     /// `selfHeal: false` on the applied revision: the objects that drifted, none corrected.
     DriftReported(Vec<String>),
     /// The revision was applied (and pruned).
-    Synced(sync::SyncOutcome),
+    Synced(Box<sync::SyncOutcome>),
 }
 
 async fn reconcile_in(gs: &GitSource, ctx: &Arc<Context>, span: tracing::Span) -> Result<Action, Error> {
@@ -376,7 +376,7 @@ async fn sync_revision(
     }
     drop(resolver);
     record_sync(ctx, &outcome, labels);
-    Ok(Synced::Synced(outcome))
+    Ok(Synced::Synced(Box::new(outcome)))
 }
 
 /// Counts a sync in the metrics and the log.

@@ -342,8 +342,10 @@ async fn install(pkg: &Package, ctx: &Context, old: &PackageStatus) -> Result<Re
         source: package::source_label(&ns, &name),
         force: true,
         force_owned: true,
-        // An option change may drop objects (JournalNodes off): the render is the whole truth.
-        plan: PlanOptions { prune: true, max_delete_fraction: 1.0, allow_mass_delete: true },
+        // An option change may drop objects (JournalNodes off): the render is the whole truth,
+        // within the deletion guard (a repository commit whose templates render nothing must
+        // not delete every object of every Package using it).
+        plan: PlanOptions::default(),
         concurrency: 8,
         default_namespace: ns.clone(),
         limiter: None,

@@ -3,17 +3,75 @@
 
 use super::{Guard, Key, ObjRef, PlanOptions};
 use crate::render::kind_rank;
+use crate::translate::MANAGED_BY;
 use serde_json::Value;
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 
-/// Inventory entries no desired object claims, once each, dependents first.
-pub(super) fn prune_candidates(inventory: &[ObjRef], wanted: &BTreeSet<Key>) -> Vec<ObjRef> {
+/// Annotation on an object (in Git, so on the live object): `disabled` keeps it when it leaves
+/// the source; `enabled` lets a protected kind (see [`protected_kind`]) be deleted.
+pub const PRUNE_ANNOTATION: &str = "dromos.io/prune";
+
+/// Why an object that left the source is kept rather than deleted.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Keep {
+    /// `dromos.io/prune: disabled` on the object.
+    Disabled,
+    /// A Namespace, CRD, PersistentVolumeClaim or cluster-scoped object without
+    /// `dromos.io/prune: enabled`: deleting it deletes what it holds or serves.
+    Protected,
+}
+
+impl Keep {
+    /// What the plan report says.
+    pub fn explain(self) -> &'static str {
+        match self {
+            Keep::Disabled => "dromos.io/prune: disabled",
+            Keep::Protected => {
+                "a Namespace, CRD, PersistentVolumeClaim or cluster-scoped object; annotate it dromos.io/prune: enabled to have it deleted"
+            }
+        }
+    }
+}
+
+/// Kinds whose deletion takes more with it: a Namespace its contents, a CRD every resource of
+/// it cluster-wide, a claim its volume; and every cluster-scoped object (shared by tenants).
+pub fn protected_kind(o: &ObjRef) -> bool {
+    o.namespace.is_none()
+        || matches!(
+            (o.group(), o.kind.as_str()),
+            ("", "Namespace" | "PersistentVolumeClaim" | "PersistentVolume")
+                | ("apiextensions.k8s.io", "CustomResourceDefinition")
+        )
+}
+
+/// Whether an object that left the source is deleted, or kept and why. `live` is the object as
+/// listed (its annotations decide); without one there is nothing to delete anyway.
+pub(super) fn keep(o: &ObjRef, live: Option<&Value>) -> Option<Keep> {
+    let prune = live.and_then(|l| l["metadata"]["annotations"][PRUNE_ANNOTATION].as_str());
+    match prune {
+        Some("disabled") => Some(Keep::Disabled),
+        Some("enabled") => None,
+        _ if protected_kind(o) => Some(Keep::Protected),
+        _ => None,
+    }
+}
+
+/// Objects no desired object claims, once each, dependents first: every inventory entry, and
+/// every live object this source labelled and manages (one applied just before a crash, or
+/// dropped from the inventory after a transient error, is still found).
+pub(super) fn prune_candidates(
+    inventory: &[ObjRef],
+    live: &HashMap<Key, Value>,
+    wanted: &BTreeSet<Key>,
+) -> Vec<ObjRef> {
     let mut prune: Vec<ObjRef> = Vec::new();
     let mut seen = BTreeSet::new();
-    for inv in inventory {
-        let k = inv.key();
+    let managed = |v: &Value| v["metadata"]["labels"][MANAGED_BY.0] == MANAGED_BY.1;
+    let labelled = live.values().filter(|v| managed(v)).filter_map(ObjRef::of);
+    for o in inventory.iter().cloned().chain(labelled) {
+        let k = o.key();
         if !wanted.contains(&k) && seen.insert(k) {
-            prune.push(inv.clone());
+            prune.push(o);
         }
     }
     // Delete dependents before what they need: reverse apply order.

@@ -14,12 +14,12 @@ pub mod report;
 mod tests;
 
 pub use diff::{base64, diff_text, is_subset, parse_quantity};
-pub use inventory::{index_live, next_inventory};
+pub use inventory::{Keep, PRUNE_ANNOTATION, index_live, next_inventory, protected_kind};
 pub use levels::app_levels;
 
 use crate::render::kind_rank;
 use crate::translate::MANAGED_BY;
-use inventory::{deletion_guard, prune_candidates};
+use inventory::{deletion_guard, keep, prune_candidates};
 use levels::wave_of;
 use serde_json::Value;
 use std::collections::{BTreeSet, HashMap};
@@ -176,6 +176,8 @@ pub struct Plan {
     /// Inventory objects no longer desired, in reverse apply order (deleted after a fully
     /// successful apply).
     pub prune: Vec<ObjRef>,
+    /// Objects that left the source and are kept (not deleted, dropped from the inventory).
+    pub kept: Vec<(ObjRef, Keep)>,
     /// Deletion guard.
     pub guard: Guard,
 }
@@ -217,7 +219,18 @@ pub fn plan_sync(
     steps.sort_by(|a, b| (a.0, a.1, &a.2).cmp(&(b.0, b.1, &b.2)));
     let steps: Vec<Step> = steps.into_iter().map(|(w, _, _, s)| Step { wave: w, ..s }).collect();
 
-    let prune = if opts.prune { prune_candidates(inventory, &wanted) } else { Vec::new() };
-    let guard = deletion_guard(prune.len(), inventory.len(), opts);
-    Plan { steps, prune, guard }
+    let (mut prune, mut kept) = (Vec::new(), Vec::new());
+    if opts.prune {
+        for o in prune_candidates(inventory, live, &wanted) {
+            match keep(&o, live.get(&o.key())) {
+                Some(why) => kept.push((o, why)),
+                None => prune.push(o),
+            }
+        }
+    }
+    // The guard weighs deletions against everything the source holds: its inventory and the
+    // labelled objects found beside it.
+    let held: BTreeSet<Key> = inventory.iter().map(ObjRef::key).chain(live.keys().cloned()).collect();
+    let guard = deletion_guard(prune.len(), held.len(), opts);
+    Plan { steps, prune, kept, guard }
 }

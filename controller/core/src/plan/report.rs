@@ -46,6 +46,9 @@ pub fn text(p: &Plan) -> String {
     for o in &p.prune {
         let _ = writeln!(out, "- delete {}", o.display());
     }
+    for (o, why) in &p.kept {
+        let _ = writeln!(out, "= keep {} ({})", o.display(), why.explain());
+    }
     let _ = writeln!(out, "{}\n{}", summary(p), verdict(p));
     out
 }
@@ -73,6 +76,9 @@ pub fn markdown(p: &Plan, title: &str) -> String {
             let _ = writeln!(out, "| delete | {} | {} | {} |", o.kind, o.namespace.as_deref().unwrap_or(""), o.name);
         }
     }
+    for (o, why) in &p.kept {
+        let _ = writeln!(out, "\n> kept, not deleted: {} ({})", o.display(), why.explain());
+    }
     for s in changes.iter().filter(|s| s.diff.is_some()) {
         let _ = write!(
             out,
@@ -95,6 +101,7 @@ pub fn json(p: &Plan) -> serde_json::Value {
         "summary": {"create": p.count(Action::Create), "update": p.count(Action::Update), "unchanged": p.count(Action::Unchanged), "delete": p.prune.len()},
         "steps": p.steps.iter().map(step).collect::<Vec<_>>(),
         "prune": p.prune.iter().map(|o| json!({"apiVersion": o.api_version, "kind": o.kind, "namespace": o.namespace, "name": o.name})).collect::<Vec<_>>(),
+        "kept": p.kept.iter().map(|(o, why)| json!({"apiVersion": o.api_version, "kind": o.kind, "namespace": o.namespace, "name": o.name, "reason": format!("{why:?}")})).collect::<Vec<_>>(),
         "guard": match &p.guard { Guard::Ok => json!({"verdict": "ok"}), Guard::Blocked { deleting, inventory, max_fraction } => json!({"verdict": "blocked", "deleting": deleting, "inventory": inventory, "maxFraction": max_fraction}) },
     })
 }

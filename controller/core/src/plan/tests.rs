@@ -119,3 +119,66 @@ fn quantities() {
     assert_eq!(base64(b"hello"), "aGVsbG8=");
     assert_eq!(base64(b"hi"), "aGk=");
 }
+
+fn labelled(mut v: Value, annotations: Value) -> Value {
+    v["metadata"]["labels"] = json!({(SOURCE_LABEL): "ns.src", (MANAGED_BY.0): MANAGED_BY.1});
+    v["metadata"]["annotations"] = annotations;
+    v
+}
+
+fn names(v: &[ObjRef]) -> Vec<&str> {
+    v.iter().map(|o| o.name.as_str()).collect()
+}
+
+#[test]
+fn protected_kinds_and_disabled_objects_are_kept_and_opt_in_deletes_them() {
+    let ns =
+        |n: &str, ann: Value| labelled(json!({"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": n}}), ann);
+    let crd = labelled(
+        json!({"apiVersion": "apiextensions.k8s.io/v1", "kind": "CustomResourceDefinition", "metadata": {"name": "x.io"}}),
+        json!({}),
+    );
+    let pvc = labelled(
+        json!({"apiVersion": "v1", "kind": "PersistentVolumeClaim", "metadata": {"name": "data", "namespace": "a"}}),
+        json!({}),
+    );
+    let live_objects = vec![
+        ns("team", json!({})),
+        ns("scratch", json!({(PRUNE_ANNOTATION): "enabled"})),
+        crd,
+        pvc,
+        labelled(cm("keepme", json!({})), json!({(PRUNE_ANNOTATION): "disabled"})),
+        labelled(cm("old", json!({})), json!({})),
+    ];
+    let inventory: Vec<ObjRef> = live_objects.iter().filter_map(ObjRef::of).collect();
+    let desired: Vec<Value> = (0..10).map(|i| cm(&format!("c{i}"), json!({}))).collect();
+    let p = plan_sync(&desired, &index_live(live_objects), &inventory, &HashMap::new(), &PlanOptions::default());
+    let mut deleted = names(&p.prune);
+    deleted.sort();
+    assert_eq!(deleted, ["old", "scratch"], "only the plain ConfigMap and the opted-in Namespace go");
+    let mut kept: Vec<(&str, Keep)> = p.kept.iter().map(|(o, k)| (o.name.as_str(), *k)).collect();
+    kept.sort_by_key(|k| k.0);
+    assert_eq!(
+        kept,
+        [("data", Keep::Protected), ("keepme", Keep::Disabled), ("team", Keep::Protected), ("x.io", Keep::Protected)]
+    );
+    assert!(report::text(&p).contains("= keep Namespace/team ("), "{}", report::text(&p));
+    // A kept object leaves the inventory: it is the user's from now on.
+    let next = next_inventory(&desired, &[]);
+    assert!(!next.iter().any(|o| o.name == "team"));
+}
+
+#[test]
+fn labelled_live_objects_missing_from_the_inventory_are_pruned_too() {
+    // Applied just before a crash: live and labelled, but never recorded in the inventory.
+    let live = index_live(vec![labelled(cm("orphan", json!({})), json!({})), labelled(cm("a", json!({})), json!({}))]);
+    let inventory = vec![ObjRef::of(&cm("a", json!({}))).unwrap()];
+    let desired = vec![cm("a", json!({})), cm("b", json!({})), cm("c", json!({}))];
+    let p = plan_sync(&desired, &live, &inventory, &HashMap::new(), &PlanOptions::default());
+    assert_eq!(names(&p.prune), ["orphan"]);
+    // Without the managed-by label an object is not Dromos' to delete.
+    let mut foreign = cm("foreign", json!({}));
+    foreign["metadata"]["labels"] = json!({(SOURCE_LABEL): "ns.src"});
+    let p = plan_sync(&desired, &index_live(vec![foreign]), &inventory, &HashMap::new(), &PlanOptions::default());
+    assert!(p.prune.is_empty());
+}
