@@ -1,11 +1,16 @@
 //! Fetching Git revisions and reading manifest trees from commits (I/O, blocking: call from
 //! `spawn_blocking`).
 //!
-//! Repositories are cached as bare clones under a cache directory (one per URL), fetched with
-//! git2 over https (basic auth or bearer token), ssh (private key; the host key must be in the
-//! given known_hosts, unknown hosts are rejected) or `file://`. Files are read from the
-//! commit's tree: no working tree is checked out.
+//! Repositories are cached as bare clones under a cache directory, one per URL and
+//! credential, so a commit in the cache is only served to a source that fetched it with the
+//! same credential ([0039](../../docs/decisions/0039-git-cache-keyed-by-credential.md)). They are
+//! fetched with git2 over https (basic auth or bearer token), ssh (private key; the host key
+//! must be in the given known_hosts, unknown hosts are rejected) or, when the [`Cache`] allows
+//! local repositories, `file://`. Files are read from the commit's tree: no working tree is
+//! checked out. URLs and Git errors reach messages only through
+//! [`dromos_core::giturl::redact`].
 
+use dromos_core::giturl;
 use dromos_core::{Diagnostic, Pos, SourceFile};
 use git2::{
     CertificateCheckStatus, Cred, FetchOptions, ObjectType, Oid, RemoteCallbacks, Repository, TreeWalkMode,
@@ -45,8 +50,9 @@ impl GitRef {
     }
 }
 
-/// Credentials from the source's Secret.
-#[derive(Clone, Debug, Default)]
+/// Credentials from the source's Secret. Its `Debug` shows which fields are set, never their
+/// values.
+#[derive(Clone, Default, PartialEq, Eq)]
 pub struct Credentials {
     /// https user name (default `git` when only a password/token is given).
     pub username: Option<String>,
@@ -79,6 +85,45 @@ impl Credentials {
             known_hosts: get("known_hosts"),
         }
     }
+
+    /// The values no message may show.
+    fn secrets(&self) -> Vec<&str> {
+        [&self.password, &self.bearer_token, &self.identity].into_iter().flatten().map(String::as_str).collect()
+    }
+
+    /// The credential's part of a cache key: a digest of every field (known_hosts included,
+    /// since it decides which server is trusted); `anonymous` without any.
+    fn cache_key(&self) -> String {
+        if *self == Self::default() {
+            return "anonymous".into();
+        }
+        let mut h = Sha256::new();
+        for field in [&self.username, &self.password, &self.bearer_token, &self.identity, &self.known_hosts] {
+            // Length-prefixed, so no two different field lists hash the same bytes.
+            match field {
+                Some(v) => h.update(format!("{}:{v}", v.len())),
+                None => h.update("-"),
+            }
+        }
+        hex(&h.finalize())
+    }
+}
+
+impl std::fmt::Debug for Credentials {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let set = |v: &Option<String>| if v.is_some() { giturl::MASK } else { "-" };
+        f.debug_struct("Credentials")
+            .field("username", &set(&self.username))
+            .field("password", &set(&self.password))
+            .field("bearer_token", &set(&self.bearer_token))
+            .field("identity", &set(&self.identity))
+            .field("known_hosts", &set(&self.known_hosts))
+            .finish()
+    }
+}
+
+fn hex(bytes: &[u8]) -> String {
+    bytes.iter().map(|b| format!("{b:02x}")).collect()
 }
 
 /// A fetched revision.
@@ -96,11 +141,15 @@ pub enum GitError {
     /// The remote could not be reached or refused us.
     #[error("fetching {url}: {message}")]
     Fetch {
-        /// Remote URL.
+        /// Remote URL, redacted.
         url: String,
-        /// git2's message.
+        /// git2's message, redacted.
         message: String,
     },
+    /// The URL names a transport this controller may not use (a local repository in cluster
+    /// mode, the cache itself): nothing was fetched.
+    #[error("{0}")]
+    UrlNotAllowed(String),
     /// The ref does not exist.
     #[error("{0} not found in the repository")]
     RefNotFound(String),
@@ -120,11 +169,17 @@ impl GitError {
     pub fn reason(&self) -> &'static str {
         match self {
             GitError::Fetch { .. } => "FetchFailed",
+            GitError::UrlNotAllowed(_) => "URLNotAllowed",
             GitError::RefNotFound(_) => "RefNotFound",
             GitError::PathNotFound(_) => "PathNotFound",
             GitError::Git(_) => "GitError",
             GitError::Io(_) => "CacheError",
         }
+    }
+
+    /// True when retrying cannot help until the spec or the controller's flags change.
+    pub fn is_refusal(&self) -> bool {
+        matches!(self, GitError::UrlNotAllowed(_))
     }
 }
 
@@ -148,10 +203,93 @@ pub fn blob_entry(path: &str, mode: u32, id: git2::Oid, size: usize) -> git2::In
     }
 }
 
-/// The cache directory of a URL.
-pub fn cache_dir_for(cache_root: &Path, url: &str) -> PathBuf {
-    let h = Sha256::digest(url.as_bytes());
-    cache_root.join(h.iter().take(10).map(|b| format!("{b:02x}")).collect::<String>())
+/// Where fetched repositories are kept, and which URLs may be fetched into it.
+#[derive(Clone, Debug)]
+pub struct Cache {
+    /// The cache directory: one bare repository per URL and credential.
+    pub root: PathBuf,
+    /// Local repositories (`file://` URLs and plain paths) may be fetched: `dromos quickstart`
+    /// and the tests; `dromos controller` only with `--allow-local-git`. The cache itself is
+    /// refused either way.
+    pub allow_local: bool,
+}
+
+impl Cache {
+    /// The cache directory of `url` fetched with `creds`: a source with other credentials, or
+    /// none, gets another directory, so it never reads what this one fetched.
+    pub fn dir_for(&self, url: &str, creds: &Credentials) -> PathBuf {
+        let mut h = Sha256::new();
+        h.update(format!("{}:{url}", url.len()));
+        h.update(creds.cache_key());
+        self.root.join(hex(&h.finalize()[..10]))
+    }
+
+    /// Refuses a URL naming a local repository unless they are allowed, and always one
+    /// inside the cache. Network URLs pass.
+    pub fn check_url(&self, url: &str) -> Result<(), GitError> {
+        if giturl::has_remote_scheme(url) || (giturl::is_scp_like(url) && !Path::new(url).exists()) {
+            return Ok(());
+        }
+        let shown = giturl::redact_url(url);
+        if !self.allow_local {
+            return Err(GitError::UrlNotAllowed(format!(
+                "`{shown}` is a repository on the controller's file system; use an https, ssh or git URL \
+                 (local repositories are refused unless the controller runs with --allow-local-git)"
+            )));
+        }
+        let Some(path) = giturl::local_path(url) else {
+            return Err(GitError::UrlNotAllowed(format!(
+                "`{shown}`: a local repository is named as `file:///path` or a plain path, without percent-encoding \
+                 or a host other than localhost"
+            )));
+        };
+        // The cache holds other sources' repositories, fetched with their credentials.
+        if let (Ok(p), Ok(root)) = (std::fs::canonicalize(path), std::fs::canonicalize(&self.root))
+            && p.starts_with(&root)
+        {
+            return Err(GitError::UrlNotAllowed(format!(
+                "`{shown}` is inside the controller's Git cache, which holds other sources' repositories"
+            )));
+        }
+        Ok(())
+    }
+
+    /// Fetches `r` from `url` into the cache and returns the commit it points to. Credentials
+    /// written into an http(s) URL are used as a user name and password (the Secret's win).
+    pub fn fetch(&self, url: &str, r: &GitRef, creds: &Credentials) -> Result<(Repository, Fetched), GitError> {
+        self.check_url(url)?;
+        let (url, url_user, url_password) = giturl::split_userinfo(url);
+        let mut creds = creds.clone();
+        // A user name alone in a URL is usually a token (`https://TOKEN@host/...`).
+        let token_user = url_password.is_none().then(|| url_user.clone()).flatten();
+        if creds.username.is_none() && creds.password.is_none() {
+            (creds.username, creds.password) = (url_user, url_password);
+        }
+        let mut secrets = creds.secrets();
+        secrets.extend(token_user.as_deref());
+        let failed = |e: git2::Error| GitError::Fetch {
+            url: giturl::redact(&url, &secrets),
+            message: giturl::redact(e.message(), &secrets),
+        };
+        let dir = self.dir_for(&url, &creds);
+        std::fs::create_dir_all(&dir)?;
+        let repo = match Repository::open_bare(&dir) {
+            Ok(r) => r,
+            Err(_) => Repository::init_bare(&dir)?,
+        };
+        // A pinned commit already in this directory was fetched with these credentials from
+        // this URL: it needs no network.
+        let have_commit =
+            matches!(r, GitRef::Commit(c) if Oid::from_str(c).ok().and_then(|o| repo.find_commit(o).ok()).is_some());
+        if !have_commit {
+            fetch_refs(&repo, &url, r, &creds).map_err(failed)?;
+        }
+        let oid = resolve(&repo, r)?;
+        let commit = oid.to_string();
+        let revision = format!("{}@sha1:{commit}", r.label());
+        drop(repo.find_commit(oid)?);
+        Ok((repo, Fetched { commit, revision }))
+    }
 }
 
 fn known_host_matches(known_hosts: &str, host: &str, key_b64: &str) -> bool {
@@ -167,79 +305,70 @@ fn known_host_matches(known_hosts: &str, host: &str, key_b64: &str) -> bool {
     })
 }
 
-/// Fetches `r` from `url` into the cache and returns the commit it points to.
-pub fn fetch(cache_root: &Path, url: &str, r: &GitRef, creds: &Credentials) -> Result<(Repository, Fetched), GitError> {
-    let dir = cache_dir_for(cache_root, url);
-    std::fs::create_dir_all(&dir)?;
-    let repo = match Repository::open_bare(&dir) {
-        Ok(r) => r,
-        Err(_) => Repository::init_bare(&dir)?,
-    };
+/// Fetches the refs `r` needs from `url` into `repo`.
+fn fetch_refs(repo: &Repository, url: &str, r: &GitRef, creds: &Credentials) -> Result<(), git2::Error> {
     let refspecs: Vec<String> = match r {
         GitRef::Branch(b) => vec![format!("+refs/heads/{b}:refs/remotes/origin/{b}")],
         GitRef::Tag(t) => vec![format!("+refs/tags/{t}:refs/tags/{t}")],
         GitRef::Commit(_) => vec!["+refs/heads/*:refs/remotes/origin/*".into(), "+refs/tags/*:refs/tags/*".into()],
     };
-    // A pinned commit already in the cache needs no network.
-    let have_commit =
-        matches!(r, GitRef::Commit(c) if Oid::from_str(c).ok().and_then(|o| repo.find_commit(o).ok()).is_some());
-    if !have_commit {
-        let mut cb = RemoteCallbacks::new();
-        let creds_cb = creds.clone();
-        let mut attempts = 0;
-        cb.credentials(move |_url, user_from_url, allowed| {
-            attempts += 1;
-            if attempts > 3 {
-                return Err(git2::Error::from_str("authentication failed"));
-            }
-            if allowed.contains(git2::CredentialType::SSH_KEY)
-                && let Some(key) = &creds_cb.identity
-            {
-                return Cred::ssh_key_from_memory(user_from_url.unwrap_or("git"), None, key, None);
-            }
-            if allowed.contains(git2::CredentialType::USER_PASS_PLAINTEXT)
-                && let Some(p) = &creds_cb.password
-            {
-                let user = creds_cb.username.as_deref().or(user_from_url).unwrap_or("git");
-                return Cred::userpass_plaintext(user, p);
-            }
-            Err(git2::Error::from_str("the remote needs credentials; set spec.secretRef"))
-        });
-        let known_hosts = creds.known_hosts.clone();
-        cb.certificate_check(move |cert, host| {
-            if let Some(hk) = cert.as_hostkey() {
-                let Some(raw) = hk.hostkey() else {
-                    return Err(git2::Error::from_str("ssh host key unavailable; cannot verify the host"));
-                };
-                let key = dromos_core::plan::base64(raw);
-                return match &known_hosts {
-                    Some(kh) if known_host_matches(kh, host, &key) => Ok(CertificateCheckStatus::CertificateOk),
-                    Some(_) => Err(git2::Error::from_str(&format!(
-                        "host key of {host} is not in known_hosts; refusing to connect"
-                    ))),
-                    None => Err(git2::Error::from_str(&format!(
-                        "no known_hosts for {host}: set `known_hosts` in the secret"
-                    ))),
-                };
-            }
-            // TLS certificates are checked by libgit2 against the system trust store.
-            Ok(CertificateCheckStatus::CertificatePassthrough)
-        });
-        let mut fo = FetchOptions::new();
-        fo.remote_callbacks(cb);
-        fo.download_tags(git2::AutotagOption::None);
-        let header;
-        if let Some(t) = &creds.bearer_token {
-            header = format!("Authorization: Bearer {t}");
-            fo.custom_headers(&[header.as_str()]);
+    let mut cb = RemoteCallbacks::new();
+    let creds_cb = creds.clone();
+    let mut attempts = 0;
+    cb.credentials(move |_url, user_from_url, allowed| {
+        attempts += 1;
+        if attempts > 3 {
+            return Err(git2::Error::from_str("authentication failed"));
         }
-        let mut remote = repo.remote_anonymous(url)?;
-        let specs: Vec<&str> = refspecs.iter().map(String::as_str).collect();
-        remote
-            .fetch(&specs, Some(&mut fo), None)
-            .map_err(|e| GitError::Fetch { url: url.to_string(), message: e.message().to_string() })?;
+        if allowed.contains(git2::CredentialType::SSH_KEY)
+            && let Some(key) = &creds_cb.identity
+        {
+            return Cred::ssh_key_from_memory(user_from_url.unwrap_or("git"), None, key, None);
+        }
+        if allowed.contains(git2::CredentialType::USER_PASS_PLAINTEXT)
+            && let Some(p) = &creds_cb.password
+        {
+            let user = creds_cb.username.as_deref().or(user_from_url).unwrap_or("git");
+            return Cred::userpass_plaintext(user, p);
+        }
+        Err(git2::Error::from_str("the remote needs credentials; set spec.secretRef"))
+    });
+    let known_hosts = creds.known_hosts.clone();
+    cb.certificate_check(move |cert, host| {
+        if let Some(hk) = cert.as_hostkey() {
+            let Some(raw) = hk.hostkey() else {
+                return Err(git2::Error::from_str("ssh host key unavailable; cannot verify the host"));
+            };
+            let key = dromos_core::plan::base64(raw);
+            return match &known_hosts {
+                Some(kh) if known_host_matches(kh, host, &key) => Ok(CertificateCheckStatus::CertificateOk),
+                Some(_) => Err(git2::Error::from_str(&format!(
+                    "host key of {host} is not in known_hosts; refusing to connect"
+                ))),
+                None => {
+                    Err(git2::Error::from_str(&format!("no known_hosts for {host}: set `known_hosts` in the secret")))
+                }
+            };
+        }
+        // TLS certificates are checked by libgit2 against the system trust store.
+        Ok(CertificateCheckStatus::CertificatePassthrough)
+    });
+    let mut fo = FetchOptions::new();
+    fo.remote_callbacks(cb);
+    fo.download_tags(git2::AutotagOption::None);
+    let header;
+    if let Some(t) = &creds.bearer_token {
+        header = format!("Authorization: Bearer {t}");
+        fo.custom_headers(&[header.as_str()]);
     }
-    let oid = match r {
+    let mut remote = repo.remote_anonymous(url)?;
+    let specs: Vec<&str> = refspecs.iter().map(String::as_str).collect();
+    remote.fetch(&specs, Some(&mut fo), None)
+}
+
+/// The commit `r` names in the cache.
+fn resolve(repo: &Repository, r: &GitRef) -> Result<Oid, GitError> {
+    Ok(match r {
         GitRef::Branch(b) => repo
             .find_reference(&format!("refs/remotes/origin/{b}"))
             .map_err(|_| GitError::RefNotFound(format!("branch `{b}`")))?
@@ -254,11 +383,7 @@ pub fn fetch(cache_root: &Path, url: &str, r: &GitRef, creds: &Credentials) -> R
             let oid = Oid::from_str(c).map_err(|_| GitError::RefNotFound(format!("commit `{c}`")))?;
             repo.find_commit(oid).map_err(|_| GitError::RefNotFound(format!("commit `{c}`")))?.id()
         }
-    };
-    let commit = oid.to_string();
-    let revision = format!("{}@sha1:{commit}", r.label());
-    drop(repo.find_commit(oid)?);
-    Ok((repo, Fetched { commit, revision }))
+    })
 }
 
 fn normalize(path: &str) -> Option<String> {

@@ -431,6 +431,8 @@ fn start_operators(client: &Client, namespaces: &[String], cache: &Path) -> (Opt
             gitsource: Some(gitsource::Options {
                 selector: Some(format!("{}={}", LABEL.0, LABEL.1)),
                 cache_dir: cache.to_path_buf(),
+                // The quickstart's repository is a local one it made itself.
+                allow_file_urls: true,
                 concurrency: 1,
                 write_concurrency: 8,
                 limiter: None,
@@ -445,7 +447,11 @@ fn start_operators(client: &Client, namespaces: &[String], cache: &Path) -> (Opt
             gitsource: None,
             apps: Some(apps::Options { concurrency: 4, ..Default::default() }),
             jobs: Some(jobs::Options::default()),
-            packages: Some(packages::Options { concurrency: 2, cache_dir: cache.join("packages") }),
+            packages: Some(packages::Options {
+                concurrency: 2,
+                cache_dir: cache.join("packages"),
+                allow_file_urls: true,
+            }),
             // Offers are cluster-wide objects: the quickstart's scheduler places without publishing them.
             scheduler: Some(scheduler::Options { offers: false, ..Default::default() }),
         },

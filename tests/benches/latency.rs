@@ -47,6 +47,7 @@ async fn measure(webhook: bool, rounds: usize, poll: u64) -> Vec<Duration> {
     let opts = gitsource::Options {
         selector: None,
         cache_dir: cache.path().into(),
+        allow_file_urls: true,
         concurrency: 2,
         write_concurrency: 8,
         limiter: None,

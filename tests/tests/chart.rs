@@ -285,6 +285,7 @@ fn start_example_operators(sa: &kube::Client) -> (Vec<Manager>, Vec<Task>) {
             jobs: Some(jobs::Options::default()),
             gitsource: Some(gitsource::Options {
                 cache_dir: tempfile::tempdir().unwrap().keep(),
+                allow_file_urls: true,
                 concurrency: 1,
                 write_concurrency: 4,
                 ..Default::default()
@@ -505,6 +506,7 @@ async fn start_namespaced_operators(sa: &kube::Client, scope: &dromos::scope::Sc
             jobs: Some(jobs::Options::default()),
             gitsource: Some(gitsource::Options {
                 cache_dir: tempfile::tempdir().unwrap().keep(),
+                allow_file_urls: true,
                 concurrency: 2,
                 write_concurrency: 4,
                 ..Default::default()

@@ -47,6 +47,7 @@ impl Harness {
         let opts = Options {
             selector: None,
             cache_dir: cache.path().to_path_buf(),
+            allow_file_urls: true,
             concurrency: 2,
             write_concurrency: 16,
             limiter: None,

@@ -36,7 +36,11 @@ fn operator(c: &Client, ns: &TestNamespace) -> Operator {
     let cache = tempfile::tempdir().unwrap();
     let opts = dromos::operators::manager::ManagerOptions {
         scope: dromos::scope::Scope::namespace(ns.name.clone()),
-        packages: Some(packages::Options { concurrency: 4, cache_dir: cache.path().to_path_buf() }),
+        packages: Some(packages::Options {
+            concurrency: 4,
+            cache_dir: cache.path().to_path_buf(),
+            allow_file_urls: true,
+        }),
         ..Default::default()
     };
     let (m, task) = dromos_tests::operators(c, opts);

@@ -74,6 +74,14 @@ pub use crate::decision::{Event, Requeue};
 pub enum Outcome<'a> {
     /// `spec.suspend` is true: nothing was fetched.
     Suspended,
+    /// The source names a repository this controller may not fetch (`URLNotAllowed`):
+    /// nothing was fetched, and retrying cannot help until the spec changes.
+    Refused {
+        /// Stable reason.
+        reason: &'a str,
+        /// Why (the URL in it redacted).
+        message: String,
+    },
     /// The fetch failed (`reason` is the Git error's reason).
     FetchFailed {
         /// Stable reason.
@@ -136,6 +144,15 @@ pub fn decide(
                 events.push(Event::warning(reason, message));
             }
             after
+        }
+        Outcome::Refused { reason, message } => {
+            let message = format!("{message}; nothing was fetched, the last applied revision stays live");
+            let s = Standard { stalled: true, reason, message: &message, ..Default::default() };
+            status.common.conditions = cond(s);
+            if cached != Some(&status) {
+                events.push(Event::warning(reason, message));
+            }
+            Requeue::OnChange
         }
         Outcome::Invalid { revision, diagnostics } => {
             status.last_attempted_revision = Some(revision.to_string());
@@ -382,6 +399,22 @@ mod tests {
         let d = decide(&spec(), Some(1), Some(&applied), Outcome::Synced { revision: "r4", sync: &blocked }, now);
         assert_eq!(d.events[0].reason, "DeletionGuard");
         assert_eq!(d.status.unwrap().inventory, applied.inventory, "the inventory stays");
+    }
+
+    #[test]
+    fn a_refused_url_stalls_and_waits_for_a_change() {
+        let now = t("2026-12-04T10:00:00Z");
+        let refused = || Outcome::Refused { reason: "URLNotAllowed", message: "`file:///x` is local".into() };
+        let d = decide(&spec(), Some(1), None, refused(), now);
+        assert_eq!(d.requeue, Requeue::OnChange);
+        let st = d.status.unwrap();
+        assert!(conditions::is_true(&st.common.conditions, STALLED));
+        assert!(!conditions::is_true(&st.common.conditions, READY));
+        let ready = st.common.conditions.iter().find(|c| c.type_ == READY).unwrap();
+        assert_eq!(ready.reason, "URLNotAllowed");
+        assert!(ready.message.starts_with("`file:///x` is local; nothing was fetched"), "{}", ready.message);
+        assert_eq!(d.events.iter().map(|e| e.reason.as_str()).collect::<Vec<_>>(), ["URLNotAllowed"]);
+        assert!(decide(&spec(), Some(1), Some(&st), refused(), now).events.is_empty(), "no news, no Event");
     }
 
     #[test]

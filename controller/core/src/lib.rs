@@ -11,6 +11,7 @@ pub mod constraints;
 pub mod decision;
 pub mod diag;
 pub mod gitsource;
+pub mod giturl;
 pub mod ids;
 pub mod import;
 pub mod install;

@@ -315,6 +315,12 @@ pub(super) struct ControllerArgs {
     /// Cache of fetched repositories.
     #[arg(long, env = "DROMOS_GIT_CACHE", default_value = "/tmp/dromos-git-cache")]
     pub(super) cache_dir: PathBuf,
+    /// Let GitSources (and the Packages reading them) fetch repositories on the controller's
+    /// file system (`file://` URLs and plain paths). Off by default: a source could otherwise
+    /// read any repository the controller's file system holds. The Git cache is refused even
+    /// with this flag.
+    #[arg(long)]
+    pub(super) allow_local_git: bool,
     /// GitSources reconciled at once.
     #[arg(long, default_value_t = 4)]
     pub(super) concurrency: u16,

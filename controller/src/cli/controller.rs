@@ -19,14 +19,18 @@ fn manager_options(args: &ControllerArgs, scope: crate::scope::Scope) -> manager
         gitsource: Some(gitsource::Options {
             selector: args.selector.clone(),
             cache_dir: args.cache_dir.clone(),
+            allow_file_urls: args.allow_local_git,
             concurrency: args.concurrency,
             write_concurrency: args.write_concurrency,
             limiter: limiter(args.qps, args.burst),
         }),
         apps: (!args.no_apps).then(|| apps::Options { concurrency: args.app_concurrency, ..Default::default() }),
         jobs: Some(jobs::Options { concurrency: args.job_concurrency, ..Default::default() }),
-        packages: (!args.no_packages)
-            .then(|| packages::Options { concurrency: args.package_concurrency, cache_dir: args.cache_dir.clone() }),
+        packages: (!args.no_packages).then(|| packages::Options {
+            concurrency: args.package_concurrency,
+            cache_dir: args.cache_dir.clone(),
+            allow_file_urls: args.allow_local_git,
+        }),
         scheduler: (!args.no_scheduler).then(|| scheduler::Options {
             batch_window: std::time::Duration::from_millis(args.schedule_batch_ms),
             offers: !args.no_offers,

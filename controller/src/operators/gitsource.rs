@@ -36,6 +36,9 @@ pub struct Options {
     pub selector: Option<String>,
     /// Where fetched repositories are cached.
     pub cache_dir: PathBuf,
+    /// `file://` URLs and plain paths may be fetched (`--allow-local-git`; the quickstart and
+    /// the tests). Refused sources say `URLNotAllowed`.
+    pub allow_file_urls: bool,
     /// GitSources reconciled at once.
     pub concurrency: u16,
     /// Parallel writes within one sync.
@@ -49,6 +52,7 @@ impl Default for Options {
         Self {
             selector: None,
             cache_dir: std::env::temp_dir().join("dromos-git-cache"),
+            allow_file_urls: false,
             concurrency: 4,
             write_concurrency: 32,
             limiter: None,
@@ -257,6 +261,10 @@ async fn reconcile_in(gs: &GitSource, ctx: &Arc<Context>, span: tracing::Span) -
     let prepared;
     let outcome = match &fetched {
         None => Outcome::Suspended,
+        Some(Err(e)) if e.is_refusal() => {
+            count_error(ctx, &labels, e.reason());
+            Outcome::Refused { reason: e.reason(), message: e.to_string() }
+        }
         Some(Err(e)) => {
             count_error(ctx, &labels, e.reason());
             Outcome::FetchFailed { reason: e.reason(), message: e.to_string() }
@@ -319,10 +327,10 @@ async fn fetch(ctx: &Context, gs: &GitSource, labels: &crate::http::SourceLabels
     let url = gs.spec.url.clone();
     let gref = GitRef::from_spec(gs.spec.git_ref.as_ref());
     let path = gs.spec.path.clone();
-    let cache = ctx.opts.cache_dir.clone();
+    let cache = git::Cache { root: ctx.opts.cache_dir.clone(), allow_local: ctx.opts.allow_file_urls };
     let fetch_start = std::time::Instant::now();
     let fetched = tokio::task::spawn_blocking(move || {
-        let (repo, f) = git::fetch(&cache, &url, &gref, &creds)?;
+        let (repo, f) = cache.fetch(&url, &gref, &creds)?;
         let tree = git::read_tree(&repo, &f.commit, path.as_deref(), 8 << 20)?;
         Ok::<_, git::GitError>((f, tree))
     })

@@ -36,13 +36,17 @@ use tokio::sync::Mutex;
 pub struct Options {
     /// Packages reconciled at once.
     pub concurrency: u16,
-    /// Cache of fetched GitSource repositories (shared with the GitSource controller).
+    /// Cache of fetched GitSource repositories (shared with the GitSource controller, keyed
+    /// the same way: by URL and credential).
     pub cache_dir: PathBuf,
+    /// A GitSource may name a local repository (`--allow-local-git`), as for the GitSource
+    /// operator.
+    pub allow_file_urls: bool,
 }
 
 impl Default for Options {
     fn default() -> Self {
-        Self { concurrency: 4, cache_dir: std::env::temp_dir().join("dromos-git-cache") }
+        Self { concurrency: 4, cache_dir: std::env::temp_dir().join("dromos-git-cache"), allow_file_urls: false }
     }
 }
 
@@ -169,9 +173,10 @@ async fn fetch_repository(ctx: &Context, pkg: &Package) -> Result<Arc<Repository
         Some((_, commit)) => GitRef::Commit(commit.to_string()),
         None => GitRef::from_spec(gs.spec.git_ref.as_ref()),
     };
-    let (url, cache, dir) = (gs.spec.url.clone(), ctx.opts.cache_dir.clone(), path.clone());
+    let cache = git::Cache { root: ctx.opts.cache_dir.clone(), allow_local: ctx.opts.allow_file_urls };
+    let (url, dir) = (gs.spec.url.clone(), path.clone());
     let files = tokio::task::spawn_blocking(move || {
-        let (repo, f) = git::fetch(&cache, &url, &gref, &creds)?;
+        let (repo, f) = cache.fetch(&url, &gref, &creds)?;
         let sub = if dir.is_empty() { None } else { Some(dir.as_str()) };
         git::read_tree_filtered(&repo, &f.commit, sub, 4 << 20, crate::packages::is_package_file)
     })
