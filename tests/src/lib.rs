@@ -298,12 +298,48 @@ impl Drop for Task {
     }
 }
 
-/// Logs of the code under test go to the test's output (`RUST_LOG`, default `warn`).
+/// Logs of the code under test go to the test's output (`RUST_LOG`, default `warn`); Dromos'
+/// own at debug level (others at info) are also kept for [`captured_logs`].
 pub fn init_tracing() {
-    let _ = tracing_subscriber::fmt()
-        .with_env_filter(std::env::var("RUST_LOG").unwrap_or_else(|_| "warn".into()))
+    use tracing_subscriber::{EnvFilter, Layer, layer::SubscriberExt, util::SubscriberInitExt};
+    let shown = tracing_subscriber::fmt::layer()
         .with_test_writer()
-        .try_init();
+        .with_filter(EnvFilter::new(std::env::var("RUST_LOG").unwrap_or_else(|_| "warn".into())));
+    let kept = tracing_subscriber::fmt::layer()
+        .with_ansi(false)
+        .with_writer(|| CapturedLogs)
+        .with_filter(EnvFilter::new("info,dromos=debug"));
+    let _ = tracing_subscriber::registry().with(shown).with(kept).try_init();
+}
+
+/// The most kept log bytes; past it the oldest half is dropped.
+const CAPTURED_MAX: usize = 32 << 20;
+
+static CAPTURED: std::sync::Mutex<Vec<u8>> = std::sync::Mutex::new(Vec::new());
+
+/// Where [`init_tracing`] keeps log lines.
+struct CapturedLogs;
+
+impl std::io::Write for CapturedLogs {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        let mut kept = CAPTURED.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+        if kept.len() + buf.len() > CAPTURED_MAX {
+            let half = kept.len() / 2;
+            kept.drain(..half);
+        }
+        kept.extend_from_slice(buf);
+        Ok(buf.len())
+    }
+
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
+    }
+}
+
+/// The log lines of this test process so far (every test of the binary; after
+/// [`init_tracing`]).
+pub fn captured_logs() -> String {
+    String::from_utf8_lossy(&CAPTURED.lock().unwrap_or_else(std::sync::PoisonError::into_inner)).into_owned()
 }
 
 /// Starts the operators `opts` names through the manager, as `dromos controller` does; they

@@ -29,7 +29,7 @@ struct Harness {
     repo: Repository,
     ctx: Arc<Context>,
     task: dromos_tests::Task,
-    _cache: tempfile::TempDir,
+    cache: tempfile::TempDir,
     client: kube::Client,
     opts: Options,
 }
@@ -53,13 +53,13 @@ impl Harness {
             limiter: None,
         };
         let (ctx, task) = start(&c, &ns, &opts);
-        Self { ns, remote, repo, ctx, task, _cache: cache, client: c, opts }
+        Self { ns, remote, repo, ctx, task, cache, client: c, opts }
     }
 
-    /// Kills the controller (mid-whatever) and starts a fresh one with `write_concurrency`.
-    fn restart(&mut self, write_concurrency: usize) {
+    /// Kills the controller (mid-whatever) and starts a fresh one with the options `change` makes.
+    fn restart(&mut self, change: impl FnOnce(&mut Options)) {
         self.task.0.abort();
-        self.opts.write_concurrency = write_concurrency;
+        change(&mut self.opts);
         (self.ctx, self.task) = start(&self.client, &self.ns, &self.opts);
     }
 
@@ -351,7 +351,7 @@ async fn a_controller_killed_mid_sync_converges_after_restart_with_nothing_lost_
     let body: String = (0..300).map(|i| format!("---\n{}", cm(&format!("c{i}"), "x"))).collect();
     let mut h = Harness::new("killed", &[("all.yaml", Some(&body))]).await;
     // One write at a time so the sync takes long enough to be interrupted.
-    h.restart(1);
+    h.restart(|o| o.write_concurrency = 1);
     h.create_source(serde_json::json!({})).await;
     let cms = h.ns.api::<ConfigMap>();
     let lp = kube::api::ListParams::default().labels("app.kubernetes.io/managed-by=dromos");
@@ -360,7 +360,7 @@ async fn a_controller_killed_mid_sync_converges_after_restart_with_nothing_lost_
         (n > 0).then_some(n)
     })
     .await;
-    h.restart(16);
+    h.restart(|o| o.write_concurrency = 16);
     let after_kill = cms.list(&lp).await.unwrap().items.len();
     assert!(partial < 300 && after_kill < 300, "the sync must be interrupted midway ({after_kill} of 300 applied)");
     let gs = h.ready_at(h.repo.refname_to_id("refs/heads/main").unwrap()).await;
@@ -417,5 +417,57 @@ async fn prune_keeps_protected_kinds_and_objects_marked_prune_disabled() {
         !inv.iter().any(|e| e.ends_with("|keep") || e.ends_with("|data")),
         "kept objects leave the inventory: {inv:?}"
     );
+    h.stop().await;
+}
+
+#[tokio::test]
+async fn a_local_repository_is_refused_without_the_flag_and_nothing_is_fetched() {
+    let mut h = Harness::new("nolocal", &[("a.yaml", Some(&cm("a", "1")))]).await;
+    // As `dromos controller` without --allow-local-git.
+    h.restart(|o| o.allow_file_urls = false);
+    h.create_source(serde_json::json!({})).await;
+    let gs = h
+        .status_where("URLNotAllowed", |gs| condition(gs, "Ready") == Some(("False".into(), "URLNotAllowed".into())))
+        .await;
+    assert_eq!(condition(&gs, "Stalled"), Some(("True".into(), "URLNotAllowed".into())));
+    let s = gs.status.unwrap();
+    let ready = s.common.conditions.iter().find(|c| c.type_ == "Ready").unwrap();
+    assert!(ready.message.contains("--allow-local-git"), "{}", ready.message);
+    assert_eq!(s.last_applied_revision, None);
+    assert!(h.ns.api::<ConfigMap>().get_opt("a").await.unwrap().is_none(), "nothing applied");
+    assert_eq!(std::fs::read_dir(h.cache.path()).unwrap().count(), 0, "nothing fetched");
+    h.stop().await;
+}
+
+#[tokio::test]
+async fn credentials_in_a_url_never_reach_status_events_logs_or_metrics() {
+    const TOKEN: &str = "S3CRETTOKEN";
+    let h = Harness::new("redact", &[("a.yaml", Some(&cm("a", "1")))]).await;
+    let port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
+    // The listener is dropped: nothing listens on that port.
+    let url = format!("https://bot:{TOKEN}@127.0.0.1:{port}/repo.git");
+    h.create_source(serde_json::json!({"url": url})).await;
+    let gs = h
+        .status_where("FetchFailed", |gs| condition(gs, "Ready") == Some(("False".into(), "FetchFailed".into())))
+        .await;
+    let server = format!("127.0.0.1:{port}");
+    let status = serde_json::to_string(&gs.status).unwrap();
+    assert!(status.contains(&format!("{server}/repo.git")), "the message names the repository: {status}");
+    let events: Api<k8s_openapi::api::events::v1::Event> = h.ns.api();
+    let events = wait_for("a FetchFailed event", T, || async {
+        let l = events.list(&Default::default()).await.ok()?;
+        l.items.iter().any(|e| e.reason.as_deref() == Some("FetchFailed")).then(|| serde_json::to_string(&l).unwrap())
+    })
+    .await;
+    let logs = wait_for("the failed fetch in the logs", T, || async {
+        let logs = dromos_tests::captured_logs();
+        logs.lines().any(|l| l.contains(&h.ns.name) && l.contains(&server)).then_some(logs)
+    })
+    .await;
+    let metrics = h.ctx.metrics.encode();
+    assert!(metrics.contains("FetchFailed"), "{metrics}");
+    for (what, text) in [("status", &status), ("Events", &events), ("logs", &logs), ("metrics", &metrics)] {
+        assert!(!text.contains(TOKEN), "the token is in the {what}: {text}");
+    }
     h.stop().await;
 }
