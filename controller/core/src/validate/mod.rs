@@ -110,7 +110,7 @@ fn validate_gitsource(m: &Manifest, gs: &dromos_crds::GitSource, out: &mut Vec<D
         out.push(m.error(
             "invalid-url",
             "spec.url",
-            format!("`{url}` is not an https://, ssh://, git@host:path or file:// URL"),
+            format!("`{}` is not an https://, ssh://, git@host:path or file:// URL", crate::giturl::redact_url(url)),
         ));
     }
     if let Some(p) = &gs.spec.path
