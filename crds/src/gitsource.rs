@@ -24,7 +24,9 @@ use serde::{Deserialize, Serialize};
 )]
 #[serde(rename_all = "camelCase")]
 pub struct GitSourceSpec {
-    /// Repository URL: `https://`, `ssh://` / `git@host:path`, or `file://`.
+    /// Repository URL: `https://`, `ssh://` / `git@host:path`, or `file://` (only where the
+    /// controller allows local repositories: `--allow-local-git`). Give credentials through
+    /// `secretRef`: a URL is shown by `kubectl get gs`.
     pub url: String,
     /// Branch, tag or commit to follow. Default: branch `main`.
     #[serde(rename = "ref", default, skip_serializing_if = "Option::is_none")]
