@@ -107,7 +107,9 @@ impl Metrics {
 pub struct HttpState {
     /// Metrics to expose.
     pub metrics: Arc<Metrics>,
-    /// Set once the controller is running.
+    /// True while this replica runs the operators: started, and leading when leader election is
+    /// on. `/readyz` answers 503 otherwise (a Service then sends webhooks to the leader only),
+    /// and `/hook` refuses with 503 rather than queue triggers that nothing would consume.
     pub ready: AtomicBool,
     /// Shared webhook secret.
     pub webhook_secret: Option<String>,
@@ -136,7 +138,7 @@ pub fn router(state: Arc<HttpState>) -> Router {
                 if s.ready.load(Ordering::Relaxed) {
                     (StatusCode::OK, "ready")
                 } else {
-                    (StatusCode::SERVICE_UNAVAILABLE, "starting")
+                    (StatusCode::SERVICE_UNAVAILABLE, "not running the operators: starting, or not the leader")
                 }
             }),
         )
@@ -208,6 +210,13 @@ async fn hook(State(s): State<Arc<HttpState>>, headers: HeaderMap, body: Bytes) 
     };
     if !authentic {
         return (StatusCode::UNAUTHORIZED, "bad or missing signature".into());
+    }
+    // Only the replica running the operators consumes triggers; a follower queues nothing.
+    if !s.ready.load(Ordering::Relaxed) {
+        return (
+            StatusCode::SERVICE_UNAVAILABLE,
+            "this replica is not running the operators (not the leader); retry".into(),
+        );
     }
     let Ok(payload) = serde_json::from_slice::<serde_json::Value>(&body) else {
         return (StatusCode::BAD_REQUEST, "body is not JSON".into());

@@ -75,6 +75,23 @@ pub async fn try_acquire(api: &Api<Lease>, cfg: &LeaseConfig) -> Result<bool, ku
     }
 }
 
+/// Gives the Lease up if this candidate holds it (on shutdown), so another replica takes over
+/// at once instead of after the lease duration.
+pub async fn release(api: &Api<Lease>, cfg: &LeaseConfig) -> Result<bool, kube::Error> {
+    let Some(mut lease) = api.get_opt(&cfg.name).await? else { return Ok(false) };
+    let Some(spec) = lease.spec.as_mut().filter(|s| s.holder_identity.as_deref() == Some(cfg.identity.as_str())) else {
+        return Ok(false);
+    };
+    spec.holder_identity = None;
+    spec.renew_time = None;
+    // replace carries the resourceVersion read above: a concurrent taker makes this fail.
+    match api.replace(&cfg.name, &PostParams::default(), &lease).await {
+        Ok(_) => Ok(true),
+        Err(kube::Error::Api(e)) if e.code == 409 => Ok(false),
+        Err(e) => Err(e),
+    }
+}
+
 /// Campaigns forever; the receiver reads true while this candidate leads.
 pub fn campaign(client: Client, cfg: LeaseConfig) -> watch::Receiver<bool> {
     let (tx, rx) = watch::channel(false);

@@ -267,7 +267,7 @@ async fn a_signed_push_webhook_triggers_an_immediate_sync_and_metrics_are_served
 
     let state = Arc::new(dromos::http::HttpState {
         metrics: h.ctx.metrics.clone(),
-        ready: std::sync::atomic::AtomicBool::new(true),
+        ready: std::sync::atomic::AtomicBool::new(false),
         webhook_secret: Some("s3cret".into()),
         client: client().await,
         scope: dromos::scope::Scope::namespace(h.ns.name.clone()),
@@ -275,8 +275,11 @@ async fn a_signed_push_webhook_triggers_an_immediate_sync_and_metrics_are_served
     });
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let addr = listener.local_addr().unwrap();
-    let server = AbortOnDrop(tokio::spawn(async move {
-        let _ = axum::serve(listener, dromos::http::router(state)).await;
+    let server = AbortOnDrop(tokio::spawn({
+        let state = state.clone();
+        async move {
+            let _ = axum::serve(listener, dromos::http::router(state)).await;
+        }
     }));
 
     let c2 = commit(&h.repo, "main", &[("a.yaml", Some(&cm("a", "2")))], "change");
@@ -290,6 +293,14 @@ async fn a_signed_push_webhook_triggers_an_immediate_sync_and_metrics_are_served
     )
     .await;
     assert_eq!(code, 401, "a bad signature is refused");
+    // A replica that does not run the operators (a follower) is not ready and takes no webhook.
+    let signed =
+        [("X-GitHub-Event", "push".to_string()), ("X-Hub-Signature-256", github_signature("s3cret", &payload))];
+    assert_eq!(http(addr, "GET", "/readyz", &[], "").await.0, 503);
+    let (code, body) = http(addr, "POST", "/hook", &signed, &payload).await;
+    assert_eq!(code, 503, "{body}");
+    state.ready.store(true, std::sync::atomic::Ordering::Relaxed);
+    assert_eq!(http(addr, "GET", "/readyz", &[], "").await.0, 200);
     let (code, body) = http(
         addr,
         "POST",

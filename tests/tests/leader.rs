@@ -1,7 +1,7 @@
 //! Leader election through a Lease on the real API server: one leader at a time, failover
 //! when the leader dies, and a leader that loses its Lease stops its work.
 
-use dromos::leader::{LeaseConfig, campaign, run_while_leading};
+use dromos::leader::{LeaseConfig, campaign, release, run_while_leading, try_acquire};
 use dromos_tests::{TestNamespace, client, wait_for};
 use k8s_openapi::api::coordination::v1::Lease;
 use std::time::Duration;
@@ -59,5 +59,23 @@ async fn one_leader_at_a_time_failover_and_step_down() {
     api.replace("dromos-controller", &Default::default(), &l).await.unwrap();
     let r = tokio::time::timeout(Duration::from_secs(10), work).await.expect("work stops").unwrap();
     assert!(r.unwrap_err().to_string().contains("lost leadership"));
+    ns.delete().await;
+}
+
+#[tokio::test]
+async fn a_released_lease_is_taken_at_once() {
+    let c = client().await;
+    let ns = TestNamespace::new(&c, "release").await;
+    let api = ns.api::<Lease>();
+    let mut long = cfg(&ns.name, "a");
+    long.duration = Duration::from_secs(3600);
+    assert!(try_acquire(&api, &long).await.unwrap(), "a leads");
+    let b = LeaseConfig { identity: "b".into(), ..long.clone() };
+    assert!(!try_acquire(&api, &b).await.unwrap(), "b waits while a holds an hour-long lease");
+    assert!(!release(&api, &b).await.unwrap(), "b cannot release a's lease");
+    assert!(release(&api, &long).await.unwrap(), "a gives it up on shutdown");
+    assert!(try_acquire(&api, &b).await.unwrap(), "b takes over without waiting for expiry");
+    let lease = api.get("dromos-controller").await.unwrap().spec.unwrap();
+    assert_eq!(lease.holder_identity.as_deref(), Some("b"));
     ns.delete().await;
 }

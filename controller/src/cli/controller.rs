@@ -54,7 +54,7 @@ async fn serve(args: ControllerArgs) -> Result<ExitCode> {
     let sources = manager.context::<gitsource::Context>().context("the GitSource operator runs")?;
     let state = std::sync::Arc::new(crate::http::HttpState {
         metrics: sources.metrics.clone(),
-        ready: std::sync::atomic::AtomicBool::new(true),
+        ready: std::sync::atomic::AtomicBool::new(false),
         webhook_secret,
         client: client.clone(),
         scope,
@@ -62,28 +62,71 @@ async fn serve(args: ControllerArgs) -> Result<ExitCode> {
     });
     let controllers = manager.run();
     let listener = tokio::net::TcpListener::bind(&listen).await.with_context(|| format!("listening on {listen}"))?;
-    let server = axum::serve(listener, crate::http::router(state));
+    let server = axum::serve(listener, crate::http::router(state.clone()));
+    let lease = leader_elect.then(|| crate::leader::LeaseConfig {
+        namespace: lease_namespace,
+        name: "dromos-controller".into(),
+        identity: std::env::var("HOSTNAME").unwrap_or_else(|_| format!("dromos-{}", std::process::id())),
+        duration: std::time::Duration::from_secs(15),
+        retry: std::time::Duration::from_secs(3),
+    });
     let controller = async {
-        if leader_elect {
-            let identity = std::env::var("HOSTNAME").unwrap_or_else(|_| format!("dromos-{}", std::process::id()));
-            let cfg = crate::leader::LeaseConfig {
-                namespace: lease_namespace,
-                name: "dromos-controller".into(),
-                identity,
-                duration: std::time::Duration::from_secs(15),
-                retry: std::time::Duration::from_secs(3),
-            };
-            let leading = crate::leader::campaign(client.clone(), cfg);
-            crate::leader::run_while_leading(leading, controllers).await
-        } else {
-            controllers.await;
-            Ok(())
+        match &lease {
+            Some(cfg) => {
+                let leading = crate::leader::campaign(client.clone(), cfg.clone());
+                tokio::spawn(mirror_leadership(leading.clone(), state.clone()));
+                crate::leader::run_while_leading(leading, controllers).await
+            }
+            None => {
+                state.ready.store(true, std::sync::atomic::Ordering::Relaxed);
+                controllers.await;
+                Ok(())
+            }
         }
     };
     tokio::select! {
         r = controller => r?,
         r = server => r?,
-        _ = tokio::signal::ctrl_c() => tracing::info!("interrupted; stopping"),
+        s = shutdown_signal() => tracing::info!("{s}; stopping"),
+    }
+    // Stop taking webhooks, and hand the Lease over at once instead of after its duration.
+    state.ready.store(false, std::sync::atomic::Ordering::Relaxed);
+    if let Some(cfg) = &lease {
+        let api: kube::Api<k8s_openapi::api::coordination::v1::Lease> = kube::Api::namespaced(client, &cfg.namespace);
+        match crate::leader::release(&api, cfg).await {
+            Ok(true) => tracing::info!("released the Lease"),
+            Ok(false) => {}
+            Err(e) => tracing::warn!("releasing the Lease: {e}"),
+        }
     }
     Ok(ExitCode::SUCCESS)
+}
+
+/// Keeps `ready` equal to "this replica leads".
+async fn mirror_leadership(
+    mut leading: tokio::sync::watch::Receiver<bool>,
+    state: std::sync::Arc<crate::http::HttpState>,
+) {
+    loop {
+        state.ready.store(*leading.borrow_and_update(), std::sync::atomic::Ordering::Relaxed);
+        if leading.changed().await.is_err() {
+            return;
+        }
+    }
+}
+
+/// Resolves on SIGINT (Ctrl-C) or SIGTERM (what Kubernetes sends a pod), naming which.
+async fn shutdown_signal() -> &'static str {
+    let term = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut s) => {
+                s.recv().await;
+            }
+            Err(_) => std::future::pending::<()>().await,
+        }
+    };
+    tokio::select! {
+        _ = tokio::signal::ctrl_c() => "interrupted",
+        _ = term => "terminated",
+    }
 }
