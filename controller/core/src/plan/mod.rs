@@ -9,11 +9,13 @@
 mod diff;
 mod inventory;
 mod levels;
+mod quantity;
 pub mod report;
 #[cfg(test)]
 mod tests;
 
-pub use diff::{base64, diff_text, is_subset, parse_quantity};
+pub use diff::{base64, diff_text, is_subset};
+pub use quantity::{canonical as canonical_quantity, parse_quantity};
 pub use inventory::{index_live, next_inventory};
 pub use levels::app_levels;
 
