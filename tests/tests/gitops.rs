@@ -385,3 +385,43 @@ async fn a_suspended_source_applies_nothing_until_resumed() {
     assert!(h.ns.api::<ConfigMap>().get_opt("a").await.unwrap().is_some());
     h.stop().await;
 }
+
+#[tokio::test]
+async fn a_commit_that_respells_a_number_is_applied() {
+    let h = Harness::new("respell", &[("a.yaml", Some(&cm("a", "1.10"))), ("b.yaml", Some(&cm("b", "1000")))]).await;
+    h.create_source(serde_json::json!({})).await;
+    h.ready_at(h.repo.refname_to_id("refs/heads/main").unwrap()).await;
+    let cms = h.ns.api::<ConfigMap>();
+    assert_eq!(cms.get("a").await.unwrap().data.unwrap()["value"], "1.10");
+    // Equal as numbers, different as strings: a ConfigMap stores what it is given.
+    let c2 = commit(&h.repo, "main", &[("a.yaml", Some(&cm("a", "1.1"))), ("b.yaml", Some(&cm("b", "1k")))], "respell");
+    h.ready_at(c2).await;
+    assert_eq!(cms.get("a").await.unwrap().data.unwrap()["value"], "1.1");
+    assert_eq!(cms.get("b").await.unwrap().data.unwrap()["value"], "1k");
+    h.stop().await;
+}
+
+/// The plan's model of the server's quantity normalisation, checked against the server.
+#[tokio::test]
+async fn the_api_server_stores_quantities_as_the_plan_models_them() {
+    use k8s_openapi::api::core::v1::ResourceQuota;
+    let c = client().await;
+    let ns = TestNamespace::new(&c, "quantity").await;
+    let written = [
+        "1.10", "1000", "0.50", "1024Mi", "1.5Gi", "0.5Ki", "1000Ki", "1e3", "1000e0", "1E3", "0.1m",
+        "0.0000000001", "12.", ".5", "1536Mi", "1073741824", "3.001P", "1e21",
+    ];
+    let hard: serde_json::Map<String, serde_json::Value> =
+        written.iter().enumerate().map(|(i, w)| (format!("count/q{i}.example.com"), serde_json::json!(w))).collect();
+    let rq: ResourceQuota = serde_json::from_value(serde_json::json!({
+        "apiVersion": "v1", "kind": "ResourceQuota", "metadata": {"name": "q"}, "spec": {"hard": hard}
+    }))
+    .unwrap();
+    let stored = ns.api::<ResourceQuota>().create(&PostParams::default(), &rq).await.expect("create quota");
+    let stored = stored.spec.unwrap().hard.unwrap();
+    for (i, w) in written.iter().enumerate() {
+        let got = &stored[&format!("count/q{i}.example.com")].0;
+        assert_eq!(Some(got.clone()), dromos_core::plan::canonical_quantity(w), "{w}");
+    }
+    ns.delete().await;
+}
