@@ -425,3 +425,40 @@ async fn the_api_server_stores_quantities_as_the_plan_models_them() {
     }
     ns.delete().await;
 }
+
+/// Admission refuses intervals and periods outside their bounds (decision 0039). Other test
+/// binaries may re-apply their own CRDs to the shared cluster meanwhile: each try applies ours
+/// first, and a dry run creates nothing.
+#[tokio::test]
+async fn admission_refuses_intervals_and_periods_out_of_bounds() {
+    let c = client().await;
+    let ns = TestNamespace::new(&c, "bounds").await;
+    let dry = PostParams { dry_run: true, ..Default::default() };
+    let gs = |interval: &str| -> GitSource {
+        serde_json::from_value(serde_json::json!({"apiVersion": "dromos.io/v1alpha1", "kind": "GitSource",
+            "metadata": {"name": "g"}, "spec": {"url": "https://example.com/r.git", "interval": interval}}))
+        .unwrap()
+    };
+    let job = |schedule: &str| -> dromos_crds::Job {
+        serde_json::from_value(serde_json::json!({"apiVersion": "dromos.io/v1alpha1", "kind": "Job",
+            "metadata": {"name": "j"}, "spec": {"run": {"cmd": "true"}, "schedule": schedule}}))
+        .unwrap()
+    };
+    let (gss, jobs) = (ns.api::<GitSource>(), ns.api::<dromos_crds::Job>());
+    wait_for("out-of-bounds values refused, bounds accepted", T, || async {
+        install_crds(&c).await;
+        for bad in ["1ms", "999ms", "25h", "99999999999999999999h"] {
+            gss.create(&dry, &gs(bad)).await.err()?;
+        }
+        for bad in ["R//PT0.0001S", "R//PT0S", "R/2026-01-01T00:00:00Z/P0DT0H0M0.5S"] {
+            jobs.create(&dry, &job(bad)).await.err()?;
+        }
+        gss.create(&dry, &gs("1s")).await.ok()?;
+        gss.create(&dry, &gs("24h")).await.ok()?;
+        jobs.create(&dry, &job("R//PT1S")).await.ok()?;
+        jobs.create(&dry, &job("R//P1DT0.5S")).await.ok()?;
+        Some(())
+    })
+    .await;
+    ns.delete().await;
+}

@@ -17,9 +17,7 @@ pub const MAX_DIAGNOSTICS: usize = 100;
 /// Most pruned objects named in a `Pruned` Event.
 const PRUNED_NAMED: usize = 10;
 
-/// Shortest interval obeyed: a shorter one is raised to it ([decision 0039]).
-///
-/// [decision 0039]: ../../../docs/decisions/0039-bounded-intervals-and-caught-panics.md
+/// Shortest interval obeyed: a shorter one is raised to it (docs/decisions/0039).
 pub const MIN_INTERVAL: Duration = Duration::from_secs(1);
 /// Longest interval obeyed: a longer one is lowered to it.
 pub const MAX_INTERVAL: Duration = Duration::from_secs(24 * 3600);
