@@ -413,9 +413,19 @@ mod tests {
         assert_eq!(d.requeue, Requeue::After(MIN_INTERVAL));
         let status = d.status.unwrap();
         let ready = status.common.conditions.iter().find(|c| c.type_ == READY).unwrap();
-        assert!(ready.message.ends_with("`1ms` is too short; it must be between 1s and 24h; using 1s"), "{}", ready.message);
+        assert!(
+            ready.message.ends_with("`1ms` is too short; it must be between 1s and 24h; using 1s"),
+            "{}",
+            ready.message
+        );
         assert!(d.events.iter().any(|e| e.reason == "IntervalOutOfRange"), "{:?}", d.events);
-        let again = decide(&spec, Some(1), Some(&status), Outcome::FetchFailed { reason: "FetchFailed", message: "x".into() }, now);
+        let again = decide(
+            &spec,
+            Some(1),
+            Some(&status),
+            Outcome::FetchFailed { reason: "FetchFailed", message: "x".into() },
+            now,
+        );
         assert_eq!(again.status.as_ref(), Some(&status));
         assert!(again.events.is_empty(), "{:?}", again.events);
     }

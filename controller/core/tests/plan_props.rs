@@ -14,9 +14,11 @@ fn quantity() -> impl Strategy<Value = String> {
     (
         0u32..4,
         prop::sample::select(vec!["", ".0", ".5", ".50", ".1", ".10", ".001", "000"]),
-        prop::sample::select(vec!["", "m", "k", "Ki", "Mi", "e3", "e0", "G", "P", "n", "u"]),
+        prop::sample::select(vec!["", "m", "k", "Ki", "Mi", "e3", "e0", "G", "P"]),
     )
         .prop_map(|(n, frac, suffix)| format!("{n}{frac}{suffix}"))
+        // Values below a milli (`0.5m`) are not modelled: the plan compares those as written.
+        .prop_filter("modelled quantity", |q| canonical_quantity(q).is_some())
 }
 
 /// Any string a manifest may hold: quantity-like ones and others.
@@ -58,7 +60,8 @@ fn build(p: &Pair, pick: fn(&(String, String)) -> &String, quantity: fn(&str) ->
             p.plain.iter().enumerate().map(|(i, v)| (format!("k{i}"), json!(pick(v)))).collect();
         return json!({"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": "c", "annotations": annotations}, "data": data});
     }
-    let env: Vec<Value> = p.plain.iter().enumerate().map(|(i, v)| json!({"name": format!("E{i}"), "value": pick(v)})).collect();
+    let env: Vec<Value> =
+        p.plain.iter().enumerate().map(|(i, v)| json!({"name": format!("E{i}"), "value": pick(v)})).collect();
     let resources: serde_json::Map<String, Value> =
         p.quantities.iter().enumerate().map(|(i, v)| (format!("r{i}"), json!(quantity(pick(v))))).collect();
     json!({"apiVersion": "apps/v1", "kind": "Deployment", "metadata": {"name": "d", "annotations": annotations},

@@ -184,7 +184,8 @@ fn project<'a>(desired: &'a Value, live: &Value, at: Object<'_>, path: &mut Vec<
 
 /// A unified diff (live -> desired) of the fields Dromos sets.
 pub fn diff_text(desired: &Value, live: &Value) -> String {
-    let before = serde_saphyr::to_string(&project(desired, live, Object::of(desired), &mut Vec::new())).unwrap_or_default();
+    let before =
+        serde_saphyr::to_string(&project(desired, live, Object::of(desired), &mut Vec::new())).unwrap_or_default();
     let after = serde_saphyr::to_string(desired).unwrap_or_default();
     similar::TextDiff::from_lines(&before, &after)
         .unified_diff()

@@ -15,9 +15,9 @@ pub mod report;
 mod tests;
 
 pub use diff::{base64, diff_text, is_subset};
-pub use quantity::{canonical as canonical_quantity, parse_quantity};
 pub use inventory::{index_live, next_inventory};
 pub use levels::app_levels;
+pub use quantity::{canonical as canonical_quantity, parse_quantity};
 
 use crate::render::kind_rank;
 use crate::translate::MANAGED_BY;

@@ -114,11 +114,20 @@ fn exact(s: &str) -> Option<Exact> {
 }
 
 /// The string the API server stores for the quantity `s`: `1.10` -> `1100m`, `1000` -> `1k`,
-/// `0.50` -> `500m`, `1024Mi` -> `1Gi`, `1e3` stays `1e3`, `0.1n` -> `1n`. `None` when `s` is
-/// not a quantity or lies beyond what is modelled exactly (more than 38 significant digits,
-/// past the `E` / `Ei` suffixes): such values compare as written.
+/// `0.50` -> `500m`, `1024Mi` -> `1Gi`; a string already in a canonical shape
+/// stays as written (`1E3`, `1Gi`). `None` when `s` is
+/// not a quantity or lies beyond what is modelled exactly (below a milli, more than 38
+/// significant digits, past the `E` / `Ei` suffixes): such values compare as written.
 pub fn canonical(s: &str) -> Option<String> {
+    let s = s.trim();
     let q = exact(s)?;
+    // Below a milli, fields differ (a ResourceQuota keeps `1m` for `0.1m`): not modelled.
+    if q.mantissa != 0 && q.exp10 < -3 {
+        return None;
+    }
+    if kept_as_written(s) {
+        return Some(s.to_string());
+    }
     if q.mantissa == 0 {
         return Some("0".into());
     }
@@ -144,6 +153,32 @@ pub fn canonical(s: &str) -> Option<String> {
     Some(format!("{sign}{n}{suffix}"))
 }
 
+/// True when the server keeps `s` as written: `ParseQuantity`'s int64 fast path reuses the
+/// string when it already looks canonical (`1E3`, `1Gi`, `100m`, `3.001P`, `+2`), and the
+/// stored object is serialized from that string.
+fn kept_as_written(s: &str) -> bool {
+    let body = s.strip_prefix(['+', '-']).unwrap_or(s);
+    let num_end = body.find(|c: char| !(c.is_ascii_digit() || c == '.')).unwrap_or(body.len());
+    let (number, suffix) = body.split_at(num_end);
+    let (int, frac) = number.split_once('.').unwrap_or((number, ""));
+    let int = match int.trim_start_matches('0') {
+        "" => "0",
+        digits => digits,
+    };
+    let Some((exp10, exp2, format)) = suffix_of(suffix) else { return false };
+    let shifted = format!("{int}{frac}");
+    let digits = (int.len() + frac.len()) as i64;
+    if format == Format::BinarySi {
+        let precision = 15 - int.len() as i64 - i64::from(exp2) * 3 / 10 - 1;
+        return frac.is_empty()
+            && precision >= 0
+            && exp2 % 10 == 0
+            && shifted.parse::<i64>().is_ok_and(|v| v.checked_mul(1i64 << exp2).is_some() && v & 7 != 0);
+    }
+    let scale = i64::from(exp10) - frac.len() as i64;
+    digits <= 18 && scale >= -9 && scale % 3 == 0 && !shifted.ends_with("000") && !shifted.starts_with('0')
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -166,16 +201,19 @@ mod tests {
             ("1000Ki", "1000Ki"),
             ("1e3", "1e3"),
             ("1000e0", "1e3"),
-            ("1E3", "1e3"),
+            ("1E3", "1E3"),
+            ("1Gi", "1Gi"),
+            ("3.001P", "3.001P"),
+            ("00012", "00012"),
+            (" 1Gi ", "1Gi"),
             ("1E", "1E"),
             ("100m", "100m"),
-            ("0.1m", "100u"),
-            ("0.0000000001", "1n"),
             ("-1.5", "-1500m"),
-            ("+2", "2"),
+            ("+2", "+2"),
+            ("+2.0", "2"),
             ("-0", "0"),
             ("000", "0"),
-            ("12.", "12"),
+            ("12.", "12."),
             (".5", "500m"),
             ("1Ei", "1Ei"),
             ("1e21", "1e21"),
@@ -186,7 +224,22 @@ mod tests {
 
     #[test]
     fn non_quantities_and_unmodelled_values() {
-        for s in ["", "abc", "1K", "1.2.3", "1e", "1ee3", "1 Gi", "1Gi ", "1..", "-", "1024Ei", "1000E"] {
+        for s in [
+            "",
+            "abc",
+            "1K",
+            "1.2.3",
+            "1e",
+            "1ee3",
+            "1 Gi",
+            "1..",
+            "-",
+            "1024Ei",
+            "1000E",
+            "0.1m",
+            "1n",
+            "0.0000000001",
+        ] {
             assert_eq!(canonical(s), None, "{s}");
         }
         assert_eq!(canonical(&"9".repeat(39)), None);

@@ -44,7 +44,11 @@ fn strings_that_look_like_quantities_compare_exactly_outside_resource_fields() {
         p.steps[0].action
     };
     for (from, to) in [("1.10", "1.1"), ("1000", "1k"), ("0.50", "0.5"), ("1Gi", "1024Mi"), ("1", "1.0")] {
-        assert_eq!(plan_of(cm("c", json!({"v": to})), cm("c", json!({"v": from}))), Action::Update, "data {from} -> {to}");
+        assert_eq!(
+            plan_of(cm("c", json!({"v": to})), cm("c", json!({"v": from}))),
+            Action::Update,
+            "data {from} -> {to}"
+        );
         let live = deployment("x", from, json!("1"));
         assert_eq!(plan_of(deployment("x", to, json!("1")), live.clone()), Action::Update, "env {from} -> {to}");
         assert_eq!(plan_of(deployment(to, from, json!("1")), deployment(from, from, json!("1"))), Action::Update);
@@ -81,7 +85,13 @@ fn quantity_paths_cover_every_field_the_server_normalises() {
         ("v1", "PersistentVolumeClaim", Box::new(resources)),
         ("v1", "PersistentVolume", Box::new(|q: &str| json!({"capacity": {"storage": q}}))),
         ("v1", "ResourceQuota", Box::new(|q: &str| json!({"hard": {"requests.memory": q}}))),
-        ("v1", "LimitRange", Box::new(|q: &str| json!({"limits": [{"max": {"cpu": q}, "min": {"cpu": q}, "default": {"cpu": q}, "defaultRequest": {"cpu": q}, "maxLimitRequestRatio": {"cpu": q}}]}))),
+        (
+            "v1",
+            "LimitRange",
+            Box::new(
+                |q: &str| json!({"limits": [{"max": {"cpu": q}, "min": {"cpu": q}, "default": {"cpu": q}, "defaultRequest": {"cpu": q}, "maxLimitRequestRatio": {"cpu": q}}]}),
+            ),
+        ),
     ];
     for (api, kind, spec) in &cases {
         assert!(is_subset(&obj(api, kind, spec("1024Mi")), &obj(api, kind, spec("1Gi"))), "{kind}");

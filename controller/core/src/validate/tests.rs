@@ -200,7 +200,9 @@ fn a_time_zone_typo_gets_a_hint() {
 #[test]
 fn gitsource_intervals_outside_the_bounds_are_errors_at_their_line() {
     let gs = |interval: &str| {
-        format!("apiVersion: dromos.io/v1alpha1\nkind: GitSource\nmetadata: {{name: g, namespace: n}}\nspec:\n  url: https://example.com/r.git\n  interval: \"{interval}\"\n")
+        format!(
+            "apiVersion: dromos.io/v1alpha1\nkind: GitSource\nmetadata: {{name: g, namespace: n}}\nspec:\n  url: https://example.com/r.git\n  interval: \"{interval}\"\n"
+        )
     };
     for bad in ["1ms", "0.5s", "25h", "99999999999999999999h"] {
         let d = check(&[("g.yaml", &gs(bad))]);
