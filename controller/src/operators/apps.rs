@@ -187,7 +187,7 @@ async fn reconcile_one(app: &App, ctx: &Context) -> Result<Action, Error> {
     let ns = app.namespace().unwrap_or_default();
     let apps: Api<App> = Api::namespaced(ctx.client.clone(), &ns);
     let has_finalizer = app.finalizers().iter().any(|f| f == FINALIZER);
-    let result = if app.metadata.deletion_timestamp.is_some() {
+    if app.metadata.deletion_timestamp.is_some() {
         if !has_finalizer {
             Ok(Action::await_change())
         } else {
@@ -217,8 +217,7 @@ async fn reconcile_one(app: &App, ctx: &Context) -> Result<Action, Error> {
         apply(&patched, ctx).await
     } else {
         apply(app, ctx).await
-    };
-    result
+    }
 }
 
 /// A JSON patch replacing `metadata.finalizers`, guarded by the resourceVersion read.

@@ -106,7 +106,7 @@ fn exact(s: &str) -> Option<Exact> {
         };
         exp10 = -9;
     }
-    while mantissa % 10 == 0 {
+    while mantissa.is_multiple_of(10) {
         mantissa /= 10;
         exp10 += 1;
     }

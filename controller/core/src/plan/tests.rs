@@ -73,7 +73,8 @@ fn quantity_paths_cover_every_field_the_server_normalises() {
     let pod = |q: &str| json!({"containers": [{"name": "m", "resources": {"limits": {"memory": q}}}], "initContainers": [{"name": "i", "resources": {"requests": {"cpu": q}}}], "overhead": {"cpu": q}, "volumes": [{"name": "v", "emptyDir": {"sizeLimit": q}}]});
     let template = |q: &str| json!({"template": {"spec": pod(q)}});
     let resources = |q: &str| json!({"resources": {"requests": {"storage": q}}});
-    let cases: Vec<(&str, &str, Box<dyn Fn(&str) -> Value>)> = vec![
+    type Spec<'a> = Box<dyn Fn(&str) -> Value + 'a>;
+    let cases: Vec<(&str, &str, Spec)> = vec![
         ("v1", "Pod", Box::new(pod)),
         ("apps/v1", "Deployment", Box::new(template)),
         ("apps/v1", "StatefulSet", Box::new(template)),
