@@ -34,9 +34,12 @@ pub struct GitSourceSpec {
     /// Directory inside the repository holding the manifests. Default: the root.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub path: Option<String>,
-    /// How often to fetch, e.g. `1m`, `30s`, `1h`. Default `1m`.
+    /// How often to fetch, e.g. `1m`, `30s`, `1h`: from `1s` to `24h`. Default `1m`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    #[schemars(regex(pattern = r"^([0-9]+(\.[0-9]+)?(ms|s|m|h))+$"))]
+    #[schemars(regex(pattern = r"^([0-9]+(\.[0-9]+)?(ms|s|m|h))+$"), length(max = 64))]
+    #[schemars(extend("x-kubernetes-validations" = [
+        {"rule": "duration(self) >= duration('1s') && duration(self) <= duration('24h')", "message": "interval must be from 1s to 24h", "reason": "FieldValueInvalid"}
+    ]))]
     pub interval: Option<String>,
     /// Secret with credentials: `username`/`password` or `bearerToken` for https,
     /// `identity` and `known_hosts` for ssh.

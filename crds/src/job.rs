@@ -49,7 +49,12 @@ pub struct JobSpec {
     pub dependencies: Vec<JobDependency>,
     /// Chronos schedule: ISO 8601 repeating interval `R[n]/<start>/<period>`, e.g.
     /// `R/2026-01-01T02:00:00Z/PT1H`. Bare `R` repeats forever; an empty start means now.
+    /// The period is at least one second.
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(length(max = 256))]
+    #[schemars(extend("x-kubernetes-validations" = [
+        {"rule": "!self.matches('/P(0+Y)?(0+M)?(0+W)?(0+D)?(T(0+H)?(0+M)?(0*([.,][0-9]*)?S)?)?$')", "message": "the period of schedule must be at least one second (e.g. PT1S)", "reason": "FieldValueInvalid"}
+    ]))]
     pub schedule: Option<String>,
     /// IANA time zone for `schedule` when its start has no offset. Default UTC.
     #[serde(default, skip_serializing_if = "Option::is_none")]

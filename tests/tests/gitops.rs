@@ -482,3 +482,93 @@ async fn credentials_in_a_url_never_reach_status_events_logs_or_metrics() {
     }
     h.stop().await;
 }
+
+#[tokio::test]
+async fn a_commit_that_respells_a_number_is_applied() {
+    let h = Harness::new("respell", &[("a.yaml", Some(&cm("a", "1.10"))), ("b.yaml", Some(&cm("b", "1000")))]).await;
+    h.create_source(serde_json::json!({})).await;
+    h.ready_at(h.repo.refname_to_id("refs/heads/main").unwrap()).await;
+    let cms = h.ns.api::<ConfigMap>();
+    assert_eq!(cms.get("a").await.unwrap().data.unwrap()["value"], "1.10");
+    // Equal as numbers, different as strings: a ConfigMap stores what it is given.
+    let c2 = commit(&h.repo, "main", &[("a.yaml", Some(&cm("a", "1.1"))), ("b.yaml", Some(&cm("b", "1k")))], "respell");
+    h.ready_at(c2).await;
+    assert_eq!(cms.get("a").await.unwrap().data.unwrap()["value"], "1.1");
+    assert_eq!(cms.get("b").await.unwrap().data.unwrap()["value"], "1k");
+    h.stop().await;
+}
+
+/// The plan's model of the server's quantity normalisation, checked against the server.
+#[tokio::test]
+async fn the_api_server_stores_quantities_as_the_plan_models_them() {
+    use k8s_openapi::api::core::v1::ResourceQuota;
+    let c = client().await;
+    let ns = TestNamespace::new(&c, "quantity").await;
+    let written = [
+        "1.10",
+        "1000",
+        "0.50",
+        "1024Mi",
+        "1.5Gi",
+        "0.5Ki",
+        "1000Ki",
+        "1e3",
+        "1000e0",
+        "1E3",
+        "12.",
+        ".5",
+        "1536Mi",
+        "1073741824",
+        "3.001P",
+        "1e21",
+    ];
+    // A dry run returns the object as the server would store it, and stores nothing.
+    let dry = PostParams { dry_run: true, ..Default::default() };
+    for w in written {
+        let rq: ResourceQuota = serde_json::from_value(serde_json::json!({
+            "apiVersion": "v1", "kind": "ResourceQuota", "metadata": {"name": "q"}, "spec": {"hard": {"requests.memory": w}}
+        }))
+        .unwrap();
+        let stored = ns.api::<ResourceQuota>().create(&dry, &rq).await.expect("dry-run quota");
+        let got = stored.spec.unwrap().hard.unwrap()["requests.memory"].0.clone();
+        assert_eq!(Some(got), dromos_core::plan::canonical_quantity(w), "{w}");
+    }
+    ns.delete().await;
+}
+
+/// Admission refuses intervals and periods outside their bounds (decision 0040). Other test
+/// binaries may re-apply their own CRDs to the shared cluster meanwhile: each try applies ours
+/// first, and a dry run creates nothing.
+#[tokio::test]
+async fn admission_refuses_intervals_and_periods_out_of_bounds() {
+    let c = client().await;
+    let ns = TestNamespace::new(&c, "bounds").await;
+    let dry = PostParams { dry_run: true, ..Default::default() };
+    let gs = |interval: &str| -> GitSource {
+        serde_json::from_value(serde_json::json!({"apiVersion": "dromos.io/v1alpha1", "kind": "GitSource",
+            "metadata": {"name": "g"}, "spec": {"url": "https://example.com/r.git", "interval": interval}}))
+        .unwrap()
+    };
+    let job = |schedule: &str| -> dromos_crds::Job {
+        serde_json::from_value(serde_json::json!({"apiVersion": "dromos.io/v1alpha1", "kind": "Job",
+            "metadata": {"name": "j"}, "spec": {"run": {"cmd": "true"}, "schedule": schedule}}))
+        .unwrap()
+    };
+    let (gss, jobs) = (ns.api::<GitSource>(), ns.api::<dromos_crds::Job>());
+    wait_for("out-of-bounds values refused, bounds accepted", T, || async {
+        install_crds(&c).await;
+        for bad in ["1ms", "999ms", "25h", "99999999999999999999h"] {
+            gss.create(&dry, &gs(bad)).await.err()?;
+        }
+        for bad in ["R//PT0.0001S", "R//PT0S", "R/2026-01-01T00:00:00Z/P0DT0H0M0.5S"] {
+            jobs.create(&dry, &job(bad)).await.err()?;
+        }
+        gss.create(&dry, &gs("1s")).await.ok()?;
+        gss.create(&dry, &gs("24h")).await.ok()?;
+        jobs.create(&dry, &job("R//PT1S")).await.ok()?;
+        jobs.create(&dry, &job("R//P1DT0.5S")).await.ok()?;
+        Some(())
+    })
+    .await;
+    ns.delete().await;
+}

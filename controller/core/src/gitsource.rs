@@ -17,40 +17,102 @@ pub const MAX_DIAGNOSTICS: usize = 100;
 /// Most pruned objects named in a `Pruned` Event.
 const PRUNED_NAMED: usize = 10;
 
-/// Parses `1m`, `30s`, `1h30m`, `500ms`.
+/// Shortest interval obeyed: a shorter one is raised to it (docs/decisions/0040).
+pub const MIN_INTERVAL: Duration = Duration::from_secs(1);
+/// Longest interval obeyed: a longer one is lowered to it.
+pub const MAX_INTERVAL: Duration = Duration::from_secs(24 * 3600);
+
+/// Parses `1m`, `30s`, `1h30m`, `500ms`, `1.5h` (the CRD's pattern: numbers with units `ms`,
+/// `s`, `m`, `h`). `None` when it does not parse, is zero, or does not fit a `Duration`; never
+/// panics, whatever the input.
 pub fn parse_interval(s: &str) -> Option<Duration> {
-    let mut total = 0f64;
-    let mut num = String::new();
-    let mut chars = s.chars().peekable();
-    while let Some(c) = chars.next() {
-        if c.is_ascii_digit() || c == '.' {
-            num.push(c);
-            continue;
-        }
-        let n: f64 = num.parse().ok()?;
-        num.clear();
-        let unit = if c == 'm' && chars.peek() == Some(&'s') {
-            chars.next();
-            0.001
-        } else {
-            match c {
-                's' => 1.0,
-                'm' => 60.0,
-                'h' => 3600.0,
-                _ => return None,
-            }
-        };
-        total += n * unit;
-    }
-    if !num.is_empty() || total <= 0.0 {
-        return None;
-    }
-    Some(Duration::from_secs_f64(total))
+    parse_nanos(s).ok().and_then(|n| u64::try_from(n).ok()).filter(|n| *n > 0).map(Duration::from_nanos)
 }
 
-/// The reconcile interval of a source.
-pub fn interval(spec: &GitSourceSpec) -> Duration {
-    spec.interval.as_deref().and_then(parse_interval).unwrap_or(DEFAULT_INTERVAL)
+/// Why an interval does not parse: the text is malformed, or its value overflows.
+#[derive(Debug, PartialEq)]
+enum Unparsed {
+    Syntax,
+    Overflow,
+}
+
+/// The value of an interval in nanoseconds, exactly (fractions below a nanosecond dropped).
+fn parse_nanos(s: &str) -> Result<u128, Unparsed> {
+    let mut total: u128 = 0;
+    let mut rest = s;
+    if rest.is_empty() {
+        return Err(Unparsed::Syntax);
+    }
+    while !rest.is_empty() {
+        let num_end = rest.find(|c: char| !(c.is_ascii_digit() || c == '.')).ok_or(Unparsed::Syntax)?;
+        let (num, tail) = rest.split_at(num_end);
+        let (unit, len): (u128, usize) = if tail.starts_with("ms") {
+            (1_000_000, 2)
+        } else {
+            match tail.as_bytes()[0] {
+                b's' => (1_000_000_000, 1),
+                b'm' => (60_000_000_000, 1),
+                b'h' => (3_600_000_000_000, 1),
+                _ => return Err(Unparsed::Syntax),
+            }
+        };
+        rest = &tail[len..];
+        let (int, frac) = num.split_once('.').unwrap_or((num, ""));
+        if int.is_empty() || (num.contains('.') && frac.is_empty()) || frac.contains('.') {
+            return Err(Unparsed::Syntax);
+        }
+        let int: u128 = int.parse().map_err(|_| Unparsed::Overflow)?;
+        // 19 digits of a fraction resolve below a nanosecond of an hour.
+        let frac = &frac[..frac.len().min(19)];
+        let scale = 10u128.pow(frac.len() as u32);
+        let frac_value: u128 = if frac.is_empty() { 0 } else { frac.parse().map_err(|_| Unparsed::Syntax)? };
+        let part = int.checked_mul(unit).and_then(|v| v.checked_add(frac_value * unit / scale));
+        total = part.and_then(|p| total.checked_add(p)).ok_or(Unparsed::Overflow)?;
+    }
+    Ok(total)
+}
+
+/// An interval the reconcile does not obey as written: what it uses instead, and why.
+#[derive(Debug, PartialEq)]
+pub struct IntervalProblem {
+    /// The interval used instead.
+    pub used: Duration,
+    /// What is wrong with the one written (names `spec.interval`).
+    pub message: String,
+}
+
+/// Checks `spec.interval` text against its syntax and [`MIN_INTERVAL`]..=[`MAX_INTERVAL`].
+pub fn check_interval(s: &str) -> Result<Duration, IntervalProblem> {
+    let bounds = format!("between {} and {}", fmt_interval(MIN_INTERVAL), fmt_interval(MAX_INTERVAL));
+    let problem = |used: Duration, what: &str| IntervalProblem {
+        used,
+        message: format!("spec.interval `{s}` {what}; it must be {bounds}; using {}", fmt_interval(used)),
+    };
+    match parse_nanos(s) {
+        Err(Unparsed::Syntax) => Err(problem(DEFAULT_INTERVAL, "is not a duration such as `30s`, `5m` or `1h30m`")),
+        Err(Unparsed::Overflow) => Err(problem(MAX_INTERVAL, "is too long")),
+        Ok(n) if n < MIN_INTERVAL.as_nanos() => Err(problem(MIN_INTERVAL, "is too short")),
+        Ok(n) if n > MAX_INTERVAL.as_nanos() => Err(problem(MAX_INTERVAL, "is too long")),
+        Ok(n) => Ok(Duration::from_nanos(n as u64)),
+    }
+}
+
+fn fmt_interval(d: Duration) -> String {
+    match d.as_secs() {
+        s if s % 3600 == 0 => format!("{}h", s / 3600),
+        s if s % 60 == 0 => format!("{}m", s / 60),
+        s => format!("{s}s"),
+    }
+}
+
+/// The reconcile interval of a source, bounded, and why it is not `spec.interval` as written
+/// when it is not.
+pub fn interval(spec: &GitSourceSpec) -> (Duration, Option<String>) {
+    match spec.interval.as_deref().map(check_interval) {
+        None => (DEFAULT_INTERVAL, None),
+        Some(Ok(d)) => (d, None),
+        Some(Err(p)) => (p.used, Some(p.message)),
+    }
 }
 
 /// Prune and deletion-guard settings of a source.
@@ -128,8 +190,21 @@ pub fn decide(
     let mut status = old.clone();
     status.common.observed_generation = generation;
     let mut events = Vec::new();
-    let cond = |s: Standard<'_>| conditions::standard(s, generation, &old.common.conditions, now);
-    let after = Requeue::After(interval(spec));
+    let (every, interval_problem) = interval(spec);
+    // An out-of-range interval is obeyed clamped, and every condition message says so.
+    let cond = |s: Standard<'_>| {
+        let message = match &interval_problem {
+            Some(p) => format!("{}; {p}", s.message),
+            None => s.message.to_string(),
+        };
+        conditions::standard(Standard { message: &message, ..s }, generation, &old.common.conditions, now)
+    };
+    if let Some(p) = &interval_problem
+        && !old.common.conditions.iter().any(|c| c.message.ends_with(p.as_str()))
+    {
+        events.push(Event::warning("IntervalOutOfRange", p.clone()));
+    }
+    let after = Requeue::After(every);
     let requeue = match outcome {
         Outcome::Suspended => {
             let ready = conditions::is_true(&old.common.conditions, dromos_crds::condition::READY);
@@ -332,7 +407,66 @@ mod tests {
         assert_eq!(parse_interval("2s"), Some(Duration::from_secs(2)));
         assert_eq!(parse_interval("x"), None);
         assert_eq!(parse_interval("5"), None);
-        assert_eq!(interval(&GitSourceSpec::default()), DEFAULT_INTERVAL);
+        assert_eq!(parse_interval("1.5h"), Some(Duration::from_secs(5400)));
+        assert_eq!(parse_interval("0.000000001s"), Some(Duration::from_nanos(1)));
+        for bad in ["", "1.s", ".5s", "1..5s", "1x", "0s", "1mss", "1é"] {
+            assert_eq!(parse_interval(bad), None, "{bad}");
+        }
+        // Overflows: no panic, no value.
+        assert_eq!(parse_interval("99999999999999999999h"), None);
+        assert_eq!(parse_interval(&format!("{}h", "9".repeat(400))), None);
+        assert_eq!(parse_interval(&"9999999999h".repeat(1000)), None);
+        assert_eq!(interval(&GitSourceSpec::default()), (DEFAULT_INTERVAL, None));
+    }
+
+    #[test]
+    fn intervals_out_of_bounds_are_clamped_and_said() {
+        let of = |s: &str| interval(&GitSourceSpec { interval: Some(s.into()), ..Default::default() });
+        assert_eq!(of("1s"), (MIN_INTERVAL, None));
+        assert_eq!(of("24h"), (MAX_INTERVAL, None));
+        let (d, why) = of("1ms");
+        assert_eq!(d, MIN_INTERVAL);
+        assert_eq!(why.unwrap(), "spec.interval `1ms` is too short; it must be between 1s and 24h; using 1s");
+        for long in ["25h", "99999999999999999999h"] {
+            let (d, why) = of(long);
+            assert_eq!(d, MAX_INTERVAL);
+            assert!(why.unwrap().contains("is too long"), "{long}");
+        }
+        assert_eq!(of("soon").0, DEFAULT_INTERVAL);
+        // The reconcile obeys the clamped interval and says so once.
+        let spec = GitSourceSpec { interval: Some("1ms".into()), ..Default::default() };
+        let now = t("2026-12-04T10:00:00Z");
+        let d = decide(&spec, Some(1), None, Outcome::FetchFailed { reason: "FetchFailed", message: "x".into() }, now);
+        assert_eq!(d.requeue, Requeue::After(MIN_INTERVAL));
+        let status = d.status.unwrap();
+        let ready = status.common.conditions.iter().find(|c| c.type_ == READY).unwrap();
+        assert!(
+            ready.message.ends_with("`1ms` is too short; it must be between 1s and 24h; using 1s"),
+            "{}",
+            ready.message
+        );
+        assert!(d.events.iter().any(|e| e.reason == "IntervalOutOfRange"), "{:?}", d.events);
+        let again = decide(
+            &spec,
+            Some(1),
+            Some(&status),
+            Outcome::FetchFailed { reason: "FetchFailed", message: "x".into() },
+            now,
+        );
+        assert_eq!(again.status.as_ref(), Some(&status));
+        assert!(again.events.is_empty(), "{:?}", again.events);
+    }
+
+    proptest::proptest! {
+        #[test]
+        fn parse_interval_never_panics(s in "\\PC{0,40}", digits in "[0-9.]{0,60}[mshx]{0,3}") {
+            let _ = parse_interval(&s);
+            let _ = check_interval(&s);
+            let _ = check_interval(&digits);
+            if let Some(d) = parse_interval(&digits) {
+                proptest::prop_assert!(d > Duration::ZERO);
+            }
+        }
     }
 
     #[test]

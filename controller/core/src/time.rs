@@ -24,6 +24,13 @@ pub fn whole_seconds(t: Instant) -> Instant {
     DateTime::from_timestamp(t.timestamp(), 0).unwrap_or_default()
 }
 
+/// `n` seconds from a spec value, saturated to 100 years either way, so that adding it to an
+/// instant of this era stays within chrono's range (where `Duration::seconds` and `+` panic).
+pub fn seconds(n: i64) -> chrono::Duration {
+    const MAX: i64 = 100 * 366 * 86_400;
+    chrono::Duration::seconds(n.clamp(-MAX, MAX))
+}
+
 /// The Kubernetes `Time` of an instant, in whole seconds: `meta/v1.Time` has second precision
 /// on the wire, and a finer local copy would never compare equal to what the server returns.
 pub fn to_k8s(t: Instant) -> Time {
@@ -38,6 +45,15 @@ pub fn from_k8s(t: &Time) -> Instant {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn spec_seconds_saturate() {
+        let now = parse_time("2026-01-01T00:00:00Z").unwrap();
+        assert_eq!(seconds(60), chrono::Duration::minutes(1));
+        for n in [i64::MAX, i64::MIN, i64::MAX / 1000 + 1] {
+            assert!(now.checked_add_signed(seconds(n)).is_some(), "{n}");
+        }
+    }
 
     #[test]
     fn conversions_round_trip() {

@@ -166,18 +166,24 @@ fn error_policy(app: Arc<App>, err: &Error, ctx: Arc<Context>) -> Action {
 }
 
 async fn reconcile(app: Arc<App>, ctx: Arc<Context>) -> Result<Action, Error> {
+    let result = super::guard(&*app, &ctx.recorder, reconcile_one(&app, &ctx)).await;
+    ctx.reconciles.fetch_add(1, Ordering::Relaxed);
+    ctx.backoff.record(&app, result)
+}
+
+async fn reconcile_one(app: &App, ctx: &Context) -> Result<Action, Error> {
     let ns = app.namespace().unwrap_or_default();
     let apps: Api<App> = Api::namespaced(ctx.client.clone(), &ns);
     let has_finalizer = app.finalizers().iter().any(|f| f == FINALIZER);
-    let result = if app.metadata.deletion_timestamp.is_some() {
+    if app.metadata.deletion_timestamp.is_some() {
         if !has_finalizer {
             Ok(Action::await_change())
         } else {
-            match cleanup(&app, &ctx).await {
+            match cleanup(app, ctx).await {
                 Ok(None) => {
                     // Done: remove our finalizer (a JSON patch that tests the list first).
                     let finalizers: Vec<&String> = app.finalizers().iter().filter(|f| *f != FINALIZER).collect();
-                    let patch = json_patch(&app, serde_json::json!(finalizers));
+                    let patch = json_patch(app, serde_json::json!(finalizers));
                     ctx.writes.fetch_add(1, Ordering::Relaxed);
                     apps.patch(&app.name_any(), &PatchParams::default(), &patch).await?;
                     Ok(Action::await_change())
@@ -191,17 +197,15 @@ async fn reconcile(app: Arc<App>, ctx: Arc<Context>) -> Result<Action, Error> {
         finalizers.push(FINALIZER.to_string());
         ctx.writes.fetch_add(1, Ordering::Relaxed);
         let patched = apps
-            .patch(&app.name_any(), &PatchParams::default(), &json_patch(&app, serde_json::json!(finalizers)))
+            .patch(&app.name_any(), &PatchParams::default(), &json_patch(app, serde_json::json!(finalizers)))
             .await?;
         // Go on with the App as patched rather than wait for the watch to bring it back: under
         // load the queue is long, and a new App would otherwise pass through it twice before
         // its workload exists.
-        apply(&patched, &ctx).await
+        apply(&patched, ctx).await
     } else {
-        apply(&app, &ctx).await
-    };
-    ctx.reconciles.fetch_add(1, Ordering::Relaxed);
-    ctx.backoff.record(&app, result)
+        apply(app, ctx).await
+    }
 }
 
 /// A JSON patch replacing `metadata.finalizers`, guarded by the resourceVersion read.

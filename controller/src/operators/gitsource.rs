@@ -237,7 +237,7 @@ pub async fn reconcile(gs: Arc<GitSource>, ctx: Arc<Context>) -> Result<Action, 
         source = %format!("{}/{}", gs.namespace().unwrap_or_default(), gs.name_any()),
         revision = tracing::field::Empty
     );
-    let result = reconcile_in(&gs, &ctx, span.clone()).instrument(span).await;
+    let result = super::guard(&*gs, &ctx.recorder, reconcile_in(&gs, &ctx, span.clone()).instrument(span)).await;
     ctx.backoff.record(&gs, result)
 }
 

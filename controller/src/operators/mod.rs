@@ -114,6 +114,9 @@ pub enum Error {
     /// An object the operator cannot handle.
     #[error("{0}")]
     Unsupported(String),
+    /// The reconcile panicked (a bug): this object failed, the process goes on.
+    #[error("reconcile panicked: {0}")]
+    Panicked(String),
 }
 
 impl Error {
@@ -126,6 +129,7 @@ impl Error {
             Error::Sync(_) => "SyncError",
             Error::Serialize(_) => "SerializeError",
             Error::Unsupported(_) => "Unsupported",
+            Error::Panicked(_) => "ReconcilePanicked",
         }
     }
 
@@ -142,6 +146,54 @@ pub async fn source_credentials(client: &Client, gs: &dromos_crds::GitSource) ->
     let api: kube::Api<k8s_openapi::api::core::v1::Secret> =
         kube::Api::namespaced(client.clone(), &gs.namespace().unwrap_or_default());
     Ok(crate::git::Credentials::from_secret(&api.get(&r.name).await?))
+}
+
+/// Runs `fut`, turning a panic inside it into [`Error::Panicked`] with the panic's message.
+/// Unwind safety is asserted: a reconcile's own state dies with it, and what it shares
+/// (caches, counters, [`Backoff`], [`report::OwnWrites`]) is only touched under short locks
+/// that never span a call into code that could panic on an object's values.
+pub async fn catch_panic<T>(fut: impl std::future::Future<Output = Result<T>>) -> Result<T> {
+    use futures::FutureExt;
+    match std::panic::AssertUnwindSafe(fut).catch_unwind().await {
+        Ok(r) => r,
+        Err(payload) => {
+            let message = payload
+                .downcast_ref::<&str>()
+                .map(|s| s.to_string())
+                .or_else(|| payload.downcast_ref::<String>().cloned())
+                .unwrap_or_else(|| "a panic without a message".into());
+            Err(Error::Panicked(message))
+        }
+    }
+}
+
+/// Runs one pass of a loop (a scheduling cycle, an offer round): a panic in it is logged and
+/// the loop goes on with the next pass.
+pub async fn one_pass(what: &'static str, fut: impl std::future::Future<Output = ()>) {
+    if let Err(e) = catch_panic(async {
+        fut.await;
+        Ok(())
+    })
+    .await
+    {
+        tracing::error!(loop_ = what, "pass failed, the loop goes on: {e}");
+    }
+}
+
+/// Runs one reconcile of `obj` so that a panic fails that object only: it becomes
+/// [`Error::Panicked`] (the error policy retries it with backoff, like any failure) and a
+/// Warning Event `ReconcilePanicked` naming the panic is published on the object.
+pub async fn guard<K, T>(obj: &K, recorder: &Recorder, fut: impl std::future::Future<Output = Result<T>>) -> Result<T>
+where
+    K: kube::Resource<DynamicType = ()>,
+{
+    let result = catch_panic(fut).await;
+    if let Err(e @ Error::Panicked(_)) = &result {
+        tracing::error!(object = %ObjectRef::from_obj(obj), "{e}");
+        let note = format!("{e}; retried with backoff");
+        report::event(recorder, &obj.object_ref(&()), true, "Reconcile", e.reason(), &note).await;
+    }
+    result
 }
 
 /// Result of a reconcile.
@@ -219,6 +271,39 @@ pub fn backoff_delay(failures: u32, jitter: f64) -> Duration {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[tokio::test]
+    async fn a_panicking_pass_leaves_the_loop_running() {
+        let mut passes = 0;
+        for i in 0..3 {
+            one_pass("test", async move { assert_ne!(i, 1, "pass {i} panics") }).await;
+            passes += 1;
+        }
+        assert_eq!(passes, 3);
+    }
+
+    #[tokio::test]
+    async fn a_panic_in_a_reconcile_becomes_an_error_retried_with_backoff() {
+        let r: Result<()> = catch_panic(async { panic!("index out of bounds: the len is 0") }).await;
+        let Err(e @ Error::Panicked(_)) = r else { panic!("{r:?}") };
+        assert_eq!(e.reason(), "ReconcilePanicked");
+        assert_eq!(e.to_string(), "reconcile panicked: index out of bounds: the len is 0");
+        let n = 7;
+        let r: Result<()> = catch_panic(async move { panic!("formatted {n}") }).await;
+        assert!(matches!(r, Err(Error::Panicked(m)) if m == "formatted 7"));
+        // What does not panic passes through untouched.
+        assert_eq!(catch_panic(async { Ok(5) }).await.unwrap(), 5);
+        assert!(matches!(catch_panic::<()>(async { Err(Error::Conflict("x".into())) }).await, Err(Error::Conflict(_))));
+        // The error policy retries it with backoff, not at once.
+        let backoff: Backoff<k8s_openapi::api::core::v1::ConfigMap> = Backoff::new("test");
+        let mut cm = k8s_openapi::api::core::v1::ConfigMap::default();
+        cm.metadata.name = Some("a".into());
+        cm.metadata.namespace = Some("ns".into());
+        let action = backoff.on_error(&cm, &Error::Panicked("x".into()));
+        assert_ne!(action, Action::requeue(CONFLICT_RETRY));
+        let second = backoff.on_error(&cm, &Error::Panicked("x".into()));
+        assert_ne!(action, second);
+    }
 
     #[test]
     fn backoff_doubles_to_its_cap_with_bounded_jitter() {

@@ -259,7 +259,7 @@ async fn write_status(ctx: &Context, pkg: &Package, status: &PackageStatus) -> R
 }
 
 async fn reconcile(pkg: Arc<Package>, ctx: Arc<Context>) -> Result<Action, Error> {
-    let r = reconcile_one(&pkg, &ctx).await;
+    let r = super::guard(&*pkg, &ctx.recorder, reconcile_one(&pkg, &ctx)).await;
     ctx.reconciles.fetch_add(1, Ordering::Relaxed);
     ctx.backoff.record(&pkg, r)
 }

@@ -1,12 +1,16 @@
-//! Comparing desired with live objects (pure): the semantic subset test, quantities, Secret
-//! data, and the unified diff of the fields Dromos sets.
+//! Comparing desired with live objects (pure): the semantic subset test, quantities where
+//! the API server normalises them, Secret data, and the unified diff of the fields Dromos sets.
 
+use super::quantity::canonical;
 use serde_json::Value;
 
 /// True when every field of `desired` has the same value in `live` (extra live fields, such
-/// as defaults and fields of other managers, are ignored). Quantities compare by value
-/// (`1024Mi` == `1Gi`), numbers numerically, and an empty list or map equals an absent one.
+/// as defaults and fields of other managers, are ignored). Strings compare exactly, except at
+/// the paths where the API server stores quantities in canonical form (`normalised_at`):
+/// there `1024Mi` == `1Gi` and `1.10` == `1100m`. Numbers compare by value, and an empty list
+/// or map equals an absent one.
 pub fn is_subset(desired: &Value, live: &Value) -> bool {
+    let at = Object::of(desired);
     if desired["kind"] == "Secret" && desired.get("stringData").is_some() {
         let mut d = desired.clone();
         if let Some(sd) = d.as_object_mut().and_then(|o| o.remove("stringData")) {
@@ -18,24 +22,63 @@ pub fn is_subset(desired: &Value, live: &Value) -> bool {
                 }
             }
         }
-        return sub(&d, live);
+        return sub(&d, live, at, &mut Vec::new());
     }
-    sub(desired, live)
+    sub(desired, live, at, &mut Vec::new())
 }
 
-fn sub(d: &Value, l: &Value) -> bool {
+/// The group and kind of the object being compared: they say where quantities are normalised.
+#[derive(Clone, Copy)]
+struct Object<'a> {
+    group: &'a str,
+    kind: &'a str,
+}
+
+impl<'a> Object<'a> {
+    fn of(v: &'a Value) -> Self {
+        let api_version = v["apiVersion"].as_str().unwrap_or("");
+        let group = api_version.rsplit_once('/').map_or("", |(g, _)| g);
+        Object { group, kind: v["kind"].as_str().unwrap_or("") }
+    }
+}
+
+/// `path` holds the keys from the object's root to `d` (list positions are not part of it).
+fn sub<'a>(d: &'a Value, l: &Value, at: Object<'_>, path: &mut Vec<&'a str>) -> bool {
     match (d, l) {
         (Value::Object(dm), Value::Object(lm)) => dm.iter().all(|(k, dv)| match lm.get(k) {
-            Some(lv) => sub(dv, lv),
+            Some(lv) => {
+                path.push(k);
+                let same = sub(dv, lv, at, path);
+                path.pop();
+                same
+            }
             None => is_empty(dv),
         }),
         (Value::Object(dm), Value::Null) => dm.is_empty(),
-        (Value::Array(da), Value::Array(la)) => da.len() == la.len() && da.iter().zip(la).all(|(a, b)| sub(a, b)),
+        (Value::Array(da), Value::Array(la)) => {
+            da.len() == la.len() && da.iter().zip(la).all(|(a, b)| sub(a, b, at, path))
+        }
         (Value::Array(da), Value::Null) => da.is_empty(),
-        (Value::Number(a), Value::Number(b)) => a.as_f64() == b.as_f64(),
-        (Value::String(a), Value::String(b)) => a == b || quantity_eq(a, b),
+        (Value::Number(a), Value::Number(b)) => number_eq(a, b),
+        (Value::String(a), Value::String(b)) => a == b || (normalised_at(at, path) && same_quantity(a, b)),
+        // `cpu: 1` written as a number is stored as the quantity string `"1"`.
+        (Value::Number(a), Value::String(b)) => normalised_at(at, path) && same_quantity(&a.to_string(), b),
         (a, b) => a == b,
     }
+}
+
+/// Integers compare exactly (beyond 2^53 an `f64` would merge neighbours), other numbers by
+/// value (`1` == `1.0`).
+fn number_eq(a: &serde_json::Number, b: &serde_json::Number) -> bool {
+    match (a.as_i64(), b.as_i64(), a.as_u64(), b.as_u64()) {
+        (Some(x), Some(y), _, _) => x == y,
+        (_, _, Some(x), Some(y)) => x == y,
+        _ => a.as_f64() == b.as_f64(),
+    }
+}
+
+fn same_quantity(a: &str, b: &str) -> bool {
+    matches!((canonical(a), canonical(b)), (Some(x), Some(y)) if x == y)
 }
 
 /// Values the API server omits (Go's `omitempty`): absent live means equal.
@@ -50,39 +93,52 @@ fn is_empty(v: &Value) -> bool {
     }
 }
 
-/// Parses a Kubernetes quantity into its value (`500m` -> 0.5, `1Gi` -> 1073741824).
-pub fn parse_quantity(s: &str) -> Option<f64> {
-    let s = s.trim();
-    let split = s.find(|c: char| !(c.is_ascii_digit() || c == '.' || c == '+' || c == '-')).unwrap_or(s.len());
-    let (num, suffix) = s.split_at(split);
-    if num.is_empty() {
-        return None;
-    }
-    let n: f64 = num.parse().ok()?;
-    let mult = match suffix {
-        "" => 1.0,
-        "m" => 1e-3,
-        "k" => 1e3,
-        "M" => 1e6,
-        "G" => 1e9,
-        "T" => 1e12,
-        "P" => 1e15,
-        "Ki" => 1024.0,
-        "Mi" => 1024f64.powi(2),
-        "Gi" => 1024f64.powi(3),
-        "Ti" => 1024f64.powi(4),
-        "Pi" => 1024f64.powi(5),
-        _ => return None,
+/// Quantity fields of a pod spec (Go `resource.Quantity`), relative to the spec. A pattern is
+/// keys joined by `/`; `*` is any key and `a|b` either.
+const POD_SPEC: [&str; 5] = [
+    "containers|initContainers|ephemeralContainers/resources/requests|limits/*",
+    "resources/requests|limits/*",
+    "overhead/*",
+    "volumes/emptyDir/sizeLimit",
+    "volumes/ephemeral/volumeClaimTemplate/spec/resources/requests|limits/*",
+];
+
+/// True when the API server stores the string at `path` of an `at` object as a canonical
+/// quantity (it parses the field into a `resource.Quantity` and writes it back), so two
+/// spellings of one quantity there are the same stored value. Everywhere else, including
+/// every field of Dromos' own resources and of other custom resources (stored as written),
+/// strings must be equal.
+fn normalised_at(at: Object<'_>, path: &[&str]) -> bool {
+    let pod_spec: &[&str] = match (at.group, at.kind) {
+        ("", "Pod") => &["spec"],
+        ("", "PodTemplate") => &["template", "spec"],
+        ("", "ReplicationController")
+        | ("apps", "Deployment" | "StatefulSet" | "DaemonSet" | "ReplicaSet")
+        | ("batch", "Job") => &["spec", "template", "spec"],
+        ("batch", "CronJob") => &["spec", "jobTemplate", "spec", "template", "spec"],
+        _ => &[],
     };
-    Some(n * mult)
+    if !pod_spec.is_empty()
+        && let Some(rest) = path.strip_prefix(pod_spec)
+        && POD_SPEC.iter().any(|p| matches_pattern(p, rest))
+    {
+        return true;
+    }
+    let own: &[&str] = match (at.group, at.kind) {
+        ("apps", "StatefulSet") => &["spec/volumeClaimTemplates/spec/resources/requests|limits/*"],
+        ("", "PersistentVolumeClaim") => &["spec/resources/requests|limits/*"],
+        ("", "PersistentVolume") => &["spec/capacity/*"],
+        ("", "ResourceQuota") => &["spec/hard/*"],
+        ("", "LimitRange") => &["spec/limits/max|min|default|defaultRequest|maxLimitRequestRatio/*"],
+        ("", "Node") => &["status/capacity|allocatable/*"],
+        _ => &[],
+    };
+    own.iter().any(|p| matches_pattern(p, path))
 }
 
-fn quantity_eq(a: &str, b: &str) -> bool {
-    // Only strings that look like quantities on both sides: `1Gi` vs `1024Mi`.
-    match (parse_quantity(a), parse_quantity(b)) {
-        (Some(x), Some(y)) => (x - y).abs() <= f64::EPSILON * x.abs().max(1.0),
-        _ => false,
-    }
+fn matches_pattern(pattern: &str, path: &[&str]) -> bool {
+    let parts: Vec<&str> = pattern.split('/').collect();
+    parts.len() == path.len() && parts.iter().zip(path).all(|(p, k)| *p == "*" || p.split('|').any(|a| a == *k))
 }
 
 /// Standard base64 with padding (Secret `data` values).
@@ -104,29 +160,32 @@ pub fn base64(bytes: &[u8]) -> String {
 }
 
 /// Projects `live` onto the fields present in `desired`, so a diff shows only what Dromos sets.
-fn project(desired: &Value, live: &Value) -> Value {
+fn project<'a>(desired: &'a Value, live: &Value, at: Object<'_>, path: &mut Vec<&'a str>) -> Value {
     match (desired, live) {
         (Value::Object(dm), Value::Object(lm)) => {
             let mut out = serde_json::Map::new();
             for (k, dv) in dm {
                 if let Some(lv) = lm.get(k) {
-                    out.insert(k.clone(), project(dv, lv));
+                    path.push(k);
+                    out.insert(k.clone(), project(dv, lv, at, path));
+                    path.pop();
                 }
             }
             Value::Object(out)
         }
         (Value::Array(da), Value::Array(la)) if da.len() == la.len() => {
-            Value::Array(da.iter().zip(la).map(|(d, l)| project(d, l)).collect())
+            Value::Array(da.iter().zip(la).map(|(d, l)| project(d, l, at, path)).collect())
         }
-        // Equal by value (`1Gi` live, `1024Mi` desired): show no change.
-        (d, l) if sub(d, l) => d.clone(),
+        // Equal as stored (`1Gi` live, `1024Mi` desired in a container's limits): no change.
+        (d, l) if sub(d, l, at, path) => d.clone(),
         (_, l) => l.clone(),
     }
 }
 
 /// A unified diff (live -> desired) of the fields Dromos sets.
 pub fn diff_text(desired: &Value, live: &Value) -> String {
-    let before = serde_saphyr::to_string(&project(desired, live)).unwrap_or_default();
+    let before =
+        serde_saphyr::to_string(&project(desired, live, Object::of(desired), &mut Vec::new())).unwrap_or_default();
     let after = serde_saphyr::to_string(desired).unwrap_or_default();
     similar::TextDiff::from_lines(&before, &after)
         .unified_diff()

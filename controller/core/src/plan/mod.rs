@@ -9,13 +9,15 @@
 mod diff;
 mod inventory;
 mod levels;
+mod quantity;
 pub mod report;
 #[cfg(test)]
 mod tests;
 
-pub use diff::{base64, diff_text, is_subset, parse_quantity};
+pub use diff::{base64, diff_text, is_subset};
 pub use inventory::{Keep, PRUNE_ANNOTATION, index_live, next_inventory, protected_kind};
 pub use levels::app_levels;
+pub use quantity::{canonical as canonical_quantity, parse_quantity};
 
 use crate::render::kind_rank;
 use crate::translate::MANAGED_BY;

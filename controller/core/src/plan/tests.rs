@@ -24,12 +24,85 @@ fn inventory_entries_round_trip() {
 
 #[test]
 fn subset_ignores_live_extras_and_normalises_quantities() {
-    let d = json!({"spec": {"containers": [{"name": "m", "env": [{"name": "E", "value": ""}], "resources": {"limits": {"memory": "1024Mi", "cpu": "1000m"}}}], "tolerations": []}});
-    let l = json!({"spec": {"containers": [{"name": "m", "image": "x", "env": [{"name": "E"}], "resources": {"limits": {"memory": "1Gi", "cpu": "1"}}}], "dnsPolicy": "ClusterFirst"}});
+    let d = json!({"apiVersion": "v1", "kind": "Pod", "spec": {"containers": [{"name": "m", "env": [{"name": "E", "value": ""}], "resources": {"limits": {"memory": "1024Mi", "cpu": "1000m"}}}], "tolerations": []}});
+    let l = json!({"apiVersion": "v1", "kind": "Pod", "spec": {"containers": [{"name": "m", "image": "x", "env": [{"name": "E"}], "resources": {"limits": {"memory": "1Gi", "cpu": "1"}}}], "dnsPolicy": "ClusterFirst"}});
     assert!(is_subset(&d, &l));
     let l2 = json!({"spec": {"containers": [{"name": "m", "resources": {"limits": {"memory": "2Gi", "cpu": "1"}}}]}});
     assert!(!is_subset(&d, &l2));
     assert!(!is_subset(&json!({"a": "1Gi"}), &json!({"a": "foo"})));
+}
+
+fn deployment(annotation: &str, env: &str, cpu: Value) -> Value {
+    json!({"apiVersion": "apps/v1", "kind": "Deployment", "metadata": {"name": "w", "namespace": "a", "annotations": {"note": annotation}},
+        "spec": {"template": {"spec": {"containers": [{"name": "m", "env": [{"name": "E", "value": env}], "resources": {"requests": {"cpu": cpu}}}]}}}})
+}
+
+#[test]
+fn strings_that_look_like_quantities_compare_exactly_outside_resource_fields() {
+    let plan_of = |desired: Value, live: Value| {
+        let p = plan_sync(&[desired], &index_live(vec![live]), &[], &HashMap::new(), &PlanOptions::default());
+        p.steps[0].action
+    };
+    for (from, to) in [("1.10", "1.1"), ("1000", "1k"), ("0.50", "0.5"), ("1Gi", "1024Mi"), ("1", "1.0")] {
+        assert_eq!(
+            plan_of(cm("c", json!({"v": to})), cm("c", json!({"v": from}))),
+            Action::Update,
+            "data {from} -> {to}"
+        );
+        let live = deployment("x", from, json!("1"));
+        assert_eq!(plan_of(deployment("x", to, json!("1")), live.clone()), Action::Update, "env {from} -> {to}");
+        assert_eq!(plan_of(deployment(to, from, json!("1")), deployment(from, from, json!("1"))), Action::Update);
+    }
+    // Where the server stores canonical quantities, spellings of one value are one value.
+    let live = deployment("x", "y", json!("1100m"));
+    for cpu in [json!("1.10"), json!("1.1"), json!("1100m"), json!(1.1)] {
+        assert_eq!(plan_of(deployment("x", "y", cpu.clone()), live.clone()), Action::Unchanged, "{cpu}");
+    }
+    assert_eq!(plan_of(deployment("x", "y", json!("1.2")), live.clone()), Action::Update);
+    // Same value, another format: the server would store `1073741824`, not `1Gi`.
+    let live = deployment("x", "y", json!("1Gi"));
+    assert_eq!(plan_of(deployment("x", "y", json!("1073741824")), live), Action::Update);
+    // Integers beyond 2^53 are not merged with their neighbours.
+    let big = |n: u64| json!({"apiVersion": "dromos.io/v1alpha1", "kind": "Job", "metadata": {"name": "j", "namespace": "a"}, "spec": {"n": n}});
+    assert_eq!(plan_of(big(9_007_199_254_740_993), big(9_007_199_254_740_992)), Action::Update);
+}
+
+#[test]
+fn quantity_paths_cover_every_field_the_server_normalises() {
+    let obj = |api: &str, kind: &str, spec: Value| json!({"apiVersion": api, "kind": kind, "spec": spec});
+    let pod = |q: &str| json!({"containers": [{"name": "m", "resources": {"limits": {"memory": q}}}], "initContainers": [{"name": "i", "resources": {"requests": {"cpu": q}}}], "overhead": {"cpu": q}, "volumes": [{"name": "v", "emptyDir": {"sizeLimit": q}}]});
+    let template = |q: &str| json!({"template": {"spec": pod(q)}});
+    let resources = |q: &str| json!({"resources": {"requests": {"storage": q}}});
+    type Spec<'a> = Box<dyn Fn(&str) -> Value + 'a>;
+    let cases: Vec<(&str, &str, Spec)> = vec![
+        ("v1", "Pod", Box::new(pod)),
+        ("apps/v1", "Deployment", Box::new(template)),
+        ("apps/v1", "StatefulSet", Box::new(template)),
+        ("apps/v1", "DaemonSet", Box::new(template)),
+        ("apps/v1", "ReplicaSet", Box::new(template)),
+        ("batch/v1", "Job", Box::new(template)),
+        ("batch/v1", "CronJob", Box::new(|q: &str| json!({"jobTemplate": {"spec": template(q)}}))),
+        ("apps/v1", "StatefulSet", Box::new(|q: &str| json!({"volumeClaimTemplates": [{"spec": resources(q)}]}))),
+        ("v1", "PersistentVolumeClaim", Box::new(resources)),
+        ("v1", "PersistentVolume", Box::new(|q: &str| json!({"capacity": {"storage": q}}))),
+        ("v1", "ResourceQuota", Box::new(|q: &str| json!({"hard": {"requests.memory": q}}))),
+        (
+            "v1",
+            "LimitRange",
+            Box::new(
+                |q: &str| json!({"limits": [{"max": {"cpu": q}, "min": {"cpu": q}, "default": {"cpu": q}, "defaultRequest": {"cpu": q}, "maxLimitRequestRatio": {"cpu": q}}]}),
+            ),
+        ),
+    ];
+    for (api, kind, spec) in &cases {
+        assert!(is_subset(&obj(api, kind, spec("1024Mi")), &obj(api, kind, spec("1Gi"))), "{kind}");
+        assert!(!is_subset(&obj(api, kind, spec("1024Mi")), &obj(api, kind, spec("2Gi"))), "{kind}");
+    }
+    let node = |q: &str| json!({"apiVersion": "v1", "kind": "Node", "status": {"capacity": {"cpu": q}, "allocatable": {"cpu": q}}});
+    assert!(is_subset(&node("1000m"), &node("1")));
+    // Dromos' Job and other custom resources are stored as written.
+    let job = |q: &str| obj("dromos.io/v1alpha1", "Job", template(q));
+    assert!(!is_subset(&job("1024Mi"), &job("1Gi")));
 }
 
 #[test]
@@ -112,10 +185,7 @@ fn stamping_adds_ownership_labels() {
 }
 
 #[test]
-fn quantities() {
-    assert_eq!(parse_quantity("500m"), Some(0.5));
-    assert_eq!(parse_quantity("1Gi"), Some(1073741824.0));
-    assert_eq!(parse_quantity("abc"), None);
+fn base64_pads() {
     assert_eq!(base64(b"hello"), "aGVsbG8=");
     assert_eq!(base64(b"hi"), "aGk=");
 }

@@ -85,7 +85,7 @@ pub(super) fn retry_at(spec: &JobSpec, run_created: Instant, n: u32, failed_at: 
     if restart.and_then(|r| r.policy) == Some(RestartPolicy::OnFailure) {
         // The window bounds when attempts may start; it never stops a running one.
         return match restart.and_then(|r| r.active_deadline_seconds) {
-            Some(d) if at > run_created + chrono::Duration::seconds(d) => None,
+            Some(d) if at > run_created + crate::time::seconds(d) => None,
             _ => Some(at),
         };
     }
@@ -95,7 +95,7 @@ pub(super) fn retry_at(spec: &JobSpec, run_created: Instant, n: u32, failed_at: 
 
 /// The starting deadline of scheduled runs, and the catch-up window of schedules.
 pub(super) fn starting_deadline(spec: &JobSpec) -> chrono::Duration {
-    chrono::Duration::seconds(
+    crate::time::seconds(
         spec.schedules.first().and_then(|s| s.starting_deadline_seconds).unwrap_or(DEFAULT_STARTING_DEADLINE_SECS),
     )
 }

@@ -432,3 +432,27 @@ fn long_names_give_run_ids_that_fit_a_job_name() {
     assert!(attempt_name(&id, 99).len() <= 63, "{id}");
     assert_ne!(run_base(&long), run_base(&"a".repeat(62)));
 }
+
+#[test]
+fn extreme_deadlines_and_periods_never_panic() {
+    for secs in [i64::MAX, i64::MIN, i64::MAX / 1000 + 1] {
+        let mut spec = cron("* * * * *");
+        spec.schedules[0].starting_deadline_seconds = Some(secs);
+        spec.run.restart =
+            Some(RestartSpec { policy: Some(RestartPolicy::OnFailure), active_deadline_seconds: Some(secs) });
+        let mut s = Sim::new(spec, "2026-05-01T09:30:00Z");
+        s.step("2026-05-01T10:00:00Z");
+        if let Some(name) = s.attempts.first().map(|a| a.name.clone()) {
+            s.finish(&name, "2026-05-01T10:00:05Z", false);
+        }
+        s.step("2026-05-01T10:00:06Z");
+        s.step("2026-05-01T10:00:20Z");
+    }
+    // A sub-second period (as kubectl may apply it) does not parse: the Job stalls, no loop.
+    let mut s = Sim::new(iso("R//PT0.0001S", "true"), "2026-05-01T09:30:00Z");
+    let d = s.step("2026-05-01T10:00:00Z");
+    assert!(d.create.is_empty() && d.wake_at.is_none(), "{d:?}");
+    let stalled = s.status.common.conditions.iter().find(|c| c.type_ == "Stalled").unwrap();
+    assert_eq!(stalled.status, "True");
+    assert!(stalled.message.contains("minimum of one second"), "{}", stalled.message);
+}

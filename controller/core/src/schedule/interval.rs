@@ -36,10 +36,9 @@ impl IntervalTrigger {
     }
 
     fn exact_part(&self) -> chrono::Duration {
-        let p = &self.period;
-        chrono::Duration::milliseconds(
-            (((p.hours as f64) * 3600.0 + (p.minutes as f64) * 60.0 + p.seconds) * 1000.0).round() as i64,
-        )
+        // Saturating float-to-int cast, and `try_` rather than a panic at the range's edge.
+        let ms = (self.period.exact_seconds() * 1000.0).round() as i64;
+        chrono::Duration::try_milliseconds(ms).unwrap_or(chrono::Duration::MAX)
     }
 
     /// Fire number `k` (0-based): the start plus `k` periods. Calendar parts step the local

@@ -22,7 +22,18 @@ pub struct Period {
     pub seconds: f64,
 }
 
+/// Shortest period of a repeating schedule, in seconds: a shorter one would fire in a loop
+/// (runs are planned to the millisecond and created once a second at most).
+pub const MIN_PERIOD_SECS: f64 = 1.0;
+/// Most seconds in the seconds part of a period (about 31 years).
+const MAX_SECONDS: f64 = 1e9;
+
 impl Period {
+    /// Hours, minutes and seconds in seconds (the elapsed-time part of the period).
+    pub fn exact_seconds(&self) -> f64 {
+        f64::from(self.hours) * 3600.0 + f64::from(self.minutes) * 60.0 + self.seconds
+    }
+
     /// True when every part is zero.
     pub fn is_zero(&self) -> bool {
         self.years == 0
@@ -158,6 +169,12 @@ pub fn parse_period(s: &str) -> Result<Period, String> {
     if p.is_zero() {
         return Err(format!("period `{s}` is zero; a repeating schedule needs a positive period"));
     }
+    if !p.seconds.is_finite() || p.seconds > MAX_SECONDS {
+        return Err(format!("period `{s}` has more than {MAX_SECONDS} seconds; use minutes, hours or days"));
+    }
+    if p.years == 0 && p.months == 0 && p.weeks == 0 && p.days == 0 && p.exact_seconds() < MIN_PERIOD_SECS {
+        return Err(format!("period `{s}` is shorter than the minimum of one second (`PT1S`)"));
+    }
     Ok(p)
 }
 
@@ -170,9 +187,11 @@ mod tests {
         let r = parse_iso8601("R5/2026-01-01T02:00:00Z/P1DT12H").unwrap();
         assert_eq!(r.repeat, Some(5));
         assert_eq!(r.period, Period { days: 1, hours: 12, ..Default::default() });
-        let r = parse_iso8601("R//PT0.5S").unwrap();
+        let r = parse_iso8601("R//PT1.5S").unwrap();
         assert_eq!((r.repeat, r.start), (None, Start::Now));
-        assert_eq!(r.period.seconds, 0.5);
+        assert_eq!(r.period.seconds, 1.5);
+        assert_eq!(parse_iso8601("R//PT0H0M1S").unwrap().period.seconds, 1.0);
+        assert_eq!(parse_iso8601("R//P1DT0.5S").unwrap().period.days, 1);
         let r = parse_iso8601("R/2026-03-29T02:30:00/P1M").unwrap();
         assert!(matches!(r.start, Start::Local(_)));
         assert_eq!(r.period.months, 1);
@@ -189,8 +208,28 @@ mod tests {
             "R//P1H",
             "R//PT0S",
             "Rx//P1D",
+            // Below the one-second minimum: a zero period in milliseconds, a loop.
+            "R//PT0.0001S",
+            "R//PT0.5S",
+            "R//PT0H0M0,999S",
+            "R//P0DT0.5S",
+            // Beyond what a period holds.
+            "R//PT99999999999999999999999999999999999999999S",
+            "R//PT99999999999H",
         ] {
             assert!(parse_iso8601(bad).is_err(), "{bad} should fail");
+        }
+    }
+
+    proptest::proptest! {
+        #[test]
+        fn the_parser_never_panics(s in "\\PC{0,60}", p in "R[0-9]{0,25}/[-0-9T:Z]{0,25}/P[0-9YMWDTHS.,]{0,30}") {
+            let _ = parse_iso8601(&s);
+            if let Ok(r) = parse_iso8601(&p) {
+                let q = r.period;
+                let calendar = [q.years, q.months, q.weeks, q.days].iter().any(|x| *x > 0);
+                proptest::prop_assert!(calendar || r.period.exact_seconds() >= MIN_PERIOD_SECS, "{}", p);
+            }
         }
     }
 }

@@ -113,6 +113,13 @@ fn validate_gitsource(m: &Manifest, gs: &dromos_crds::GitSource, out: &mut Vec<D
             format!("`{}` is not an https://, ssh://, git@host:path or file:// URL", crate::giturl::redact_url(url)),
         ));
     }
+    if let Some(Err(p)) = gs.spec.interval.as_deref().map(crate::gitsource::check_interval) {
+        let (min, max) = (crate::gitsource::MIN_INTERVAL.as_secs(), crate::gitsource::MAX_INTERVAL.as_secs() / 3600);
+        out.push(
+            m.error("out-of-range", "spec.interval", p.message)
+                .with_hint(format!("write an interval from {min}s to {max}h; use a webhook for faster syncs")),
+        );
+    }
     if let Some(p) = &gs.spec.path
         && p.split('/').any(|s| s == "..")
     {

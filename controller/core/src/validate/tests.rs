@@ -196,3 +196,21 @@ fn a_time_zone_typo_gets_a_hint() {
     let d = check(&[("a.yaml", &job("a", "  schedules: [{cron: \"0 2 * * *\", timezone: Europe/Pariss}]\n"))]);
     assert_eq!(d[0].hint.as_deref(), Some("did you mean `Europe/Paris`?"));
 }
+
+#[test]
+fn gitsource_intervals_outside_the_bounds_are_errors_at_their_line() {
+    let gs = |interval: &str| {
+        format!(
+            "apiVersion: dromos.io/v1alpha1\nkind: GitSource\nmetadata: {{name: g, namespace: n}}\nspec:\n  url: https://example.com/r.git\n  interval: \"{interval}\"\n"
+        )
+    };
+    for bad in ["1ms", "0.5s", "25h", "99999999999999999999h"] {
+        let d = check(&[("g.yaml", &gs(bad))]);
+        let e = d.iter().find(|x| x.field == "spec.interval").unwrap_or_else(|| panic!("{bad}: {d:?}"));
+        assert_eq!((e.code, e.file.as_str(), e.line), ("out-of-range", "g.yaml", 6), "{bad}");
+        assert!(e.message.contains(bad), "{}", e.message);
+    }
+    for good in ["1s", "30s", "1h30m", "24h"] {
+        assert_eq!(check(&[("g.yaml", &gs(good))]), vec![], "{good}");
+    }
+}

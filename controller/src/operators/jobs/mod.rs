@@ -217,7 +217,7 @@ async fn run(ctx: Arc<Context>) {
 
 /// Reconciles one Dromos Job.
 pub async fn reconcile(job: Arc<Job>, ctx: Arc<Context>) -> Result<Action, Error> {
-    let result = reconcile_one(&job, &ctx).await;
+    let result = super::guard(&*job, &ctx.recorder, reconcile_one(&job, &ctx)).await;
     ctx.backoff.record(&job, result)
 }
 

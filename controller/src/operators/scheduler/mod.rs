@@ -203,7 +203,8 @@ async fn schedule_loop(ctx: Arc<Context>) {
         // A change wakes the loop; a tick retries failed bindings and clears stale assumptions.
         let _ = tokio::time::timeout(Duration::from_secs(2), ctx.wake.notified()).await;
         tokio::time::sleep(ctx.opts.batch_window).await;
-        cycle(&ctx).await;
+        // A panic in one cycle is logged; the next cycle runs on fresh caches.
+        super::one_pass("scheduling cycle", cycle(&ctx)).await;
     }
 }
 

@@ -54,7 +54,7 @@ pub(super) async fn offer_loop(ctx: Arc<Context>) {
     let api: Api<Offer> = Api::all(ctx.client.clone());
     let tick = Duration::from_secs(1).min(ctx.opts.offer_interval);
     loop {
-        publish_offers(&ctx, &api).await;
+        super::super::one_pass("offers", publish_offers(&ctx, &api)).await;
         tokio::time::sleep(tick).await;
     }
 }
