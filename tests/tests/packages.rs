@@ -397,3 +397,57 @@ async fn options_and_versions_roll_out_and_refused_changes_keep_the_installed_re
     ns.delete().await;
     nodes.delete().await;
 }
+
+/// Options that would inject YAML into a render (issue 18: a quote and a newline in Kafka's
+/// image made the brokers privileged) are refused before anything is applied: the built-in
+/// Kafka by its image pattern, a Git package without a pattern by the renderer, since the
+/// value would not stay one scalar.
+#[tokio::test]
+async fn options_that_would_inject_yaml_are_refused_and_nothing_is_applied() {
+    let c = client().await;
+    install_crds(&c).await;
+    let ns = TestNamespace::new(&c, "pkg-inject").await;
+    let remote = tempfile::tempdir().unwrap();
+    let repo = Repository::init_bare(remote.path()).unwrap();
+    let template = "apiVersion: apps/v1\nkind: Deployment\nmetadata:\n  name: {{instance.name}}\nspec:\n  selector:\n    matchLabels: {app: {{instance.name}}}\n  template:\n    metadata:\n      labels: {app: {{instance.name}}}\n    spec:\n      containers:\n        - name: web\n          image: {{image}}\n";
+    let schema = r#"{"type": "object", "properties": {"image": {"type": "string", "default": "nginx:1.27"}}}"#;
+    let files = [
+        ("pkgs/open/1.0.0/package.yaml", Some("name: open\nversion: 1.0.0\n")),
+        ("pkgs/open/1.0.0/options.schema.json", Some(schema)),
+        ("pkgs/open/1.0.0/templates/10-deployment.yaml.mustache", Some(template)),
+    ];
+    commit(&repo, "main", &files, "packages");
+    let gs: GitSource = serde_json::from_value(json!({
+        "apiVersion": "dromos.io/v1alpha1", "kind": "GitSource", "metadata": {"name": "catalog"},
+        "spec": {"url": format!("file://{}", remote.path().display()), "suspend": true}
+    }))
+    .unwrap();
+    ns.api::<GitSource>().create(&PostParams::default(), &gs).await.unwrap();
+    let _op = operator(&c, &ns);
+    let pkgs = ns.api::<Package>();
+    let kafka_attack = "apache/kafka:3.9.1\"\n          securityContext:\n            privileged: true\n          x: \"";
+    let kafka = json!({"name": "kafka", "options": {"image": kafka_attack, "storage": {"persistent": false}}});
+    pkgs.create(&PostParams::default(), &package_obj("events", kafka)).await.unwrap();
+    let plain_attack = "nginx:1.27\n          securityContext:\n            privileged: true";
+    let open = json!({"name": "open", "repository": {"gitSource": "catalog", "path": "pkgs"},
+                      "options": {"image": plain_attack}});
+    pkgs.create(&PostParams::default(), &package_obj("site", open)).await.unwrap();
+
+    for (name, rule, says) in [("events", "pattern", "does not match"), ("site", "template", "does not stay one scalar")] {
+        let p = wait_package(&ns, name, "Stalled InvalidOptions", |p| {
+            cond(p, "Stalled").is_some_and(|c| c.0 == "True" && c.1 == "InvalidOptions")
+        })
+        .await;
+        let errs = &p.status.as_ref().unwrap().option_errors;
+        assert_eq!((errs[0].path.as_str(), errs[0].rule.as_str()), ("image", rule), "{name}: {errs:?}");
+        assert!(errs[0].message.contains(says), "{name}: {errs:?}");
+        let ready = cond(&p, "Ready").unwrap();
+        assert!(ready.0 == "False" && ready.2.contains("image"), "{name}: {ready:?}");
+        assert!(p.status.as_ref().unwrap().objects.is_empty(), "{name}: nothing is installed");
+    }
+    // Nothing was applied: no workload and no pod in the namespace.
+    assert!(ns.api::<StatefulSet>().list(&ListParams::default()).await.unwrap().items.is_empty());
+    assert!(ns.api::<Deployment>().list(&ListParams::default()).await.unwrap().items.is_empty());
+    assert!(ns.api::<Pod>().list(&ListParams::default()).await.unwrap().items.is_empty());
+    ns.delete().await;
+}
