@@ -7,9 +7,10 @@
 //! alone on its line leaves no blank line). Not supported, and reported as errors: partials
 //! and delimiter changes (Universe packages use neither).
 //!
-//! Values: strings as they are, numbers and booleans as JSON writes them, null and missing
-//! names as nothing, objects and arrays as compact JSON. Falsy for sections: missing, null,
-//! false, the empty string and the empty list.
+//! Values (`render`): strings as they are, numbers and booleans as JSON writes them, null and
+//! missing names as nothing, objects and arrays as compact JSON. `render_with` lets the caller
+//! write each value: packages escape it for the scalar it lands in (`package/scalars/`). Falsy
+//! for sections: missing, null, false, the empty string and the empty list.
 
 use serde_json::Value;
 

@@ -306,8 +306,7 @@ mod tests {
         for draft in [DefaultDraft::Draft4, DefaultDraft::Latest] {
             assert!(validate(&s, &good, draft).is_ok(), "{draft:?}");
             let bad = json!({"image": "a\"\nb", "mode": "yolo", "ratio": 0.1});
-            let got: Vec<_> =
-                validate(&s, &bad, draft).unwrap_err().into_iter().map(|e| (e.path, e.rule)).collect();
+            let got: Vec<_> = validate(&s, &bad, draft).unwrap_err().into_iter().map(|e| (e.path, e.rule)).collect();
             let want = [("image", "pattern"), ("mode", "enum"), ("ratio", "minimum")];
             assert_eq!(got, want.map(|(p, r)| (p.to_string(), r.to_string())), "{draft:?}");
             let long = validate(&s, &json!({"image": "registry.example/x", "ratio": 3}), draft).unwrap_err();

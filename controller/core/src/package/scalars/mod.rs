@@ -289,11 +289,9 @@ fn styles(probe: &str, tokens: &Tokens) -> Result<HashMap<usize, ScalarStyle>, (
 /// The probe does not parse: an object or array value written where it cannot stand (at or
 /// just before the error, on its line) is named; otherwise the template itself is broken.
 fn probe_failed(slots: &[Slot], index: usize, line: usize, info: &str, layout: Layout, file: &str) -> CheckError {
-    let culprit = slots
-        .iter()
-        .rev()
-        .filter(|s| s.kind == Kind::Tree)
-        .find(|s| (s.probe.start <= index && index <= s.probe.end) || (s.probe.end <= index && s.probe.end_line == line));
+    let culprit = slots.iter().rev().filter(|s| s.kind == Kind::Tree).find(|s| {
+        (s.probe.start <= index && index <= s.probe.end) || (s.probe.end <= index && s.probe.end_line == line)
+    });
     let what = if layout == Layout::Universe { "JSON" } else { "YAML" };
     match culprit {
         Some(s) => {
@@ -328,7 +326,10 @@ fn compare(probe: &str, real: &str, tokens: &Tokens) -> Result<(), Divergence> {
             Some(Ok(x)) => x,
             Some(Err(e)) => {
                 let (start, line) = (e.marker().index(), e.marker().line());
-                return Err((Place { start, end: start, line }, format!("the rendered text no longer parses: {} at line {}", e.info(), e.marker().line())));
+                return Err((
+                    Place { start, end: start, line },
+                    format!("the rendered text no longer parses: {} at line {}", e.info(), e.marker().line()),
+                ));
             }
             None => {
                 let end = real.chars().count();

@@ -38,7 +38,9 @@ fn refused(r: Result<Vec<Value>, RenderError>) -> Vec<OptionError> {
 
 /// A Pod whose container image is written at `image` (`{{image}}`, `"{{image}}"`, ...).
 fn pod(image: &str) -> String {
-    format!("apiVersion: v1\nkind: Pod\nmetadata:\n  name: {{{{instance.name}}}}\nspec:\n  containers:\n    - name: app\n      image: {image}\n      ports: [{{containerPort: 80}}]\n")
+    format!(
+        "apiVersion: v1\nkind: Pod\nmetadata:\n  name: {{{{instance.name}}}}\nspec:\n  containers:\n    - name: app\n      image: {image}\n      ports: [{{containerPort: 80}}]\n"
+    )
 }
 
 /// The attack of issue 18: close the quote, start a line, add a key.
