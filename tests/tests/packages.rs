@@ -288,6 +288,22 @@ fn web_repo() -> Vec<(String, String)> {
     files
 }
 
+/// A bare repository holding `files` in one commit and a suspended GitSource `catalog` of
+/// `ns` reading it; the repository lives as long as the returned directory.
+async fn git_catalog(ns: &TestNamespace, files: &[(String, String)]) -> tempfile::TempDir {
+    let remote = tempfile::tempdir().unwrap();
+    let repo = Repository::init_bare(remote.path()).unwrap();
+    let refs: Vec<(&str, Option<&str>)> = files.iter().map(|(p, t)| (p.as_str(), Some(t.as_str()))).collect();
+    commit(&repo, "main", &refs, "packages");
+    let gs: GitSource = serde_json::from_value(json!({
+        "apiVersion": "dromos.io/v1alpha1", "kind": "GitSource", "metadata": {"name": "catalog"},
+        "spec": {"url": format!("file://{}", remote.path().display()), "suspend": true}
+    }))
+    .unwrap();
+    ns.api::<GitSource>().create(&PostParams::default(), &gs).await.unwrap();
+    remote
+}
+
 async fn deployment_image(ns: &TestNamespace, name: &str) -> (String, i32) {
     let d = ns.api::<Deployment>().get(name).await.unwrap();
     let spec = d.spec.unwrap();
@@ -314,17 +330,7 @@ async fn options_and_versions_roll_out_and_refused_changes_keep_the_installed_re
     let mut spec = NodeSpec::new("pkgup", 2);
     spec.labels.insert("dromos-test-group".into(), group.clone());
     let nodes = FakeNodes::create(&c, &spec).await;
-    let remote = tempfile::tempdir().unwrap();
-    let repo = Repository::init_bare(remote.path()).unwrap();
-    let files = web_repo();
-    let refs: Vec<(&str, Option<&str>)> = files.iter().map(|(p, t)| (p.as_str(), Some(t.as_str()))).collect();
-    commit(&repo, "main", &refs, "packages");
-    let gs: GitSource = serde_json::from_value(json!({
-        "apiVersion": "dromos.io/v1alpha1", "kind": "GitSource", "metadata": {"name": "catalog"},
-        "spec": {"url": format!("file://{}", remote.path().display()), "suspend": true}
-    }))
-    .unwrap();
-    ns.api::<GitSource>().create(&PostParams::default(), &gs).await.unwrap();
+    let _remote = git_catalog(&ns, &web_repo()).await;
     let _op = operator(&c, &ns);
     let pkgs = ns.api::<Package>();
     let set_spec = |spec: Value| {
@@ -418,4 +424,53 @@ async fn options_and_versions_roll_out_and_refused_changes_keep_the_installed_re
     .await;
     ns.delete().await;
     nodes.delete().await;
+}
+
+/// Options that would inject YAML into a render (issue 18: a quote and a newline in Kafka's
+/// image made the brokers privileged) are refused before anything is applied: the built-in
+/// Kafka by its image pattern, a Git package without a pattern by the renderer, since the
+/// value would not stay one scalar.
+#[tokio::test]
+async fn options_that_would_inject_yaml_are_refused_and_nothing_is_applied() {
+    let c = client().await;
+    install_crds(&c).await;
+    let ns = TestNamespace::new(&c, "pkg-inject").await;
+    let template = "apiVersion: apps/v1\nkind: Deployment\nmetadata:\n  name: {{instance.name}}\nspec:\n  selector:\n    matchLabels: {app: {{instance.name}}}\n  template:\n    metadata:\n      labels: {app: {{instance.name}}}\n    spec:\n      containers:\n        - name: web\n          image: {{image}}\n";
+    let schema = r#"{"type": "object", "properties": {"image": {"type": "string", "default": "nginx:1.27"}}}"#;
+    let files = [
+        ("pkgs/open/1.0.0/package.yaml", "name: open\nversion: 1.0.0\n"),
+        ("pkgs/open/1.0.0/options.schema.json", schema),
+        ("pkgs/open/1.0.0/templates/10-deployment.yaml.mustache", template),
+    ];
+    let _remote = git_catalog(&ns, &files.map(|(p, t)| (p.to_string(), t.to_string()))).await;
+    let _op = operator(&c, &ns);
+    let pkgs = ns.api::<Package>();
+    let kafka_attack =
+        "apache/kafka:3.9.1\"\n          securityContext:\n            privileged: true\n          x: \"";
+    let kafka = json!({"name": "kafka", "options": {"image": kafka_attack, "storage": {"persistent": false}}});
+    pkgs.create(&PostParams::default(), &package_obj("events", kafka)).await.unwrap();
+    let plain_attack = "nginx:1.27\n          securityContext:\n            privileged: true";
+    let open = json!({"name": "open", "repository": {"gitSource": "catalog", "path": "pkgs"},
+                      "options": {"image": plain_attack}});
+    pkgs.create(&PostParams::default(), &package_obj("site", open)).await.unwrap();
+
+    for (name, rule, says) in
+        [("events", "pattern", "does not match"), ("site", "template", "does not stay one scalar")]
+    {
+        let p = wait_package(&ns, name, "Stalled InvalidOptions", |p| {
+            cond(p, "Stalled").is_some_and(|c| c.0 == "True" && c.1 == "InvalidOptions")
+        })
+        .await;
+        let errs = &p.status.as_ref().unwrap().option_errors;
+        assert_eq!((errs[0].path.as_str(), errs[0].rule.as_str()), ("image", rule), "{name}: {errs:?}");
+        assert!(errs[0].message.contains(says), "{name}: {errs:?}");
+        let ready = cond(&p, "Ready").unwrap();
+        assert!(ready.0 == "False" && ready.2.contains("image"), "{name}: {ready:?}");
+        assert!(p.status.as_ref().unwrap().objects.is_empty(), "{name}: nothing is installed");
+    }
+    // Nothing was applied: no workload and no pod in the namespace.
+    assert!(ns.api::<StatefulSet>().list(&ListParams::default()).await.unwrap().items.is_empty());
+    assert!(ns.api::<Deployment>().list(&ListParams::default()).await.unwrap().items.is_empty());
+    assert!(ns.api::<Pod>().list(&ListParams::default()).await.unwrap().items.is_empty());
+    ns.delete().await;
 }

@@ -100,11 +100,12 @@ pub fn package_diagnostics(manifests: &[Manifest], opts: &RenderOptions) -> Vec<
                     } else {
                         format!("spec.options.{}", e.path)
                     };
-                    out.push(m.error(
-                        "invalid-package-option",
-                        &field,
-                        format!("{} (schema rule `{}`)", e.message, e.rule),
-                    ));
+                    let message = if e.schema_path.is_empty() {
+                        e.message
+                    } else {
+                        format!("{} (schema rule `{}`)", e.message, e.rule)
+                    };
+                    out.push(m.error("invalid-package-option", &field, message));
                 }
             }
             Err(e @ package::ExpandError::NotFound(_)) => {

@@ -1,7 +1,7 @@
 //! Rendering a package version for one installed instance, and expanding a Package object
 //! (pure).
 
-use super::{Layout, OptionError, PackageVersion, RepoRef, Repository, mustache, options, repo_ref};
+use super::{Layout, OptionError, PackageVersion, RepoRef, Repository, mustache, options, repo_ref, scalars};
 use crate::import::{self, Flavor, ImportOptions, Input};
 use base64::Engine as _;
 use serde_json::{Map, Value, json};
@@ -82,10 +82,23 @@ pub fn render(pkg: &PackageVersion, user: &Value, inst: &Instance) -> Result<Ren
     }
     let context = Value::Object(context);
     let mut out = RenderedPackage { options: resolved, ..Default::default() };
+    let mut texts = Vec::with_capacity(pkg.templates.len());
+    let mut option_errors = Vec::new();
     for (file, src) in &pkg.templates {
-        let tpl_err = |message: String| RenderError::Template { file: format!("{}/{file}", pkg.dir), message };
+        let path = format!("{}/{file}", pkg.dir);
+        let tpl_err = |message: String| RenderError::Template { file: path.clone(), message };
         let tpl = mustache::Template::parse(src).map_err(|e| tpl_err(e.to_string()))?;
-        let text = tpl.render(&context);
+        match scalars::render_checked(&tpl, &context, pkg.layout, &path) {
+            Ok(text) => texts.push((file, text)),
+            Err(scalars::CheckError::Options(errs)) => option_errors.extend(errs),
+            Err(scalars::CheckError::Template(message)) => return Err(tpl_err(message)),
+        }
+    }
+    if !option_errors.is_empty() {
+        return Err(RenderError::Options(option_errors));
+    }
+    for (file, text) in texts {
+        let tpl_err = |message: String| RenderError::Template { file: format!("{}/{file}", pkg.dir), message };
         match pkg.layout {
             Layout::Universe => {
                 let app: Value =

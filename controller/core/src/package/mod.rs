@@ -19,6 +19,7 @@ mod health;
 pub mod mustache;
 pub mod options;
 mod read;
+mod scalars;
 
 pub use expand::{
     ANN_OPTIONS, ANN_SOURCE, ANN_VERSION, ExpandError, Instance, LABEL_INSTANCE, LABEL_PACKAGE, RenderError,

@@ -7,9 +7,10 @@
 //! alone on its line leaves no blank line). Not supported, and reported as errors: partials
 //! and delimiter changes (Universe packages use neither).
 //!
-//! Values: strings as they are, numbers and booleans as JSON writes them, null and missing
-//! names as nothing, objects and arrays as compact JSON. Falsy for sections: missing, null,
-//! false, the empty string and the empty list.
+//! Values (`render`): strings as they are, numbers and booleans as JSON writes them, null and
+//! missing names as nothing, objects and arrays as compact JSON. `render_with` lets the caller
+//! write each value: packages escape it for the scalar it lands in (`package/scalars/`). Falsy
+//! for sections: missing, null, false, the empty string and the empty list.
 
 use serde_json::Value;
 
@@ -26,7 +27,7 @@ pub struct TemplateError {
 #[derive(Debug)]
 enum Node {
     Text(String),
-    Var(String),
+    Var(String, usize),
     Section { name: String, inverted: bool, children: Vec<Node> },
 }
 
@@ -39,7 +40,7 @@ pub struct Template {
 #[derive(Debug)]
 enum Tok {
     Text(String),
-    Var(String),
+    Var(String, usize),
     Open(String, bool, usize),
     Close(String, usize),
 }
@@ -90,8 +91,8 @@ fn tokenize(src: &str) -> Result<Vec<Tok>, TemplateError> {
             toks.push(Tok::Text(std::mem::take(&mut text)));
         }
         match sigil {
-            '{' => toks.push(Tok::Var(name(inner))),
-            '&' => toks.push(Tok::Var(name(&inner[1..]))),
+            '{' => toks.push(Tok::Var(name(inner), line)),
+            '&' => toks.push(Tok::Var(name(&inner[1..]), line)),
             '#' => toks.push(Tok::Open(name(&inner[1..]), false, line)),
             '^' => toks.push(Tok::Open(name(&inner[1..]), true, line)),
             '/' => toks.push(Tok::Close(name(&inner[1..]), line)),
@@ -103,7 +104,7 @@ fn tokenize(src: &str) -> Result<Vec<Tok>, TemplateError> {
                     message: "delimiter changes ({{=<% %>=}}) are not supported".into(),
                 });
             }
-            _ => toks.push(Tok::Var(name(inner))),
+            _ => toks.push(Tok::Var(name(inner), line)),
         }
         i = after;
     }
@@ -124,7 +125,7 @@ fn build(toks: &mut std::vec::IntoIter<Tok>, open: Option<(&str, usize)>) -> Res
     while let Some(t) = toks.next() {
         match t {
             Tok::Text(s) => nodes.push(Node::Text(s)),
-            Tok::Var(n) => nodes.push(Node::Var(n)),
+            Tok::Var(n, line) => nodes.push(Node::Var(n, line)),
             Tok::Open(name, inverted, line) => {
                 let children = build(toks, Some((&name, line)))?;
                 nodes.push(Node::Section { name, inverted, children });
@@ -154,26 +155,77 @@ impl Template {
         Ok(Self { nodes })
     }
 
-    /// Renders with `data` as the root context.
+    /// Whether the template's literal text contains `needle` (tags and values aside).
+    pub fn text_contains(&self, needle: &str) -> bool {
+        fn any(nodes: &[Node], needle: &str) -> bool {
+            nodes.iter().any(|n| match n {
+                Node::Text(t) => t.contains(needle),
+                Node::Var(..) => false,
+                Node::Section { children, .. } => any(children, needle),
+            })
+        }
+        any(&self.nodes, needle)
+    }
+
+    /// Renders with `data` as the root context, every value written as it is (see the module
+    /// comment).
     pub fn render(&self, data: &Value) -> String {
+        self.render_with(data, &mut |hole, out| write_value(hole.value, out))
+    }
+
+    /// Renders with `data` as the root context; `fill` writes each interpolated value, in
+    /// output order, so a caller can escape or replace it and record where it landed.
+    pub fn render_with(&self, data: &Value, fill: &mut dyn FnMut(&Hole<'_>, &mut String)) -> String {
         let mut out = String::new();
-        let mut stack = vec![data];
-        render_nodes(&self.nodes, &mut stack, &mut out);
+        let mut stack = vec![Frame { value: data, path: String::new() }];
+        render_nodes(&self.nodes, &mut stack, &mut out, fill);
         out
     }
 }
 
-fn lookup<'a>(stack: &[&'a Value], name: &str) -> Option<&'a Value> {
+/// One interpolation met while rendering: a variable tag and the value it names.
+#[derive(Debug)]
+pub struct Hole<'a> {
+    /// Dotted path of the value in the data (`kafka.image`, `racks.0.name`).
+    pub path: String,
+    /// Line of the tag in the template.
+    pub line: usize,
+    /// The value (never `Null`: null and missing names write nothing and are not holes).
+    pub value: &'a Value,
+}
+
+/// Writes a value as the renderer does by default: strings as they are, numbers and booleans
+/// as JSON writes them, objects and arrays as compact JSON.
+pub fn write_value(v: &Value, out: &mut String) {
+    match v {
+        Value::Null => {}
+        Value::String(s) => out.push_str(s),
+        other => out.push_str(&other.to_string()),
+    }
+}
+
+/// A context on the stack and its dotted path in the data.
+struct Frame<'a> {
+    value: &'a Value,
+    path: String,
+}
+
+fn join(prefix: &str, name: &str) -> String {
+    if prefix.is_empty() { name.to_string() } else { format!("{prefix}.{name}") }
+}
+
+fn lookup<'a>(stack: &[Frame<'a>], name: &str) -> Option<(&'a Value, String)> {
     if name == "." {
-        return stack.last().copied();
+        return stack.last().map(|f| (f.value, f.path.clone()));
     }
     let mut parts = name.split('.');
     let first = parts.next()?;
-    let mut v = stack.iter().rev().find_map(|c| c.as_object().and_then(|m| m.get(first)))?;
+    let (mut v, frame) =
+        stack.iter().rev().find_map(|f| f.value.as_object().and_then(|m| m.get(first)).map(|v| (v, f)))?;
     for p in parts {
         v = v.as_object()?.get(p)?;
     }
-    Some(v)
+    Some((v, join(&frame.path, name)))
 }
 
 fn truthy(v: Option<&Value>) -> bool {
@@ -185,34 +237,40 @@ fn truthy(v: Option<&Value>) -> bool {
     }
 }
 
-fn render_nodes<'a>(nodes: &'a [Node], stack: &mut Vec<&'a Value>, out: &mut String) {
+fn render_nodes<'a>(
+    nodes: &'a [Node],
+    stack: &mut Vec<Frame<'a>>,
+    out: &mut String,
+    fill: &mut dyn FnMut(&Hole<'_>, &mut String),
+) {
     for n in nodes {
         match n {
             Node::Text(s) => out.push_str(s),
-            Node::Var(name) => match lookup(stack, name) {
-                None | Some(Value::Null) => {}
-                Some(Value::String(s)) => out.push_str(s),
-                Some(v) => out.push_str(&v.to_string()),
-            },
+            Node::Var(name, line) => {
+                if let Some((value, path)) = lookup(stack, name).filter(|(v, _)| !v.is_null()) {
+                    fill(&Hole { path, line: *line, value }, out);
+                }
+            }
             Node::Section { name, inverted, children } => {
-                let v = lookup(stack, name);
+                let found = lookup(stack, name);
+                let v = found.as_ref().map(|(v, _)| *v);
                 if *inverted {
                     if !truthy(v) {
-                        render_nodes(children, stack, out);
+                        render_nodes(children, stack, out, fill);
                     }
                     continue;
                 }
                 if !truthy(v) {
                     continue;
                 }
-                let Some(v) = v else { continue };
-                let items: Vec<&Value> = match v {
-                    Value::Array(a) => a.iter().collect(),
-                    other => vec![other],
+                let Some((v, path)) = found else { continue };
+                let items: Vec<(&Value, String)> = match v {
+                    Value::Array(a) => a.iter().enumerate().map(|(i, x)| (x, format!("{path}.{i}"))).collect(),
+                    other => vec![(other, path)],
                 };
-                for item in items {
-                    stack.push(item);
-                    render_nodes(children, stack, out);
+                for (value, path) in items {
+                    stack.push(Frame { value, path });
+                    render_nodes(children, stack, out, fill);
                     stack.pop();
                 }
             }

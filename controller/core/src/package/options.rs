@@ -3,18 +3,24 @@
 
 use serde_json::{Map, Value};
 
-/// One option that the schema refuses.
+/// One option that the schema refuses, or whose value would change the structure of a
+/// rendered template (rule `template`, no schema path).
 #[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
-#[error("{path}: {message} (schema rule `{rule}` at {schema_path})")]
+#[error("{path}: {message}{}", rule_suffix(rule, schema_path))]
 pub struct OptionError {
     /// Option path, dotted: `kafka.broker.count`; `(options)` for the whole object.
     pub path: String,
     /// Schema keyword that failed: `required`, `type`, `maximum`, ...
     pub rule: String,
-    /// JSON pointer of the rule in the schema: `/properties/kafka/properties/count/maximum`.
+    /// JSON pointer of the rule in the schema: `/properties/kafka/properties/count/maximum`
+    /// (empty when the rule is not the schema's).
     pub schema_path: String,
     /// What is wrong, as the validator says it.
     pub message: String,
+}
+
+fn rule_suffix(rule: &str, schema_path: &str) -> String {
+    if schema_path.is_empty() { String::new() } else { format!(" (schema rule `{rule}` at {schema_path})") }
 }
 
 /// The defaults a schema declares, as an options object: every `default` of every property,
@@ -284,6 +290,31 @@ mod tests {
         assert_eq!((count.kind.as_str(), count.default.clone(), count.required), ("integer", Some(json!(3)), false));
         assert!(docs[1].required && docs[8].required && docs[8].default.is_none());
         assert_eq!(docs[6].default, Some(json!({"size": 5000, "type": "ROOT"})));
+    }
+
+    #[test]
+    fn pattern_enum_max_length_and_bounds_are_enforced_in_every_draft() {
+        let s = json!({
+            "type": "object",
+            "properties": {
+                "image": {"type": "string", "pattern": "^[a-z0-9./:-]+$", "maxLength": 12},
+                "mode": {"enum": ["fast", "safe"]},
+                "ratio": {"type": "number", "minimum": 0.5, "maximum": 2}
+            }
+        });
+        let good = json!({"image": "nginx:1.27", "mode": "safe", "ratio": 2});
+        for draft in [DefaultDraft::Draft4, DefaultDraft::Latest] {
+            assert!(validate(&s, &good, draft).is_ok(), "{draft:?}");
+            let bad = json!({"image": "a\"\nb", "mode": "yolo", "ratio": 0.1});
+            let got: Vec<_> = validate(&s, &bad, draft).unwrap_err().into_iter().map(|e| (e.path, e.rule)).collect();
+            let want = [("image", "pattern"), ("mode", "enum"), ("ratio", "minimum")];
+            assert_eq!(got, want.map(|(p, r)| (p.to_string(), r.to_string())), "{draft:?}");
+            let long = validate(&s, &json!({"image": "registry.example/x", "ratio": 3}), draft).unwrap_err();
+            let got: Vec<_> = long.iter().map(|e| (e.path.as_str(), e.rule.as_str())).collect();
+            assert_eq!(got, vec![("image", "maxLength"), ("ratio", "maximum")], "{draft:?}");
+            // A pattern is not anchored by the schema: `$` must not let a trailing line through.
+            assert!(validate(&s, &json!({"image": "nginx\n"}), draft).is_err(), "{draft:?}");
+        }
     }
 
     #[test]
