@@ -10,19 +10,10 @@
 //! Needs a cluster: it fails, never skips, without KUBECONFIG.
 
 use dromos::local::{InventoryStore, sync_dir};
+use dromos::procstat::peak_rss_mib;
 use dromos::sync::{Resolver, SyncSettings};
 use dromos_core::plan::PlanOptions;
 use std::time::Instant;
-
-fn peak_rss_mib() -> f64 {
-    std::fs::read_to_string("/proc/self/status")
-        .unwrap_or_default()
-        .lines()
-        .find(|l| l.starts_with("VmHWM:"))
-        .and_then(|l| l.split_whitespace().nth(1)?.parse::<f64>().ok())
-        .map(|kb| kb / 1024.0)
-        .unwrap_or(f64::NAN)
-}
 
 fn main() {
     let args: Vec<usize> = std::env::args().skip(1).filter_map(|a| a.parse().ok()).collect();

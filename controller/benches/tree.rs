@@ -8,6 +8,7 @@
 //! process (VmHWM). Results go to BENCHMARKS.md by hand, with the machine and the command.
 
 use dromos::fsread;
+use dromos::procstat::{peak_rss_mib, rss_mib};
 use dromos_core::{LoadOptions, RenderOptions, render};
 use std::time::Instant;
 
@@ -69,25 +70,6 @@ spec:
     docker: {{image: registry.example.com/team-{team}/batch:2}}
 {trigger}"
     )
-}
-
-/// A memory figure of this process from /proc/self/status (`VmHWM` peak, `VmRSS` current), MiB.
-fn status_mib(key: &str) -> f64 {
-    std::fs::read_to_string("/proc/self/status")
-        .unwrap_or_default()
-        .lines()
-        .find(|l| l.starts_with(key))
-        .and_then(|l| l.split_whitespace().nth(1)?.parse::<f64>().ok())
-        .map(|kb| kb / 1024.0)
-        .unwrap_or(f64::NAN)
-}
-
-fn peak_rss_mib() -> f64 {
-    status_mib("VmHWM:")
-}
-
-fn rss_mib() -> f64 {
-    status_mib("VmRSS:")
 }
 
 fn main() {

@@ -13,6 +13,7 @@ pub mod leader;
 pub mod local;
 pub mod operators;
 pub mod packages;
+pub mod procstat;
 pub mod quickstart;
 pub mod ratelimit;
 pub mod refdoc;

@@ -11,29 +11,13 @@
 //! operator and the bench's own client share the process). Fails, never skips, without a cluster.
 
 use dromos::operators::{apps, manager::ManagerOptions, scheduler};
+use dromos::procstat::{cpu_seconds, peak_rss_mib};
 use dromos_crds::App;
 use dromos_tests::{FakeNodes, NodeSpec, TestNamespace, client, install_crds, unique_suffix};
 use futures::StreamExt;
 use kube::api::{Api, ListParams, Patch, PatchParams, PostParams};
 use std::sync::atomic::Ordering;
 use std::time::{Duration, Instant};
-
-fn proc_status(key: &str) -> f64 {
-    std::fs::read_to_string("/proc/self/status")
-        .unwrap_or_default()
-        .lines()
-        .find(|l| l.starts_with(key))
-        .and_then(|l| l.split_whitespace().nth(1)?.parse::<f64>().ok())
-        .map(|kb| kb / 1024.0)
-        .unwrap_or(f64::NAN)
-}
-
-fn cpu_seconds() -> f64 {
-    let stat = std::fs::read_to_string("/proc/self/stat").unwrap_or_default();
-    let fields: Vec<&str> = stat.rsplit(')').next().unwrap_or("").split_whitespace().collect();
-    let ticks = |i: usize| fields.get(i).and_then(|v| v.parse::<f64>().ok()).unwrap_or(0.0);
-    (ticks(11) + ticks(12)) / 100.0
-}
 
 /// The bench's arguments: APPS [INSTANCES] [NODES] [CONCURRENCY].
 struct Args {
@@ -191,7 +175,7 @@ fn report_convergence(all_healthy: Duration, cpu_converge: f64, n_apps: usize, i
         all_healthy.as_secs_f64(),
         total as f64 / all_healthy.as_secs_f64()
     );
-    println!("process CPU while converging: {cpu_converge:.1} s; peak RSS {:.0} MiB", proc_status("VmHWM:"));
+    println!("process CPU while converging: {cpu_converge:.1} s; peak RSS {:.0} MiB", peak_rss_mib());
 }
 
 /// No-op reconciles: a label change on every App renders to nothing new; prints the
