@@ -400,6 +400,33 @@ fn normalize(path: &str) -> Option<String> {
     Some(out.join("/"))
 }
 
+/// What one revision may hold, so that no commit can exhaust the controller's memory: a file
+/// over `max_file_bytes`, or a revision over `max_files` kept files or `max_total_bytes` in
+/// all, is an error of that revision (nothing of it is applied; the last good one stays).
+/// Sizes are read from the object database before any blob is loaded.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct TreeBudget {
+    /// Largest file read.
+    pub max_file_bytes: usize,
+    /// Most bytes of kept files in one revision.
+    pub max_total_bytes: usize,
+    /// Most kept files in one revision.
+    pub max_files: usize,
+}
+
+/// Bytes of manifests one revision may hold by default: with parsing and rendering a tree takes
+/// several times its size in memory, and the chart's controller has 512 MiB.
+pub const MAX_REVISION_BYTES: usize = 64 << 20;
+/// Files one revision may hold by default.
+pub const MAX_REVISION_FILES: usize = 20_000;
+
+impl TreeBudget {
+    /// The default revision budget with `max_file_bytes` per file.
+    pub fn with_file_limit(max_file_bytes: usize) -> Self {
+        Self { max_file_bytes, max_total_bytes: MAX_REVISION_BYTES, max_files: MAX_REVISION_FILES }
+    }
+}
+
 /// Reads the manifest files of `commit` under `subpath` (relative paths in the result).
 /// Symlinks are followed inside `subpath` and refused when they leave it.
 pub fn read_tree(
@@ -408,7 +435,8 @@ pub fn read_tree(
     subpath: Option<&str>,
     max_file_bytes: usize,
 ) -> Result<crate::fsread::TreeFiles, GitError> {
-    read_tree_filtered(repo, commit, subpath, max_file_bytes, dromos_core::load::is_manifest_path)
+    let budget = TreeBudget::with_file_limit(max_file_bytes);
+    read_tree_budgeted(repo, commit, subpath, &budget, dromos_core::load::is_manifest_path)
 }
 
 /// Like [`read_tree`], keeping the files whose relative path `keep` accepts (package
@@ -418,6 +446,17 @@ pub fn read_tree_filtered(
     commit: &str,
     subpath: Option<&str>,
     max_file_bytes: usize,
+    keep: fn(&str) -> bool,
+) -> Result<crate::fsread::TreeFiles, GitError> {
+    read_tree_budgeted(repo, commit, subpath, &TreeBudget::with_file_limit(max_file_bytes), keep)
+}
+
+/// Like [`read_tree_filtered`], within `budget`.
+pub fn read_tree_budgeted(
+    repo: &Repository,
+    commit: &str,
+    subpath: Option<&str>,
+    budget: &TreeBudget,
     keep: fn(&str) -> bool,
 ) -> Result<crate::fsread::TreeFiles, GitError> {
     let commit = repo.find_commit(Oid::from_str(commit)?)?;
@@ -430,56 +469,101 @@ pub fn read_tree_filtered(
         entry.to_object(repo)?.into_tree().map_err(|_| GitError::PathNotFound(sub.clone()))?
     };
     let mut out = crate::fsread::TreeFiles::default();
-    let mut entries: Vec<(String, Oid, i32)> = Vec::new();
-    tree.walk(TreeWalkMode::PreOrder, |dir, e| {
-        if e.name().is_ok_and(|n| n.starts_with('.')) && e.kind() == Some(ObjectType::Tree) {
-            return TreeWalkResult::Skip;
-        }
-        if e.kind() == Some(ObjectType::Blob) {
-            let name = e.name().unwrap_or_default();
-            if !name.starts_with('.') {
-                entries.push((format!("{dir}{name}"), e.id(), e.filemode()));
-            }
-        }
-        TreeWalkResult::Ok
-    })?;
     let err = |file: &str, code: &'static str, msg: String| Diagnostic::error(code, file, Pos::default(), "", msg);
+    let entries = kept_entries(&tree, keep, budget.max_files)?;
+    if entries.len() > budget.max_files {
+        let at = entries.last().map(|e| e.0.clone()).unwrap_or_default();
+        let msg = format!("the revision holds more than {} manifest files; nothing of it is read", budget.max_files);
+        out.diagnostics.push(err(&at, "revision-too-large", msg));
+        return Ok(out);
+    }
+    let odb = repo.odb()?;
+    let mut total = 0usize;
     for (path, oid, mode) in entries {
-        if !keep(&path) {
-            continue;
-        }
         let blob_oid = if mode == 0o120000 {
-            let target = repo.find_blob(oid)?;
-            let target = String::from_utf8_lossy(target.content()).into_owned();
-            let base = path.rsplit_once('/').map(|(d, _)| d).unwrap_or("");
-            let joined = if target.starts_with('/') { None } else { normalize(&format!("{base}/{target}")) };
-            match joined.and_then(|j| tree.get_path(Path::new(&j)).ok().map(|e| (j, e.id()))) {
-                Some((_, id)) => id,
-                None => {
-                    out.diagnostics.push(err(
-                        &path,
-                        "symlink-escape",
-                        format!("symlink to `{target}` leaves the source directory or is broken"),
-                    ));
+            match symlink_target(repo, &tree, &path, oid, budget.max_file_bytes)? {
+                Ok(id) => id,
+                Err(target) => {
+                    let msg = format!("symlink to `{target}` leaves the source directory or is broken");
+                    out.diagnostics.push(err(&path, "symlink-escape", msg));
                     continue;
                 }
             }
         } else {
             oid
         };
-        let blob = repo.find_blob(blob_oid)?;
-        if blob.size() > max_file_bytes {
-            out.diagnostics.push(err(
-                &path,
-                "file-too-large",
-                format!("file is {} bytes, more than the limit of {max_file_bytes}", blob.size()),
-            ));
+        // The size from the object header: a large blob is never loaded.
+        let (size, _) = odb.read_header(blob_oid)?;
+        if size > budget.max_file_bytes {
+            let msg = format!("file is {size} bytes, more than the limit of {}", budget.max_file_bytes);
+            out.diagnostics.push(err(&path, "file-too-large", msg));
             continue;
         }
-        out.files.push(SourceFile { path, bytes: blob.content().to_vec() });
+        total += size;
+        if total > budget.max_total_bytes {
+            let msg = format!(
+                "the revision's manifests exceed {} bytes in all (reached at this file); nothing of it is applied",
+                budget.max_total_bytes
+            );
+            out.diagnostics.push(err(&path, "revision-too-large", msg));
+            out.files.clear();
+            return Ok(out);
+        }
+        out.files.push(SourceFile { path, bytes: repo.find_blob(blob_oid)?.content().to_vec() });
     }
     out.files.sort_by(|a, b| a.path.cmp(&b.path));
     Ok(out)
+}
+
+/// Blobs under `tree` whose path `keep` accepts, hidden entries left out; the walk stops once
+/// more than `max` are found.
+fn kept_entries(
+    tree: &git2::Tree<'_>,
+    keep: fn(&str) -> bool,
+    max: usize,
+) -> Result<Vec<(String, Oid, i32)>, GitError> {
+    let mut entries: Vec<(String, Oid, i32)> = Vec::new();
+    let walked = tree.walk(TreeWalkMode::PreOrder, |dir, e| {
+        if e.name().is_ok_and(|n| n.starts_with('.')) && e.kind() == Some(ObjectType::Tree) {
+            return TreeWalkResult::Skip;
+        }
+        if e.kind() == Some(ObjectType::Blob) {
+            let name = e.name().unwrap_or_default();
+            let path = format!("{dir}{name}");
+            if !name.starts_with('.') && keep(&path) {
+                entries.push((path, e.id(), e.filemode()));
+                if entries.len() > max {
+                    return TreeWalkResult::Abort;
+                }
+            }
+        }
+        TreeWalkResult::Ok
+    });
+    // Our own stop is an error to libgit2; any other error means an incomplete tree, which
+    // must never be taken for the revision (its objects would be pruned).
+    match walked {
+        Err(e) if entries.len() <= max => Err(e.into()),
+        _ => Ok(entries),
+    }
+}
+
+/// The blob a symlink inside the tree points to, or the target text when it leaves the tree or
+/// is broken.
+fn symlink_target(
+    repo: &Repository,
+    tree: &git2::Tree<'_>,
+    path: &str,
+    oid: Oid,
+    max_bytes: usize,
+) -> Result<Result<Oid, String>, GitError> {
+    let (size, _) = repo.odb()?.read_header(oid)?;
+    if size > max_bytes.min(4096) {
+        return Ok(Err(format!("<{size} bytes>")));
+    }
+    let target = String::from_utf8_lossy(repo.find_blob(oid)?.content()).into_owned();
+    let base = path.rsplit_once('/').map(|(d, _)| d).unwrap_or("");
+    let joined = if target.starts_with('/') { None } else { normalize(&format!("{base}/{target}")) };
+    Ok(joined.and_then(|j| tree.get_path(Path::new(&j)).ok().map(|e| e.id())).ok_or(target))
 }
 
 #[cfg(test)]

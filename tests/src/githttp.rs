@@ -37,11 +37,7 @@ impl GitHttpServer {
                 }
                 let Ok(conn) = conn else { continue };
                 let (root, log, expected) = (root.clone(), log2.clone(), expected.clone());
-                std::thread::spawn(move || {
-                    if let Some(entry) = handle(conn, &root, &expected) {
-                        log.lock().expect("log lock").push(entry);
-                    }
-                });
+                std::thread::spawn(move || handle(conn, &root, &expected, &log));
             }
         });
         Self { addr, log, stop }
@@ -115,15 +111,18 @@ fn read_request(r: &mut impl BufRead) -> Option<Request> {
     Some(req)
 }
 
-/// Answers one request; returns what to log.
-fn handle(conn: TcpStream, root: &PathBuf, expected_auth: &str) -> Option<(String, u16)> {
+/// Answers one request. It is logged before the answer is written: a client that has its
+/// answer must find its request in the log.
+fn handle(conn: TcpStream, root: &PathBuf, expected_auth: &str, log: &Mutex<Vec<(String, u16)>>) -> Option<()> {
+    let record = |target: &str, status: u16| log.lock().expect("log lock").push((target.to_string(), status));
     let mut reader = BufReader::new(conn.try_clone().ok()?);
     let req = read_request(&mut reader)?;
     let mut out = conn;
     if req.header("Authorization") != Some(expected_auth) {
         let head = "HTTP/1.1 401 Unauthorized\r\nWWW-Authenticate: Basic realm=\"git\"\r\nContent-Length: 0\r\nConnection: close\r\n\r\n";
+        record(&req.target, 401);
         out.write_all(head.as_bytes()).ok()?;
-        return Some((req.target, 401));
+        return Some(());
     }
     let (path, query) = req.target.split_once('?').unwrap_or((&req.target, ""));
     let mut cmd = std::process::Command::new("git");
@@ -172,7 +171,8 @@ fn handle(conn: TcpStream, root: &PathBuf, expected_auth: &str) -> Option<(Strin
     let body = &cgi[body_start..];
     let response =
         format!("HTTP/1.1 {status} CGI\r\n{head}Content-Length: {}\r\nConnection: close\r\n\r\n", body.len());
+    record(&req.target, status);
     out.write_all(response.as_bytes()).ok()?;
     out.write_all(body).ok()?;
-    Some((req.target, status))
+    Some(())
 }

@@ -194,3 +194,39 @@ fn local_repositories_are_refused_unless_allowed_and_the_cache_always() {
     let e = lenient.fetch(&format!("file://{}%2e", plain), &main_branch(), &Credentials::default()).err().unwrap();
     assert_eq!(e.reason(), "URLNotAllowed", "percent-encoded local paths are refused: {e}");
 }
+
+#[test]
+fn a_revision_over_its_budget_is_an_error_naming_the_file() {
+    use dromos::git::{TreeBudget, read_tree_budgeted};
+    let remote = tempfile::tempdir().unwrap();
+    let repo = Repository::init_bare(remote.path()).unwrap();
+    let big = format!("{CM}data: {{v: \"{}\"}}\n", "x".repeat(700));
+    let c = commit(
+        &repo,
+        "main",
+        &[("a.yaml", Some(&big)), ("b.yaml", Some(&big)), ("c.yaml", Some(CM)), ("notes.md", Some(&"y".repeat(5000)))],
+        "three manifests",
+    )
+    .to_string();
+    let keep = dromos_core::load::is_manifest_path;
+    let budget = |max_file_bytes, max_total_bytes, max_files| TreeBudget { max_file_bytes, max_total_bytes, max_files };
+    let codes = |t: &dromos::fsread::TreeFiles| -> Vec<(String, &'static str)> {
+        t.diagnostics.iter().map(|d| (d.file.clone(), d.code)).collect()
+    };
+    // Within every limit: the three manifests (the large non-manifest file is never read).
+    let t = read_tree_budgeted(&repo, &c, None, &budget(1000, 4000, 3), keep).unwrap();
+    assert_eq!(t.files.len(), 3);
+    assert!(t.diagnostics.is_empty(), "{:?}", t.diagnostics);
+    // A file over its limit is refused by name; the others are read.
+    let t = read_tree_budgeted(&repo, &c, None, &budget(500, 4000, 3), keep).unwrap();
+    assert_eq!(codes(&t), [("a.yaml".to_string(), "file-too-large"), ("b.yaml".to_string(), "file-too-large")]);
+    assert_eq!(t.files.len(), 1);
+    // Too many bytes in all: an error at the file that crossed the line, and no file at all.
+    let t = read_tree_budgeted(&repo, &c, None, &budget(1000, 1000, 3), keep).unwrap();
+    assert_eq!(codes(&t), [("b.yaml".to_string(), "revision-too-large")]);
+    assert!(t.files.is_empty());
+    // Too many files: the walk stops, an error, no file.
+    let t = read_tree_budgeted(&repo, &c, None, &budget(1000, 4000, 2), keep).unwrap();
+    assert_eq!(codes(&t).iter().map(|c| c.1).collect::<Vec<_>>(), ["revision-too-large"]);
+    assert!(t.files.is_empty());
+}

@@ -256,10 +256,10 @@ async fn reconcile_in(gs: &GitSource, ctx: &Arc<Context>, span: tracing::Span) -
     let labels =
         crate::http::SourceLabels { source: format!("{}/{}", gs.namespace().unwrap_or_default(), gs.name_any()) };
     // gather (client and network required)
-    let fetched = if gs.spec.suspend == Some(true) { None } else { Some(fetch(ctx, gs, &labels).await?) };
+    let mut fetched = if gs.spec.suspend == Some(true) { None } else { Some(fetch(ctx, gs, &labels).await?) };
     let sync_result;
     let prepared;
-    let outcome = match &fetched {
+    let outcome = match &mut fetched {
         None => Outcome::Suspended,
         Some(Err(e)) if e.is_refusal() => {
             count_error(ctx, &labels, e.reason());
@@ -274,7 +274,12 @@ async fn reconcile_in(gs: &GitSource, ctx: &Arc<Context>, span: tracing::Span) -
             // decide what to apply (no client required)
             let default_ns = default_namespace(gs);
             let opts = LoadOptions { default_namespace: default_ns, threads: crate::threads(), ..Default::default() };
-            prepared = prepare::prepare(&files.files, files.diagnostics.clone(), &opts);
+            // Parsing a large revision is CPU work: off the async runtime, so other sources
+            // and the webhook go on meanwhile.
+            let read = std::mem::take(files);
+            prepared = tokio::task::spawn_blocking(move || prepare::prepare(&read.files, read.diagnostics, &opts))
+                .await
+                .map_err(|e| Error::Panicked(format!("loading the revision: {e}")))?;
             match &prepared {
                 Err(tree) => Outcome::Invalid { revision: &f.revision, diagnostics: &tree.diagnostics },
                 Ok(p) => {
