@@ -14,6 +14,18 @@ use std::time::Duration;
 pub const DEFAULT_INTERVAL: Duration = Duration::from_secs(60);
 /// Most diagnostics kept in a status.
 pub const MAX_DIAGNOSTICS: usize = 100;
+/// Longest file, field or message kept in a status diagnostic (characters; the rest is cut, so
+/// 100 diagnostics stay far under etcd's object size limit whatever a commit holds).
+pub const DIAGNOSTIC_CHARS: usize = 512;
+
+fn cut(s: &str) -> String {
+    if s.chars().count() <= DIAGNOSTIC_CHARS {
+        return s.to_string();
+    }
+    let mut out: String = s.chars().take(DIAGNOSTIC_CHARS - 1).collect();
+    out.push('…');
+    out
+}
 /// Most pruned objects named in a `Pruned` Event.
 const PRUNED_NAMED: usize = 10;
 
@@ -267,13 +279,13 @@ fn invalid(status: &mut GitSourceStatus, revision: &str, diagnostics: &[Diagnost
         .iter()
         .take(MAX_DIAGNOSTICS)
         .map(|d| StatusDiagnostic {
-            file: d.file.clone(),
+            file: cut(&d.file),
             line: i64::from(d.line),
-            field: (!d.field.is_empty()).then(|| d.field.clone()),
-            message: d.message.clone(),
+            field: (!d.field.is_empty()).then(|| cut(&d.field)),
+            message: cut(&d.message),
         })
         .collect();
-    let first = errors.first().map(|d| format!("{}:{}: {}", d.file, d.line, d.message)).unwrap_or_default();
+    let first = errors.first().map(|d| format!("{}:{}: {}", cut(&d.file), d.line, cut(&d.message))).unwrap_or_default();
     format!("revision {revision} is invalid ({} errors, first: {first}); nothing was applied", errors.len())
 }
 
@@ -566,5 +578,23 @@ mod tests {
         );
         assert_eq!(d.status, None, "drift reports write no status");
         assert_eq!(d.events[0].reason, "DriftDetected");
+    }
+
+    #[test]
+    fn status_diagnostics_are_bounded_in_number_and_length() {
+        let long = "x".repeat(10_000);
+        let diags: Vec<crate::Diagnostic> = (0..150)
+            .map(|i| {
+                crate::Diagnostic::error("schema", &format!("f{i}.yaml"), crate::Pos::default(), &long, long.clone())
+            })
+            .collect();
+        let now = t("2026-12-04T10:00:00Z");
+        let d = decide(&spec(), Some(1), None, Outcome::Invalid { revision: "r1", diagnostics: &diags }, now);
+        let st = d.status.unwrap();
+        assert_eq!(st.diagnostics.len(), MAX_DIAGNOSTICS);
+        assert!(st.diagnostics.iter().all(|d| d.message.chars().count() == DIAGNOSTIC_CHARS));
+        assert!(st.diagnostics.iter().all(|d| d.field.as_ref().unwrap().chars().count() == DIAGNOSTIC_CHARS));
+        assert!(st.common.conditions[0].message.contains("150 errors"));
+        assert!(st.common.conditions[0].message.chars().count() <= crate::conditions::MESSAGE_CHARS);
     }
 }
