@@ -296,7 +296,12 @@ async fn reconcile_in(gs: &GitSource, ctx: &Arc<Context>, span: tracing::Span) -
         }
     };
     let synced = matches!(outcome, Outcome::Synced { .. } | Outcome::DriftReported { .. });
-    let decision = decisions::decide(&gs.spec, gs.metadata.generation, gs.status.as_ref(), outcome, chrono::Utc::now());
+    // The base is the status as this operator last wrote it while the cache still holds the
+    // object that write was computed from: decided from the older cached status, a condition
+    // that flipped in that write would flip again with a new transition time, and a no-op
+    // resync would write.
+    let current = ctx.written.current(gs, gs.status.as_ref());
+    let decision = decisions::decide(&gs.spec, gs.metadata.generation, current.as_ref(), outcome, chrono::Utc::now());
     // act: Events, then the one status write
     for e in decision.events {
         tracing::debug!(source = %gs.name_any(), reason = %e.reason, note = %e.message, "event");
@@ -354,7 +359,8 @@ async fn sync_revision(
     prepared: &prepare::Prepared,
     labels: &crate::http::SourceLabels,
 ) -> Result<Synced, Error> {
-    let old = gs.status.clone().unwrap_or_default();
+    // The inventory and applied revision as last written (see `reconcile_in`).
+    let old = ctx.written.current(gs, gs.status.as_ref()).unwrap_or_default();
     let inventory: Vec<ObjRef> = sync::parse_inventory(old.inventory.iter().map(String::as_str));
     let settings = SyncSettings {
         source: decisions::source_id(&gs.namespace().unwrap_or_default(), &gs.name_any()),
