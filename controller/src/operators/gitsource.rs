@@ -258,7 +258,7 @@ async fn reconcile_in(gs: &GitSource, ctx: &Arc<Context>, span: tracing::Span) -
     // gather (client and network required)
     let mut fetched = if gs.spec.suspend == Some(true) { None } else { Some(fetch(ctx, gs, &labels).await?) };
     let sync_result;
-    let prepared;
+    let mut prepared;
     let outcome = match &mut fetched {
         None => Outcome::Suspended,
         Some(Err(e)) if e.is_refusal() => {
@@ -280,7 +280,7 @@ async fn reconcile_in(gs: &GitSource, ctx: &Arc<Context>, span: tracing::Span) -
             prepared = tokio::task::spawn_blocking(move || prepare::prepare(&read.files, read.diagnostics, &opts))
                 .await
                 .map_err(|e| Error::Panicked(format!("loading the revision: {e}")))?;
-            match &prepared {
+            match &mut prepared {
                 Err(tree) => Outcome::Invalid { revision: &f.revision, diagnostics: &tree.diagnostics },
                 Ok(p) => {
                     // act (client required)
@@ -356,7 +356,7 @@ async fn sync_revision(
     ctx: &Arc<Context>,
     gs: &GitSource,
     revision: &str,
-    prepared: &prepare::Prepared,
+    prepared: &mut prepare::Prepared,
     labels: &crate::http::SourceLabels,
 ) -> Result<Synced, Error> {
     // The inventory and applied revision as last written (see `reconcile_in`).
@@ -372,7 +372,8 @@ async fn sync_revision(
         limiter: ctx.opts.limiter.clone(),
         scope: ctx.scope.clone(),
     };
-    let objects = prepared.objects.clone();
+    // The rendered objects go to the sync (a large revision is not held twice).
+    let objects = std::mem::take(&mut prepared.objects);
     let mut resolver = ctx.resolver.lock().await;
     if gs.spec.self_heal == Some(false) && old.last_applied_revision.as_deref() == Some(revision) {
         let (p, _, _) = sync::plan_live(&ctx.client, &mut resolver, objects, &prepared.levels, &inventory, &settings)

@@ -29,20 +29,6 @@ pub struct ManagerOptions {
     pub scheduler: Option<scheduler::Options>,
 }
 
-impl ManagerOptions {
-    /// Every operator with its default settings, serving `scope`.
-    pub fn all(scope: crate::scope::Scope) -> Self {
-        Self {
-            scope,
-            gitsource: Some(Default::default()),
-            apps: Some(Default::default()),
-            jobs: Some(Default::default()),
-            packages: Some(Default::default()),
-            scheduler: Some(Default::default()),
-        }
-    }
-}
-
 /// Started operators: their contexts, and the futures that run them.
 pub struct Manager {
     contexts: Vec<Arc<dyn Any + Send + Sync>>,
@@ -80,11 +66,6 @@ impl Manager {
     /// caches for tests, benches and the HTTP endpoints).
     pub fn context<C: Send + Sync + 'static>(&self) -> Option<Arc<C>> {
         self.contexts.iter().find_map(|c| c.clone().downcast::<C>().ok())
-    }
-
-    /// Names of the operators started.
-    pub fn names(&self) -> Vec<&'static str> {
-        self.runs.iter().map(|r| r.0).collect()
     }
 
     /// Runs every operator until the future is dropped.
