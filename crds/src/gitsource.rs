@@ -69,6 +69,13 @@ pub struct GitSourceSpec {
     /// Namespace for namespaced objects that name none. Default: the GitSource's namespace.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub default_namespace: Option<String>,
+    /// ServiceAccount of this namespace whose identity every read, apply and prune of the
+    /// source goes through (impersonation), and through which `secretRef` is read. Default:
+    /// the controller's `--default-service-account`; without either, the controller's own
+    /// identity, unless `--require-service-account` refuses the source.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(length(min = 1, max = 253))]
+    pub service_account_name: Option<String>,
 }
 
 /// Which commit to follow. Exactly one field may be set; `commit` pins, `tag` and `branch` follow.

@@ -8,6 +8,7 @@ pub mod gitsource;
 pub mod job;
 pub mod offer;
 pub mod package;
+pub mod sourcepolicy;
 
 pub use app::{App, AppSpec, AppStatus};
 pub use common::{CommonStatus, EnvValue, condition};
@@ -15,6 +16,7 @@ pub use gitsource::{GitSource, GitSourceSpec, GitSourceStatus, SyncSummary};
 pub use job::{Job, JobSpec, JobStatus};
 pub use offer::{Offer, OfferSpec, OfferStatus};
 pub use package::{Package, PackageSpec, PackageStatus};
+pub use sourcepolicy::{SourcePolicy, SourcePolicySpec};
 
 use k8s_openapi::apiextensions_apiserver::pkg::apis::apiextensions::v1::CustomResourceDefinition;
 use kube::CustomResourceExt;
@@ -27,11 +29,11 @@ pub const VERSION: &str = "v1alpha1";
 pub const API_VERSION: &str = "dromos.io/v1alpha1";
 
 /// The Dromos kinds, in the order their CRDs are written.
-pub const KINDS: [&str; 5] = ["App", "Job", "Package", "GitSource", "Offer"];
+pub const KINDS: [&str; 6] = ["App", "Job", "Package", "GitSource", "Offer", "SourcePolicy"];
 
 /// Every Dromos CRD, in the order of [`KINDS`].
 pub fn crds() -> Vec<CustomResourceDefinition> {
-    vec![App::crd(), Job::crd(), Package::crd(), GitSource::crd(), Offer::crd()]
+    vec![App::crd(), Job::crd(), Package::crd(), GitSource::crd(), Offer::crd(), SourcePolicy::crd()]
 }
 
 /// The CRD of one kind, if it is a Dromos kind.

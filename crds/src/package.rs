@@ -39,6 +39,12 @@ pub struct PackageSpec {
     /// Where the package comes from. Default: the built-in catalog.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub repository: Option<PackageRepository>,
+    /// ServiceAccount of this namespace whose identity applies and prunes the rendered
+    /// objects (impersonation). Default: the controller's `--default-service-account`; without
+    /// either, the controller's own identity, unless `--require-service-account` refuses it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(length(min = 1, max = 253))]
+    pub service_account_name: Option<String>,
 }
 
 /// A package repository. Without one (or with `builtin: true`) the package comes from the

@@ -25,6 +25,7 @@ pub mod render;
 pub mod runs;
 pub mod schedule;
 pub mod schema;
+pub mod tenancy;
 pub mod time;
 pub mod translate;
 pub mod validate;

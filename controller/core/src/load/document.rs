@@ -9,7 +9,7 @@ use crate::diag::{Diagnostic, closest};
 use crate::ids;
 use crate::schema;
 use crate::yaml::{self, PathIndex};
-use dromos_crds::{App, GitSource, Job, Offer, Package};
+use dromos_crds::{App, GitSource, Job, Offer, Package, SourcePolicy};
 use serde::de::DeserializeOwned;
 use serde_json::{Map, Value};
 
@@ -256,12 +256,12 @@ fn settle_location(
     value: &mut Value,
     local: &mut Vec<Diagnostic>,
 ) -> Option<String> {
-    if o.kind == "Offer" {
+    if o.kind == "Offer" || o.kind == "SourcePolicy" {
         if namespace.is_some() {
             local.push(at.err(
                 "cluster-scoped",
                 "metadata.namespace",
-                "Offer is cluster-scoped and takes no namespace".into(),
+                format!("{} is cluster-scoped and takes no namespace", o.kind),
             ));
         }
         namespace = None;
@@ -335,6 +335,7 @@ fn check_and_parse(at: &At, kind: &str, value: &mut Value, local: &mut Vec<Diagn
         "Package" => parse_typed::<Package>(value).map(Typed::Package),
         "GitSource" => parse_typed::<GitSource>(value).map(Typed::GitSource),
         "Offer" => parse_typed::<Offer>(value).map(Typed::Offer),
+        "SourcePolicy" => parse_typed::<SourcePolicy>(value).map(Typed::SourcePolicy),
         _ => unreachable!("known kinds are listed in KINDS"),
     };
     match parsed {

@@ -61,6 +61,8 @@ pub enum Typed {
     GitSource(GitSource),
     /// dromos.io Offer.
     Offer(Offer),
+    /// dromos.io SourcePolicy.
+    SourcePolicy(dromos_crds::SourcePolicy),
     /// Any other Kubernetes object, applied as written.
     Other,
     /// A Dromos object whose structure is invalid (diagnostics say why).
@@ -150,7 +152,7 @@ pub fn is_cluster_scoped(group: &str, kind: &str) -> bool {
             | ("apiregistration.k8s.io", "APIService")
             | ("networking.k8s.io", "IngressClass")
             | ("node.k8s.io", "RuntimeClass")
-            | ("dromos.io", "Offer")
+            | ("dromos.io", "Offer" | "SourcePolicy")
     )
 }
 

@@ -1,0 +1,317 @@
+//! Tenancy decisions (pure): whose identity a source acts with, and what the SourcePolicies
+//! that select it allow.
+//!
+//! A source (a GitSource, or a Package) acts as a ServiceAccount of its own namespace
+//! ([`identity`]); every SourcePolicy whose `sourceNamespaces` match the source's namespace
+//! applies to it, and an object, repository or ServiceAccount is allowed only when every one
+//! of them allows it ([`Policies`]). The shell resolves whether a kind is cluster-scoped
+//! (discovery) and passes the answer in.
+
+use crate::Tree;
+use crate::diag::Diagnostic;
+use crate::load::Typed;
+use dromos_crds::SourcePolicySpec;
+
+/// Diagnostic code (and status reason) of a policy violation.
+pub const POLICY_VIOLATION: &str = "PolicyViolation";
+/// Status reason of a source refused for want of a ServiceAccount.
+pub const SERVICE_ACCOUNT_REQUIRED: &str = "ServiceAccountRequired";
+
+/// The controller's identity settings (`--default-service-account`,
+/// `--require-service-account`).
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct IdentityRules {
+    /// ServiceAccount used by sources that name none.
+    pub default_service_account: Option<String>,
+    /// A source with no ServiceAccount (named or default) applies nothing.
+    pub require_service_account: bool,
+}
+
+/// Who a source's requests run as.
+#[derive(Clone, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub enum Identity {
+    /// The controller's own identity (no ServiceAccount named, none required).
+    Controller,
+    /// A ServiceAccount of the source's namespace, impersonated.
+    ServiceAccount {
+        /// Its namespace (always the source's).
+        namespace: String,
+        /// Its name.
+        name: String,
+    },
+}
+
+impl Identity {
+    /// The user name the API server knows it by, for `Impersonate-User` (`None`: the
+    /// controller itself).
+    pub fn user(&self) -> Option<String> {
+        match self {
+            Identity::Controller => None,
+            Identity::ServiceAccount { namespace, name } => Some(format!("system:serviceaccount:{namespace}:{name}")),
+        }
+    }
+}
+
+impl std::fmt::Display for Identity {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Identity::Controller => f.write_str("the controller's identity"),
+            Identity::ServiceAccount { namespace, name } => write!(f, "ServiceAccount {namespace}/{name}"),
+        }
+    }
+}
+
+/// The identity of a source in `namespace` naming `named` (its `serviceAccountName`), or why
+/// it may not act at all.
+pub fn identity(rules: &IdentityRules, namespace: &str, named: Option<&str>) -> Result<Identity, String> {
+    let chosen = named.filter(|n| !n.is_empty()).or(rules.default_service_account.as_deref().filter(|n| !n.is_empty()));
+    match chosen {
+        Some(name) => {
+            crate::ids::check_dns_subdomain(name).map_err(|e| format!("serviceAccountName `{name}`: {e}"))?;
+            Ok(Identity::ServiceAccount { namespace: namespace.to_string(), name: name.to_string() })
+        }
+        None if rules.require_service_account => Err(
+            "the controller requires a ServiceAccount (--require-service-account) and this source names none \
+             in spec.serviceAccountName; nothing is applied"
+                .into(),
+        ),
+        None => Ok(Identity::Controller),
+    }
+}
+
+/// The field manager of a source's writes: one per source, so two sources writing the same
+/// field conflict instead of taking it from each other.
+pub fn field_manager(source_id: &str) -> String {
+    // Field managers are at most 128 characters.
+    let mut m = format!("dromos/{source_id}");
+    if m.len() > 128 {
+        let mut cut = 128;
+        while !m.is_char_boundary(cut) {
+            cut -= 1;
+        }
+        m.truncate(cut);
+    }
+    m
+}
+
+/// True when `pattern` (where `*` matches any run of characters, possibly empty) matches
+/// the whole of `s`.
+pub fn glob(pattern: &str, s: &str) -> bool {
+    let parts: Vec<&str> = pattern.split('*').collect();
+    if parts.len() == 1 {
+        return pattern == s;
+    }
+    let (first, last) = (parts[0], parts[parts.len() - 1]);
+    if !s.starts_with(first) || s.len() < first.len() + last.len() || !s.ends_with(last) {
+        return false;
+    }
+    let mut rest = &s[first.len()..s.len() - last.len()];
+    for mid in &parts[1..parts.len() - 1] {
+        match rest.find(mid) {
+            Some(i) => rest = &rest[i + mid.len()..],
+            None => return false,
+        }
+    }
+    true
+}
+
+/// A kind pattern (`Kind`, `group/Kind`, `*`, `group/*`, `*/Kind`) against a group and kind.
+fn kind_matches(pattern: &str, group: &str, kind: &str) -> bool {
+    match pattern.rsplit_once('/') {
+        Some((g, k)) => glob(g, group) && glob(k, kind),
+        None if pattern == "*" => true,
+        None => group.is_empty() && glob(pattern, kind),
+    }
+}
+
+/// One rule broken: which policy, which rule, and why.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Violation {
+    /// The SourcePolicy's name.
+    pub policy: String,
+    /// The rule (the policy's field), e.g. `targetNamespaces`.
+    pub rule: &'static str,
+    /// What was refused.
+    pub message: String,
+}
+
+impl std::fmt::Display for Violation {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{} (SourcePolicy {}, rule {})", self.message, self.policy, self.rule)
+    }
+}
+
+/// The SourcePolicies that select one source's namespace.
+#[derive(Clone, Debug)]
+pub struct Policies<'a> {
+    namespace: String,
+    selected: Vec<(&'a str, &'a SourcePolicySpec)>,
+}
+
+impl<'a> Policies<'a> {
+    /// The policies among `all` (name, spec) whose `sourceNamespaces` match `namespace`.
+    pub fn select(all: &'a [(String, SourcePolicySpec)], namespace: &str) -> Self {
+        let selected = all
+            .iter()
+            .filter(|(_, p)| p.source_namespaces.iter().any(|pat| glob(pat, namespace)))
+            .map(|(n, p)| (n.as_str(), p))
+            .collect();
+        Policies { namespace: namespace.to_string(), selected }
+    }
+
+    /// Names of the selected policies.
+    pub fn names(&self) -> Vec<&str> {
+        self.selected.iter().map(|(n, _)| *n).collect()
+    }
+
+    /// The first policy whose rule `rule` refuses; `allows(spec)` is `None` when the policy
+    /// does not set the rule (no restriction), else whether it allows.
+    fn first_refusal(
+        &self,
+        rule: &'static str,
+        allows: impl Fn(&SourcePolicySpec) -> Option<bool>,
+        message: impl FnOnce() -> String,
+    ) -> Result<(), Violation> {
+        match self.selected.iter().find(|(_, p)| allows(p) == Some(false)) {
+            Some((name, _)) => Err(Violation { policy: name.to_string(), rule, message: message() }),
+            None => Ok(()),
+        }
+    }
+
+    /// A GitSource's repository URL (compared without credentials).
+    pub fn check_repository(&self, url: &str) -> Result<(), Violation> {
+        let url = crate::giturl::redact_url(url);
+        let bare = strip_userinfo(&url);
+        self.first_refusal(
+            "repositories",
+            |p| p.repositories.as_ref().map(|r| r.iter().any(|pat| glob(pat, &bare))),
+            || format!("repository {bare} is not among the allowed repositories"),
+        )
+    }
+
+    /// A Package's repository, as `builtin` or `gitsource/NAME`.
+    pub fn check_package_repository(&self, repository: &str) -> Result<(), Violation> {
+        self.first_refusal(
+            "packageRepositories",
+            |p| p.package_repositories.as_ref().map(|r| r.iter().any(|pat| glob(pat, repository))),
+            || format!("package repository {repository} is not among the allowed package repositories"),
+        )
+    }
+
+    /// The ServiceAccount a source names.
+    pub fn check_service_account(&self, name: &str) -> Result<(), Violation> {
+        self.first_refusal(
+            "serviceAccounts",
+            |p| p.service_accounts.as_ref().map(|r| r.iter().any(|pat| glob(pat, name))),
+            || format!("ServiceAccount {name} is not among the ServiceAccounts sources may use"),
+        )
+    }
+
+    /// An object of `group`/`kind` in `namespace` (`None`: cluster-scoped).
+    pub fn check_object(&self, group: &str, kind: &str, namespace: Option<&str>) -> Result<(), Violation> {
+        let shown = if group.is_empty() { kind.to_string() } else { format!("{group}/{kind}") };
+        self.first_refusal(
+            "deniedKinds",
+            |p| p.denied_kinds.as_ref().map(|d| !d.iter().any(|pat| kind_matches(pat, group, kind))),
+            || format!("kind {shown} is denied"),
+        )?;
+        match namespace {
+            None => self.first_refusal(
+                "clusterScopedKinds",
+                |p| Some(p.cluster_scoped_kinds.iter().flatten().any(|pat| kind_matches(pat, group, kind))),
+                || format!("cluster-scoped kind {shown} is not among the allowed cluster-scoped kinds"),
+            ),
+            Some(ns) => self.first_refusal(
+                "targetNamespaces",
+                |p| {
+                    let own = ["$self".to_string()];
+                    let targets = p.target_namespaces.as_deref().unwrap_or(&own);
+                    Some(targets.iter().any(|pat| if pat == "$self" { ns == self.namespace } else { glob(pat, ns) }))
+                },
+                || format!("namespace {ns} is not among the namespaces this source may write"),
+            ),
+        }
+    }
+
+    /// Every policy violation of a valid tree synced by the GitSource `source_name`, at the file and line of the object (or field)
+    /// that breaks it. `cluster_scoped(group, kind)` says whether a kind is cluster-scoped;
+    /// `default_namespace` is where namespaced objects that name none go.
+    pub fn check_tree(
+        &self,
+        tree: &Tree,
+        source_name: &str,
+        default_namespace: &str,
+        cluster_scoped: &dyn Fn(&str, &str) -> bool,
+    ) -> Vec<Diagnostic> {
+        if self.selected.is_empty() {
+            return vec![];
+        }
+        let mut out = vec![];
+        for m in &tree.manifests {
+            let (group, kind) = (m.group(), m.kind.as_str());
+            let namespace = if cluster_scoped(group, kind) {
+                None
+            } else {
+                Some(m.namespace.as_deref().unwrap_or(default_namespace))
+            };
+            let mut refuse = |field: &str, v: Violation| {
+                out.push(Diagnostic::error("policy-violation", &m.file, m.index.pos(field), field, v.to_string()));
+            };
+            if let Err(v) = self.check_object(group, kind, namespace) {
+                let field = if m.index.contains("metadata.namespace") { "metadata.namespace" } else { "kind" };
+                refuse(field, v);
+            }
+            match &m.typed {
+                Typed::GitSource(gs) => {
+                    if let Err(v) = self.check_repository(&gs.spec.url) {
+                        refuse("spec.url", v);
+                    }
+                    if let Some(sa) = &gs.spec.service_account_name
+                        && let Err(v) = self.check_service_account(sa)
+                    {
+                        refuse("spec.serviceAccountName", v);
+                    }
+                }
+                Typed::Package(p) => {
+                    if let Err(v) = self.check_package_repository(&package_repository(&p.spec, Some(source_name))) {
+                        refuse("spec.repository", v);
+                    }
+                    if let Some(sa) = &p.spec.service_account_name
+                        && let Err(v) = self.check_service_account(sa)
+                    {
+                        refuse("spec.serviceAccountName", v);
+                    }
+                }
+                _ => {}
+            }
+        }
+        out
+    }
+}
+
+/// A Package's repository as policies name it: `builtin` or `gitsource/NAME`. A repository
+/// with a path and no GitSource is the one the Package was synced from (`synced_from`, the
+/// GitSource's name; a Package applied otherwise has none and names `gitsource/`).
+pub fn package_repository(spec: &dromos_crds::PackageSpec, synced_from: Option<&str>) -> String {
+    match &spec.repository {
+        Some(r) if r.builtin != Some(true) => match (&r.git_source, &r.path) {
+            (Some(gs), _) => format!("gitsource/{gs}"),
+            (None, Some(_)) => format!("gitsource/{}", synced_from.unwrap_or_default()),
+            (None, None) => "builtin".into(),
+        },
+        _ => "builtin".into(),
+    }
+}
+
+fn strip_userinfo(url: &str) -> String {
+    match url.split_once("://") {
+        Some((scheme, rest)) => match rest.split_once('/') {
+            Some((auth, path)) => format!("{scheme}://{}/{path}", auth.rsplit_once('@').map(|x| x.1).unwrap_or(auth)),
+            None => format!("{scheme}://{}", rest.rsplit_once('@').map(|x| x.1).unwrap_or(rest)),
+        },
+        None => url.to_string(),
+    }
+}
+
+#[cfg(test)]
+mod tests;
