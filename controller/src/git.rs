@@ -162,6 +162,10 @@ pub enum GitError {
     /// Cache directory problem.
     #[error("cache: {0}")]
     Io(#[from] std::io::Error),
+    /// The credentials Secret cannot be read with the source's identity (missing, or the
+    /// identity may not read it): nothing was fetched.
+    #[error("{0}")]
+    SecretUnavailable(String),
 }
 
 impl GitError {
@@ -174,7 +178,13 @@ impl GitError {
             GitError::PathNotFound(_) => "PathNotFound",
             GitError::Git(_) => "GitError",
             GitError::Io(_) => "CacheError",
+            GitError::SecretUnavailable(_) => "SecretUnavailable",
         }
+    }
+
+    /// The Secret of `secretRef` could not be read.
+    pub fn secret(message: String) -> Self {
+        GitError::SecretUnavailable(message)
     }
 
     /// True when retrying cannot help until the spec or the controller's flags change.

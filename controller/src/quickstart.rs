@@ -454,6 +454,7 @@ fn start_operators(client: &Client, namespaces: &[String], cache: &Path) -> (Opt
             }),
             // Offers are cluster-wide objects: the quickstart's scheduler places without publishing them.
             scheduler: Some(scheduler::Options { offers: false, ..Default::default() }),
+            ..Default::default()
         },
     );
     let trigger = git_manager.context::<gitsource::Context>().map(|c| c.trigger.clone());

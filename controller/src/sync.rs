@@ -17,7 +17,8 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
 
-/// Field manager of every Dromos write.
+/// Field manager of the writes of earlier Dromos versions, and of the local inventory; every
+/// source now writes as its own manager ([`dromos_core::tenancy::field_manager`]).
 pub const FIELD_MANAGER: &str = "dromos";
 
 /// Settings of one sync.
@@ -285,6 +286,14 @@ pub async fn sync(
     }
     let by_key: HashMap<plan::Key, &Value> = desired.iter().filter_map(|d| Some((ObjRef::of(d)?.key(), d))).collect();
     let owned: std::collections::HashSet<plan::Key> = inventory.iter().map(ObjRef::key).collect();
+    // An object that exists but is not this source's is neither taken nor later pruned unless
+    // its manifest asks: refused before anything is written, as an invalid revision.
+    outcome.failures = unowned(client, resolver, &outcome.plan, &by_key, &owned, settings, &n.reads).await?;
+    if !outcome.failures.is_empty() {
+        outcome.reads = n.reads.load(Ordering::Relaxed);
+        outcome.duration = start.elapsed();
+        return Ok(outcome);
+    }
     let mut waves: Vec<u32> = outcome.plan.steps.iter().map(|s| s.wave).collect();
     waves.dedup();
     for wave in waves {
@@ -310,6 +319,66 @@ pub async fn sync(
     outcome.reads = n.reads.load(Ordering::Relaxed);
     outcome.duration = start.elapsed();
     Ok(outcome)
+}
+
+/// The objects the plan would create that already exist and are not this source's to take
+/// ([`dromos_core::tenancy::adoption`]). Objects of the inventory are this source's whatever
+/// their labels say now. Small groups are read one by one, large ones with one metadata list
+/// per kind and namespace.
+async fn unowned(
+    client: &Client,
+    resolver: &mut Resolver,
+    plan: &Plan,
+    desired: &HashMap<plan::Key, &Value>,
+    owned: &std::collections::HashSet<plan::Key>,
+    settings: &SyncSettings,
+    reads: &AtomicUsize,
+) -> anyhow::Result<Vec<Failure>> {
+    type Group<'a> = (String, String, Option<String>);
+    let mut groups: std::collections::BTreeMap<Group<'_>, Vec<&ObjRef>> = Default::default();
+    for s in plan.steps.iter().filter(|s| s.action == Action::Create && !owned.contains(&s.obj.key())) {
+        let o = &s.obj;
+        groups.entry((o.api_version.clone(), o.kind.clone(), o.namespace.clone())).or_default().push(o);
+    }
+    let limiter = settings.limiter.as_deref();
+    let mut failures = vec![];
+    for ((av, kind, ns), objs) in groups {
+        // A kind the server does not serve yet has no live objects (the apply reports it).
+        let Some((ar, caps)) = resolver.resolve(client, &av, &kind, reads).await else { continue };
+        let api = api_for(client, &ar, &caps, ns.as_deref());
+        let mut labels: HashMap<String, Value> = HashMap::new();
+        if objs.len() > 16 {
+            let mut lp = ListParams::default().limit(500);
+            loop {
+                crate::ratelimit::acquire(limiter).await;
+                reads.fetch_add(1, Ordering::Relaxed);
+                let page = api.list_metadata(&lp).await?;
+                for m in page.items {
+                    labels
+                        .insert(m.metadata.name.clone().unwrap_or_default(), serde_json::to_value(&m.metadata.labels)?);
+                }
+                match page.metadata.continue_ {
+                    Some(c) if !c.is_empty() => lp.continue_token = Some(c),
+                    _ => break,
+                }
+            }
+        } else {
+            for o in &objs {
+                crate::ratelimit::acquire(limiter).await;
+                reads.fetch_add(1, Ordering::Relaxed);
+                if let Some(m) = api.get_metadata_opt(&o.name).await? {
+                    labels.insert(o.name.clone(), serde_json::to_value(&m.metadata.labels)?);
+                }
+            }
+        }
+        for o in objs {
+            let (Some(live), Some(d)) = (labels.get(&o.name), desired.get(&o.key())) else { continue };
+            if let Err((reason, message)) = dromos_core::tenancy::adoption(&settings.source, d, live) {
+                failures.push(Failure { obj: o.clone(), reason: reason.into(), message });
+            }
+        }
+    }
+    Ok(failures)
 }
 
 /// Applies one wave with bounded parallelism, recording results in `outcome`; waits for the
@@ -340,7 +409,8 @@ async fn apply_wave(
                 .flatten()
                 .map(|(ar, caps)| api_for(client, &ar, &caps, o.namespace.as_deref()));
             let force = settings.force || (settings.force_owned && owned.contains(&o.key()));
-            apply_one(api, o, body, force, n.writes.clone(), settings.limiter.clone())
+            let manager = dromos_core::tenancy::field_manager(&settings.source);
+            apply_one(api, o, body, (manager, force), n.writes.clone(), settings.limiter.clone())
         }))
         .buffer_unordered(settings.concurrency.max(1))
         .collect()
@@ -367,16 +437,18 @@ async fn apply_wave(
     Ok(())
 }
 
-/// Server-side applies one object; returns the generation the server answered with.
+/// Server-side applies one object as `manager` (forced or not); returns the generation the
+/// server answered with. A conflict with nobody but the field manager earlier Dromos versions
+/// used for every source is this source's own earlier write: the apply is repeated forced.
 async fn apply_one(
     api: Option<Api<DynamicObject>>,
     o: ObjRef,
     body: Value,
-    force: bool,
+    (manager, force): (String, bool),
     writes: Arc<AtomicUsize>,
     limiter: Option<Arc<crate::ratelimit::Limiter>>,
 ) -> Result<(ObjRef, Option<i64>), Failure> {
-    let pp = if force { PatchParams::apply(FIELD_MANAGER).force() } else { PatchParams::apply(FIELD_MANAGER) };
+    let pp = if force { PatchParams::apply(&manager).force() } else { PatchParams::apply(&manager) };
     let Some(api) = api else {
         return Err(Failure {
             message: format!("the API server does not serve {} {}", o.api_version, o.kind),
@@ -391,13 +463,30 @@ async fn apply_one(
     })?;
     crate::ratelimit::acquire(limiter.as_deref()).await;
     writes.fetch_add(1, Ordering::Relaxed);
-    match api.patch(&o.name, &pp, &Patch::Apply(&obj)).await {
+    let mut result = api.patch(&o.name, &pp, &Patch::Apply(&obj)).await;
+    if let Err(kube::Error::Api(s)) = &result
+        && s.code == 409
+        && !force
+        && conflicts_only_with(&s.message, FIELD_MANAGER)
+    {
+        crate::ratelimit::acquire(limiter.as_deref()).await;
+        writes.fetch_add(1, Ordering::Relaxed);
+        result = api.patch(&o.name, &pp.clone().force(), &Patch::Apply(&obj)).await;
+    }
+    match result {
         Ok(live) => Ok((o, live.metadata.generation)),
         Err(e) => {
             let (reason, message) = reason_of(&e);
             Err(Failure { obj: o, reason, message })
         }
     }
+}
+
+/// True when every manager an apply conflict message names (`conflict with "NAME"`) is
+/// `manager`, and it names at least one.
+fn conflicts_only_with(message: &str, manager: &str) -> bool {
+    let mut names = message.split("with \"").skip(1).map(|rest| rest.split('"').next().unwrap_or_default()).peekable();
+    names.peek().is_some() && names.all(|n| n == manager)
 }
 
 /// Deletes the plan's prune candidates that this source labelled; returns those whose deletion
@@ -444,4 +533,21 @@ async fn prune(
 /// Reads an inventory stored as newline-separated entries.
 pub fn parse_inventory<'a>(lines: impl IntoIterator<Item = &'a str>) -> Vec<ObjRef> {
     lines.into_iter().filter_map(ObjRef::decode).collect()
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn legacy_conflicts_are_recognised_by_the_managers_named() {
+        use super::conflicts_only_with as only;
+        let one = r#"Apply failed with 1 conflict: conflict with "dromos" using v1: .data.a"#;
+        let two = "Apply failed with 2 conflicts: conflicts with \"dromos\" using v1:\n- .data.a\n- .data.b";
+        let mixed = r#"Apply failed with 2 conflicts: conflict with "dromos" using v1: .data.a
+conflict with "kubectl-edit" using v1: .data.b"#;
+        assert!(only(one, "dromos"));
+        assert!(only(two, "dromos"));
+        assert!(!only(mixed, "dromos"));
+        assert!(!only(r#"conflict with "dromos/team-a.apps" using v1: .data.a"#, "dromos"));
+        assert!(!only("the object has been modified", "dromos"));
+    }
 }

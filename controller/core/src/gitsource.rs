@@ -163,8 +163,10 @@ pub enum Outcome<'a> {
         /// What failed.
         message: String,
     },
-    /// The revision does not validate: nothing was applied.
+    /// The revision does not validate, or breaks a SourcePolicy: nothing was applied.
     Invalid {
+        /// `ValidationFailed`, or `PolicyViolation`.
+        reason: &'a str,
         /// The revision fetched.
         revision: &'a str,
         /// Its diagnostics (errors are reported).
@@ -239,15 +241,17 @@ pub fn decide(
             if cached != Some(&status) {
                 events.push(Event::warning(reason, message));
             }
-            Requeue::OnChange
+            // What refuses may change without the spec changing (a SourcePolicy, a
+            // ServiceAccount's rights): asked again at the interval, without fetching.
+            after
         }
-        Outcome::Invalid { revision, diagnostics } => {
+        Outcome::Invalid { reason, revision, diagnostics } => {
             status.last_attempted_revision = Some(revision.to_string());
-            let message = invalid(&mut status, revision, diagnostics);
-            let s = Standard { stalled: true, reason: "ValidationFailed", message: &message, ..Default::default() };
+            let message = invalid(&mut status, reason, revision, diagnostics);
+            let s = Standard { stalled: true, reason, message: &message, ..Default::default() };
             status.common.conditions = cond(s);
             if cached != Some(&status) {
-                events.push(Event::warning("ValidationFailed", message));
+                events.push(Event::warning(reason, message));
             }
             after
         }
@@ -272,8 +276,8 @@ pub fn decide(
     Decision { status: Some(status), events, requeue }
 }
 
-/// Records the errors of an invalid revision; returns the condition message.
-fn invalid(status: &mut GitSourceStatus, revision: &str, diagnostics: &[Diagnostic]) -> String {
+/// Records the errors of an invalid (or refused) revision; returns the condition message.
+fn invalid(status: &mut GitSourceStatus, reason: &str, revision: &str, diagnostics: &[Diagnostic]) -> String {
     let errors: Vec<_> = diagnostics.iter().filter(|d| d.is_error()).collect();
     status.diagnostics = errors
         .iter()
@@ -286,7 +290,8 @@ fn invalid(status: &mut GitSourceStatus, revision: &str, diagnostics: &[Diagnost
         })
         .collect();
     let first = errors.first().map(|d| format!("{}:{}: {}", cut(&d.file), d.line, cut(&d.message))).unwrap_or_default();
-    format!("revision {revision} is invalid ({} errors, first: {first}); nothing was applied", errors.len())
+    let what = if reason == crate::tenancy::POLICY_VIOLATION { "breaks SourcePolicy rules" } else { "is invalid" };
+    format!("revision {revision} {what} ({} errors, first: {first}); nothing was applied", errors.len())
 }
 
 /// Status and Events after a sync ran.
@@ -528,8 +533,13 @@ mod tests {
         assert!(again.events.is_empty(), "the same failure again: no Event");
         let diag =
             crate::Diagnostic::error("schema", "bad.yaml", crate::Pos::default(), "spec.instances", "not a number");
-        let invalid =
-            decide(&spec(), Some(1), Some(&applied), Outcome::Invalid { revision: "r2", diagnostics: &[diag] }, now);
+        let invalid = decide(
+            &spec(),
+            Some(1),
+            Some(&applied),
+            Outcome::Invalid { reason: "ValidationFailed", revision: "r2", diagnostics: &[diag] },
+            now,
+        );
         let st = invalid.status.unwrap();
         assert!(conditions::is_true(&st.common.conditions, STALLED));
         assert_eq!(st.diagnostics.len(), 1);
@@ -548,11 +558,11 @@ mod tests {
     }
 
     #[test]
-    fn a_refused_url_stalls_and_waits_for_a_change() {
+    fn a_refused_url_stalls_and_is_asked_again_at_the_interval() {
         let now = t("2026-12-04T10:00:00Z");
         let refused = || Outcome::Refused { reason: "URLNotAllowed", message: "`file:///x` is local".into() };
         let d = decide(&spec(), Some(1), None, refused(), now);
-        assert_eq!(d.requeue, Requeue::OnChange);
+        assert!(matches!(d.requeue, Requeue::After(_)), "a policy may change without the source changing");
         let st = d.status.unwrap();
         assert!(conditions::is_true(&st.common.conditions, STALLED));
         assert!(!conditions::is_true(&st.common.conditions, READY));
@@ -589,7 +599,13 @@ mod tests {
             })
             .collect();
         let now = t("2026-12-04T10:00:00Z");
-        let d = decide(&spec(), Some(1), None, Outcome::Invalid { revision: "r1", diagnostics: &diags }, now);
+        let d = decide(
+            &spec(),
+            Some(1),
+            None,
+            Outcome::Invalid { reason: "ValidationFailed", revision: "r1", diagnostics: &diags },
+            now,
+        );
         let st = d.status.unwrap();
         assert_eq!(st.diagnostics.len(), MAX_DIAGNOSTICS);
         assert!(st.diagnostics.iter().all(|d| d.message.chars().count() == DIAGNOSTIC_CHARS));

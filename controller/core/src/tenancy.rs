@@ -70,11 +70,11 @@ pub fn identity(rules: &IdentityRules, namespace: &str, named: Option<&str>) -> 
             crate::ids::check_dns_subdomain(name).map_err(|e| format!("serviceAccountName `{name}`: {e}"))?;
             Ok(Identity::ServiceAccount { namespace: namespace.to_string(), name: name.to_string() })
         }
-        None if rules.require_service_account => Err(
-            "the controller requires a ServiceAccount (--require-service-account) and this source names none \
+        None if rules.require_service_account => {
+            Err("the controller requires a ServiceAccount (--require-service-account) and this source names none \
              in spec.serviceAccountName; nothing is applied"
-                .into(),
-        ),
+                .into())
+        }
         None => Ok(Identity::Controller),
     }
 }
@@ -92,6 +92,37 @@ pub fn field_manager(source_id: &str) -> String {
         m.truncate(cut);
     }
     m
+}
+
+/// The annotation a manifest carries to take over an object that exists and that no Dromos
+/// source created.
+pub const ADOPT_ANNOTATION: &str = "dromos.io/adopt";
+
+/// Whether a source may write `desired` over an object that exists but is not in its
+/// inventory, given the live object's labels: `Err((reason, message))` when it may not.
+/// Another source's object is never taken; an object nobody labelled only with the
+/// manifest's `dromos.io/adopt: "true"`.
+pub fn adoption(
+    source: &str,
+    desired: &serde_json::Value,
+    live_labels: &serde_json::Value,
+) -> Result<(), (&'static str, String)> {
+    let owner = live_labels[crate::plan::SOURCE_LABEL].as_str().filter(|o| !o.is_empty());
+    match owner {
+        Some(o) if o == source => Ok(()),
+        Some(o) => Err((
+            "OwnedByAnotherSource",
+            format!("exists and belongs to source {o} (label {}); remove it there first", crate::plan::SOURCE_LABEL),
+        )),
+        None if desired["metadata"]["annotations"][ADOPT_ANNOTATION] == "true" => Ok(()),
+        None => Err((
+            "AdoptionRefused",
+            format!(
+                "exists and was not created by this source; to take it over (and prune it when its file \
+                 goes), annotate the manifest {ADOPT_ANNOTATION}: \"true\""
+            ),
+        )),
+    }
 }
 
 /// True when `pattern` (where `*` matches any run of characters, possibly empty) matches

@@ -321,6 +321,15 @@ pub(super) struct ControllerArgs {
     /// with this flag.
     #[arg(long)]
     pub(super) allow_local_git: bool,
+    /// ServiceAccount (in the source's own namespace) that GitSources and Packages naming none
+    /// in `spec.serviceAccountName` act as, through impersonation.
+    #[arg(long, value_name = "NAME")]
+    pub(super) default_service_account: Option<String>,
+    /// Lockdown: a GitSource or Package with no ServiceAccount (named or default) applies
+    /// nothing and says why (`ServiceAccountRequired`); without this flag it acts with the
+    /// controller's own identity.
+    #[arg(long)]
+    pub(super) require_service_account: bool,
     /// GitSources reconciled at once.
     #[arg(long, default_value_t = 4)]
     pub(super) concurrency: u16,

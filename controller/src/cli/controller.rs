@@ -37,6 +37,10 @@ fn manager_options(args: &ControllerArgs, scope: crate::scope::Scope) -> manager
             offer_interval: std::time::Duration::from_secs(args.offer_interval_secs.max(1)),
             ..Default::default()
         }),
+        identity: dromos_core::tenancy::IdentityRules {
+            default_service_account: args.default_service_account.clone(),
+            require_service_account: args.require_service_account,
+        },
     }
 }
 

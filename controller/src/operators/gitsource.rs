@@ -15,6 +15,7 @@ use dromos_core::LoadOptions;
 use dromos_core::gitsource::{self as decisions, Outcome, Requeue};
 use dromos_core::plan::{self, ObjRef};
 use dromos_core::prepare;
+use dromos_core::tenancy;
 use dromos_crds::GitSource;
 use dromos_crds::gitsource::GitSourceStatus;
 use futures::StreamExt;
@@ -64,6 +65,7 @@ impl Default for Options {
 pub struct Context {
     client: Client,
     scope: crate::scope::Scope,
+    tenancy: super::Tenancy,
     opts: Options,
     resolver: Mutex<Resolver>,
     recorder: Recorder,
@@ -109,6 +111,7 @@ pub fn start(shared: &Shared, opts: Options) -> Started<Context> {
         backoff: Backoff::new("gitsource"),
         client: shared.client.clone(),
         scope: shared.scope.clone(),
+        tenancy: shared.tenancy.clone(),
         opts,
         resolver: Mutex::new(Resolver::default()),
         writes: AtomicUsize::new(0),
@@ -252,24 +255,66 @@ enum Synced {
     Synced(Box<sync::SyncOutcome>),
 }
 
+/// Who a source acts as, once its identity and the SourcePolicies that select it admit it.
+struct Admitted {
+    /// The client of its identity (impersonating its ServiceAccount, or the controller's).
+    client: Client,
+    /// Its identity, for messages.
+    identity: tenancy::Identity,
+    /// Every SourcePolicy (name, spec); those selecting the source are chosen from them.
+    policies: Vec<(String, dromos_crds::SourcePolicySpec)>,
+}
+
+/// The identity and policy checks that come before any fetch: `Err` is the refusal
+/// (reason, message) for the status.
+async fn admit(ctx: &Context, gs: &GitSource) -> Result<Result<Admitted, (&'static str, String)>, Error> {
+    let ns = gs.namespace().unwrap_or_default();
+    let policies = ctx.tenancy.policies().await?;
+    let selected = tenancy::Policies::select(&policies, &ns);
+    let identity = match tenancy::identity(&ctx.tenancy.rules, &ns, gs.spec.service_account_name.as_deref()) {
+        Ok(i) => i,
+        Err(message) => return Ok(Err((tenancy::SERVICE_ACCOUNT_REQUIRED, message))),
+    };
+    if let tenancy::Identity::ServiceAccount { name, .. } = &identity
+        && let Err(v) = selected.check_service_account(name)
+    {
+        return Ok(Err((tenancy::POLICY_VIOLATION, format!("spec.serviceAccountName: {v}"))));
+    }
+    if let Err(v) = selected.check_repository(&gs.spec.url) {
+        return Ok(Err((tenancy::POLICY_VIOLATION, format!("spec.url: {v}"))));
+    }
+    let client = ctx.tenancy.client_for(&ctx.client, &identity)?;
+    Ok(Ok(Admitted { client, identity, policies }))
+}
+
 async fn reconcile_in(gs: &GitSource, ctx: &Arc<Context>, span: tracing::Span) -> Result<Action, Error> {
     let labels =
         crate::http::SourceLabels { source: format!("{}/{}", gs.namespace().unwrap_or_default(), gs.name_any()) };
     // gather (client and network required)
-    let mut fetched = if gs.spec.suspend == Some(true) { None } else { Some(fetch(ctx, gs, &labels).await?) };
+    let admitted = if gs.spec.suspend == Some(true) { None } else { Some(admit(ctx, gs).await?) };
+    let mut fetched = match &admitted {
+        Some(Ok(a)) => Some(fetch(ctx, gs, a, &labels).await?),
+        _ => None,
+    };
     let sync_result;
     let mut prepared;
-    let outcome = match &mut fetched {
-        None => Outcome::Suspended,
-        Some(Err(e)) if e.is_refusal() => {
+    let violations;
+    let outcome = match (&admitted, &mut fetched) {
+        (None, _) => Outcome::Suspended,
+        (Some(Err((reason, message))), _) => {
+            count_error(ctx, &labels, reason);
+            Outcome::Refused { reason, message: message.clone() }
+        }
+        (_, None) => unreachable!("an admitted source is fetched"),
+        (_, Some(Err(e))) if e.is_refusal() => {
             count_error(ctx, &labels, e.reason());
             Outcome::Refused { reason: e.reason(), message: e.to_string() }
         }
-        Some(Err(e)) => {
+        (_, Some(Err(e))) => {
             count_error(ctx, &labels, e.reason());
             Outcome::FetchFailed { reason: e.reason(), message: e.to_string() }
         }
-        Some(Ok((f, files))) => {
+        (Some(Ok(admitted)), Some(Ok((f, files)))) => {
             span.record("revision", f.revision.as_str());
             // decide what to apply (no client required)
             let default_ns = default_namespace(gs);
@@ -281,15 +326,29 @@ async fn reconcile_in(gs: &GitSource, ctx: &Arc<Context>, span: tracing::Span) -
                 .await
                 .map_err(|e| Error::Panicked(format!("loading the revision: {e}")))?;
             match &mut prepared {
-                Err(tree) => Outcome::Invalid { revision: &f.revision, diagnostics: &tree.diagnostics },
+                Err(tree) => Outcome::Invalid {
+                    reason: "ValidationFailed",
+                    revision: &f.revision,
+                    diagnostics: &tree.diagnostics,
+                },
                 Ok(p) => {
-                    // act (client required)
-                    sync_result = sync_revision(ctx, gs, &f.revision, p, &labels).await?;
-                    match &sync_result {
-                        Synced::DriftReported(drifted) => {
-                            Outcome::DriftReported { revision: &f.revision, drifted: drifted.clone() }
+                    violations = policy_violations(ctx, gs, admitted, &p.tree).await;
+                    if !violations.is_empty() {
+                        count_error(ctx, &labels, tenancy::POLICY_VIOLATION);
+                        Outcome::Invalid {
+                            reason: tenancy::POLICY_VIOLATION,
+                            revision: &f.revision,
+                            diagnostics: &violations,
                         }
-                        Synced::Synced(o) => Outcome::Synced { revision: &f.revision, sync: o },
+                    } else {
+                        // act (client required)
+                        sync_result = sync_revision(ctx, gs, admitted, &f.revision, p, &labels).await?;
+                        match &sync_result {
+                            Synced::DriftReported(drifted) => {
+                                Outcome::DriftReported { revision: &f.revision, drifted: drifted.clone() }
+                            }
+                            Synced::Synced(o) => Outcome::Synced { revision: &f.revision, sync: o },
+                        }
                     }
                 }
             }
@@ -320,6 +379,57 @@ async fn reconcile_in(gs: &GitSource, ctx: &Arc<Context>, span: tracing::Span) -
     })
 }
 
+/// The SourcePolicy violations of a valid tree, each at its file and line. Whether a kind is
+/// cluster-scoped is asked of the API server (discovery), then of the CRDs the revision
+/// itself defines; a kind known to neither counts as cluster-scoped (the stricter rule).
+async fn policy_violations(
+    ctx: &Context,
+    gs: &GitSource,
+    admitted: &Admitted,
+    tree: &dromos_core::Tree,
+) -> Vec<dromos_core::diag::Diagnostic> {
+    let ns = gs.namespace().unwrap_or_default();
+    let selected = tenancy::Policies::select(&admitted.policies, &ns);
+    if selected.names().is_empty() {
+        return vec![];
+    }
+    let mut scoped: std::collections::HashMap<(String, String), bool> = Default::default();
+    let defined: std::collections::HashMap<(String, String), bool> = tree
+        .manifests
+        .iter()
+        .filter(|m| m.kind == "CustomResourceDefinition")
+        .map(|m| {
+            let s = &m.value["spec"];
+            let key = (
+                s["group"].as_str().unwrap_or_default().to_string(),
+                s["names"]["kind"].as_str().unwrap_or_default().to_string(),
+            );
+            (key, s["scope"] == "Cluster")
+        })
+        .collect();
+    let reads = AtomicUsize::new(0);
+    let mut resolver = ctx.resolver.lock().await;
+    for m in &tree.manifests {
+        let key = (m.group().to_string(), m.kind.clone());
+        if scoped.contains_key(&key) {
+            continue;
+        }
+        let cluster = match resolver.resolve(&ctx.client, &m.api_version, &m.kind, &reads).await {
+            Some((_, caps)) => caps.scope == kube::discovery::Scope::Cluster,
+            None => defined
+                .get(&key)
+                .copied()
+                .unwrap_or(m.namespace.is_none() || dromos_core::load::is_cluster_scoped(&key.0, &key.1)),
+        };
+        scoped.insert(key, cluster);
+    }
+    drop(resolver);
+    let default_ns = default_namespace(gs);
+    selected.check_tree(tree, &gs.name_any(), &default_ns, &|g, k| {
+        scoped.get(&(g.to_string(), k.to_string())).copied().unwrap_or(true)
+    })
+}
+
 fn default_namespace(gs: &GitSource) -> String {
     gs.spec.default_namespace.clone().unwrap_or_else(|| gs.namespace().unwrap_or_default())
 }
@@ -329,11 +439,26 @@ fn count_error(ctx: &Context, labels: &crate::http::SourceLabels, reason: &str) 
     ctx.metrics.errors.get_or_create(&labels).inc();
 }
 
-/// Fetches the source's revision and reads its tree, off the async runtime. The outer error
-/// is the reconcile's (the Secret could not be read); the inner one is the fetch's, reported
-/// in status.
-async fn fetch(ctx: &Context, gs: &GitSource, labels: &crate::http::SourceLabels) -> Result<Fetched, Error> {
-    let creds = super::source_credentials(&ctx.client, gs).await?;
+/// Fetches the source's revision and reads its tree, off the async runtime. The Secret of
+/// `secretRef` is read with the source's identity; the outer error is the reconcile's, the
+/// inner one the fetch's (a Secret the identity may not read is one), reported in status.
+async fn fetch(
+    ctx: &Context,
+    gs: &GitSource,
+    admitted: &Admitted,
+    labels: &crate::http::SourceLabels,
+) -> Result<Fetched, Error> {
+    let creds = match super::source_credentials(&admitted.client, gs).await {
+        Ok(c) => c,
+        Err(Error::Kube(kube::Error::Api(s))) if matches!(s.code, 401 | 403 | 404) => {
+            let name = gs.spec.secret_ref.as_ref().map(|r| r.name.clone()).unwrap_or_default();
+            return Ok(Err(git::GitError::secret(format!(
+                "Secret {name} (spec.secretRef) cannot be read as {}: {}",
+                admitted.identity, s.message
+            ))));
+        }
+        Err(e) => return Err(e),
+    };
     let url = gs.spec.url.clone();
     let gref = GitRef::from_spec(gs.spec.git_ref.as_ref());
     let path = gs.spec.path.clone();
@@ -355,6 +480,7 @@ async fn fetch(ctx: &Context, gs: &GitSource, labels: &crate::http::SourceLabels
 async fn sync_revision(
     ctx: &Arc<Context>,
     gs: &GitSource,
+    admitted: &Admitted,
     revision: &str,
     prepared: &mut prepare::Prepared,
     labels: &crate::http::SourceLabels,
@@ -376,13 +502,14 @@ async fn sync_revision(
     let objects = std::mem::take(&mut prepared.objects);
     let mut resolver = ctx.resolver.lock().await;
     if gs.spec.self_heal == Some(false) && old.last_applied_revision.as_deref() == Some(revision) {
-        let (p, _, _) = sync::plan_live(&ctx.client, &mut resolver, objects, &prepared.levels, &inventory, &settings)
-            .await
-            .map_err(Error::sync)?;
+        let (p, _, _) =
+            sync::plan_live(&admitted.client, &mut resolver, objects, &prepared.levels, &inventory, &settings)
+                .await
+                .map_err(Error::sync)?;
         let drifted = p.steps.iter().filter(|s| s.action != plan::Action::Unchanged).map(|s| s.obj.display()).collect();
         return Ok(Synced::DriftReported(drifted));
     }
-    let outcome = sync::sync(&ctx.client, &mut resolver, objects, &prepared.levels, &inventory, &settings)
+    let outcome = sync::sync(&admitted.client, &mut resolver, objects, &prepared.levels, &inventory, &settings)
         .await
         .map_err(Error::sync)?;
     // Watch every kind this source manages, so drift triggers a reconcile.

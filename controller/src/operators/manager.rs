@@ -27,6 +27,8 @@ pub struct ManagerOptions {
     pub packages: Option<packages::Options>,
     /// The Dromos scheduler and Offers.
     pub scheduler: Option<scheduler::Options>,
+    /// `--default-service-account`, `--require-service-account`.
+    pub identity: dromos_core::tenancy::IdentityRules,
 }
 
 /// Started operators: their contexts, and the futures that run them.
@@ -45,8 +47,13 @@ impl std::fmt::Debug for Manager {
 impl Manager {
     /// Builds every operator `opts` names (nothing runs until [`Manager::run`] is polled).
     pub fn start(client: Client, opts: ManagerOptions) -> Self {
-        let shared = Shared { client, scope: opts.scope.clone() };
+        let (policies, watch) = super::Tenancy::watch(&client);
+        let tenancy = super::Tenancy::new(opts.identity.clone(), policies);
+        let shared = Shared { client, scope: opts.scope.clone(), tenancy };
         let mut m = Manager { contexts: vec![], runs: vec![] };
+        if opts.gitsource.is_some() || opts.packages.is_some() {
+            m.runs.push(("sourcepolicies", watch));
+        }
         m.add("gitsource", opts.gitsource.map(|o| gitsource::start(&shared, o)));
         m.add("apps", opts.apps.map(|o| apps::start(&shared, o)));
         m.add("jobs", opts.jobs.map(|o| jobs::start(&shared, o)));

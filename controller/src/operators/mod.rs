@@ -35,6 +35,91 @@ pub struct Shared {
     pub client: Client,
     /// Namespaces served (`Scope::All`: cluster mode).
     pub scope: crate::scope::Scope,
+    /// Whose identity sources act with, and the SourcePolicies that bind them.
+    pub tenancy: Tenancy,
+}
+
+/// The tenancy state every source operator shares: the identity rules, a client per
+/// impersonated ServiceAccount, and the SourcePolicies (a watch cache).
+#[derive(Clone)]
+pub struct Tenancy {
+    /// `--default-service-account`, `--require-service-account`.
+    pub rules: dromos_core::tenancy::IdentityRules,
+    clients: Arc<Mutex<HashMap<String, Client>>>,
+    policies: kube::runtime::reflector::Store<dromos_crds::SourcePolicy>,
+}
+
+impl std::fmt::Debug for Tenancy {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "Tenancy({:?})", self.rules)
+    }
+}
+
+impl Tenancy {
+    /// A tenancy reading policies from `policies` (driven by [`Tenancy::watch`]).
+    pub fn new(
+        rules: dromos_core::tenancy::IdentityRules,
+        policies: kube::runtime::reflector::Store<dromos_crds::SourcePolicy>,
+    ) -> Self {
+        Tenancy { rules, clients: Default::default(), policies }
+    }
+
+    /// A reflector of every SourcePolicy (cluster-scoped) and the future that keeps it.
+    pub fn watch(
+        client: &Client,
+    ) -> (kube::runtime::reflector::Store<dromos_crds::SourcePolicy>, BoxFuture<'static, ()>) {
+        use futures::StreamExt;
+        use kube::runtime::WatchStreamExt;
+        let (store, writer) = kube::runtime::reflector::store();
+        let api: kube::Api<dromos_crds::SourcePolicy> = kube::Api::all(client.clone());
+        let stream = kube::runtime::reflector(writer, kube::runtime::watcher(api, Default::default()))
+            .default_backoff()
+            .touched_objects();
+        let run = Box::pin(async move {
+            futures::pin_mut!(stream);
+            while let Some(ev) = stream.next().await {
+                if let Err(e) = ev {
+                    tracing::warn!("watching SourcePolicies: {e}");
+                }
+            }
+        });
+        (store, run)
+    }
+
+    /// The client a source with `identity` acts through: the controller's own, or one that
+    /// impersonates the ServiceAccount (same connection pool; one client per account).
+    pub fn client_for(&self, base: &Client, identity: &dromos_core::tenancy::Identity) -> Result<Client> {
+        let Some(user) = identity.user() else { return Ok(base.clone()) };
+        let mut clients = self.clients.lock().expect("tenancy clients lock");
+        if let Some(c) = clients.get(&user) {
+            return Ok(c.clone());
+        }
+        let header = http::HeaderValue::from_str(&user)
+            .map_err(|e| Error::Unsupported(format!("ServiceAccount name {user}: {e}")))?;
+        let inner = base.clone();
+        let service = tower::service_fn(move |mut req: http::Request<kube::client::Body>| {
+            req.headers_mut().insert("impersonate-user", header.clone());
+            let inner = inner.clone();
+            async move { inner.send(req).await }
+        });
+        let client = Client::new(service, base.default_namespace().to_string());
+        clients.insert(user, client.clone());
+        Ok(client)
+    }
+
+    /// Every SourcePolicy as (name, spec), once the watch has listed them. Fails closed: while
+    /// policies cannot be read, no source may act.
+    pub async fn policies(&self) -> Result<Vec<(String, dromos_crds::SourcePolicySpec)>> {
+        use kube::ResourceExt;
+        tokio::time::timeout(Duration::from_secs(30), self.policies.wait_until_ready())
+            .await
+            .map_err(|_| Error::Unsupported("SourcePolicies could not be listed within 30s".into()))?
+            .map_err(|e| Error::Unsupported(format!("SourcePolicies: {e}")))?;
+        let mut all: Vec<(String, dromos_crds::SourcePolicySpec)> =
+            self.policies.state().iter().map(|p| (p.name_any(), p.spec.clone())).collect();
+        all.sort_by(|a, b| a.0.cmp(&b.0));
+        Ok(all)
+    }
 }
 
 impl std::fmt::Debug for Shared {

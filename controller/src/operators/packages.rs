@@ -15,6 +15,7 @@ use dromos_core::decision::Requeue;
 use dromos_core::install::{self, Refusal};
 use dromos_core::package::{self, RepoRef, Repository};
 use dromos_core::plan::{self, ObjRef, PlanOptions, SOURCE_LABEL};
+use dromos_core::tenancy;
 use dromos_crds::package::{PackageObject, PackageStatus};
 use dromos_crds::{App, GitSource, Package};
 use k8s_openapi::api::apps::v1::{DaemonSet, Deployment, StatefulSet};
@@ -53,6 +54,7 @@ impl Default for Options {
 /// Shared state of the Package reconcilers.
 pub struct Context {
     client: Client,
+    tenancy: super::Tenancy,
     opts: Options,
     backoff: Backoff<Package>,
     recorder: Recorder,
@@ -88,6 +90,7 @@ pub fn start(shared: &Shared, opts: Options) -> Started<Context> {
     let ctx = Arc::new(Context {
         recorder: shared.recorder("dromos-packages"),
         backoff: Backoff::new("packages"),
+        tenancy: shared.tenancy.clone(),
         client,
         opts: opts.clone(),
         resolver: Mutex::new(Resolver::default()),
@@ -165,7 +168,13 @@ async fn fetch_repository(ctx: &Context, pkg: &Package) -> Result<Arc<Repository
         .await
         .map_err(|e| format!("reading GitSource {ns}/{gs_name}: {e}"))?
         .ok_or_else(|| format!("GitSource {ns}/{gs_name} (repository.gitSource) does not exist"))?;
-    let creds = super::source_credentials(&ctx.client, &gs).await.map_err(|e| e.to_string())?;
+    // The repository is the GitSource's: its Secret is read as the GitSource reads it.
+    let identity = tenancy::identity(&ctx.tenancy.rules, &ns, gs.spec.service_account_name.as_deref())
+        .map_err(|e| format!("GitSource {ns}/{gs_name}: {e}"))?;
+    let client = ctx.tenancy.client_for(&ctx.client, &identity).map_err(|e| e.to_string())?;
+    let creds = super::source_credentials(&client, &gs)
+        .await
+        .map_err(|e| format!("GitSource {ns}/{gs_name}: reading its Secret as {identity}: {e}"))?;
     // The commit the GitSource last applied, so manifests and packages come from one revision;
     // its ref when it has applied nothing yet.
     let applied = gs.status.as_ref().and_then(|s| s.last_applied_revision.clone());
@@ -315,9 +324,46 @@ impl Done {
 
 /// gather (repository) -> build (pure) -> apply (sync) -> health (caches). The outer error is
 /// the reconcile's; a refusal (the spec cannot be installed) is the inner one.
+/// The identity a Package acts with, once it and its repository pass the SourcePolicies of
+/// its namespace; `Err` is the refusal.
+async fn admit(
+    pkg: &Package,
+    ctx: &Context,
+    policies: &tenancy::Policies<'_>,
+) -> Result<Result<Client, Refusal>, Error> {
+    let ns = pkg.namespace().unwrap_or_default();
+    let identity = match tenancy::identity(&ctx.tenancy.rules, &ns, pkg.spec.service_account_name.as_deref()) {
+        Ok(i) => i,
+        Err(message) => {
+            return Ok(Err(Refusal { retry: true, ..Refusal::new(tenancy::SERVICE_ACCOUNT_REQUIRED, message) }));
+        }
+    };
+    let refuse = |field: &str, v: tenancy::Violation| Refusal {
+        retry: true,
+        ..Refusal::new(tenancy::POLICY_VIOLATION, format!("{field}: {v}"))
+    };
+    if let tenancy::Identity::ServiceAccount { name, .. } = &identity
+        && let Err(v) = policies.check_service_account(name)
+    {
+        return Ok(Err(refuse("spec.serviceAccountName", v)));
+    }
+    let synced_from = pkg.labels().get(SOURCE_LABEL).and_then(|l| l.split_once('.')).map(|(_, n)| n.to_string());
+    if let Err(v) = policies.check_package_repository(&tenancy::package_repository(&pkg.spec, synced_from.as_deref())) {
+        return Ok(Err(refuse("spec.repository", v)));
+    }
+    Ok(Ok(ctx.tenancy.client_for(&ctx.client, &identity)?))
+}
+
 async fn install(pkg: &Package, ctx: &Context, old: &PackageStatus) -> Result<Result<Done, Refusal>, Error> {
     let ns = pkg.namespace().unwrap_or_default();
     let name = pkg.name_any();
+    // tenancy: identity and policies (client required)
+    let all_policies = ctx.tenancy.policies().await?;
+    let policies = tenancy::Policies::select(&all_policies, &ns);
+    let client = match admit(pkg, ctx, &policies).await? {
+        Ok(c) => c,
+        Err(refusal) => return Ok(Err(refusal)),
+    };
     // dereference (client required)
     let repo = match fetch_repository(ctx, pkg).await {
         Ok(r) => r,
@@ -341,6 +387,13 @@ async fn install(pkg: &Package, ctx: &Context, old: &PackageStatus) -> Result<Re
         Ok(b) => b,
         Err(refusal) => return Ok(Err(refusal)),
     };
+    for o in desired.iter().filter_map(ObjRef::of) {
+        let group = o.api_version.rsplit_once('/').map(|(g, _)| g).unwrap_or_default();
+        if let Err(v) = policies.check_object(group, &o.kind, o.namespace.as_deref()) {
+            let message = format!("the render holds {}: {v}", o.display());
+            return Ok(Err(Refusal { retry: true, ..Refusal::new(tenancy::POLICY_VIOLATION, message) }));
+        }
+    }
     let hash = install::render_hash(&desired);
     // apply (client required)
     let settings = SyncSettings {
@@ -359,7 +412,7 @@ async fn install(pkg: &Package, ctx: &Context, old: &PackageStatus) -> Result<Re
     let inventory = inventory_of(old);
     let outcome = {
         let mut resolver = ctx.resolver.lock().await;
-        sync::sync(&ctx.client, &mut resolver, desired, &HashMap::new(), &inventory, &settings)
+        sync::sync(&client, &mut resolver, desired, &HashMap::new(), &inventory, &settings)
             .await
             .map_err(Error::sync)?
     };

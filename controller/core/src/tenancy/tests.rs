@@ -150,7 +150,9 @@ fn package_repositories_and_service_accounts() {
 fn a_tree_reports_each_violation_at_its_file_and_line() {
     let all = vec![(
         "team-a-rules".to_string(),
-        policy("sourceNamespaces: [team-a]\nrepositories: ['https://git.example.com/*']\npackageRepositories: [builtin]"),
+        policy(
+            "sourceNamespaces: [team-a]\nrepositories: ['https://git.example.com/*']\npackageRepositories: [builtin]",
+        ),
     )];
     let p = Policies::select(&all, "team-a");
     let t = tree(
@@ -179,4 +181,22 @@ fn a_tree_reports_each_violation_at_its_file_and_line() {
     assert!(d.iter().all(|d| d.code == "policy-violation" && d.file == "team.yaml"));
     // No policy selects the platform namespace: nothing to report.
     assert!(Policies::select(&all, "platform").check_tree(&t, "apps", "platform", &cluster_scoped).is_empty());
+}
+
+#[test]
+fn adoption_takes_only_unlabelled_objects_and_only_when_asked() {
+    use serde_json::json;
+    let plain = json!({"metadata": {"name": "x"}});
+    let asked = json!({"metadata": {"name": "x", "annotations": {"dromos.io/adopt": "true"}}});
+    let nobody = json!({"kubernetes.io/metadata.name": "x"});
+    let mine = json!({"dromos.io/source": "team-a.apps"});
+    let theirs = json!({"dromos.io/source": "team-b.apps"});
+    assert_eq!(adoption("team-a.apps", &plain, &nobody).unwrap_err().0, "AdoptionRefused");
+    assert!(adoption("team-a.apps", &plain, &nobody).unwrap_err().1.contains("dromos.io/adopt"));
+    assert_eq!(adoption("team-a.apps", &asked, &nobody), Ok(()));
+    assert_eq!(adoption("team-a.apps", &asked, &serde_json::Value::Null), Ok(()));
+    assert_eq!(adoption("team-a.apps", &plain, &mine), Ok(()));
+    let (reason, message) = adoption("team-a.apps", &asked, &theirs).unwrap_err();
+    assert_eq!(reason, "OwnedByAnotherSource");
+    assert!(message.contains("team-b.apps"), "{message}");
 }
