@@ -105,11 +105,15 @@ fn reason_of(e: &kube::Error) -> (String, String) {
 }
 
 /// Lists every live object of the given kinds that carries this source's label, in the
-/// namespaces of the scope (cluster-scoped kinds only in cluster mode).
+/// namespaces of the scope (cluster-scoped kinds only in cluster mode). An identity that may
+/// not list a kind across namespaces (a source's ServiceAccount with a namespace's Role) lists
+/// it in `namespaces` (those of its desired objects and inventory) one by one; a namespace it
+/// may not list shows nothing there, and its writes there fail with `Forbidden`.
 async fn list_live(
     client: &Client,
     resolver: &mut Resolver,
     kinds: &BTreeSet<(String, String)>,
+    namespaces: &BTreeSet<String>,
     settings: &SyncSettings,
     reads: &AtomicUsize,
 ) -> anyhow::Result<Vec<Value>> {
@@ -126,27 +130,61 @@ async fn list_live(
             Scope::Cluster if settings.scope.namespaces().is_none() => vec![Api::all_with(client.clone(), &ar)],
             Scope::Cluster => vec![],
         };
+        let all_namespaces = caps.scope == Scope::Namespaced && settings.scope.namespaces().is_none();
         for api in apis {
-            let mut lp = ListParams::default().labels(&selector).limit(500);
-            loop {
-                crate::ratelimit::acquire(limiter).await;
-                reads.fetch_add(1, Ordering::Relaxed);
-                let page = api.list(&lp).await?;
-                for mut o in page.items {
-                    // Lists omit apiVersion/kind per item; the plan keys on them.
-                    o.types = Some(kube::core::TypeMeta { api_version: ar.api_version.clone(), kind: ar.kind.clone() });
-                    // managedFields are often the largest part of an object and the plan never reads them.
-                    o.metadata.managed_fields = None;
-                    out.push(serde_json::to_value(&o)?);
+            let lp = ListParams::default().labels(&selector).limit(500);
+            match list_pages(&api, lp.clone(), &ar, limiter, reads, &mut out).await {
+                Err(kube::Error::Api(s)) if s.code == 403 && all_namespaces => {
+                    for ns in namespaces {
+                        let api = Api::namespaced_with(client.clone(), ns, &ar);
+                        match list_pages(&api, lp.clone(), &ar, limiter, reads, &mut out).await {
+                            Err(kube::Error::Api(s)) if s.code == 403 => {}
+                            other => other?,
+                        }
+                    }
                 }
-                match page.metadata.continue_ {
-                    Some(c) if !c.is_empty() => lp.continue_token = Some(c),
-                    _ => break,
-                }
+                Err(kube::Error::Api(s)) if s.code == 403 => {}
+                other => other?,
             }
         }
     }
     Ok(out)
+}
+
+/// Appends every object of a paged list to `out`.
+async fn list_pages(
+    api: &Api<DynamicObject>,
+    mut lp: ListParams,
+    ar: &ApiResource,
+    limiter: Option<&crate::ratelimit::Limiter>,
+    reads: &AtomicUsize,
+    out: &mut Vec<Value>,
+) -> Result<(), kube::Error> {
+    loop {
+        crate::ratelimit::acquire(limiter).await;
+        reads.fetch_add(1, Ordering::Relaxed);
+        let page = api.list(&lp).await?;
+        for mut o in page.items {
+            // Lists omit apiVersion/kind per item; the plan keys on them.
+            o.types = Some(kube::core::TypeMeta { api_version: ar.api_version.clone(), kind: ar.kind.clone() });
+            // managedFields are often the largest part of an object and the plan never reads them.
+            o.metadata.managed_fields = None;
+            out.push(serde_json::to_value(&o).map_err(kube::Error::SerdeError)?);
+        }
+        match page.metadata.continue_ {
+            Some(c) if !c.is_empty() => lp.continue_token = Some(c),
+            _ => return Ok(()),
+        }
+    }
+}
+
+/// The namespaces of the desired objects and the inventory.
+fn namespaces_of(desired: &[Value], inventory: &[ObjRef]) -> BTreeSet<String> {
+    desired
+        .iter()
+        .filter_map(|d| d["metadata"]["namespace"].as_str().map(str::to_string))
+        .chain(inventory.iter().filter_map(|o| o.namespace.clone()))
+        .collect()
 }
 
 /// Desired objects outside the scope, as failures (none in cluster mode).
@@ -230,7 +268,8 @@ pub async fn plan_live(
     let reads = AtomicUsize::new(0);
     let mut kinds = prepare(client, resolver, &mut desired, settings, &reads).await;
     kinds.extend(inventory.iter().map(|o| (o.api_version.clone(), o.kind.clone())));
-    let live = plan::index_live(list_live(client, resolver, &kinds, settings, &reads).await?);
+    let namespaces = namespaces_of(&desired, inventory);
+    let live = plan::index_live(list_live(client, resolver, &kinds, &namespaces, settings, &reads).await?);
     let p = plan::plan_sync(&desired, &live, inventory, levels, &settings.plan);
     Ok((p, desired, live))
 }
@@ -256,7 +295,8 @@ pub async fn sync(
     let mut desired = desired;
     let mut kinds = prepare(client, resolver, &mut desired, settings, &n.reads).await;
     kinds.extend(inventory.iter().map(|o| (o.api_version.clone(), o.kind.clone())));
-    let live = plan::index_live(list_live(client, resolver, &kinds, settings, &n.reads).await?);
+    let namespaces = namespaces_of(&desired, inventory);
+    let live = plan::index_live(list_live(client, resolver, &kinds, &namespaces, settings, &n.reads).await?);
     let plan = plan::plan_sync(&desired, &live, inventory, levels, &settings.plan);
     // A revision reaching outside the scope applies nothing, as an invalid one.
     let refused = out_of_scope(&desired, &settings.scope);
@@ -347,29 +387,18 @@ async fn unowned(
         let Some((ar, caps)) = resolver.resolve(client, &av, &kind, reads).await else { continue };
         let api = api_for(client, &ar, &caps, ns.as_deref());
         let mut labels: HashMap<String, Value> = HashMap::new();
-        if objs.len() > 16 {
-            let mut lp = ListParams::default().limit(500);
-            loop {
-                crate::ratelimit::acquire(limiter).await;
-                reads.fetch_add(1, Ordering::Relaxed);
-                let page = api.list_metadata(&lp).await?;
-                for m in page.items {
-                    labels
-                        .insert(m.metadata.name.clone().unwrap_or_default(), serde_json::to_value(&m.metadata.labels)?);
-                }
-                match page.metadata.continue_ {
-                    Some(c) if !c.is_empty() => lp.continue_token = Some(c),
-                    _ => break,
-                }
+        match existing(&api, &objs, limiter, reads, &mut labels).await {
+            Ok(()) => {}
+            // What the identity may not read it may not write either: reported per object.
+            Err(kube::Error::Api(s)) if s.code == 403 => {
+                failures.extend(objs.iter().map(|o| Failure {
+                    obj: (*o).clone(),
+                    reason: "Forbidden".into(),
+                    message: s.message.clone(),
+                }));
+                continue;
             }
-        } else {
-            for o in &objs {
-                crate::ratelimit::acquire(limiter).await;
-                reads.fetch_add(1, Ordering::Relaxed);
-                if let Some(m) = api.get_metadata_opt(&o.name).await? {
-                    labels.insert(o.name.clone(), serde_json::to_value(&m.metadata.labels)?);
-                }
-            }
+            Err(e) => return Err(e.into()),
         }
         for o in objs {
             let (Some(live), Some(d)) = (labels.get(&o.name), desired.get(&o.key())) else { continue };
@@ -379,6 +408,41 @@ async fn unowned(
         }
     }
     Ok(failures)
+}
+
+/// The labels of those of `objs` (one kind, one namespace) that exist, by name: small groups
+/// read one by one, large ones with one metadata list.
+async fn existing(
+    api: &Api<DynamicObject>,
+    objs: &[&ObjRef],
+    limiter: Option<&crate::ratelimit::Limiter>,
+    reads: &AtomicUsize,
+    labels: &mut HashMap<String, Value>,
+) -> Result<(), kube::Error> {
+    let to_value = |l: &Option<std::collections::BTreeMap<String, String>>| serde_json::to_value(l).unwrap_or_default();
+    if objs.len() > 16 {
+        let mut lp = ListParams::default().limit(500);
+        loop {
+            crate::ratelimit::acquire(limiter).await;
+            reads.fetch_add(1, Ordering::Relaxed);
+            let page = api.list_metadata(&lp).await?;
+            for m in page.items {
+                labels.insert(m.metadata.name.clone().unwrap_or_default(), to_value(&m.metadata.labels));
+            }
+            match page.metadata.continue_ {
+                Some(c) if !c.is_empty() => lp.continue_token = Some(c),
+                _ => return Ok(()),
+            }
+        }
+    }
+    for o in objs {
+        crate::ratelimit::acquire(limiter).await;
+        reads.fetch_add(1, Ordering::Relaxed);
+        if let Some(m) = api.get_metadata_opt(&o.name).await? {
+            labels.insert(o.name.clone(), to_value(&m.metadata.labels));
+        }
+    }
+    Ok(())
 }
 
 /// Applies one wave with bounded parallelism, recording results in `outcome`; waits for the

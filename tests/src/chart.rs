@@ -151,7 +151,13 @@ pub async fn apply(admin: &Client, objects: &[&Value]) {
 /// test namespace).
 pub async fn delete_cluster_rbac(admin: &Client, fullname: &str) {
     use k8s_openapi::api::rbac::v1::{ClusterRole, ClusterRoleBinding};
-    for n in [fullname.to_string(), format!("{fullname}-crds")] {
+    for n in [
+        fullname.to_string(),
+        format!("{fullname}-crds"),
+        format!("{fullname}-scheduler"),
+        format!("{fullname}-edit"),
+        format!("{fullname}-view"),
+    ] {
         let _ = Api::<ClusterRole>::all(admin.clone()).delete(&n, &Default::default()).await;
         let _ = Api::<ClusterRoleBinding>::all(admin.clone()).delete(&n, &Default::default()).await;
     }

@@ -67,8 +67,14 @@ fn rendered_rbac_is_exactly_the_documented_table_in_both_modes() {
         // Cluster-wide write access only in cluster mode; in namespaced mode the controller's
         // role is a Role in the release namespace and the only ClusterRole reads CRDs.
         let cluster_roles = of_kind(&objects, "ClusterRole");
+        // `edit` and `view` are aggregated into the built-in roles and bound to nobody.
+        let aggregated =
+            |r: &Value| r["metadata"]["labels"].as_object().unwrap().keys().any(|k| k.contains("aggregate-to"));
+        assert_eq!(cluster_roles.iter().filter(|r| aggregated(r)).count(), 2, "{cluster_roles:#?}");
+        let cluster_roles: Vec<&Value> = cluster_roles.iter().copied().filter(|r| !aggregated(r)).collect();
         if namespaced {
-            // Read-only: the CRD check and the scheduler's view of nodes and their pods.
+            // Read-only: the CRD and SourcePolicy reads and the scheduler's view of nodes and
+            // their pods.
             assert_eq!(cluster_roles.len(), 2, "{cluster_roles:#?}");
             for r in &cluster_roles {
                 for rule in r["rules"].as_array().unwrap() {
@@ -192,10 +198,14 @@ async fn install_rbac(admin: &kube::Client, objects: &[Value]) {
         .max(1);
     assert_eq!(
         rbac.len(),
-        7 + 2 * namespaces,
-        "ServiceAccount, the crds and scheduler ClusterRoles, the leader Role, their bindings, and the controller's role and binding once per namespace"
+        9 + 2 * namespaces,
+        "ServiceAccount, the crds and scheduler ClusterRoles, the leader Role, their bindings, the aggregated edit and view ClusterRoles, and the controller's role and binding once per namespace"
     );
     apply(admin, &rbac).await;
+}
+
+fn lockdown() -> dromos_core::tenancy::IdentityRules {
+    dromos_core::tenancy::IdentityRules { require_service_account: true, ..Default::default() }
 }
 
 const EXAMPLE_NAMESPACES: [&str; 4] = ["shop", "ops", "reports", "data"];
@@ -225,23 +235,34 @@ async fn the_controller_syncs_the_examples_with_nothing_but_the_chart_service_ac
     assert_never_refused(&logs, "the controller");
 
     delete_cluster_rbac(&admin, &release).await;
+    let crbs: Api<k8s_openapi::api::rbac::v1::ClusterRoleBinding> = Api::all(admin.clone());
+    let _ = crbs.delete(&format!("{}-platform", ns.name), &Default::default()).await;
     ns.delete().await;
 }
 
-/// What the chart must not allow in cluster mode, checked by the API server itself.
+/// What the chart must not allow in cluster mode, checked by the API server itself: the
+/// controller's own identity can create no RBAC object, Namespace or Secret and read no
+/// Secret; what repositories hold is applied as each source's ServiceAccount.
 async fn assert_cluster_mode_refusals(sa: &kube::Client, ns: &str) {
     for (verb, group, resource, namespace) in [
         ("delete", "", "nodes", None),
         ("create", "rbac.authorization.k8s.io", "clusterroles", None),
-        // Not in this list: roles and rolebindings, which packages render (Spark's driver
-        // Role); Kubernetes only lets the controller bind permissions it holds itself.
+        ("create", "rbac.authorization.k8s.io", "clusterrolebindings", None),
+        ("create", "rbac.authorization.k8s.io", "roles", Some(ns)),
+        ("create", "rbac.authorization.k8s.io", "rolebindings", Some("kube-system")),
+        ("create", "", "namespaces", None),
+        ("delete", "", "namespaces", None),
+        ("get", "", "secrets", Some(ns)),
         ("list", "", "secrets", Some("kube-system")),
         ("create", "", "secrets", Some(ns)),
-        // Nor pods create: the Spark package's driver Role grants it, so the controller must
-        // hold it to create that Role (charts/dromos/README.md).
+        ("create", "", "serviceaccounts", Some(ns)),
+        ("create", "", "configmaps", Some("kube-system")),
+        ("create", "", "pods", Some(ns)),
         ("create", "apiextensions.k8s.io", "customresourcedefinitions", None),
         ("update", "coordination.k8s.io", "leases", Some("kube-system")),
-        ("impersonate", "", "serviceaccounts", Some(ns)),
+        ("impersonate", "", "users", None),
+        ("impersonate", "", "groups", None),
+        ("create", "dromos.io", "sourcepolicies", None),
     ] {
         assert!(
             !can(sa, verb, group, resource, namespace).await,
@@ -249,6 +270,7 @@ async fn assert_cluster_mode_refusals(sa: &kube::Client, ns: &str) {
         );
     }
     assert!(can(sa, "list", "apps", "deployments", None).await, "cluster mode watches every namespace");
+    assert!(can(sa, "impersonate", "", "serviceaccounts", Some(ns)).await, "sources act as their ServiceAccount");
 }
 
 /// The start-up check and leader election, as `dromos controller --leader-elect` does them.
@@ -273,6 +295,8 @@ fn start_example_operators(sa: &kube::Client) -> (Vec<Manager>, Vec<Task>) {
     let (shop, shop_task) = dromos_tests::operators(
         sa,
         ManagerOptions {
+            // The chart's default: sources that name no ServiceAccount apply nothing.
+            identity: lockdown(),
             scope: dromos::scope::Scope::namespace("shop"),
             apps: Some(apps::Options { concurrency: 4, ..Default::default() }),
             ..Default::default()
@@ -281,6 +305,8 @@ fn start_example_operators(sa: &kube::Client) -> (Vec<Manager>, Vec<Task>) {
     let (ops, ops_task) = dromos_tests::operators(
         sa,
         ManagerOptions {
+            // The chart's default: sources that name no ServiceAccount apply nothing.
+            identity: lockdown(),
             scope: dromos::scope::Scope::namespace("ops"),
             jobs: Some(jobs::Options::default()),
             gitsource: Some(gitsource::Options {
@@ -296,9 +322,29 @@ fn start_example_operators(sa: &kube::Client) -> (Vec<Manager>, Vec<Task>) {
     (vec![shop, ops], vec![shop_task, ops_task])
 }
 
-/// Syncs `examples/` as the ServiceAccount, waits for the operators to act on it, then prunes
-/// it all again.
-async fn sync_and_prune_examples(admin: &kube::Client, sa: &kube::Client, ns: &str) {
+/// Syncs `examples/` as a platform ServiceAccount (`platform`, bound to `cluster-admin`: the
+/// repository declares Namespaces) that the controller's identity impersonates, waits for the
+/// operators to act on it, then prunes it all again.
+async fn sync_and_prune_examples(admin: &kube::Client, controller: &kube::Client, ns: &str) {
+    let platform = format!("{ns}-platform");
+    let sas: Api<k8s_openapi::api::core::v1::ServiceAccount> = Api::namespaced(admin.clone(), ns);
+    let sa_obj = serde_json::from_value(serde_json::json!({"metadata": {"name": "platform"}})).unwrap();
+    sas.create(&Default::default(), &sa_obj).await.unwrap();
+    let crbs: Api<k8s_openapi::api::rbac::v1::ClusterRoleBinding> = Api::all(admin.clone());
+    let crb = serde_json::from_value(serde_json::json!({
+        "metadata": {"name": platform},
+        "roleRef": {"apiGroup": "rbac.authorization.k8s.io", "kind": "ClusterRole", "name": "cluster-admin"},
+        "subjects": [{"kind": "ServiceAccount", "name": "platform", "namespace": ns}]
+    }))
+    .unwrap();
+    crbs.create(&Default::default(), &crb).await.unwrap();
+    let sa = &dromos::operators::impersonate(controller, &format!("system:serviceaccount:{ns}:platform")).unwrap();
+    // RBAC bindings reach the authorizer's cache within a moment.
+    wait_for("the platform ServiceAccount authorized", Duration::from_secs(10), || async {
+        can(sa, "create", "", "namespaces", None).await.then_some(())
+    })
+    .await;
+    assert!(!can(controller, "create", "", "namespaces", None).await, "the controller itself still may not");
     let store = InventoryStore { namespace: ns.to_string(), name: "examples".into() };
     let settings = SyncSettings {
         source: format!("local.chart-{}", unique_suffix()),
@@ -434,7 +480,7 @@ async fn namespaced_mode_syncs_the_examples_in_its_namespaces_and_refuses_everyt
     let repo = git2::Repository::init_bare(remote.path()).unwrap();
     let in_scope = example_files(&["platform/namespaces.yaml"]);
     let first = commit_all(&repo, &in_scope, &[]);
-    let sources = create_examples_source(&ns, remote.path()).await;
+    let sources = create_examples_source(&admin, &ns, remote.path()).await;
     assert_synced_in_scope(&admin, &sources, first).await;
     assert_refused_outside_scope(&repo, in_scope, &ns, &other, &sources, first).await;
     assert_pruned_when_emptied(&admin, &repo, &sources).await;
@@ -501,6 +547,8 @@ async fn start_namespaced_operators(sa: &kube::Client, scope: &dromos::scope::Sc
     dromos_tests::operators(
         sa,
         ManagerOptions {
+            // The chart's default: sources that name no ServiceAccount apply nothing.
+            identity: lockdown(),
             scope: scope.clone(),
             apps: Some(apps::Options { concurrency: 4, ..Default::default() }),
             jobs: Some(jobs::Options::default()),
@@ -516,11 +564,32 @@ async fn start_namespaced_operators(sa: &kube::Client, scope: &dromos::scope::Sc
     )
 }
 
-/// Creates the GitSource `examples` in `ns`, syncing the bare repository at `remote`.
-async fn create_examples_source(ns: &TestNamespace, remote: &std::path::Path) -> Api<dromos_crds::GitSource> {
+/// Creates the GitSource `examples` in `ns`, syncing the bare repository at `remote` as the
+/// ServiceAccount `examples` of `ns`, bound to the built-in `edit` role in the example
+/// namespaces (which the chart's aggregated role extends to the Dromos kinds).
+async fn create_examples_source(
+    admin: &kube::Client,
+    ns: &TestNamespace,
+    remote: &std::path::Path,
+) -> Api<dromos_crds::GitSource> {
+    let sa = serde_json::from_value(serde_json::json!({"metadata": {"name": "examples"}})).unwrap();
+    ns.api::<k8s_openapi::api::core::v1::ServiceAccount>().create(&Default::default(), &sa).await.unwrap();
+    for n in EXAMPLE_NAMESPACES {
+        let rb = serde_json::from_value(serde_json::json!({
+            "metadata": {"name": format!("{}-examples", ns.name)},
+            "roleRef": {"apiGroup": "rbac.authorization.k8s.io", "kind": "ClusterRole", "name": "edit"},
+            "subjects": [{"kind": "ServiceAccount", "name": "examples", "namespace": ns.name}]
+        }))
+        .unwrap();
+        Api::<k8s_openapi::api::rbac::v1::RoleBinding>::namespaced(admin.clone(), n)
+            .create(&Default::default(), &rb)
+            .await
+            .unwrap();
+    }
     let gs: dromos_crds::GitSource = serde_json::from_value(serde_json::json!({
         "apiVersion": "dromos.io/v1alpha1", "kind": "GitSource", "metadata": {"name": "examples"},
-        "spec": {"url": format!("file://{}", remote.display()), "interval": "2s", "prune": true, "allowMassDelete": true}
+        "spec": {"url": format!("file://{}", remote.display()), "interval": "2s", "prune": true, "allowMassDelete": true,
+                 "serviceAccountName": "examples"}
     }))
     .unwrap();
     let sources = ns.api::<dromos_crds::GitSource>();

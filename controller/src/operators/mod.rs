@@ -28,6 +28,20 @@ use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
+/// A client that sends every request of `base` (same connection pool and credentials) with
+/// `Impersonate-User: user`: the API server authorizes each as that user.
+pub fn impersonate(base: &Client, user: &str) -> Result<Client> {
+    let header =
+        http::HeaderValue::from_str(user).map_err(|e| Error::Unsupported(format!("impersonating {user}: {e}")))?;
+    let inner = base.clone();
+    let service = tower::service_fn(move |mut req: http::Request<kube::client::Body>| {
+        req.headers_mut().insert("impersonate-user", header.clone());
+        let inner = inner.clone();
+        async move { inner.send(req).await }
+    });
+    Ok(Client::new(service, base.default_namespace().to_string()))
+}
+
 /// What every operator is started with.
 #[derive(Clone)]
 pub struct Shared {
@@ -94,15 +108,7 @@ impl Tenancy {
         if let Some(c) = clients.get(&user) {
             return Ok(c.clone());
         }
-        let header = http::HeaderValue::from_str(&user)
-            .map_err(|e| Error::Unsupported(format!("ServiceAccount name {user}: {e}")))?;
-        let inner = base.clone();
-        let service = tower::service_fn(move |mut req: http::Request<kube::client::Body>| {
-            req.headers_mut().insert("impersonate-user", header.clone());
-            let inner = inner.clone();
-            async move { inner.send(req).await }
-        });
-        let client = Client::new(service, base.default_namespace().to_string());
+        let client = impersonate(base, &user)?;
         clients.insert(user, client.clone());
         Ok(client)
     }
