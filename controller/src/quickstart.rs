@@ -372,6 +372,11 @@ async fn run_on(
     let sources: Api<GitSource> = Api::namespaced(client.clone(), NAMESPACE);
     sources.patch(SOURCE, &PatchParams::apply(FIELD_MANAGER).force(), &Patch::Apply(&gs)).await?;
     writeln!(out, "created GitSource {NAMESPACE}/{SOURCE}; waiting for the sync and the objects to settle")?;
+    writeln!(
+        out,
+        "tenancy: permissive for this local run: the source names no ServiceAccount and no SourcePolicy \
+         applies, so it acts with your kubeconfig's identity (a shared cluster uses both: docs/security.md)"
+    )?;
 
     // Wait: the GitSource applied the revision, then the rows are all healthy or unchanged
     // for 15 s, or the timeout passes.

@@ -472,7 +472,10 @@ async fn apply_wave(
                 .cloned()
                 .flatten()
                 .map(|(ar, caps)| api_for(client, &ar, &caps, o.namespace.as_deref()));
-            let force = settings.force || (settings.force_owned && owned.contains(&o.key()));
+            // An object the manifest adopts (checked by `unowned`: nobody's) takes over the
+            // fields whoever created it set, as adopting means.
+            let adopts = body["metadata"]["annotations"][dromos_core::tenancy::ADOPT_ANNOTATION] == "true";
+            let force = settings.force || (settings.force_owned && owned.contains(&o.key())) || adopts;
             let manager = dromos_core::tenancy::field_manager(&settings.source);
             apply_one(api, o, body, (manager, force), n.writes.clone(), settings.limiter.clone())
         }))

@@ -127,7 +127,7 @@ fn deployment_service_monitor_and_sources_follow_the_values() {
     assert_eq!(dep["spec"]["replicas"], 2);
     assert_eq!(dep["spec"]["template"]["spec"]["serviceAccountName"], "dromos");
     let c = container(&objects);
-    assert_eq!(args(&c), ["controller", "--listen=0.0.0.0:8080", "--leader-elect"]);
+    assert_eq!(args(&c), ["controller", "--listen=0.0.0.0:8080", "--leader-elect", "--require-service-account"]);
     assert_eq!(c["image"], "ghcr.io/dromos/dromos:0.1.0");
     let env = c["env"].as_array().unwrap();
     let var = |n: &str| env.iter().find(|e| e["name"] == n).cloned().unwrap_or(Value::Null);
@@ -162,7 +162,10 @@ fn deployment_service_monitor_and_sources_follow_the_values() {
     assert_eq!(dep["metadata"]["name"], "prod-dromos");
     assert_eq!(dep["spec"]["replicas"], 3);
     let c = container(&objects);
-    assert_eq!(args(&c), ["controller", "--listen=0.0.0.0:8080", "--namespace=platform", "--no-offers"]);
+    assert_eq!(
+        args(&c),
+        ["controller", "--listen=0.0.0.0:8080", "--namespace=platform", "--no-offers", "--require-service-account"]
+    );
     assert_eq!(c["image"], "ghcr.io/dromos/dromos:1.2.3");
     let env = c["env"].as_array().unwrap();
     assert!(env.iter().any(|e| e["name"] == "RUST_LOG" && e["value"] == "debug"));
@@ -517,7 +520,7 @@ async fn assert_namespaced_permissions(sa: &kube::Client, own: &str, elsewhere: 
         ("patch", "dromos.io", "gitsources/status"),
         ("create", "apps", "deployments"),
         ("delete", "batch", "jobs"),
-        ("get", "", "secrets"),
+        ("impersonate", "", "serviceaccounts"),
         ("create", "events.k8s.io", "events"),
     ] {
         for n in [own, Some("shop"), Some("data")] {
@@ -534,9 +537,15 @@ async fn assert_namespaced_permissions(sa: &kube::Client, own: &str, elsewhere: 
     for (verb, group, resource) in [
         ("create", "", "namespaces"),
         ("list", "", "namespaces"),
+        ("get", "", "secrets"),
+        ("create", "rbac.authorization.k8s.io", "rolebindings"),
         ("list", "apiextensions.k8s.io", "customresourcedefinitions"),
     ] {
         assert!(!can(sa, verb, group, resource, None).await, "namespaced mode must not allow {verb} {resource}");
+    }
+    for n in [own, Some("shop")] {
+        assert!(!can(sa, "get", "", "secrets", n).await, "Secrets are read as each source's ServiceAccount");
+        assert!(!can(sa, "create", "", "configmaps", n).await, "repositories apply as their ServiceAccount");
     }
 }
 

@@ -164,7 +164,7 @@ async fn a_tenant_repository_cannot_bind_cluster_admin_or_write_another_namespac
         "{found:#?}"
     );
     assert!(
-        found.iter().any(|(f, l, m)| f == "theirs.yaml" && *l == 4 && m.contains("targetNamespaces")),
+        found.iter().any(|(f, l, m)| f == "theirs.yaml" && *l == 5 && m.contains("targetNamespaces")),
         "{found:#?}"
     );
     let ready = status.common.conditions.iter().find(|c| c.type_ == "Ready").unwrap();
@@ -317,10 +317,11 @@ async fn existing_objects_are_adopted_only_when_asked_and_another_sources_never(
     let admin = client().await;
     install_crds(&admin).await;
     let a = tenant(&admin, "adopt").await;
-    // An object with data that no source created.
+    // An object with data that no source created (by hand, as `kubectl create` would).
     let legacy: ConfigMap =
         serde_json::from_value(json!({"metadata": {"name": "legacy"}, "data": {"value": "precious"}})).unwrap();
-    a.api::<ConfigMap>().create(&PostParams::default(), &legacy).await.unwrap();
+    let by_hand = PostParams { field_manager: Some("kubectl-create".into()), ..Default::default() };
+    a.api::<ConfigMap>().create(&by_hand, &legacy).await.unwrap();
     let label = unique_suffix();
     let cache = tempfile::tempdir().unwrap();
     let _controller = controller(&admin, &label, cache.path(), true);
@@ -382,11 +383,18 @@ async fn existing_objects_are_adopted_only_when_asked_and_another_sources_never(
     let live = a.api::<ConfigMap>().get("legacy").await.unwrap();
     assert_eq!(live.data.unwrap()["value"], "mine now", "no flipping back and forth");
 
-    commit(&repo, "main", &[("legacy.yaml", None)], "release");
-    wait_for("the adopted object pruned with its file", T, || async {
-        a.api::<ConfigMap>().get_opt("legacy").await.unwrap().is_none().then_some(())
+    // The second source goes first: once the first one prunes the object, a source still
+    // declaring it would create it anew, as its own.
+    a.api::<GitSource>().delete("second", &Default::default()).await.unwrap();
+    let released = commit(&repo, "main", &[("legacy.yaml", None)], "release");
+    let pruned = tokio::time::timeout(T, async {
+        while a.api::<ConfigMap>().get_opt("legacy").await.unwrap().is_some() {
+            tokio::time::sleep(Duration::from_millis(200)).await;
+        }
     })
     .await;
+    let status = a.api::<GitSource>().get("first").await.unwrap().status;
+    assert!(pruned.is_ok(), "the adopted object pruned with its file at {released}: {status:#?}");
     a.delete().await;
 }
 

@@ -213,9 +213,12 @@ impl<'a> Policies<'a> {
     pub fn check_repository(&self, url: &str) -> Result<(), Violation> {
         let url = crate::giturl::redact_url(url);
         let bare = strip_userinfo(&url);
+        // Patterns match text: a path that is not in normal form could match one prefix and
+        // name another repository (`team-a/../team-b`), so it matches nothing.
+        let normal = !bare.contains("/../") && !bare.ends_with("/..") && !bare.contains("/./") && !bare.contains('\\');
         self.first_refusal(
             "repositories",
-            |p| p.repositories.as_ref().map(|r| r.iter().any(|pat| glob(pat, &bare))),
+            |p| p.repositories.as_ref().map(|r| normal && r.iter().any(|pat| glob(pat, &bare))),
             || format!("repository {bare} is not among the allowed repositories"),
         )
     }

@@ -416,10 +416,8 @@ async fn policy_violations(
         }
         let cluster = match resolver.resolve(&ctx.client, &m.api_version, &m.kind, &reads).await {
             Some((_, caps)) => caps.scope == kube::discovery::Scope::Cluster,
-            None => defined
-                .get(&key)
-                .copied()
-                .unwrap_or(m.namespace.is_none() || dromos_core::load::is_cluster_scoped(&key.0, &key.1)),
+            // Unknown to the server and to the revision: the stricter rule.
+            None => defined.get(&key).copied().unwrap_or(true),
         };
         scoped.insert(key, cluster);
     }

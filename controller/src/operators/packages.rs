@@ -150,8 +150,13 @@ fn git_source_of(pkg: &Package) -> Option<String> {
     }
 }
 
-/// Fetches the repository of a Package. Errors are messages for the status.
-async fn fetch_repository(ctx: &Context, pkg: &Package) -> Result<Arc<Repository>, String> {
+/// Fetches the repository of a Package (a GitSource's only when the Package's policies allow
+/// that GitSource's URL). Errors are messages for the status.
+async fn fetch_repository(
+    ctx: &Context,
+    pkg: &Package,
+    policies: &tenancy::Policies<'_>,
+) -> Result<Arc<Repository>, String> {
     let rref = package::repo_ref(&pkg.spec);
     let RepoRef::Path { path, .. } = &rref else {
         return Ok(Arc::new(crate::packages::catalog().clone()));
@@ -168,6 +173,7 @@ async fn fetch_repository(ctx: &Context, pkg: &Package) -> Result<Arc<Repository
         .await
         .map_err(|e| format!("reading GitSource {ns}/{gs_name}: {e}"))?
         .ok_or_else(|| format!("GitSource {ns}/{gs_name} (repository.gitSource) does not exist"))?;
+    policies.check_repository(&gs.spec.url).map_err(|v| format!("GitSource {ns}/{gs_name} spec.url: {v}"))?;
     // The repository is the GitSource's: its Secret is read as the GitSource reads it.
     let identity = tenancy::identity(&ctx.tenancy.rules, &ns, gs.spec.service_account_name.as_deref())
         .map_err(|e| format!("GitSource {ns}/{gs_name}: {e}"))?;
@@ -365,7 +371,7 @@ async fn install(pkg: &Package, ctx: &Context, old: &PackageStatus) -> Result<Re
         Err(refusal) => return Ok(Err(refusal)),
     };
     // dereference (client required)
-    let repo = match fetch_repository(ctx, pkg).await {
+    let repo = match fetch_repository(ctx, pkg, &policies).await {
         Ok(r) => r,
         Err(message) => {
             return Ok(Err(Refusal { reason: "RepositoryUnavailable", message, option_errors: vec![], retry: true }));

@@ -125,6 +125,8 @@ fn repositories_are_compared_without_credentials() {
     assert_eq!(v.rule, "repositories");
     assert!(!v.message.contains("TOKEN"), "{v}");
     assert!(p.check_repository("https://evil.example.net/x?u=https://git.example.com/team-a/").is_err());
+    assert!(p.check_repository("https://git.example.com/team-a/../team-b/x.git").is_err());
+    assert!(p.check_repository("https://git.example.com/team-a/./x.git").is_err());
 }
 
 #[test]
