@@ -167,8 +167,14 @@ async fn list_pages(
         for mut o in page.items {
             // Lists omit apiVersion/kind per item; the plan keys on them.
             o.types = Some(kube::core::TypeMeta { api_version: ar.api_version.clone(), kind: ar.kind.clone() });
-            // managedFields are often the largest part of an object and the plan never reads them.
-            o.metadata.managed_fields = None;
+            // managedFields are often the largest part of an object and the plan never reads
+            // them; entries of the field manager of earlier versions are kept to be handed over.
+            o.metadata.managed_fields = o
+                .metadata
+                .managed_fields
+                .take()
+                .map(|m| m.into_iter().filter(|e| e.manager.as_deref() == Some(FIELD_MANAGER)).collect::<Vec<_>>())
+                .filter(|m| !m.is_empty());
             out.push(serde_json::to_value(&o).map_err(kube::Error::SerdeError)?);
         }
         match page.metadata.continue_ {
@@ -334,6 +340,7 @@ pub async fn sync(
         outcome.duration = start.elapsed();
         return Ok(outcome);
     }
+    hand_over(client, resolver, &live, settings, &n).await;
     let mut waves: Vec<u32> = outcome.plan.steps.iter().map(|s| s.wave).collect();
     waves.dedup();
     for wave in waves {
@@ -408,6 +415,45 @@ async fn unowned(
         }
     }
     Ok(failures)
+}
+
+/// Hands the fields that earlier versions applied as the one manager `dromos` over to this
+/// source's own manager ([`dromos_core::tenancy::hand_over_fields`]): once per object, as a
+/// merge patch of `managedFields` guarded by the resourceVersion. A failure leaves the object
+/// as it was (the next sync tries again; applies meanwhile retry conflicts with that manager
+/// forced).
+async fn hand_over(
+    client: &Client,
+    resolver: &mut Resolver,
+    live: &HashMap<plan::Key, Value>,
+    settings: &SyncSettings,
+    n: &Counters,
+) {
+    let manager = dromos_core::tenancy::field_manager(&settings.source);
+    for v in live.values().filter(|v| v["metadata"]["managedFields"].is_array()) {
+        let Some(o) = ObjRef::of(v) else { continue };
+        let Some((ar, caps)) = resolver.resolve(client, &o.api_version, &o.kind, &n.reads).await else { continue };
+        let api = api_for(client, &ar, &caps, o.namespace.as_deref());
+        crate::ratelimit::acquire(settings.limiter.as_deref()).await;
+        n.reads.fetch_add(1, Ordering::Relaxed);
+        let Ok(full) = api.get(&o.name).await else { continue };
+        let Ok(full) = serde_json::to_value(&full) else { continue };
+        let Some(fields) =
+            dromos_core::tenancy::hand_over_fields(&full["metadata"]["managedFields"], FIELD_MANAGER, &manager)
+        else {
+            continue;
+        };
+        // A merge patch replaces the whole list; the resourceVersion makes it conditional.
+        let patch = serde_json::json!({"metadata": {
+            "resourceVersion": full["metadata"]["resourceVersion"],
+            "managedFields": fields,
+        }});
+        crate::ratelimit::acquire(settings.limiter.as_deref()).await;
+        n.writes.fetch_add(1, Ordering::Relaxed);
+        if let Err(e) = api.patch(&o.name, &PatchParams::default(), &Patch::Merge(&patch)).await {
+            tracing::debug!(object = %o.display(), "handing fields over to {manager}: {e}");
+        }
+    }
 }
 
 /// The labels of those of `objs` (one kind, one namespace) that exist, by name: small groups

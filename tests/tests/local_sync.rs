@@ -198,3 +198,46 @@ async fn a_failed_deletion_stays_in_the_inventory_and_is_retried() {
     assert!(!store.load(&c).await.unwrap().iter().any(|r| r.name == "pinned"));
     ns.delete().await;
 }
+
+/// An object an earlier version applied as the one field manager `dromos`: the first sync of
+/// this version hands its fields to the source's own manager, so a key then removed from the
+/// file is removed from the object (a stale owner would keep it), without `force` and without
+/// self-heal forcing.
+#[tokio::test]
+async fn fields_applied_by_the_legacy_manager_are_handed_over_and_can_be_removed() {
+    let c = client().await;
+    let ns = TestNamespace::new(&c, "handover").await;
+    let (store, settings) = local_source(&ns, "old");
+    let settings = SyncSettings { force_owned: false, ..settings };
+    let cms = ns.api::<ConfigMap>();
+    // What the earlier version wrote: its labels, its manager, two keys.
+    let old: ConfigMap = serde_json::from_value(serde_json::json!({
+        "apiVersion": "v1", "kind": "ConfigMap",
+        "metadata": {"name": "cfg", "labels": {"app.kubernetes.io/managed-by": "dromos", "dromos.io/source": "local.old"}},
+        "data": {"keep": "1", "drop": "1"}
+    }))
+    .unwrap();
+    cms.patch("cfg", &PatchParams::apply("dromos"), &Patch::Apply(&old)).await.unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(
+        dir.path().join("cfg.yaml"),
+        "apiVersion: v1\nkind: ConfigMap\nmetadata: {name: cfg}\ndata: {keep: \"2\"}\n",
+    )
+    .unwrap();
+    let mut resolver = Resolver::default();
+    // The inventory the earlier version kept.
+    let first = sync_dir(&c, &mut resolver, dir.path(), &store, &settings).await.unwrap();
+    assert!(first.failures.is_empty(), "{}", dromos::local::describe(&first));
+    let live = cms.get("cfg").await.unwrap();
+    let data = live.data.clone().unwrap();
+    assert_eq!(data.get("keep").map(String::as_str), Some("2"));
+    assert_eq!(data.get("drop"), None, "the key the file no longer holds is gone: {data:?}");
+    let managers: Vec<String> =
+        live.metadata.managed_fields.unwrap_or_default().into_iter().filter_map(|m| m.manager).collect();
+    assert!(!managers.contains(&"dromos".to_string()), "{managers:?}");
+    assert!(managers.contains(&"dromos/local.old".to_string()), "{managers:?}");
+    // Handed over once: the next sync writes nothing.
+    let again = sync_dir(&c, &mut resolver, dir.path(), &store, &settings).await.unwrap();
+    assert_eq!((again.applied, again.writes), (0, 0), "{}", dromos::local::describe(&again));
+    ns.delete().await;
+}

@@ -125,6 +125,43 @@ pub fn adoption(
     }
 }
 
+/// `managedFields` with every server-side-apply entry of the manager `legacy` handed to
+/// `manager` (renamed, or merged into `manager`'s entry of the same apiVersion), or `None`
+/// when `legacy` has none. The fields stay owned, by the new manager: a field later removed
+/// from Git is then removed from the object, which a stale owner would prevent.
+pub fn hand_over_fields(managed_fields: &serde_json::Value, legacy: &str, manager: &str) -> Option<serde_json::Value> {
+    let entries = managed_fields.as_array()?;
+    let is_apply = |e: &serde_json::Value, m: &str| e["manager"] == m && e["operation"] == "Apply";
+    if !entries.iter().any(|e| is_apply(e, legacy)) {
+        return None;
+    }
+    let mut out: Vec<serde_json::Value> = entries.iter().filter(|e| !is_apply(e, legacy)).cloned().collect();
+    for old in entries.iter().filter(|e| is_apply(e, legacy)) {
+        match out.iter_mut().find(|e| is_apply(e, manager) && e["apiVersion"] == old["apiVersion"]) {
+            Some(e) => merge_fields(&mut e["fieldsV1"], &old["fieldsV1"]),
+            None => {
+                let mut renamed = old.clone();
+                renamed["manager"] = manager.into();
+                out.push(renamed);
+            }
+        }
+    }
+    Some(serde_json::Value::Array(out))
+}
+
+/// The union of two `fieldsV1` sets (nested objects of `f:`/`k:`/`v:` keys).
+fn merge_fields(into: &mut serde_json::Value, from: &serde_json::Value) {
+    if into.is_null() {
+        *into = from.clone();
+        return;
+    }
+    if let (Some(a), Some(b)) = (into.as_object_mut(), from.as_object()) {
+        for (k, v) in b {
+            merge_fields(a.entry(k.clone()).or_insert(serde_json::Value::Null), v);
+        }
+    }
+}
+
 /// True when `pattern` (where `*` matches any run of characters, possibly empty) matches
 /// the whole of `s`.
 pub fn glob(pattern: &str, s: &str) -> bool {
@@ -257,11 +294,7 @@ impl<'a> Policies<'a> {
             ),
             Some(ns) => self.first_refusal(
                 "targetNamespaces",
-                |p| {
-                    let own = ["$self".to_string()];
-                    let targets = p.target_namespaces.as_deref().unwrap_or(&own);
-                    Some(targets.iter().any(|pat| if pat == "$self" { ns == self.namespace } else { glob(pat, ns) }))
-                },
+                |p| Some(self.targets_allow(p, ns)),
                 || format!("namespace {ns} is not among the namespaces this source may write"),
             ),
         }
@@ -316,10 +349,52 @@ impl<'a> Policies<'a> {
                         refuse("spec.serviceAccountName", v);
                     }
                 }
+                Typed::App(app) => {
+                    let model = crate::app::Model::of_manifest(m, app);
+                    for (i, dep) in model.dependencies().into_iter().enumerate() {
+                        if let Ok((ns, _)) = dep
+                            && let Err(v) = self.check_reference(&ns)
+                        {
+                            refuse(&format!("spec.dependencies[{i}]"), v);
+                        }
+                    }
+                }
+                Typed::Job(job) => {
+                    let refs =
+                        job.spec.parents.iter().enumerate().map(|(i, p)| (format!("spec.parents[{i}]"), p.as_str()));
+                    let deps = job.spec.dependencies.iter().enumerate();
+                    for (field, r) in
+                        refs.chain(deps.map(|(i, d)| (format!("spec.dependencies[{i}].id"), d.id.as_str())))
+                    {
+                        let Ok(segs) = crate::ids::parse_job_id(r) else { continue };
+                        if let Some(ns) = crate::ids::location_of(&segs).namespace
+                            && let Err(v) = self.check_reference(&ns)
+                        {
+                            refuse(&field, v);
+                        }
+                    }
+                }
                 _ => {}
             }
         }
         out
+    }
+
+    /// A reference (an App dependency, a Job parent) into `namespace`: allowed where the
+    /// source may write.
+    pub fn check_reference(&self, namespace: &str) -> Result<(), Violation> {
+        self.first_refusal(
+            "targetNamespaces",
+            |p| Some(self.targets_allow(p, namespace)),
+            || format!("a reference into namespace {namespace}, where this source may not write"),
+        )
+    }
+
+    /// Whether `p`'s `targetNamespaces` (default: the source's own) hold `ns`.
+    fn targets_allow(&self, p: &SourcePolicySpec, ns: &str) -> bool {
+        let own = ["$self".to_string()];
+        let targets = p.target_namespaces.as_deref().unwrap_or(&own);
+        targets.iter().any(|pat| if pat == "$self" { ns == self.namespace } else { glob(pat, ns) })
     }
 }
 

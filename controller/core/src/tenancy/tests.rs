@@ -202,3 +202,40 @@ fn adoption_takes_only_unlabelled_objects_and_only_when_asked() {
     assert_eq!(reason, "OwnedByAnotherSource");
     assert!(message.contains("team-b.apps"), "{message}");
 }
+
+#[test]
+fn references_reach_only_namespaces_the_source_may_write() {
+    let all = vec![("p".to_string(), policy("sourceNamespaces: [team-a]\ntargetNamespaces: [$self, shared]"))];
+    let p = Policies::select(&all, "team-a");
+    let t = tree(
+        "apiVersion: dromos.io/v1alpha1\nkind: App\nmetadata: {name: web}\nspec:\n  cmd: sleep 1\n  \
+         dependencies: [/shared/db]\n---\n\
+         apiVersion: dromos.io/v1alpha1\nkind: Job\nmetadata: {name: report}\nspec:\n  run: {cmd: echo}\n  \
+         parents: [/team-b/extract]\n",
+    );
+    let d = p.check_tree(&t, "apps", "team-a", &cluster_scoped);
+    let fields: Vec<&str> = d.iter().map(|d| d.field.as_str()).collect();
+    // The App's dependency is in a namespace the source may write; the Job's parent is not
+    // (both also fail validation here: they name nothing in this repository).
+    assert_eq!(fields, ["spec.parents[0]"], "{d:#?}");
+    assert!(d[0].message.contains("team-b") && d[0].message.contains("targetNamespaces"), "{}", d[0].message);
+}
+
+#[test]
+fn the_legacy_managers_fields_are_handed_over_renamed_or_merged() {
+    use serde_json::json;
+    let legacy = json!({"manager": "dromos", "operation": "Apply", "apiVersion": "v1", "fieldsV1": {"f:data": {"f:a": {}, "f:old": {}}}});
+    let edit = json!({"manager": "kubectl-edit", "operation": "Update", "apiVersion": "v1", "fieldsV1": {"f:data": {"f:b": {}}}});
+    let new = json!({"manager": "dromos/ns.src", "operation": "Apply", "apiVersion": "v1", "fieldsV1": {"f:data": {"f:a": {}}}});
+    assert_eq!(hand_over_fields(&json!([edit.clone()]), "dromos", "dromos/ns.src"), None, "nothing to hand over");
+    let renamed = hand_over_fields(&json!([legacy.clone(), edit.clone()]), "dromos", "dromos/ns.src").unwrap();
+    assert_eq!(renamed[0], edit, "other managers untouched");
+    assert_eq!(renamed[1]["manager"], "dromos/ns.src");
+    assert_eq!(renamed[1]["fieldsV1"], legacy["fieldsV1"]);
+    let merged = hand_over_fields(&json!([new, legacy, edit]), "dromos", "dromos/ns.src").unwrap();
+    assert_eq!(merged.as_array().unwrap().len(), 2);
+    assert_eq!(merged[0]["fieldsV1"], json!({"f:data": {"f:a": {}, "f:old": {}}}));
+    // An Update entry of the legacy name (not server-side apply) is not ours to move.
+    let update = json!([{"manager": "dromos", "operation": "Update", "apiVersion": "batch/v1", "fieldsV1": {}}]);
+    assert_eq!(hand_over_fields(&update, "dromos", "dromos/ns.src"), None);
+}
