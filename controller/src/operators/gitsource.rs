@@ -193,7 +193,9 @@ fn watch_kind(
     let tx = ctx.trigger.clone();
     let scope = ctx.scope.clone();
     tokio::spawn(async move {
-        let mut stream = crate::scope::watch_all(apis, cfg);
+        use kube::runtime::WatchStreamExt;
+        let mut stream = Box::pin(crate::scope::watch_all(apis, cfg).default_backoff());
+        let kind = ar.kind.clone();
         // Objects with a generation change it with their spec; a change that keeps generation,
         // labels and annotations is a status update (Job runs, Deployment rollouts), not drift.
         let mut seen: std::collections::HashMap<String, u64> = Default::default();
@@ -214,6 +216,15 @@ fn watch_kind(
                 Ok(watcher::Event::Delete(o)) => {
                     seen.remove(o.metadata.uid.as_deref().unwrap_or_default());
                     o
+                }
+                // The controller's own identity may not watch every kind its sources apply (the
+                // sources act as their ServiceAccounts): such drift waits for the interval.
+                Err(watcher::Error::InitialListFailed(kube::Error::Api(s))) if s.code == 403 => {
+                    tracing::info!(
+                        kind = %kind,
+                        "drift of this kind is corrected at each source's interval: the controller may not watch it"
+                    );
+                    return;
                 }
                 _ => continue,
             };
