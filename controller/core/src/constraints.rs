@@ -135,9 +135,11 @@ fn cerr(part: usize, message: String, hint: Option<String>) -> ConstraintError {
     ConstraintError { part, message, hint }
 }
 
-/// Compiles a Marathon regex with Java `String.matches` semantics (whole value).
+/// Compiles a Marathon regex with Java `String.matches` semantics (whole value). The regex must
+/// compile on its own first: otherwise a value such as `a)|(?:.*` closes the wrapping group and
+/// compiles to `^(?:a)|(?:.*)$`, which matches every value.
 pub fn compile_whole(re: &str) -> Result<Regex, String> {
-    Regex::new(&format!("^(?:{re})$")).map_err(|e| {
+    Regex::new(re).and_then(|_| Regex::new(&format!("^(?:{re})$"))).map_err(|e| {
         let detail = e.to_string();
         let last = detail.lines().last().unwrap_or("").trim().to_string();
         if detail.contains("look-around") {
@@ -483,6 +485,16 @@ mod tests {
         assert_eq!(e.hint.as_deref(), Some("did you mean `UNIQUE`?"));
         let e = c(&["hostname", "GROUPBY"]).unwrap_err();
         assert_eq!(e.hint.as_deref(), Some("did you mean `GROUP_BY`?"));
+    }
+
+    /// Found by the fuzz suite (`like_regexes_match_the_whole_value`, shrunk to `(?i)\d)(`): a
+    /// value that closes the wrapping group compiled, and `a)|(?:.*` matched every value.
+    #[test]
+    fn a_regex_cannot_close_the_whole_value_group() {
+        for re in ["a)|(?:.*", "(?i)\\d)(", "x)(y"] {
+            assert!(compile_whole(re).is_err(), "{re}");
+            assert_eq!(c(&["rack", "LIKE", re]).unwrap_err().part, 2, "{re}");
+        }
     }
 
     #[test]
