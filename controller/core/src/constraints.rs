@@ -298,8 +298,9 @@ pub fn literal_alternatives(re: &str) -> Option<Vec<String>> {
         let mut chars = alt.chars();
         while let Some(ch) = chars.next() {
             match ch {
+                // `\<` and `\>` are word boundaries to the regex crate, not characters.
                 '\\' => match chars.next() {
-                    Some(e) if e.is_ascii_punctuation() => lit.push(e),
+                    Some(e) if e.is_ascii_punctuation() && !matches!(e, '<' | '>') => lit.push(e),
                     _ => return None,
                 },
                 '.' | '*' | '+' | '?' | '(' | ')' | '[' | ']' | '{' | '}' | '^' | '$' => return None,
@@ -515,6 +516,10 @@ mod tests {
         );
         assert_eq!(literal_alternatives("rack\\.1"), Some(vec!["rack.1".into()]));
         assert_eq!(literal_alternatives("rack-[0-9]"), None);
+        // Found by the fuzz suite (`literal_alternatives_are_exactly_what_the_regex_matches`):
+        // `\<` was read as the value `<`, but it is a word boundary, which matches no value.
+        assert_eq!(literal_alternatives("\\<"), None);
+        assert_eq!(literal_alternatives("a\\>"), None);
     }
 
     #[test]
