@@ -92,13 +92,20 @@ impl Imported {
 
     /// The YAML text of the file: comment lines, then the manifest. Comments quote input text
     /// (a Chronos job's name, a package name): each of their lines is a comment line of its own,
-    /// so a line break in them cannot end the comment and add YAML to the file.
+    /// so a line break in them cannot end the comment and add YAML to the file, and characters
+    /// YAML cannot hold (NUL, other control characters) are written as `\u{..}` escapes.
     pub fn to_yaml(&self) -> String {
         let mut s = String::new();
         for c in &self.comments {
             for line in c.split(['\n', '\r', '\u{85}', '\u{2028}', '\u{2029}']) {
                 s.push_str("# ");
-                s.push_str(line);
+                for ch in line.chars() {
+                    if ch != '\t' && (ch.is_control() || matches!(ch, '\u{feff}' | '\u{fffe}' | '\u{ffff}')) {
+                        s.extend(ch.escape_unicode());
+                    } else {
+                        s.push(ch);
+                    }
+                }
                 s.push('\n');
             }
         }
