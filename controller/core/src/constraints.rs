@@ -135,9 +135,11 @@ fn cerr(part: usize, message: String, hint: Option<String>) -> ConstraintError {
     ConstraintError { part, message, hint }
 }
 
-/// Compiles a Marathon regex with Java `String.matches` semantics (whole value).
+/// Compiles a Marathon regex with Java `String.matches` semantics (whole value). The regex must
+/// compile on its own first: otherwise a value such as `a)|(?:.*` closes the wrapping group and
+/// compiles to `^(?:a)|(?:.*)$`, which matches every value.
 pub fn compile_whole(re: &str) -> Result<Regex, String> {
-    Regex::new(&format!("^(?:{re})$")).map_err(|e| {
+    Regex::new(re).and_then(|_| Regex::new(&format!("^(?:{re})$"))).map_err(|e| {
         let detail = e.to_string();
         let last = detail.lines().last().unwrap_or("").trim().to_string();
         if detail.contains("look-around") {
@@ -296,8 +298,9 @@ pub fn literal_alternatives(re: &str) -> Option<Vec<String>> {
         let mut chars = alt.chars();
         while let Some(ch) = chars.next() {
             match ch {
+                // `\<` and `\>` are word boundaries to the regex crate, not characters.
                 '\\' => match chars.next() {
-                    Some(e) if e.is_ascii_punctuation() => lit.push(e),
+                    Some(e) if e.is_ascii_punctuation() && !matches!(e, '<' | '>') => lit.push(e),
                     _ => return None,
                 },
                 '.' | '*' | '+' | '?' | '(' | ')' | '[' | ']' | '{' | '}' | '^' | '$' => return None,
@@ -485,6 +488,16 @@ mod tests {
         assert_eq!(e.hint.as_deref(), Some("did you mean `GROUP_BY`?"));
     }
 
+    /// Found by the fuzz suite (`like_regexes_match_the_whole_value`, shrunk to `(?i)\d)(`): a
+    /// value that closes the wrapping group compiled, and `a)|(?:.*` matched every value.
+    #[test]
+    fn a_regex_cannot_close_the_whole_value_group() {
+        for re in ["a)|(?:.*", "(?i)\\d)(", "x)(y"] {
+            assert!(compile_whole(re).is_err(), "{re}");
+            assert_eq!(c(&["rack", "LIKE", re]).unwrap_err().part, 2, "{re}");
+        }
+    }
+
     #[test]
     fn like_matches_the_whole_value() {
         let k = c(&["rack", "LIKE", "rack-[1-3]"]).unwrap();
@@ -503,6 +516,10 @@ mod tests {
         );
         assert_eq!(literal_alternatives("rack\\.1"), Some(vec!["rack.1".into()]));
         assert_eq!(literal_alternatives("rack-[0-9]"), None);
+        // Found by the fuzz suite (`literal_alternatives_are_exactly_what_the_regex_matches`):
+        // `\<` was read as the value `<`, but it is a word boundary, which matches no value.
+        assert_eq!(literal_alternatives("\\<"), None);
+        assert_eq!(literal_alternatives("a\\>"), None);
     }
 
     #[test]

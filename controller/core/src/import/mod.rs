@@ -90,13 +90,24 @@ impl Imported {
         format!("{} {}/{}", self.kind, self.namespace, self.name)
     }
 
-    /// The YAML text of the file: comment lines, then the manifest.
+    /// The YAML text of the file: comment lines, then the manifest. Comments quote input text
+    /// (a Chronos job's name, a package name): each of their lines is a comment line of its own,
+    /// so a line break in them cannot end the comment and add YAML to the file, and characters
+    /// YAML cannot hold (NUL, other control characters) are written as `\u{..}` escapes.
     pub fn to_yaml(&self) -> String {
         let mut s = String::new();
         for c in &self.comments {
-            s.push_str("# ");
-            s.push_str(c);
-            s.push('\n');
+            for line in c.split(['\n', '\r', '\u{85}', '\u{2028}', '\u{2029}']) {
+                s.push_str("# ");
+                for ch in line.chars() {
+                    if ch != '\t' && (ch.is_control() || matches!(ch, '\u{feff}' | '\u{fffe}' | '\u{ffff}')) {
+                        s.extend(ch.escape_unicode());
+                    } else {
+                        s.push(ch);
+                    }
+                }
+                s.push('\n');
+            }
         }
         s.push_str(&serde_saphyr::to_string(&self.value).expect("JSON values serialise to YAML"));
         s

@@ -126,6 +126,29 @@ fn metronome_schedule_files_join_their_job() {
     assert!(e[0].message.contains("cannot tell which job"), "{e:?}");
 }
 
+/// Found by the fuzz suite (`mutations_of_the_fixtures`, Cosmos package names `\r\n` and
+/// `\0`): input text quoted in the comment above a manifest ended the comment, so a name could
+/// add YAML (a whole document) to the written file, or made it unreadable.
+#[test]
+fn line_breaks_in_quoted_input_stay_inside_the_comments() {
+    // Before: the file held a Secret of the name's making, then the App.
+    let evil = "x\n---\napiVersion: v1\nkind: Secret\nmetadata: {name: s, namespace: default}\n---\n#";
+    let i = run(Flavor::Chronos, &[("c.json", json!([{"name": evil, "command": "true"}]))]);
+    let yaml = i.objects[0].to_yaml();
+    let docs = crate::yaml::parse_documents(&yaml, crate::yaml::Budget::default()).unwrap();
+    assert_eq!(docs.len(), 1, "{yaml}");
+    assert_eq!(docs[0].value, i.objects[0].value);
+    assert!(yaml.starts_with("# Chronos job `x\n# ---\n# apiVersion: v1\n"), "{yaml}");
+    // And a character YAML cannot hold (`\0`, shrunk from a Cosmos package name) is escaped.
+    let i = run(Flavor::Chronos, &[("c.json", json!([{"name": "a\u{0}b\u{7f}\u{fffe}\tc", "command": "true"}]))]);
+    let yaml = i.objects[0].to_yaml();
+    assert!(yaml.starts_with("# Chronos job `a\\u{0}b\\u{7f}\\u{fffe}\tc`"), "{yaml}");
+    assert_eq!(
+        crate::yaml::parse_documents(&yaml, crate::yaml::Budget::default()).unwrap()[0].value,
+        i.objects[0].value
+    );
+}
+
 #[test]
 fn output_does_not_depend_on_input_order() {
     let a = ("a.json", json!({"id": "/x/a", "cmd": "a", "dependencies": ["/x/b"]}));

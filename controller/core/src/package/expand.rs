@@ -124,6 +124,16 @@ pub fn render(pkg: &PackageVersion, user: &Value, inst: &Instance) -> Result<Ren
             Layout::Dromos => {
                 let docs = crate::yaml::parse_documents(&text, crate::yaml::Budget::default())
                     .map_err(|e| tpl_err(format!("rendered text is not YAML: {} at {:?}", e.message, e.pos)))?;
+                // Every document is an object: a mapping, its `metadata` (when given) one too (the
+                // operator writes into both).
+                if let Some(d) = docs
+                    .iter()
+                    .find(|d| !d.value.is_object() || d.value.get("metadata").is_some_and(|m| !m.is_object()))
+                {
+                    let what =
+                        if d.value.is_object() { "its `metadata` is not a mapping" } else { "it is not a mapping" };
+                    return Err(tpl_err(format!("the document at line {} is not an object: {what}", d.pos.line)));
+                }
                 out.objects.extend(docs.into_iter().map(|d| d.value).filter(|v| !v.is_null()));
             }
         }

@@ -299,3 +299,26 @@ fn health_of_workloads_apps_and_plain_objects() {
     assert_eq!(health_after_apply("Deployment", Some(&dep(2)), None).0, "Ready");
     assert_eq!(health_after_apply("Deployment", None, Some(2)).0, "Missing");
 }
+
+/// Found by the fuzz suite (`repositories_of_arbitrary_files`, shrunk to a template `[]`): a
+/// document that is not a mapping, or whose `metadata` is not one, rendered, and the Package
+/// operator then panicked writing `metadata.namespace` into it (`install::own_objects`). Such a
+/// render is a template error.
+#[test]
+fn documents_that_are_not_objects_are_template_errors() {
+    for (text, why) in [
+        ("[]", "it is not a mapping"),
+        ("apiVersion: v1\nkind: ConfigMap\nmetadata: {name: a}\n---\njust text\n", "line 5 is not an object"),
+        ("apiVersion: v1\nkind: ConfigMap\nmetadata: 5\n", "`metadata` is not a mapping"),
+    ] {
+        let files = [
+            file("p/2/package.yaml", r#"{"name": "p", "version": "1.0"}"#),
+            file("p/2/templates/b.yaml.mustache", text),
+        ];
+        let repo = read_repository(&files);
+        match render(&repo.versions[0], &Value::Null, &inst("team", "test")) {
+            Err(e @ RenderError::Template { .. }) => assert!(e.to_string().contains(why), "{text:?}: {e}"),
+            other => panic!("{text:?}: {other:?}"),
+        }
+    }
+}

@@ -41,13 +41,34 @@ impl CronTrigger {
 
     /// The first fire time strictly after `t`.
     pub fn next_after(&self, t: Instant) -> Option<Instant> {
+        let (first, last) = searched();
+        if t > last {
+            return None;
+        }
+        let t = t.max(first);
         self.cron.find_next_occurrence(&t.with_timezone(&self.tz), false).ok().map(|x| x.with_timezone(&Utc))
     }
 
     /// The last fire time at or before `t`.
     pub fn latest_at_or_before(&self, t: Instant) -> Option<Instant> {
+        let (first, last) = searched();
+        if t < first {
+            return None;
+        }
+        let t = t.min(last);
         self.cron.find_previous_occurrence(&t.with_timezone(&self.tz), true).ok().map(|x| x.with_timezone(&Utc))
     }
+}
+
+/// The times croner searches for fires: its years `YEAR_LOWER_LIMIT` (1) to `YEAR_UPPER_LIMIT`
+/// (5000), less a day at each end. A time outside is moved into this range (no fire lies beyond
+/// it), which also keeps its local time in any zone inside chrono's range: croner panics on a
+/// time whose local time is not representable (year -262144 read in a zone west of UTC).
+fn searched() -> (Instant, Instant) {
+    use chrono::TimeZone as _;
+    let first = Utc.with_ymd_and_hms(croner::YEAR_LOWER_LIMIT, 1, 2, 0, 0, 0).single();
+    let last = Utc.with_ymd_and_hms(croner::YEAR_UPPER_LIMIT, 12, 30, 0, 0, 0).single();
+    (first.unwrap_or(Instant::MIN_UTC), last.unwrap_or(Instant::MAX_UTC))
 }
 
 #[cfg(test)]
@@ -123,6 +144,19 @@ mod tests {
                 at = next;
             }
         }
+    }
+
+    /// Found by the fuzz suite (`cron_expressions_in_any_zone`): croner panicked on the earliest
+    /// time chrono represents, read in a zone west of UTC.
+    #[test]
+    fn times_at_the_ends_of_the_range_do_not_panic() {
+        use chrono::Datelike as _;
+        let t = CronTrigger::new("* * L * *", Some("America/Campo_Grande")).unwrap();
+        assert!(t.next_after(Instant::MIN_UTC).is_some_and(|n| n.year() == 1 && n.month() == 1 && n.day() == 31));
+        assert_eq!(t.latest_at_or_before(Instant::MIN_UTC), None);
+        assert_eq!(t.next_after(Instant::MAX_UTC), None);
+        let east = CronTrigger::new("0 0 * * *", Some("Pacific/Kiritimati")).unwrap();
+        assert!(east.latest_at_or_before(Instant::MAX_UTC).is_some_and(|l| l.year() == 5000));
     }
 
     #[test]

@@ -2,7 +2,7 @@
 //! fires around an instant, found by bisection rather than by walking.
 
 use super::iso8601::{Period, RepeatingInterval, Start};
-use super::zone::resolve_local;
+use super::zone::{local_of, resolve_local};
 use crate::time::Instant;
 use chrono::{Days, Months, NaiveDateTime, Utc};
 use chrono_tz::Tz;
@@ -28,8 +28,8 @@ impl IntervalTrigger {
     /// seen), a local start is read in `tz`.
     pub fn new(ri: &RepeatingInterval, tz: Tz, anchor: Instant) -> Self {
         let (start, start_local) = match &ri.start {
-            Start::Now => (anchor, anchor.with_timezone(&tz).naive_local()),
-            Start::At(t) => (t.with_timezone(&Utc), t.with_timezone(&tz).naive_local()),
+            Start::Now => (anchor, local_of(tz, anchor)),
+            Start::At(t) => (t.with_timezone(&Utc), local_of(tz, t.with_timezone(&Utc))),
             Start::Local(l) => (resolve_local(tz, *l), *l),
         };
         Self { repeat: ri.repeat, start, period: ri.period, tz, start_local }
@@ -202,6 +202,22 @@ mod tests {
         // An exact period is elapsed time regardless of the zone: PT1H across the gap.
         let h = interval("R/2026-03-29T00:30:00Z/PT1H", "Europe/Berlin", "2026-01-01T00:00:00Z");
         assert_eq!(h.fire(1), Some(utc("2026-03-29T01:30:00Z")));
+    }
+
+    /// Found by the fuzz suite (`repeating_intervals_in_any_zone`): a start or an anchor whose
+    /// local time lies past the end of chrono's range panicked; a manifest could write one.
+    #[test]
+    fn starts_at_the_end_of_the_range_do_not_panic() {
+        use chrono::TimeZone as _;
+        let late = Utc.with_ymd_and_hms(262142, 12, 31, 23, 59, 59).unwrap();
+        let casey = parse_time_zone("Antarctica/Casey").unwrap();
+        let i = IntervalTrigger::new(&parse_iso8601("R//P1Y").unwrap(), casey, late);
+        assert_eq!(i.next_after(utc("1970-01-01T00:00:00Z")), Some(late));
+        let i = interval("R/+262142-12-31T23:59:59Z/P1D", "Asia/Tokyo", "2026-01-01T00:00:00Z");
+        assert_eq!(i.fire(1), None);
+        assert_eq!(i.latest_at_or_before(utc("2026-01-01T00:00:00Z")), None);
+        let i = interval("R/+262142-12-31T23:59:59/PT1H", "America/New_York", "2026-01-01T00:00:00Z");
+        assert_eq!(i.next_after(utc("2026-01-01T00:00:00Z")), Some(i.start));
     }
 
     #[test]

@@ -24,7 +24,7 @@ mod zone;
 
 pub use cron::{CronTrigger, parse_cron};
 pub use interval::IntervalTrigger;
-pub use iso8601::{Period, RepeatingInterval, Start, parse_iso8601, parse_period};
+pub use iso8601::{MIN_PERIOD_SECS, Period, RepeatingInterval, Start, parse_iso8601, parse_period};
 pub use zone::{parse_time_zone, resolve_local};
 
 use crate::time::Instant;
