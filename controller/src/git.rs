@@ -18,6 +18,7 @@ use git2::{
 };
 use sha2::{Digest, Sha256};
 use std::path::{Path, PathBuf};
+use std::time::{Duration, Instant};
 
 /// What to follow in a repository.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -162,6 +163,9 @@ pub enum GitError {
     /// Cache directory problem.
     #[error("cache: {0}")]
     Io(#[from] std::io::Error),
+    /// The fetch exceeded its time or size bound (`FetchLimits`).
+    #[error("{0}")]
+    Timeout(String),
     /// The credentials Secret cannot be read with the source's identity (missing, or the
     /// identity may not read it): nothing was fetched.
     #[error("{0}")]
@@ -179,6 +183,7 @@ impl GitError {
             GitError::Git(_) => "GitError",
             GitError::Io(_) => "CacheError",
             GitError::SecretUnavailable(_) => "SecretUnavailable",
+            GitError::Timeout(_) => "FetchTimeout",
         }
     }
 
@@ -222,6 +227,81 @@ pub struct Cache {
     /// and the tests; `dromos controller` only with `--allow-local-git`. The cache itself is
     /// refused either way.
     pub allow_local: bool,
+    /// Bounds of one network fetch.
+    pub limits: FetchLimits,
+}
+
+/// Bounds of one network fetch: a remote that stops answering, or sends without end, fails
+/// the fetch (the last applied revision stays) instead of holding a worker.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct FetchLimits {
+    /// The whole fetch, from connecting to the last byte. A transfer is stopped when it is
+    /// exceeded; a remote that sends nothing at all holds its fetch (libgit2 has no read
+    /// timeout without unsafe global options), and others of the same repository and
+    /// credential wait at most this long for it, then fail (`FetchTimeout`).
+    pub timeout: Duration,
+    /// Bytes received from the remote.
+    pub max_bytes: usize,
+}
+
+impl Default for FetchLimits {
+    fn default() -> Self {
+        Self { timeout: Duration::from_secs(120), max_bytes: 512 << 20 }
+    }
+}
+
+/// Runs `work` (a fetch and the reading of its tree) off the async runtime and waits for it at
+/// most `limits.timeout` and a little more: a remote that accepts a connection and never
+/// answers blocks its thread inside libgit2, and the caller gets `FetchTimeout` instead of
+/// waiting with it (the thread ends when the connection does; fetches of the same repository
+/// wait for it at most the same bound, see [`Cache::fetch`]).
+pub async fn bounded<T: Send + 'static>(
+    limits: FetchLimits,
+    work: impl FnOnce() -> Result<T, GitError> + Send + 'static,
+) -> Result<T, GitError> {
+    let grace = Duration::from_secs(5);
+    match tokio::time::timeout(limits.timeout + grace, tokio::task::spawn_blocking(work)).await {
+        Ok(Ok(r)) => r,
+        Ok(Err(join)) => Err(GitError::Timeout(format!("the fetch stopped: {join}"))),
+        Err(_) => Err(GitError::Timeout(format!("no answer from the remote within {}s", limits.timeout.as_secs()))),
+    }
+}
+
+/// Repositories of the cache being fetched now (at most one fetch per directory), and the
+/// signal that one finished.
+static IN_FLIGHT: std::sync::LazyLock<(std::sync::Mutex<std::collections::HashSet<PathBuf>>, std::sync::Condvar)> =
+    std::sync::LazyLock::new(Default::default);
+
+/// Marks a cache directory as being fetched until dropped.
+struct InFlight(PathBuf);
+
+impl InFlight {
+    /// Waits up to `wait` for another fetch of `dir` to finish, then marks it.
+    fn enter(dir: &Path, wait: Duration) -> Result<Self, GitError> {
+        let (set, done) = &*IN_FLIGHT;
+        let start = Instant::now();
+        let mut busy = set.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+        while busy.contains(dir) {
+            let left = wait.saturating_sub(start.elapsed());
+            if left.is_zero() {
+                return Err(GitError::Timeout(format!(
+                    "another fetch of this repository has not finished for {}s (a remote that stopped answering)",
+                    wait.as_secs()
+                )));
+            }
+            busy = done.wait_timeout(busy, left).unwrap_or_else(std::sync::PoisonError::into_inner).0;
+        }
+        busy.insert(dir.to_path_buf());
+        Ok(InFlight(dir.to_path_buf()))
+    }
+}
+
+impl Drop for InFlight {
+    fn drop(&mut self) {
+        let (set, done) = &*IN_FLIGHT;
+        set.lock().unwrap_or_else(std::sync::PoisonError::into_inner).remove(&self.0);
+        done.notify_all();
+    }
 }
 
 impl Cache {
@@ -292,7 +372,14 @@ impl Cache {
         let have_commit =
             matches!(r, GitRef::Commit(c) if Oid::from_str(c).ok().and_then(|o| repo.find_commit(o).ok()).is_some());
         if !have_commit {
-            fetch_refs(&repo, &url, r, &creds).map_err(failed)?;
+            let _fetching = InFlight::enter(&dir, self.limits.timeout)?;
+            let stopped = std::sync::Arc::new(std::sync::Mutex::new(None::<String>));
+            fetch_refs(&repo, &url, r, &creds, self.limits, stopped.clone()).map_err(|e| {
+                match stopped.lock().unwrap_or_else(std::sync::PoisonError::into_inner).take() {
+                    Some(why) => GitError::Timeout(giturl::redact(&format!("fetching {url}: {why}"), &secrets)),
+                    None => failed(e),
+                }
+            })?;
         }
         let oid = resolve(&repo, r)?;
         let commit = oid.to_string();
@@ -316,7 +403,15 @@ fn known_host_matches(known_hosts: &str, host: &str, key_b64: &str) -> bool {
 }
 
 /// Fetches the refs `r` needs from `url` into `repo`.
-fn fetch_refs(repo: &Repository, url: &str, r: &GitRef, creds: &Credentials) -> Result<(), git2::Error> {
+/// The transfer stops (and `stopped` says why) past `limits`.
+fn fetch_refs(
+    repo: &Repository,
+    url: &str,
+    r: &GitRef,
+    creds: &Credentials,
+    limits: FetchLimits,
+    stopped: std::sync::Arc<std::sync::Mutex<Option<String>>>,
+) -> Result<(), git2::Error> {
     let refspecs: Vec<String> = match r {
         GitRef::Branch(b) => vec![format!("+refs/heads/{b}:refs/remotes/origin/{b}")],
         GitRef::Tag(t) => vec![format!("+refs/tags/{t}:refs/tags/{t}")],
@@ -363,6 +458,24 @@ fn fetch_refs(repo: &Repository, url: &str, r: &GitRef, creds: &Credentials) -> 
         // TLS certificates are checked by libgit2 against the system trust store.
         Ok(CertificateCheckStatus::CertificatePassthrough)
     });
+    let deadline = Instant::now() + limits.timeout;
+    let over = {
+        let stopped = stopped.clone();
+        move |received: usize| {
+            let why = if Instant::now() > deadline {
+                format!("no complete answer within {}s", limits.timeout.as_secs())
+            } else if received > limits.max_bytes {
+                format!("the remote sent more than {} MiB", limits.max_bytes >> 20)
+            } else {
+                return false;
+            };
+            *stopped.lock().unwrap_or_else(std::sync::PoisonError::into_inner) = Some(why);
+            true
+        }
+    };
+    let over2 = over.clone();
+    cb.transfer_progress(move |p| !over(p.received_bytes()));
+    cb.sideband_progress(move |_| !over2(0));
     let mut fo = FetchOptions::new();
     fo.remote_callbacks(cb);
     fo.download_tags(git2::AutotagOption::None);

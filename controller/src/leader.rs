@@ -1,16 +1,20 @@
 //! Leader election through a coordination.k8s.io Lease (I/O), so two replicas never both write.
 //!
-//! A candidate takes the Lease when it is absent or expired (renew time + duration in the
-//! past) and renews it while it leads; every write uses the Lease's resourceVersion, so two
-//! candidates racing for it cannot both win. A leader that cannot renew for two thirds of the
-//! duration steps down before anyone else may take over.
+//! A candidate takes the Lease when it is released, or when the record it holds has not
+//! changed for the lease duration of this process's own monotonic time
+//! ([`dromos_core::lease::judge`]: another host's clock is never compared with ours). It
+//! renews while it leads; every write carries the Lease's resourceVersion, so two candidates
+//! racing for it cannot both win. Every request has a deadline, and a leader that has not
+//! renewed within its renew deadline (two thirds of the duration) steps down, even while a
+//! request hangs, before anyone else may take over.
 
+use dromos_core::lease::{Observed, Verdict, judge, renew_deadline, still_leading};
 use k8s_openapi::api::coordination::v1::{Lease, LeaseSpec};
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::{MicroTime, ObjectMeta};
-use k8s_openapi::jiff::{SignedDuration, Timestamp};
+use k8s_openapi::jiff::Timestamp;
 use kube::Client;
 use kube::api::{Api, PostParams};
-use std::time::Duration;
+use std::time::{Duration, Instant};
 use tokio::sync::watch;
 
 /// Election settings.
@@ -28,8 +32,15 @@ pub struct LeaseConfig {
     pub retry: Duration,
 }
 
-/// One attempt to take or renew the Lease; returns whether this candidate leads now.
+/// One attempt to take or renew the Lease, for a candidate with no memory of earlier reads:
+/// it takes only a released or absent Lease (a held one may be taken by [`campaign`], which
+/// observes it for a lease duration first). Returns whether this candidate leads now.
 pub async fn try_acquire(api: &Api<Lease>, cfg: &LeaseConfig) -> Result<bool, kube::Error> {
+    attempt(api, cfg, &mut None).await
+}
+
+/// One attempt with the follower's memory `observed`.
+async fn attempt(api: &Api<Lease>, cfg: &LeaseConfig, observed: &mut Option<Observed>) -> Result<bool, kube::Error> {
     let now = Timestamp::now();
     let spec = |transitions: i32, acquire: Option<MicroTime>| LeaseSpec {
         holder_identity: Some(cfg.identity.clone()),
@@ -51,21 +62,16 @@ pub async fn try_acquire(api: &Api<Lease>, cfg: &LeaseConfig) -> Result<bool, ku
         };
     };
     let current = lease.spec.clone().unwrap_or_default();
-    let holder = current.holder_identity.clone().unwrap_or_default();
-    let expired = match (&current.renew_time, current.lease_duration_seconds) {
-        (Some(MicroTime(t)), Some(d)) => {
-            t.checked_add(SignedDuration::from_secs(i64::from(d))).map(|end| end < now).unwrap_or(true)
-        }
-        _ => true,
-    };
+    let record = lease.metadata.resource_version.clone().unwrap_or_default();
+    // The holder's duration, bounded: a Lease naming years must not keep a dead holder forever.
+    let duration = Duration::from_secs(current.lease_duration_seconds.unwrap_or(1).clamp(1, 3600) as u64);
     let transitions = current.lease_transitions.unwrap_or(0);
-    let new_spec = if holder == cfg.identity {
-        spec(transitions, current.acquire_time.clone())
-    } else if expired || holder.is_empty() {
-        spec(transitions + 1, None)
-    } else {
-        return Ok(false);
-    };
+    let new_spec =
+        match judge(&cfg.identity, current.holder_identity.as_deref(), &record, duration, observed, Instant::now()) {
+            Verdict::Renew => spec(transitions, current.acquire_time.clone()),
+            Verdict::Take => spec(transitions + 1, None),
+            Verdict::Wait => return Ok(false),
+        };
     lease.spec = Some(new_spec);
     // replace carries the resourceVersion read above: a concurrent writer makes this fail.
     match api.replace(&cfg.name, &PostParams::default(), &lease).await {
@@ -92,23 +98,31 @@ pub async fn release(api: &Api<Lease>, cfg: &LeaseConfig) -> Result<bool, kube::
     }
 }
 
-/// Campaigns forever; the receiver reads true while this candidate leads.
+/// Campaigns forever; the receiver reads true while this candidate leads. Each attempt has
+/// the renew deadline as its timeout, so a hanging request cannot keep a leader leading.
 pub fn campaign(client: Client, cfg: LeaseConfig) -> watch::Receiver<bool> {
     let (tx, rx) = watch::channel(false);
     tokio::spawn(async move {
         let api: Api<Lease> = Api::namespaced(client, &cfg.namespace);
-        let mut last_renew: Option<std::time::Instant> = None;
+        let mut last_renew: Option<Instant> = None;
+        let mut observed: Option<Observed> = None;
+        let deadline = renew_deadline(cfg.duration).max(Duration::from_millis(100));
         loop {
-            let leading = match try_acquire(&api, &cfg).await {
-                Ok(true) => {
-                    last_renew = Some(std::time::Instant::now());
+            let result = tokio::time::timeout(deadline, attempt(&api, &cfg, &mut observed)).await;
+            let leading = match result {
+                Ok(Ok(true)) => {
+                    last_renew = Some(Instant::now());
                     true
                 }
-                Ok(false) => false,
-                // Keep leading through a short API outage, but step down well before expiry.
-                Err(e) => {
+                Ok(Ok(false)) => false,
+                // Keep leading through a short API outage, but step down at the renew deadline.
+                Ok(Err(e)) => {
                     tracing::warn!("lease {}/{}: {e}", cfg.namespace, cfg.name);
-                    last_renew.is_some_and(|t| t.elapsed() < cfg.duration * 2 / 3)
+                    still_leading(last_renew, cfg.duration, Instant::now())
+                }
+                Err(_) => {
+                    tracing::warn!("lease {}/{}: no answer within {deadline:?}", cfg.namespace, cfg.name);
+                    still_leading(last_renew, cfg.duration, Instant::now())
                 }
             };
             if !leading {

@@ -441,6 +441,7 @@ fn start_operators(client: &Client, namespaces: &[String], cache: &Path) -> (Opt
                 concurrency: 1,
                 write_concurrency: 8,
                 limiter: None,
+                fetch_timeout: crate::git::FetchLimits::default().timeout,
             }),
             ..Default::default()
         },

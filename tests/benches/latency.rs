@@ -51,6 +51,7 @@ async fn measure(webhook: bool, rounds: usize, poll: u64) -> Vec<Duration> {
         concurrency: 2,
         write_concurrency: 8,
         limiter: None,
+        ..Default::default()
     };
     let scope = dromos::scope::Scope::namespace(ns.name.clone());
     let (m, run) = dromos_tests::operators(&c, ManagerOptions { scope, gitsource: Some(opts), ..Default::default() });

@@ -15,7 +15,7 @@ fn url(p: &Path) -> String {
 
 /// A cache that may fetch local repositories, as the quickstart's.
 fn local_cache(cache: &Path) -> Cache {
-    Cache { root: cache.to_path_buf(), allow_local: true }
+    Cache { root: cache.to_path_buf(), allow_local: true, limits: Default::default() }
 }
 
 fn main_branch() -> GitRef {
@@ -132,7 +132,7 @@ fn a_cached_commit_is_served_only_to_the_credential_that_fetched_it() {
     let url = format!("http://{}/private.git", server.addr);
     let dir = tempfile::tempdir().unwrap();
     // Network URLs only: this is the cache of `dromos controller` without --allow-local-git.
-    let cache = Cache { root: dir.path().to_path_buf(), allow_local: false };
+    let cache = Cache { root: dir.path().to_path_buf(), allow_local: false, limits: Default::default() };
     let alice = user("alice", "wonderland");
 
     let (_, f) = cache.fetch(&url, &main_branch(), &alice).expect("alice reads her repository");
@@ -170,7 +170,7 @@ fn local_repositories_are_refused_unless_allowed_and_the_cache_always() {
     let repo = Repository::init_bare(remote.path()).unwrap();
     commit(&repo, "main", &[("a.yaml", Some(CM))], "one");
     let dir = tempfile::tempdir().unwrap();
-    let strict = Cache { root: dir.path().join("cache"), allow_local: false };
+    let strict = Cache { root: dir.path().join("cache"), allow_local: false, limits: Default::default() };
     let plain = remote.path().display().to_string();
     let upper = format!("FILE://{plain}");
     for u in [url(remote.path()), plain.clone(), upper, format!("file://localhost{plain}")] {
@@ -181,7 +181,7 @@ fn local_repositories_are_refused_unless_allowed_and_the_cache_always() {
     assert!(!strict.root.exists(), "nothing was fetched");
 
     // Allowed, a local repository is fetched; the cache itself never is.
-    let lenient = Cache { root: strict.root.clone(), allow_local: true };
+    let lenient = Cache { root: strict.root.clone(), allow_local: true, limits: Default::default() };
     lenient.fetch(&url(remote.path()), &main_branch(), &Credentials::default()).unwrap();
     let cached = lenient.dir_for(&url(remote.path()), &Credentials::default());
     let name = cached.file_name().unwrap().to_string_lossy().into_owned();

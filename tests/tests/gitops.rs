@@ -51,6 +51,7 @@ impl Harness {
             concurrency: 2,
             write_concurrency: 16,
             limiter: None,
+            fetch_timeout: Duration::from_secs(30),
         };
         let (ctx, task) = start(&c, &ns, &opts);
         Self { ns, remote, repo, ctx, task, cache, client: c, opts }
@@ -223,6 +224,65 @@ async fn an_unreachable_remote_keeps_the_last_applied_state_and_reports_it() {
         l.items.iter().any(|e| e.reason.as_deref() == Some("FetchFailed")).then_some(())
     })
     .await;
+    h.stop().await;
+}
+
+/// A remote that accepts connections and never answers: the fetch is abandoned at the fetch
+/// timeout with `FetchTimeout`, the next attempts of that repository fail fast the same way,
+/// and another source of the same controller goes on syncing meanwhile.
+#[tokio::test]
+async fn a_remote_that_never_answers_times_out_and_holds_nobody_else() {
+    let mut h = Harness::new("silent", &[("a.yaml", Some(&cm("a", "1")))]).await;
+    h.restart(|o| o.fetch_timeout = Duration::from_secs(2));
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let addr = listener.local_addr().unwrap();
+    /// Closes the held connections when dropped (also when the test panics), and every later
+    /// one at once: that ends the fetch threads waiting on them, which the test's runtime
+    /// waits for when it shuts down.
+    #[derive(Default)]
+    struct Conns {
+        open: Vec<std::net::TcpStream>,
+        closed: bool,
+    }
+    struct Held(std::sync::Arc<std::sync::Mutex<Conns>>);
+    impl Drop for Held {
+        fn drop(&mut self) {
+            let mut c = self.0.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+            c.closed = true;
+            c.open.clear();
+        }
+    }
+    let held = Held(Default::default());
+    let held2 = held.0.clone();
+    std::thread::spawn(move || {
+        for conn in listener.incoming().flatten() {
+            let mut c = held2.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+            if !c.closed {
+                c.open.push(conn); // accepted, never read, never answered
+            }
+        }
+    });
+    let silent: GitSource = serde_json::from_value(serde_json::json!({
+        "apiVersion": "dromos.io/v1alpha1", "kind": "GitSource", "metadata": {"name": "silent"},
+        "spec": {"url": format!("http://{addr}/repo.git"), "interval": "1s"}
+    }))
+    .unwrap();
+    h.ns.api::<GitSource>().create(&PostParams::default(), &silent).await.unwrap();
+    h.create_source(serde_json::json!({})).await;
+    let c1 = h.repo.refname_to_id("refs/heads/main").unwrap();
+    let api = h.ns.api::<GitSource>();
+    let gs = wait_for("the silent remote timed out", T, || async {
+        let gs = api.get("silent").await.ok()?;
+        (condition(&gs, "Ready") == Some(("False".into(), "FetchTimeout".into()))).then_some(gs)
+    })
+    .await;
+    let ready = gs.status.unwrap().common.conditions.into_iter().find(|c| c.type_ == "Ready").unwrap();
+    assert!(ready.message.contains("within 2s"), "{}", ready.message);
+    // The other source was never held up.
+    h.ready_at(c1).await;
+    let c2 = commit(&h.repo, "main", &[("a.yaml", Some(&cm("a", "2")))], "two");
+    h.ready_at(c2).await;
+    assert!(!held.0.lock().unwrap().open.is_empty(), "the controller did connect");
     h.stop().await;
 }
 

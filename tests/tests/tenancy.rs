@@ -83,6 +83,7 @@ fn controller(admin: &kube::Client, label: &str, cache: &std::path::Path, lockdo
             concurrency: 4,
             write_concurrency: 8,
             limiter: None,
+            fetch_timeout: Duration::from_secs(30),
         }),
         identity: IdentityRules { require_service_account: lockdown, ..Default::default() },
         ..Default::default()
@@ -449,4 +450,50 @@ async fn packages_obey_the_policy_and_the_service_account_rule() {
     );
     policy.delete().await;
     a.delete().await;
+}
+
+/// The attack of the issue, with `dromos sync` (the same engine, local mode): a manifest for a
+/// Namespace that already exists and holds data neither takes it over nor, once the file is
+/// gone, deletes it.
+#[tokio::test]
+async fn a_local_sync_neither_adopts_nor_prunes_an_existing_namespace() {
+    use dromos::local::{InventoryStore, sync_dir};
+    use dromos::sync::{Resolver, SyncSettings};
+    let admin = client().await;
+    let home = TestNamespace::new(&admin, "local-home").await;
+    let victim = TestNamespace::new(&admin, "victim").await;
+    let data: ConfigMap = serde_json::from_value(json!({"metadata": {"name": "data"}, "data": {"v": "1"}})).unwrap();
+    victim.api::<ConfigMap>().create(&PostParams::default(), &data).await.unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let manifest = format!(
+        "apiVersion: v1\nkind: Namespace\nmetadata:\n  name: {}\n  annotations:\n    dromos.io/prune: enabled\n",
+        victim.name
+    );
+    std::fs::write(dir.path().join("ns.yaml"), manifest).unwrap();
+    let store = InventoryStore { namespace: home.name.clone(), name: "attack".into() };
+    let settings = SyncSettings {
+        source: "local.attack".into(),
+        force: false,
+        force_owned: true,
+        plan: dromos_core::plan::PlanOptions { allow_mass_delete: true, ..Default::default() },
+        concurrency: 4,
+        default_namespace: home.name.clone(),
+        limiter: None,
+        scope: Default::default(),
+    };
+    let mut resolver = Resolver::default();
+    let o = sync_dir(&admin, &mut resolver, dir.path(), &store, &settings).await.unwrap();
+    assert_eq!((o.applied, o.writes), (0, 0), "{}", dromos::local::describe(&o));
+    assert_eq!(o.failures.len(), 1, "{}", dromos::local::describe(&o));
+    assert_eq!(o.failures[0].reason, "AdoptionRefused");
+    std::fs::remove_file(dir.path().join("ns.yaml")).unwrap();
+    let o = sync_dir(&admin, &mut resolver, dir.path(), &store, &settings).await.unwrap();
+    assert_eq!(o.pruned, 0, "{}", dromos::local::describe(&o));
+    let ns: Api<k8s_openapi::api::core::v1::Namespace> = Api::all(admin.clone());
+    let live = ns.get(&victim.name).await.unwrap();
+    assert!(live.metadata.deletion_timestamp.is_none(), "the namespace stays");
+    assert!(!live.metadata.labels.unwrap_or_default().contains_key("dromos.io/source"), "and is not labelled");
+    assert!(victim.api::<ConfigMap>().get_opt("data").await.unwrap().is_some(), "its data stays");
+    victim.delete().await;
+    home.delete().await;
 }

@@ -15,6 +15,7 @@ pub mod giturl;
 pub mod ids;
 pub mod import;
 pub mod install;
+pub mod lease;
 pub mod load;
 pub mod outcome;
 pub mod package;

@@ -2,13 +2,13 @@
 //! Package (I/O: the cluster of the current kubeconfig).
 
 use super::args::AppAction;
-use super::runtime;
+use super::block_on;
 use anyhow::{Context, Result};
 use std::process::ExitCode;
 
 /// Runs one app subcommand against the cluster.
 pub(crate) fn run(action: AppAction) -> Result<ExitCode> {
-    runtime()?.block_on(async {
+    block_on(async {
         let client = kube::Client::try_default().await.context("connecting to the cluster")?;
         match action {
             AppAction::Why { name, namespace } => {
@@ -28,7 +28,7 @@ pub(crate) fn run(action: AppAction) -> Result<ExitCode> {
 
 /// `dromos status`: the table of Apps, Jobs and Packages; exit 3 when one is not healthy.
 pub(crate) fn status(namespace: Option<String>) -> Result<ExitCode> {
-    runtime()?.block_on(async {
+    block_on(async {
         let client = kube::Client::try_default().await.context("connecting to the cluster")?;
         let rows = crate::status::collect(&client, namespace.as_deref()).await?;
         print!("{}", crate::status::table(&rows));

@@ -336,6 +336,10 @@ pub(super) struct ControllerArgs {
     /// Parallel writes within one sync.
     #[arg(long, default_value_t = 32)]
     pub(super) write_concurrency: usize,
+    /// Bound of one Git fetch, from connecting to the last byte (a remote that stops answering
+    /// fails the fetch; the last applied revision stays).
+    #[arg(long, default_value_t = 120, value_parser = clap::value_parser!(u64).range(1..=3600))]
+    pub(super) fetch_timeout_secs: u64,
     /// Jobs reconciled at once (run creation at a busy minute; BENCHMARKS.md).
     #[arg(long, default_value_t = 64)]
     pub(super) job_concurrency: u16,

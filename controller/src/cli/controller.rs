@@ -2,14 +2,14 @@
 //! of the current kubeconfig (I/O: the cluster, a listening socket).
 
 use super::args::ControllerArgs;
-use super::{limiter, log_filter, runtime};
+use super::{block_on, limiter, log_filter};
 use crate::operators::{apps, gitsource, jobs, manager, packages, scheduler};
 use anyhow::{Context, Result};
 use std::process::ExitCode;
 
 /// Runs the controller until it fails or is interrupted.
 pub(crate) fn run(args: ControllerArgs) -> Result<ExitCode> {
-    runtime()?.block_on(serve(args))
+    block_on(serve(args))
 }
 
 /// The operators to start and their settings, from the flags.
@@ -23,6 +23,7 @@ fn manager_options(args: &ControllerArgs, scope: crate::scope::Scope) -> manager
             concurrency: args.concurrency,
             write_concurrency: args.write_concurrency,
             limiter: limiter(args.qps, args.burst),
+            fetch_timeout: std::time::Duration::from_secs(args.fetch_timeout_secs),
         }),
         apps: (!args.no_apps).then(|| apps::Options { concurrency: args.app_concurrency, ..Default::default() }),
         jobs: Some(jobs::Options { concurrency: args.job_concurrency, ..Default::default() }),

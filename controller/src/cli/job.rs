@@ -2,13 +2,13 @@
 //! cluster of the current kubeconfig).
 
 use super::args::JobCommand;
-use super::runtime;
+use super::block_on;
 use anyhow::{Context, Result};
 use std::process::ExitCode;
 
 /// Runs one job subcommand against the cluster.
 pub(crate) fn run(command: JobCommand) -> Result<ExitCode> {
-    runtime()?.block_on(async {
+    block_on(async {
         let client =
             kube::Client::try_default().await.context("connecting to the cluster of the current kubeconfig")?;
         match command {

@@ -49,6 +49,17 @@ fn runtime() -> Result<tokio::runtime::Runtime> {
     Ok(tokio::runtime::Builder::new_multi_thread().enable_all().build()?)
 }
 
+/// Runs a command's future to its end on a fresh runtime, then shuts the runtime down without
+/// waiting more than a moment for blocking work still running (a Git fetch inside libgit2
+/// whose remote stopped answering, a file read): dropping a runtime waits for every blocking
+/// task, so a command whose work is done could otherwise hang on one that never returns.
+fn block_on<T>(fut: impl std::future::Future<Output = Result<T>>) -> Result<T> {
+    let rt = runtime()?;
+    let out = rt.block_on(fut);
+    rt.shutdown_timeout(std::time::Duration::from_secs(2));
+    out
+}
+
 /// The log filter of `RUST_LOG`, `info` when unset or invalid.
 fn log_filter() -> tracing_subscriber::EnvFilter {
     tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| "info".into())

@@ -1,7 +1,7 @@
 //! `dromos quickstart`: the main job end to end on the local control plane (I/O: starts the
 //! cluster, a Git repository, the controller; logs to a file).
 
-use super::{log_filter, runtime};
+use super::{block_on, log_filter};
 use anyhow::{Context, Result};
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -13,7 +13,7 @@ pub(crate) fn run(
     kubeconfig: Option<PathBuf>,
     timeout: u64,
 ) -> Result<ExitCode> {
-    runtime()?.block_on(async {
+    block_on(async {
         // The repository checkout this binary was built from (tests/cluster, examples/).
         let root = PathBuf::from(env!("CARGO_MANIFEST_DIR")).parent().map(PathBuf::from).unwrap_or_default();
         let log = std::env::temp_dir().join("dromos-quickstart.log");

@@ -2,7 +2,7 @@
 //! or show what applying it would change (I/O: reads files, the cluster or a snapshot).
 
 use super::args::{PlanFormat, SourceArgs};
-use super::{limiter, runtime};
+use super::{block_on, limiter};
 use anyhow::{Context, Result};
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
@@ -46,7 +46,7 @@ pub(crate) fn run(path: PathBuf, source: SourceArgs, watch: bool, debounce_ms: u
     let name = source.name_for(&path);
     let settings = source.settings(&name);
     let store = crate::local::InventoryStore { namespace: source.inventory_namespace.clone(), name };
-    runtime()?.block_on(async {
+    block_on(async {
         let client =
             kube::Client::try_default().await.context("connecting to the cluster of the current kubeconfig")?;
         if watch {
@@ -118,7 +118,7 @@ fn plan_cluster(
     prepared: dromos_core::prepare::Prepared,
     settings: &crate::sync::SyncSettings,
 ) -> Result<dromos_core::plan::Plan> {
-    runtime()?.block_on(async {
+    block_on(async {
         let client =
             kube::Client::try_default().await.context("connecting to the cluster of the current kubeconfig")?;
         let store = crate::local::InventoryStore { namespace: source.inventory_namespace.clone(), name };

@@ -46,6 +46,8 @@ pub struct Options {
     pub write_concurrency: usize,
     /// Client-side QPS/burst limit shared by all sources.
     pub limiter: Option<Arc<crate::ratelimit::Limiter>>,
+    /// Bound of one fetch (`--fetch-timeout-secs`).
+    pub fetch_timeout: std::time::Duration,
 }
 
 impl Default for Options {
@@ -57,6 +59,7 @@ impl Default for Options {
             concurrency: 4,
             write_concurrency: 32,
             limiter: None,
+            fetch_timeout: git::FetchLimits::default().timeout,
         }
     }
 }
@@ -471,15 +474,15 @@ async fn fetch(
     let url = gs.spec.url.clone();
     let gref = GitRef::from_spec(gs.spec.git_ref.as_ref());
     let path = gs.spec.path.clone();
-    let cache = git::Cache { root: ctx.opts.cache_dir.clone(), allow_local: ctx.opts.allow_file_urls };
+    let limits = git::FetchLimits { timeout: ctx.opts.fetch_timeout, ..Default::default() };
+    let cache = git::Cache { root: ctx.opts.cache_dir.clone(), allow_local: ctx.opts.allow_file_urls, limits };
     let fetch_start = std::time::Instant::now();
-    let fetched = tokio::task::spawn_blocking(move || {
+    let fetched = git::bounded(limits, move || {
         let (repo, f) = cache.fetch(&url, &gref, &creds)?;
         let tree = git::read_tree(&repo, &f.commit, path.as_deref(), 8 << 20)?;
-        Ok::<_, git::GitError>((f, tree))
+        Ok((f, tree))
     })
-    .await
-    .map_err(|e| Error::Fetch(e.to_string()))?;
+    .await;
     ctx.metrics.fetch_duration.get_or_create(labels).observe(fetch_start.elapsed().as_secs_f64());
     Ok(fetched)
 }

@@ -188,15 +188,18 @@ async fn fetch_repository(
         Some((_, commit)) => GitRef::Commit(commit.to_string()),
         None => GitRef::from_spec(gs.spec.git_ref.as_ref()),
     };
-    let cache = git::Cache { root: ctx.opts.cache_dir.clone(), allow_local: ctx.opts.allow_file_urls };
+    let cache = git::Cache {
+        root: ctx.opts.cache_dir.clone(),
+        allow_local: ctx.opts.allow_file_urls,
+        limits: Default::default(),
+    };
     let (url, dir) = (gs.spec.url.clone(), path.clone());
-    let files = tokio::task::spawn_blocking(move || {
+    let files = git::bounded(cache.limits, move || {
         let (repo, f) = cache.fetch(&url, &gref, &creds)?;
         let sub = if dir.is_empty() { None } else { Some(dir.as_str()) };
         git::read_tree_filtered(&repo, &f.commit, sub, 4 << 20, crate::packages::is_package_file)
     })
     .await
-    .map_err(|e| e.to_string())?
     .map_err(|e| format!("GitSource {ns}/{gs_name}: {e}"))?;
     let files: Vec<SourceFile> = files.files;
     let repo = package::read_repository(&files);

@@ -30,6 +30,9 @@ pub struct LoadOptions {
     pub max_file_bytes: usize,
     /// YAML budgets per file.
     pub budget: Budget,
+    /// YAML nodes of the whole revision (every file, aliases expanded): what a revision may
+    /// hold in memory once parsed (about 120 bytes a node, decision 0040), whatever its files' sizes.
+    pub max_total_nodes: usize,
     /// Namespace of namespaced Dromos objects that name none.
     pub default_namespace: String,
     /// Worker threads for parsing (the shell passes the machine's parallelism).
@@ -41,6 +44,7 @@ impl Default for LoadOptions {
         Self {
             max_file_bytes: 8 * 1024 * 1024,
             budget: Budget::default(),
+            max_total_nodes: 2_000_000,
             default_namespace: "default".into(),
             threads: 1,
         }
@@ -202,9 +206,13 @@ pub fn load_files(files: &[SourceFile], opts: &LoadOptions) -> Loaded {
         &kept[..]
     };
     let threads = opts.threads.clamp(1, 64).min(files.len().max(1));
+    // Nodes parsed so far across the revision (files on other threads may overshoot the total
+    // by at most one file's budget each).
+    let used = std::sync::atomic::AtomicUsize::new(0);
+    let used = &used;
     if threads == 1 {
         for f in files {
-            load_file(f, opts, &mut out);
+            load_file(f, opts, used, &mut out);
         }
     } else {
         // Files are independent: parse contiguous chunks in parallel, merge in input order.
@@ -216,7 +224,7 @@ pub fn load_files(files: &[SourceFile], opts: &LoadOptions) -> Loaded {
                     scope.spawn(move || {
                         let mut out = Loaded::default();
                         for f in part {
-                            load_file(f, opts, &mut out);
+                            load_file(f, opts, used, &mut out);
                         }
                         out
                     })
@@ -233,7 +241,7 @@ pub fn load_files(files: &[SourceFile], opts: &LoadOptions) -> Loaded {
     out
 }
 
-fn load_file(f: &SourceFile, opts: &LoadOptions, out: &mut Loaded) {
+fn load_file(f: &SourceFile, opts: &LoadOptions, used: &std::sync::atomic::AtomicUsize, out: &mut Loaded) {
     let file_err = |code, msg: String| Diagnostic::error(code, &f.path, Pos { line: 0, col: 0 }, "", msg);
     if f.bytes.len() > opts.max_file_bytes {
         out.diagnostics.push(
@@ -265,11 +273,21 @@ fn load_file(f: &SourceFile, opts: &LoadOptions, out: &mut Loaded) {
         }
     };
     let text = text.strip_prefix('\u{feff}').unwrap_or(text);
-    let docs = match yaml::parse_documents(text, opts.budget) {
-        Ok(d) => d,
+    let left = opts.max_total_nodes.saturating_sub(used.load(std::sync::atomic::Ordering::Relaxed));
+    let budget = Budget { max_nodes: opts.budget.max_nodes.min(left), ..opts.budget };
+    let by_total = budget.max_nodes < opts.budget.max_nodes;
+    let docs = match yaml::parse_documents_counted(text, budget) {
+        Ok((d, nodes)) => {
+            used.fetch_add(nodes, std::sync::atomic::Ordering::Relaxed);
+            d
+        }
         Err(e) => {
             let hint = match e.code {
-                "yaml-budget" => Some("the file is too large or too deeply nested after expanding anchors"),
+                "yaml-budget" if by_total => Some(format!(
+                    "the revision as a whole holds more than {} YAML nodes; split it into several sources",
+                    opts.max_total_nodes
+                )),
+                "yaml-budget" => Some("the file is too large or too deeply nested after expanding anchors".into()),
                 _ => None,
             };
             let mut d = Diagnostic::error(e.code, &f.path, e.pos, "", e.message);

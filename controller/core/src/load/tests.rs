@@ -100,3 +100,27 @@ fn id_must_agree_with_metadata() {
     assert_eq!(l.diagnostics[0].code, "id-mismatch");
     assert_eq!(l.diagnostics[0].line, 4);
 }
+
+#[test]
+fn a_revision_holds_at_most_its_total_of_yaml_nodes_whatever_its_files() {
+    // Four files of about 210 nodes each against a total of 500: the files that would pass
+    // the total are refused, naming the revision budget; the others load.
+    let body: String = (0..100).map(|i| format!("  k{i}: v\n")).collect();
+    let doc = format!("apiVersion: v1\nkind: ConfigMap\nmetadata: {{name: NAME}}\ndata:\n{body}");
+    let files: Vec<SourceFile> = (0..4)
+        .map(|i| SourceFile { path: format!("f{i}.yaml"), bytes: doc.replace("NAME", &format!("c{i}")).into_bytes() })
+        .collect();
+    let opts = LoadOptions { max_total_nodes: 500, threads: 1, ..Default::default() };
+    let l = load_files(&files, &opts);
+    let refused: Vec<&str> =
+        l.diagnostics.iter().filter(|d| d.code == "yaml-budget").map(|d| d.file.as_str()).collect();
+    assert_eq!(refused, ["f2.yaml", "f3.yaml"], "{:#?}", l.diagnostics);
+    assert!(l.diagnostics.iter().all(|d| d.hint.as_deref().unwrap_or("").contains("revision as a whole")));
+    assert_eq!(l.manifests.len(), 2);
+    // In parallel, files parsed at the same moment may each take what was left: the total is
+    // passed by at most one file's share per thread, and every file either loads or says why.
+    let l = load_files(&files, &LoadOptions { threads: 4, ..opts });
+    assert_eq!(l.manifests.len() + l.diagnostics.len(), 4);
+    // The default total takes these easily.
+    assert!(load_files(&files, &LoadOptions::default()).diagnostics.is_empty());
+}

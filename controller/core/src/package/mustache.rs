@@ -169,19 +169,31 @@ impl Template {
 
     /// Renders with `data` as the root context, every value written as it is (see the module
     /// comment).
-    pub fn render(&self, data: &Value) -> String {
+    pub fn render(&self, data: &Value) -> Result<String, TemplateError> {
         self.render_with(data, &mut |hole, out| write_value(hole.value, out))
     }
 
     /// Renders with `data` as the root context; `fill` writes each interpolated value, in
-    /// output order, so a caller can escape or replace it and record where it landed.
-    pub fn render_with(&self, data: &Value, fill: &mut dyn FnMut(&Hole<'_>, &mut String)) -> String {
+    /// output order, so a caller can escape or replace it and record where it landed. A render
+    /// longer than [`MAX_OUTPUT`] stops there and is an error: sections over lists nest, and a
+    /// few options could otherwise multiply a template into gigabytes.
+    pub fn render_with(
+        &self,
+        data: &Value,
+        fill: &mut dyn FnMut(&Hole<'_>, &mut String),
+    ) -> Result<String, TemplateError> {
         let mut out = String::new();
         let mut stack = vec![Frame { value: data, path: String::new() }];
-        render_nodes(&self.nodes, &mut stack, &mut out, fill);
-        out
+        render_nodes(&self.nodes, &mut stack, &mut out, fill).map_err(|line| TemplateError {
+            line,
+            message: format!("the render exceeds {} MiB (sections over long option lists?)", MAX_OUTPUT >> 20),
+        })?;
+        Ok(out)
     }
 }
+
+/// The longest render of one template, in bytes.
+pub const MAX_OUTPUT: usize = 16 << 20;
 
 /// One interpolation met while rendering: a variable tag and the value it names.
 #[derive(Debug)]
@@ -237,18 +249,28 @@ fn truthy(v: Option<&Value>) -> bool {
     }
 }
 
+/// Renders `nodes`; `Err(line)` once the output passes [`MAX_OUTPUT`] (the line of the last
+/// tag written, 0 for text).
 fn render_nodes<'a>(
     nodes: &'a [Node],
     stack: &mut Vec<Frame<'a>>,
     out: &mut String,
     fill: &mut dyn FnMut(&Hole<'_>, &mut String),
-) {
+) -> Result<(), usize> {
     for n in nodes {
         match n {
-            Node::Text(s) => out.push_str(s),
+            Node::Text(s) => {
+                if out.len() + s.len() > MAX_OUTPUT {
+                    return Err(0);
+                }
+                out.push_str(s)
+            }
             Node::Var(name, line) => {
                 if let Some((value, path)) = lookup(stack, name).filter(|(v, _)| !v.is_null()) {
                     fill(&Hole { path, line: *line, value }, out);
+                    if out.len() > MAX_OUTPUT {
+                        return Err(*line);
+                    }
                 }
             }
             Node::Section { name, inverted, children } => {
@@ -256,7 +278,7 @@ fn render_nodes<'a>(
                 let v = found.as_ref().map(|(v, _)| *v);
                 if *inverted {
                     if !truthy(v) {
-                        render_nodes(children, stack, out, fill);
+                        render_nodes(children, stack, out, fill)?;
                     }
                     continue;
                 }
@@ -270,12 +292,14 @@ fn render_nodes<'a>(
                 };
                 for (value, path) in items {
                     stack.push(Frame { value, path });
-                    render_nodes(children, stack, out, fill);
+                    let r = render_nodes(children, stack, out, fill);
                     stack.pop();
+                    r?;
                 }
             }
         }
     }
+    Ok(())
 }
 
 #[cfg(test)]
@@ -284,7 +308,16 @@ mod tests {
     use serde_json::json;
 
     fn r(t: &str, d: Value) -> String {
-        Template::parse(t).unwrap().render(&d)
+        Template::parse(t).unwrap().render(&d).unwrap()
+    }
+
+    #[test]
+    fn nested_sections_cannot_multiply_a_render_past_the_budget() {
+        // 3 nested sections over 1,000 items each: 10^9 copies of the text without a budget.
+        let items: Vec<Value> = (0..1000).map(|i| json!({"i": i})).collect();
+        let t = Template::parse("{{#a}}{{#a}}{{#a}}0123456789{{/a}}{{/a}}{{/a}}").unwrap();
+        let e = t.render(&json!({"a": items})).unwrap_err();
+        assert!(e.message.contains("exceeds 16 MiB"), "{e}");
     }
 
     #[test]

@@ -60,11 +60,22 @@ fn fire(inp: &Inputs, base: &str, trigger: &Trigger, handled: Instant, latest: I
     } else if concurrency(inp.spec) == ConcurrencyPolicy::Forbid && !active_ids(&d.status).is_empty() {
         let msg = format!("skipped: concurrencyPolicy FORBID and run {} is active", active_ids(&d.status).join(", "));
         skip(d, id, latest, now, "RunSkipped", msg);
+    } else if active_ids(&d.status).len() >= super::MAX_ACTIVE_RUNS {
+        skip(d, id, latest, now, "RunSkipped", too_many_active(&d.status));
     } else if !has_run(&d.status, &id) {
         let msg = missed_before
             .then(|| format!("catch-up run: fires between {} and {} were missed", fmt_time(handled), fmt_time(latest)));
         start_run(d, now, id, RunTrigger::Schedule, Some(latest), msg);
     }
+}
+
+/// Why a run does not start while [`super::MAX_ACTIVE_RUNS`] are active.
+pub(super) fn too_many_active(status: &JobStatus) -> String {
+    format!(
+        "skipped: {} runs are active, the most a Job may have; runs that hang need \
+         run.activeDeadlineSeconds (maxLaunchDelay) or concurrencyPolicy FORBID",
+        active_ids(status).len()
+    )
 }
 
 /// Records fire `due` as skipped (once) and publishes a Warning `reason`.

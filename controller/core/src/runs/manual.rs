@@ -1,5 +1,5 @@
 //! Manual run requests (pure): the run request annotation starts one run per new value, under
-//! any concurrency policy.
+//! any concurrency policy (within the cap on active runs).
 
 use super::RUN_REQUEST_ANNOTATION;
 use super::record::{has_run, start_run};
@@ -16,9 +16,15 @@ pub(super) fn plan_manual(inp: &Inputs, base: &str, d: &mut Decision) {
     match parse_time(req) {
         Some(t) => {
             let id = format!("{base}-m{}", t.timestamp_millis());
-            if !has_run(&d.status, &id) {
-                start_run(d, inp.now, id, RunTrigger::Manual, None, None);
+            if has_run(&d.status, &id) {
+                return;
             }
+            if super::record::active_ids(&d.status).len() >= super::MAX_ACTIVE_RUNS {
+                let why = super::fires::too_many_active(&d.status);
+                d.event(true, "RunSkipped", format!("{id} (manual): {why}"));
+                return;
+            }
+            start_run(d, inp.now, id, RunTrigger::Manual, None, None);
         }
         None => d.event(
             true,

@@ -49,6 +49,10 @@ pub use types::{AttemptState, Decision, Finished, Inputs, NewAttempt, ParentStat
 
 /// Runs kept in the status besides active ones.
 pub const HISTORY_LIMIT: usize = 10;
+/// The most runs a Job may have active at once, whatever its concurrency policy: with ALLOW,
+/// runs that hang would otherwise pile up (and the status that lists them grow toward etcd's
+/// object limit). A run due while this many are active is skipped and says why.
+pub const MAX_ACTIVE_RUNS: usize = 20;
 /// Metronome's default `startingDeadlineSeconds`; also the catch-up window of Chronos schedules.
 pub const DEFAULT_STARTING_DEADLINE_SECS: i64 = 900;
 /// Retries of Chronos-style jobs (an ISO 8601 schedule or parents) that give none.

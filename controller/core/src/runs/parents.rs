@@ -24,8 +24,11 @@ pub(super) fn plan_parents(inp: &Inputs, base: &str, d: &mut Decision) -> Vec<St
     if !inp.parents.is_empty() && enabled(inp.spec) {
         waiting_for = unmet(inp, &d.status);
         if waiting_for.is_empty() {
-            if concurrency(inp.spec) == ConcurrencyPolicy::Forbid && !active_ids(&d.status).is_empty() {
+            let active = active_ids(&d.status).len();
+            if concurrency(inp.spec) == ConcurrencyPolicy::Forbid && active > 0 {
                 waiting_for.push("the active run to finish".into());
+            } else if active >= super::MAX_ACTIVE_RUNS {
+                waiting_for.push(format!("fewer than {active} active runs"));
             } else {
                 consume(inp, base, d);
             }

@@ -189,6 +189,31 @@ fn forbid_skips_a_fire_while_a_run_is_active_and_allow_overlaps() {
 }
 
 #[test]
+fn allow_caps_the_active_runs_so_hanging_runs_cannot_grow_the_status() {
+    // A minutely ALLOW job whose runs never finish: 20 start, then fires are skipped, and the
+    // status holds the 20 active runs plus at most the history limit of others.
+    let mut s = Sim::new(cron("* * * * *"), "2026-05-01T09:00:00Z");
+    let mut started = 0;
+    let mut skipped = vec![];
+    for minute in 0..40 {
+        let at = format!("2026-05-01T10:{minute:02}:00Z");
+        let d = s.step(&at);
+        skipped.extend(d.events.iter().filter(|e| e.reason == "RunSkipped").map(|e| e.message.clone()));
+        let created: Vec<String> = d.create.iter().map(|c| c.name.clone()).collect();
+        started += created.len();
+        for name in created {
+            s.start(&name, &at); // the pod runs, and hangs
+        }
+    }
+    assert_eq!(started, MAX_ACTIVE_RUNS);
+    let active = s.status.runs.iter().filter(|r| r.result == "Active").count();
+    assert_eq!(active, MAX_ACTIVE_RUNS);
+    assert!(s.status.runs.len() <= MAX_ACTIVE_RUNS + HISTORY_LIMIT, "{}", s.status.runs.len());
+    assert_eq!(skipped.len(), 40 - MAX_ACTIVE_RUNS, "one Warning per fire not run");
+    assert!(skipped[0].contains("20 runs are active"), "{skipped:?}");
+}
+
+#[test]
 fn after_downtime_at_most_one_catch_up_run_within_the_starting_deadline() {
     // Every 5 minutes; down from 10:02 to 10:33. Fires 10:05..10:30 were missed; 10:30 is
     // within the 900 s deadline: one run for it, nothing for the others.

@@ -31,7 +31,7 @@ pub struct Budget {
 
 impl Default for Budget {
     fn default() -> Self {
-        Self { max_nodes: 4_000_000, max_alias_nodes: 100_000, max_depth: 100 }
+        Self { max_nodes: 1_000_000, max_alias_nodes: 100_000, max_depth: 100 }
     }
 }
 
@@ -207,6 +207,11 @@ fn eof(pos: Pos) -> YamlError {
 
 /// Parses every document of a YAML (or JSON) text. Empty documents are skipped.
 pub fn parse_documents(text: &str, budget: Budget) -> Result<Vec<Document>, YamlError> {
+    parse_documents_counted(text, budget).map(|(docs, _)| docs)
+}
+
+/// [`parse_documents`], and the nodes the text held (aliases expanded).
+pub fn parse_documents_counted(text: &str, budget: Budget) -> Result<(Vec<Document>, usize), YamlError> {
     let mut b =
         Builder { parser: Parser::new_from_str(text), anchors: HashMap::new(), nodes: 0, alias_nodes: 0, budget };
     let mut docs = Vec::new();
@@ -238,7 +243,7 @@ pub fn parse_documents(text: &str, budget: Budget) -> Result<Vec<Document>, Yaml
             }
         }
     }
-    Ok(docs)
+    Ok((docs, b.nodes))
 }
 
 fn key_string(key: &Node) -> Result<String, YamlError> {

@@ -161,7 +161,7 @@ fn choose_prefix(tpl: &Template) -> String {
 /// one collection) where the template writes it; `file` names the template in errors.
 pub(super) fn render_checked(tpl: &Template, data: &Value, layout: Layout, file: &str) -> Result<String, CheckError> {
     let mut tokens = Tokens { prefix: choose_prefix(tpl), raw: Vec::new() };
-    let (probe, mut slots) = render_probe(tpl, data, &mut tokens);
+    let (probe, mut slots) = render_probe(tpl, data, &mut tokens).map_err(|e| CheckError::Template(e.to_string()))?;
     let styles = match styles(&probe, &tokens) {
         Ok(s) => s,
         Err((index, line, info)) => return Err(probe_failed(&slots, index, line, &info, layout, file)),
@@ -176,7 +176,7 @@ pub(super) fn render_checked(tpl: &Template, data: &Value, layout: Layout, file:
             return Err(CheckError::Options(outside));
         }
     }
-    let real = render_real(tpl, data, &mut slots, &styles);
+    let real = render_real(tpl, data, &mut slots, &styles).map_err(|e| CheckError::Template(e.to_string()))?;
     match compare(&probe, &real, &tokens) {
         Ok(()) => Ok(real),
         Err((at, what)) => match blame(&slots, at, |s| s.real) {
@@ -186,7 +186,11 @@ pub(super) fn render_checked(tpl: &Template, data: &Value, layout: Layout, file:
     }
 }
 
-fn render_probe(tpl: &Template, data: &Value, tokens: &mut Tokens) -> (String, Vec<Slot>) {
+fn render_probe(
+    tpl: &Template,
+    data: &Value,
+    tokens: &mut Tokens,
+) -> Result<(String, Vec<Slot>), super::mustache::TemplateError> {
     let mut slots = Vec::new();
     let mut cur = Cursor::default();
     let text = tpl.render_with(data, &mut |hole, out| {
@@ -217,11 +221,16 @@ fn render_probe(tpl: &Template, data: &Value, tokens: &mut Tokens) -> (String, V
             real: At::default(),
             suspicious,
         });
-    });
-    (text, slots)
+    })?;
+    Ok((text, slots))
 }
 
-fn render_real(tpl: &Template, data: &Value, slots: &mut [Slot], styles: &HashMap<usize, ScalarStyle>) -> String {
+fn render_real(
+    tpl: &Template,
+    data: &Value,
+    slots: &mut [Slot],
+    styles: &HashMap<usize, ScalarStyle>,
+) -> Result<String, super::mustache::TemplateError> {
     let mut cur = Cursor::default();
     let mut n = 0;
     tpl.render_with(data, &mut |hole, out| {
