@@ -111,6 +111,11 @@ async fn ready_where(ns: &TestNamespace, name: &str, what: &str, f: impl Fn(&str
     .await
 }
 
+/// The Ready condition of a GitSource that has a status.
+fn ready_of(gs: GitSource) -> k8s_openapi::apimachinery::pkg::apis::meta::v1::Condition {
+    gs.status.expect("status").common.conditions.into_iter().find(|c| c.type_ == "Ready").expect("Ready")
+}
+
 fn file_url(dir: &std::path::Path) -> String {
     format!("file://{}", dir.display())
 }
@@ -211,7 +216,7 @@ async fn without_a_policy_the_service_account_still_bounds_what_a_commit_can_do(
     // The controller (an administrator here) could write there; the ServiceAccount may not.
     let gs =
         ready_where(&a, "apps", "the write refused by RBAC", |s, _, m| s == "False" && m.contains("forbidden")).await;
-    let ready = gs.status.unwrap().common.conditions.into_iter().find(|c| c.type_ == "Ready").unwrap();
+    let ready = ready_of(gs);
     assert!(ready.message.contains(&format!("system:serviceaccount:{}:deployer", a.name)), "{}", ready.message);
     assert!(b.api::<ConfigMap>().get_opt("planted").await.unwrap().is_none());
 
@@ -239,7 +244,7 @@ async fn lockdown_refuses_a_source_without_a_service_account_and_policies_bind_a
         s == "False" && r == "ServiceAccountRequired"
     })
     .await;
-    let ready = gs.status.unwrap().common.conditions.into_iter().find(|c| c.type_ == "Ready").unwrap();
+    let ready = ready_of(gs);
     assert!(ready.message.contains("spec.serviceAccountName"), "{}", ready.message);
     create_source(
         &a,
@@ -252,7 +257,7 @@ async fn lockdown_refuses_a_source_without_a_service_account_and_policies_bind_a
         s == "False" && r == "PolicyViolation"
     })
     .await;
-    let ready = gs.status.unwrap().common.conditions.into_iter().find(|c| c.type_ == "Ready").unwrap();
+    let ready = ready_of(gs);
     assert!(ready.message.contains("serviceAccounts") && ready.message.contains(&policy.name), "{}", ready.message);
     assert!(a.api::<ConfigMap>().get_opt("mine").await.unwrap().is_none(), "neither source applied anything");
     policy.delete().await;
@@ -290,7 +295,7 @@ async fn credentials_go_only_to_allowed_repositories_and_are_read_as_the_source(
     let gs =
         ready_where(&a, "exfil", "the repository refused by policy", |s, r, _| s == "False" && r == "PolicyViolation")
             .await;
-    let ready = gs.status.unwrap().common.conditions.into_iter().find(|c| c.type_ == "Ready").unwrap();
+    let ready = ready_of(gs);
     assert!(
         ready.message.contains("repositories") && ready.message.contains("nothing was fetched"),
         "{}",
@@ -302,7 +307,7 @@ async fn credentials_go_only_to_allowed_repositories_and_are_read_as_the_source(
         s == "False" && r == "SecretUnavailable"
     })
     .await;
-    let ready = gs.status.unwrap().common.conditions.into_iter().find(|c| c.type_ == "Ready").unwrap();
+    let ready = ready_of(gs);
     assert!(ready.message.contains(&format!("ServiceAccount {}/deployer", c.name)), "{}", ready.message);
     tokio::time::sleep(Duration::from_secs(2)).await;
     assert!(evil.requests().is_empty(), "the server never heard from the controller: {:?}", evil.requests());
@@ -343,7 +348,7 @@ async fn existing_objects_are_adopted_only_when_asked_and_another_sources_never(
     .await;
     let gs =
         ready_where(&a, "first", "adoption refused", |s, _, m| s == "False" && m.contains("AdoptionRefused")).await;
-    let ready = gs.status.unwrap().common.conditions.into_iter().find(|c| c.type_ == "Ready").unwrap();
+    let ready = ready_of(gs);
     assert!(ready.message.contains("dromos.io/adopt"), "{}", ready.message);
     let live = a.api::<ConfigMap>().get("legacy").await.unwrap();
     assert_eq!(live.data.unwrap()["value"], "precious", "the object is untouched");
@@ -378,7 +383,7 @@ async fn existing_objects_are_adopted_only_when_asked_and_another_sources_never(
         s == "False" && m.contains("OwnedByAnotherSource")
     })
     .await;
-    let ready = gs.status.unwrap().common.conditions.into_iter().find(|c| c.type_ == "Ready").unwrap();
+    let ready = ready_of(gs);
     assert!(ready.message.contains(&format!("{}.first", a.name)), "{}", ready.message);
     tokio::time::sleep(Duration::from_secs(3)).await;
     let live = a.api::<ConfigMap>().get("legacy").await.unwrap();
