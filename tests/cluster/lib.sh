@@ -30,5 +30,18 @@ BIN_DIR="${DROMOS_CLUSTER_BIN:-$CACHE_ROOT/k8s-$K8S_VERSION-etcd-$ETCD_VERSION-k
 HELM_DIR="$CACHE_ROOT/helm-$HELM_VERSION-$(helm_key)"
 STATE_DIR="${DROMOS_CLUSTER_STATE:-$CACHE_ROOT/cluster}"
 
+# Runs "$@" in the background with only stdin, stdout and stderr: a component must not inherit
+# its starter's other descriptors (a test's lock file or cargo's jobserver pipe would stay held
+# as long as the component lives).
+spawn_clean() {
+  (
+    for fd in /proc/self/fd/*; do
+      fd=${fd##*/}
+      if (( fd > 2 )); then eval "exec $fd>&-" 2>/dev/null || true; fi
+    done
+    exec "$@"
+  ) &
+}
+
 log() { printf '[cluster] %s\n' "$*" >&2; }
 die() { printf '[cluster] error: %s\n' "$*" >&2; exit 1; }

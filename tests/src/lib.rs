@@ -7,6 +7,7 @@
 //! * [`wait_for`] polls a condition with a deadline and reports what it last saw.
 
 pub mod chart;
+pub mod faultproxy;
 pub mod githttp;
 
 use k8s_openapi::api::core::v1::{Namespace, Node};

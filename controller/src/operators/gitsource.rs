@@ -199,27 +199,17 @@ fn watch_kind(
         use kube::runtime::WatchStreamExt;
         let mut stream = Box::pin(crate::scope::watch_all(apis, cfg).default_backoff());
         let kind = ar.kind.clone();
-        // Objects with a generation change it with their spec; a change that keeps generation,
-        // labels and annotations is a status update (Job runs, Deployment rollouts), not drift.
-        let mut seen: std::collections::HashMap<String, u64> = Default::default();
+        let mut seen = Seen::default();
         while let Some(ev) = stream.next().await {
-            let obj = match ev {
-                Ok(watcher::Event::Apply(o)) => {
-                    let m = &o.metadata;
-                    if m.generation.is_some() {
-                        use std::hash::{Hash, Hasher};
-                        let mut h = std::collections::hash_map::DefaultHasher::new();
-                        (m.generation, &m.labels, &m.annotations, m.deletion_timestamp.is_some()).hash(&mut h);
-                        if seen.insert(m.uid.clone().unwrap_or_default(), h.finish()) == Some(h.finish()) {
-                            continue;
-                        }
-                    }
-                    o
+            let sources = match ev {
+                Ok(watcher::Event::Apply(o)) => seen.apply(&o.metadata, false),
+                Ok(watcher::Event::Delete(o)) => seen.delete(&o.metadata),
+                Ok(watcher::Event::Init) => {
+                    seen.relist_start();
+                    continue;
                 }
-                Ok(watcher::Event::Delete(o)) => {
-                    seen.remove(o.metadata.uid.as_deref().unwrap_or_default());
-                    o
-                }
+                Ok(watcher::Event::InitApply(o)) => seen.apply(&o.metadata, true),
+                Ok(watcher::Event::InitDone) => seen.relist_done(),
                 // The controller's own identity may not watch every kind its sources apply (the
                 // sources act as their ServiceAccounts): such drift waits for the interval.
                 Err(watcher::Error::InitialListFailed(kube::Error::Api(s))) if s.code == 403 => {
@@ -229,20 +219,93 @@ fn watch_kind(
                     );
                     return;
                 }
-                _ => continue,
+                Err(_) => continue,
             };
-            let Some(source) = obj.metadata.labels.as_ref().and_then(|l| l.get(plan::SOURCE_LABEL)) else { continue };
-            let Some((ns, name)) = source.split_once('.') else { continue };
-            // `local.<dir>` is a local sync, `pkg_<ns>.<name>` a Package's render (its operator
-            // watches those through owner references).
-            if ns == "local" || ns.starts_with("pkg_") || !scope.contains(Some(ns)) {
-                continue;
-            }
-            if tx.unbounded_send(ObjectRef::new(name).within(ns)).is_err() {
-                return;
+            for source in sources {
+                let Some((ns, name)) = source.split_once('.') else { continue };
+                // `local.<dir>` is a local sync, `pkg_<ns>.<name>` a Package's render (its
+                // operator watches those through owner references).
+                if ns == "local" || ns.starts_with("pkg_") || !scope.contains(Some(ns)) {
+                    continue;
+                }
+                if tx.unbounded_send(ObjectRef::new(name).within(ns)).is_err() {
+                    return;
+                }
             }
         }
     });
+}
+
+/// What a drift watch last saw of each managed object (by uid): the source label and a
+/// fingerprint. Objects with a generation change it with their spec, so a change that keeps
+/// generation, labels and annotations is a status update (Job runs, Deployment rollouts), not
+/// drift; objects without one (ConfigMaps, Secrets) are fingerprinted by resourceVersion.
+///
+/// A watch that lost its place (`410 Gone` after an outage longer than etcd keeps history)
+/// lists again and reports no deletions: the objects seen before and missing from the new list
+/// were deleted meanwhile, and their sources are told.
+#[derive(Default)]
+struct Seen {
+    objects: std::collections::HashMap<String, (String, u64)>,
+    relisted: Option<std::collections::HashMap<String, (String, u64)>>,
+    listed_once: bool,
+}
+
+impl Seen {
+    fn fingerprint(m: &k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta) -> u64 {
+        use std::hash::{Hash, Hasher};
+        let mut h = std::collections::hash_map::DefaultHasher::new();
+        match m.generation {
+            Some(g) => (g, &m.labels, &m.annotations, m.deletion_timestamp.is_some()).hash(&mut h),
+            None => m.resource_version.hash(&mut h),
+        }
+        h.finish()
+    }
+
+    /// The sources to tell about an object seen now (none when it did not change).
+    fn apply(&mut self, m: &k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta, listing: bool) -> Vec<String> {
+        let Some(source) = m.labels.as_ref().and_then(|l| l.get(plan::SOURCE_LABEL)).cloned() else { return vec![] };
+        let uid = m.uid.clone().unwrap_or_default();
+        let entry = (source.clone(), Self::fingerprint(m));
+        let before = self.objects.get(&uid).cloned();
+        match (&mut self.relisted, listing) {
+            (Some(next), true) => {
+                next.insert(uid, entry.clone());
+            }
+            _ => {
+                self.objects.insert(uid, entry.clone());
+            }
+        }
+        // The first list of a watch is what the sources applied themselves.
+        let changed = before.as_ref() != Some(&entry) && (!listing || self.listed_once);
+        let mut out: Vec<String> = changed.then_some(source).into_iter().collect();
+        if let Some((old, _)) = before.filter(|(old, _)| changed && *old != entry.0) {
+            out.push(old); // relabelled: the previous owner lost it
+        }
+        out
+    }
+
+    fn delete(&mut self, m: &k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta) -> Vec<String> {
+        let uid = m.uid.clone().unwrap_or_default();
+        let gone = self.objects.remove(&uid).map(|(s, _)| s);
+        gone.or_else(|| m.labels.as_ref().and_then(|l| l.get(plan::SOURCE_LABEL)).cloned()).into_iter().collect()
+    }
+
+    fn relist_start(&mut self) {
+        self.relisted = Some(Default::default());
+    }
+
+    /// Ends a list: objects that were known and are not listed any more were deleted.
+    fn relist_done(&mut self) -> Vec<String> {
+        let Some(next) = self.relisted.take() else { return vec![] };
+        let mut gone: Vec<String> =
+            self.objects.iter().filter(|(uid, _)| !next.contains_key(*uid)).map(|(_, (s, _))| s.clone()).collect();
+        gone.sort();
+        gone.dedup();
+        self.objects = next;
+        self.listed_once = true;
+        gone
+    }
 }
 
 /// Reconciles one GitSource inside a `sync` tracing span carrying the source and, once
