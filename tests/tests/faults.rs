@@ -435,10 +435,14 @@ async fn runs_by_fire(admin: &kube::Client, ns: &str, job: &str) -> BTreeMap<Str
 async fn a_controller_killed_mid_apply_converges_on_restart_and_starts_no_run_twice() {
     let _turn = serial();
     let bin = dromos_bin();
-    let mut files = cms(0..300, "1");
-    let beat = "apiVersion: dromos.io/v1alpha1\nkind: Job\nmetadata:\n  name: beat\nspec:\n  schedule: R//PT3S\n  run:\n    cmd: \"true\"\n";
-    files.push(("jobs/beat.yaml".into(), Some(beat.into())));
-    let s = Setup::new("fault-kill", &files).await;
+    let s = Setup::new("fault-kill", &cms(0..300, "1")).await;
+    // A Job firing every 3 s, running across the kill.
+    let beat: dromos_crds::Job = serde_json::from_value(serde_json::json!({
+        "apiVersion": "dromos.io/v1alpha1", "kind": "Job", "metadata": {"name": "beat"},
+        "spec": {"schedule": "R//PT3S", "run": {"cmd": "true"}}
+    }))
+    .unwrap();
+    s.ns.api::<dromos_crds::Job>().create(&PostParams::default(), &beat).await.unwrap();
     let logs = tempfile::tempdir().unwrap();
     // 50 requests/s: the 300 objects take 6 s, and the kill lands in the middle.
     let slow = ["--qps", "50", "--burst", "10"];
@@ -452,32 +456,36 @@ async fn a_controller_killed_mid_apply_converges_on_restart_and_starts_no_run_tw
     .await;
     ctl.kill();
     let killed_at = Instant::now();
-    let applied = s.configmaps().await.len();
+    let at_kill = s.configmaps().await;
+    let applied = at_kill.len();
     let gs = s.ns.api::<GitSource>().get("repo").await.unwrap();
     let inventory_at_kill = gs.status.map(|s| s.inventory.len()).unwrap_or(0);
+    assert!(
+        applied < 300 && inventory_at_kill == 0,
+        "killed mid-apply: {applied} applied, {inventory_at_kill} recorded"
+    );
+    let runs_at_kill = runs_by_fire(&s.admin, &s.ns.name, "beat").await.len();
+    // While it is down, a quarter of the objects it applied (and never recorded) leave Git
+    // (the deletion guard weighs them against the labelled objects found, and allows half).
+    let gone: Vec<String> = at_kill.keys().take((applied / 4).max(1)).cloned().collect();
+    let deletions: Vec<(String, Option<String>)> = gone.iter().map(|n| (format!("cms/{n}.yaml"), None)).collect();
+    let c = s.commit(&deletions, "delete some applied before the kill");
     tokio::time::sleep(Duration::from_secs(4)).await;
 
     let ctl2 = Controller::start(&bin, &s.ns.name, s.cache.path(), logs.path().join("second.log"), &[]);
-    s.ready_at(s.head(), T).await;
-    let converged = killed_at.elapsed();
-    // The Job is in the inventory too.
-    let want: BTreeMap<String, String> = (0..300).map(|i| (format!("c{i}"), "1".to_string())).collect();
-    assert_eq!(s.configmaps().await, want);
-
-    // Objects applied before the kill and never written to the inventory are pruned all the
-    // same once they leave Git: delete the first 100 (the guard allows half).
-    let gone: Vec<(String, Option<String>)> = (0..100).map(|i| (format!("cms/c{i}.yaml"), None)).collect();
-    let c = s.commit(&gone, "delete 100");
     s.ready_at(c, T).await;
-    let want: BTreeMap<String, String> = (100..300).map(|i| (format!("c{i}"), "1".to_string())).collect();
-    assert_eq!(s.configmaps().await, want, "every deleted file's object is pruned, none other");
+    let converged = killed_at.elapsed();
+    let want: BTreeMap<String, String> =
+        (0..300).map(|i| format!("c{i}")).filter(|n| !gone.contains(n)).map(|n| (n, "1".to_string())).collect();
+    assert_eq!(s.configmaps().await, want, "all applied, and the objects that left Git pruned though never recorded");
 
     // Runs: one per fire, one attempt each, before and after the kill.
-    let runs = wait_for("runs of beat", T, || async {
+    let runs = wait_for("runs of beat after the restart", T, || async {
         let r = runs_by_fire(&s.admin, &s.ns.name, "beat").await;
-        (r.len() >= 3).then_some(r)
+        (r.len() >= runs_at_kill + 2).then_some(r)
     })
     .await;
+    assert!(runs_at_kill >= 1, "the Job ran before the kill");
     for (fire, attempts) in &runs {
         assert_eq!(attempts.len(), 1, "fire {fire} started {attempts:?}");
     }
@@ -491,7 +499,8 @@ async fn a_controller_killed_mid_apply_converges_on_restart_and_starts_no_run_tw
     report(
         "controller SIGKILL",
         &format!(
-            "killed with {applied} of 300 applied ({inventory_at_kill} in the inventory); restarted 4 s later; converged {:.1}s after the kill; {} runs of a 3 s Job, one attempt each",
+            "killed with {applied} of 300 applied (none recorded), {} of them removed from Git meanwhile; restarted 4 s later; converged and pruned {:.1}s after the kill; {} runs of a 3 s Job ({runs_at_kill} before the kill), one attempt each",
+            gone.len(),
             converged.as_secs_f64(),
             runs.len()
         ),
