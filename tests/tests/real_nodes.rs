@@ -14,7 +14,7 @@ use dromos_tests::{
 };
 use k8s_openapi::api::core::v1::Pod;
 use k8s_openapi::api::events::v1::Event;
-use kube::api::{Api, ListParams, LogParams, PostParams};
+use kube::api::{ListParams, LogParams, PostParams};
 use kube::{Client, ResourceExt};
 use serde_json::json;
 use std::sync::Arc;
@@ -90,7 +90,9 @@ async fn events_of(ns: &TestNamespace, kind: &str, name: &str) -> Vec<Event> {
     let l = ns.api::<Event>().list(&ListParams::default()).await.unwrap();
     l.items
         .into_iter()
-        .filter(|e| e.regarding.as_ref().is_some_and(|r| r.kind.as_deref() == Some(kind) && r.name.as_deref() == Some(name)))
+        .filter(|e| {
+            e.regarding.as_ref().is_some_and(|r| r.kind.as_deref() == Some(kind) && r.name.as_deref() == Some(name))
+        })
         .collect()
 }
 
@@ -142,11 +144,8 @@ async fn an_app_becomes_healthy_by_its_http_check_and_restarts_when_the_check_fa
     let after = the_pod(&ns, "web").await;
     assert_eq!((after.name_any(), restart_count(&after)), (pod.name_any(), 1));
     assert_eq!(http_get(&addr, "/cgi-bin/health").await, Some((200, "ok\n".into())));
-    let previous = ns
-        .api::<Pod>()
-        .logs(&pod.name_any(), &LogParams { previous: true, ..Default::default() })
-        .await
-        .unwrap();
+    let previous =
+        ns.api::<Pod>().logs(&pod.name_any(), &LogParams { previous: true, ..Default::default() }).await.unwrap();
     assert!(previous.contains("serve: stopped"), "the killed container did not get SIGTERM:\n{previous}");
 
     let app_events = events_of(&ns, "App", "web").await;
@@ -205,10 +204,13 @@ async fn job_runs_succeed_on_exit_0_and_fail_after_their_retries_on_exit_1() {
     let nodes = real_nodes(&c).await;
     let ns = TestNamespace::new(&c, "real-jobs").await;
     let scope = dromos::scope::Scope::namespace(ns.name.clone());
-    let (_m, _task) = dromos_tests::operators(&c, ManagerOptions { scope, jobs: Some(Default::default()), ..Default::default() });
+    let (_m, _task) =
+        dromos_tests::operators(&c, ManagerOptions { scope, jobs: Some(Default::default()), ..Default::default() });
     let job = |name: &str, spec: serde_json::Value| -> Job {
-        serde_json::from_value(json!({"apiVersion": "dromos.io/v1alpha1", "kind": "Job", "metadata": {"name": name}, "spec": spec}))
-            .unwrap()
+        serde_json::from_value(
+            json!({"apiVersion": "dromos.io/v1alpha1", "kind": "Job", "metadata": {"name": name}, "spec": spec}),
+        )
+        .unwrap()
     };
     let run = |cmd: &str| {
         json!({"cpus": 0.05, "mem": 16, "docker": {"image": images::EXIT}, "cmd": cmd,
@@ -218,8 +220,12 @@ async fn job_runs_succeed_on_exit_0_and_fail_after_their_retries_on_exit_1() {
     let pp = PostParams::default();
     jobs.create(&pp, &job("after-ok", json!({"parents": ["ok"], "run": run("exit-with 0")}))).await.unwrap();
     jobs.create(&pp, &job("after-bad", json!({"parents": ["bad"], "run": run("exit-with 0")}))).await.unwrap();
-    jobs.create(&pp, &job("ok", json!({"schedule": "R1//PT1H", "retries": 0, "run": run("exit-with 0")}))).await.unwrap();
-    jobs.create(&pp, &job("bad", json!({"schedule": "R1//PT1H", "retries": 1, "run": run("exit-with 1")}))).await.unwrap();
+    jobs.create(&pp, &job("ok", json!({"schedule": "R1//PT1H", "retries": 0, "run": run("exit-with 0")})))
+        .await
+        .unwrap();
+    jobs.create(&pp, &job("bad", json!({"schedule": "R1//PT1H", "retries": 1, "run": run("exit-with 1")})))
+        .await
+        .unwrap();
 
     let job_where = |name: &'static str, what: &'static str, f: fn(&Job) -> bool| {
         let jobs = jobs.clone();
@@ -239,9 +245,14 @@ async fn job_runs_succeed_on_exit_0_and_fail_after_their_retries_on_exit_1() {
     let r = &st(&bad).runs[0];
     assert_eq!((r.result.as_str(), r.attempts), ("Failed", 2), "{r:#?}");
     assert_eq!(st(&bad).success_count, 0);
-    let child = job_where("after-ok", "one successful run", |j| j.status.as_ref().is_some_and(|s| s.success_count == 1)).await;
+    let child =
+        job_where("after-ok", "one successful run", |j| j.status.as_ref().is_some_and(|s| s.success_count == 1)).await;
     let (parent_run, child_run) = (&st(&ok).runs[0], &st(&child).runs[0]);
-    assert!(parent_run.finish_time <= child_run.created_time, "the child started before its parent finished");
+    let time = |t: &Option<String>| dromos_core::runs::parse_time(t.as_deref().expect("a time")).expect("RFC 3339");
+    assert!(
+        time(&parent_run.finish_time) <= time(&child_run.created_time),
+        "the child started before its parent finished: {parent_run:#?} {child_run:#?}"
+    );
 
     // The attempts really ran the command on a real node and ended with its exit code.
     let pods = ns.api::<Pod>().list(&ListParams::default()).await.unwrap().items;
@@ -268,7 +279,10 @@ async fn job_runs_succeed_on_exit_0_and_fail_after_their_retries_on_exit_1() {
     }
     assert_eq!(exits("ok").iter().map(|e| e.1).collect::<Vec<_>>(), [0]);
     assert_eq!(exits("bad").iter().map(|e| e.1).collect::<Vec<_>>(), [1, 1]);
-    assert_eq!(ns.api::<BatchJob>().list(&ListParams::default().labels("dromos.io/job=bad")).await.unwrap().items.len(), 2);
+    assert_eq!(
+        ns.api::<BatchJob>().list(&ListParams::default().labels("dromos.io/job=bad")).await.unwrap().items.len(),
+        2
+    );
     // The failed parent's child never ran.
     let orphan = jobs.get("after-bad").await.unwrap();
     assert!(st(&orphan).runs.is_empty(), "{:#?}", st(&orphan).runs);

@@ -5,7 +5,9 @@ use super::pod::{
     command_of, env_vars, fetch_container, field_env, image_pull_policy, merge_env, plain_env, resources,
     sandbox_mount, sandbox_path, sandbox_volume, secret_ref,
 };
-use super::{Expansion, ID_ANNOTATION, JOB_LABEL, ROLE_KEY, RenderOptions, SANDBOX, base_labels, to_value, user_labels};
+use super::{
+    Expansion, ID_ANNOTATION, JOB_LABEL, ROLE_KEY, RenderOptions, SANDBOX, base_labels, to_value, user_labels,
+};
 use crate::constraints;
 use crate::load::Manifest;
 use dromos_crds::job::{Job, JobRun};
