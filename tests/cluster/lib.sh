@@ -30,5 +30,17 @@ BIN_DIR="${DROMOS_CLUSTER_BIN:-$CACHE_ROOT/k8s-$K8S_VERSION-etcd-$ETCD_VERSION-k
 HELM_DIR="$CACHE_ROOT/helm-$HELM_VERSION-$(helm_key)"
 STATE_DIR="${DROMOS_CLUSTER_STATE:-$CACHE_ROOT/cluster}"
 
+# Runs "$@" (exec) without the descriptors above 2 this shell inherited. Under
+# `flock LOCK cmd` the lock is fd 3 of every child: a daemon that kept it would hold the lock
+# long after the command that took it has finished.
+without_inherited_fds() {
+  local fd
+  for fd in /proc/$BASHPID/fd/*; do
+    fd=${fd##*/}
+    (( fd > 2 )) && eval "exec $fd>&-" 2>/dev/null
+  done
+  exec "$@"
+}
+
 log() { printf '[cluster] %s\n' "$*" >&2; }
 die() { printf '[cluster] error: %s\n' "$*" >&2; exit 1; }
