@@ -164,6 +164,78 @@ async fn an_app_becomes_healthy_by_its_http_check_and_restarts_when_the_check_fa
     ns.delete().await;
 }
 
+/// A rolling upgrade of 3 instances with `minimumHealthCapacity: 0.5` and no over-capacity:
+/// polling every instance's health endpoint throughout, at least 2 always answer 200, and at
+/// the end all 3 are new pods that serve.
+#[tokio::test]
+async fn a_rolling_upgrade_keeps_the_minimum_health_capacity_serving() {
+    let c = client().await;
+    install_crds(&c).await;
+    real_nodes(&c).await;
+    let ns = TestNamespace::new(&c, "real-roll").await;
+    let (_ctx, _task) = operator(&c, &ns);
+    let spec = |v: &str| {
+        json!({
+            "instances": 3, "cpus": 0.05, "mem": 16, "env": {"V": v},
+            "container": {"type": "DOCKER", "docker": {"image": images::HTTP}},
+            "portDefinitions": [{"port": 0, "name": "http"}],
+            "acceptedResourceRoles": [REAL_ROLE],
+            "upgradeStrategy": {"minimumHealthCapacity": 0.5, "maximumOverCapacity": 0.0},
+            "healthChecks": [{"protocol": "HTTP", "path": "/cgi-bin/health", "portIndex": 0,
+                              "gracePeriodSeconds": 30, "intervalSeconds": 2, "timeoutSeconds": 1}]
+        })
+    };
+    let apps = ns.api::<App>();
+    apps.create(&PostParams::default(), &app("roll", spec("1"))).await.unwrap();
+    let a = app_where(&ns, "roll", "Running, 3 healthy", |a| state(a) == "Running" && counts(a).1 == 3).await;
+    let old_version = a.status.unwrap().version;
+    let pods_api = ns.api::<Pod>();
+    let live = || async {
+        let l = pods_api.list(&ListParams::default().labels("dromos.io/app=roll")).await.unwrap();
+        l.items.into_iter().filter(|p| p.metadata.deletion_timestamp.is_none()).collect::<Vec<Pod>>()
+    };
+    let old: Vec<String> = live().await.iter().map(|p| p.name_any()).collect();
+    let serving = |pods: Vec<Pod>| async move {
+        let mut n = 0;
+        for p in pods {
+            if let Some(ip) = p.status.as_ref().and_then(|s| s.pod_ip.clone())
+                && http_get(&format!("{ip}:10000"), "/cgi-bin/health").await.is_some_and(|r| r.0 == 200)
+            {
+                n += 1;
+            }
+        }
+        n
+    };
+    assert_eq!(serving(live().await).await, 3);
+
+    let patch = json!({"spec": {"env": {"V": "2"}}});
+    apps.patch("roll", &kube::api::PatchParams::default(), &kube::api::Patch::Merge(&patch)).await.unwrap();
+    let (mut min, mut samples) = (usize::MAX, 0);
+    let done = tokio::time::timeout(T, async {
+        loop {
+            let pods = live().await;
+            let fresh = pods.iter().filter(|p| !old.contains(&p.name_any())).count();
+            let n = serving(pods).await;
+            min = min.min(n);
+            samples += 1;
+            if fresh == 3 && n == 3 {
+                break;
+            }
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+    })
+    .await;
+    assert!(done.is_ok(), "the rollout did not finish within {T:?} ({samples} samples, fewest serving {min})");
+    assert!(min >= 2, "only {min} of 3 instances served during the rollout ({samples} samples)");
+    let a = app_where(&ns, "roll", "the upgrade recorded", |a| {
+        state(a) == "Running"
+            && a.status.as_ref().and_then(|s| s.last_deployment.as_ref()).is_some_and(|d| d.reason == "Upgrade")
+    })
+    .await;
+    assert_ne!(a.status.unwrap().version, old_version);
+    ns.delete().await;
+}
+
 /// An App with only `cmd` (Marathon ran it on the agent with the App's ports in PORT0...): the
 /// command really runs, with Marathon's environment, and serves on its assigned port.
 #[tokio::test]
