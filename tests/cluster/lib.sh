@@ -30,17 +30,16 @@ BIN_DIR="${DROMOS_CLUSTER_BIN:-$CACHE_ROOT/k8s-$K8S_VERSION-etcd-$ETCD_VERSION-k
 HELM_DIR="$CACHE_ROOT/helm-$HELM_VERSION-$(helm_key)"
 STATE_DIR="${DROMOS_CLUSTER_STATE:-$CACHE_ROOT/cluster}"
 
-# Runs "$@" in the background with only stdin, stdout and stderr: a component must not inherit
-# its starter's other descriptors (a test's lock file or cargo's jobserver pipe would stay held
-# as long as the component lives).
-spawn_clean() {
-  (
-    for fd in /proc/self/fd/*; do
-      fd=${fd##*/}
-      if (( fd > 2 )); then eval "exec $fd>&-" 2>/dev/null || true; fi
-    done
-    exec "$@"
-  ) &
+# Runs "$@" (exec) without the descriptors above 2 this shell inherited. Under
+# `flock LOCK cmd` the lock is fd 3 of every child: a daemon that kept it would hold the lock
+# long after the command that took it has finished.
+without_inherited_fds() {
+  local fd
+  for fd in /proc/$BASHPID/fd/*; do
+    fd=${fd##*/}
+    (( fd > 2 )) && eval "exec $fd>&-" 2>/dev/null
+  done
+  exec "$@"
 }
 
 log() { printf '[cluster] %s\n' "$*" >&2; }

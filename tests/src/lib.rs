@@ -5,6 +5,9 @@
 //! * [`TestNamespace`] gives each test a fresh namespace, deleted afterwards.
 //! * [`FakeNodes`] creates labelled, optionally tainted KWOK nodes for one test.
 //! * [`wait_for`] polls a condition with a deadline and reports what it last saw.
+//! * [`real_nodes`] names the Ready real nodes (containerd and a kubelet, started by
+//!   `tests/cluster/up --real-nodes N`) and fails loudly when there are none; [`http_get`]
+//!   asks what their pods serve.
 
 pub mod chart;
 pub mod faultproxy;
@@ -482,4 +485,67 @@ pub async fn wait_namespaces_settled(c: &Client, names: &[&str]) {
         })
         .await;
     }
+}
+
+/// Label of the nodes `tests/cluster/up --real-nodes N` starts (a kubelet and containerd each,
+/// running real containers); they also carry the role label and `NoSchedule` taint
+/// `dromos.io/role=real`, so only Apps with `acceptedResourceRoles: ["real"]` land there.
+pub const REAL_NODE_LABEL: &str = "dromos.io/node-kind=real";
+
+/// The Mesos role real nodes are reserved for.
+pub const REAL_ROLE: &str = "real";
+
+/// Images `tests/images/build` imports into every real node's containerd.
+pub mod images {
+    /// busybox httpd: `/cgi-bin/health` answers 200 until `/cgi-bin/fail` is requested, then
+    /// 503; listens on `$PORT0`.
+    pub const HTTP: &str = "dromos.test/http:1";
+    /// `exit-with CODE [SECONDS]`: exits with CODE.
+    pub const EXIT: &str = "dromos.test/exit:1";
+}
+
+/// The names of the Ready real nodes; panics, with the command to start them, when there are
+/// none: a real-node test never passes without running a container.
+pub async fn real_nodes(client: &Client) -> Vec<String> {
+    let api: Api<Node> = Api::all(client.clone());
+    let list = api
+        .list(&kube::api::ListParams::default().labels(REAL_NODE_LABEL))
+        .await
+        .unwrap_or_else(|e| panic!("list nodes with {REAL_NODE_LABEL}: {e}"));
+    let ready: Vec<String> = list
+        .items
+        .iter()
+        .filter(|n| {
+            n.status
+                .as_ref()
+                .and_then(|s| s.conditions.as_ref())
+                .is_some_and(|cs| cs.iter().any(|c| c.type_ == "Ready" && c.status == "True"))
+        })
+        .map(|n| n.metadata.name.clone().unwrap_or_default())
+        .collect();
+    assert!(
+        !ready.is_empty(),
+        "this test needs a real node (containerd and a kubelet) and the cluster has none Ready ({} with {REAL_NODE_LABEL}): \
+         run it with `DROMOS_REAL_NODES=1 tests/cluster/with-cluster cargo test -p dromos-tests --test real_nodes` \
+         (root, and the Debian packages containerd, runc, containernetworking-plugins and busybox-static)",
+        list.items.len()
+    );
+    ready
+}
+
+/// `GET path` from `addr` over plain HTTP/1.0: the status code and the body. `None` when the
+/// connection fails or the answer is not HTTP (the server is not up yet).
+pub async fn http_get(addr: &str, path: &str) -> Option<(u16, String)> {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let exchange = async {
+        let mut s = tokio::net::TcpStream::connect(addr).await.ok()?;
+        s.write_all(format!("GET {path} HTTP/1.0\r\nHost: {addr}\r\n\r\n").as_bytes()).await.ok()?;
+        let mut buf = Vec::new();
+        s.read_to_end(&mut buf).await.ok()?;
+        let text = String::from_utf8_lossy(&buf).into_owned();
+        let code = text.split_whitespace().nth(1)?.parse().ok()?;
+        let body = text.split_once("\r\n\r\n").map(|(_, b)| b.to_string()).unwrap_or_default();
+        Some((code, body))
+    };
+    tokio::time::timeout(Duration::from_secs(5), exchange).await.ok().flatten()
 }

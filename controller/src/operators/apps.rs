@@ -302,10 +302,19 @@ fn pods_of(ctx: &Context, ns: &str, name: &str) -> Vec<PodInfo> {
                 .iter()
                 .find(|c| c.type_ == "PodScheduled" && c.status == "False")
                 .map(|c| c.message.clone().unwrap_or_else(|| c.reason.clone().unwrap_or_default()));
-            let crash_looping = st.container_statuses.unwrap_or_default().iter().any(|c| {
+            let containers = st.container_statuses.unwrap_or_default();
+            let crash_looping = containers.iter().any(|c| {
                 c.state.as_ref().and_then(|s| s.waiting.as_ref()).and_then(|w| w.reason.as_deref())
                     == Some("CrashLoopBackOff")
             });
+            let last_exit = containers
+                .iter()
+                .filter_map(|c| c.last_state.as_ref()?.terminated.as_ref())
+                .max_by(|a, b| a.finished_at.cmp(&b.finished_at))
+                .map(|t| match &t.reason {
+                    Some(r) => format!("exit code {} ({r})", t.exit_code),
+                    None => format!("exit code {}", t.exit_code),
+                });
             PodInfo {
                 name: p.name_any(),
                 revision: template_revision(Some(&p.metadata)),
@@ -314,6 +323,8 @@ fn pods_of(ctx: &Context, ns: &str, name: &str) -> Vec<PodInfo> {
                 terminating: p.metadata.deletion_timestamp.is_some(),
                 unschedulable,
                 crash_looping,
+                restarts: containers.iter().map(|c| c.restart_count).sum(),
+                last_exit,
             }
         })
         .collect()

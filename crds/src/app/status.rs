@@ -26,6 +26,12 @@ pub struct AppStatus {
     /// Instances failing their health checks.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub unhealthy: Option<i32>,
+    /// Restarts of the running instances: each time a container was killed after
+    /// `maxConsecutiveFailures` failed health checks, or ended by itself, and was started again
+    /// in place (where Marathon started a replacement task). An `InstanceRestarted` Event names the
+    /// instances when the number grows.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub restarts: Option<i32>,
     /// Version (hash of the spec) of the last completed deployment: what the instances run.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub version: Option<String>,

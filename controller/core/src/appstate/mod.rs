@@ -35,6 +35,10 @@ pub struct PodInfo {
     pub unschedulable: Option<String>,
     /// A container waits in CrashLoopBackOff (Marathon's "delayed").
     pub crash_looping: bool,
+    /// Restarts of its containers (the sum of their `restartCount`).
+    pub restarts: i32,
+    /// How the last restarted container ended, e.g. `exit code 143 (Error)`.
+    pub last_exit: Option<String>,
 }
 
 /// The App's workload (Deployment or StatefulSet), as the shell read it.
@@ -170,6 +174,7 @@ pub fn assess(prev: Option<&AppStatus>, obs: &Observed) -> Assessment {
     }
 
     let mut events = Vec::new();
+    restart_events(prev, &st, &live, &mut events);
     let waiting = waiting_text(&obs.dependencies);
     let apply = waiting.is_none() && !obs.deleting;
     let complete = deployment::is_complete(obs, &live, healthy);
@@ -213,7 +218,32 @@ fn count(st: &mut AppStatus, live: &[&PodInfo]) -> i32 {
     st.running = Some(running);
     st.healthy = Some(healthy);
     st.unhealthy = Some(running - healthy);
+    st.restarts = Some(live.iter().map(|p| p.restarts).sum());
     healthy
+}
+
+/// An `InstanceRestarted` warning when the live instances' restarts grew since the last status,
+/// naming each restarted instance: Marathon reported the kill of an unhealthy task and its
+/// replacement; the kubelet restarts the container in place, and only this count shows it.
+fn restart_events(prev: &AppStatus, st: &AppStatus, live: &[&PodInfo], events: &mut Vec<AppEvent>) {
+    let (Some(before), Some(now)) = (prev.restarts, st.restarts) else { return };
+    if now <= before {
+        return;
+    }
+    let which: Vec<String> = live
+        .iter()
+        .filter(|p| p.restarts > 0)
+        .map(|p| {
+            let last = p.last_exit.as_deref().map(|e| format!(", last ended with {e}")).unwrap_or_default();
+            let times = if p.restarts == 1 { "1 restart".to_string() } else { format!("{} restarts", p.restarts) };
+            format!("{} ({times}{last})", p.name)
+        })
+        .collect();
+    events.push(AppEvent {
+        warning: true,
+        reason: "InstanceRestarted",
+        message: format!("restarted in place after a failed health check or an exit: {}", which.join(", ")),
+    });
 }
 
 /// An invalid spec: nothing is applied, the App is Stalled until the spec changes.

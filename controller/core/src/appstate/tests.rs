@@ -214,3 +214,29 @@ fn unplaceable_instances_and_invalid_specs_are_explained() {
     assert_eq!(b.status.state.as_deref(), Some("Stalled"));
     assert_eq!(cond(&b.status, "Stalled").status, "True");
 }
+
+#[test]
+fn an_instance_restarted_after_failing_its_health_check_is_counted_and_named_once() {
+    let mut o = obs(2, "v1");
+    o.workload = Some(workload("v1", 2));
+    o.pods = vec![pod("v1", "Running", true), PodInfo { name: "p-b".into(), ..pod("v1", "Running", true) }];
+    let healthy = assess(None, &o);
+    let healthy = assess(Some(&healthy.status), &o);
+    assert_eq!(healthy.status.restarts, Some(0));
+
+    // The kubelet killed p-b's container after its failed health checks and started it again.
+    o.pods[1].restarts = 1;
+    o.pods[1].last_exit = Some("exit code 143 (Error)".into());
+    let a = assess(Some(&healthy.status), &o);
+    assert_eq!(a.status.restarts, Some(1));
+    let e = a.events.iter().find(|e| e.reason == "InstanceRestarted").expect("an InstanceRestarted event");
+    assert!(e.warning);
+    assert_eq!(
+        e.message,
+        "restarted in place after a failed health check or an exit: p-b (1 restart, last ended with exit code 143 (Error))"
+    );
+
+    // Seen again: no new event. A first status (after an operator restart) reports none either.
+    assert!(assess(Some(&a.status), &o).events.iter().all(|e| e.reason != "InstanceRestarted"));
+    assert!(assess(None, &o).events.iter().all(|e| e.reason != "InstanceRestarted"));
+}

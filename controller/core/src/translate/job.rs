@@ -5,14 +5,16 @@ use super::pod::{
     command_of, env_vars, fetch_container, field_env, image_pull_policy, merge_env, plain_env, resources,
     sandbox_mount, sandbox_path, sandbox_volume, secret_ref,
 };
-use super::{Expansion, ID_ANNOTATION, JOB_LABEL, RenderOptions, SANDBOX, base_labels, to_value, user_labels};
+use super::{
+    Expansion, ID_ANNOTATION, JOB_LABEL, ROLE_KEY, RenderOptions, SANDBOX, base_labels, to_value, user_labels,
+};
 use crate::constraints;
 use crate::load::Manifest;
 use dromos_crds::job::{Job, JobRun};
 use k8s_openapi::api::batch::v1::{Job as K8sJob, JobSpec as K8sJobSpec};
 use k8s_openapi::api::core::v1::{
     Container, HostPathVolumeSource, KeyToPath, PodSpec, PodTemplate, PodTemplateSpec, SecretVolumeSource,
-    SecurityContext, Volume, VolumeMount,
+    SecurityContext, Toleration, Volume, VolumeMount,
 };
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta;
 use std::collections::BTreeMap;
@@ -64,6 +66,7 @@ pub fn job_pod_template(namespace: Option<&str>, name: &str, job: &Job, opts: &R
             init_containers: fetch_container(&r.artifacts, &opts.fetch_image).map(|c| vec![c]),
             volumes: Some(volumes),
             affinity: native.affinity(),
+            tolerations: role_tolerations(&native),
             termination_grace_period_seconds: r.task_kill_grace_period_seconds.map(|g| g.ceil() as i64),
             enable_service_links: Some(false),
             ..Default::default()
@@ -135,6 +138,29 @@ fn run_placement(r: &JobRun) -> constraints::NativePlacement {
         }
     }
     constraints::NativePlacement { node_requirements: reqs, ..Default::default() }
+}
+
+/// Tolerations of the roles a run is pinned to (`dromos.io/role IS R`): nodes reserved for a
+/// role carry its `NoSchedule` taint, and a run that may only go there must be let in.
+fn role_tolerations(native: &constraints::NativePlacement) -> Option<Vec<Toleration>> {
+    let roles: Vec<&String> = native
+        .node_requirements
+        .iter()
+        .filter(|r| r.key == ROLE_KEY && r.operator == "In")
+        .flat_map(|r| r.values.iter().flatten())
+        .collect();
+    (!roles.is_empty()).then(|| {
+        roles
+            .into_iter()
+            .map(|r| Toleration {
+                key: Some(ROLE_KEY.into()),
+                operator: Some("Equal".into()),
+                value: Some(r.clone()),
+                effect: Some("NoSchedule".into()),
+                toleration_seconds: None,
+            })
+            .collect()
+    })
 }
 
 /// Renders a Job: its run template, a PodTemplate named `<job>-run` showing the pod of each
@@ -222,5 +248,34 @@ pub fn render_run(
         },
         spec: Some(K8sJobSpec { backoff_limit: Some(0), template, ..Default::default() }),
         status: None,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn job(constraints: serde_json::Value) -> Job {
+        serde_json::from_value(serde_json::json!({
+            "apiVersion": "dromos.io/v1alpha1", "kind": "Job", "metadata": {"name": "j"},
+            "spec": {"run": {"cmd": "true", "placement": {"constraints": constraints}}}
+        }))
+        .unwrap()
+    }
+
+    #[test]
+    fn a_run_pinned_to_a_role_tolerates_that_roles_taint_and_no_other() {
+        let pinned = job(serde_json::json!([{"attribute": "dromos.io/role", "operator": "IS", "value": "real"}]));
+        let spec = job_pod_template(Some("ns"), "j", &pinned, &RenderOptions::default()).spec.unwrap();
+        let t = spec.tolerations.unwrap();
+        assert_eq!(t.len(), 1);
+        assert_eq!((t[0].key.as_deref(), t[0].value.as_deref()), (Some(ROLE_KEY), Some("real")));
+        assert_eq!(t[0].effect.as_deref(), Some("NoSchedule"));
+        let req = &spec.affinity.unwrap().node_affinity.unwrap().required_during_scheduling_ignored_during_execution;
+        assert_eq!(req.as_ref().unwrap().node_selector_terms[0].match_expressions.as_ref().unwrap()[0].key, ROLE_KEY);
+
+        let rack = job(serde_json::json!([{"attribute": "rack", "operator": "IS", "value": "r1"}]));
+        let spec = job_pod_template(Some("ns"), "j", &rack, &RenderOptions::default()).spec.unwrap();
+        assert!(spec.tolerations.is_none());
     }
 }

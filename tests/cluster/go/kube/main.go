@@ -1,13 +1,15 @@
-// Command kube is a multi-call binary holding the three Kubernetes control
-// plane components Dromos tests need. One binary links once and shares every
-// compiled package, which halves the cold build on a 2-core machine.
+// Command kube is a multi-call binary holding the Kubernetes components Dromos
+// tests need: the three control plane components, kubectl and the kubelet of
+// the real nodes. One binary links once and shares every compiled package,
+// which halves the cold build on a 2-core machine.
 //
-// Usage: kube apiserver|controller-manager|scheduler|kubectl [flags...]
+// Usage: kube apiserver|controller-manager|scheduler|kubectl|kubelet [flags...]
 // or invoke through a symlink named kube-apiserver, kube-controller-manager,
-// kube-scheduler or kubectl.
+// kube-scheduler, kubectl or kubelet.
 package main
 
 import (
+	"context"
 	"fmt"
 	"os"
 	"path/filepath"
@@ -20,6 +22,7 @@ import (
 	apiserver "k8s.io/kubernetes/cmd/kube-apiserver/app"
 	kcm "k8s.io/kubernetes/cmd/kube-controller-manager/app"
 	scheduler "k8s.io/kubernetes/cmd/kube-scheduler/app"
+	kubelet "k8s.io/kubernetes/cmd/kubelet/app"
 )
 
 func main() {
@@ -27,7 +30,7 @@ func main() {
 	args := os.Args[1:]
 	if name == "kube" {
 		if len(args) == 0 {
-			fmt.Fprintln(os.Stderr, "usage: kube apiserver|controller-manager|scheduler|kubectl [flags...]")
+			fmt.Fprintln(os.Stderr, "usage: kube apiserver|controller-manager|scheduler|kubectl|kubelet [flags...]")
 			os.Exit(2)
 		}
 		name, args = strings.TrimPrefix(args[0], "kube-"), args[1:]
@@ -40,6 +43,8 @@ func main() {
 		cmd = kcm.NewControllerManagerCommand()
 	case "scheduler":
 		cmd = scheduler.NewSchedulerCommand()
+	case "kubelet", "let":
+		cmd = kubelet.NewKubeletCommand(context.Background())
 	case "kubectl", "ctl":
 		// kubectl reads os.Args itself (plugins, .kuberc), so present it the
 		// arguments it would see as a standalone binary.
