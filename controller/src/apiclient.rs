@@ -28,6 +28,19 @@ pub async fn infer() -> anyhow::Result<kube::Client> {
     from_config(config).context("connecting to the cluster")
 }
 
+/// Like [`infer`], with a description of the cluster for commands to print before they act:
+/// the kubeconfig context and the API server's address.
+pub async fn infer_described() -> anyhow::Result<(kube::Client, String)> {
+    use anyhow::Context;
+    let config = kube::Config::infer().await.context("reading the kubeconfig")?;
+    let context = kube::config::Kubeconfig::read().ok().and_then(|k| k.current_context);
+    let described = match context {
+        Some(c) => format!("context {c} ({})", config.cluster_url),
+        None => format!("{} (in-cluster)", config.cluster_url),
+    };
+    Ok((from_config(config).context("connecting to the cluster")?, described))
+}
+
 /// `base` (same connection pool and credentials) with every answer's headers due within
 /// `timeout`; a late one fails the request as a timeout.
 pub fn bounded(base: kube::Client, timeout: Duration) -> kube::Client {

@@ -21,6 +21,7 @@ use k8s_openapi::api::core::v1::ConfigMap;
 use kube::api::{Api, DeleteParams, ListParams, PostParams};
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
+
 use std::time::{Duration, Instant};
 
 const T: Duration = Duration::from_secs(180);
@@ -337,23 +338,6 @@ async fn an_etcd_restart_mid_sync_is_survived() {
     restart_mid_sync("etcd", "fault-etcd").await;
 }
 
-/// The `dromos` binary of this build (built first, so it matches the tree under test).
-fn dromos_bin() -> PathBuf {
-    let exe = std::env::current_exe().expect("test executable");
-    let profile_dir = exe.parent().and_then(Path::parent).expect("target/<profile>");
-    let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
-    let mut cmd = std::process::Command::new(cargo);
-    cmd.args(["build", "-q", "-p", "dromos", "--bin", "dromos"]).current_dir(dromos_tests::chart::repo_root());
-    if profile_dir.file_name().is_some_and(|n| n == "release") {
-        cmd.arg("--release");
-    }
-    let status = cmd.status().expect("run cargo build -p dromos");
-    assert!(status.success(), "cargo build -p dromos failed");
-    let bin = profile_dir.join("dromos");
-    assert!(bin.is_file(), "no dromos binary at {}", bin.display());
-    bin
-}
-
 /// A `dromos controller` process; SIGKILLed when dropped.
 struct Controller {
     child: std::process::Child,
@@ -434,7 +418,7 @@ async fn runs_by_fire(admin: &kube::Client, ns: &str, job: &str) -> BTreeMap<Str
 #[tokio::test]
 async fn a_controller_killed_mid_apply_converges_on_restart_and_starts_no_run_twice() {
     let _turn = serial();
-    let bin = dromos_bin();
+    let bin = dromos_tests::dromos_bin();
     let s = Setup::new("fault-kill", &cms(0..300, "1")).await;
     // A Job firing every 3 s, running across the kill.
     let beat: dromos_crds::Job = serde_json::from_value(serde_json::json!({
@@ -512,7 +496,7 @@ async fn a_controller_killed_mid_apply_converges_on_restart_and_starts_no_run_tw
 #[tokio::test]
 async fn a_leader_change_during_a_webhook_burst_loses_no_commit() {
     let _turn = serial();
-    let bin = dromos_bin();
+    let bin = dromos_tests::dromos_bin();
     let s = Setup::new("fault-leader", &cms(0..10, "0")).await;
     let logs = tempfile::tempdir().unwrap();
     let secret = "fault-secret";

@@ -25,8 +25,7 @@ const T: Duration = Duration::from_secs(120);
 /// The App operator and the Dromos scheduler scoped to the test's namespace, with the test
 /// HTTP image as the image of Apps that give only `cmd` (Marathon ran those on the agent).
 fn operator(c: &Client, ns: &TestNamespace) -> (Arc<AppContext>, Task) {
-    let mut render = dromos_core::RenderOptions::default();
-    render.default_image = images::HTTP.into();
+    let render = dromos_core::RenderOptions { default_image: images::HTTP.into(), ..Default::default() };
     let opts = ManagerOptions {
         scope: dromos::scope::Scope::namespace(ns.name.clone()),
         apps: Some(apps::Options { concurrency: 4, render }),

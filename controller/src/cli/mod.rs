@@ -8,6 +8,7 @@ mod crds;
 mod import;
 mod job;
 mod package;
+mod plan_source;
 mod quickstart;
 mod sync;
 mod validate;
@@ -27,7 +28,25 @@ pub fn run(cli: Cli) -> Result<ExitCode> {
         }
         Command::Job { command } => job::run(command),
         Command::Sync { path, source, watch, debounce_ms } => sync::run(path, source, watch, debounce_ms),
-        Command::Plan { path, source, snapshot, output } => sync::plan(path, source, snapshot, output),
+        Command::Plan {
+            path,
+            local,
+            snapshot,
+            output,
+            source,
+            revision,
+            default_service_account,
+            require_service_account,
+        } => match source {
+            Some(source) => plan_source::run(plan_source::Request {
+                path,
+                source,
+                revision,
+                rules: dromos_core::tenancy::IdentityRules { default_service_account, require_service_account },
+                output,
+            }),
+            None => sync::plan(path, local, snapshot, output),
+        },
         Command::Validate { tree, output } => validate::run(&tree, output),
         Command::Render { tree, output, default_image, fetch_image } => {
             validate::render(&tree, output, default_image, fetch_image)
