@@ -21,24 +21,69 @@ pub fn from_config(mut config: kube::Config) -> kube::Result<kube::Client> {
     Ok(bounded(kube::Client::try_from(config)?, RESPONSE_TIMEOUT))
 }
 
-/// The client of the current kubeconfig (or the in-cluster account), with both bounds.
-pub async fn infer() -> anyhow::Result<kube::Client> {
-    use anyhow::Context;
-    let config = kube::Config::infer().await.context("reading the kubeconfig")?;
-    from_config(config).context("connecting to the cluster")
+/// Which kubeconfig and context commands use (`--kubeconfig`, `--context`, as kubectl): none
+/// set means `$KUBECONFIG` or `~/.kube/config` and its current context, else the in-cluster
+/// account.
+#[derive(Debug, Clone, Default)]
+pub struct Selection {
+    /// A kubeconfig file instead of `$KUBECONFIG`.
+    pub kubeconfig: Option<std::path::PathBuf>,
+    /// A context of it instead of its current one.
+    pub context: Option<String>,
 }
 
-/// Like [`infer`], with a description of the cluster for commands to print before they act:
-/// the kubeconfig context and the API server's address.
-pub async fn infer_described() -> anyhow::Result<(kube::Client, String)> {
+static SELECTION: std::sync::OnceLock<Selection> = std::sync::OnceLock::new();
+
+/// Sets the selection for every client this process makes (once, before any).
+pub fn select(selection: Selection) {
+    let _ = SELECTION.set(selection);
+}
+
+/// A cluster connection and what commands print about it.
+#[derive(Clone)]
+#[allow(missing_debug_implementations)] // kube::Client has no Debug
+pub struct Cluster {
+    /// The client (both bounds).
+    pub client: kube::Client,
+    /// The namespace of the context (`default` when it names none).
+    pub namespace: String,
+    /// "context NAME (URL)", or "URL (in-cluster)".
+    pub described: String,
+}
+
+/// The cluster of the selection.
+pub async fn connect() -> anyhow::Result<Cluster> {
     use anyhow::Context;
-    let config = kube::Config::infer().await.context("reading the kubeconfig")?;
-    let context = kube::config::Kubeconfig::read().ok().and_then(|k| k.current_context);
+    let sel = SELECTION.get().cloned().unwrap_or_default();
+    let (config, context) = if sel.kubeconfig.is_some() || sel.context.is_some() {
+        let kc = match &sel.kubeconfig {
+            Some(p) => kube::config::Kubeconfig::read_from(p)
+                .with_context(|| format!("reading the kubeconfig {}", p.display()))?,
+            None => kube::config::Kubeconfig::read().context("reading the kubeconfig")?,
+        };
+        let context = sel.context.clone().or_else(|| kc.current_context.clone());
+        let opts = kube::config::KubeConfigOptions { context: sel.context.clone(), ..Default::default() };
+        let config = kube::Config::from_custom_kubeconfig(kc, &opts).await.with_context(|| match &sel.context {
+            Some(c) => format!("using context {c}"),
+            None => "using the kubeconfig's current context".to_string(),
+        })?;
+        (config, context)
+    } else {
+        let config = kube::Config::infer().await.context("reading the kubeconfig")?;
+        (config, kube::config::Kubeconfig::read().ok().and_then(|k| k.current_context))
+    };
     let described = match context {
         Some(c) => format!("context {c} ({})", config.cluster_url),
         None => format!("{} (in-cluster)", config.cluster_url),
     };
-    Ok((from_config(config).context("connecting to the cluster")?, described))
+    let namespace = config.default_namespace.clone();
+    let client = from_config(config).context("connecting to the cluster")?;
+    Ok(Cluster { client, namespace, described })
+}
+
+/// The client of the selection (see [`connect`]).
+pub async fn infer() -> anyhow::Result<kube::Client> {
+    Ok(connect().await?.client)
 }
 
 /// `base` (same connection pool and credentials) with every answer's headers due within

@@ -41,12 +41,23 @@ fn write(dir: &Path, file: &str, text: Option<&str>) {
     }
 }
 
-#[tokio::test]
-async fn a_branch_is_planned_against_what_the_gitsource_owns() {
+/// A GitSource `repo` reading `deploy/` of a fresh repository (six ConfigMaps), synced by the
+/// operator; the operator runs while the returned task lives.
+struct Synced {
+    c: kube::Client,
+    ns: TestNamespace,
+    url: String,
+    source: String,
+    _remote: tempfile::TempDir,
+    _cache: tempfile::TempDir,
+    _task: dromos_tests::Task,
+}
+
+async fn synced(prefix: &str) -> Synced {
     dromos_tests::init_tracing();
     let c = client().await;
     install_crds(&c).await;
-    let ns = TestNamespace::new(&c, "plansrc").await;
+    let ns = TestNamespace::new(&c, prefix).await;
     let remote = tempfile::tempdir().unwrap();
     let repo = Repository::init_bare(remote.path()).unwrap();
     let files: Vec<(String, String)> =
@@ -66,8 +77,7 @@ async fn a_branch_is_planned_against_what_the_gitsource_owns() {
         fetch_timeout: Duration::from_secs(30),
     };
     let scope = dromos::scope::Scope::namespace(ns.name.clone());
-    let (_m, _task) =
-        dromos_tests::operators(&c, ManagerOptions { scope, gitsource: Some(opts), ..Default::default() });
+    let (_m, task) = dromos_tests::operators(&c, ManagerOptions { scope, gitsource: Some(opts), ..Default::default() });
     let url = format!("file://{}", remote.path().display());
     let gs: GitSource = serde_json::from_value(serde_json::json!({
         "apiVersion": "dromos.io/v1alpha1", "kind": "GitSource", "metadata": {"name": "repo"},
@@ -82,6 +92,14 @@ async fn a_branch_is_planned_against_what_the_gitsource_owns() {
     })
     .await;
     let source = format!("{}/repo", ns.name);
+    Synced { c, ns, url, source, _remote: remote, _cache: cache, _task: task }
+}
+
+#[tokio::test]
+async fn a_branch_is_planned_against_what_the_gitsource_owns() {
+    let s = synced("plansrc").await;
+    let (c, url, source) = (s.c.clone(), s.url.clone(), s.source.clone());
+    let ns = &s.ns;
 
     // A checkout with no change plans nothing.
     let work = tempfile::tempdir().unwrap();
@@ -163,9 +181,123 @@ async fn a_branch_is_planned_against_what_the_gitsource_owns() {
     let (code, out) = plan(&[dir.to_str().unwrap(), "--source", &source, "--no-prune"]);
     assert_eq!(code, 2, "clap refuses the combination: {out}");
     assert!(out.contains("cannot be used with"), "{out}");
-    ns.delete().await;
+    s.ns.delete().await;
 }
 
 fn line_in(out: &str, prefix: &str, name: &str) -> bool {
     out.lines().any(|l| l.starts_with(prefix) && l.contains(name))
+}
+
+/// A fake GitHub API on loopback: the comments of pull request 5 of `o/r`, and every request.
+#[derive(Default)]
+struct Forge {
+    comments: Vec<serde_json::Value>,
+    requests: Vec<String>,
+}
+
+async fn github(state: std::sync::Arc<std::sync::Mutex<Forge>>) -> String {
+    use axum::body::Bytes;
+    use axum::extract::{Path as P, RawQuery, State};
+    use axum::routing::{get, patch};
+    type S = std::sync::Arc<std::sync::Mutex<Forge>>;
+    type Json = ([(axum::http::HeaderName, &'static str); 1], String);
+    fn json(v: serde_json::Value) -> Json {
+        ([(axum::http::header::CONTENT_TYPE, "application/json")], v.to_string())
+    }
+    async fn list(State(s): State<S>, RawQuery(q): RawQuery) -> Json {
+        let mut f = s.lock().unwrap();
+        let page = q.unwrap_or_default().split('&').find_map(|kv| kv.strip_prefix("page=").map(str::to_string));
+        f.requests.push(format!("GET page {}", page.clone().unwrap_or_default()));
+        json(if page.as_deref().unwrap_or("1") == "1" { serde_json::json!(f.comments) } else { serde_json::json!([]) })
+    }
+    async fn create(State(s): State<S>, body: Bytes) -> Json {
+        let body: serde_json::Value = serde_json::from_slice(&body).unwrap();
+        let mut f = s.lock().unwrap();
+        f.requests.push("POST".into());
+        let c = serde_json::json!({"id": 100 + f.comments.len(), "body": body["body"]});
+        f.comments.push(c.clone());
+        json(c)
+    }
+    async fn update(State(s): State<S>, P(id): P<u64>, body: Bytes) -> Json {
+        let body: serde_json::Value = serde_json::from_slice(&body).unwrap();
+        let mut f = s.lock().unwrap();
+        f.requests.push(format!("PATCH {id}"));
+        for c in f.comments.iter_mut().filter(|c| c["id"] == id) {
+            c["body"] = body["body"].clone();
+        }
+        json(serde_json::json!({"id": id}))
+    }
+    let app = axum::Router::new()
+        .route("/repos/o/r/issues/5/comments", get(list).post(create))
+        .route("/repos/o/r/issues/comments/{id}", patch(update))
+        .with_state(state);
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let url = format!("http://{}", listener.local_addr().unwrap());
+    tokio::spawn(async move { axum::serve(listener, app).await.unwrap() });
+    url
+}
+
+/// Runs integrations/pr-plan.sh as a GitHub Actions job would; (exit code, output).
+async fn pr_script(dir: &Path, source: &str, api: &str) -> (i32, String) {
+    let script = dromos_tests::chart::repo_root().join("integrations/pr-plan.sh");
+    let (dir, source, api) = (dir.to_path_buf(), source.to_string(), api.to_string());
+    // The fake forge answers on this runtime: the script runs on a blocking thread.
+    let out = tokio::task::spawn_blocking(move || {
+        std::process::Command::new("sh")
+            .arg(&script)
+            .current_dir(&dir)
+            .env("DROMOS", dromos_tests::dromos_bin())
+            .env("DROMOS_SOURCE", &source)
+            .env("GITHUB_ACTIONS", "true")
+            .env("GITHUB_REPOSITORY", "o/r")
+            .env("GITHUB_TOKEN", "t0ken")
+            .env("GITHUB_API_URL", &api)
+            .env("DROMOS_PR", "5")
+            .output()
+            .expect("run pr-plan.sh")
+    })
+    .await
+    .unwrap();
+    let text = format!("{}{}", String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr));
+    (out.status.code().unwrap_or(-1), text)
+}
+
+#[tokio::test]
+async fn the_pull_request_script_annotates_plans_and_keeps_one_comment() {
+    let s = synced("prscript").await;
+    let work = tempfile::tempdir().unwrap();
+    Repository::clone(&s.url, work.path()).unwrap();
+    let dir = work.path();
+    let forge = std::sync::Arc::new(std::sync::Mutex::new(Forge::default()));
+    let api = github(forge.clone()).await;
+
+    // A change: the plan is posted as a new comment.
+    write(dir, "deploy/c1.yaml", Some(&cm("c1", "2")));
+    let (code, out) = pr_script(dir, &s.source, &api).await;
+    assert_eq!(code, 0, "{out}");
+    {
+        let f = forge.lock().unwrap();
+        assert_eq!(f.comments.len(), 1, "{:?}", f.requests);
+        let body = f.comments[0]["body"].as_str().unwrap();
+        assert!(body.starts_with("<!-- dromos-plan -->") && body.contains("c1") && body.contains(&s.source), "{body}");
+    }
+
+    // An invalid manifest: annotations on its line, the same comment updated, exit 1.
+    let app =
+        "apiVersion: dromos.io/v1alpha1\nkind: App\nmetadata:\n  name: web\nspec:\n  cmd: sleep 1\n  instancess: 3\n";
+    write(dir, "deploy/web.yaml", Some(app));
+    let (code, out) = pr_script(dir, &s.source, &api).await;
+    assert_eq!(code, 1, "{out}");
+    assert!(
+        out.contains("::error file=./deploy/web.yaml,line=7") || out.contains("::error file=deploy/web.yaml,line=7"),
+        "{out}"
+    );
+    {
+        let f = forge.lock().unwrap();
+        assert_eq!(f.comments.len(), 1, "still one comment: {:?}", f.requests);
+        assert!(f.requests.iter().any(|r| r == "PATCH 100"), "{:?}", f.requests);
+        let body = f.comments[0]["body"].as_str().unwrap();
+        assert!(body.contains("invalid") && body.contains("instancess"), "{body}");
+    }
+    s.ns.delete().await;
 }

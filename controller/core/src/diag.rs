@@ -135,6 +135,93 @@ pub fn closest<'a>(word: &str, candidates: impl IntoIterator<Item = &'a str>) ->
         .map(|(_, c)| c)
 }
 
+/// The path a diagnostic names, as seen from the repository root: `prefix` is the tree's
+/// directory relative to it (empty for the root).
+fn repo_path(prefix: &str, file: &str) -> String {
+    let prefix = prefix.trim_end_matches('/');
+    if prefix.is_empty() || prefix == "." { file.to_string() } else { format!("{prefix}/{file}") }
+}
+
+/// GitHub Actions workflow commands, one per diagnostic (`::error file=F,line=L,col=C,title=T::M`),
+/// which GitHub shows as annotations on the pull request's lines. Properties and message are
+/// escaped as the runner requires (`%`, CR, LF, and `:`/`,` in properties).
+pub fn render_github(diags: &[Diagnostic], prefix: &str) -> String {
+    fn data(s: &str) -> String {
+        s.replace('%', "%25").replace('\r', "%0D").replace('\n', "%0A")
+    }
+    fn property(s: &str) -> String {
+        data(s).replace(':', "%3A").replace(',', "%2C")
+    }
+    let mut out = String::new();
+    for d in diags {
+        let level = match d.severity {
+            Severity::Error => "error",
+            Severity::Warning => "warning",
+        };
+        let mut props = vec![format!("file={}", property(&repo_path(prefix, &d.file)))];
+        if d.line > 0 {
+            props.push(format!("line={}", d.line));
+        }
+        if d.column > 0 {
+            props.push(format!("col={}", d.column));
+        }
+        let title = if d.field.is_empty() { d.code.to_string() } else { format!("{} ({})", d.code, d.field) };
+        props.push(format!("title={}", property(&title)));
+        let mut message = d.message.clone();
+        if let Some(h) = &d.hint {
+            message.push_str("\nhint: ");
+            message.push_str(h);
+        }
+        out.push_str(&format!("::{level} {}::{}\n", props.join(","), data(&message)));
+    }
+    out
+}
+
+/// A SARIF 2.1.0 log of the diagnostics (code scanning uploads show them on the lines of a
+/// pull request): one run of the tool `dromos`, a rule per diagnostic code.
+pub fn render_sarif(diags: &[Diagnostic], prefix: &str, version: &str) -> serde_json::Value {
+    let mut codes: Vec<&str> = diags.iter().map(|d| d.code).collect();
+    codes.sort_unstable();
+    codes.dedup();
+    let results: Vec<serde_json::Value> = diags
+        .iter()
+        .map(|d| {
+            let mut region = serde_json::json!({"startLine": d.line.max(1)});
+            if d.column > 0 {
+                region["startColumn"] = d.column.into();
+            }
+            let mut text = d.message.clone();
+            if !d.field.is_empty() {
+                text = format!("{}: {text}", d.field);
+            }
+            if let Some(h) = &d.hint {
+                text.push_str(&format!(" (hint: {h})"));
+            }
+            serde_json::json!({
+                "ruleId": d.code,
+                "level": match d.severity { Severity::Error => "error", Severity::Warning => "warning" },
+                "message": {"text": text},
+                "locations": [{"physicalLocation": {
+                    "artifactLocation": {"uri": repo_path(prefix, &d.file)},
+                    "region": region,
+                }}],
+            })
+        })
+        .collect();
+    serde_json::json!({
+        "$schema": "https://json.schemastore.org/sarif-2.1.0.json",
+        "version": "2.1.0",
+        "runs": [{
+            "tool": {"driver": {
+                "name": "dromos",
+                "version": version,
+                "rules": codes.iter().map(|c| serde_json::json!({"id": c})).collect::<Vec<_>>(),
+            }},
+            "results": results,
+        }],
+    })
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -158,5 +245,28 @@ mod tests {
         assert!(text.contains("  |   ^"), "{text}");
         assert!(text.contains("help: did you mean `instances`?"), "{text}");
         assert!(text.ends_with("1 error(s), 0 warning(s)\n"), "{text}");
+    }
+
+    #[test]
+    fn github_annotations_name_the_file_from_the_repository_root_and_escape() {
+        let mut d = Diagnostic::error(
+            "unknown-field",
+            "apps/web.yaml",
+            Pos { line: 7, col: 3 },
+            "spec.instancess",
+            "unknown field: a, b\nnext",
+        );
+        d.hint = Some("did you mean instances?".into());
+        let out = super::render_github(&[d.clone()], "deploy/");
+        assert_eq!(
+            out,
+            "::error file=deploy/apps/web.yaml,line=7,col=3,title=unknown-field (spec.instancess)::unknown field: a, b%0Anext%0Ahint: did you mean instances?\n"
+        );
+        let sarif = super::render_sarif(&[d], ".", "0.1.0");
+        let r = &sarif["runs"][0]["results"][0];
+        assert_eq!(r["ruleId"], "unknown-field");
+        assert_eq!(r["locations"][0]["physicalLocation"]["artifactLocation"]["uri"], "apps/web.yaml");
+        assert_eq!(r["locations"][0]["physicalLocation"]["region"]["startLine"], 7);
+        assert_eq!(sarif["runs"][0]["tool"]["driver"]["rules"][0]["id"], "unknown-field");
     }
 }

@@ -8,6 +8,13 @@ use std::path::PathBuf;
 #[derive(Debug, Parser)]
 #[command(name = "dromos", version, about, long_about = None, propagate_version = true)]
 pub struct Cli {
+    /// The kubeconfig file of commands that talk to a cluster (default: $KUBECONFIG, then
+    /// ~/.kube/config, then the in-cluster account).
+    #[arg(long, global = true, value_name = "FILE")]
+    pub(super) kubeconfig: Option<PathBuf>,
+    /// The kubeconfig context to use instead of its current one.
+    #[arg(long, global = true, value_name = "NAME")]
+    pub(super) context: Option<String>,
     #[command(subcommand)]
     pub(super) command: Command,
 }
@@ -16,6 +23,10 @@ pub struct Cli {
 pub(super) enum DiagFormat {
     Text,
     Json,
+    /// GitHub Actions annotations (`::error file=...,line=...::message`).
+    Github,
+    /// A SARIF 2.1.0 log, for code-scanning uploads.
+    Sarif,
 }
 
 #[derive(Debug, Clone, Copy, ValueEnum, PartialEq, Eq)]
@@ -176,12 +187,11 @@ pub(super) enum Command {
         /// Keep the controller running after printing (until Ctrl-C).
         #[arg(long)]
         keep_running: bool,
-        /// Manifests to sync (default: examples/ of the repository).
+        /// Manifests to sync (default: examples/ of the repository). With --kubeconfig, the
+        /// cluster of that kubeconfig is used instead of the local control plane (never
+        /// started or stopped).
         #[arg(long)]
         examples: Option<PathBuf>,
-        /// Use this kubeconfig instead of the local control plane (never started or stopped).
-        #[arg(long)]
-        kubeconfig: Option<PathBuf>,
         /// Longest wait for the objects to settle, in seconds.
         #[arg(long, default_value_t = 180)]
         timeout: u64,
@@ -193,9 +203,12 @@ pub(super) enum Command {
     },
     /// Apps, Jobs and Packages of the cluster with their health, in one table.
     Status {
-        /// Only this namespace (default: all namespaces).
-        #[arg(long, short)]
+        /// Only this namespace (default: the context's namespace).
+        #[arg(long, short, conflicts_with = "all_namespaces")]
         namespace: Option<String>,
+        /// Every namespace.
+        #[arg(long, short = 'A')]
+        all_namespaces: bool,
     },
     /// Turn DC/OS definitions into Dromos manifests, one file per object at
     /// OUTDIR/<namespace>/<name>.<kind>.yaml, and report every field not carried over.
@@ -235,18 +248,18 @@ pub(super) enum AppAction {
     Why {
         /// App name.
         name: String,
-        /// Namespace of the App.
-        #[arg(long, short, default_value = "default")]
-        namespace: String,
+        /// Namespace of the App (default: the context's namespace).
+        #[arg(long, short)]
+        namespace: Option<String>,
     },
     /// Replace every instance without a spec change (like `kubectl rollout restart`), honouring
     /// the App's upgrade strategy; recorded in the App's status when done.
     Restart {
         /// App name.
         name: String,
-        /// Namespace of the App.
-        #[arg(long, short, default_value = "default")]
-        namespace: String,
+        /// Namespace of the App (default: the context's namespace).
+        #[arg(long, short)]
+        namespace: Option<String>,
     },
 }
 
@@ -304,17 +317,17 @@ pub(super) enum JobCommand {
     Run {
         /// Job name.
         name: String,
-        /// Namespace.
-        #[arg(long, short, default_value = "default")]
-        namespace: String,
+        /// Namespace (default: the context's namespace).
+        #[arg(long, short)]
+        namespace: Option<String>,
     },
     /// Print the recent runs: id, trigger, scheduled, start and finish times, result, attempts.
     History {
         /// Job name.
         name: String,
-        /// Namespace.
-        #[arg(long, short, default_value = "default")]
-        namespace: String,
+        /// Namespace (default: the context's namespace).
+        #[arg(long, short)]
+        namespace: Option<String>,
     },
 }
 

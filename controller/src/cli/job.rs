@@ -9,15 +9,19 @@ use std::process::ExitCode;
 /// Runs one job subcommand against the cluster.
 pub(crate) fn run(command: JobCommand) -> Result<ExitCode> {
     block_on(async {
-        let client = crate::apiclient::infer().await?;
+        let cluster = crate::apiclient::connect().await?;
+        let client = cluster.client.clone();
         match command {
             JobCommand::Run { name, namespace } => {
+                let namespace = namespace.unwrap_or_else(|| cluster.namespace.clone());
                 let req = crate::operators::jobs::request_run(&client, &namespace, &name).await?;
                 println!(
-                    "requested a run of job {namespace}/{name} ({req}); follow it with `dromos job history {name} -n {namespace}`"
+                    "requested a run of job {namespace}/{name} on {} ({req}); follow it with `dromos job history {name} -n {namespace}`",
+                    cluster.described
                 );
             }
             JobCommand::History { name, namespace } => {
+                let namespace = namespace.unwrap_or_else(|| cluster.namespace.clone());
                 let api: kube::Api<dromos_crds::Job> = kube::Api::namespaced(client, &namespace);
                 let job = api
                     .get_opt(&name)

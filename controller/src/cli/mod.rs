@@ -21,11 +21,18 @@ use std::process::ExitCode;
 
 /// Runs the CLI and returns the process exit code.
 pub fn run(cli: Cli) -> Result<ExitCode> {
-    match cli.command {
+    let Cli { kubeconfig, context, command } = cli;
+    if let Command::Quickstart { keep_running, examples, timeout } = command {
+        anyhow::ensure!(
+            context.is_none(),
+            "quickstart uses the current context of --kubeconfig; --context is not taken"
+        );
+        return quickstart::run(keep_running, examples, kubeconfig, timeout);
+    }
+    crate::apiclient::select(crate::apiclient::Selection { kubeconfig, context });
+    match command {
+        Command::Quickstart { .. } => unreachable!("handled above"),
         Command::Controller(args) => controller::run(args),
-        Command::Quickstart { keep_running, examples, kubeconfig, timeout } => {
-            quickstart::run(keep_running, examples, kubeconfig, timeout)
-        }
         Command::Job { command } => job::run(command),
         Command::Sync { path, source, watch, debounce_ms } => sync::run(path, source, watch, debounce_ms),
         Command::Plan {
@@ -52,7 +59,7 @@ pub fn run(cli: Cli) -> Result<ExitCode> {
             validate::render(&tree, output, default_image, fetch_image)
         }
         Command::App { action } => app::run(action),
-        Command::Status { namespace } => app::status(namespace),
+        Command::Status { namespace, all_namespaces } => app::status(namespace, all_namespaces),
         Command::Import(args) => import::run(args),
         Command::Package { command } => package::run(command),
         Command::Crds { root, check, stdout } => crds::run(&root, check, stdout),

@@ -39,7 +39,7 @@ async fn plan(req: Request) -> Result<ExitCode> {
         .split_once('/')
         .filter(|(n, m)| !n.is_empty() && !m.is_empty())
         .with_context(|| format!("--source {}: expected NAMESPACE/NAME", req.source))?;
-    let (client, cluster) = crate::apiclient::infer_described().await?;
+    let crate::apiclient::Cluster { client, described: cluster, .. } = crate::apiclient::connect().await?;
     let gs = kube::Api::<GitSource>::namespaced(client.clone(), ns)
         .get(name)
         .await

@@ -47,7 +47,9 @@ pub(crate) fn run(path: PathBuf, source: SourceArgs, watch: bool, debounce_ms: u
     let settings = source.settings(&name);
     let store = crate::local::InventoryStore { namespace: source.inventory_namespace.clone(), name };
     block_on(async {
-        let client = crate::apiclient::infer().await?;
+        let cluster = crate::apiclient::connect().await?;
+        eprintln!("syncing {} to {}", path.display(), cluster.described);
+        let client = cluster.client;
         if watch {
             crate::local::watch_dir(&client, &path, &store, &settings, std::time::Duration::from_millis(debounce_ms))
                 .await?;

@@ -16,7 +16,7 @@ pub(crate) fn run(tree: &TreeArgs, output: DiagFormat) -> Result<ExitCode> {
     if output == DiagFormat::Text && result.diagnostics.is_empty() {
         writeln!(stdout, "{}: {} object(s), valid", tree.path.display(), result.manifests.len())?;
     } else {
-        print_diagnostics(&result.diagnostics, &sources, output, &mut stdout)?;
+        print_diagnostics(&result.diagnostics, &sources, output, &mut stdout, &tree.path)?;
     }
     Ok(if result.is_valid() { ExitCode::SUCCESS } else { ExitCode::from(1) })
 }
@@ -32,7 +32,7 @@ pub(crate) fn render(
     let (result, sources, packages) = check(tree)?;
     let mut stderr = std::io::stderr().lock();
     if !result.is_valid() {
-        print_diagnostics(&result.diagnostics, &sources, DiagFormat::Text, &mut stderr)?;
+        print_diagnostics(&result.diagnostics, &sources, DiagFormat::Text, &mut stderr, &tree.path)?;
         return Ok(ExitCode::from(1));
     }
     let mut opts = RenderOptions { packages, ..Default::default() };
@@ -51,7 +51,7 @@ pub(crate) fn render(
     warnings.extend(text.warnings.iter().cloned());
     diag::sort_diagnostics(&mut warnings);
     if !warnings.is_empty() {
-        print_diagnostics(&warnings, &sources, DiagFormat::Text, &mut stderr)?;
+        print_diagnostics(&warnings, &sources, DiagFormat::Text, &mut stderr, &tree.path)?;
     }
     let mut stdout = std::io::BufWriter::new(std::io::stdout().lock());
     for chunk in &text.chunks {
@@ -85,10 +85,18 @@ fn print_diagnostics(
     sources: &BTreeMap<String, String>,
     format: DiagFormat,
     to: &mut dyn Write,
+    root: &std::path::Path,
 ) -> Result<()> {
+    // Annotations name files from where the command runs (a repository's root in CI).
+    let prefix = if root.is_dir() { root.to_string_lossy().into_owned() } else { String::new() };
     match format {
         DiagFormat::Text => write!(to, "{}", diag::render_text(diags, |f| sources.get(f).map(String::as_str)))?,
         DiagFormat::Json => writeln!(to, "{}", serde_json::to_string_pretty(diags)?)?,
+        DiagFormat::Github => write!(to, "{}", diag::render_github(diags, &prefix))?,
+        DiagFormat::Sarif => {
+            let log = diag::render_sarif(diags, &prefix, env!("CARGO_PKG_VERSION"));
+            writeln!(to, "{}", serde_json::to_string_pretty(&log)?)?
+        }
     }
     Ok(())
 }
