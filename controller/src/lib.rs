@@ -2,6 +2,7 @@
 //!
 //! Modules that do I/O are named for it (`fsread`); rendering decisions live in `dromos-core`.
 
+pub mod apiclient;
 pub mod cli;
 pub mod crdgen;
 pub mod fsread;

@@ -67,7 +67,7 @@ pub fn local_kubeconfig() -> PathBuf {
 async fn client_for(path: &Path) -> Result<Client> {
     let kc = kube::config::Kubeconfig::read_from(path).with_context(|| format!("reading {}", path.display()))?;
     let cfg = kube::Config::from_custom_kubeconfig(kc, &Default::default()).await?;
-    Ok(Client::try_from(cfg)?)
+    Ok(crate::apiclient::from_config(cfg)?)
 }
 
 async fn answers(client: &Client) -> bool {

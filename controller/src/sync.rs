@@ -280,6 +280,29 @@ pub async fn plan_live(
     Ok((p, desired, live))
 }
 
+/// What a sync of `desired` would do and what it would refuse before writing anything
+/// (objects outside the scope; objects that exist and are not this source's to take), with
+/// reads only: the plan a reviewer sees (`dromos plan --source`).
+pub async fn review(
+    client: &Client,
+    resolver: &mut Resolver,
+    desired: Vec<Value>,
+    levels: &HashMap<(String, String), u32>,
+    inventory: &[ObjRef],
+    settings: &SyncSettings,
+) -> anyhow::Result<(Plan, Vec<Failure>)> {
+    let (plan, desired, _) = plan_live(client, resolver, desired, levels, inventory, settings).await?;
+    let mut refused = out_of_scope(&desired, &settings.scope);
+    if refused.is_empty() && matches!(plan.guard, plan::Guard::Ok) {
+        let by_key: HashMap<plan::Key, &Value> =
+            desired.iter().filter_map(|d| Some((ObjRef::of(d)?.key(), d))).collect();
+        let owned: std::collections::HashSet<plan::Key> = inventory.iter().map(ObjRef::key).collect();
+        let reads = AtomicUsize::new(0);
+        refused = unowned(client, resolver, &plan, &by_key, &owned, settings, &reads).await?;
+    }
+    Ok((plan, refused))
+}
+
 /// Request counters of one sync.
 #[derive(Default)]
 struct Counters {

@@ -10,6 +10,7 @@
 //!   asks what their pods serve.
 
 pub mod chart;
+pub mod faultproxy;
 pub mod githttp;
 
 use k8s_openapi::api::core::v1::{Namespace, Node};
@@ -549,4 +550,22 @@ pub async fn http_get(addr: &str, path: &str) -> Option<(u16, String)> {
         Some((code, body))
     };
     tokio::time::timeout(Duration::from_secs(5), exchange).await.ok().flatten()
+}
+
+/// The `dromos` binary of this tree, built first (`cargo build -p dromos`) so that it matches
+/// the code under test; in the profile directory of the running test.
+pub fn dromos_bin() -> std::path::PathBuf {
+    let exe = std::env::current_exe().expect("test executable");
+    let profile_dir = exe.parent().and_then(std::path::Path::parent).expect("target/<profile>");
+    let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
+    let mut cmd = std::process::Command::new(cargo);
+    cmd.args(["build", "-q", "-p", "dromos", "--bin", "dromos"]).current_dir(chart::repo_root());
+    if profile_dir.file_name().is_some_and(|n| n == "release") {
+        cmd.arg("--release");
+    }
+    let status = cmd.status().expect("run cargo build -p dromos");
+    assert!(status.success(), "cargo build -p dromos failed");
+    let bin = profile_dir.join("dromos");
+    assert!(bin.is_file(), "no dromos binary at {}", bin.display());
+    bin
 }

@@ -3,13 +3,13 @@
 
 use super::args::AppAction;
 use super::block_on;
-use anyhow::{Context, Result};
+use anyhow::Result;
 use std::process::ExitCode;
 
 /// Runs one app subcommand against the cluster.
 pub(crate) fn run(action: AppAction) -> Result<ExitCode> {
     block_on(async {
-        let client = kube::Client::try_default().await.context("connecting to the cluster")?;
+        let client = crate::apiclient::infer().await?;
         match action {
             AppAction::Why { name, namespace } => {
                 let text = crate::operators::scheduler::why(&client, &namespace, &name).await?;
@@ -29,7 +29,7 @@ pub(crate) fn run(action: AppAction) -> Result<ExitCode> {
 /// `dromos status`: the table of Apps, Jobs and Packages; exit 3 when one is not healthy.
 pub(crate) fn status(namespace: Option<String>) -> Result<ExitCode> {
     block_on(async {
-        let client = kube::Client::try_default().await.context("connecting to the cluster")?;
+        let client = crate::apiclient::infer().await?;
         let rows = crate::status::collect(&client, namespace.as_deref()).await?;
         print!("{}", crate::status::table(&rows));
         Ok(if rows.iter().all(|r| r.healthy) { ExitCode::SUCCESS } else { ExitCode::from(3) })

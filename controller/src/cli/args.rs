@@ -136,13 +136,32 @@ pub(super) enum Command {
         /// Directory of manifests.
         path: PathBuf,
         #[command(flatten)]
-        source: SourceArgs,
+        local: SourceArgs,
         /// Plan against this snapshot of live objects (YAML stream or List) instead of a cluster.
         #[arg(long)]
         snapshot: Option<PathBuf>,
         /// text, markdown (for a pull-request comment) or json.
         #[arg(long, short, value_enum, default_value = "text")]
         output: PlanFormat,
+        /// Plan against what this GitSource owns (NAMESPACE/NAME): PATH is a checkout of its
+        /// repository (the source's spec.path is read inside it), checked and planned with the
+        /// source's identity, SourcePolicies, prune and deletion-guard settings, as the
+        /// controller would.
+        #[arg(long, alias = "gitsource", value_name = "NAMESPACE/NAME", conflicts_with_all = [
+            "snapshot", "name", "inventory_namespace", "default_namespace", "qps", "burst", "force",
+            "no_prune", "max_delete_fraction", "allow_mass_delete", "concurrency"])]
+        source: Option<String>,
+        /// With --source: plan this commit of the repository holding PATH (a branch, tag or
+        /// SHA) instead of the working tree.
+        #[arg(long, requires = "source")]
+        revision: Option<String>,
+        /// With --source: the controller's --default-service-account (sources naming no
+        /// serviceAccountName act as it).
+        #[arg(long, value_name = "NAME", requires = "source")]
+        default_service_account: Option<String>,
+        /// With --source: the controller's --require-service-account.
+        #[arg(long, requires = "source")]
+        require_service_account: bool,
     },
     /// Run the controllers against the cluster of the current kubeconfig (or in-cluster config):
     /// GitSources (fetch, validate, plan, apply, prune, report), Jobs (schedules,

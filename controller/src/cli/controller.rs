@@ -49,7 +49,7 @@ fn manager_options(args: &ControllerArgs, scope: crate::scope::Scope) -> manager
 /// `--leader-elect` the operators run only while this replica holds the Lease.
 async fn serve(args: ControllerArgs) -> Result<ExitCode> {
     let _ = tracing_subscriber::fmt().with_env_filter(log_filter()).try_init();
-    let client = kube::Client::try_default().await.context("connecting to the cluster")?;
+    let client = crate::apiclient::infer().await?;
     manager::check_crds(&client).await?;
     let scope = crate::scope::Scope::of(args.namespaces.clone());
     let opts = manager_options(&args, scope.clone());

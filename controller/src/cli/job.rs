@@ -9,8 +9,7 @@ use std::process::ExitCode;
 /// Runs one job subcommand against the cluster.
 pub(crate) fn run(command: JobCommand) -> Result<ExitCode> {
     block_on(async {
-        let client =
-            kube::Client::try_default().await.context("connecting to the cluster of the current kubeconfig")?;
+        let client = crate::apiclient::infer().await?;
         match command {
             JobCommand::Run { name, namespace } => {
                 let req = crate::operators::jobs::request_run(&client, &namespace, &name).await?;

@@ -8,6 +8,7 @@ mod crds;
 mod import;
 mod job;
 mod package;
+mod plan_source;
 mod quickstart;
 mod sync;
 mod validate;
@@ -27,7 +28,25 @@ pub fn run(cli: Cli) -> Result<ExitCode> {
         }
         Command::Job { command } => job::run(command),
         Command::Sync { path, source, watch, debounce_ms } => sync::run(path, source, watch, debounce_ms),
-        Command::Plan { path, source, snapshot, output } => sync::plan(path, source, snapshot, output),
+        Command::Plan {
+            path,
+            local,
+            snapshot,
+            output,
+            source,
+            revision,
+            default_service_account,
+            require_service_account,
+        } => match source {
+            Some(source) => plan_source::run(plan_source::Request {
+                path,
+                source,
+                revision,
+                rules: dromos_core::tenancy::IdentityRules { default_service_account, require_service_account },
+                output,
+            }),
+            None => sync::plan(path, local, snapshot, output),
+        },
         Command::Validate { tree, output } => validate::run(&tree, output),
         Command::Render { tree, output, default_image, fetch_image } => {
             validate::render(&tree, output, default_image, fetch_image)
@@ -63,4 +82,29 @@ fn block_on<T>(fut: impl std::future::Future<Output = Result<T>>) -> Result<T> {
 /// The log filter of `RUST_LOG`, `info` when unset or invalid.
 fn log_filter() -> tracing_subscriber::EnvFilter {
     tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| "info".into())
+}
+
+#[cfg(test)]
+mod tests {
+    /// A command whose work is done returns although blocking work it started never ends
+    /// (dropping a runtime waits for every blocking task; `block_on` bounds that wait).
+    #[test]
+    fn a_command_returns_while_blocking_work_still_runs() {
+        let (release, blocked) = std::sync::mpsc::channel::<()>();
+        let (done, returned) = std::sync::mpsc::channel();
+        std::thread::spawn(move || {
+            let out = super::block_on(async move {
+                // Blocks until the test ends: for the command, it never ends.
+                tokio::task::spawn_blocking(move || {
+                    let _ = blocked.recv();
+                });
+                Ok(7)
+            });
+            let _ = done.send(out.ok());
+        });
+        // A liveness bound, not a speed target: without the fix this waits forever.
+        let out = returned.recv_timeout(std::time::Duration::from_secs(60));
+        drop(release);
+        assert_eq!(out, Ok(Some(7)), "the command did not return while a blocking task ran");
+    }
 }

@@ -3,7 +3,7 @@
 
 use super::args::{PlanFormat, SourceArgs};
 use super::{block_on, limiter};
-use anyhow::{Context, Result};
+use anyhow::Result;
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
@@ -47,8 +47,7 @@ pub(crate) fn run(path: PathBuf, source: SourceArgs, watch: bool, debounce_ms: u
     let settings = source.settings(&name);
     let store = crate::local::InventoryStore { namespace: source.inventory_namespace.clone(), name };
     block_on(async {
-        let client =
-            kube::Client::try_default().await.context("connecting to the cluster of the current kubeconfig")?;
+        let client = crate::apiclient::infer().await?;
         if watch {
             crate::local::watch_dir(&client, &path, &store, &settings, std::time::Duration::from_millis(debounce_ms))
                 .await?;
@@ -119,8 +118,7 @@ fn plan_cluster(
     settings: &crate::sync::SyncSettings,
 ) -> Result<dromos_core::plan::Plan> {
     block_on(async {
-        let client =
-            kube::Client::try_default().await.context("connecting to the cluster of the current kubeconfig")?;
+        let client = crate::apiclient::infer().await?;
         let store = crate::local::InventoryStore { namespace: source.inventory_namespace.clone(), name };
         let inventory = store.load(&client).await?;
         let mut resolver = crate::sync::Resolver::default();

@@ -199,27 +199,17 @@ fn watch_kind(
         use kube::runtime::WatchStreamExt;
         let mut stream = Box::pin(crate::scope::watch_all(apis, cfg).default_backoff());
         let kind = ar.kind.clone();
-        // Objects with a generation change it with their spec; a change that keeps generation,
-        // labels and annotations is a status update (Job runs, Deployment rollouts), not drift.
-        let mut seen: std::collections::HashMap<String, u64> = Default::default();
+        let mut seen = Seen::default();
         while let Some(ev) = stream.next().await {
-            let obj = match ev {
-                Ok(watcher::Event::Apply(o)) => {
-                    let m = &o.metadata;
-                    if m.generation.is_some() {
-                        use std::hash::{Hash, Hasher};
-                        let mut h = std::collections::hash_map::DefaultHasher::new();
-                        (m.generation, &m.labels, &m.annotations, m.deletion_timestamp.is_some()).hash(&mut h);
-                        if seen.insert(m.uid.clone().unwrap_or_default(), h.finish()) == Some(h.finish()) {
-                            continue;
-                        }
-                    }
-                    o
+            let sources = match ev {
+                Ok(watcher::Event::Apply(o)) => seen.apply(&o.metadata, false),
+                Ok(watcher::Event::Delete(o)) => seen.delete(&o.metadata),
+                Ok(watcher::Event::Init) => {
+                    seen.relist_start();
+                    continue;
                 }
-                Ok(watcher::Event::Delete(o)) => {
-                    seen.remove(o.metadata.uid.as_deref().unwrap_or_default());
-                    o
-                }
+                Ok(watcher::Event::InitApply(o)) => seen.apply(&o.metadata, true),
+                Ok(watcher::Event::InitDone) => seen.relist_done(),
                 // The controller's own identity may not watch every kind its sources apply (the
                 // sources act as their ServiceAccounts): such drift waits for the interval.
                 Err(watcher::Error::InitialListFailed(kube::Error::Api(s))) if s.code == 403 => {
@@ -229,20 +219,93 @@ fn watch_kind(
                     );
                     return;
                 }
-                _ => continue,
+                Err(_) => continue,
             };
-            let Some(source) = obj.metadata.labels.as_ref().and_then(|l| l.get(plan::SOURCE_LABEL)) else { continue };
-            let Some((ns, name)) = source.split_once('.') else { continue };
-            // `local.<dir>` is a local sync, `pkg_<ns>.<name>` a Package's render (its operator
-            // watches those through owner references).
-            if ns == "local" || ns.starts_with("pkg_") || !scope.contains(Some(ns)) {
-                continue;
-            }
-            if tx.unbounded_send(ObjectRef::new(name).within(ns)).is_err() {
-                return;
+            for source in sources {
+                let Some((ns, name)) = source.split_once('.') else { continue };
+                // `local.<dir>` is a local sync, `pkg_<ns>.<name>` a Package's render (its
+                // operator watches those through owner references).
+                if ns == "local" || ns.starts_with("pkg_") || !scope.contains(Some(ns)) {
+                    continue;
+                }
+                if tx.unbounded_send(ObjectRef::new(name).within(ns)).is_err() {
+                    return;
+                }
             }
         }
     });
+}
+
+/// What a drift watch last saw of each managed object (by uid): the source label and a
+/// fingerprint. Objects with a generation change it with their spec, so a change that keeps
+/// generation, labels and annotations is a status update (Job runs, Deployment rollouts), not
+/// drift; objects without one (ConfigMaps, Secrets) are fingerprinted by resourceVersion.
+///
+/// A watch that lost its place (`410 Gone` after an outage longer than etcd keeps history)
+/// lists again and reports no deletions: the objects seen before and missing from the new list
+/// were deleted meanwhile, and their sources are told.
+#[derive(Default)]
+struct Seen {
+    objects: std::collections::HashMap<String, (String, u64)>,
+    relisted: Option<std::collections::HashMap<String, (String, u64)>>,
+    listed_once: bool,
+}
+
+impl Seen {
+    fn fingerprint(m: &k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta) -> u64 {
+        use std::hash::{Hash, Hasher};
+        let mut h = std::collections::hash_map::DefaultHasher::new();
+        match m.generation {
+            Some(g) => (g, &m.labels, &m.annotations, m.deletion_timestamp.is_some()).hash(&mut h),
+            None => m.resource_version.hash(&mut h),
+        }
+        h.finish()
+    }
+
+    /// The sources to tell about an object seen now (none when it did not change).
+    fn apply(&mut self, m: &k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta, listing: bool) -> Vec<String> {
+        let Some(source) = m.labels.as_ref().and_then(|l| l.get(plan::SOURCE_LABEL)).cloned() else { return vec![] };
+        let uid = m.uid.clone().unwrap_or_default();
+        let entry = (source.clone(), Self::fingerprint(m));
+        let before = self.objects.get(&uid).cloned();
+        match (&mut self.relisted, listing) {
+            (Some(next), true) => {
+                next.insert(uid, entry.clone());
+            }
+            _ => {
+                self.objects.insert(uid, entry.clone());
+            }
+        }
+        // The first list of a watch is what the sources applied themselves.
+        let changed = before.as_ref() != Some(&entry) && (!listing || self.listed_once);
+        let mut out: Vec<String> = changed.then_some(source).into_iter().collect();
+        if let Some((old, _)) = before.filter(|(old, _)| changed && *old != entry.0) {
+            out.push(old); // relabelled: the previous owner lost it
+        }
+        out
+    }
+
+    fn delete(&mut self, m: &k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta) -> Vec<String> {
+        let uid = m.uid.clone().unwrap_or_default();
+        let gone = self.objects.remove(&uid).map(|(s, _)| s);
+        gone.or_else(|| m.labels.as_ref().and_then(|l| l.get(plan::SOURCE_LABEL)).cloned()).into_iter().collect()
+    }
+
+    fn relist_start(&mut self) {
+        self.relisted = Some(Default::default());
+    }
+
+    /// Ends a list: objects that were known and are not listed any more were deleted.
+    fn relist_done(&mut self) -> Vec<String> {
+        let Some(next) = self.relisted.take() else { return vec![] };
+        let mut gone: Vec<String> =
+            self.objects.iter().filter(|(uid, _)| !next.contains_key(*uid)).map(|(_, (s, _))| s.clone()).collect();
+        gone.sort();
+        gone.dedup();
+        self.objects = next;
+        self.listed_once = true;
+        gone
+    }
 }
 
 /// Reconciles one GitSource inside a `sync` tracing span carrying the source and, once
@@ -282,23 +345,36 @@ struct Admitted {
 /// The identity and policy checks that come before any fetch: `Err` is the refusal
 /// (reason, message) for the status.
 async fn admit(ctx: &Context, gs: &GitSource) -> Result<Result<Admitted, (&'static str, String)>, Error> {
-    let ns = gs.namespace().unwrap_or_default();
     let policies = ctx.tenancy.policies().await?;
-    let selected = tenancy::Policies::select(&policies, &ns);
-    let identity = match tenancy::identity(&ctx.tenancy.rules, &ns, gs.spec.service_account_name.as_deref()) {
+    let identity = match identity_of(&ctx.tenancy.rules, &policies, gs) {
         Ok(i) => i,
-        Err(message) => return Ok(Err((tenancy::SERVICE_ACCOUNT_REQUIRED, message))),
+        Err(refusal) => return Ok(Err(refusal)),
     };
+    let client = ctx.tenancy.client_for(&ctx.client, &identity)?;
+    Ok(Ok(Admitted { client, identity, policies }))
+}
+
+/// Who `gs` acts as under `rules` and `policies`, or why it may not act at all (reason,
+/// message): the checks that come before any fetch (pure; `dromos plan --source` makes them
+/// too).
+pub(crate) fn identity_of(
+    rules: &tenancy::IdentityRules,
+    policies: &[(String, dromos_crds::SourcePolicySpec)],
+    gs: &GitSource,
+) -> Result<tenancy::Identity, (&'static str, String)> {
+    let ns = gs.namespace().unwrap_or_default();
+    let selected = tenancy::Policies::select(policies, &ns);
+    let identity = tenancy::identity(rules, &ns, gs.spec.service_account_name.as_deref())
+        .map_err(|message| (tenancy::SERVICE_ACCOUNT_REQUIRED, message))?;
     if let tenancy::Identity::ServiceAccount { name, .. } = &identity
         && let Err(v) = selected.check_service_account(name)
     {
-        return Ok(Err((tenancy::POLICY_VIOLATION, format!("spec.serviceAccountName: {v}"))));
+        return Err((tenancy::POLICY_VIOLATION, format!("spec.serviceAccountName: {v}")));
     }
     if let Err(v) = selected.check_repository(&gs.spec.url) {
-        return Ok(Err((tenancy::POLICY_VIOLATION, format!("spec.url: {v}"))));
+        return Err((tenancy::POLICY_VIOLATION, format!("spec.url: {v}")));
     }
-    let client = ctx.tenancy.client_for(&ctx.client, &identity)?;
-    Ok(Ok(Admitted { client, identity, policies }))
+    Ok(identity)
 }
 
 async fn reconcile_in(gs: &GitSource, ctx: &Arc<Context>, span: tracing::Span) -> Result<Action, Error> {
@@ -346,7 +422,10 @@ async fn reconcile_in(gs: &GitSource, ctx: &Arc<Context>, span: tracing::Span) -
                     diagnostics: &tree.diagnostics,
                 },
                 Ok(p) => {
-                    violations = policy_violations(ctx, gs, admitted, &p.tree).await;
+                    violations = {
+                        let mut resolver = ctx.resolver.lock().await;
+                        policy_violations(&ctx.client, &mut resolver, &admitted.policies, gs, &p.tree).await
+                    };
                     if !violations.is_empty() {
                         count_error(ctx, &labels, tenancy::POLICY_VIOLATION);
                         Outcome::Invalid {
@@ -396,14 +475,15 @@ async fn reconcile_in(gs: &GitSource, ctx: &Arc<Context>, span: tracing::Span) -
 /// The SourcePolicy violations of a valid tree, each at its file and line. Whether a kind is
 /// cluster-scoped is asked of the API server (discovery), then of the CRDs the revision
 /// itself defines; a kind known to neither counts as cluster-scoped (the stricter rule).
-async fn policy_violations(
-    ctx: &Context,
+pub(crate) async fn policy_violations(
+    client: &Client,
+    resolver: &mut Resolver,
+    policies: &[(String, dromos_crds::SourcePolicySpec)],
     gs: &GitSource,
-    admitted: &Admitted,
     tree: &dromos_core::Tree,
 ) -> Vec<dromos_core::diag::Diagnostic> {
     let ns = gs.namespace().unwrap_or_default();
-    let selected = tenancy::Policies::select(&admitted.policies, &ns);
+    let selected = tenancy::Policies::select(policies, &ns);
     if selected.names().is_empty() {
         return vec![];
     }
@@ -422,27 +502,26 @@ async fn policy_violations(
         })
         .collect();
     let reads = AtomicUsize::new(0);
-    let mut resolver = ctx.resolver.lock().await;
     for m in &tree.manifests {
         let key = (m.group().to_string(), m.kind.clone());
         if scoped.contains_key(&key) {
             continue;
         }
-        let cluster = match resolver.resolve(&ctx.client, &m.api_version, &m.kind, &reads).await {
+        let cluster = match resolver.resolve(client, &m.api_version, &m.kind, &reads).await {
             Some((_, caps)) => caps.scope == kube::discovery::Scope::Cluster,
             // Unknown to the server and to the revision: the stricter rule.
             None => defined.get(&key).copied().unwrap_or(true),
         };
         scoped.insert(key, cluster);
     }
-    drop(resolver);
     let default_ns = default_namespace(gs);
     selected.check_tree(tree, &gs.name_any(), &default_ns, &|g, k| {
         scoped.get(&(g.to_string(), k.to_string())).copied().unwrap_or(true)
     })
 }
 
-fn default_namespace(gs: &GitSource) -> String {
+/// Where namespaced objects that name no namespace go.
+pub(crate) fn default_namespace(gs: &GitSource) -> String {
     gs.spec.default_namespace.clone().unwrap_or_else(|| gs.namespace().unwrap_or_default())
 }
 
@@ -501,14 +580,10 @@ async fn sync_revision(
     let old = ctx.written.current(gs, gs.status.as_ref()).unwrap_or_default();
     let inventory: Vec<ObjRef> = sync::parse_inventory(old.inventory.iter().map(String::as_str));
     let settings = SyncSettings {
-        source: decisions::source_id(&gs.namespace().unwrap_or_default(), &gs.name_any()),
-        force: gs.spec.force.unwrap_or(false),
-        force_owned: gs.spec.self_heal.unwrap_or(true),
-        plan: decisions::plan_options(&gs.spec),
         concurrency: ctx.opts.write_concurrency,
-        default_namespace: default_namespace(gs),
         limiter: ctx.opts.limiter.clone(),
         scope: ctx.scope.clone(),
+        ..settings(gs)
     };
     // The rendered objects go to the sync (a large revision is not held twice).
     let objects = std::mem::take(&mut prepared.objects);
@@ -536,6 +611,22 @@ async fn sync_revision(
     drop(resolver);
     record_sync(ctx, &outcome, labels);
     Ok(Synced::Synced(Box::new(outcome)))
+}
+
+/// How the sync of `gs` applies and prunes: its source label, force, self-heal, prune and
+/// deletion-guard options, default namespace (serial writes, no client limit, every namespace:
+/// the controller sets its own).
+pub(crate) fn settings(gs: &GitSource) -> SyncSettings {
+    SyncSettings {
+        source: decisions::source_id(&gs.namespace().unwrap_or_default(), &gs.name_any()),
+        force: gs.spec.force.unwrap_or(false),
+        force_owned: gs.spec.self_heal.unwrap_or(true),
+        plan: decisions::plan_options(&gs.spec),
+        concurrency: 1,
+        default_namespace: default_namespace(gs),
+        limiter: None,
+        scope: crate::scope::Scope::All,
+    }
 }
 
 /// Counts a sync in the metrics and the log.
