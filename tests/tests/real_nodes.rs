@@ -1,4 +1,4 @@
-//! The App operator on real nodes: containerd and a kubelet run the containers, the kubelet
+//! Apps and Jobs on real nodes: containerd and a kubelet run the containers, the kubelet
 //! runs the probes Dromos renders from Marathon health checks, and the test talks to the pods
 //! over the nodes' bridge. Needs `tests/cluster/up --real-nodes 1` (CI:
 //! `DROMOS_REAL_NODES=1 tests/cluster/with-cluster cargo test -p dromos-tests --test real_nodes`);
