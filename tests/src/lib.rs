@@ -502,6 +502,8 @@ pub mod images {
     pub const HTTP: &str = "dromos.test/http:1";
     /// `exit-with CODE [SECONDS]`: exits with CODE.
     pub const EXIT: &str = "dromos.test/exit:1";
+    /// The `fetch` init container's image: curl and GNU tar on busybox.
+    pub const FETCH: &str = "dromos.test/fetch:1";
 }
 
 /// The names of the Ready real nodes; panics, with the command to start them, when there are

@@ -1,4 +1,4 @@
-//! The App operator on real nodes: containerd and a kubelet run the containers, the kubelet
+//! Apps and Jobs on real nodes: containerd and a kubelet run the containers, the kubelet
 //! runs the probes Dromos renders from Marathon health checks, and the test talks to the pods
 //! over the nodes' bridge. Needs `tests/cluster/up --real-nodes 1` (CI:
 //! `DROMOS_REAL_NODES=1 tests/cluster/with-cluster cargo test -p dromos-tests --test real_nodes`);
@@ -23,9 +23,14 @@ use std::time::Duration;
 const T: Duration = Duration::from_secs(120);
 
 /// The App operator and the Dromos scheduler scoped to the test's namespace, with the test
-/// HTTP image as the image of Apps that give only `cmd` (Marathon ran those on the agent).
+/// HTTP image as the image of Apps that give only `cmd` (Marathon ran those on the agent) and
+/// the test fetch image for `fetch` URIs.
 fn operator(c: &Client, ns: &TestNamespace) -> (Arc<AppContext>, Task) {
-    let render = dromos_core::RenderOptions { default_image: images::HTTP.into(), ..Default::default() };
+    let render = dromos_core::RenderOptions {
+        default_image: images::HTTP.into(),
+        fetch_image: images::FETCH.into(),
+        ..Default::default()
+    };
     let opts = ManagerOptions {
         scope: dromos::scope::Scope::namespace(ns.name.clone()),
         apps: Some(apps::Options { concurrency: 4, render }),
@@ -357,5 +362,91 @@ async fn job_runs_succeed_on_exit_0_and_fail_after_their_retries_on_exit_1() {
     // The failed parent's child never ran.
     let orphan = jobs.get("after-bad").await.unwrap();
     assert!(st(&orphan).runs.is_empty(), "{:#?}", st(&orphan).runs);
+    ns.delete().await;
+}
+
+/// Serves `files` (path -> bytes) over HTTP/1.0 on `addr` until dropped; returns the bound
+/// address and the paths requested so far.
+async fn serve_files(
+    addr: &str,
+    files: Vec<(&'static str, Vec<u8>)>,
+) -> (String, Arc<std::sync::Mutex<Vec<String>>>, tokio::task::JoinHandle<()>) {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let listener = tokio::net::TcpListener::bind(addr).await.unwrap_or_else(|e| panic!("bind {addr}: {e}"));
+    let bound = listener.local_addr().unwrap().to_string();
+    let seen = Arc::new(std::sync::Mutex::new(Vec::new()));
+    let log = seen.clone();
+    let files = Arc::new(files);
+    let server = tokio::spawn(async move {
+        loop {
+            let Ok((mut s, _)) = listener.accept().await else { return };
+            let (files, log) = (files.clone(), log.clone());
+            tokio::spawn(async move {
+                let mut buf = vec![0u8; 4096];
+                let n = s.read(&mut buf).await.unwrap_or(0);
+                let req = String::from_utf8_lossy(&buf[..n]).into_owned();
+                let path = req.split_whitespace().nth(1).unwrap_or("").to_string();
+                log.lock().unwrap().push(path.clone());
+                let answer = match files.iter().find(|(p, _)| *p == path) {
+                    Some((_, body)) => {
+                        let mut a = format!("HTTP/1.0 200 OK\r\nContent-Length: {}\r\n\r\n", body.len()).into_bytes();
+                        a.extend_from_slice(body);
+                        a
+                    }
+                    None => b"HTTP/1.0 404 Not Found\r\nContent-Length: 0\r\n\r\n".to_vec(),
+                };
+                let _ = s.write_all(&answer).await;
+            });
+        }
+    });
+    (bound, seen, server)
+}
+
+/// An App's `fetch` URIs are downloaded by its init container (the test fetch image) from a
+/// server of the test on the nodes' bridge, extracted into the sandbox, and used by `cmd`.
+#[tokio::test]
+async fn fetch_uris_are_downloaded_and_extracted_into_the_sandbox() {
+    let c = client().await;
+    install_crds(&c).await;
+    let nodes = real_nodes(&c).await;
+    // The bridge's own address (the pods' gateway, 10.X.0.1) is where pods reach this machine.
+    let node: k8s_openapi::api::core::v1::Node = kube::Api::all(c.clone()).get(&nodes[0]).await.unwrap();
+    let ip = node.status.unwrap().addresses.unwrap().into_iter().find(|a| a.type_ == "InternalIP").unwrap().address;
+    let gateway = format!("{}.0.1", ip.rsplitn(3, '.').nth(2).unwrap());
+    let site = tempfile::tempdir().unwrap();
+    std::fs::create_dir(site.path().join("site")).unwrap();
+    std::fs::write(site.path().join("site/index.html"), "fetched and extracted\n").unwrap();
+    let tar = std::process::Command::new("tar")
+        .args(["-czf", "site.tar.gz", "site"])
+        .current_dir(site.path())
+        .status()
+        .expect("tar");
+    assert!(tar.success());
+    let tgz = std::fs::read(site.path().join("site.tar.gz")).unwrap();
+    let (addr, seen, _server) =
+        serve_files(&format!("{gateway}:0"), vec![("/site.tar.gz", tgz), ("/note.txt", b"a note\n".to_vec())]).await;
+
+    let ns = TestNamespace::new(&c, "real-fetch").await;
+    let (_ctx, _task) = operator(&c, &ns);
+    let spec = json!({
+        "instances": 1, "cpus": 0.05, "mem": 16,
+        "cmd": "cp $MESOS_SANDBOX/note.txt $MESOS_SANDBOX/site/ && exec httpd -f -p $PORT0 -h $MESOS_SANDBOX/site",
+        "fetch": [{"uri": format!("http://{addr}/site.tar.gz")}, {"uri": format!("http://{addr}/note.txt")}],
+        "portDefinitions": [{"port": 0, "name": "http"}],
+        "acceptedResourceRoles": [REAL_ROLE],
+        "healthChecks": [{"protocol": "TCP", "portIndex": 0, "gracePeriodSeconds": 30,
+                          "intervalSeconds": 2, "timeoutSeconds": 1}]
+    });
+    ns.api::<App>().create(&PostParams::default(), &app("site", spec)).await.unwrap();
+    app_where(&ns, "site", "Running, 1 healthy", |a| state(a) == "Running" && counts(a).1 == 1).await;
+    let pod = the_pod(&ns, "site").await;
+    let at = format!("{}:10000", pod_ip(&pod));
+    assert_eq!(http_get(&at, "/index.html").await, Some((200, "fetched and extracted\n".into())));
+    assert_eq!(http_get(&at, "/note.txt").await, Some((200, "a note\n".into())));
+    let mut requested = seen.lock().unwrap().clone();
+    requested.sort();
+    assert_eq!(requested, ["/note.txt", "/site.tar.gz"], "each URI fetched once, by the init container");
+    let init = pod.spec.as_ref().unwrap().init_containers.as_ref().expect("a fetch init container");
+    assert_eq!(init[0].image.as_deref(), Some(images::FETCH));
     ns.delete().await;
 }
