@@ -25,8 +25,13 @@ pub fn render_reference() -> Vec<(String, String)> {
             schema(c).and_then(|s| s["properties"]["spec"]["description"].as_str().map(one_line)).unwrap_or_default();
         let _ = writeln!(index, "* [{}]({}): {summary}", c.spec.names.kind, file_name(c));
     }
+    index.push_str(
+        "\nWhat Dromos does with each field (rendered, used by a controller, refused, or no effect and why): \
+         [fields.md](fields.md).\n",
+    );
     index.push_str("\nRegenerate with `cargo run -p dromos -- crds` after changing `crds/src`.\n");
     files.push(("README.md".into(), index));
+    files.push(("fields.md".into(), format!("{HEADER}{}", dromos_core::fields::render_markdown(&dromos_crds::KINDS))));
     files
 }
 
@@ -270,7 +275,9 @@ mod tests {
     #[test]
     fn every_kind_has_a_page_listing_every_spec_field() {
         let files = render_reference();
-        assert_eq!(files.len(), dromos_crds::crds().len() + 1);
+        assert_eq!(files.len(), dromos_crds::crds().len() + 2, "a page per kind, the index and fields.md");
+        let fields = &files.iter().find(|(n, _)| n == "fields.md").expect("fields.md").1;
+        assert!(fields.contains("| `spec.backoffSeconds` | refused by validation"), "{fields}");
         let app = &files.iter().find(|(n, _)| n == "app.md").expect("app.md").1;
         for f in
             ["`spec.instances`", "`spec.container.docker.image`", "`spec.constraints`", "`status.conditions[].type`"]

@@ -82,7 +82,7 @@ pub struct DockerSpec {
     /// equivalent and are reported as warnings.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub parameters: Vec<KeyValue>,
-    /// Credentials for a private registry: the name of a docker-registry Secret.
+    /// Credentials for a private registry: becomes the pod's `imagePullSecrets`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub pull_config: Option<PullConfig>,
 }
@@ -99,7 +99,9 @@ pub struct KeyValue {
 /// Registry credentials.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
 pub struct PullConfig {
-    /// Name of the secret (in `secrets`) or Kubernetes Secret holding the docker config.
+    /// An entry of `secrets` (its source names the Secret) or the name of a Secret of type
+    /// `kubernetes.io/dockerconfigjson` in the same namespace. A DC/OS path such as
+    /// `/shop/registry` names the Secret `shop-registry`.
     pub secret: String,
 }
 

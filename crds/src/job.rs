@@ -124,7 +124,9 @@ pub struct JobRun {
     /// Placement constraints.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub placement: Option<JobPlacement>,
-    /// Maximum seconds Metronome waited before launching. Default 3600.
+    /// Seconds an attempt may wait for its pod to start (Metronome's meaning, whatever
+    /// triggered the run); after that the run fails (`MaxLaunchDelayExceeded`) and its batch
+    /// Job is deleted. Default 3600, at least 1.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub max_launch_delay: Option<i64>,
     /// Restart policy.

@@ -10,6 +10,7 @@ pub mod conditions;
 pub mod constraints;
 pub mod decision;
 pub mod diag;
+pub mod fields;
 pub mod gitsource;
 pub mod giturl;
 pub mod ids;

@@ -133,13 +133,17 @@ pub struct AppSpec {
     /// healthy before this one starts or upgrades.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub dependencies: Vec<String>,
-    /// Initial restart delay in seconds. Default 1.
+    /// Marathon's initial launch delay after a failed instance. Not supported: refused by
+    /// validation, because the kubelet restarts a crashed container in place with its own
+    /// back-off (10 s doubling to 5 min), which no pod field changes.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub backoff_seconds: Option<f64>,
-    /// Factor applied to the delay after each failed start. Default 1.15, at least 1.
+    /// Marathon's launch delay factor. Not supported: refused by validation (see
+    /// `backoffSeconds`).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub backoff_factor: Option<f64>,
-    /// Upper bound of the restart delay in seconds. Default 300.
+    /// Marathon's upper bound of the launch delay. Not supported: refused by validation (see
+    /// `backoffSeconds`).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub max_launch_delay_seconds: Option<f64>,
     /// Which instances are killed first on scale-down: YOUNGEST_FIRST (default) or OLDEST_FIRST.

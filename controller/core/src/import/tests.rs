@@ -46,6 +46,23 @@ fn what_cannot_be_carried_is_reported_field_by_field() {
 }
 
 #[test]
+fn marathon_back_off_is_left_out_a_note_for_defaults_dropped_otherwise() {
+    let app = json!({"id": "/a/b", "cmd": "x", "backoffSeconds": 1, "backoffFactor": 1.15,
+        "maxLaunchDelaySeconds": 900});
+    let i = run(Flavor::Marathon, &[("a.json", app)]);
+    assert_eq!(
+        paths(&i.report),
+        vec![
+            ("$.backoffFactor", Effect::Note),
+            ("$.backoffSeconds", Effect::Note),
+            ("$.maxLaunchDelaySeconds", Effect::Dropped),
+        ]
+    );
+    let s = spec(&i, "a/b.app.yaml");
+    assert!(s.get("backoffSeconds").is_none() && s.get("maxLaunchDelaySeconds").is_none(), "{s}");
+}
+
+#[test]
 fn package_labels_make_a_package_with_decoded_options() {
     use base64::Engine as _;
     let opts = base64::engine::general_purpose::STANDARD.encode(br#"{"brokers": {"count": 5}}"#);

@@ -3,7 +3,7 @@
 //! that did not start within the starting deadline, a Job deleted under a run).
 
 use super::names::attempt_name;
-use super::policy::{retry_at, starting_deadline};
+use super::policy::{max_launch_delay, retry_at, starting_deadline};
 use super::record::{fail_run, has_run};
 use super::types::{AttemptState, Decision, Finished, Inputs, NewAttempt, RunTrigger};
 use crate::time::{Instant, fmt_time, parse_time};
@@ -89,9 +89,7 @@ fn advance_run(inp: &Inputs, r: &mut JobRunRecord, d: &mut Decision) {
     match &a.finished {
         Some(f) if f.succeeded => succeed(r, d, n, f.at),
         Some(f) => attempt_failed(inp, r, d, n, f),
-        None if a.started.is_none() && r.trigger.as_deref() == Some("schedule") && !inp.spec.schedules.is_empty() => {
-            check_starting_deadline(inp, r, d, n, a);
-        }
+        None if a.started.is_none() => check_launch_deadline(inp, r, d, n, a),
         None => {}
     }
 }
@@ -135,22 +133,30 @@ fn attempt_failed(inp: &Inputs, r: &mut JobRunRecord, d: &mut Decision, n: u32, 
     r.message = Some(msg);
 }
 
-/// A scheduled attempt whose pod has not started: fail the run once the starting deadline
-/// has passed since the attempt was created, and delete its Job.
-fn check_starting_deadline(inp: &Inputs, r: &mut JobRunRecord, d: &mut Decision, n: u32, a: &AttemptState) {
-    let deadline = starting_deadline(inp.spec);
+/// An attempt whose pod has not started: fail the run once its launch limit has passed since
+/// the attempt was created, and delete its Job. The limit is `run.maxLaunchDelay`, or a
+/// Metronome schedule's starting deadline for a scheduled run when that is earlier.
+fn check_launch_deadline(inp: &Inputs, r: &mut JobRunRecord, d: &mut Decision, n: u32, a: &AttemptState) {
+    let mut limit = (max_launch_delay(inp.spec), "MaxLaunchDelayExceeded", "run.maxLaunchDelay");
+    if r.trigger.as_deref() == Some("schedule") && !inp.spec.schedules.is_empty() {
+        let deadline = starting_deadline(inp.spec);
+        if deadline <= limit.0 {
+            limit = (deadline, "StartingDeadlineExceeded", "startingDeadlineSeconds");
+        }
+    }
+    let (deadline, reason, field) = limit;
     // The API server keeps creation times in whole seconds: count from the end of that
     // second, so the deadline never passes early.
-    let limit = a.created + chrono::Duration::seconds(1) + deadline;
-    if inp.now < limit {
-        d.wake_by(limit);
+    let at = a.created + chrono::Duration::seconds(1) + deadline;
+    if inp.now < at {
+        d.wake_by(at);
         return;
     }
     let msg = format!(
-        "StartingDeadlineExceeded: attempt {n} did not start within startingDeadlineSeconds ({} s) of its creation{}",
+        "{reason}: attempt {n} did not start within {field} ({} s) of its creation{}",
         deadline.num_seconds(),
         a.waiting.as_ref().map(|w| format!("; its pod is pending: {w}")).unwrap_or_default()
     );
-    fail_run(r, d, inp.now, "StartingDeadlineExceeded", msg);
+    fail_run(r, d, inp.now, reason, msg);
     d.delete.push(a.name.clone());
 }

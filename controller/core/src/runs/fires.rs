@@ -72,8 +72,8 @@ fn fire(inp: &Inputs, base: &str, trigger: &Trigger, handled: Instant, latest: I
 /// Why a run does not start while [`super::MAX_ACTIVE_RUNS`] are active.
 pub(super) fn too_many_active(status: &JobStatus) -> String {
     format!(
-        "skipped: {} runs are active, the most a Job may have; runs that hang need \
-         run.activeDeadlineSeconds (maxLaunchDelay) or concurrencyPolicy FORBID",
+        "skipped: {} runs are active, the most a Job may have; runs whose pods never start end \
+         after run.maxLaunchDelay, runs that hang need concurrencyPolicy FORBID",
         active_ids(status).len()
     )
 }

@@ -15,6 +15,8 @@
 //!   Skipped); a dependency trigger waits until the active run ends; manual runs always start.
 //! * **Starting deadline** (Metronome schedules only, as in Metronome): an attempt whose pod has
 //!   not started within it after the attempt was created fails the run; its Job is deleted.
+//! * **Launch delay** (Metronome's `run.maxLaunchDelay`, default 3600 s, every trigger): the
+//!   same for any attempt, whatever started its run; the earlier of the two limits applies.
 //! * **Retries**: `restart.policy: ON_FAILURE` starts a new attempt after each failure while the
 //!   run is younger than `activeDeadlineSeconds` (forever without it); a running attempt is never
 //!   killed for it. Otherwise `retries` (Chronos; default 2 for Chronos-style jobs, 0 for
@@ -55,6 +57,8 @@ pub const HISTORY_LIMIT: usize = 10;
 pub const MAX_ACTIVE_RUNS: usize = 20;
 /// Metronome's default `startingDeadlineSeconds`; also the catch-up window of Chronos schedules.
 pub const DEFAULT_STARTING_DEADLINE_SECS: i64 = 900;
+/// Metronome's default `run.maxLaunchDelay`: seconds an attempt may wait for its pod to start.
+pub const DEFAULT_MAX_LAUNCH_DELAY_SECS: i64 = 3600;
 /// Retries of Chronos-style jobs (an ISO 8601 schedule or parents) that give none.
 pub const CHRONOS_DEFAULT_RETRIES: i32 = 2;
 /// Delay before the second attempt; doubles per attempt.

@@ -1,7 +1,10 @@
 //! What a Job's spec says about its runs (pure): its time-based trigger, concurrency policy,
 //! whether it is enabled, its starting deadline and when a failed attempt is retried.
 
-use super::{CHRONOS_DEFAULT_RETRIES, DEFAULT_STARTING_DEADLINE_SECS, RETRY_BACKOFF_MAX_SECS, RETRY_BACKOFF_SECS};
+use super::{
+    CHRONOS_DEFAULT_RETRIES, DEFAULT_MAX_LAUNCH_DELAY_SECS, DEFAULT_STARTING_DEADLINE_SECS, RETRY_BACKOFF_MAX_SECS,
+    RETRY_BACKOFF_SECS,
+};
 use crate::schedule::{self, CronTrigger, IntervalTrigger, Start, Trigger};
 use crate::time::{Instant, fmt_time, parse_time};
 use dromos_crds::job::{ConcurrencyPolicy, JobSpec, JobStatus, RestartPolicy, ScheduleAnchor};
@@ -98,4 +101,9 @@ pub(super) fn starting_deadline(spec: &JobSpec) -> chrono::Duration {
     crate::time::seconds(
         spec.schedules.first().and_then(|s| s.starting_deadline_seconds).unwrap_or(DEFAULT_STARTING_DEADLINE_SECS),
     )
+}
+
+/// How long any attempt may wait for its pod to start: Metronome's `run.maxLaunchDelay`.
+pub(super) fn max_launch_delay(spec: &JobSpec) -> chrono::Duration {
+    crate::time::seconds(spec.run.max_launch_delay.unwrap_or(DEFAULT_MAX_LAUNCH_DELAY_SECS))
 }

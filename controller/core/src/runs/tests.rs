@@ -262,6 +262,54 @@ fn a_run_whose_pod_does_not_start_in_time_fails_with_the_reason() {
 }
 
 #[test]
+fn max_launch_delay_fails_a_manual_run_whose_pod_does_not_start() {
+    let mut spec = JobSpec { run: JobRun { cmd: Some("true".into()), ..Default::default() }, ..Default::default() };
+    spec.run.max_launch_delay = Some(120);
+    let mut s = Sim::new(spec, "2026-05-01T10:00:00Z");
+    s.request = Some("2026-05-01T10:00:05Z".into());
+    assert_eq!(names(&s.step("2026-05-01T10:00:06Z")), vec!["backup-m1777629605000"]);
+    let d = s.step("2026-05-01T10:02:06Z");
+    assert!(d.delete.is_empty(), "not before 120 s after the end of the creation second");
+    assert_eq!(d.wake_at, Some(t("2026-05-01T10:02:07Z")));
+    let d = s.step("2026-05-01T10:02:07Z");
+    assert_eq!(d.delete, vec!["backup-m1777629605000"]);
+    assert_eq!(d.events[0].reason, "MaxLaunchDelayExceeded");
+    let msg = s.status.runs[0].message.clone().unwrap();
+    assert!(
+        msg.starts_with("MaxLaunchDelayExceeded: attempt 1 did not start within run.maxLaunchDelay (120 s)"),
+        "{msg}"
+    );
+    assert_eq!(s.status.failure_count, 1);
+}
+
+#[test]
+fn max_launch_delay_defaults_to_an_hour_and_a_started_pod_is_never_failed_for_it() {
+    let spec = JobSpec { run: JobRun { cmd: Some("true".into()), ..Default::default() }, ..Default::default() };
+    let mut s = Sim::new(spec.clone(), "2026-05-01T10:00:00Z");
+    s.request = Some("2026-05-01T10:00:05Z".into());
+    s.step("2026-05-01T10:00:06Z");
+    assert!(s.step("2026-05-01T11:00:06Z").delete.is_empty());
+    assert_eq!(s.step("2026-05-01T11:00:07Z").delete, vec!["backup-m1777629605000"]);
+    let mut s = Sim::new(spec, "2026-05-01T10:00:00Z");
+    s.request = Some("2026-05-01T10:00:05Z".into());
+    s.step("2026-05-01T10:00:06Z");
+    s.start("backup-m1777629605000", "2026-05-01T10:59:00Z");
+    let d = s.step("2026-05-01T13:00:00Z");
+    assert!(d.delete.is_empty() && s.status.failure_count == 0, "{:?}", s.status.runs);
+}
+
+#[test]
+fn the_earlier_of_max_launch_delay_and_the_starting_deadline_applies_to_scheduled_runs() {
+    let mut spec = cron("0 * * * *");
+    spec.schedules[0].starting_deadline_seconds = Some(600);
+    spec.run.max_launch_delay = Some(60);
+    let mut s = Sim::new(spec, "2026-05-01T09:30:00Z");
+    s.step("2026-05-01T10:00:00Z");
+    let d = s.step("2026-05-01T10:01:01Z");
+    assert_eq!(d.events[0].reason, "MaxLaunchDelayExceeded");
+}
+
+#[test]
 fn chronos_retries_back_off_then_fail() {
     let spec = iso("R1/2026-05-01T10:00:00Z/PT1H", "false");
     let mut s = Sim::new(spec, "2026-05-01T09:00:00Z");

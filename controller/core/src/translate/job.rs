@@ -2,8 +2,8 @@
 //! shows, and the batch/v1 Job of one attempt of a run.
 
 use super::pod::{
-    command_of, env_vars, fetch_container, field_env, image_pull_policy, merge_env, plain_env, resources,
-    sandbox_mount, sandbox_path, sandbox_volume, secret_ref,
+    command_of, env_vars, fetch_container, field_env, image_pull_policy, image_pull_secrets, merge_env, plain_env,
+    resources, sandbox_mount, sandbox_path, sandbox_volume, secret_ref,
 };
 use super::{
     Expansion, ID_ANNOTATION, JOB_LABEL, ROLE_KEY, RenderOptions, SANDBOX, base_labels, to_value, user_labels,
@@ -55,23 +55,32 @@ pub fn job_pod_template(namespace: Option<&str>, name: &str, job: &Job, opts: &R
                 env: Some(merge_env(injected, env_vars(&r.env, &r.secrets))),
                 resources: Some(resources(cpus, mem, disk, gpus, None)),
                 volume_mounts: Some(mounts),
-                security_context: r
-                    .docker
-                    .as_ref()
-                    .and_then(|d| d.privileged)
-                    .filter(|p| *p)
-                    .map(|p| SecurityContext { privileged: Some(p), ..Default::default() }),
+                security_context: run_security_context(r),
                 ..Default::default()
             }],
             init_containers: fetch_container(&r.artifacts, &opts.fetch_image).map(|c| vec![c]),
             volumes: Some(volumes),
             affinity: native.affinity(),
             tolerations: role_tolerations(&native),
+            image_pull_secrets: image_pull_secrets(r.docker.as_ref(), &r.secrets),
             termination_grace_period_seconds: r.task_kill_grace_period_seconds.map(|g| g.ceil() as i64),
             enable_service_links: Some(false),
             ..Default::default()
         }),
     }
+}
+
+/// Privileged (`docker.privileged` or `ucr.privileged`) and a numeric `user` as runAsUser; a
+/// user name is a render warning (Kubernetes needs a uid), as for Apps.
+fn run_security_context(r: &JobRun) -> Option<SecurityContext> {
+    let privileged =
+        r.docker.as_ref().and_then(|d| d.privileged).or(r.ucr.as_ref().and_then(|u| u.privileged)).filter(|p| *p);
+    let uid = r.user.as_deref().and_then(|u| u.parse::<i64>().ok());
+    (privileged.is_some() || uid.is_some()).then(|| SecurityContext {
+        privileged,
+        run_as_user: uid,
+        ..Default::default()
+    })
 }
 
 /// The run's volumes (host paths and secrets) and their mounts, after the sandbox.
@@ -171,7 +180,20 @@ pub fn render_job(m: &Manifest, job: &Job, opts: &RenderOptions) -> Expansion {
     let template = job_pod_template(m.namespace.as_deref(), &m.name, job, opts);
     let mut labels = base_labels("Job");
     labels.insert(JOB_LABEL.into(), m.name.clone());
-    let constraints = job.spec.run.placement.as_ref().map(|p| p.constraints.as_slice()).unwrap_or(&[]);
+    let r = &job.spec.run;
+    if let Some(u) = r.user.as_deref().filter(|u| u.parse::<i64>().is_err()) {
+        exp.warnings.push((
+            "spec.run.user".into(),
+            format!("user `{u}` is a name; Kubernetes needs a numeric uid, so the image's user is kept"),
+        ));
+    }
+    if r.docker.as_ref().is_some_and(|d| !d.parameters.is_empty()) {
+        exp.warnings.push((
+            "spec.run.docker.parameters".into(),
+            "docker parameters have no Kubernetes equivalent and are ignored".into(),
+        ));
+    }
+    let constraints = r.placement.as_ref().map(|p| p.constraints.as_slice()).unwrap_or(&[]);
     for (i, c) in constraints.iter().enumerate() {
         let literal = constraints::literal_alternatives(c.value.as_deref().unwrap_or("")).is_some();
         if matches!(c.operator.as_str(), "LIKE" | "UNLIKE") && !literal {
@@ -261,6 +283,25 @@ mod tests {
             "spec": {"run": {"cmd": "true", "placement": {"constraints": constraints}}}
         }))
         .unwrap()
+    }
+
+    #[test]
+    fn pull_config_privileged_and_user_reach_the_run_pod() {
+        let j: Job = serde_json::from_value(serde_json::json!({
+            "apiVersion": "dromos.io/v1alpha1", "kind": "Job", "metadata": {"name": "j"},
+            "spec": {"run": {"cmd": "true", "user": "1000",
+                "ucr": {"image": {"id": "registry.example.com/batch:1"}, "privileged": true},
+                "docker": {"image": "registry.example.com/batch:1", "pullConfig": {"secret": "pull"}},
+                "secrets": {"pull": {"source": "ops/registry"}}}}
+        }))
+        .unwrap();
+        let spec = job_pod_template(Some("ops"), "j", &j, &RenderOptions::default()).spec.unwrap();
+        assert_eq!(spec.image_pull_secrets.unwrap()[0].name, "ops-registry");
+        let sc = spec.containers[0].security_context.clone().unwrap();
+        assert_eq!((sc.privileged, sc.run_as_user), (Some(true), Some(1000)));
+        let plain = job(serde_json::json!([]));
+        let spec = job_pod_template(Some("ns"), "j", &plain, &RenderOptions::default()).spec.unwrap();
+        assert!(spec.image_pull_secrets.is_none() && spec.containers[0].security_context.is_none());
     }
 
     #[test]

@@ -12,6 +12,7 @@ mod pod;
 
 pub use app::{DYNAMIC_PORT_BASE, render_app};
 pub use job::{job_pod_template, render_job, render_run};
+pub use pod::pull_secret_name;
 
 use crate::constraints;
 use k8s_openapi::apimachinery::pkg::api::resource::Quantity;

@@ -5,10 +5,10 @@ use super::SANDBOX;
 use super::{cpu_quantity, mib_quantity};
 use dromos_crds::EnvValue;
 use dromos_crds::app::ResourceLimit;
-use dromos_crds::common::{FetchUri, SecretSource};
+use dromos_crds::common::{DockerSpec, FetchUri, SecretSource};
 use k8s_openapi::api::core::v1::{
-    Container, EmptyDirVolumeSource, EnvVar, EnvVarSource, ObjectFieldSelector, ResourceRequirements,
-    SecretKeySelector, Volume, VolumeMount,
+    Container, EmptyDirVolumeSource, EnvVar, EnvVarSource, LocalObjectReference, ObjectFieldSelector,
+    ResourceRequirements, SecretKeySelector, Volume, VolumeMount,
 };
 use k8s_openapi::apimachinery::pkg::api::resource::Quantity;
 use std::collections::BTreeMap;
@@ -27,6 +27,23 @@ pub fn secret_ref(name: &str, secrets: &BTreeMap<String, SecretSource>) -> (Stri
             (rest.join("-"), key.to_string())
         }
     }
+}
+
+/// The Secret of `pullConfig.secret`: an entry of `secrets` (its source) or a Secret name. A
+/// pull secret is a whole Secret of type `kubernetes.io/dockerconfigjson`, never one key, so a
+/// DC/OS path (`/shop/registry`) becomes one name with its segments joined (`shop-registry`).
+pub fn pull_secret_name(secret: &str, secrets: &BTreeMap<String, SecretSource>) -> String {
+    let source = secrets.get(secret).map(|s| s.source.as_str()).unwrap_or(secret);
+    source.trim_start_matches('/').replace('/', "-")
+}
+
+/// `imagePullSecrets` of a pod from Marathon's and Metronome's `docker.pullConfig`.
+pub fn image_pull_secrets(
+    docker: Option<&DockerSpec>,
+    secrets: &BTreeMap<String, SecretSource>,
+) -> Option<Vec<LocalObjectReference>> {
+    let pull = docker?.pull_config.as_ref()?;
+    Some(vec![LocalObjectReference { name: pull_secret_name(&pull.secret, secrets) }])
 }
 
 /// The user's environment: values, and secrets as references.

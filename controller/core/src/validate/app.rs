@@ -2,7 +2,7 @@
 //! upgrade and restart settings, placement. Ports live in [`super::ports`], health and
 //! readiness checks in [`super::health`].
 
-use super::{check_env, check_resources, health, ports};
+use super::{check_env, check_pull_config, check_resources, health, ports};
 use crate::app::{Model, image, is_resident};
 use crate::diag::Diagnostic;
 use crate::ids;
@@ -166,6 +166,8 @@ fn check_app_resources(m: &Manifest, app: &App, out: &mut Vec<Diagnostic>) {
 fn check_env_and_secrets(m: &Manifest, app: &App, out: &mut Vec<Diagnostic>) {
     let s = &app.spec;
     check_env(m, "spec.env", &s.env, &s.secrets, out);
+    let docker = s.container.as_ref().and_then(|c| c.docker.as_ref());
+    check_pull_config(m, "spec.container.docker", docker, &s.secrets, out);
     for (name, src) in &s.secrets {
         if src.source.trim().is_empty() {
             out.push(m.error("invalid-value", &format!("spec.secrets.{name}.source"), "secret source is empty"));
@@ -279,19 +281,33 @@ fn check_upgrade(m: &Manifest, app: &App, out: &mut Vec<Diagnostic>) {
 /// Backoff, unreachable strategy, grace period, fetch.
 fn check_restarts(m: &Manifest, app: &App, out: &mut Vec<Diagnostic>) {
     let s = &app.spec;
-    if let Some(f) = s.backoff_factor
-        && f < 1.0
-    {
-        out.push(m.error("out-of-range", "spec.backoffFactor", format!("backoffFactor {f} must be at least 1")));
-    }
-    for (f, v) in [
-        ("backoffSeconds", s.backoff_seconds),
-        ("maxLaunchDelaySeconds", s.max_launch_delay_seconds),
-        ("taskKillGracePeriodSeconds", s.task_kill_grace_period_seconds),
+    // Marathon's launch delay has no Kubernetes form: the kubelet restarts a crashed container
+    // in place with its own back-off, which no pod field changes. Refused rather than ignored.
+    for (f, set) in [
+        ("backoffSeconds", s.backoff_seconds.is_some()),
+        ("backoffFactor", s.backoff_factor.is_some()),
+        ("maxLaunchDelaySeconds", s.max_launch_delay_seconds.is_some()),
     ] {
-        if v.is_some_and(|v| v < 0.0) {
-            out.push(m.error("out-of-range", &format!("spec.{f}"), format!("{f} must be 0 or more")));
+        if set {
+            out.push(
+                m.error(
+                    "unsupported-field",
+                    &format!("spec.{f}"),
+                    format!(
+                        "{f} is not supported: the kubelet restarts a crashed instance in place with its own \
+                         back-off (10 s, doubling up to 5 min), which no App field can change"
+                    ),
+                )
+                .with_hint(format!("remove `{f}`; docs/dcos/apps.md, \"Restarts and back-off\", says what applies")),
+            );
         }
+    }
+    if s.task_kill_grace_period_seconds.is_some_and(|v| v < 0.0) {
+        out.push(m.error(
+            "out-of-range",
+            "spec.taskKillGracePeriodSeconds",
+            "taskKillGracePeriodSeconds must be 0 or more",
+        ));
     }
     match &s.unreachable_strategy {
         Some(UnreachableStrategy::Word(w)) if w != "disabled" => {

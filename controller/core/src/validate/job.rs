@@ -1,6 +1,6 @@
 //! Validation of one Job alone (pure): what runs, resources, placement, schedules.
 
-use super::{check_env, check_resources};
+use super::{check_env, check_pull_config, check_resources};
 use crate::constraints;
 use crate::diag::Diagnostic;
 use crate::ids;
@@ -38,6 +38,7 @@ pub(super) fn validate_job(m: &Manifest, job: &Job, out: &mut Vec<Diagnostic>) {
     }
     check_resources(m, "spec.run", r.cpus, r.mem, r.disk, r.gpus, out);
     check_env(m, "spec.run.env", &r.env, &r.secrets, out);
+    check_pull_config(m, "spec.run.docker", r.docker.as_ref(), &r.secrets, out);
     check_job_placement(m, job, out);
     if let Some(rs) = &r.restart
         && rs.active_deadline_seconds.is_some_and(|v| v < 0)

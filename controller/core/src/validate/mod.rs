@@ -60,6 +60,35 @@ fn check_env(
     }
 }
 
+/// `docker.pullConfig.secret` under `base`: it must name a Secret Kubernetes accepts once
+/// mapped (translate::pod::pull_secret_name), since the pod refers to it by that name.
+fn check_pull_config(
+    m: &Manifest,
+    base: &str,
+    docker: Option<&dromos_crds::common::DockerSpec>,
+    secrets: &BTreeMap<String, dromos_crds::common::SecretSource>,
+    out: &mut Vec<Diagnostic>,
+) {
+    let Some(pull) = docker.and_then(|d| d.pull_config.as_ref()) else { return };
+    let p = format!("{base}.pullConfig.secret");
+    let name = crate::translate::pull_secret_name(&pull.secret, secrets);
+    if let Err(e) = crate::ids::check_dns_subdomain(&name) {
+        let via = if secrets.contains_key(&pull.secret) {
+            format!(" (the source of `secrets.{}`)", pull.secret)
+        } else {
+            String::new()
+        };
+        out.push(
+            m.error(
+                "invalid-value",
+                &p,
+                format!("pullConfig names the Secret `{name}`{via}, which is not a valid Secret name: {e}"),
+            )
+            .with_hint("name a Secret of type kubernetes.io/dockerconfigjson in the same namespace"),
+        );
+    }
+}
+
 /// cpus, mem, disk and gpus under `base`.
 fn check_resources(
     m: &Manifest,

@@ -77,7 +77,19 @@ fn table_of_app_rules() {
             "unknown-port",
             "spec.readinessChecks[0].portName",
         ),
-        ("  cmd: x\n  backoffFactor: 0.5\n", "out-of-range", "spec.backoffFactor"),
+        ("  cmd: x\n  backoffFactor: 1.15\n", "unsupported-field", "spec.backoffFactor"),
+        ("  cmd: x\n  backoffSeconds: 1\n", "unsupported-field", "spec.backoffSeconds"),
+        ("  cmd: x\n  maxLaunchDelaySeconds: 300\n", "unsupported-field", "spec.maxLaunchDelaySeconds"),
+        (
+            "  container: {docker: {image: i, pullConfig: {secret: Reg_Cred}}}\n",
+            "invalid-value",
+            "spec.container.docker.pullConfig.secret",
+        ),
+        (
+            "  container: {docker: {image: i, pullConfig: {secret: p}}}\n  secrets: {p: {source: /a/B}}\n",
+            "invalid-value",
+            "spec.container.docker.pullConfig.secret",
+        ),
         (
             "  cmd: x\n  unreachableStrategy: {inactiveAfterSeconds: 600, expungeAfterSeconds: 60}\n",
             "out-of-range",

@@ -2,7 +2,7 @@
 //! (networking, ports, `uris`), health checks fit Dromos' rules, then the schema walk.
 
 use super::constraints::convert_constraints;
-use super::{APP_STATE, Site, Walk, is_package, start};
+use super::{APP_STATE, Site, Walk, drop_backoff, is_package, start};
 use crate::import::{Cx, Effect, State, carry, idx, is_empty, key, spec_schema};
 use serde_json::{Map, Value, json};
 
@@ -74,6 +74,11 @@ pub(super) fn app(s: &Site, a: &Map<String, Value>, w: &mut Walk, st: &mut State
 fn strip(m: &mut Map<String, Value>, path: &str, cx: &mut Cx) {
     for k in APP_STATE.iter().chain(["id", "dependencies"].iter()) {
         m.remove(*k);
+    }
+    for f in ["backoffSeconds", "backoffFactor", "maxLaunchDelaySeconds"] {
+        if let Some(v) = m.remove(f).filter(|v| !v.is_null()) {
+            drop_backoff(f, &v, &key(path, f), cx);
+        }
     }
     if matches!(m.get("executor").and_then(Value::as_str), Some("" | "//cmd")) {
         m.remove("executor");

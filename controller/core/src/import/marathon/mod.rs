@@ -199,6 +199,32 @@ fn parse_deps(v: &Value, path: &str, base: &str, cx: &mut Cx) -> Vec<(String, St
 }
 
 /// True for a Marathon app Cosmos installed: it becomes a Package.
+/// Marathon's launch back-off (`backoffSeconds`, `backoffFactor`, `maxLaunchDelaySeconds`, or
+/// a pod's `scheduling.backoff` with `field` its key there) is not carried: Dromos refuses it,
+/// because the kubelet's restart back-off applies and no pod field changes it. Marathon's
+/// defaults are only a note (every app read from Marathon's API carries them).
+fn drop_backoff(field: &str, v: &Value, path: &str, cx: &mut Cx) {
+    let default = match field {
+        "backoffSeconds" | "backoff" => &[1.0][..],
+        "backoffFactor" => &[1.15][..],
+        _ => &[300.0, 3600.0][..],
+    };
+    let is_default = v.as_f64().is_some_and(|f| default.iter().any(|d| (f - d).abs() < 1e-9));
+    let why = "the kubelet restarts a crashed container in place with its own back-off (10 s doubling to \
+               5 min); no App field sets Marathon's launch delay";
+    if is_default {
+        cx.loss(Effect::Note, path, Some(v), format!("{why} (this is Marathon's default)"), "nothing");
+    } else {
+        cx.loss(
+            Effect::Dropped,
+            path,
+            Some(v),
+            why,
+            "nothing can set it per App; check that the kubelet's back-off suits the service",
+        );
+    }
+}
+
 fn is_package(m: &Map<String, Value>) -> bool {
     m.get("labels").and_then(|l| l.get("DCOS_PACKAGE_NAME")).and_then(Value::as_str).is_some_and(|s| !s.is_empty())
 }

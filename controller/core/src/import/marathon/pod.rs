@@ -2,7 +2,7 @@
 //! containers (pod environment merged in, one user and one kill grace period for the pod).
 
 use super::constraints::pod_constraints;
-use super::{APP_STATE, Site, Walk, start};
+use super::{APP_STATE, Site, Walk, drop_backoff, start};
 use crate::import::{Cx, Effect, State, carry, idx, key, put, spec_schema};
 use serde_json::{Map, Value, json};
 
@@ -65,9 +65,7 @@ fn scheduling(v: &Value, kp: &str, props: &Value, spec: &mut Map<String, Value>,
                 for (bk, bv) in sv.as_object().into_iter().flatten() {
                     let bp = key(&sp, bk);
                     match bk.as_str() {
-                        "backoff" => put(spec, props, "backoffSeconds", bv, &bp, cx),
-                        "backoffFactor" => put(spec, props, "backoffFactor", bv, &bp, cx),
-                        "maxLaunchDelay" => put(spec, props, "maxLaunchDelaySeconds", bv, &bp, cx),
+                        "backoff" | "backoffFactor" | "maxLaunchDelay" => drop_backoff(bk, bv, &bp, cx),
                         _ => cx.drop_field(&bp, &format!("scheduling.backoff.{bk}"), bv),
                     }
                 }

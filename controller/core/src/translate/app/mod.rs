@@ -126,6 +126,25 @@ mod tests {
     }
 
     #[test]
+    fn pull_config_becomes_image_pull_secrets() {
+        let pod = |spec: serde_json::Value| {
+            let exp = render_spec(spec);
+            exp.objects.iter().find(|o| o["kind"] == "Deployment").unwrap()["spec"]["template"]["spec"].clone()
+        };
+        let image =
+            serde_json::json!({"docker": {"image": "registry.example.com/web:1", "pullConfig": {"secret": "regcred"}}});
+        let p = pod(serde_json::json!({"container": image}));
+        assert_eq!(p["imagePullSecrets"], serde_json::json!([{"name": "regcred"}]));
+        // An entry of `secrets`: its source names the Secret; a DC/OS path is joined.
+        let mut image = image;
+        image["docker"]["pullConfig"]["secret"] = "pull".into();
+        let p = pod(serde_json::json!({"container": image, "secrets": {"pull": {"source": "/shop/registry"}}}));
+        assert_eq!(p["imagePullSecrets"], serde_json::json!([{"name": "shop-registry"}]));
+        let p = pod(serde_json::json!({"container": {"docker": {"image": "web:1"}}}));
+        assert!(p.get("imagePullSecrets").is_none(), "{p}");
+    }
+
+    #[test]
     fn placement_mode_chooses_the_scheduler() {
         let spec = serde_json::json!({
             "cmd": "sleep 1", "instances": 3, "acceptedResourceRoles": ["slave_public"],

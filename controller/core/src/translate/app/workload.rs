@@ -4,6 +4,7 @@
 
 use super::Ctx;
 use super::scheduling::Placement;
+use crate::translate::pod::image_pull_secrets;
 use crate::translate::{Expansion, RESTART_ANNOTATION, SCHEDULER_NAME, to_value, user_labels};
 use dromos_crds::app::KillSelection;
 use k8s_openapi::api::apps::v1::{
@@ -43,6 +44,7 @@ pub(super) fn pod_template(
         topology_spread_constraints: (!native.spread.is_empty()).then(|| native.spread.clone()),
         tolerations: Some(tolerations),
         scheduler_name: exact.then(|| SCHEDULER_NAME.to_string()),
+        image_pull_secrets: image_pull_secrets(s.container.as_ref().and_then(|c| c.docker.as_ref()), &s.secrets),
         termination_grace_period_seconds: s.task_kill_grace_period_seconds.map(|g| g.ceil() as i64),
         enable_service_links: Some(false),
         ..Default::default()
