@@ -106,3 +106,49 @@ async fn kubectl_scale_and_an_hpa_scale_an_app_through_its_scale_subresource() {
     assert_eq!(h.status.unwrap().desired_replicas, 4);
     ns.delete().await;
 }
+
+/// `dromos sync` of an App marked `dromos.io/autoscaled: "true"`: after `kubectl scale`, a
+/// resync writes nothing and keeps the scaled instances; without the mark Git's value returns.
+#[tokio::test]
+async fn a_sync_leaves_the_instances_of_an_autoscaled_app_to_the_scale_subresource() {
+    use dromos::local::{InventoryStore, sync_dir};
+    use dromos::sync::{Resolver, SyncSettings};
+    let c = client().await;
+    install_crds(&c).await;
+    let ns = TestNamespace::new(&c, "scalesync").await;
+    let dir = tempfile::tempdir().unwrap();
+    let manifest = |autoscaled: &str| {
+        format!(
+            "apiVersion: dromos.io/v1alpha1\nkind: App\nmetadata:\n  name: web\n  annotations: {{dromos.io/autoscaled: \"{autoscaled}\"}}\nspec: {{cmd: sleep 1000, instances: 2}}\n"
+        )
+    };
+    std::fs::write(dir.path().join("web.yaml"), manifest("true")).unwrap();
+    let store = InventoryStore { namespace: ns.name.clone(), name: "scale".into() };
+    let settings = SyncSettings {
+        source: "local.scale".into(),
+        force: false,
+        force_owned: true,
+        plan: Default::default(),
+        concurrency: 2,
+        default_namespace: ns.name.clone(),
+        limiter: None,
+        scope: Default::default(),
+    };
+    let mut resolver = Resolver::default();
+    let instances = || async { ns.api::<App>().get("web").await.unwrap().spec.instances };
+    let o = sync_dir(&c, &mut resolver, dir.path(), &store, &settings).await.unwrap();
+    assert_eq!((o.applied, o.failures.len()), (1, 0));
+    assert_eq!(instances().await, Some(2), "Git's value creates the App");
+
+    run_kubectl(&["scale", "app/web", "-n", &ns.name, "--replicas=4"]);
+    let o = sync_dir(&c, &mut resolver, dir.path(), &store, &settings).await.unwrap();
+    assert_eq!((o.applied, o.writes, o.failures.len()), (0, 0, 0), "nothing to apply: {:?}", o.failures);
+    assert_eq!(instances().await, Some(4), "the sync keeps the scaled instances");
+
+    // Handing the field back to Git: the next sync restores Git's value.
+    std::fs::write(dir.path().join("web.yaml"), manifest("false")).unwrap();
+    let o = sync_dir(&c, &mut resolver, dir.path(), &store, &settings).await.unwrap();
+    assert_eq!((o.applied, o.failures.len()), (1, 0), "{:?}", o.failures);
+    assert_eq!(instances().await, Some(2));
+    ns.delete().await;
+}
