@@ -1,7 +1,7 @@
 //! Reading a manifest tree from the file system (I/O).
 //!
-//! Walks a directory (or takes one file), keeps `*.yaml`, `*.yml` and `*.json`, skips hidden
-//! entries such as `.git`, refuses symlinks that resolve outside the root, and returns the
+//! Walks a directory (or takes one file), keeps `*.yaml`, `*.yml`, `*.json` and `.dromosignore`
+//! files (the loader applies their rules), skips other hidden entries such as `.git`, refuses symlinks that resolve outside the root, and returns the
 //! files sorted by path for the pure loader.
 
 use dromos_core::{Diagnostic, Pos, SourceFile};
@@ -49,7 +49,8 @@ fn walk(root: &Path, dir: &Path, max: usize, out: &mut TreeFiles) -> std::io::Re
     entries.sort();
     for p in entries {
         let name = p.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
-        if name.starts_with('.') {
+        // Hidden entries (`.git`, `.github`) are not read, except the ignore rules of the tree.
+        if name.starts_with('.') && name != dromos_core::load::IGNORE_FILE {
             continue;
         }
         let relpath = rel(root, &p);
@@ -86,7 +87,7 @@ fn walk(root: &Path, dir: &Path, max: usize, out: &mut TreeFiles) -> std::io::Re
                 continue;
             }
             walk(root, &p, max, out)?;
-        } else if dromos_core::load::is_manifest_path(&relpath) {
+        } else if dromos_core::load::is_loader_input(&relpath) {
             read_one(&target, &relpath, max, out);
         }
     }

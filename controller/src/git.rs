@@ -550,7 +550,8 @@ impl TreeBudget {
     }
 }
 
-/// Reads the manifest files of `commit` under `subpath` (relative paths in the result).
+/// Reads the manifest files of `commit` under `subpath` (relative paths in the result), and
+/// its `.dromosignore` files, whose rules the loader applies.
 /// Symlinks are followed inside `subpath` and refused when they leave it.
 pub fn read_tree(
     repo: &Repository,
@@ -559,7 +560,7 @@ pub fn read_tree(
     max_file_bytes: usize,
 ) -> Result<crate::fsread::TreeFiles, GitError> {
     let budget = TreeBudget::with_file_limit(max_file_bytes);
-    read_tree_budgeted(repo, commit, subpath, &budget, dromos_core::load::is_manifest_path)
+    read_tree_budgeted(repo, commit, subpath, &budget, dromos_core::load::is_loader_input)
 }
 
 /// Like [`read_tree`], keeping the files whose relative path `keep` accepts (package
@@ -638,7 +639,8 @@ pub fn read_tree_budgeted(
     Ok(out)
 }
 
-/// Blobs under `tree` whose path `keep` accepts, hidden entries left out; the walk stops once
+/// Blobs under `tree` whose path `keep` accepts, hidden entries (but `.dromosignore`) left out;
+/// the walk stops once
 /// more than `max` are found.
 fn kept_entries(
     tree: &git2::Tree<'_>,
@@ -653,7 +655,9 @@ fn kept_entries(
         if e.kind() == Some(ObjectType::Blob) {
             let name = e.name().unwrap_or_default();
             let path = format!("{dir}{name}");
-            if !name.starts_with('.') && keep(&path) {
+            // Hidden files are left out too, except the ignore rules the loader applies.
+            let hidden = name.starts_with('.') && name != dromos_core::load::IGNORE_FILE;
+            if !hidden && keep(&path) {
                 entries.push((path, e.id(), e.filemode()));
                 if entries.len() > max {
                     return TreeWalkResult::Abort;

@@ -276,6 +276,7 @@ pub async fn plan_live(
     kinds.extend(inventory.iter().map(|o| (o.api_version.clone(), o.kind.clone())));
     let namespaces = namespaces_of(&desired, inventory);
     let live = plan::index_live(list_live(client, resolver, &kinds, &namespaces, settings, &reads).await?);
+    plan::follow_scale(&mut desired, &live);
     let p = plan::plan_sync(&desired, &live, inventory, levels, &settings.plan);
     Ok((p, desired, live))
 }
@@ -326,6 +327,7 @@ pub async fn sync(
     kinds.extend(inventory.iter().map(|o| (o.api_version.clone(), o.kind.clone())));
     let namespaces = namespaces_of(&desired, inventory);
     let live = plan::index_live(list_live(client, resolver, &kinds, &namespaces, settings, &n.reads).await?);
+    plan::follow_scale(&mut desired, &live);
     let plan = plan::plan_sync(&desired, &live, inventory, levels, &settings.plan);
     // A revision reaching outside the scope applies nothing, as an invalid one.
     let refused = out_of_scope(&desired, &settings.scope);

@@ -75,3 +75,19 @@ fn plan_against_a_snapshot_shows_changes_prunes_and_exit_codes() {
     let (code, out, _) = dromos(&["plan", t, "--snapshot", s]);
     assert_eq!(code, 0, "{out}");
 }
+
+#[test]
+fn plan_skips_the_files_validate_skips() {
+    let dir = tempfile::tempdir().unwrap();
+    let tree = dir.path().join("repo");
+    std::fs::create_dir_all(tree.join("chart")).unwrap();
+    std::fs::write(tree.join("a.yaml"), "apiVersion: v1\nkind: ConfigMap\nmetadata: {name: a, namespace: x}\n")
+        .unwrap();
+    std::fs::write(tree.join("chart/Chart.yaml"), "apiVersion: v2\nname: c\nversion: 1.0.0\n").unwrap();
+    std::fs::write(tree.join("kustomization.yaml"), "resources: [a.yaml]\n").unwrap();
+    let snap = dir.path().join("live.yaml");
+    std::fs::write(&snap, "apiVersion: v1\nkind: List\nitems: []\n").unwrap();
+    let (code, out, err) = dromos(&["plan", tree.to_str().unwrap(), "--snapshot", snap.to_str().unwrap()]);
+    assert_eq!(code, 2, "one object to create: {out}{err}");
+    assert!(out.contains("ConfigMap") && !out.contains("Chart"), "{out}");
+}

@@ -93,3 +93,94 @@ fn oversized_and_non_utf8_files_are_reported_not_loaded() {
     assert!(out.contains("error[invalid-utf8]"), "{out}");
     assert!(out.contains("latin1.yaml:3:"), "{out}");
 }
+
+/// A repository like many real ones: manifests beside a Helm chart, a Kustomization, Renovate
+/// and CI settings. Before the ignore rules `dromos validate` refused it as a whole (5 errors:
+/// missing kind in Chart.yaml, Helm template syntax, values.yaml, renovate.json, a
+/// Kustomization without metadata.name).
+fn repository_with_other_tools(root: &std::path::Path) {
+    let w = |p: &str, text: &str| {
+        let p = root.join(p);
+        std::fs::create_dir_all(p.parent().unwrap()).unwrap();
+        std::fs::write(p, text).unwrap();
+    };
+    w("apps/web.yaml", "apiVersion: v1\nkind: ConfigMap\nmetadata: {name: web, namespace: shop}\n");
+    w(
+        "apps/kustomization.yaml",
+        "apiVersion: kustomize.config.k8s.io/v1beta1\nkind: Kustomization\nresources: [web.yaml]\n",
+    );
+    w("charts/web/Chart.yaml", "apiVersion: v2\nname: web\nversion: 0.1.0\n");
+    w("charts/web/values.yaml", "replicas: 2\n");
+    w(
+        "charts/web/templates/deployment.yaml",
+        "apiVersion: apps/v1\nkind: Deployment\nmetadata:\n  name: {{ .Release.Name }}\n",
+    );
+    w("renovate.json", "{\"extends\": [\"config:recommended\"]}\n");
+}
+
+#[test]
+fn files_of_other_tools_are_skipped_and_listed_with_their_rule() {
+    let dir = tempfile::tempdir().unwrap();
+    repository_with_other_tools(dir.path());
+    let p = dir.path().to_str().unwrap();
+    let (code, out, err) = dromos(&["validate", p]);
+    assert_eq!(code, 0, "{out}{err}");
+    assert!(out.contains(": 1 object(s), valid"), "{out}");
+    for line in [
+        "skipped 5 file(s), not read as manifests:",
+        "  apps/kustomization.yaml: default rule `kustomization.yaml`",
+        "  charts/web/Chart.yaml: default rule `Chart.yaml`",
+        "  charts/web/templates/deployment.yaml: inside the Helm chart of charts/web/Chart.yaml",
+        "  charts/web/values.yaml: default rule `values*.yaml`",
+        "  renovate.json: default rule `renovate.json`",
+    ] {
+        assert!(out.contains(line), "missing {line:?} in\n{out}");
+    }
+    // JSON output keeps its shape (the diagnostics); the list goes to stderr.
+    let (code, out, err) = dromos(&["validate", p, "--output", "json"]);
+    assert_eq!((code, out.trim()), (0, "[]"));
+    assert!(err.contains("renovate.json: default rule"), "{err}");
+    // `plan` and `render` load the same way.
+    let (code, out, err) = dromos(&["render", p]);
+    assert_eq!(code, 0, "{err}");
+    assert!(out.contains("name: web") && !out.contains("Kustomization"), "{out}");
+}
+
+#[test]
+fn dromosignore_rules_directives_and_their_errors() {
+    let dir = tempfile::tempdir().unwrap();
+    let root = dir.path();
+    repository_with_other_tools(root);
+    std::fs::create_dir_all(root.join("drafts")).unwrap();
+    std::fs::create_dir_all(root.join("config")).unwrap();
+    std::fs::write(root.join("drafts/half.yaml"), "kind: [unfinished\n").unwrap();
+    std::fs::write(root.join("config/lint.yaml"), "rules:\n  line-length: 120\n").unwrap();
+    let p = root.to_str().unwrap();
+    // Without rules, the draft and the tool's configuration are errors.
+    let (code, out, _) = dromos(&["validate", p]);
+    assert_eq!(code, 1, "{out}");
+    assert!(out.contains("--> drafts/half.yaml") && out.contains("--> config/lint.yaml"), "{out}");
+    // `drafts/` ignored, kustomization.yaml taken back (it then fails as an object with no
+    // name: the rule is really applied), files without kind skipped by the directive.
+    std::fs::write(root.join(".dromosignore"), "# not manifests\ndrafts/\n#! skip-files-without-kind\n").unwrap();
+    let (code, out, _) = dromos(&["validate", p]);
+    assert_eq!(code, 0, "{out}");
+    assert!(out.contains("  drafts/half.yaml: .dromosignore:2 `drafts/`"), "{out}");
+    assert!(
+        out.contains(
+            "  config/lint.yaml: no document has an apiVersion or a kind (`#! skip-files-without-kind` at .dromosignore:3)"
+        ),
+        "{out}"
+    );
+    std::fs::write(root.join("apps/.dromosignore"), "!kustomization.yaml\n").unwrap();
+    let (code, out, _) = dromos(&["validate", p]);
+    assert_eq!(code, 1, "{out}");
+    assert!(out.contains("--> apps/kustomization.yaml:1:1"), "{out}");
+    std::fs::remove_file(root.join("apps/.dromosignore")).unwrap();
+    // A bad line or directive is an error naming file and line; nothing is applied.
+    std::fs::write(root.join(".dromosignore"), "drafts/\n#! skip-all\n").unwrap();
+    let (code, out, _) = dromos(&["validate", p]);
+    assert_eq!(code, 1, "{out}");
+    assert!(out.contains("error[invalid-ignore-rule]: unknown directive `skip-all`"), "{out}");
+    assert!(out.contains("--> .dromosignore:2:1"), "{out}");
+}

@@ -230,3 +230,47 @@ fn a_revision_over_its_budget_is_an_error_naming_the_file() {
     assert_eq!(codes(&t).iter().map(|c| c.1).collect::<Vec<_>>(), ["revision-too-large"]);
     assert!(t.files.is_empty());
 }
+
+/// A GitSource reads a commit's `.dromosignore` files (other hidden entries, such as
+/// `.github/`, are not read, as in a directory) and the loader applies the same rules as
+/// `dromos validate` on a directory: the revision is valid and only the manifests are objects.
+#[test]
+fn a_revision_with_other_tools_files_loads_only_its_manifests() {
+    let remote = tempfile::tempdir().unwrap();
+    let repo = Repository::init_bare(remote.path()).unwrap();
+    let c = commit(
+        &repo,
+        "main",
+        &[
+            ("deploy/a.yaml", Some(CM)),
+            ("deploy/kustomization.yaml", Some("resources: [a.yaml]\n")),
+            ("deploy/chart/Chart.yaml", Some("apiVersion: v2\nname: c\nversion: 1.0.0\n")),
+            ("deploy/chart/templates/x.yaml", Some("metadata: {name: {{ .Values.name }}}\n")),
+            ("deploy/.github/workflows/ci.yml", Some("on: push\njobs: {}\n")),
+            ("deploy/drafts/b.yaml", Some("kind: [\n")),
+            ("deploy/.dromosignore", Some("drafts/\n")),
+        ],
+        "manifests beside other tools",
+    )
+    .to_string();
+    let cache = tempfile::tempdir().unwrap();
+    let (local, _) =
+        local_cache(cache.path()).fetch(&url(remote.path()), &main_branch(), &Credentials::default()).unwrap();
+    let t = read_tree(&local, &c, Some("deploy"), 1 << 20).unwrap();
+    let names: Vec<&str> = t.files.iter().map(|f| f.path.as_str()).collect();
+    assert!(names.contains(&".dromosignore") && !names.iter().any(|n| n.starts_with(".github")), "{names:?}");
+    let prepared = dromos_core::prepare::prepare(&t.files, t.diagnostics, &Default::default())
+        .unwrap_or_else(|tree| panic!("refused: {:?}", tree.diagnostics));
+    assert_eq!(prepared.objects.len(), 1);
+    let skipped: Vec<(&str, &str)> = prepared.tree.skipped.iter().map(|s| (s.path.as_str(), s.rule.as_str())).collect();
+    assert_eq!(
+        skipped,
+        vec![
+            (".dromosignore", ".dromosignore files hold rules, not manifests"),
+            ("chart/Chart.yaml", "default rule `Chart.yaml`"),
+            ("chart/templates/x.yaml", "inside the Helm chart of chart/Chart.yaml"),
+            ("drafts/b.yaml", ".dromosignore:1 `drafts/`"),
+            ("kustomization.yaml", "default rule `kustomization.yaml`"),
+        ]
+    );
+}

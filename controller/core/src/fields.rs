@@ -194,7 +194,7 @@ pub const FIELDS: &[(&str, &str, Handling)] = {
         ("App", "spec.healthChecks[].portIndex", Rendered),
         ("App", "spec.healthChecks[].protocol", Rendered),
         ("App", "spec.healthChecks[].timeoutSeconds", Rendered),
-        ("App", "spec.id", Rendered),
+        ("App", "spec.id", Used("validated against the namespace and name it must map to")),
         ("App", "spec.instances", Rendered),
         ("App", "spec.killSelection", Rendered),
         ("App", "spec.labels", Rendered),
@@ -278,7 +278,7 @@ pub const FIELDS: &[(&str, &str, Handling)] = {
         ("Job", "spec.dependencies[].id", Used("the Job controller: when runs start")),
         ("Job", "spec.description", NoEffect("a note for people, kept in the object")),
         ("Job", "spec.disabled", Used("the Job controller: when runs start")),
-        ("Job", "spec.id", Rendered),
+        ("Job", "spec.id", Used("validated against the namespace and name; METRONOME_JOB_ID of the runs")),
         ("Job", "spec.labels", Rendered),
         ("Job", "spec.parents", Used("the Job controller: when runs start")),
         ("Job", "spec.retries", Used("the Job controller: when runs start")),
@@ -512,6 +512,104 @@ mod tests {
                 "metadata": {"name": "x", "namespace": "ns"}, "spec": spec
             });
             assert!(crate::check_live("base", &obj, &crate::LoadOptions::default()).is_valid(), "{kind} base");
+        }
+    }
+
+    /// A valid value for each plain rendered field, different from its default.
+    const SAMPLES: &[(&str, &str, &str)] = &[
+        ("App", "spec.acceptedResourceRoles", r#"["slave_public"]"#),
+        ("App", "spec.args", r#"["--verbose"]"#),
+        ("App", "spec.cmd", r#""serve""#),
+        ("App", "spec.container.docker.forcePullImage", "true"),
+        ("App", "spec.container.docker.image", r#""img:2""#),
+        ("App", "spec.container.docker.privileged", "true"),
+        ("App", "spec.container.docker.pullConfig.secret", r#""registry""#),
+        ("App", "spec.cpus", "2"),
+        ("App", "spec.disk", "100"),
+        ("App", "spec.env", r#"{"A": "b"}"#),
+        ("App", "spec.gpus", "1"),
+        ("App", "spec.instances", "3"),
+        ("App", "spec.killSelection", r#""OLDEST_FIRST""#),
+        ("App", "spec.labels", r#"{"team": "a"}"#),
+        ("App", "spec.mem", "256"),
+        ("App", "spec.placementMode", r#""native""#),
+        ("App", "spec.ports", "[8080]"),
+        ("App", "spec.requirePorts", "true"),
+        ("App", "spec.resourceLimits.cpus", "4"),
+        ("App", "spec.resourceLimits.mem", "1024"),
+        ("App", "spec.role", r#""web""#),
+        ("App", "spec.taskKillGracePeriodSeconds", "60"),
+        ("App", "spec.unreachableStrategy", r#""disabled""#),
+        ("App", "spec.upgradeStrategy.maximumOverCapacity", "0.5"),
+        ("App", "spec.upgradeStrategy.minimumHealthCapacity", "0.5"),
+        ("App", "spec.uris", r#"["https://example.com/a.tgz"]"#),
+        ("App", "spec.user", r#""1000""#),
+        ("Job", "spec.labels", r#"{"team": "a"}"#),
+        ("Job", "spec.run.args", r#"["--verbose"]"#),
+        ("Job", "spec.run.cmd", r#""run-it""#),
+        ("Job", "spec.run.cpus", "2"),
+        ("Job", "spec.run.disk", "100"),
+        ("Job", "spec.run.docker.forcePullImage", "true"),
+        ("Job", "spec.run.docker.image", r#""img:2""#),
+        ("Job", "spec.run.docker.privileged", "true"),
+        ("Job", "spec.run.docker.pullConfig.secret", r#""registry""#),
+        ("Job", "spec.run.env", r#"{"A": "b"}"#),
+        ("Job", "spec.run.gpus", "1"),
+        ("Job", "spec.run.mem", "256"),
+        ("Job", "spec.run.taskKillGracePeriodSeconds", "60"),
+        ("Job", "spec.run.ucr.image.forcePull", "true"),
+        ("Job", "spec.run.ucr.image.id", r#""img:2""#),
+        ("Job", "spec.run.ucr.privileged", "true"),
+        ("Job", "spec.run.user", r#""1000""#),
+    ];
+
+    fn render(kind: &str, spec: &Value) -> Vec<Value> {
+        let obj = serde_json::json!({
+            "apiVersion": "dromos.io/v1alpha1", "kind": kind, "metadata": {"name": "x", "namespace": "ns"}, "spec": spec
+        });
+        let tree = crate::check_live(&format!("{kind} ns/x"), &obj, &crate::LoadOptions::default());
+        assert!(tree.is_valid(), "{spec}: {:?}", tree.diagnostics);
+        let m = &tree.manifests[0];
+        let opts = crate::RenderOptions::default();
+        let objects = match &m.typed {
+            crate::Typed::App(a) => crate::translate::render_app(m, a, &opts).objects,
+            crate::Typed::Job(j) => crate::translate::render_job(m, j, &opts).objects,
+            _ => panic!("{kind} is not rendered"),
+        };
+        // Any spec change changes an App's version hash: compare what the field itself does.
+        let version = crate::translate::app_version(&m.value["spec"]);
+        let text = serde_json::to_string(&objects).unwrap().replace(&version, "VERSION");
+        vec![serde_json::from_str(&text).unwrap()]
+    }
+
+    /// Every plain field said to be rendered changes the rendered objects when set.
+    #[test]
+    fn rendered_fields_change_the_render() {
+        for (kind, path, h) in FIELDS {
+            if *h != Handling::Rendered || path.contains('[') || path.contains('*') {
+                continue;
+            }
+            let (_, _, sample) = SAMPLES
+                .iter()
+                .find(|(k, p, _)| k == kind && p == path)
+                .unwrap_or_else(|| panic!("{kind} {path} is rendered: add a sample value to SAMPLES"));
+            let ucr = path.contains(".ucr.");
+            let mut base = match (*kind, ucr) {
+                ("App", _) => serde_json::json!({"container": {"docker": {"image": "img:1"}}, "instances": 4}),
+                (_, false) => serde_json::json!({"run": {"docker": {"image": "img:1"}}}),
+                (_, true) => serde_json::json!({"run": {"ucr": {"image": {"id": "img:1"}}}}),
+            };
+            if *kind == "Job" && !path.ends_with(".args") {
+                base["run"]["cmd"] = "true".into();
+            }
+            let mut changed = base.clone();
+            let mut at = &mut changed;
+            let parts: Vec<&str> = path.trim_start_matches("spec.").split('.').collect();
+            for part in &parts[..parts.len() - 1] {
+                at = at.as_object_mut().unwrap().entry(*part).or_insert_with(|| serde_json::json!({}));
+            }
+            at[parts[parts.len() - 1]] = serde_json::from_str(sample).unwrap();
+            assert_ne!(render(kind, &base), render(kind, &changed), "{kind} {path} = {sample} changes nothing");
         }
     }
 

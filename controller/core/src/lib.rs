@@ -46,6 +46,8 @@ pub struct Tree {
     pub manifests: Vec<Manifest>,
     /// Errors and warnings, sorted by file and position.
     pub diagnostics: Vec<Diagnostic>,
+    /// Files not read as manifests, each with the rule that skipped it (`load::ignore`).
+    pub skipped: Vec<load::SkippedFile>,
 }
 
 impl Tree {
@@ -61,7 +63,7 @@ pub fn check_tree(files: &[SourceFile], opts: &LoadOptions) -> Tree {
     let mut diagnostics = loaded.diagnostics;
     diagnostics.extend(validate::validate_manifests(&loaded.manifests));
     diag::sort_diagnostics(&mut diagnostics);
-    Tree { manifests: loaded.manifests, diagnostics }
+    Tree { manifests: loaded.manifests, diagnostics, skipped: loaded.skipped }
 }
 
 /// Loads and validates one object read from the cluster (an App applied with `kubectl`, say):
@@ -84,5 +86,5 @@ pub fn check_live(label: &str, object: &serde_json::Value, opts: &LoadOptions) -
         diagnostics.extend(validate::validate_object(m));
     }
     diag::sort_diagnostics(&mut diagnostics);
-    Tree { manifests: loaded.manifests, diagnostics }
+    Tree { manifests: loaded.manifests, diagnostics, skipped: vec![] }
 }

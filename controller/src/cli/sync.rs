@@ -109,6 +109,7 @@ fn plan_snapshot(
             d["metadata"]["namespace"] = serde_json::Value::String(settings.default_namespace.clone());
         }
     }
+    dromos_core::plan::follow_scale(&mut desired, &live);
     Ok(dromos_core::plan::plan_sync(&desired, &live, &inventory, &prepared.levels, &settings.plan))
 }
 

@@ -18,6 +18,10 @@ pub(crate) fn run(tree: &TreeArgs, output: DiagFormat) -> Result<ExitCode> {
     } else {
         print_diagnostics(&result.diagnostics, &sources, output, &mut stdout, &tree.path)?;
     }
+    // JSON keeps its shape (a list of diagnostics): the skipped files go to stderr there.
+    let mut stderr = std::io::stderr().lock();
+    let to: &mut dyn Write = if output == DiagFormat::Text { &mut stdout } else { &mut stderr };
+    print_skipped(&result.skipped, to)?;
     Ok(if result.is_valid() { ExitCode::SUCCESS } else { ExitCode::from(1) })
 }
 
@@ -77,6 +81,18 @@ fn check(tree: &TreeArgs) -> Result<(dromos_core::Tree, BTreeMap<String, String>
     let sources =
         files.files.iter().filter_map(|f| Some((f.path.clone(), String::from_utf8(f.bytes.clone()).ok()?))).collect();
     Ok((result, sources, packages))
+}
+
+/// The files the loader did not read as manifests, each with its rule.
+fn print_skipped(skipped: &[dromos_core::load::SkippedFile], to: &mut dyn Write) -> Result<()> {
+    if skipped.is_empty() {
+        return Ok(());
+    }
+    writeln!(to, "skipped {} file(s), not read as manifests:", skipped.len())?;
+    for s in skipped {
+        writeln!(to, "  {}: {}", s.path, s.rule)?;
+    }
+    Ok(())
 }
 
 /// Diagnostics as rustc-style text (with the source lines) or as JSON.

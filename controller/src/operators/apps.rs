@@ -459,6 +459,7 @@ async fn apply(app: &App, ctx: &Context) -> Result<Action, Error> {
     let obs = Observed {
         generation: app.metadata.generation,
         instances: app.spec.instances.unwrap_or(1),
+        selector: format!("{}={name}", translate::APP_LABEL),
         revision: appstate::revision(&version, restart.as_deref()),
         version,
         restart,

@@ -36,6 +36,12 @@ use std::collections::BTreeMap;
     category = "dromos",
     namespaced,
     status = "AppStatus",
+    // `kubectl scale app/NAME --replicas=N` and HorizontalPodAutoscalers write `spec.instances`.
+    scale(
+        spec_replicas_path = ".spec.instances",
+        status_replicas_path = ".status.replicas",
+        label_selector_path = ".status.selector"
+    ),
     printcolumn = r#"{"name":"Status","type":"string","jsonPath":".status.state"}"#,
     printcolumn = r#"{"name":"Instances","type":"integer","jsonPath":".spec.instances"}"#,
     printcolumn = r#"{"name":"Running","type":"integer","jsonPath":".status.running"}"#,
@@ -79,7 +85,9 @@ pub struct AppSpec {
     /// Pod-form volumes, mounted by containers through `volumeMounts`.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub volumes: Vec<PodVolume>,
-    /// Number of instances. Default 1.
+    /// Number of instances. Default 1. Also the scale subresource (`kubectl scale`, a
+    /// HorizontalPodAutoscaler); with the annotation `dromos.io/autoscaled: "true"` a sync
+    /// leaves the live value alone and uses this one only to create the App.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     #[schemars(range(min = 0))]
     pub instances: Option<i32>,

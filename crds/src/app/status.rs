@@ -14,6 +14,14 @@ pub struct AppStatus {
     /// Instances wanted.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub instances: Option<i32>,
+    /// Instances that exist (created and not terminating): the scale subresource's
+    /// `status.replicas`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub replicas: Option<i32>,
+    /// Label selector of the App's pods (`dromos.io/app=NAME`): the scale subresource's
+    /// selector, with which a HorizontalPodAutoscaler finds the pods' metrics.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub selector: Option<String>,
     /// Instances created but not yet running.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub staged: Option<i32>,

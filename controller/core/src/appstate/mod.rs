@@ -92,6 +92,8 @@ pub struct Observed {
     pub generation: Option<i64>,
     /// Instances wanted (spec, default 1).
     pub instances: i32,
+    /// Label selector of the App's pods (`dromos.io/app=NAME`), reported as `status.selector`.
+    pub selector: String,
     /// Revision the rendered template has ([`revision`] of the spec version and restart).
     pub revision: String,
     /// Spec version (hash).
@@ -198,6 +200,7 @@ pub fn assess(prev: Option<&AppStatus>, obs: &Observed) -> Assessment {
 fn carried_over(prev: &AppStatus, obs: &Observed) -> AppStatus {
     let mut st = AppStatus {
         instances: Some(obs.instances),
+        selector: Some(obs.selector.clone()),
         version: prev.version.clone(),
         restarted_at: prev.restarted_at.clone(),
         last_deployment: prev.last_deployment.clone(),
@@ -214,6 +217,7 @@ fn count(st: &mut AppStatus, live: &[&PodInfo]) -> i32 {
     let staged = live.iter().filter(|p| p.phase == "Pending").count() as i32;
     let running = live.iter().filter(|p| p.phase == "Running").count() as i32;
     let healthy = live.iter().filter(|p| p.phase == "Running" && p.ready).count() as i32;
+    st.replicas = Some(live.len() as i32);
     st.staged = Some(staged);
     st.running = Some(running);
     st.healthy = Some(healthy);

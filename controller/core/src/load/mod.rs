@@ -6,6 +6,9 @@
 //! problems of the tree are collected, not only the first.
 
 mod document;
+pub mod ignore;
+
+pub use ignore::{IGNORE_FILE, SkippedFile, is_loader_input};
 
 use crate::diag::{Diagnostic, Pos};
 use crate::yaml::{self, Budget, PathIndex};
@@ -135,6 +138,8 @@ pub struct Loaded {
     pub manifests: Vec<Manifest>,
     /// Every problem found.
     pub diagnostics: Vec<Diagnostic>,
+    /// Files not read as manifests, with the rule that skipped them ([`ignore`]), by path.
+    pub skipped: Vec<SkippedFile>,
 }
 
 /// True for file names the loader reads: `*.yaml`, `*.yml`, `*.json`.
@@ -197,14 +202,18 @@ fn in_package_dir(path: &str, dirs: &[String]) -> bool {
 pub fn load_files(files: &[SourceFile], opts: &LoadOptions) -> Loaded {
     let mut out = Loaded::default();
     // Package repositories may live beside the manifests; their files are not manifests.
-    let skipped = package_dirs(files);
-    let kept: Vec<SourceFile>;
-    let files = if skipped.is_empty() {
-        files
-    } else {
-        kept = files.iter().filter(|f| !in_package_dir(&f.path, &skipped)).cloned().collect();
-        &kept[..]
-    };
+    let packages = package_dirs(files);
+    let (rules, problems) = ignore::Rules::of(files);
+    out.diagnostics.extend(problems);
+    let mut kept: Vec<&SourceFile> = Vec::with_capacity(files.len());
+    for f in files.iter().filter(|f| !in_package_dir(&f.path, &packages)) {
+        match rules.rule_of(&f.path) {
+            Some(rule) => out.skipped.push(SkippedFile { path: f.path.clone(), rule }),
+            None => kept.push(f),
+        }
+    }
+    let files = &kept[..];
+    let skip_without_kind = rules.skip_without_kind();
     let threads = opts.threads.clamp(1, 64).min(files.len().max(1));
     // Nodes parsed so far across the revision (files on other threads may overshoot the total
     // by at most one file's budget each).
@@ -212,7 +221,7 @@ pub fn load_files(files: &[SourceFile], opts: &LoadOptions) -> Loaded {
     let used = &used;
     if threads == 1 {
         for f in files {
-            load_file(f, opts, used, &mut out);
+            load_file(f, opts, skip_without_kind, used, &mut out);
         }
     } else {
         // Files are independent: parse contiguous chunks in parallel, merge in input order.
@@ -224,7 +233,7 @@ pub fn load_files(files: &[SourceFile], opts: &LoadOptions) -> Loaded {
                     scope.spawn(move || {
                         let mut out = Loaded::default();
                         for f in part {
-                            load_file(f, opts, used, &mut out);
+                            load_file(f, opts, skip_without_kind, used, &mut out);
                         }
                         out
                     })
@@ -235,13 +244,21 @@ pub fn load_files(files: &[SourceFile], opts: &LoadOptions) -> Loaded {
         for p in parts {
             out.manifests.extend(p.manifests);
             out.diagnostics.extend(p.diagnostics);
+            out.skipped.extend(p.skipped);
         }
     }
+    out.skipped.sort_by(|a, b| a.path.cmp(&b.path));
     check_duplicates(&mut out);
     out
 }
 
-fn load_file(f: &SourceFile, opts: &LoadOptions, used: &std::sync::atomic::AtomicUsize, out: &mut Loaded) {
+fn load_file(
+    f: &SourceFile,
+    opts: &LoadOptions,
+    skip_without_kind: Option<&str>,
+    used: &std::sync::atomic::AtomicUsize,
+    out: &mut Loaded,
+) {
     let file_err = |code, msg: String| Diagnostic::error(code, &f.path, Pos { line: 0, col: 0 }, "", msg);
     if f.bytes.len() > opts.max_file_bytes {
         out.diagnostics.push(
@@ -298,6 +315,13 @@ fn load_file(f: &SourceFile, opts: &LoadOptions, used: &std::sync::atomic::Atomi
             return;
         }
     };
+    if let Some(at) = skip_without_kind
+        && ignore::has_no_kind(&docs.iter().map(|d| &d.value).collect::<Vec<_>>())
+    {
+        let rule = format!("no document has an apiVersion or a kind (`#! {}` at {at})", ignore::SKIP_WITHOUT_KIND);
+        out.skipped.push(SkippedFile { path: f.path.clone(), rule });
+        return;
+    }
     for (i, doc) in docs.into_iter().enumerate() {
         if let Some(m) = document::load_document(&f.path, i, doc, opts, &mut out.diagnostics) {
             out.manifests.push(m);

@@ -196,6 +196,31 @@ impl Plan {
     }
 }
 
+/// Annotation on an App whose instances are set through the scale subresource (a
+/// HorizontalPodAutoscaler, `kubectl scale`): `"true"` makes a sync keep the live
+/// `spec.instances` ([`follow_scale`]); the value in Git only counts when the App is created.
+pub const AUTOSCALED_ANNOTATION: &str = "dromos.io/autoscaled";
+
+/// Whether a manifest asks for its instances to be left to the scale subresource.
+pub fn is_autoscaled(obj: &Value) -> bool {
+    obj["metadata"]["annotations"][AUTOSCALED_ANNOTATION].as_str() == Some("true")
+}
+
+/// For each desired App marked [`AUTOSCALED_ANNOTATION`] that exists live, takes the live
+/// `spec.instances` as the desired one, so the plan sees no change, the apply sends the value
+/// the autoscaler set (sharing the field with it, which is no conflict) and drift is not
+/// reverted. Call before [`plan_sync`] and apply what it leaves in `desired`.
+pub fn follow_scale(desired: &mut [Value], live: &HashMap<Key, Value>) {
+    for d in desired.iter_mut().filter(|d| d["kind"] == "App" && is_autoscaled(d)) {
+        let Some(l) = ObjRef::of(d).and_then(|o| live.get(&o.key())) else { continue };
+        let Some(spec) = d.get_mut("spec").and_then(Value::as_object_mut) else { continue };
+        match l["spec"].get("instances") {
+            Some(n) => spec.insert("instances".into(), n.clone()),
+            None => spec.remove("instances"),
+        };
+    }
+}
+
 /// Plans one revision. `live` holds the live objects this source labelled, by key.
 pub fn plan_sync(
     desired: &[Value],

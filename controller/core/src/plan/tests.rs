@@ -252,3 +252,45 @@ fn labelled_live_objects_missing_from_the_inventory_are_pruned_too() {
     let p = plan_sync(&desired, &index_live(vec![foreign]), &inventory, &HashMap::new(), &PlanOptions::default());
     assert!(p.prune.is_empty());
 }
+
+#[test]
+fn an_autoscaled_app_keeps_its_live_instances_and_others_follow_git() {
+    let app = |instances: Option<i64>, autoscaled: Option<&str>| {
+        let mut a = json!({"apiVersion": "dromos.io/v1alpha1", "kind": "App",
+            "metadata": {"name": "web", "namespace": "shop"}, "spec": {"cmd": "serve"}});
+        if let Some(n) = instances {
+            a["spec"]["instances"] = n.into();
+        }
+        if let Some(v) = autoscaled {
+            a["metadata"]["annotations"] = json!({AUTOSCALED_ANNOTATION: v});
+        }
+        a
+    };
+    let opts = PlanOptions::default();
+    let plan_of = |desired: &mut Vec<Value>, live: &[Value]| {
+        let live = index_live(live.to_vec());
+        follow_scale(desired, &live);
+        plan_sync(desired, &live, &[], &HashMap::new(), &opts)
+    };
+    // Scaled to 5 by an autoscaler while Git says 2: nothing to do, and 5 is what is applied.
+    let mut desired = vec![app(Some(2), Some("true"))];
+    let p = plan_of(&mut desired, &[app(Some(5), Some("true"))]);
+    assert_eq!(p.steps[0].action, Action::Unchanged);
+    assert_eq!(desired[0]["spec"]["instances"], 5);
+    // Not created yet: Git's value.
+    let mut desired = vec![app(Some(2), Some("true"))];
+    let p = plan_of(&mut desired, &[]);
+    assert_eq!((p.steps[0].action, &desired[0]["spec"]["instances"]), (Action::Create, &json!(2)));
+    // Without the annotation (or with another value) Git wins: an update back to 2.
+    for a in [None, Some("false")] {
+        let mut desired = vec![app(Some(2), a)];
+        let p = plan_of(&mut desired, &[app(Some(5), a)]);
+        assert_eq!(p.steps[0].action, Action::Update, "{a:?}");
+        assert_eq!(desired[0]["spec"]["instances"], 2);
+    }
+    // Other fields still follow Git.
+    let mut desired = vec![app(Some(2), Some("true"))];
+    desired[0]["spec"]["cmd"] = "serve --v2".into();
+    let p = plan_of(&mut desired, &[app(Some(5), Some("true"))]);
+    assert_eq!(p.steps[0].action, Action::Update);
+}

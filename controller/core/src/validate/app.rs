@@ -23,6 +23,21 @@ pub(super) fn validate_app(m: &Manifest, app: &App, out: &mut Vec<Diagnostic>) {
     check_upgrade(m, app, out);
     check_restarts(m, app, out);
     check_placement(m, app, out);
+    check_autoscaled(m, out);
+}
+
+/// `dromos.io/autoscaled` is `"true"` or `"false"`: a typo must not silently let a sync fight
+/// an autoscaler.
+fn check_autoscaled(m: &Manifest, out: &mut Vec<Diagnostic>) {
+    let key = crate::plan::AUTOSCALED_ANNOTATION;
+    let v = &m.value["metadata"]["annotations"][key];
+    if !v.is_null() && v.as_str() != Some("true") && v.as_str() != Some("false") {
+        let path = crate::yaml::join_key("metadata.annotations", key);
+        out.push(
+            m.error("invalid-value", &path, format!("{key} is {v}; it must be \"true\" or \"false\""))
+                .with_hint("\"true\" leaves spec.instances to the scale subresource (HPA, kubectl scale)"),
+        );
+    }
 }
 
 /// The id and what runs: `cmd`, `args`, an image, or pod containers.

@@ -135,6 +135,21 @@ fn table_of_app_rules() {
 }
 
 #[test]
+fn the_autoscaled_annotation_is_true_or_false() {
+    let with = |v: &str| {
+        let text = format!(
+            "apiVersion: dromos.io/v1alpha1\nkind: App\nmetadata: {{name: a, namespace: n, annotations: {{dromos.io/autoscaled: {v}}}}}\nspec:\n  cmd: x\n"
+        );
+        check(&[("a.yaml", &text)])
+    };
+    assert!(with("\"true\"").is_empty() && with("\"false\"").is_empty());
+    let d = with("\"yes\"");
+    assert_eq!(d.len(), 1, "{d:?}");
+    assert_eq!(d[0].code, "invalid-value");
+    assert_eq!((d[0].line, d[0].field.as_str()), (3, "metadata.annotations[\"dromos.io/autoscaled\"]"));
+}
+
+#[test]
 fn resident_apps_default_to_zero_over_capacity() {
     assert_eq!(codes("  cmd: x\n  container: {volumes: [{containerPath: data, persistent: {size: 10}}]}\n"), vec![]);
 }
