@@ -33,6 +33,9 @@ use std::time::Duration;
 
 /// Field manager of the objects the operator applies.
 pub const FIELD_MANAGER: &str = "dromos-apps";
+/// How soon an App waiting for its dependencies looks at them again (reads the cache only).
+const DEPENDENCY_RECHECK: Duration = Duration::from_secs(2);
+
 /// Finalizer that orders deletions (dependents stop before their dependencies).
 pub const FINALIZER: &str = "dromos.io/app-operator";
 /// How long a deleted App waits for dependents that still run to be deleted too.
@@ -508,10 +511,13 @@ async fn apply(app: &App, ctx: &Context) -> Result<Action, Error> {
         wake_dependents(ctx, &(ns, name));
     }
     let state = assessment.status.state.as_deref().unwrap_or("");
-    Ok(Action::requeue(if state == "Running" || state == "Suspended" {
-        Duration::from_secs(300)
-    } else {
-        Duration::from_secs(30)
+    Ok(Action::requeue(match state {
+        "Running" | "Suspended" => Duration::from_secs(300),
+        // A dependency that became ready wakes this App at once, but the wake-up can read the
+        // App cache before it holds that status (it was just written): look again soon rather
+        // than at the next 30 s requeue (the quickstart waited that long once).
+        "Waiting" => DEPENDENCY_RECHECK,
+        _ => Duration::from_secs(30),
     }))
 }
 
