@@ -569,3 +569,17 @@ pub fn dromos_bin() -> std::path::PathBuf {
     assert!(bin.is_file(), "no dromos binary at {}", bin.display());
     bin
 }
+
+/// The GitSource operator's options of the cluster tests: `cache` as its Git cache, `file://`
+/// URLs allowed, 2 sources and 16 writes at once, no client limit, fetches bounded at 30 s.
+pub fn gitsource_options(cache: &std::path::Path) -> dromos::operators::gitsource::Options {
+    dromos::operators::gitsource::Options {
+        selector: None,
+        cache_dir: cache.to_path_buf(),
+        allow_file_urls: true,
+        concurrency: 2,
+        write_concurrency: 16,
+        limiter: None,
+        fetch_timeout: Duration::from_secs(30),
+    }
+}

@@ -105,13 +105,8 @@ impl Setup {
     /// at most `qps` objects per second (0: unlimited) so that a fault can land mid-sync.
     fn operator(&self, c: &kube::Client, qps: f64) -> dromos_tests::Task {
         let opts = Options {
-            selector: None,
-            cache_dir: self.cache.path().to_path_buf(),
-            allow_file_urls: true,
-            concurrency: 2,
-            write_concurrency: 16,
             limiter: (qps > 0.0).then(|| std::sync::Arc::new(dromos::ratelimit::Limiter::new(qps, 10))),
-            fetch_timeout: Duration::from_secs(30),
+            ..dromos_tests::gitsource_options(self.cache.path())
         };
         let scope = dromos::scope::Scope::namespace(self.ns.name.clone());
         dromos_tests::operators(c, ManagerOptions { scope, gitsource: Some(opts), ..Default::default() }).1

@@ -44,15 +44,7 @@ impl Harness {
         let repo = Repository::init_bare(remote.path()).unwrap();
         commit(&repo, "main", files, "initial");
         let cache = tempfile::tempdir().unwrap();
-        let opts = Options {
-            selector: None,
-            cache_dir: cache.path().to_path_buf(),
-            allow_file_urls: true,
-            concurrency: 2,
-            write_concurrency: 16,
-            limiter: None,
-            fetch_timeout: Duration::from_secs(30),
-        };
+        let opts = dromos_tests::gitsource_options(cache.path());
         let (ctx, task) = start(&c, &ns, &opts);
         Self { ns, remote, repo, ctx, task, cache, client: c, opts }
     }

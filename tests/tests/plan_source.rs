@@ -3,7 +3,6 @@
 //! planned with the binary. Changes, deletions (objects the source owns), the deletion guard,
 //! an object that belongs to nobody, a SourcePolicy refusal, and `--revision`.
 
-use dromos::operators::gitsource::Options;
 use dromos::operators::manager::ManagerOptions;
 use dromos_crds::GitSource;
 use dromos_tests::repo::commit;
@@ -67,15 +66,7 @@ async fn synced(prefix: &str) -> Synced {
     let head = commit(&repo, "main", &refs, "initial");
     repo.set_head("refs/heads/main").unwrap(); // what a clone checks out
     let cache = tempfile::tempdir().unwrap();
-    let opts = Options {
-        selector: None,
-        cache_dir: cache.path().to_path_buf(),
-        allow_file_urls: true,
-        concurrency: 2,
-        write_concurrency: 8,
-        limiter: None,
-        fetch_timeout: Duration::from_secs(30),
-    };
+    let opts = dromos_tests::gitsource_options(cache.path());
     let scope = dromos::scope::Scope::namespace(ns.name.clone());
     let (_m, task) = dromos_tests::operators(&c, ManagerOptions { scope, gitsource: Some(opts), ..Default::default() });
     let url = format!("file://{}", remote.path().display());

@@ -158,18 +158,7 @@ fn role_tolerations(native: &constraints::NativePlacement) -> Option<Vec<Tolerat
         .filter(|r| r.key == ROLE_KEY && r.operator == "In")
         .flat_map(|r| r.values.iter().flatten())
         .collect();
-    (!roles.is_empty()).then(|| {
-        roles
-            .into_iter()
-            .map(|r| Toleration {
-                key: Some(ROLE_KEY.into()),
-                operator: Some("Equal".into()),
-                value: Some(r.clone()),
-                effect: Some("NoSchedule".into()),
-                toleration_seconds: None,
-            })
-            .collect()
-    })
+    (!roles.is_empty()).then(|| roles.into_iter().map(|r| super::role_toleration(r)).collect())
 }
 
 /// Renders a Job: its run template, a PodTemplate named `<job>-run` showing the pod of each

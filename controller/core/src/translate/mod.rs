@@ -37,6 +37,18 @@ pub const VERSION_ANNOTATION: &str = "dromos.io/version";
 pub const RESTART_ANNOTATION: &str = "dromos.io/restart";
 /// Label/taint key marking nodes reserved for a Mesos role.
 pub const ROLE_KEY: &str = "dromos.io/role";
+
+/// The toleration that lets a pod onto nodes reserved for `role` (they carry the role's
+/// `NoSchedule` taint).
+pub(crate) fn role_toleration(role: &str) -> k8s_openapi::api::core::v1::Toleration {
+    k8s_openapi::api::core::v1::Toleration {
+        key: Some(ROLE_KEY.into()),
+        operator: Some("Equal".into()),
+        value: Some(role.to_string()),
+        effect: Some("NoSchedule".into()),
+        toleration_seconds: None,
+    }
+}
 /// `spec.schedulerName` of pods placed by the Dromos scheduler (Apps in exact placement mode).
 pub const SCHEDULER_NAME: &str = "dromos";
 /// Where Marathon tasks find their sandbox.

@@ -58,16 +58,7 @@ fn role_scheduling(role: Option<&str>, accepted: &[String]) -> (Vec<Toleration>,
         accepted.to_vec()
     };
     let reserved: Vec<String> = accepted.iter().filter(|r| *r != "*").cloned().collect();
-    let tolerations = reserved
-        .iter()
-        .map(|r| Toleration {
-            key: Some(ROLE_KEY.into()),
-            operator: Some("Equal".into()),
-            value: Some(r.clone()),
-            effect: Some("NoSchedule".into()),
-            toleration_seconds: None,
-        })
-        .collect();
+    let tolerations = reserved.iter().map(|r| crate::translate::role_toleration(r)).collect();
     // Without `*`, only nodes reserved for an accepted role qualify.
     let only = (!accepted.iter().any(|r| r == "*")).then_some(reserved);
     (tolerations, only)
