@@ -164,7 +164,7 @@ fn capacity() -> Result<(Vec<Node>, Vec<PersistentVolume>)> {
 
 /// Adds [`capacity`] when the cluster runs KWOK (a node annotated `kwok.x-k8s.io/node`); a
 /// real cluster is left alone. Returns whether anything was added.
-async fn add_capacity(client: &Client, nodes_now: &[Node], out: &mut (dyn Write + Send)) -> Result<bool> {
+pub async fn add_capacity(client: &Client, nodes_now: &[Node], out: &mut (dyn Write + Send)) -> Result<bool> {
     let kwok = nodes_now.iter().any(|n| n.annotations().contains_key("kwok.x-k8s.io/node"));
     if !kwok {
         writeln!(
@@ -217,7 +217,7 @@ async fn add_capacity(client: &Client, nodes_now: &[Node], out: &mut (dyn Write 
 }
 
 /// Deletes what [`add_capacity`] added.
-async fn remove_capacity(client: &Client) -> Result<()> {
+pub async fn remove_capacity(client: &Client) -> Result<()> {
     let lp = kube::api::ListParams::default().labels(&format!("{}={}", LABEL.0, LABEL.1));
     let dp = DeleteParams::default();
     let nodes = Api::<Node>::all(client.clone());
@@ -237,7 +237,7 @@ async fn remove_capacity(client: &Client) -> Result<()> {
 }
 
 /// Every file under `dir`, as (path relative to `dir`, bytes).
-fn files_of(dir: &Path) -> Result<Vec<(String, Vec<u8>)>> {
+pub fn files_of(dir: &Path) -> Result<Vec<(String, Vec<u8>)>> {
     let mut out = vec![];
     let mut stack = vec![dir.to_path_buf()];
     while let Some(d) = stack.pop() {
@@ -473,7 +473,11 @@ fn start_operators(client: &Client, namespaces: &[String], cache: &Path) -> (Opt
 type GitSourceTrigger = futures::channel::mpsc::UnboundedSender<kube::runtime::reflector::ObjectRef<GitSource>>;
 
 /// Waits until every row is healthy, or the rows have not changed for 15 s, or `deadline`.
-async fn wait_settled(client: &Client, namespaces: &[String], deadline: Instant) -> Result<Vec<crate::status::Row>> {
+pub async fn wait_settled(
+    client: &Client,
+    namespaces: &[String],
+    deadline: Instant,
+) -> Result<Vec<crate::status::Row>> {
     let mut last = rows_in(client, namespaces).await?;
     let mut since = Instant::now();
     let settled = |rows: &[crate::status::Row]| !rows.is_empty() && rows.iter().all(|r| r.healthy);

@@ -574,8 +574,9 @@ async fn start_namespaced_operators(sa: &kube::Client, scope: &dromos::scope::Sc
 }
 
 /// Creates the GitSource `examples` in `ns`, syncing the bare repository at `remote` as the
-/// ServiceAccount `examples` of `ns`, bound to the built-in `edit` role in the example
-/// namespaces (which the chart's aggregated role extends to the Dromos kinds).
+/// ServiceAccount `examples` of `ns`, bound to the built-in `admin` role in the example
+/// namespaces (which the chart's aggregated role extends to the Dromos kinds; `admin`, not
+/// `edit`: the examples bind the Kafka Package's ServiceAccount to `edit`).
 async fn create_examples_source(
     admin: &kube::Client,
     ns: &TestNamespace,
@@ -586,7 +587,7 @@ async fn create_examples_source(
     for n in EXAMPLE_NAMESPACES {
         let rb = serde_json::from_value(serde_json::json!({
             "metadata": {"name": format!("{}-examples", ns.name)},
-            "roleRef": {"apiGroup": "rbac.authorization.k8s.io", "kind": "ClusterRole", "name": "edit"},
+            "roleRef": {"apiGroup": "rbac.authorization.k8s.io", "kind": "ClusterRole", "name": "admin"},
             "subjects": [{"kind": "ServiceAccount", "name": "examples", "namespace": ns.name}]
         }))
         .unwrap();

@@ -5,86 +5,19 @@
 //! without a Ready real node every test fails with that command. Not part of
 //! `cargo test --workspace` (`test = false` in tests/Cargo.toml): the KWOK suite runs without root.
 
-use dromos::operators::apps::{self, Context as AppContext};
 use dromos::operators::manager::ManagerOptions;
-use dromos::operators::scheduler::Options as SchedulerOptions;
 use dromos_crds::App;
+use dromos_tests::real::{T, app_where, counts, operator, pod_ip, state, the_pod};
 use dromos_tests::{
-    REAL_ROLE, Task, TestNamespace, app_object as app, client, http_get, images, install_crds, real_nodes, wait_for,
+    REAL_ROLE, TestNamespace, app_object as app, client, http_get, images, install_crds, real_nodes, wait_for,
 };
 use k8s_openapi::api::core::v1::Pod;
 use k8s_openapi::api::events::v1::Event;
+use kube::ResourceExt;
 use kube::api::{ListParams, LogParams, PostParams};
-use kube::{Client, ResourceExt};
 use serde_json::json;
 use std::sync::Arc;
 use std::time::Duration;
-
-const T: Duration = Duration::from_secs(120);
-
-/// The App operator and the Dromos scheduler scoped to the test's namespace, with the test
-/// HTTP image as the image of Apps that give only `cmd` (Marathon ran those on the agent) and
-/// the test fetch image for `fetch` URIs.
-fn operator(c: &Client, ns: &TestNamespace) -> (Arc<AppContext>, Task) {
-    let render = dromos_core::RenderOptions {
-        default_image: images::HTTP.into(),
-        fetch_image: images::FETCH.into(),
-        ..Default::default()
-    };
-    let opts = ManagerOptions {
-        scope: dromos::scope::Scope::namespace(ns.name.clone()),
-        apps: Some(apps::Options { concurrency: 4, render }),
-        scheduler: Some(SchedulerOptions { offers: false, ..Default::default() }),
-        ..Default::default()
-    };
-    let (m, task) = dromos_tests::operators(c, opts);
-    (m.context().expect("the App operator"), task)
-}
-
-async fn app_where(ns: &TestNamespace, name: &str, what: &str, f: impl Fn(&App) -> bool) -> App {
-    let api = ns.api::<App>();
-    let last = std::sync::Mutex::new(None::<App>);
-    let found = tokio::time::timeout(T, async {
-        loop {
-            if let Ok(a) = api.get(name).await {
-                if f(&a) {
-                    return a;
-                }
-                *last.lock().unwrap() = Some(a);
-            }
-            tokio::time::sleep(Duration::from_millis(100)).await;
-        }
-    })
-    .await;
-    found.unwrap_or_else(|_| {
-        let st = last.lock().unwrap().as_ref().and_then(|a| a.status.clone());
-        panic!("timed out after {T:?} waiting for {name}: {what}; last status: {st:#?}")
-    })
-}
-
-fn counts(a: &App) -> (i32, i32, i32, i32) {
-    let s = a.status.clone().unwrap_or_default();
-    (s.running.unwrap_or(0), s.healthy.unwrap_or(0), s.unhealthy.unwrap_or(0), s.restarts.unwrap_or(0))
-}
-
-fn state(a: &App) -> &str {
-    a.status.as_ref().and_then(|s| s.state.as_deref()).unwrap_or("")
-}
-
-/// The one pod of App `name`, once it runs on a node and has an IP.
-async fn the_pod(ns: &TestNamespace, name: &str) -> Pod {
-    let api = ns.api::<Pod>();
-    wait_for(&format!("a running pod of {name}"), T, || async {
-        let l = api.list(&ListParams::default().labels(&format!("dromos.io/app={name}"))).await.ok()?;
-        let live: Vec<Pod> = l.items.into_iter().filter(|p| p.metadata.deletion_timestamp.is_none()).collect();
-        (live.len() == 1 && live[0].status.as_ref()?.pod_ip.is_some()).then(|| live[0].clone())
-    })
-    .await
-}
-
-fn pod_ip(p: &Pod) -> String {
-    p.status.as_ref().and_then(|s| s.pod_ip.clone()).expect("a pod IP")
-}
 
 fn restart_count(p: &Pod) -> i32 {
     p.status.as_ref().and_then(|s| s.container_statuses.as_ref()).map(|cs| cs[0].restart_count).unwrap_or(0)

@@ -70,7 +70,12 @@ async fn kubectl_scale_and_an_hpa_scale_an_app_through_its_scale_subresource() {
         "constraints": [["testgroup", "IS", group]]});
     ns.api::<App>().create(&PostParams::default(), &app("web", spec)).await.unwrap();
     let a = replicas_become(&ns, 1, "created").await;
-    let version = a.status.as_ref().unwrap().version.clone();
+    // The version is recorded when the first deployment finishes (its instance healthy), which
+    // can come a status write after the instance runs.
+    let apps = ns.api::<App>();
+    let version =
+        wait_for("the first deployment finished", T, || async { apps.get("web").await.ok()?.status?.version }).await;
+    let version = Some(version);
     assert_eq!(a.status.as_ref().unwrap().selector.as_deref(), Some("dromos.io/app=web"));
 
     // kubectl scale writes spec.instances through the subresource; the operator follows
