@@ -98,6 +98,9 @@ pub fn describe(o: &SyncOutcome) -> String {
             o.plan.kept.iter().map(|(k, why)| format!("{} ({})", k.display(), why.explain())).collect();
         s.push_str(&format!("\n  kept, not deleted: {}", kept.join(", ")));
     }
+    for f in &o.plan.skipped {
+        s.push_str(&format!("\n  skipped {} ({})", f.path, f.rule));
+    }
     if o.blocked() {
         s = format!("refused: {}", plan::report::text(&o.plan).lines().last().unwrap_or_default());
     }
@@ -117,7 +120,8 @@ pub async fn sync_dir(
 ) -> Result<SyncOutcome> {
     let prepared = prepare_dir(path, &settings.default_namespace)?;
     let inventory = store.load(client).await?;
-    let outcome = sync::sync(client, resolver, prepared.objects, &prepared.levels, &inventory, settings).await?;
+    let mut outcome = sync::sync(client, resolver, prepared.objects, &prepared.levels, &inventory, settings).await?;
+    outcome.plan.skipped = prepared.tree.skipped;
     if !outcome.blocked() {
         store.save(client, &inventory, &outcome.inventory).await?;
     }

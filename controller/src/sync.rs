@@ -283,7 +283,8 @@ pub async fn plan_live(
 
 /// What a sync of `desired` would do and what it would refuse before writing anything
 /// (objects outside the scope; objects that exist and are not this source's to take), with
-/// reads only: the plan a reviewer sees (`dromos plan --source`).
+/// reads only: the plan a reviewer sees (`dromos plan --source`), and the desired objects as
+/// planned (namespaces filled in).
 pub async fn review(
     client: &Client,
     resolver: &mut Resolver,
@@ -291,7 +292,7 @@ pub async fn review(
     levels: &HashMap<(String, String), u32>,
     inventory: &[ObjRef],
     settings: &SyncSettings,
-) -> anyhow::Result<(Plan, Vec<Failure>)> {
+) -> anyhow::Result<(Plan, Vec<Failure>, Vec<Value>)> {
     let (plan, desired, _) = plan_live(client, resolver, desired, levels, inventory, settings).await?;
     let mut refused = out_of_scope(&desired, &settings.scope);
     if refused.is_empty() && matches!(plan.guard, plan::Guard::Ok) {
@@ -301,7 +302,7 @@ pub async fn review(
         let reads = AtomicUsize::new(0);
         refused = unowned(client, resolver, &plan, &by_key, &owned, settings, &reads).await?;
     }
-    Ok((plan, refused))
+    Ok((plan, refused, desired))
 }
 
 /// Request counters of one sync.

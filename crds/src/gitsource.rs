@@ -121,6 +121,11 @@ pub struct GitSourceStatus {
     /// Problems found in the last attempted revision (file, line, message); at most 100.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub diagnostics: Vec<StatusDiagnostic>,
+    /// Files of the last applied revision that were not read as manifests, as `path: rule`
+    /// (a default rule such as `Chart.yaml`, a `.dromosignore` line, or a file without
+    /// `apiVersion`/`kind`); at most 100.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub skipped: Vec<String>,
     /// Counts of the last sync.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub last_sync: Option<SyncSummary>,

@@ -584,3 +584,44 @@ pub fn gitsource_options(cache: &std::path::Path) -> dromos::operators::gitsourc
         fetch_timeout: Duration::from_secs(30),
     }
 }
+
+/// Keeps a walkthrough in the documentation true: the fenced block of `doc` (a path from the
+/// repository root) between `<!-- walkthrough: NAME -->` and `<!-- /walkthrough -->` must be
+/// `output`, as the test produced it (names the test made up replaced by the caller). With
+/// `DROMOS_UPDATE_GOLDEN=1` the block is rewritten instead.
+pub fn walkthrough(doc: &str, name: &str, output: &str) {
+    let path = chart::repo_root().join(doc);
+    let text = std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
+    let open = format!("<!-- walkthrough: {name} -->\n");
+    let close = "<!-- /walkthrough -->";
+    let start = text.find(&open).unwrap_or_else(|| panic!("{doc} has no `{}` marker", open.trim())) + open.len();
+    let end = start + text[start..].find(close).unwrap_or_else(|| panic!("{doc}: `{}` is not closed", open.trim()));
+    let block = format!("```\n{}\n```\n", output.trim_end());
+    if text[start..end] == block {
+        return;
+    }
+    if std::env::var("DROMOS_UPDATE_GOLDEN").is_ok_and(|v| v == "1") {
+        std::fs::write(&path, format!("{}{block}{}", &text[..start], &text[end..])).unwrap();
+        return;
+    }
+    let diff = similar::TextDiff::from_lines(&text[start..end], block.as_str())
+        .unified_diff()
+        .header("documented", "produced")
+        .to_string();
+    panic!(
+        "the walkthrough `{name}` in {doc} differs from what the test produced (DROMOS_UPDATE_GOLDEN=1 to accept):\n{diff}"
+    );
+}
+
+/// `text` with the names a test made up replaced by readable ones (`(made up, shown)` pairs,
+/// longest first) and every loopback port shown as 6443, for [`walkthrough`].
+pub fn shown_as(text: &str, names: &[(&str, &str)]) -> String {
+    let mut names = names.to_vec();
+    names.sort_by_key(|(from, _)| std::cmp::Reverse(from.len()));
+    let mut out = text.to_string();
+    for (from, to) in names {
+        out = out.replace(from, to);
+    }
+    let port = regex::Regex::new(r"127\.0\.0\.1:\d+").expect("regex");
+    port.replace_all(&out, "127.0.0.1:6443").into_owned()
+}

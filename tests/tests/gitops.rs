@@ -178,6 +178,45 @@ async fn converges_applies_changes_refuses_invalid_commits_prunes_and_resyncs_wi
     h.stop().await;
 }
 
+/// Files that are not manifests (a Helm chart, a kustomization, drafts a `.dromosignore`
+/// names) are skipped, and the GitSource's status lists each with the rule that skipped it;
+/// a revision without them clears the list.
+#[tokio::test]
+async fn skipped_files_are_listed_in_the_status() {
+    let a = cm("a", "1");
+    let h = Harness::new(
+        "skipped",
+        &[
+            ("a.yaml", Some(a.as_str())),
+            ("chart/Chart.yaml", Some("apiVersion: v2\nname: c\nversion: 1.0.0\n")),
+            ("kustomization.yaml", Some("resources: [a.yaml]\n")),
+            ("drafts/b.yaml", Some("kind: [\n")),
+            (".dromosignore", Some("drafts/\n")),
+        ],
+    )
+    .await;
+    h.create_source(serde_json::json!({})).await;
+    let gs = h.ready_at(h.repo.refname_to_id("refs/heads/main").unwrap()).await;
+    assert_eq!(
+        gs.status.unwrap().skipped,
+        [
+            ".dromosignore: .dromosignore files hold rules, not manifests",
+            "chart/Chart.yaml: default rule `Chart.yaml`",
+            "drafts/b.yaml: .dromosignore:1 `drafts/`",
+            "kustomization.yaml: default rule `kustomization.yaml`",
+        ]
+    );
+    let next = commit(
+        &h.repo,
+        "main",
+        &[("chart/Chart.yaml", None), ("kustomization.yaml", None), ("drafts/b.yaml", None), (".dromosignore", None)],
+        "only manifests",
+    );
+    let gs = h.ready_at(next).await;
+    assert!(gs.status.unwrap().skipped.is_empty(), "the list is cleared");
+    h.stop().await;
+}
+
 #[tokio::test]
 async fn the_deletion_guard_holds_a_mass_delete() {
     let files: Vec<(String, String)> = (0..4).map(|i| (format!("cm{i}.yaml"), cm(&format!("c{i}"), "x"))).collect();

@@ -112,6 +112,12 @@ async fn a_branch_is_planned_against_what_the_gitsource_owns() {
     assert!(line("- delete", "/c2"), "the owned object whose file left is deleted: {out}");
     assert!(line("+ create", "/new"), "{out}");
     assert!(!line("+ create", "/c0"), "what the source owns is not created again: {out}");
+    let remote = url.trim_start_matches("file://");
+    let shown = dromos_tests::shown_as(
+        &out,
+        &[(ns.name.as_str(), "team-a"), (remote, "/srv/git/deploy.git"), (dir.to_str().unwrap(), "/home/me/deploy")],
+    );
+    dromos_tests::walkthrough("docs/pr-review.md", "plan-source", &shown);
 
     // Markdown for a pull-request comment, and JSON.
     let (code, md) = plan(&[dir.to_str().unwrap(), "--source", &source, "-o", "markdown"]);

@@ -308,6 +308,8 @@ fn synced(
 ) {
     let same_revision = old.last_applied_revision.as_deref() == Some(revision);
     let unchanged = sync.plan.count(plan::Action::Unchanged);
+    status.skipped =
+        sync.plan.skipped.iter().take(MAX_DIAGNOSTICS).map(|f| cut(&format!("{}: {}", f.path, f.rule))).collect();
     if same_revision && sync.applied > 0 && sync.failures.is_empty() {
         let fixed: Vec<String> =
             sync.plan.steps.iter().filter(|s| s.action != plan::Action::Unchanged).map(|s| s.obj.display()).collect();
@@ -400,7 +402,7 @@ mod tests {
             diff: None,
         }];
         SyncOutcome {
-            plan: Plan { steps, prune: vec![], kept: vec![], guard },
+            plan: Plan { steps, prune: vec![], kept: vec![], guard, skipped: vec![] },
             applied,
             pruned: 0,
             failures,

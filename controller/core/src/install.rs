@@ -253,7 +253,7 @@ mod tests {
 
     fn outcome(applied: usize) -> SyncOutcome {
         SyncOutcome {
-            plan: Plan { steps: vec![], prune: vec![], kept: vec![], guard: Guard::Ok },
+            plan: Plan { steps: vec![], prune: vec![], kept: vec![], guard: Guard::Ok, skipped: vec![] },
             applied,
             pruned: 0,
             failures: vec![],

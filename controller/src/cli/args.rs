@@ -173,6 +173,11 @@ pub(super) enum Command {
         /// With --source: the controller's --require-service-account.
         #[arg(long, requires = "source")]
         require_service_account: bool,
+        /// Also show the native objects the Apps expand to (Deployments, StatefulSets,
+        /// Services, PodDisruptionBudgets) as the App operator would apply them: against a
+        /// cluster compared through a server-side dry-run, against --snapshot as rendered.
+        #[arg(long)]
+        rendered: bool,
     },
     /// Run the controllers against the cluster of the current kubeconfig (or in-cluster config):
     /// GitSources (fetch, validate, plan, apply, prune, report), Jobs (schedules,

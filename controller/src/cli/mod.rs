@@ -44,6 +44,7 @@ pub fn run(cli: Cli) -> Result<ExitCode> {
             revision,
             default_service_account,
             require_service_account,
+            rendered,
         } => match source {
             Some(source) => plan_source::run(plan_source::Request {
                 path,
@@ -51,8 +52,9 @@ pub fn run(cli: Cli) -> Result<ExitCode> {
                 revision,
                 rules: dromos_core::tenancy::IdentityRules { default_service_account, require_service_account },
                 output,
+                rendered,
             }),
-            None => sync::plan(path, local, snapshot, output),
+            None => sync::plan(path, local, snapshot, output, rendered),
         },
         Command::Validate { tree, output } => validate::run(&tree, output),
         Command::Render { tree, output, default_image, fetch_image } => {

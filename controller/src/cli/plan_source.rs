@@ -25,6 +25,7 @@ pub(crate) struct Request {
     pub(crate) revision: Option<String>,
     pub(crate) rules: IdentityRules,
     pub(crate) output: PlanFormat,
+    pub(crate) rendered: bool,
 }
 
 /// Exit 0: no change; 2: changes; 1: the controller would refuse the revision (invalid, a
@@ -85,11 +86,18 @@ async fn plan(req: Request) -> Result<ExitCode> {
         gs.status.as_ref().map(|s| s.inventory.iter().map(String::as_str).collect::<Vec<_>>()).unwrap_or_default(),
     );
     let settings = gitsource::settings(&gs);
-    let (plan, refused) =
+    let (mut plan, refused, desired) =
         crate::sync::review(&acting, &mut resolver, prepared.objects, &prepared.levels, &inventory, &settings)
             .await
             .with_context(|| format!("planning as {identity}"))?;
-    Ok(out.plan(&plan, &refused))
+    plan.skipped = prepared.tree.skipped;
+    // The App operator applies the native objects as the controller, not as the source: the
+    // dry-run goes through the caller's own identity.
+    let native = match req.rendered {
+        true => Some(crate::native::against_cluster(&client, &plan, &desired, &Default::default()).await),
+        false => None,
+    };
+    Ok(out.plan(&plan, &refused, native.as_ref()))
 }
 
 /// Every SourcePolicy (none when the CRD is not installed); unreadable policies are an error,
@@ -189,7 +197,13 @@ impl Report {
         ExitCode::from(1)
     }
 
-    fn plan(self, plan: &dromos_core::plan::Plan, refused: &[dromos_core::outcome::Failure]) -> ExitCode {
+    fn plan(
+        self,
+        plan: &dromos_core::plan::Plan,
+        refused: &[dromos_core::outcome::Failure],
+        native: Option<&dromos_core::plan::native::Native>,
+    ) -> ExitCode {
+        use dromos_core::plan::native as n;
         let lines: Vec<String> =
             refused.iter().map(|f| format!("{}: {} ({})", f.obj.display(), f.message, f.reason)).collect();
         match self.format {
@@ -201,6 +215,9 @@ impl Report {
                     .iter()
                     .map(|f| serde_json::json!({"object": f.obj.display(), "reason": f.reason, "message": f.message}))
                     .collect::<Vec<_>>());
+                if let Some(native) = native {
+                    v["rendered"] = n::json(native);
+                }
                 println!("{}", serde_json::to_string_pretty(&v).unwrap_or_default());
             }
             PlanFormat::Markdown => {
@@ -217,6 +234,7 @@ impl Report {
                         println!("- {l}");
                     }
                 }
+                print!("{}", native.map(n::markdown).unwrap_or_default());
             }
             PlanFormat::Text => {
                 for h in &self.header {
@@ -229,6 +247,7 @@ impl Report {
                         println!("  {l}");
                     }
                 }
+                print!("{}", native.map(n::text).unwrap_or_default());
             }
         }
         if !refused.is_empty() || matches!(plan.guard, dromos_core::plan::Guard::Blocked { .. }) {

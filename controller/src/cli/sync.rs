@@ -68,18 +68,33 @@ pub(crate) fn plan(
     source: SourceArgs,
     snapshot: Option<PathBuf>,
     output: PlanFormat,
+    rendered: bool,
 ) -> Result<ExitCode> {
     let name = source.name_for(&path);
     let settings = source.settings(&name);
     let prepared = crate::local::prepare_dir(&path, &settings.default_namespace)?;
-    let plan = match snapshot {
-        Some(file) => plan_snapshot(&file, prepared, &settings)?,
-        None => plan_cluster(&source, name, prepared, &settings)?,
+    let skipped = prepared.tree.skipped.clone();
+    let (mut plan, native) = match snapshot {
+        Some(file) => plan_snapshot(&file, prepared, &settings, rendered)?,
+        None => plan_cluster(&source, name, prepared, &settings, rendered)?,
     };
+    plan.skipped = skipped;
     let text = match output {
-        PlanFormat::Text => dromos_core::plan::report::text(&plan),
-        PlanFormat::Markdown => dromos_core::plan::report::markdown(&plan, &format!("dromos plan: {}", path.display())),
-        PlanFormat::Json => serde_json::to_string_pretty(&dromos_core::plan::report::json(&plan))? + "\n",
+        PlanFormat::Text => {
+            dromos_core::plan::report::text(&plan)
+                + &native.as_ref().map(dromos_core::plan::native::text).unwrap_or_default()
+        }
+        PlanFormat::Markdown => {
+            dromos_core::plan::report::markdown(&plan, &format!("dromos plan: {}", path.display()))
+                + &native.as_ref().map(dromos_core::plan::native::markdown).unwrap_or_default()
+        }
+        PlanFormat::Json => {
+            let mut v = dromos_core::plan::report::json(&plan);
+            if let Some(n) = &native {
+                v["rendered"] = dromos_core::plan::native::json(n);
+            }
+            serde_json::to_string_pretty(&v)? + "\n"
+        }
     };
     print!("{text}");
     Ok(if matches!(plan.guard, dromos_core::plan::Guard::Blocked { .. }) {
@@ -91,13 +106,16 @@ pub(crate) fn plan(
     })
 }
 
+type Planned = (dromos_core::plan::Plan, Option<dromos_core::plan::native::Native>);
+
 /// Plans against a snapshot file of live objects: the desired objects are stamped and given
 /// the default namespace here, as a live plan does before comparing.
 fn plan_snapshot(
     file: &Path,
     prepared: dromos_core::prepare::Prepared,
     settings: &crate::sync::SyncSettings,
-) -> Result<dromos_core::plan::Plan> {
+    rendered: bool,
+) -> Result<Planned> {
     let (live, inventory) = crate::local::snapshot(file, &settings.source)?;
     let mut desired = prepared.objects;
     for d in &mut desired {
@@ -110,7 +128,9 @@ fn plan_snapshot(
         }
     }
     dromos_core::plan::follow_scale(&mut desired, &live);
-    Ok(dromos_core::plan::plan_sync(&desired, &live, &inventory, &prepared.levels, &settings.plan))
+    let plan = dromos_core::plan::plan_sync(&desired, &live, &inventory, &prepared.levels, &settings.plan);
+    let native = rendered.then(|| crate::native::against_snapshot(&plan, &desired, &live, &Default::default()));
+    Ok((plan, native))
 }
 
 /// Plans against the cluster of the current kubeconfig and the source's inventory there.
@@ -119,15 +139,20 @@ fn plan_cluster(
     name: String,
     prepared: dromos_core::prepare::Prepared,
     settings: &crate::sync::SyncSettings,
-) -> Result<dromos_core::plan::Plan> {
+    rendered: bool,
+) -> Result<Planned> {
     block_on(async {
         let client = crate::apiclient::infer().await?;
         let store = crate::local::InventoryStore { namespace: source.inventory_namespace.clone(), name };
         let inventory = store.load(&client).await?;
         let mut resolver = crate::sync::Resolver::default();
-        let (plan, _, _) =
+        let (plan, desired, _) =
             crate::sync::plan_live(&client, &mut resolver, prepared.objects, &prepared.levels, &inventory, settings)
                 .await?;
-        anyhow::Ok(plan)
+        let native = match rendered {
+            true => Some(crate::native::against_cluster(&client, &plan, &desired, &Default::default()).await),
+            false => None,
+        };
+        anyhow::Ok((plan, native))
     })
 }

@@ -596,9 +596,10 @@ async fn sync_revision(
         let drifted = p.steps.iter().filter(|s| s.action != plan::Action::Unchanged).map(|s| s.obj.display()).collect();
         return Ok(Synced::DriftReported(drifted));
     }
-    let outcome = sync::sync(&admitted.client, &mut resolver, objects, &prepared.levels, &inventory, &settings)
+    let mut outcome = sync::sync(&admitted.client, &mut resolver, objects, &prepared.levels, &inventory, &settings)
         .await
         .map_err(Error::sync)?;
+    outcome.plan.skipped = std::mem::take(&mut prepared.tree.skipped);
     // Watch every kind this source manages, so drift triggers a reconcile.
     let reads = AtomicUsize::new(0);
     let kinds: std::collections::BTreeSet<(String, String)> =

@@ -9,6 +9,7 @@
 mod diff;
 mod inventory;
 mod levels;
+pub mod native;
 mod quantity;
 pub mod report;
 #[cfg(test)]
@@ -182,6 +183,9 @@ pub struct Plan {
     pub kept: Vec<(ObjRef, Keep)>,
     /// Deletion guard.
     pub guard: Guard,
+    /// Files of the tree not read as manifests, with the rule that skipped each (reports list
+    /// them so that nothing is left out silently). Filled by the caller from the loaded tree.
+    pub skipped: Vec<crate::load::SkippedFile>,
 }
 
 impl Plan {
@@ -259,5 +263,5 @@ pub fn plan_sync(
     // labelled objects found beside it.
     let held: BTreeSet<Key> = inventory.iter().map(ObjRef::key).chain(live.keys().cloned()).collect();
     let guard = deletion_guard(prune.len(), held.len(), opts);
-    Plan { steps, prune, kept, guard }
+    Plan { steps, prune, kept, guard, skipped: vec![] }
 }

@@ -49,6 +49,9 @@ pub fn text(p: &Plan) -> String {
     for (o, why) in &p.kept {
         let _ = writeln!(out, "= keep {} ({})", o.display(), why.explain());
     }
+    for f in &p.skipped {
+        let _ = writeln!(out, "  skip {} ({})", f.path, f.rule);
+    }
     let _ = writeln!(out, "{}\n{}", summary(p), verdict(p));
     out
 }
@@ -79,6 +82,13 @@ pub fn markdown(p: &Plan, title: &str) -> String {
     for (o, why) in &p.kept {
         let _ = writeln!(out, "\n> kept, not deleted: {} ({})", o.display(), why.explain());
     }
+    if !p.skipped.is_empty() {
+        let _ = writeln!(
+            out,
+            "\n> not read as manifests: {}",
+            p.skipped.iter().map(|f| format!("`{}` ({})", f.path, f.rule)).collect::<Vec<_>>().join(", ")
+        );
+    }
     for s in changes.iter().filter(|s| s.diff.is_some()) {
         let _ = write!(
             out,
@@ -101,6 +111,7 @@ pub fn json(p: &Plan) -> serde_json::Value {
         "summary": {"create": p.count(Action::Create), "update": p.count(Action::Update), "unchanged": p.count(Action::Unchanged), "delete": p.prune.len()},
         "steps": p.steps.iter().map(step).collect::<Vec<_>>(),
         "prune": p.prune.iter().map(|o| json!({"apiVersion": o.api_version, "kind": o.kind, "namespace": o.namespace, "name": o.name})).collect::<Vec<_>>(),
+        "skipped": p.skipped.iter().map(|f| json!({"path": f.path, "rule": f.rule})).collect::<Vec<_>>(),
         "kept": p.kept.iter().map(|(o, why)| json!({"apiVersion": o.api_version, "kind": o.kind, "namespace": o.namespace, "name": o.name, "reason": format!("{why:?}")})).collect::<Vec<_>>(),
         "guard": match &p.guard { Guard::Ok => json!({"verdict": "ok"}), Guard::Blocked { deleting, inventory, max_fraction } => json!({"verdict": "blocked", "deleting": deleting, "inventory": inventory, "maxFraction": max_fraction}) },
     })
