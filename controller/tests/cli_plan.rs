@@ -89,5 +89,9 @@ fn plan_skips_the_files_validate_skips() {
     std::fs::write(&snap, "apiVersion: v1\nkind: List\nitems: []\n").unwrap();
     let (code, out, err) = dromos(&["plan", tree.to_str().unwrap(), "--snapshot", snap.to_str().unwrap()]);
     assert_eq!(code, 2, "one object to create: {out}{err}");
-    assert!(out.contains("ConfigMap") && !out.contains("Chart"), "{out}");
+    assert!(out.contains("+ create ConfigMap/x/a"), "{out}");
+    // Listed as skipped, with the rule, never planned.
+    assert!(out.contains("  skip chart/Chart.yaml (default rule `Chart.yaml`)"), "{out}");
+    assert!(out.contains("  skip kustomization.yaml (default rule `kustomization.yaml`)"), "{out}");
+    assert_eq!(out.lines().filter(|l| l.starts_with("+ create")).count(), 1, "{out}");
 }
