@@ -137,6 +137,23 @@ async fn source_verbs_list_get_reconcile_suspend_and_resume_a_gitsource() {
     assert!(out.contains(&format!("applied revision main@sha1:{fixed}")), "{out}");
     assert_eq!(ns.api::<GitSource>().get("repo").await.unwrap().spec.suspend, Some(false));
 
+    // An App from the source: a direct scale is refused; forced, the next sync reverts it, as
+    // the command says (the drift watch of the source heals it within seconds).
+    let api =
+        "apiVersion: dromos.io/v1alpha1\nkind: App\nmetadata:\n  name: api\nspec:\n  cmd: sleep 1000\n  instances: 1\n";
+    commit(&repo, "main", &[("api.yaml", Some(api))], "an app");
+    ok(&["source", "reconcile", "repo", "-n", n, "--timeout", "60"]);
+    let out = fails(&["app", "scale", "api", "3", "-n", n]);
+    assert!(out.contains(&format!("managed by GitSource {n}/repo (label dromos.io/source={n}.repo)")), "{out}");
+    assert_eq!(ns.api::<App>().get("api").await.unwrap().spec.instances, Some(1), "refused: nothing written");
+    let (code, out, err) = dromos(&["app", "scale", "api", "3", "-n", n, "--force"]);
+    assert_eq!(code, 0, "{out}{err}");
+    assert!(out.contains("instances 1 -> 3") && err.contains("its next sync reverts this change"), "{out}{err}");
+    wait_for("the source to revert the forced scale", T, || async {
+        (ns.api::<App>().get("api").await.ok()?.spec.instances == Some(1)).then_some(())
+    })
+    .await;
+
     // Errors: no such source, a timeout out of range, and a controller that does not answer.
     assert!(fails(&["source", "get", "nope", "-n", n]).contains(&format!("GitSource {n}/nope not found")));
     let (code, _, err) = dromos(&["source", "reconcile", "repo", "-n", n, "--timeout", "0"]);
