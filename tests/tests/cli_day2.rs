@@ -174,8 +174,10 @@ async fn app_where(ns: &TestNamespace, what: &str, f: impl Fn(&App) -> bool) -> 
     .await
 }
 
+/// `n` instances wanted and running, and no deployment in progress (state Running).
 fn running(a: &App, n: i32) -> bool {
-    a.spec.instances == Some(n) && a.status.as_ref().is_some_and(|s| s.running == Some(n))
+    a.spec.instances == Some(n)
+        && a.status.as_ref().is_some_and(|s| s.running == Some(n) && s.state.as_deref() == Some("Running"))
 }
 
 async fn records(ns: &TestNamespace) -> Vec<ControllerRevision> {
@@ -200,7 +202,10 @@ async fn app_verbs_scale_kill_version_and_roll_back_an_app() {
     let spec = json!({"cmd": "sleep 1000", "instances": 1, "cpus": 0.01, "mem": 16,
         "constraints": [["testgroup", "IS", group]]});
     ns.api::<App>().create(&PostParams::default(), &app_object("web", spec)).await.unwrap();
-    let first = app_where(&ns, "1 instance", |a| running(a, 1)).await;
+    let first = app_where(&ns, "1 instance, deployed", |a| {
+        running(a, 1) && a.status.as_ref().is_some_and(|s| s.version.is_some())
+    })
+    .await;
     let v1 = first.status.unwrap().version.unwrap();
 
     // scale
