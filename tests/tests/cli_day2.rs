@@ -131,11 +131,17 @@ async fn source_verbs_list_get_reconcile_suspend_and_resume_a_gitsource() {
     assert!(ok(&["source", "suspend", "repo", "-n", n]).contains("already suspended"));
     let out = ok(&["source", "list", "-n", n]);
     assert!(out.lines().any(|l| l.contains(" repo ") && l.contains(" yes ")), "{out}");
+    // Suspended, drift is not reverted; resumed, it is.
+    let drift = json!({"data": {"value": "drift"}});
+    ns.api::<ConfigMap>().patch("c", &PatchParams::default(), &Patch::Merge(&drift)).await.unwrap();
+    tokio::time::sleep(Duration::from_secs(3)).await;
+    assert_eq!(ns.api::<ConfigMap>().get("c").await.unwrap().data.unwrap()["value"], "drift");
 
     // resume: syncs again (the fixed commit) and waits for it.
     let out = ok(&["source", "resume", "repo", "-n", n, "--timeout", "60"]);
     assert!(out.contains(&format!("applied revision main@sha1:{fixed}")), "{out}");
     assert_eq!(ns.api::<GitSource>().get("repo").await.unwrap().spec.suspend, Some(false));
+    assert_eq!(ns.api::<ConfigMap>().get("c").await.unwrap().data.unwrap()["value"], "2", "drift reverted");
 
     // An App from the source: a direct scale is refused; forced, the next sync reverts it, as
     // the command says (the drift watch of the source heals it within seconds).

@@ -204,7 +204,8 @@ pub(super) enum Command {
         #[arg(long, default_value_t = 180)]
         timeout: u64,
     },
-    /// Act on one App in the cluster.
+    /// Apps of the cluster: list them, explain, scale, kill, restart, list versions of and roll
+    /// back one.
     App {
         #[command(subcommand)]
         action: AppAction,
@@ -252,7 +253,7 @@ pub(super) enum Command {
         #[command(subcommand)]
         command: PackageCommand,
     },
-    /// Runs of a Dromos Job: start one now, or show the history.
+    /// Dromos Jobs of the cluster: list them, start a run now, show the history, stop runs.
     Job {
         #[command(subcommand)]
         command: JobCommand,
@@ -357,8 +358,9 @@ pub(super) enum AppAction {
         #[arg(long, short, value_enum, default_value = "table")]
         output: ListFormat,
     },
-    /// Set the number of instances (spec.instances). An App managed by a GitSource (label
-    /// dromos.io/source) is refused unless --force, since its next sync reverts the change.
+    /// Set the number of instances (spec.instances). An App a source manages (label
+    /// dromos.io/source: a GitSource, a sync or a Package) is refused unless --force, since its
+    /// next sync reverts the change; an App annotated dromos.io/autoscaled: "true" is not.
     Scale {
         #[command(flatten)]
         target: Target,
@@ -391,8 +393,8 @@ pub(super) enum AppAction {
         output: ListFormat,
     },
     /// Put back the spec of a recorded version (default: the one before the current), keeping
-    /// the current instances; it rolls out under the upgrade strategy. An App managed by a
-    /// GitSource is refused unless --force.
+    /// the current instances; it rolls out under the upgrade strategy. An App a source manages
+    /// is refused unless --force.
     Rollback {
         #[command(flatten)]
         target: Target,
