@@ -98,6 +98,10 @@ async fn source_verbs_list_get_reconcile_suspend_and_resume_a_gitsource() {
     assert!(list["items"][0]["metadata"].get("managedFields").is_none(), "{list}");
     let list = yaml_of(&ok(&["source", "list", "-n", n, "-o", "yaml"]));
     assert_eq!(list["items"][0]["status"]["lastAppliedRevision"], rev.as_str());
+    let all = ok(&["source", "list", "-A"]);
+    assert!(all.lines().any(|l| l.starts_with(&format!("{n} ")) && l.contains(" repo ")), "-A: {all}");
+    let (code, _, err) = dromos(&["source", "list", "-A", "-n", n]);
+    assert_eq!(code, 2, "-A and -n conflict: {err}");
 
     // get: description, wide adds the inventory, json and yaml are the object.
     let out = ok(&["source", "get", "repo", "-n", n]);
@@ -232,6 +236,9 @@ async fn app_verbs_scale_kill_version_and_roll_back_an_app() {
     assert!(header.contains("RESTARTS") && header.contains("SOURCE") && header.ends_with("MESSAGE"), "{out}");
     assert_eq!(json_of(&ok(&["app", "list", "-n", n, "-o", "json"]))["items"][0]["spec"]["instances"], 3);
     assert_eq!(yaml_of(&ok(&["app", "list", "-n", n, "-o", "yaml"]))["items"][0]["metadata"]["name"], "web");
+    let all = json_of(&ok(&["app", "list", "-A", "-o", "json"]));
+    let found = all["items"].as_array().unwrap().iter().any(|a| a["metadata"]["namespace"] == n);
+    assert!(found, "-A lists the App of {n}");
     let rows = json_of(&ok(&["status", "-n", n, "-o", "json"]));
     assert_eq!((rows[0]["kind"].as_str(), rows[0]["healthy"].as_bool()), (Some("App"), Some(true)), "{rows}");
     assert_eq!(yaml_of(&ok(&["status", "-n", n, "-o", "yaml"]))[0]["version"], v1.as_str());
@@ -409,6 +416,8 @@ async fn job_verbs_list_history_and_kill_runs() {
     assert!(header.contains("TRIGGER") && header.contains("LAST FAILURE"), "{header}");
     assert_eq!(json_of(&ok(&["job", "list", "-n", n, "-o", "json"]))["items"][0]["metadata"]["name"], "beat");
     assert_eq!(yaml_of(&ok(&["job", "list", "-n", n, "-o", "yaml"]))["kind"], "List");
+    let all = ok(&["job", "list", "-A"]);
+    assert!(all.lines().any(|l| l.starts_with(&format!("{n} ")) && l.contains(" beat ")), "-A: {all}");
 
     // kill one run by id: it fails as killed, its batch Job goes, the other runs on.
     let out = ok(&["job", "kill", "beat", &ids[0], "-n", n, "--timeout", "60"]);
