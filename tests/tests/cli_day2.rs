@@ -435,6 +435,7 @@ async fn job_verbs_list_history_and_kill_runs() {
     .await;
     assert!(fails(&["job", "kill", "beat", &ids[0], "-n", n]).contains("is not active: it failed"));
     assert!(fails(&["job", "kill", "beat", "beat-nosuch", "-n", n]).contains("has no run beat-nosuch"));
+    assert!(fails(&["job", "kill", "nope", "-n", n]).contains(&format!("Job {n}/nope not found")));
 
     // history, every format.
     let out = ok(&["job", "history", "beat", "-n", n]);

@@ -4,8 +4,8 @@
 
 use super::args::{AppAction, ListScope, Target};
 use super::block_on;
+use super::objects::list_value;
 use super::output::{ListFormat, structured, table};
-use super::source::list_value;
 use anyhow::{Context, Result, bail};
 use dromos_core::appstate::versions::{self, Recorded};
 use dromos_crds::App;
@@ -108,11 +108,7 @@ pub(crate) fn run(action: AppAction) -> Result<ExitCode> {
 }
 
 async fn get(cluster: &crate::apiclient::Cluster, ns: &str, name: &str) -> Result<App> {
-    Api::<App>::namespaced(cluster.client.clone(), ns)
-        .get_opt(name)
-        .await
-        .with_context(|| format!("reading App {ns}/{name} on {} (are the CRDs installed?)", cluster.described))?
-        .with_context(|| format!("App {ns}/{name} not found on {}", cluster.described))
+    super::objects::get(cluster, ns, name).await
 }
 
 /// Whether a sync keeps this App's live instances (`dromos.io/autoscaled: "true"`, decision
@@ -270,22 +266,8 @@ async fn rollback(cluster: &crate::apiclient::Cluster, mut app: App, record: &Co
 }
 
 async fn list(cluster: &crate::apiclient::Cluster, scope: &ListScope) -> Result<()> {
-    let api: Api<App> = match (&scope.namespace, scope.all_namespaces) {
-        (_, true) => Api::all(cluster.client.clone()),
-        (Some(ns), _) => Api::namespaced(cluster.client.clone(), ns),
-        (None, false) => Api::namespaced(cluster.client.clone(), &cluster.namespace),
-    };
-    let mut items = api
-        .list(&ListParams::default())
-        .await
-        .with_context(|| format!("listing Apps on {} (are the CRDs installed?)", cluster.described))?
-        .items;
-    items.sort_by_key(|a| (a.namespace(), a.name_any()));
-    match structured(scope.output, &list_value(&items)?) {
-        Some(text) => print!("{text}"),
-        None => print!("{}", apps_table(&items, scope.output.wide())),
-    }
-    Ok(())
+    let items: Vec<App> = super::objects::list(cluster, scope).await?;
+    super::objects::print_list(&items, scope, apps_table)
 }
 
 /// The table of `dromos app list`.

@@ -4,12 +4,11 @@
 use super::args::{JobCommand, ListScope};
 use super::block_on;
 use super::output::{structured, table};
-use super::source::list_value;
 use anyhow::{Context, Result, bail};
 use dromos_core::runs;
 use dromos_crds::Job;
 use kube::ResourceExt;
-use kube::api::{Api, ListParams, Patch, PatchParams};
+use kube::api::{Api, Patch, PatchParams};
 use std::process::ExitCode;
 use std::time::Duration;
 
@@ -47,30 +46,12 @@ pub(crate) fn run(command: JobCommand) -> Result<ExitCode> {
 }
 
 async fn get(cluster: &crate::apiclient::Cluster, ns: &str, name: &str) -> Result<Job> {
-    Api::<Job>::namespaced(cluster.client.clone(), ns)
-        .get_opt(name)
-        .await
-        .with_context(|| format!("reading job {ns}/{name} on {} (are the CRDs installed?)", cluster.described))?
-        .with_context(|| format!("job {ns}/{name} not found on {}", cluster.described))
+    super::objects::get(cluster, ns, name).await
 }
 
 async fn list(cluster: &crate::apiclient::Cluster, scope: &ListScope) -> Result<()> {
-    let api: Api<Job> = match (&scope.namespace, scope.all_namespaces) {
-        (_, true) => Api::all(cluster.client.clone()),
-        (Some(ns), _) => Api::namespaced(cluster.client.clone(), ns),
-        (None, false) => Api::namespaced(cluster.client.clone(), &cluster.namespace),
-    };
-    let mut items = api
-        .list(&ListParams::default())
-        .await
-        .with_context(|| format!("listing Jobs on {} (are the CRDs installed?)", cluster.described))?
-        .items;
-    items.sort_by_key(|j| (j.namespace(), j.name_any()));
-    match structured(scope.output, &list_value(&items)?) {
-        Some(text) => print!("{text}"),
-        None => print!("{}", jobs_table(&items, scope.output.wide())),
-    }
-    Ok(())
+    let items: Vec<Job> = super::objects::list(cluster, scope).await?;
+    super::objects::print_list(&items, scope, jobs_table)
 }
 
 /// The table of `dromos job list`.

@@ -7,6 +7,7 @@ mod controller;
 mod crds;
 mod import;
 mod job;
+mod objects;
 pub(crate) mod output;
 mod package;
 mod plan_source;

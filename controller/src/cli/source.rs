@@ -8,8 +8,8 @@ use anyhow::{Context, Result, bail};
 use dromos_core::gitsource::RECONCILE_REQUEST_ANNOTATION;
 use dromos_crds::GitSource;
 use kube::ResourceExt;
-use kube::api::{Api, ListParams, Patch, PatchParams};
-use serde_json::{Value, json};
+use kube::api::{Api, Patch, PatchParams};
+use serde_json::json;
 use std::process::ExitCode;
 use std::time::Duration;
 
@@ -23,7 +23,7 @@ pub(crate) fn run(command: SourceCommand) -> Result<ExitCode> {
             SourceCommand::Get { target, output } => {
                 let ns = ns_of(&target);
                 let gs = get(&cluster, &ns, &target.name).await?;
-                match structured(output, &object_value(&gs)?) {
+                match structured(output, &super::objects::object_value(&gs)?) {
                     Some(text) => print!("{text}"),
                     None => print!("{}", describe(&gs, output.wide())),
                 }
@@ -61,26 +61,7 @@ pub(crate) fn run(command: SourceCommand) -> Result<ExitCode> {
 }
 
 async fn get(cluster: &crate::apiclient::Cluster, ns: &str, name: &str) -> Result<GitSource> {
-    let api: Api<GitSource> = Api::namespaced(cluster.client.clone(), ns);
-    api.get_opt(name)
-        .await
-        .with_context(|| format!("reading GitSource {ns}/{name} on {} (are the CRDs installed?)", cluster.described))?
-        .with_context(|| format!("GitSource {ns}/{name} not found on {}", cluster.described))
-}
-
-/// An object as JSON without `metadata.managedFields` (as kubectl prints it).
-pub(super) fn object_value<K: serde::Serialize>(obj: &K) -> Result<Value> {
-    let mut v = serde_json::to_value(obj)?;
-    if let Some(m) = v["metadata"].as_object_mut() {
-        m.remove("managedFields");
-    }
-    Ok(v)
-}
-
-/// A kubectl-style `List` of objects.
-pub(super) fn list_value<K: serde::Serialize>(items: &[K]) -> Result<Value> {
-    let items: Vec<Value> = items.iter().map(object_value).collect::<Result<_>>()?;
-    Ok(json!({"apiVersion": "v1", "kind": "List", "items": items}))
+    super::objects::get(cluster, ns, name).await
 }
 
 /// The Ready condition: (status, reason, message).
@@ -102,22 +83,8 @@ fn git_ref(gs: &GitSource) -> String {
 }
 
 async fn list(cluster: &crate::apiclient::Cluster, scope: &ListScope) -> Result<ExitCode> {
-    let api: Api<GitSource> = match (&scope.namespace, scope.all_namespaces) {
-        (_, true) => Api::all(cluster.client.clone()),
-        (Some(ns), _) => Api::namespaced(cluster.client.clone(), ns),
-        (None, false) => Api::namespaced(cluster.client.clone(), &cluster.namespace),
-    };
-    let mut items = api
-        .list(&ListParams::default())
-        .await
-        .with_context(|| format!("listing GitSources on {} (are the CRDs installed?)", cluster.described))?
-        .items;
-    items.sort_by_key(|g| (g.namespace(), g.name_any()));
-    if let Some(text) = structured(scope.output, &list_value(&items)?) {
-        print!("{text}");
-        return Ok(ExitCode::SUCCESS);
-    }
-    print!("{}", list_table(&items, scope.output.wide()));
+    let items: Vec<GitSource> = super::objects::list(cluster, scope).await?;
+    super::objects::print_list(&items, scope, list_table)?;
     Ok(ExitCode::SUCCESS)
 }
 
