@@ -110,35 +110,111 @@ pub fn read_repo(root: &Path) -> Result<Repository> {
     Ok(repo)
 }
 
+/// How `dromos package list | describe` print: text (`wide`: more columns), or structured.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Format {
+    /// Text; `true` for the wide form.
+    Text(bool),
+    /// JSON.
+    Json,
+    /// YAML.
+    Yaml,
+}
+
+fn print_structured(format: Format, value: &Value, out: &mut dyn Write) -> Result<bool> {
+    let text = match format {
+        Format::Json => serde_json::to_string_pretty(value)? + "\n",
+        Format::Yaml => serde_saphyr::to_string(value).expect("JSON values serialise to YAML"),
+        Format::Text(_) => return Ok(false),
+    };
+    out.write_all(text.as_bytes())?;
+    Ok(true)
+}
+
+fn layout_name(l: &package::Layout) -> &'static str {
+    match l {
+        package::Layout::Universe => "universe",
+        package::Layout::Dromos => "dromos",
+    }
+}
+
 /// `dromos package list`.
-pub fn list(root: Option<&Path>, out: &mut dyn Write) -> Result<ExitCode> {
+pub fn list(root: Option<&Path>, format: Format, out: &mut dyn Write) -> Result<ExitCode> {
     let repo = open(root)?;
-    writeln!(out, "{:<24} {:<24} {:<9} DESCRIPTION", "NAME", "VERSIONS", "LAYOUT")?;
+    let mut entries = vec![];
     for name in repo.names() {
         let vs = repo.versions_of(name);
         let newest = vs[vs.len() - 1];
         let versions: Vec<&str> = vs.iter().map(|v| v.meta.version.as_str()).collect();
-        let layout = match newest.layout {
-            package::Layout::Universe => "universe",
-            package::Layout::Dromos => "dromos",
-        };
-        writeln!(out, "{name:<24} {:<24} {layout:<9} {}", versions.join(","), newest.meta.description)?;
+        let m = &newest.meta;
+        entries.push(serde_json::json!({
+            "name": name, "versions": versions, "layout": layout_name(&newest.layout),
+            "description": m.description, "maintainer": m.maintainer, "tags": m.tags, "directory": newest.dir,
+        }));
     }
+    if print_structured(format, &Value::Array(entries.clone()), out)? {
+        return Ok(ExitCode::SUCCESS);
+    }
+    let wide = format == Format::Text(true);
+    let mut header = vec!["NAME", "VERSIONS", "LAYOUT"];
+    if wide {
+        header.extend(["MAINTAINER", "TAGS", "DIRECTORY"]);
+    }
+    header.push("DESCRIPTION");
+    let s = |v: &Value| v.as_str().unwrap_or_default().to_string();
+    let join = |v: &Value| v.as_array().into_iter().flatten().filter_map(Value::as_str).collect::<Vec<_>>().join(",");
+    let rows: Vec<Vec<String>> = entries
+        .iter()
+        .map(|e| {
+            let mut row = vec![s(&e["name"]), join(&e["versions"]), s(&e["layout"])];
+            if wide {
+                row.extend([s(&e["maintainer"]), join(&e["tags"]), s(&e["directory"])]);
+            }
+            row.push(s(&e["description"]));
+            row
+        })
+        .collect();
+    out.write_all(crate::cli::output::table(&header, &rows).as_bytes())?;
     Ok(ExitCode::SUCCESS)
 }
 
-/// `dromos package describe`.
+/// `dromos package describe`: the metadata, or with `config` the options; the wide text has
+/// both, and says which options are required.
 pub fn describe(
     root: Option<&Path>,
     name: &str,
     version: Option<&str>,
     config: bool,
+    format: Format,
     out: &mut dyn Write,
 ) -> Result<ExitCode> {
     let repo = open(root)?;
     let pkg = repo.find(name, version).map_err(anyhow::Error::msg)?;
     let m = &pkg.meta;
-    if !config {
+    let docs = options::describe(&pkg.schema);
+    let all: Vec<&str> = repo.versions_of(name).iter().map(|v| v.meta.version.as_str()).collect();
+    let option_values: Vec<Value> = docs
+        .iter()
+        .map(|d| {
+            serde_json::json!({"path": d.path, "type": d.kind, "default": d.default, "required": d.required,
+                "description": d.description})
+        })
+        .collect();
+    let value = if config {
+        Value::Array(option_values)
+    } else {
+        serde_json::json!({
+            "name": m.name, "version": m.version, "description": m.description, "maintainer": m.maintainer,
+            "tags": m.tags, "upgradesFrom": m.upgrades_from, "downgradesTo": m.downgrades_to,
+            "directory": pkg.dir, "versions": all, "layout": layout_name(&pkg.layout),
+            "templates": pkg.templates.iter().map(|t| t.0.as_str()).collect::<Vec<_>>(),
+        })
+    };
+    if print_structured(format, &value, out)? {
+        return Ok(ExitCode::SUCCESS);
+    }
+    let wide = format == Format::Text(true);
+    if !config || wide {
         writeln!(out, "name:         {}", m.name)?;
         writeln!(out, "version:      {}", m.version)?;
         writeln!(out, "description:  {}", m.description)?;
@@ -147,28 +223,50 @@ pub fn describe(
         writeln!(out, "upgradesFrom: {}", m.upgrades_from.join(", "))?;
         writeln!(out, "downgradesTo: {}", m.downgrades_to.join(", "))?;
         writeln!(out, "directory:    {}", pkg.dir)?;
-        let all: Vec<&str> = repo.versions_of(name).iter().map(|v| v.meta.version.as_str()).collect();
         writeln!(out, "versions:     {}", all.join(", "))?;
         writeln!(out, "templates:    {}", pkg.templates.iter().map(|t| t.0.as_str()).collect::<Vec<_>>().join(", "))?;
-        return Ok(ExitCode::SUCCESS);
+        if !wide {
+            return Ok(ExitCode::SUCCESS);
+        }
+        writeln!(out)?;
     }
-    let docs = options::describe(&pkg.schema);
     if docs.is_empty() {
         writeln!(out, "{} {} has no options", m.name, m.version)?;
         return Ok(ExitCode::SUCCESS);
     }
+    if wide {
+        let rows: Vec<Vec<String>> = docs
+            .iter()
+            .map(|d| {
+                vec![
+                    d.path.clone(),
+                    d.kind.clone(),
+                    default_cell(d),
+                    if d.required { "yes".into() } else { String::new() },
+                    d.description.clone(),
+                ]
+            })
+            .collect();
+        let header = ["OPTION", "TYPE", "DEFAULT", "REQUIRED", "DESCRIPTION"];
+        out.write_all(crate::cli::output::table(&header, &rows).as_bytes())?;
+        return Ok(ExitCode::SUCCESS);
+    }
     writeln!(out, "{:<40} {:<10} {:<24} DESCRIPTION", "OPTION", "TYPE", "DEFAULT")?;
     for d in docs {
-        let default = match (&d.default, d.kind.as_str()) {
-            // An object's default is the sum of its properties' lines below it.
-            (Some(_), "object") => String::new(),
-            (Some(v), _) => v.to_string(),
-            (None, _) if d.required => "(required)".into(),
-            (None, _) => String::new(),
-        };
-        writeln!(out, "{:<40} {:<10} {default:<24} {}", d.path, d.kind, d.description)?;
+        writeln!(out, "{:<40} {:<10} {:<24} {}", d.path, d.kind, default_cell(&d), d.description)?;
     }
     Ok(ExitCode::SUCCESS)
+}
+
+/// The DEFAULT cell of an option.
+fn default_cell(d: &options::OptionDoc) -> String {
+    match (&d.default, d.kind.as_str()) {
+        // An object's default is the sum of its properties' lines below it.
+        (Some(_), "object") => String::new(),
+        (Some(v), _) => v.to_string(),
+        (None, _) if d.required => "(required)".into(),
+        (None, _) => String::new(),
+    }
 }
 
 /// `dromos package render`: the objects as a YAML stream, or exit 1 with the option errors.

@@ -29,9 +29,11 @@ pub fn render_reference() -> Vec<(String, String)> {
         "\nWhat Dromos does with each field (rendered, used by a controller, refused, or no effect and why): \
          [fields.md](fields.md).\n",
     );
-    index.push_str("\nRegenerate with `cargo run -p dromos -- crds` after changing `crds/src`.\n");
+    index.push_str("\nThe command line, every command and flag: [cli.md](cli.md).\n");
+    index.push_str("\nRegenerate with `cargo run -p dromos -- crds` after changing `crds/src` or the command line.\n");
     files.push(("README.md".into(), index));
     files.push(("fields.md".into(), format!("{HEADER}{}", dromos_core::fields::render_markdown(&dromos_crds::KINDS))));
+    files.push(("cli.md".into(), crate::cli::reference_markdown()));
     files
 }
 
@@ -275,7 +277,13 @@ mod tests {
     #[test]
     fn every_kind_has_a_page_listing_every_spec_field() {
         let files = render_reference();
-        assert_eq!(files.len(), dromos_crds::crds().len() + 2, "a page per kind, the index and fields.md");
+        assert_eq!(files.len(), dromos_crds::crds().len() + 3, "a page per kind, the index, fields.md and cli.md");
+        let cli = &files.iter().find(|(n, _)| n == "cli.md").expect("cli.md").1;
+        for section in ["## dromos app rollback", "## dromos source reconcile", "## dromos job kill", "## dromos man"] {
+            assert!(cli.contains(&format!("{section}\n")), "{section} missing from cli.md");
+        }
+        assert!(cli.contains("| `--timeout` | `120` |"), "defaults are listed");
+        assert!(cli.contains("| `-o`, `--output` | `table` |") && cli.contains(". One of: table, wide, json, yaml."));
         let fields = &files.iter().find(|(n, _)| n == "fields.md").expect("fields.md").1;
         assert!(fields.contains("| `spec.backoffSeconds` | refused by validation"), "{fields}");
         let app = &files.iter().find(|(n, _)| n == "app.md").expect("app.md").1;

@@ -7,8 +7,9 @@ use kube::api::{Api, ListParams, Patch, PatchParams};
 use kube::{Client, ResourceExt};
 use serde_json::Value;
 
-/// One line of `dromos status`.
-#[derive(Clone, Debug, PartialEq)]
+/// One line of `dromos status` (`-o json|yaml` prints these, field names in camelCase).
+#[derive(Clone, Debug, PartialEq, serde::Serialize)]
+#[serde(rename_all = "camelCase")]
 pub struct Row {
     /// App, Job or Package.
     pub kind: &'static str,
@@ -24,24 +25,26 @@ pub struct Row {
     pub healthy: bool,
     /// What it waits for or why it is not ready.
     pub message: String,
+    /// The App's running version, the Package's installed version (empty for Jobs): `-o wide`.
+    pub version: String,
+    /// When the Ready condition last changed (RFC 3339; empty without one): `-o wide`.
+    pub since: String,
 }
 
-fn ready_condition(status: &Value) -> (Option<bool>, String, String) {
+/// The Ready condition of a status: (status, reason, message, last transition time).
+fn ready_condition(status: &Value) -> (Option<bool>, String, String, String) {
     let c = status["conditions"].as_array().and_then(|cs| cs.iter().find(|c| c["type"] == "Ready"));
+    let s = |c: &Value, k: &str| c[k].as_str().unwrap_or("").to_string();
     match c {
-        Some(c) => (
-            Some(c["status"] == "True"),
-            c["reason"].as_str().unwrap_or("").to_string(),
-            c["message"].as_str().unwrap_or("").to_string(),
-        ),
-        None => (None, String::new(), String::new()),
+        Some(c) => (Some(c["status"] == "True"), s(c, "reason"), s(c, "message"), s(c, "lastTransitionTime")),
+        None => (None, String::new(), String::new(), String::new()),
     }
 }
 
 /// A row for an App.
 pub fn app_row(app: &App) -> Row {
     let status = app.status.as_ref().map(|s| serde_json::to_value(s).unwrap_or_default()).unwrap_or_default();
-    let (ready, _, message) = ready_condition(&status);
+    let (ready, _, message, since) = ready_condition(&status);
     let n = |k: &str| status[k].as_i64().unwrap_or(0);
     Row {
         kind: "App",
@@ -57,11 +60,13 @@ pub fn app_row(app: &App) -> Row {
         ),
         healthy: ready == Some(true),
         message: status["waitingFor"].as_str().map(str::to_string).unwrap_or(message),
+        version: status["version"].as_str().unwrap_or("").to_string(),
+        since,
     }
 }
 
-fn other_row(kind: &'static str, ns: String, name: String, status: &Value, detail: String) -> Row {
-    let (ready, reason, message) = ready_condition(status);
+fn other_row(kind: &'static str, ns: String, name: String, status: &Value, detail: String, version: String) -> Row {
+    let (ready, reason, message, since) = ready_condition(status);
     Row {
         kind,
         namespace: ns,
@@ -70,6 +75,8 @@ fn other_row(kind: &'static str, ns: String, name: String, status: &Value, detai
         detail,
         healthy: ready == Some(true),
         message,
+        version,
+        since,
     }
 }
 
@@ -101,57 +108,51 @@ pub async fn collect(client: &Client, namespace: Option<&str>) -> Result<Vec<Row
             s["failureCount"].as_i64().unwrap_or(0),
             s["nextRunTime"].as_str().map(|t| format!(", next {t}")).unwrap_or_default()
         );
-        rows.push(other_row("Job", j.namespace().unwrap_or_default(), j.name_any(), &s, detail));
+        rows.push(other_row("Job", j.namespace().unwrap_or_default(), j.name_any(), &s, detail, String::new()));
     }
     for p in api::<Package>(client, namespace).list(&lp).await.context("listing Packages")? {
         let s = p.status.as_ref().map(|s| serde_json::to_value(s).unwrap_or_default()).unwrap_or_default();
         let detail =
             format!("{} {}", p.spec.name, s["installedVersion"].as_str().or(p.spec.version.as_deref()).unwrap_or("-"));
-        rows.push(other_row("Package", p.namespace().unwrap_or_default(), p.name_any(), &s, detail));
+        let version = s["installedVersion"].as_str().unwrap_or("").to_string();
+        rows.push(other_row("Package", p.namespace().unwrap_or_default(), p.name_any(), &s, detail, version));
     }
     Ok(rows)
 }
 
 /// Formats rows as an aligned table.
 pub fn table(rows: &[Row]) -> String {
-    let header = ["KIND", "NAMESPACE", "NAME", "STATE", "INSTANCES / RUNS", "READY", "MESSAGE"];
-    let cells: Vec<[String; 7]> = rows
+    table_with(rows, false)
+}
+
+/// Formats rows as an aligned table; `wide` adds the version and the time of the last Ready
+/// change.
+pub fn table_with(rows: &[Row], wide: bool) -> String {
+    let mut header = vec!["KIND", "NAMESPACE", "NAME", "STATE", "INSTANCES / RUNS", "READY"];
+    if wide {
+        header.extend(["VERSION", "READY SINCE"]);
+    }
+    header.push("MESSAGE");
+    let cells: Vec<Vec<String>> = rows
         .iter()
         .map(|r| {
-            [
+            let mut c = vec![
                 r.kind.to_string(),
                 r.namespace.clone(),
                 r.name.clone(),
                 r.state.clone(),
                 r.detail.clone(),
                 if r.healthy { "yes".into() } else { "no".into() },
-                r.message.clone(),
-            ]
+            ];
+            if wide {
+                let dash = |s: &str| if s.is_empty() { "-".to_string() } else { s.to_string() };
+                c.extend([dash(&r.version), dash(&r.since)]);
+            }
+            c.push(r.message.clone());
+            c
         })
         .collect();
-    let mut widths = header.map(str::len);
-    for c in &cells {
-        for (i, v) in c.iter().enumerate() {
-            widths[i] = widths[i].max(v.chars().count());
-        }
-    }
-    let mut out = String::new();
-    let line = |vals: Vec<&str>, out: &mut String| {
-        let mut l = String::new();
-        for (i, v) in vals.iter().enumerate() {
-            if i + 1 == vals.len() {
-                l.push_str(v);
-            } else {
-                l.push_str(&format!("{v:<w$}  ", w = widths[i]));
-            }
-        }
-        out.push_str(l.trim_end());
-        out.push('\n');
-    };
-    line(header.to_vec(), &mut out);
-    for c in &cells {
-        line(c.iter().map(String::as_str).collect(), &mut out);
-    }
+    let mut out = crate::cli::output::table(&header, &cells);
     if rows.is_empty() {
         out.push_str("(no Apps, Jobs or Packages)\n");
     }
@@ -186,6 +187,8 @@ mod tests {
                 detail: "0/3 running, 0 healthy".into(),
                 healthy: false,
                 message: "waiting for shop/db: 1 of 3 healthy".into(),
+                version: "3f9a1c2e5b".into(),
+                since: "2026-12-05T01:00:00Z".into(),
             },
             Row {
                 kind: "Job",
@@ -195,6 +198,8 @@ mod tests {
                 detail: "4 ok, 0 failed".into(),
                 healthy: true,
                 message: String::new(),
+                version: String::new(),
+                since: String::new(),
             },
         ];
         let t = table(&rows);
@@ -206,5 +211,10 @@ mod tests {
         );
         assert_eq!(lines[2], "Job   ops        backup-nightly  Scheduled  4 ok, 0 failed          yes");
         assert!(table(&[]).contains("(no Apps, Jobs or Packages)"));
+        let wide = table_with(&rows, true);
+        let lines: Vec<&str> = wide.lines().collect();
+        assert!(lines[0].contains("READY  VERSION     READY SINCE           MESSAGE"), "{wide}");
+        assert!(lines[1].contains("no     3f9a1c2e5b  2026-12-05T01:00:00Z  waiting for"), "{wide}");
+        assert!(lines[2].contains("yes    -           -"), "{wide}");
     }
 }

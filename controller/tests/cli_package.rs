@@ -16,6 +16,8 @@ fn package_commands_work_on_the_built_in_catalog_and_match_goldens() {
     let (code, out, err) = dromos(&["package", "describe", "kafka", "--config"]);
     assert_eq!(code, 0, "{err}");
     golden("package/kafka.config.txt", &out);
+    assert!(!out.contains("REQUIRED"), "{out}");
+    check_output_formats();
     let dir = tempfile::tempdir().unwrap();
     let opts = dir.path().join("options.yaml");
     std::fs::write(&opts, "brokers:\n  count: 5\nstorage:\n  size: 50Gi\nplacement:\n  zoneSpread: true\n").unwrap();
@@ -38,6 +40,36 @@ fn package_commands_work_on_the_built_in_catalog_and_match_goldens() {
     let (code, _, err) = dromos(&["package", "render", "kafka", "--options", opts.to_str().unwrap()]);
     assert_eq!(code, 1);
     assert!(err.contains("brokers.count") && err.contains("maximum"), "{err}");
+}
+
+/// `-o wide|json|yaml` of `package list` and `package describe`.
+fn check_output_formats() {
+    let run = |args: &[&str]| {
+        let (code, out, err) = dromos(args);
+        assert_eq!(code, 0, "{args:?}: {err}");
+        out
+    };
+    let wide = run(&["package", "list", "-o", "wide"]);
+    let header = wide.lines().next().unwrap();
+    assert!(header.contains("MAINTAINER") && header.contains("TAGS") && header.contains("DIRECTORY"), "{wide}");
+    let list: serde_json::Value = serde_json::from_str(&run(&["package", "list", "-o", "json"])).unwrap();
+    let kafka = list.as_array().unwrap().iter().find(|p| p["name"] == "kafka").expect("kafka listed");
+    assert!(kafka["versions"].as_array().is_some_and(|v| !v.is_empty()), "{kafka}");
+    let list: serde_json::Value = serde_saphyr::from_str(&run(&["package", "list", "-o", "yaml"])).unwrap();
+    assert_eq!(list.as_array().map(Vec::len), Some(4), "{list}");
+    let meta: serde_json::Value = serde_json::from_str(&run(&["package", "describe", "kafka", "-o", "json"])).unwrap();
+    assert_eq!(meta["name"], "kafka");
+    assert!(meta["templates"].as_array().is_some_and(|t| !t.is_empty()), "{meta}");
+    let opts: serde_json::Value =
+        serde_saphyr::from_str(&run(&["package", "describe", "kafka", "--config", "-o", "yaml"])).unwrap();
+    let count = opts.as_array().unwrap().iter().find(|o| o["path"] == "brokers.count").expect("brokers.count");
+    assert_eq!(count["type"], "integer", "{count}");
+    // Wide: metadata, then the options with a REQUIRED column.
+    let wide = run(&["package", "describe", "kafka", "-o", "wide"]);
+    assert!(
+        wide.starts_with("name:         kafka") && wide.contains("REQUIRED") && wide.contains("brokers.count"),
+        "{wide}"
+    );
 }
 
 /// A Dromos-layout repository with one package whose `image` option has no pattern and is

@@ -129,6 +129,11 @@ pub struct GitSourceStatus {
     /// Counts of the last sync.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub last_sync: Option<SyncSummary>,
+    /// The value of the `dromos.io/reconcile-requested-at` annotation that the last reconcile
+    /// handled: set when a reconcile asked for with `dromos source reconcile` has run (its
+    /// result is in the conditions).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub last_handled_reconcile_at: Option<String>,
 }
 
 /// What the last sync did.

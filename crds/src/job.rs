@@ -312,6 +312,10 @@ pub struct JobStatus {
     /// annotation).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub last_manual_request: Option<String>,
+    /// The last kill request handled (value of the `dromos.io/kill-requested` annotation set
+    /// by `dromos job kill`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub last_kill_request: Option<String>,
 }
 
 /// The start an empty-start ISO 8601 schedule was given, and the schedule it belongs to.

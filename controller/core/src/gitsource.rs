@@ -136,6 +136,11 @@ pub fn plan_options(spec: &GitSourceSpec) -> PlanOptions {
     }
 }
 
+/// Annotation asking for a reconcile now (`dromos source reconcile`), like Flux's
+/// `reconcile.fluxcd.io/requestedAt`: any new value is a new request. The reconcile it causes
+/// records the value in `status.lastHandledReconcileAt`.
+pub const RECONCILE_REQUEST_ANNOTATION: &str = "dromos.io/reconcile-requested-at";
+
 /// The source id written to `dromos.io/source` on every object of a GitSource.
 pub fn source_id(namespace: &str, name: &str) -> String {
     format!("{namespace}.{name}")
@@ -192,17 +197,26 @@ pub enum Outcome<'a> {
 pub type Decision = crate::decision::Decision<GitSourceStatus>;
 
 /// Decides from `outcome`. `cached` is the status as the watch cache holds it (the base of the
-/// new status and the judge of whether a failure is news worth an Event).
+/// new status and the judge of whether a failure is news worth an Event). `request` is the
+/// value of [`RECONCILE_REQUEST_ANNOTATION`]: a reconcile that fetched (or was refused) handled
+/// it and records it, whatever its result; a suspended source handles none.
 pub fn decide(
     spec: &GitSourceSpec,
     generation: Option<i64>,
     cached: Option<&GitSourceStatus>,
+    request: Option<&str>,
     outcome: Outcome<'_>,
     now: Instant,
 ) -> Decision {
     let old = cached.cloned().unwrap_or_default();
     let mut status = old.clone();
     status.common.observed_generation = generation;
+    let handled = request.filter(|r| old.last_handled_reconcile_at.as_deref() != Some(*r) && !r.is_empty());
+    if !matches!(outcome, Outcome::Suspended)
+        && let Some(r) = handled
+    {
+        status.last_handled_reconcile_at = Some(r.to_string());
+    }
     let mut events = Vec::new();
     let (every, interval_problem) = interval(spec);
     // An out-of-range interval is obeyed clamped, and every condition message says so.
@@ -264,7 +278,9 @@ pub fn decide(
                 );
                 events.push(Event::warning("DriftDetected", note));
             }
-            return Decision { status: None, events, requeue: after };
+            // Only a handled request changes the status of a drift report.
+            let status = handled.is_some().then_some(status);
+            return Decision { status, events, requeue: after };
         }
         Outcome::Synced { revision, sync } => {
             status.last_attempted_revision = Some(revision.to_string());
@@ -455,7 +471,14 @@ mod tests {
         // The reconcile obeys the clamped interval and says so once.
         let spec = GitSourceSpec { interval: Some("1ms".into()), ..Default::default() };
         let now = t("2026-12-04T10:00:00Z");
-        let d = decide(&spec, Some(1), None, Outcome::FetchFailed { reason: "FetchFailed", message: "x".into() }, now);
+        let d = decide(
+            &spec,
+            Some(1),
+            None,
+            None,
+            Outcome::FetchFailed { reason: "FetchFailed", message: "x".into() },
+            now,
+        );
         assert_eq!(d.requeue, Requeue::After(MIN_INTERVAL));
         let status = d.status.unwrap();
         let ready = status.common.conditions.iter().find(|c| c.type_ == READY).unwrap();
@@ -469,6 +492,7 @@ mod tests {
             &spec,
             Some(1),
             Some(&status),
+            None,
             Outcome::FetchFailed { reason: "FetchFailed", message: "x".into() },
             now,
         );
@@ -492,7 +516,7 @@ mod tests {
     fn a_sync_records_the_revision_and_a_no_op_resync_changes_nothing() {
         let now = t("2026-12-04T10:00:00Z");
         let sync = synced_outcome(1, Guard::Ok, vec![]);
-        let d = decide(&spec(), Some(1), None, Outcome::Synced { revision: "main@sha1:abc", sync: &sync }, now);
+        let d = decide(&spec(), Some(1), None, None, Outcome::Synced { revision: "main@sha1:abc", sync: &sync }, now);
         let status = d.status.unwrap();
         assert_eq!(status.last_applied_revision.as_deref(), Some("main@sha1:abc"));
         assert_eq!(status.inventory, vec![obj("a").encode()]);
@@ -502,8 +526,14 @@ mod tests {
         // The same revision again, nothing written by the sync: the same status, no Event.
         let noop = synced_outcome(0, Guard::Ok, vec![]);
         let later = t("2026-12-04T10:01:00Z");
-        let again =
-            decide(&spec(), Some(1), Some(&status), Outcome::Synced { revision: "main@sha1:abc", sync: &noop }, later);
+        let again = decide(
+            &spec(),
+            Some(1),
+            Some(&status),
+            None,
+            Outcome::Synced { revision: "main@sha1:abc", sync: &noop },
+            later,
+        );
         assert_eq!(again.status.as_ref(), Some(&status), "a no-op resync writes nothing");
         assert!(again.events.is_empty());
     }
@@ -513,11 +543,12 @@ mod tests {
         let now = t("2026-12-04T10:00:00Z");
         let ok = synced_outcome(1, Guard::Ok, vec![]);
         let applied =
-            decide(&spec(), Some(1), None, Outcome::Synced { revision: "r1", sync: &ok }, now).status.unwrap();
+            decide(&spec(), Some(1), None, None, Outcome::Synced { revision: "r1", sync: &ok }, now).status.unwrap();
         let fetch = decide(
             &spec(),
             Some(1),
             Some(&applied),
+            None,
             Outcome::FetchFailed { reason: "Unreachable", message: "no route".into() },
             now,
         );
@@ -529,6 +560,7 @@ mod tests {
             &spec(),
             Some(1),
             Some(&st),
+            None,
             Outcome::FetchFailed { reason: "Unreachable", message: "no route".into() },
             now,
         );
@@ -539,6 +571,7 @@ mod tests {
             &spec(),
             Some(1),
             Some(&applied),
+            None,
             Outcome::Invalid { reason: "ValidationFailed", revision: "r2", diagnostics: &[diag] },
             now,
         );
@@ -549,12 +582,13 @@ mod tests {
         assert_eq!(st.last_applied_revision.as_deref(), Some("r1"), "nothing of r2 was applied");
         let failed = Failure { obj: obj("a"), reason: "Conflict".into(), message: "owned by kubectl".into() };
         let conflict = synced_outcome(0, Guard::Ok, vec![failed]);
-        let d = decide(&spec(), Some(1), Some(&applied), Outcome::Synced { revision: "r3", sync: &conflict }, now);
+        let d =
+            decide(&spec(), Some(1), Some(&applied), None, Outcome::Synced { revision: "r3", sync: &conflict }, now);
         assert_eq!(d.events[0].reason, "Conflict");
         assert_eq!(d.status.unwrap().last_applied_revision.as_deref(), Some("r1"));
         let guard = Guard::Blocked { deleting: 5, inventory: 6, max_fraction: 0.5 };
         let blocked = synced_outcome(0, guard, vec![]);
-        let d = decide(&spec(), Some(1), Some(&applied), Outcome::Synced { revision: "r4", sync: &blocked }, now);
+        let d = decide(&spec(), Some(1), Some(&applied), None, Outcome::Synced { revision: "r4", sync: &blocked }, now);
         assert_eq!(d.events[0].reason, "DeletionGuard");
         assert_eq!(d.status.unwrap().inventory, applied.inventory, "the inventory stays");
     }
@@ -563,7 +597,7 @@ mod tests {
     fn a_refused_url_stalls_and_is_asked_again_at_the_interval() {
         let now = t("2026-12-04T10:00:00Z");
         let refused = || Outcome::Refused { reason: "URLNotAllowed", message: "`file:///x` is local".into() };
-        let d = decide(&spec(), Some(1), None, refused(), now);
+        let d = decide(&spec(), Some(1), None, None, refused(), now);
         assert!(matches!(d.requeue, Requeue::After(_)), "a policy may change without the source changing");
         let st = d.status.unwrap();
         assert!(conditions::is_true(&st.common.conditions, STALLED));
@@ -572,24 +606,56 @@ mod tests {
         assert_eq!(ready.reason, "URLNotAllowed");
         assert!(ready.message.starts_with("`file:///x` is local; nothing was fetched"), "{}", ready.message);
         assert_eq!(d.events.iter().map(|e| e.reason.as_str()).collect::<Vec<_>>(), ["URLNotAllowed"]);
-        assert!(decide(&spec(), Some(1), Some(&st), refused(), now).events.is_empty(), "no news, no Event");
+        assert!(decide(&spec(), Some(1), Some(&st), None, refused(), now).events.is_empty(), "no news, no Event");
     }
 
     #[test]
     fn suspended_and_drift_only() {
         let now = t("2026-12-04T10:00:00Z");
-        let d = decide(&spec(), Some(1), None, Outcome::Suspended, now);
+        let d = decide(&spec(), Some(1), None, None, Outcome::Suspended, now);
         assert_eq!(d.requeue, Requeue::OnChange);
         assert_eq!(d.status.unwrap().common.conditions[0].reason, "Suspended");
         let d = decide(
             &spec(),
             Some(1),
             None,
+            None,
             Outcome::DriftReported { revision: "r1", drifted: vec!["ConfigMap/ns/a".into()] },
             now,
         );
         assert_eq!(d.status, None, "drift reports write no status");
         assert_eq!(d.events[0].reason, "DriftDetected");
+    }
+
+    #[test]
+    fn a_reconcile_request_is_recorded_once_handled_whatever_the_result() {
+        let now = t("2026-12-04T10:00:00Z");
+        let req = Some("2026-12-04T09:59:59.123Z");
+        let ok = synced_outcome(0, Guard::Ok, vec![]);
+        let d = decide(&spec(), Some(1), None, req, Outcome::Synced { revision: "r1", sync: &ok }, now);
+        let st = d.status.unwrap();
+        assert_eq!(st.last_handled_reconcile_at.as_deref(), req);
+        // The same request again is not news: the status stays as it was.
+        let again = decide(&spec(), Some(1), Some(&st), req, Outcome::Synced { revision: "r1", sync: &ok }, now);
+        assert_eq!(again.status.as_ref(), Some(&st));
+        // A failed fetch handles a request too (the CLI reports the failure).
+        let failed = decide(
+            &spec(),
+            Some(1),
+            Some(&st),
+            Some("2026-12-04T10:00:05Z"),
+            Outcome::FetchFailed { reason: "Unreachable", message: "no route".into() },
+            now,
+        );
+        assert_eq!(failed.status.unwrap().last_handled_reconcile_at.as_deref(), Some("2026-12-04T10:00:05Z"));
+        // A suspended source handles none.
+        let s = decide(&spec(), Some(1), Some(&st), Some("2026-12-04T10:00:06Z"), Outcome::Suspended, now);
+        assert_eq!(s.status.unwrap().last_handled_reconcile_at.as_deref(), req);
+        // A drift report writes a status only to record a new request.
+        let drift = || Outcome::DriftReported { revision: "r1", drifted: vec![] };
+        assert_eq!(decide(&spec(), Some(1), Some(&st), req, drift(), now).status, None);
+        let d = decide(&spec(), Some(1), Some(&st), Some("2026-12-04T10:00:07Z"), drift(), now);
+        assert_eq!(d.status.unwrap().last_handled_reconcile_at.as_deref(), Some("2026-12-04T10:00:07Z"));
     }
 
     #[test]
@@ -604,6 +670,7 @@ mod tests {
         let d = decide(
             &spec(),
             Some(1),
+            None,
             None,
             Outcome::Invalid { reason: "ValidationFailed", revision: "r1", diagnostics: &diags },
             now,

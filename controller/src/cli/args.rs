@@ -1,6 +1,7 @@
 //! The clap definitions of the `dromos` command line: commands, flags, help text and defaults
 //! (pure data; the command modules beside this one run them).
 
+use super::output::ListFormat;
 use clap::{Parser, Subcommand, ValueEnum};
 use std::path::PathBuf;
 
@@ -33,6 +34,13 @@ pub(super) enum DiagFormat {
 pub(super) enum ObjFormat {
     Yaml,
     Json,
+}
+
+#[derive(Debug, Clone, Copy, ValueEnum, PartialEq, Eq)]
+pub(super) enum CompletionShell {
+    Bash,
+    Zsh,
+    Fish,
 }
 
 #[derive(Debug, Clone, Copy, ValueEnum, PartialEq, Eq)]
@@ -201,7 +209,8 @@ pub(super) enum Command {
         #[arg(long, default_value_t = 180)]
         timeout: u64,
     },
-    /// Act on one App in the cluster.
+    /// Apps of the cluster: list them, explain, scale, kill, restart, list versions of and roll
+    /// back one.
     App {
         #[command(subcommand)]
         action: AppAction,
@@ -214,6 +223,29 @@ pub(super) enum Command {
         /// Every namespace.
         #[arg(long, short = 'A')]
         all_namespaces: bool,
+        /// table, wide (adds the version and when Ready last changed), json or yaml.
+        #[arg(long, short, value_enum, default_value = "table")]
+        output: ListFormat,
+    },
+    /// GitSources of the cluster: list them, show one, reconcile one now, suspend or resume
+    /// its syncs.
+    Source {
+        #[command(subcommand)]
+        command: SourceCommand,
+    },
+    /// Print a shell completion script for bash, zsh or fish to stdout
+    /// (e.g. `dromos completion bash > /etc/bash_completion.d/dromos`).
+    Completion {
+        /// The shell.
+        #[arg(value_enum)]
+        shell: CompletionShell,
+    },
+    /// Write man pages generated from this command line (dromos.1 and one page per
+    /// subcommand, dromos-app-scale.1 ...) into a directory.
+    Man {
+        /// Directory to write the pages into (created when missing).
+        #[arg(long)]
+        dir: PathBuf,
     },
     /// Turn DC/OS definitions into Dromos manifests, one file per object at
     /// OUTDIR/<namespace>/<name>.<kind>.yaml, and report every field not carried over.
@@ -226,7 +258,7 @@ pub(super) enum Command {
         #[command(subcommand)]
         command: PackageCommand,
     },
-    /// Runs of a Dromos Job: start one now, or show the history.
+    /// Dromos Jobs of the cluster: list them, start a run now, show the history, stop runs.
     Job {
         #[command(subcommand)]
         command: JobCommand,
@@ -246,8 +278,78 @@ pub(super) enum Command {
     },
 }
 
+/// Where a listing looks: one namespace (default: the context's) or all.
+#[derive(Debug, clap::Args)]
+pub(super) struct ListScope {
+    /// Only this namespace (default: the context's namespace).
+    #[arg(long, short, conflicts_with = "all_namespaces")]
+    pub(super) namespace: Option<String>,
+    /// Every namespace.
+    #[arg(long, short = 'A')]
+    pub(super) all_namespaces: bool,
+    /// table, wide (more columns), json or yaml (the objects as the API server returns them).
+    #[arg(long, short, value_enum, default_value = "table")]
+    pub(super) output: ListFormat,
+}
+
+/// One named object and its namespace.
+#[derive(Debug, clap::Args)]
+pub(super) struct Target {
+    /// Name of the object.
+    pub(super) name: String,
+    /// Its namespace (default: the context's namespace).
+    #[arg(long, short)]
+    pub(super) namespace: Option<String>,
+}
+
+#[derive(Debug, Subcommand)]
+pub(super) enum SourceCommand {
+    /// GitSources with their URL, ref, applied revision, readiness and whether they are
+    /// suspended.
+    List {
+        #[command(flatten)]
+        scope: ListScope,
+    },
+    /// One GitSource: spec, revisions, conditions, last sync, diagnostics.
+    Get {
+        #[command(flatten)]
+        target: Target,
+        /// table (a description), wide (also the inventory), json or yaml (the object).
+        #[arg(long, short, value_enum, default_value = "table")]
+        output: ListFormat,
+    },
+    /// Ask the controller to fetch and sync now (annotation `dromos.io/reconcile-requested-at`)
+    /// and wait until it has: exit 0 when the revision is applied, 1 with the status message
+    /// when the sync failed or the wait timed out.
+    Reconcile {
+        #[command(flatten)]
+        target: Target,
+        /// Longest wait for the controller, in seconds.
+        #[arg(long, default_value_t = 120, value_parser = clap::value_parser!(u64).range(1..=86400))]
+        timeout: u64,
+    },
+    /// Stop syncing (spec.suspend: true): the last applied state stays, drift is not reverted.
+    Suspend {
+        #[command(flatten)]
+        target: Target,
+    },
+    /// Sync again (spec.suspend: false), and wait for that sync as `reconcile` does.
+    Resume {
+        #[command(flatten)]
+        target: Target,
+        /// Longest wait for the controller, in seconds.
+        #[arg(long, default_value_t = 120, value_parser = clap::value_parser!(u64).range(1..=86400))]
+        timeout: u64,
+    },
+}
+
 #[derive(Debug, Subcommand)]
 pub(super) enum AppAction {
+    /// Apps with their state, instances, version and readiness.
+    List {
+        #[command(flatten)]
+        scope: ListScope,
+    },
     /// Why instances are not placed: the Dromos scheduler's decline summary (offers declined
     /// per reason) and the state of every instance.
     Why {
@@ -256,6 +358,58 @@ pub(super) enum AppAction {
         /// Namespace of the App (default: the context's namespace).
         #[arg(long, short)]
         namespace: Option<String>,
+        /// table (the text), wide (also each instance's pod IP), json or yaml (the placement
+        /// status and the instances).
+        #[arg(long, short, value_enum, default_value = "table")]
+        output: ListFormat,
+    },
+    /// Set the number of instances (spec.instances). An App a source manages (label
+    /// dromos.io/source: a GitSource, a sync or a Package) is refused unless --force, since its
+    /// next sync reverts the change; an App annotated dromos.io/autoscaled: "true" is not.
+    Scale {
+        #[command(flatten)]
+        target: Target,
+        /// Instances wanted (0 suspends the App and keeps its definition).
+        #[arg(value_parser = clap::value_parser!(i32).range(0..=100_000))]
+        instances: i32,
+        /// Write to an App managed by a GitSource or a sync anyway.
+        #[arg(long)]
+        force: bool,
+    },
+    /// Kill every instance (its pods are deleted and the App's workload starts new ones), or
+    /// with --scale kill them and scale the App to 0, as Marathon's kill-and-scale did.
+    Kill {
+        #[command(flatten)]
+        target: Target,
+        /// Also scale the App to 0 instances, so none is started again.
+        #[arg(long)]
+        scale: bool,
+        /// With --scale: write to an App managed by a GitSource or a sync anyway.
+        #[arg(long, requires = "scale")]
+        force: bool,
+    },
+    /// The versions of an App the operator recorded (newest first): what `rollback` can go
+    /// back to.
+    Versions {
+        #[command(flatten)]
+        target: Target,
+        /// table, wide (also the image or command of each version), json or yaml.
+        #[arg(long, short, value_enum, default_value = "table")]
+        output: ListFormat,
+    },
+    /// Put back the spec of a recorded version (default: the one before the current), keeping
+    /// the current instances; it rolls out under the upgrade strategy. An App a source manages
+    /// is refused unless --force.
+    Rollback {
+        #[command(flatten)]
+        target: Target,
+        /// The version to go back to (a version hash of `dromos app versions`, or a unique
+        /// prefix of one).
+        #[arg(long, value_name = "VERSION")]
+        to: Option<String>,
+        /// Write to an App managed by a GitSource or a sync anyway.
+        #[arg(long)]
+        force: bool,
     },
     /// Replace every instance without a spec change (like `kubectl rollout restart`), honouring
     /// the App's upgrade strategy; recorded in the App's status when done.
@@ -276,6 +430,10 @@ pub(super) enum PackageCommand {
         /// default: the built-in catalog.
         #[arg(long)]
         repo: Option<PathBuf>,
+        /// table, wide (also maintainer, tags and directory of the newest version), json or
+        /// yaml.
+        #[arg(long, short, value_enum, default_value = "table")]
+        output: ListFormat,
     },
     /// Metadata of one package version, or its options with --config.
     #[command(disable_version_flag = true)]
@@ -291,6 +449,10 @@ pub(super) enum PackageCommand {
         /// Repository directory (default: the built-in catalog).
         #[arg(long)]
         repo: Option<PathBuf>,
+        /// table (text), wide (with --config: also whether each option is required), json or
+        /// yaml.
+        #[arg(long, short, value_enum, default_value = "table")]
+        output: ListFormat,
     },
     /// Render one package version with options to a YAML stream of objects. Exit 1 when the
     /// options are refused by the package's schema.
@@ -333,6 +495,29 @@ pub(super) enum JobCommand {
         /// Namespace (default: the context's namespace).
         #[arg(long, short)]
         namespace: Option<String>,
+        /// table, wide (also creation and retry times), json or yaml (the Job's status).
+        #[arg(long, short, value_enum, default_value = "table")]
+        output: ListFormat,
+    },
+    /// Jobs with their trigger, state, counts, next run and active runs.
+    List {
+        #[command(flatten)]
+        scope: ListScope,
+    },
+    /// Stop the active runs of a Job, or one run (annotation `dromos.io/kill-requested`): the
+    /// controller deletes their batch Jobs and records them as failed, without retries; waits
+    /// until it has.
+    Kill {
+        /// Job name.
+        name: String,
+        /// The run to stop (a run id of `dromos job history`); default: every active run.
+        run: Option<String>,
+        /// Namespace (default: the context's namespace).
+        #[arg(long, short)]
+        namespace: Option<String>,
+        /// Longest wait for the controller, in seconds.
+        #[arg(long, default_value_t = 60, value_parser = clap::value_parser!(u64).range(1..=86400))]
+        timeout: u64,
     },
 }
 

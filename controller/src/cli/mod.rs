@@ -7,11 +7,17 @@ mod controller;
 mod crds;
 mod import;
 mod job;
+mod objects;
+pub(crate) mod output;
 mod package;
 mod plan_source;
 mod quickstart;
+mod shell;
+mod source;
 mod sync;
 mod validate;
+
+pub use shell::{man_pages, reference_markdown};
 
 pub use args::Cli;
 
@@ -28,6 +34,12 @@ pub fn run(cli: Cli) -> Result<ExitCode> {
             "quickstart uses the current context of --kubeconfig; --context is not taken"
         );
         return quickstart::run(keep_running, examples, kubeconfig, timeout);
+    }
+    // Generated from the command line itself: no cluster.
+    match &command {
+        Command::Completion { shell: which } => return shell::completion(*which),
+        Command::Man { dir } => return shell::man(dir),
+        _ => {}
     }
     crate::apiclient::select(crate::apiclient::Selection { kubeconfig, context });
     match command {
@@ -61,7 +73,9 @@ pub fn run(cli: Cli) -> Result<ExitCode> {
             validate::render(&tree, output, default_image, fetch_image)
         }
         Command::App { action } => app::run(action),
-        Command::Status { namespace, all_namespaces } => app::status(namespace, all_namespaces),
+        Command::Status { namespace, all_namespaces, output } => app::status(namespace, all_namespaces, output),
+        Command::Source { command } => source::run(command),
+        Command::Completion { .. } | Command::Man { .. } => unreachable!("handled above"),
         Command::Import(args) => import::run(args),
         Command::Package { command } => package::run(command),
         Command::Crds { root, check, stdout } => crds::run(&root, check, stdout),

@@ -16,7 +16,7 @@ use dromos_core::{LoadOptions, RenderOptions, Typed};
 use dromos_crds::app::AppStatus;
 use dromos_crds::{App, condition};
 use futures::TryStreamExt;
-use k8s_openapi::api::apps::v1::{Deployment, StatefulSet};
+use k8s_openapi::api::apps::v1::{ControllerRevision, Deployment, StatefulSet};
 use k8s_openapi::api::core::v1::{Pod, Service};
 use k8s_openapi::api::policy::v1::PodDisruptionBudget;
 use kube::api::{Api, DeleteParams, Patch, PatchParams};
@@ -62,6 +62,8 @@ pub struct Context {
     statefulsets: Store<StatefulSet>,
     services: Store<Service>,
     pdbs: Store<PodDisruptionBudget>,
+    /// Recorded versions of every App (docs/decisions/0046).
+    revisions: Store<ControllerRevision>,
     pods: Arc<LabelIndex<Pod>>,
     trigger: futures::channel::mpsc::UnboundedSender<ObjectRef<App>>,
     /// Mutating requests (applies, deletes, status, events, finalizers).
@@ -109,6 +111,7 @@ pub fn start(shared: &Shared, opts: Options) -> Started<Context> {
     let (sts_r, sts_stream) = shared.reflect::<StatefulSet>(owned.clone());
     let (svc_r, svc_stream) = shared.reflect::<Service>(owned.clone());
     let (pdb_r, pdb_stream) = shared.reflect::<PodDisruptionBudget>(owned.clone());
+    let (rev_r, rev_stream) = shared.reflect::<ControllerRevision>(owned.clone());
     let pod_index = Arc::new(LabelIndex::<Pod>::new(translate::APP_LABEL));
     // Pods are only ever looked up by App: an index by the App label instead of a store.
     let pod_stream = {
@@ -133,6 +136,7 @@ pub fn start(shared: &Shared, opts: Options) -> Started<Context> {
         statefulsets: sts_r,
         services: svc_r,
         pdbs: pdb_r,
+        revisions: rev_r,
         pods: pod_index,
         trigger,
         writes: AtomicUsize::new(0),
@@ -154,6 +158,7 @@ pub fn start(shared: &Shared, opts: Options) -> Started<Context> {
                 .owns_stream(sts_stream)
                 .owns_stream(svc_stream)
                 .owns_stream(pdb_stream)
+                .owns_stream(rev_stream)
                 .watches_stream(pod_stream, pod_to_app)
                 .reconcile_on(triggers)
                 .run(reconcile, error_policy, ctx);
@@ -452,6 +457,9 @@ async fn apply(app: &App, ctx: &Context) -> Result<Action, Error> {
         },
         _ => (vec![], String::new()),
     };
+    if let Some(m) = manifest.as_ref().filter(|_| !version.is_empty()) {
+        record_version(ctx, app, &m.value["spec"], &version).await?;
+    }
     let restart = app.annotations().get(RESTART_ANNOTATION).cloned();
     let dependencies = app::Model::of(app, &ns, &name)
         .dependencies()
@@ -519,6 +527,80 @@ async fn apply(app: &App, ctx: &Context) -> Result<Action, Error> {
         "Waiting" => DEPENDENCY_RECHECK,
         _ => Duration::from_secs(30),
     }))
+}
+
+/// Records the App's current version as a ControllerRevision (`<app>-<version>`, data: the
+/// spec without `instances`, owned by the App) and keeps the last
+/// [`versions::VERSION_HISTORY_LIMIT`] (docs/decisions/0046). Writes nothing when the current
+/// version already is the newest record.
+async fn record_version(ctx: &Context, app: &App, spec: &Value, version: &str) -> Result<(), Error> {
+    use dromos_core::appstate::versions;
+    let ns = app.namespace().unwrap_or_default();
+    let name = app.name_any();
+    let uid = app.uid().unwrap_or_default();
+    let recorded: Vec<versions::Recorded> = ctx
+        .revisions
+        .state()
+        .iter()
+        .filter(|r| {
+            r.metadata.namespace.as_deref() == Some(ns.as_str())
+                && r.metadata.owner_references.iter().flatten().any(|o| o.uid == uid && o.controller == Some(true))
+        })
+        .map(|r| versions::Recorded {
+            name: r.name_any(),
+            version: r.labels().get(versions::VERSION_LABEL).cloned().unwrap_or_default(),
+            revision: r.revision,
+        })
+        .collect();
+    let plan = versions::plan_history(&recorded, version, versions::VERSION_HISTORY_LIMIT);
+    if plan.is_empty() {
+        return Ok(());
+    }
+    let api: Api<ControllerRevision> = Api::namespaced(ctx.client.clone(), &ns);
+    if let Some(revision) = plan.create {
+        let mut data = spec.clone();
+        if let Some(o) = data.as_object_mut() {
+            o.remove("instances");
+        }
+        let labels = std::collections::BTreeMap::from([
+            (translate::MANAGED_BY.0.to_string(), translate::MANAGED_BY.1.to_string()),
+            (translate::OWNER_KIND_LABEL.to_string(), "App".to_string()),
+            (translate::APP_LABEL.to_string(), name.clone()),
+            (versions::VERSION_LABEL.to_string(), version.to_string()),
+        ]);
+        let record = ControllerRevision {
+            metadata: k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta {
+                name: Some(versions::record_name(&name, version)),
+                namespace: Some(ns.clone()),
+                labels: Some(labels),
+                owner_references: app.controller_owner_ref(&()).map(|o| vec![o]),
+                ..Default::default()
+            },
+            data: Some(k8s_openapi::apimachinery::pkg::runtime::RawExtension(data)),
+            revision,
+        };
+        ctx.writes.fetch_add(1, Ordering::Relaxed);
+        match api.create(&kube::api::PostParams::default(), &record).await {
+            Ok(_) => {}
+            // Recorded by an earlier reconcile the cache did not show yet.
+            Err(kube::Error::Api(e)) if e.code == 409 => {}
+            Err(e) => return Err(e.into()),
+        }
+    }
+    if let Some((record, revision)) = &plan.renumber {
+        ctx.writes.fetch_add(1, Ordering::Relaxed);
+        let patch = serde_json::json!({"revision": revision});
+        api.patch(record, &PatchParams::default(), &Patch::Merge(&patch)).await?;
+    }
+    for record in &plan.delete {
+        ctx.writes.fetch_add(1, Ordering::Relaxed);
+        match api.delete(record, &DeleteParams::default()).await {
+            Ok(_) => {}
+            Err(kube::Error::Api(e)) if e.code == 404 => {}
+            Err(e) => return Err(e.into()),
+        }
+    }
+    Ok(())
 }
 
 /// Deletion: wait until every dependent that is also being deleted has stopped, then stop this

@@ -453,7 +453,9 @@ async fn reconcile_in(gs: &GitSource, ctx: &Arc<Context>, span: tracing::Span) -
     // that flipped in that write would flip again with a new transition time, and a no-op
     // resync would write.
     let current = ctx.written.current(gs, gs.status.as_ref());
-    let decision = decisions::decide(&gs.spec, gs.metadata.generation, current.as_ref(), outcome, chrono::Utc::now());
+    let request = gs.annotations().get(decisions::RECONCILE_REQUEST_ANNOTATION).map(String::as_str);
+    let decision =
+        decisions::decide(&gs.spec, gs.metadata.generation, current.as_ref(), request, outcome, chrono::Utc::now());
     // act: Events, then the one status write
     for e in decision.events {
         tracing::debug!(source = %gs.name_any(), reason = %e.reason, note = %e.message, "event");

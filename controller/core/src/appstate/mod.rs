@@ -7,6 +7,7 @@
 //! [`deployment`] follows the deployment from start to finish.
 
 mod deployment;
+pub mod versions;
 
 /// Dependency resolution is the App model's; re-exported for the App operator.
 pub use crate::app::resolve_dependencies;

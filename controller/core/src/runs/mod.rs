@@ -31,6 +31,7 @@
 mod attempts;
 mod fires;
 mod history;
+mod kill;
 mod manual;
 mod names;
 mod parents;
@@ -41,6 +42,7 @@ mod types;
 
 pub use attempts::expected_attempts;
 pub use fires::fire_pending;
+pub use kill::{KillRequest, kill_request_value, parse_kill_request};
 pub use names::{attempt_name, run_base};
 pub use parents::parent_completion;
 pub use policy::{concurrency, describe_trigger};
@@ -76,6 +78,9 @@ pub const SCHEDULED_ANNOTATION: &str = "dromos.io/scheduled-time";
 /// Annotation on a Job asking for a manual run; its value (an RFC 3339 time) identifies the
 /// request.
 pub const RUN_REQUEST_ANNOTATION: &str = "dromos.io/run-requested";
+/// Annotation on a Job asking to stop active runs (`dromos job kill`): `<RFC 3339 time>` stops
+/// every active run, `<RFC 3339 time> <run id>` one; each new value is one request.
+pub const KILL_REQUEST_ANNOTATION: &str = "dromos.io/kill-requested";
 
 /// Decides the next steps of a Job. See the module documentation for the rules.
 pub fn plan_runs(inp: &Inputs) -> Decision {
@@ -92,6 +97,7 @@ pub fn plan_runs(inp: &Inputs) -> Decision {
     let base = run_base(inp.name);
     attempts::adopt(inp, &mut d);
     attempts::advance(inp, &mut d);
+    kill::plan_kill(inp, &mut d);
     manual::plan_manual(inp, &base, &mut d);
     fires::plan_fires(inp, &base, trigger.as_ref(), &mut d);
     let waiting_for = parents::plan_parents(inp, &base, &mut d);

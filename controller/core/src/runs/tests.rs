@@ -51,6 +51,7 @@ struct Sim {
     attempts: Vec<AttemptState>,
     parents: Vec<ParentState>,
     request: Option<String>,
+    kill: Option<String>,
     gone: Vec<String>,
 }
 
@@ -63,6 +64,7 @@ impl Sim {
             attempts: vec![],
             parents: vec![],
             request: None,
+            kill: None,
             gone: vec![],
         }
     }
@@ -76,6 +78,7 @@ impl Sim {
             generation: Some(1),
             created: self.created,
             run_request: self.request.as_deref(),
+            kill_request: self.kill.as_deref(),
             attempts: &self.attempts,
             gone: &self.gone,
             parents: &self.parents,
@@ -528,4 +531,61 @@ fn extreme_deadlines_and_periods_never_panic() {
     let stalled = s.status.common.conditions.iter().find(|c| c.type_ == "Stalled").unwrap();
     assert_eq!(stalled.status, "True");
     assert!(stalled.message.contains("minimum of one second"), "{}", stalled.message);
+}
+
+#[test]
+fn a_kill_request_stops_active_runs_once_without_retries() {
+    // Two manual runs of a Chronos-style job (2 retries by default), both active.
+    let spec = iso("R1/2027-01-01T00:00:00Z/PT1H", "sleep 100");
+    let mut s = Sim::new(spec, "2026-05-01T10:00:00Z");
+    s.request = Some("2026-05-01T10:00:01Z".into());
+    s.step("2026-05-01T10:00:02Z");
+    s.request = Some("2026-05-01T10:00:03Z".into());
+    s.step("2026-05-01T10:00:04Z");
+    let (first, second) = ("backup-m1777629601000".to_string(), "backup-m1777629603000".to_string());
+    let run = |s: &Sim, id: &str| s.status.runs.iter().find(|r| r.id == id).cloned().unwrap();
+    let results = |s: &Sim| {
+        let mut r = s.results();
+        r.sort();
+        r
+    };
+    s.start(&first, "2026-05-01T10:00:05Z");
+    // One run by id: its attempt is deleted and it fails as killed; the other runs on.
+    s.kill = Some(format!("2026-05-01T10:00:06Z {first}"));
+    let d = s.step("2026-05-01T10:00:07Z");
+    assert_eq!(d.delete, vec![first.clone()]);
+    assert_eq!(d.events.iter().map(|e| e.reason).collect::<Vec<_>>(), ["RunKilled"]);
+    assert_eq!(results(&s), pairs(&[(first.as_str(), "Failed"), (second.as_str(), "Active")]));
+    assert_eq!(run(&s, &first).message.as_deref(), Some("killed by request at 2026-05-01T10:00:06Z"));
+    assert_eq!(s.status.last_kill_request.as_deref(), Some(format!("2026-05-01T10:00:06Z {first}").as_str()));
+    // Handled once: the same value again changes nothing, and no retry comes later.
+    let d = s.step("2026-05-01T10:01:00Z");
+    assert!(d.create.is_empty() && d.delete.is_empty() && d.events.is_empty(), "{d:?}");
+    // The second run fails its attempt and waits to retry; a kill of every run drops the retry.
+    s.finish(&second, "2026-05-01T10:01:01Z", false);
+    s.step("2026-05-01T10:01:02Z");
+    assert!(run(&s, &second).retry_time.is_some());
+    s.kill = Some("2026-05-01T10:01:03Z".into());
+    let d = s.step("2026-05-01T10:01:04Z");
+    assert!(d.delete.is_empty(), "the failed attempt has no Job running: {d:?}");
+    assert_eq!(results(&s), pairs(&[(first.as_str(), "Failed"), (second.as_str(), "Failed")]));
+    assert_eq!(run(&s, &second).retry_time, None);
+    assert!(s.step("2026-05-01T10:10:00Z").create.is_empty(), "a killed run is never retried");
+    assert_eq!(s.status.failure_count, 2);
+    // Nothing active: the request is recorded and said to have found nothing.
+    s.kill = Some("2026-05-01T10:11:00Z".into());
+    assert_eq!(s.step("2026-05-01T10:11:01Z").events[0].reason, "KillRequestIgnored");
+    s.kill = Some("soon".into());
+    assert_eq!(s.step("2026-05-01T10:11:02Z").events[0].reason, "InvalidKillRequest");
+}
+
+#[test]
+fn kill_requests_parse_a_time_and_an_optional_run() {
+    let r = parse_kill_request("2026-05-01T10:00:06Z backup-m1").unwrap();
+    assert_eq!((r.at, r.run), ("2026-05-01T10:00:06Z", Some("backup-m1")));
+    assert_eq!(parse_kill_request("2026-05-01T10:00:06.5Z").unwrap().run, None);
+    for bad in ["", "now", "2026-05-01T10:00:06Z ", "2026-05-01T10:00:06Z a b"] {
+        assert_eq!(parse_kill_request(bad), None, "{bad:?}");
+    }
+    assert_eq!(kill_request_value("t", Some("r")), "t r");
 }

@@ -97,6 +97,8 @@ pub struct Inputs<'a> {
     pub created: Instant,
     /// Value of the run request annotation.
     pub run_request: Option<&'a str>,
+    /// Value of the kill request annotation.
+    pub kill_request: Option<&'a str>,
     /// Every attempt found in the cluster.
     pub attempts: &'a [AttemptState],
     /// Attempts the status expects but the API server confirmed absent.

@@ -43,7 +43,7 @@ mod requests;
 
 use deferred::{publish_events, restore};
 use observe::{children, observe, refs, resolve, to_chrono};
-pub use requests::{history_table, request_run};
+pub use requests::{history_table, history_table_with, request_run};
 
 /// The longest a status write waits behind other Jobs' run creations.
 pub const MAX_DEFER: Duration = Duration::from_secs(10);
@@ -296,6 +296,7 @@ async fn reconcile_one(job: &Arc<Job>, ctx: &Arc<Context>) -> Result<Action, Err
         generation: job.metadata.generation,
         created,
         run_request: job.annotations().get(runs::RUN_REQUEST_ANNOTATION).map(String::as_str),
+        kill_request: job.annotations().get(runs::KILL_REQUEST_ANNOTATION).map(String::as_str),
         attempts: &attempts,
         gone: &gone,
         parents: &parents,

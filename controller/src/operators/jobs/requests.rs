@@ -17,6 +17,11 @@ pub async fn request_run(client: &Client, namespace: &str, name: &str) -> anyhow
 
 /// The run history of a Job as a table (`dromos job history`).
 pub fn history_table(job: &Job) -> String {
+    history_table_with(job, false)
+}
+
+/// [`history_table`]; `wide` adds each run's creation time and the time of its next attempt.
+pub fn history_table_with(job: &Job, wide: bool) -> String {
     let s = job.status.clone().unwrap_or_default();
     let mut out = format!(
         "{}/{}  trigger: {}  next: {}  succeeded: {}  failed: {}\n",
@@ -27,45 +32,25 @@ pub fn history_table(job: &Job) -> String {
         s.success_count,
         s.failure_count
     );
-    let rows: Vec<[String; 8]> = s
+    let rows: Vec<Vec<String>> = s
         .runs
         .iter()
         .map(|r| {
             let o = |v: &Option<String>| v.clone().unwrap_or_else(|| "-".into());
-            [
-                r.id.clone(),
-                o(&r.trigger),
-                o(&r.scheduled_time),
-                o(&r.start_time),
-                o(&r.finish_time),
-                r.result.clone(),
-                r.attempts.to_string(),
-                o(&r.message),
-            ]
+            let mut row = vec![r.id.clone(), o(&r.trigger), o(&r.scheduled_time), o(&r.start_time), o(&r.finish_time)];
+            if wide {
+                row.extend([o(&r.created_time), o(&r.retry_time)]);
+            }
+            row.extend([r.result.clone(), r.attempts.to_string(), o(&r.message)]);
+            row
         })
         .collect();
-    let header = ["RUN", "TRIGGER", "SCHEDULED", "STARTED", "FINISHED", "RESULT", "ATTEMPTS", "MESSAGE"];
-    let mut widths: Vec<usize> = header.iter().map(|h| h.len()).collect();
-    for row in &rows {
-        for (w, c) in widths.iter_mut().zip(row.iter()) {
-            *w = (*w).max(c.len());
-        }
+    let mut header = vec!["RUN", "TRIGGER", "SCHEDULED", "STARTED", "FINISHED"];
+    if wide {
+        header.extend(["CREATED", "RETRY AT"]);
     }
-    let line = |cells: Vec<&str>| {
-        let mut l = String::new();
-        for (i, c) in cells.iter().enumerate() {
-            if i + 1 == cells.len() {
-                l.push_str(c);
-            } else {
-                l.push_str(&format!("{c:<w$}  ", w = widths[i]));
-            }
-        }
-        l.trim_end().to_string() + "\n"
-    };
-    out.push_str(&line(header.to_vec()));
-    for row in &rows {
-        out.push_str(&line(row.iter().map(String::as_str).collect()));
-    }
+    header.extend(["RESULT", "ATTEMPTS", "MESSAGE"]);
+    out.push_str(&crate::cli::output::table(&header, &rows));
     if rows.is_empty() {
         out.push_str("(no runs yet)\n");
     }

@@ -35,7 +35,7 @@ mod why;
 
 use offers::offer_loop;
 pub use offers::offer_spec;
-pub use why::{why, why_text};
+pub use why::{Instance, instances, why, why_inputs, why_text, why_text_with, why_value};
 
 /// Field manager of Offers.
 pub const OFFER_MANAGER: &str = "dromos-offers";

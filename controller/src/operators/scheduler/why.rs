@@ -3,8 +3,14 @@
 
 use super::*;
 
-/// `dromos app why`: reads the App and its pods.
+/// `dromos app why`: reads the App and its pods and explains them.
 pub async fn why(client: &Client, ns: &str, name: &str) -> anyhow::Result<String> {
+    let (app, pods) = why_inputs(client, ns, name).await?;
+    Ok(why_text(&app, &pods))
+}
+
+/// The App and its pods, as `dromos app why` reads them.
+pub async fn why_inputs(client: &Client, ns: &str, name: &str) -> anyhow::Result<(App, Vec<Pod>)> {
     use anyhow::Context;
     let app = Api::<App>::namespaced(client.clone(), ns)
         .get_opt(name)
@@ -16,11 +22,93 @@ pub async fn why(client: &Client, ns: &str, name: &str) -> anyhow::Result<String
         .await
         .with_context(|| format!("listing the pods of app {ns}/{name}"))?
         .items;
-    Ok(why_text(&app, &pods))
+    Ok((app, pods))
+}
+
+/// One instance of an App as `dromos app why` shows it.
+#[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord, serde::Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Instance {
+    /// Pod name.
+    pub instance: String,
+    /// Waiting, Pending, Running (ready), Terminating, ...
+    pub state: String,
+    /// Node, `-` when not placed.
+    pub node: String,
+    /// The App version the instance runs.
+    pub version: String,
+    /// Why it waits, when it does.
+    pub why: String,
+    /// Pod IP, `-` when none yet.
+    pub pod_ip: String,
+}
+
+/// Every instance of an App, sorted by name.
+pub fn instances(pods: &[Pod]) -> Vec<Instance> {
+    let mut rows: Vec<Instance> = pods
+        .iter()
+        .map(|p| {
+            let spec = p.spec.as_ref();
+            let st = p.status.clone().unwrap_or_default();
+            let node = spec.and_then(|s| s.node_name.clone());
+            let ready = st.conditions.iter().flatten().any(|c| c.type_ == "Ready" && c.status == "True");
+            let state = if p.metadata.deletion_timestamp.is_some() {
+                "Terminating".to_string()
+            } else if node.is_none() {
+                "Waiting".to_string()
+            } else {
+                let phase = st.phase.clone().unwrap_or_else(|| "Pending".into());
+                if phase == "Running" && ready { "Running (ready)".into() } else { phase }
+            };
+            let why = if node.is_some() {
+                String::new()
+            } else if let Some(c) =
+                st.conditions.iter().flatten().find(|c| c.type_ == "PodScheduled" && c.status == "False")
+            {
+                c.message.clone().unwrap_or_default()
+            } else if spec.and_then(|s| s.scheduler_name.as_deref()) == Some(SCHEDULER_NAME) {
+                "no acceptable offer (see above)".into()
+            } else {
+                "not scheduled yet".into()
+            };
+            let version = p.annotations().get(VERSION_ANNOTATION).cloned().unwrap_or_default();
+            Instance {
+                instance: p.name_any(),
+                state,
+                node: node.unwrap_or_else(|| "-".into()),
+                version,
+                why,
+                pod_ip: st.pod_ip.clone().unwrap_or_else(|| "-".into()),
+            }
+        })
+        .collect();
+    rows.sort();
+    rows
+}
+
+/// `dromos app why -o json|yaml`: the App's wanted and running instances, placement mode,
+/// the scheduler's placement status, what it waits for, and every instance.
+pub fn why_value(app: &App, pods: &[Pod]) -> serde_json::Value {
+    let status = app.status.clone().unwrap_or_default();
+    let exact = app.spec.placement_mode.unwrap_or_default() == dromos_crds::app::PlacementMode::Exact;
+    serde_json::json!({
+        "app": format!("{}/{}", app.namespace().unwrap_or_default(), app.name_any()),
+        "instances": app.spec.instances.unwrap_or(1),
+        "running": status.running.unwrap_or(0),
+        "placementMode": if exact { "exact" } else { "native" },
+        "placement": status.placement,
+        "waitingFor": status.waiting_for,
+        "pods": instances(pods),
+    })
 }
 
 /// The text of `dromos app why`: placement mode, the decline summary and every instance.
 pub fn why_text(app: &App, pods: &[Pod]) -> String {
+    why_text_with(app, pods, false)
+}
+
+/// [`why_text`]; `wide` adds each instance's pod IP.
+pub fn why_text_with(app: &App, pods: &[Pod], wide: bool) -> String {
     use std::fmt::Write;
     let ns = app.namespace().unwrap_or_default();
     let status = app.status.clone().unwrap_or_default();
@@ -54,59 +142,28 @@ pub fn why_text(app: &App, pods: &[Pod]) -> String {
     if let Some(w) = &status.waiting_for {
         let _ = writeln!(out, "waiting for: {w}");
     }
-    let mut rows: Vec<[String; 5]> = pods
-        .iter()
-        .map(|p| {
-            let spec = p.spec.as_ref();
-            let st = p.status.clone().unwrap_or_default();
-            let node = spec.and_then(|s| s.node_name.clone());
-            let ready = st.conditions.iter().flatten().any(|c| c.type_ == "Ready" && c.status == "True");
-            let state = if p.metadata.deletion_timestamp.is_some() {
-                "Terminating".to_string()
-            } else if node.is_none() {
-                "Waiting".to_string()
-            } else {
-                let phase = st.phase.clone().unwrap_or_else(|| "Pending".into());
-                if phase == "Running" && ready { "Running (ready)".into() } else { phase }
-            };
-            let why = if node.is_some() {
-                String::new()
-            } else if let Some(c) =
-                st.conditions.iter().flatten().find(|c| c.type_ == "PodScheduled" && c.status == "False")
-            {
-                c.message.clone().unwrap_or_default()
-            } else if spec.and_then(|s| s.scheduler_name.as_deref()) == Some(SCHEDULER_NAME) {
-                "no acceptable offer (see above)".into()
-            } else {
-                "not scheduled yet".into()
-            };
-            let version = p.annotations().get(VERSION_ANNOTATION).cloned().unwrap_or_default();
-            [p.name_any(), state, node.unwrap_or_else(|| "-".into()), version, why]
-        })
-        .collect();
-    rows.sort();
+    let rows = instances(pods);
     if rows.is_empty() {
         let _ = writeln!(out, "no instances");
         return out;
     }
-    let head = ["INSTANCE", "STATE", "NODE", "VERSION", "WHY"];
-    let w: Vec<usize> =
-        (0..5).map(|i| rows.iter().map(|r| r[i].len()).chain([head[i].len()]).max().unwrap_or(0)).collect();
-    for r in std::iter::once(head.map(String::from)).chain(rows) {
-        let line = format!(
-            "{:w0$}  {:w1$}  {:w2$}  {:w3$}  {}",
-            r[0],
-            r[1],
-            r[2],
-            r[3],
-            r[4],
-            w0 = w[0],
-            w1 = w[1],
-            w2 = w[2],
-            w3 = w[3]
-        );
-        let _ = writeln!(out, "{}", line.trim_end());
+    let mut head = vec!["INSTANCE", "STATE", "NODE", "VERSION"];
+    if wide {
+        head.push("POD IP");
     }
+    head.push("WHY");
+    let cells: Vec<Vec<&str>> = rows
+        .iter()
+        .map(|r| {
+            let mut c = vec![r.instance.as_str(), r.state.as_str(), r.node.as_str(), r.version.as_str()];
+            if wide {
+                c.push(r.pod_ip.as_str());
+            }
+            c.push(r.why.as_str());
+            c
+        })
+        .collect();
+    out.push_str(&crate::cli::output::table(&head, &cells));
     out
 }
 
