@@ -95,10 +95,13 @@ impl Default for Metrics {
 }
 
 impl Metrics {
-    /// Prometheus text exposition.
+    /// Prometheus text exposition: these metrics, then the operators' (`crate::metrics`).
     pub fn encode(&self) -> String {
+        use prometheus_client::encoding::text::{encode_eof, encode_registry};
         let mut out = String::new();
-        let _ = prometheus_client::encoding::text::encode(&mut out, &self.registry);
+        let _ = encode_registry(&mut out, &self.registry);
+        out.push_str(&crate::metrics::encode());
+        let _ = encode_eof(&mut out);
         out
     }
 }

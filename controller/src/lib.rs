@@ -12,6 +12,7 @@ pub mod import;
 pub mod index;
 pub mod leader;
 pub mod local;
+pub mod metrics;
 pub mod native;
 pub mod operators;
 pub mod packages;

@@ -119,6 +119,15 @@ async fn a_branch_is_planned_against_what_the_gitsource_owns() {
     );
     dromos_tests::walkthrough("docs/pr-review.md", "plan-source", &shown);
 
+    // --rendered: an App of the branch shows the objects it expands to, dry-run on the cluster.
+    let app = "apiVersion: dromos.io/v1alpha1\nkind: App\nmetadata: {name: web}\nspec: {cmd: 'sleep 1', cpus: 0.1, mem: 32}\n";
+    write(dir, "deploy/web.yaml", Some(app));
+    let (code, out) = plan(&[dir.to_str().unwrap(), "--source", &source, "--rendered"]);
+    assert_eq!(code, 2, "{out}");
+    assert!(out.contains("rendered objects of the Apps (compared with the API server's dry-run answers)"), "{out}");
+    assert!(out.contains(&format!("+ create Deployment/{}/web (of App/{}/web)", ns.name, ns.name)), "{out}");
+    write(dir, "deploy/web.yaml", None);
+
     // Markdown for a pull-request comment, and JSON.
     let (code, md) = plan(&[dir.to_str().unwrap(), "--source", &source, "-o", "markdown"]);
     assert_eq!(code, 2, "{md}");

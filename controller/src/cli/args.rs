@@ -16,8 +16,19 @@ pub struct Cli {
     /// The kubeconfig context to use instead of its current one.
     #[arg(long, global = true, value_name = "NAME")]
     pub(super) context: Option<String>,
+    /// Log lines as text (coloured only on a terminal, never with NO_COLOR set) or as JSON, one
+    /// object per line with the fields of the enclosing spans (the object reconciled and its
+    /// revision).
+    #[arg(long, global = true, value_enum, default_value = "text", env = "DROMOS_LOG_FORMAT")]
+    pub(super) log_format: LogFormat,
     #[command(subcommand)]
     pub(super) command: Command,
+}
+
+#[derive(Debug, Clone, Copy, ValueEnum, PartialEq, Eq)]
+pub(super) enum LogFormat {
+    Text,
+    Json,
 }
 
 #[derive(Debug, Clone, Copy, ValueEnum, PartialEq, Eq)]

@@ -2,7 +2,7 @@
 //! of the current kubeconfig (I/O: the cluster, a listening socket).
 
 use super::args::ControllerArgs;
-use super::{block_on, limiter, log_filter};
+use super::{block_on, limiter};
 use crate::operators::{apps, gitsource, jobs, manager, packages, scheduler};
 use anyhow::{Context, Result};
 use std::process::ExitCode;
@@ -48,7 +48,7 @@ fn manager_options(args: &ControllerArgs, scope: crate::scope::Scope) -> manager
 /// Starts the operators and serves /metrics, the health endpoints and the webhook; with
 /// `--leader-elect` the operators run only while this replica holds the Lease.
 async fn serve(args: ControllerArgs) -> Result<ExitCode> {
-    let _ = tracing_subscriber::fmt().with_env_filter(log_filter()).try_init();
+    super::init_logging();
     let client = crate::apiclient::infer().await?;
     manager::check_crds(&client).await?;
     let scope = crate::scope::Scope::of(args.namespaces.clone());

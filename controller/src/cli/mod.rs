@@ -27,7 +27,8 @@ use std::process::ExitCode;
 
 /// Runs the CLI and returns the process exit code.
 pub fn run(cli: Cli) -> Result<ExitCode> {
-    let Cli { kubeconfig, context, command } = cli;
+    let Cli { kubeconfig, context, log_format, command } = cli;
+    let _ = LOG_FORMAT.set(log_format);
     if let Command::Quickstart { keep_running, examples, timeout } = command {
         anyhow::ensure!(
             context.is_none(),
@@ -107,8 +108,38 @@ fn log_filter() -> tracing_subscriber::EnvFilter {
     tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| "info".into())
 }
 
+/// `--log-format` of this run.
+static LOG_FORMAT: std::sync::OnceLock<args::LogFormat> = std::sync::OnceLock::new();
+
+/// Colour codes only for a terminal, and never when `NO_COLOR` is set to anything but empty
+/// (no-color.org): pod logs and files get plain text.
+fn colour(terminal: bool, no_color: Option<&std::ffi::OsStr>) -> bool {
+    terminal && no_color.is_none_or(|v| v.is_empty())
+}
+
+/// Logging of long-running commands to stderr, as `--log-format` says.
+fn init_logging() {
+    use std::io::IsTerminal;
+    let builder = tracing_subscriber::fmt().with_env_filter(log_filter()).with_writer(std::io::stderr);
+    let _ = match LOG_FORMAT.get().copied().unwrap_or(args::LogFormat::Text) {
+        args::LogFormat::Json => builder.json().with_current_span(true).with_span_list(true).try_init(),
+        args::LogFormat::Text => builder
+            .with_ansi(colour(std::io::stderr().is_terminal(), std::env::var_os("NO_COLOR").as_deref()))
+            .try_init(),
+    };
+}
+
 #[cfg(test)]
 mod tests {
+    #[test]
+    fn colour_only_on_a_terminal_without_no_color() {
+        use std::ffi::OsStr;
+        assert!(super::colour(true, None));
+        assert!(super::colour(true, Some(OsStr::new(""))), "an empty NO_COLOR is unset (no-color.org)");
+        assert!(!super::colour(true, Some(OsStr::new("1"))));
+        assert!(!super::colour(false, None), "a pod log or a file is not a terminal");
+    }
+
     /// A command whose work is done returns although blocking work it started never ends
     /// (dropping a runtime waits for every blocking task; `block_on` bounds that wait).
     #[test]

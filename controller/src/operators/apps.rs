@@ -460,6 +460,7 @@ async fn apply(app: &App, ctx: &Context) -> Result<Action, Error> {
     if let Some(m) = manifest.as_ref().filter(|_| !version.is_empty()) {
         record_version(ctx, app, &m.value["spec"], &version).await?;
     }
+    tracing::Span::current().record("revision", version.as_str());
     let restart = app.annotations().get(RESTART_ANNOTATION).cloned();
     let dependencies = app::Model::of(app, &ns, &name)
         .dependencies()
@@ -519,6 +520,7 @@ async fn apply(app: &App, ctx: &Context) -> Result<Action, Error> {
         wake_dependents(ctx, &(ns, name));
     }
     let state = assessment.status.state.as_deref().unwrap_or("");
+    tracing::debug!(state, applied = assessment.apply, "App reconciled");
     Ok(Action::requeue(match state {
         "Running" | "Suspended" => Duration::from_secs(300),
         // A dependency that became ready wakes this App at once, but the wake-up can read the

@@ -195,10 +195,28 @@ fn watch_kind(
     ));
     let tx = ctx.trigger.clone();
     let scope = ctx.scope.clone();
+    let client = ctx.client.clone();
     tokio::spawn(async move {
         use kube::runtime::WatchStreamExt;
-        let mut stream = Box::pin(crate::scope::watch_all(apis, cfg).default_backoff());
         let kind = ar.kind.clone();
+        // The controller's own identity may not watch every kind its sources apply (the
+        // sources act as their ServiceAccounts): asked first, so that a watch the API server
+        // would refuse is never started (the watcher would log each refusal as a warning).
+        let namespaces: Vec<Option<String>> = match scope.namespaces() {
+            Some(nss) if namespaced => nss.iter().cloned().map(Some).collect(),
+            _ => vec![None],
+        };
+        for ns in &namespaces {
+            if !may_watch(&client, &ar, ns.as_deref()).await {
+                tracing::info!(
+                    kind = %kind,
+                    namespace = ns.as_deref().unwrap_or("(all)"),
+                    "drift of this kind is corrected at each source's interval: the controller may not watch it"
+                );
+                return;
+            }
+        }
+        let mut stream = Box::pin(crate::scope::watch_all(apis, cfg).default_backoff());
         let mut seen = Seen::default();
         while let Some(ev) = stream.next().await {
             let sources = match ev {
@@ -234,6 +252,36 @@ fn watch_kind(
             }
         }
     });
+}
+
+/// Whether the controller's identity may list and watch `ar` in `namespace` (all namespaces
+/// with `None`), by a SelfSubjectAccessReview; an unanswered review counts as allowed (the
+/// watch then finds out, and stops on a refusal).
+async fn may_watch(client: &kube::Client, ar: &kube::discovery::ApiResource, namespace: Option<&str>) -> bool {
+    use k8s_openapi::api::authorization::v1::{
+        ResourceAttributes, SelfSubjectAccessReview, SelfSubjectAccessReviewSpec,
+    };
+    let api: Api<SelfSubjectAccessReview> = Api::all(client.clone());
+    for verb in ["list", "watch"] {
+        let review = SelfSubjectAccessReview {
+            spec: SelfSubjectAccessReviewSpec {
+                resource_attributes: Some(ResourceAttributes {
+                    group: Some(ar.group.clone()),
+                    resource: Some(ar.plural.clone()),
+                    verb: Some(verb.into()),
+                    namespace: namespace.map(str::to_string),
+                    ..Default::default()
+                }),
+                ..Default::default()
+            },
+            ..Default::default()
+        };
+        match api.create(&Default::default(), &review).await {
+            Ok(r) if r.status.as_ref().is_some_and(|s| !s.allowed) => return false,
+            _ => {}
+        }
+    }
+    true
 }
 
 /// What a drift watch last saw of each managed object (by uid): the source label and a

@@ -278,7 +278,18 @@ pub async fn guard<K, T>(obj: &K, recorder: &Recorder, fut: impl std::future::Fu
 where
     K: kube::Resource<DynamicType = ()>,
 {
-    let result = catch_panic(fut).await;
+    use tracing::Instrument;
+    let operator = K::kind(&());
+    // Every log line of a reconcile carries the object; operators record the revision they
+    // act on (`tracing::Span::current().record("revision", ...)`).
+    let span = tracing::info_span!(
+        "reconcile",
+        object = %format!("{operator}/{}/{}", obj.meta().namespace.as_deref().unwrap_or(""), obj.meta().name.as_deref().unwrap_or("")),
+        revision = tracing::field::Empty
+    );
+    let start = std::time::Instant::now();
+    let result = catch_panic(fut).instrument(span).await;
+    crate::metrics::reconciled(&operator, start.elapsed().as_secs_f64(), result.as_ref().err().map(Error::reason));
     if let Err(e @ Error::Panicked(_)) = &result {
         tracing::error!(object = %ObjectRef::from_obj(obj), "{e}");
         let note = format!("{e}; retried with backoff");

@@ -283,6 +283,8 @@ async fn reconcile(pkg: Arc<Package>, ctx: Arc<Context>) -> Result<Action, Error
 }
 
 async fn reconcile_one(pkg: &Package, ctx: &Context) -> Result<Action, Error> {
+    // The revision of a Package is the package version it asks for.
+    tracing::Span::current().record("revision", pkg.spec.version.as_deref().unwrap_or(""));
     if pkg.metadata.deletion_timestamp.is_some() {
         // Owner references let the garbage collector remove what the Package rendered.
         return Ok(Action::await_change());

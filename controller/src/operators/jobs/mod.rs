@@ -224,6 +224,8 @@ pub async fn reconcile(job: Arc<Job>, ctx: Arc<Context>) -> Result<Action, Error
 async fn reconcile_one(job: &Arc<Job>, ctx: &Arc<Context>) -> Result<Action, Error> {
     let ns = job.namespace().unwrap_or_default();
     let name = job.name_any();
+    // The revision of a Job is its spec's generation.
+    tracing::Span::current().record("revision", job.metadata.generation.unwrap_or_default());
     if job.metadata.deletion_timestamp.is_some() {
         return Ok(Action::await_change());
     }
