@@ -343,16 +343,23 @@ impl Seen {
         self.relisted = Some(Default::default());
     }
 
-    /// Ends a list: objects that were known and are not listed any more were deleted.
+    /// Ends a list: objects that were known and are not listed any more were deleted. The
+    /// first list of a watch names every source it saw: a change made between a source's apply
+    /// and the start of this watch (which begins after the first sync of the kind) is in that
+    /// list as the baseline, so each of those sources looks once more; a look at an unchanged
+    /// revision writes nothing.
     fn relist_done(&mut self) -> Vec<String> {
         let Some(next) = self.relisted.take() else { return vec![] };
-        let mut gone: Vec<String> =
-            self.objects.iter().filter(|(uid, _)| !next.contains_key(*uid)).map(|(_, (s, _))| s.clone()).collect();
-        gone.sort();
-        gone.dedup();
+        let mut out: Vec<String> = if self.listed_once {
+            self.objects.iter().filter(|(uid, _)| !next.contains_key(*uid)).map(|(_, (s, _))| s.clone()).collect()
+        } else {
+            next.values().map(|(s, _)| s.clone()).collect()
+        };
+        out.sort();
+        out.dedup();
         self.objects = next;
         self.listed_once = true;
-        gone
+        out
     }
 }
 
@@ -704,4 +711,40 @@ fn record_sync(ctx: &Context, outcome: &sync::SyncOutcome, labels: &crate::http:
         ms = outcome.duration.as_millis() as u64,
         "synced"
     );
+}
+
+#[cfg(test)]
+mod tests {
+    use super::Seen;
+    use k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta;
+
+    fn meta(uid: &str, source: &str, rv: &str) -> ObjectMeta {
+        ObjectMeta {
+            uid: Some(uid.into()),
+            resource_version: Some(rv.into()),
+            labels: Some([(dromos_core::plan::SOURCE_LABEL.to_string(), source.to_string())].into()),
+            ..Default::default()
+        }
+    }
+
+    fn list(seen: &mut Seen, objects: &[ObjectMeta]) -> Vec<String> {
+        seen.relist_start();
+        let mut out: Vec<String> = objects.iter().flat_map(|m| seen.apply(m, true)).collect();
+        out.extend(seen.relist_done());
+        out
+    }
+
+    #[test]
+    fn the_first_list_names_every_source_once_then_only_changes_count() {
+        let mut seen = Seen::default();
+        let first = list(&mut seen, &[meta("1", "ns.a", "10"), meta("2", "ns.a", "11"), meta("3", "ns.b", "12")]);
+        assert_eq!(first, ["ns.a", "ns.b"], "an edit before the watch started is looked at");
+        assert!(seen.apply(&meta("1", "ns.a", "10"), false).is_empty(), "unchanged");
+        assert_eq!(seen.apply(&meta("1", "ns.a", "13"), false), ["ns.a"], "drift");
+        // A relist after an outage: only what changed or went away.
+        let again = list(&mut seen, &[meta("1", "ns.a", "13"), meta("2", "ns.a", "14")]);
+        assert_eq!(again, ["ns.a", "ns.b"], "2 changed (ns.a), 3 is gone (ns.b)");
+        let quiet = list(&mut seen, &[meta("1", "ns.a", "13"), meta("2", "ns.a", "14")]);
+        assert!(quiet.is_empty(), "{quiet:?}");
+    }
 }
