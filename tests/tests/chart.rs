@@ -918,6 +918,9 @@ fn operating_values_render_as_documented() {
     assert_eq!(job_pod["nodeSelector"], serde_json::json!({"pool": "ops"}));
     let objects = render("dromos", "dromos-system", &["podDisruptionBudget.enabled=false"]);
     assert!(of_kind(&objects, "PodDisruptionBudget").is_empty());
+    // `--set image.tag=2` gives Helm an integer, which the schema takes as a tag.
+    let objects = render("dromos", "dromos-system", &["image.tag=2"]);
+    assert_eq!(container(&objects)["image"], "ghcr.io/dromos/dromos:2");
 
     // The two listeners cannot share a port.
     let err = render_outcome("dromos", "dromos-system", &["webhook.service.port=8080"]).unwrap_err();
