@@ -1,4 +1,5 @@
-//! CRD manifests generated from the API types (pure rendering; `write_crds` does I/O).
+//! CRD manifests generated from the API types (pure rendering; `write_crds` and `apply_crds`
+//! do I/O: files, the cluster).
 
 use std::path::{Path, PathBuf};
 
@@ -59,4 +60,57 @@ pub fn stale_crds(root: &Path) -> Vec<PathBuf> {
         }
     }
     stale
+}
+
+/// What [`apply_crds`] did to one CRD.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Applied {
+    /// It was missing and is now created.
+    Created,
+    /// Its spec differed and was replaced.
+    Replaced,
+    /// The API server kept it as it was (a replace that changes nothing writes nothing).
+    Unchanged,
+}
+
+/// Creates each Dromos CRD missing from the cluster and replaces the spec of each one there
+/// with this version's, whole: fields an older version had and this one dropped go too, which
+/// a server-side apply under a new field manager would leave to their old owner (Helm created
+/// them from `crds/`). Labels and annotations of the live CRD are kept, ours set over them.
+/// `status` (stored versions) is the API server's. A conflict is retried with a fresh read.
+pub async fn apply_crds(client: &kube::Client) -> anyhow::Result<Vec<(String, Applied)>> {
+    use anyhow::Context;
+    use k8s_openapi::apiextensions_apiserver::pkg::apis::apiextensions::v1::CustomResourceDefinition;
+    let api: kube::Api<CustomResourceDefinition> = kube::Api::all(client.clone());
+    let mut done = vec![];
+    for crd in dromos_crds::crds() {
+        let name = crd.metadata.name.clone().context("a generated CRD has a name")?;
+        let mut attempt = 0;
+        let outcome = loop {
+            attempt += 1;
+            let Some(mut live) = api.get_opt(&name).await.with_context(|| format!("reading CRD {name}"))? else {
+                match api.create(&Default::default(), &crd).await {
+                    Ok(_) => break Applied::Created,
+                    Err(kube::Error::Api(e)) if e.code == 409 && attempt < 5 => continue,
+                    Err(e) => return Err(e).with_context(|| format!("creating CRD {name}")),
+                }
+            };
+            let before = live.metadata.resource_version.clone();
+            live.spec = crd.spec.clone();
+            for (k, v) in crd.metadata.labels.clone().unwrap_or_default() {
+                live.metadata.labels.get_or_insert_with(Default::default).insert(k, v);
+            }
+            for (k, v) in crd.metadata.annotations.clone().unwrap_or_default() {
+                live.metadata.annotations.get_or_insert_with(Default::default).insert(k, v);
+            }
+            match api.replace(&name, &Default::default(), &live).await {
+                Ok(after) if after.metadata.resource_version == before => break Applied::Unchanged,
+                Ok(_) => break Applied::Replaced,
+                Err(kube::Error::Api(e)) if e.code == 409 && attempt < 5 => continue,
+                Err(e) => return Err(e).with_context(|| format!("replacing CRD {name}")),
+            }
+        };
+        done.push((name, outcome));
+    }
+    Ok(done)
 }

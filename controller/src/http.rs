@@ -1,6 +1,6 @@
 //! The controller's HTTP endpoints (I/O): `/metrics` (Prometheus text), `/healthz`, `/readyz`,
 //! and `POST /hook`, which triggers an immediate sync of the GitSources matching a GitHub or
-//! GitLab push.
+//! GitLab push; the hook on the same listener or on one of its own (`--webhook-listen`).
 //!
 //! Webhooks are authenticated with a shared secret: GitHub's `X-Hub-Signature-256`
 //! (HMAC-SHA256 of the body) or GitLab's `X-Gitlab-Token`. Without a configured secret the hook
@@ -130,8 +130,20 @@ impl std::fmt::Debug for HttpState {
     }
 }
 
-/// The router.
+/// Every endpoint on one listener: [`ops_router`] and [`hook_router`] (`dromos controller`
+/// without `--webhook-listen`).
 pub fn router(state: Arc<HttpState>) -> Router {
+    ops_router(state.clone()).merge(hook_router(state))
+}
+
+/// `POST /hook` alone, for a listener of its own (`--webhook-listen`): what is exposed to the
+/// Git host reveals no metrics.
+pub fn hook_router(state: Arc<HttpState>) -> Router {
+    Router::new().route("/hook", post(hook)).with_state(state)
+}
+
+/// `/metrics`, `/healthz` and `/readyz`, without the webhook.
+pub fn ops_router(state: Arc<HttpState>) -> Router {
     Router::new()
         .route("/metrics", get(|State(s): State<Arc<HttpState>>| async move { s.metrics.encode() }))
         .route("/healthz", get(|| async { "ok" }))
@@ -145,7 +157,6 @@ pub fn router(state: Arc<HttpState>) -> Router {
                 }
             }),
         )
-        .route("/hook", post(hook))
         .with_state(state)
 }
 

@@ -40,16 +40,41 @@ pub fn helm() -> PathBuf {
 
 /// `helm template RELEASE charts/dromos --namespace NS --set ...`, parsed into objects.
 pub fn render(release: &str, namespace: &str, sets: &[&str]) -> Vec<Value> {
+    render_outcome(release, namespace, sets).unwrap_or_else(|e| panic!("helm template failed:\n{e}"))
+}
+
+/// [`render`], or Helm's error output when it refuses the values (schema, `fail`).
+pub fn render_outcome(release: &str, namespace: &str, sets: &[&str]) -> Result<Vec<Value>, String> {
     let mut cmd = Command::new(helm());
     cmd.args(["template", release]).arg(chart_dir()).args(["--namespace", namespace]);
     for s in sets {
         cmd.args(["--set", s]);
     }
     let out = cmd.output().expect("run helm template");
-    assert!(out.status.success(), "helm template failed:\n{}", String::from_utf8_lossy(&out.stderr));
+    if !out.status.success() {
+        return Err(String::from_utf8_lossy(&out.stderr).into_owned());
+    }
     let text = String::from_utf8(out.stdout).expect("utf-8 output");
     let docs: Vec<Value> = serde_saphyr::from_multiple(&text).unwrap_or_else(|e| panic!("rendered YAML: {e}\n{text}"));
-    docs.into_iter().filter(|d| d.is_object()).collect()
+    Ok(docs.into_iter().filter(|d| d.is_object()).collect())
+}
+
+/// `helm lint charts/dromos --set ...`: Ok with its output when the chart passes, else Err.
+pub fn lint(sets: &[&str]) -> Result<String, String> {
+    let mut cmd = Command::new(helm());
+    cmd.arg("lint").arg(chart_dir());
+    for s in sets {
+        cmd.args(["--set", s]);
+    }
+    let out = cmd.output().expect("run helm lint");
+    let text = format!("{}{}", String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr));
+    if out.status.success() { Ok(text) } else { Err(text) }
+}
+
+/// Whether Helm renders `o` as a hook (`helm.sh/hook`), run around installs and upgrades
+/// rather than kept with the release.
+pub fn is_hook(o: &Value) -> bool {
+    o["metadata"]["annotations"]["helm.sh/hook"].is_string()
 }
 
 /// Rendered objects of one kind.
@@ -154,6 +179,7 @@ pub async fn delete_cluster_rbac(admin: &Client, fullname: &str) {
     for n in [
         fullname.to_string(),
         format!("{fullname}-crds"),
+        format!("{fullname}-crds-upgrade"),
         format!("{fullname}-scheduler"),
         format!("{fullname}-edit"),
         format!("{fullname}-view"),
@@ -166,19 +192,7 @@ pub async fn delete_cluster_rbac(admin: &Client, fullname: &str) {
 /// A client that authenticates as `namespace/service_account` with a token from the
 /// TokenRequest API, against the same server and CA as the test kubeconfig.
 pub async fn client_as(admin: &Client, namespace: &str, service_account: &str) -> Client {
-    let sas: Api<ServiceAccount> = Api::namespaced(admin.clone(), namespace);
-    let req = TokenRequest {
-        spec: Some(TokenRequestSpec { expiration_seconds: Some(3600), ..Default::default() }),
-        ..Default::default()
-    };
-    let token = sas
-        .create_token_request(service_account, &PostParams::default(), &req)
-        .await
-        .unwrap_or_else(|e| panic!("token for {namespace}/{service_account}: {e}"))
-        .status
-        .expect("token status")
-        .token
-        .expect("token");
+    let token = token_for(admin, namespace, service_account).await;
     let path = std::env::var("KUBECONFIG").expect("KUBECONFIG");
     let mut config = Config::from_custom_kubeconfig(
         kube::config::Kubeconfig::read_from(&path).expect("kubeconfig"),
@@ -188,6 +202,39 @@ pub async fn client_as(admin: &Client, namespace: &str, service_account: &str) -
     .expect("config");
     config.auth_info = kube::config::AuthInfo { token: Some(token.into()), ..Default::default() };
     Client::try_from(config).expect("token client")
+}
+
+/// A kubeconfig file (JSON) for the test cluster whose only user is `namespace/service_account`
+/// with a token from the TokenRequest API: for a `dromos` process that must act as the chart's
+/// account and nothing more.
+pub async fn kubeconfig_as(admin: &Client, namespace: &str, service_account: &str) -> tempfile::NamedTempFile {
+    let token = token_for(admin, namespace, service_account).await;
+    let path = std::env::var("KUBECONFIG").expect("KUBECONFIG");
+    let text = std::fs::read_to_string(&path).expect("read the kubeconfig");
+    let mut kc: Value = serde_saphyr::from_str(&text).expect("kubeconfig YAML");
+    kc["users"] = serde_json::json!([{"name": "sa", "user": {"token": token}}]);
+    for c in kc["contexts"].as_array_mut().expect("contexts") {
+        c["context"]["user"] = "sa".into();
+    }
+    let file = tempfile::NamedTempFile::new().expect("temp file");
+    std::fs::write(file.path(), kc.to_string()).expect("write the kubeconfig");
+    file
+}
+
+/// A token of `namespace/service_account` (TokenRequest API, one hour).
+async fn token_for(admin: &Client, namespace: &str, service_account: &str) -> String {
+    let sas: Api<ServiceAccount> = Api::namespaced(admin.clone(), namespace);
+    let req = TokenRequest {
+        spec: Some(TokenRequestSpec { expiration_seconds: Some(3600), ..Default::default() }),
+        ..Default::default()
+    };
+    sas.create_token_request(service_account, &PostParams::default(), &req)
+        .await
+        .unwrap_or_else(|e| panic!("token for {namespace}/{service_account}: {e}"))
+        .status
+        .expect("token status")
+        .token
+        .expect("token")
 }
 
 /// Asks the API server whether the client may do `verb` on `resource` (a SelfSubjectAccessReview).

@@ -1,7 +1,7 @@
 //! Dromos installed as a platform team installs it: the image built by `image/build`, imported
 //! into a real node's containerd, the chart installed with `helm install`, the controller
 //! running in a pod on the real node and syncing the examples from a Git server over HTTP, then
-//! `helm upgrade` to another image tag and `helm uninstall`.
+//! `helm upgrade` to another image tag (whose CRD hook replaces a stale CRD) and `helm uninstall`.
 //!
 //! Needs `tests/cluster/up --real-nodes 1` and KWOK nodes beside it (the examples' Apps run on
 //! KWOK nodes; the controller on the real one). CI:
@@ -21,6 +21,7 @@ use k8s_openapi::api::apps::v1::Deployment;
 use k8s_openapi::api::coordination::v1::Lease;
 use k8s_openapi::api::core::v1::{Pod, Secret, ServiceAccount};
 use k8s_openapi::api::rbac::v1::ClusterRoleBinding;
+use k8s_openapi::apiextensions_apiserver::pkg::apis::apiextensions::v1::CustomResourceDefinition;
 use kube::api::{Api, DynamicObject, ListParams, PostParams};
 use kube::discovery::{ApiResource, Discovery, Scope};
 use kube::{Client, ResourceExt};
@@ -203,6 +204,8 @@ async fn the_chart_runs_the_controller_image_on_a_real_node_syncs_the_examples_u
         "replicas": 1,
         "hostNetwork": true,
         "service": {"port": port},
+        // The webhook's own listener, also in the node's network.
+        "webhook": {"service": {"port": free_port()}},
         "extraEnv": [
             {"name": "KUBERNETES_SERVICE_HOST", "value": "127.0.0.1"},
             {"name": "KUBERNETES_SERVICE_PORT", "value": api_port().to_string()}
@@ -258,7 +261,34 @@ async fn the_chart_runs_the_controller_image_on_a_real_node_syncs_the_examples_u
     );
     eprintln!("[real_chart] {} examples healthy {:.1} s after the install", rows.len(), t.elapsed().as_secs_f64());
 
+    // The CRD hook ran at the install on the real node and was deleted when it succeeded.
+    let batch: Api<k8s_openapi::api::batch::v1::Job> = Api::namespaced(admin.clone(), &ns.name);
+    assert!(batch.list(&Default::default()).await.unwrap().items.is_empty(), "no hook Job left after the install");
+
     // --- helm upgrade to image tag 2 ----------------------------------------------------------
+    // offers.dromos.io as an older release would have left it (Helm never upgrades crds/): a
+    // printer column fewer and a property more. The upgrade's CRD hook must replace it whole.
+    let crds: Api<CustomResourceDefinition> = Api::all(admin.clone());
+    let mut stale = crds.get("offers.dromos.io").await.unwrap();
+    let version = &mut stale.spec.versions[0];
+    let dropped = version.additional_printer_columns.as_mut().unwrap().pop().unwrap().name;
+    let schema = version.schema.as_mut().unwrap().open_api_v3_schema.as_mut().unwrap();
+    schema
+        .properties
+        .as_mut()
+        .unwrap()
+        .get_mut("spec")
+        .unwrap()
+        .properties
+        .get_or_insert_with(Default::default)
+        .insert(
+            "legacyField".into(),
+            k8s_openapi::apiextensions_apiserver::pkg::apis::apiextensions::v1::JSONSchemaProps {
+                type_: Some("string".into()),
+                ..Default::default()
+            },
+        );
+    crds.replace("offers.dromos.io", &Default::default(), &stale).await.unwrap();
     let chart_objects = manifest_objects(&release.name, &ns.name);
     let t = Instant::now();
     run(helm_cmd().args(["upgrade", &release.name]).arg(chart_dir()).args([
@@ -279,6 +309,13 @@ async fn the_chart_runs_the_controller_image_on_a_real_node_syncs_the_examples_u
     })
     .await;
     eprintln!("[real_chart] helm upgrade to :2 done in {:.1} s", t.elapsed().as_secs_f64());
+    // The hook (image :2, on the real node) put this version's CRD back before the upgrade.
+    let offers = crds.get("offers.dromos.io").await.unwrap();
+    let v = &offers.spec.versions[0];
+    assert!(v.additional_printer_columns.as_ref().unwrap().iter().any(|c| c.name == dropped), "{dropped} is back");
+    let spec = &v.schema.as_ref().unwrap().open_api_v3_schema.as_ref().unwrap().properties.as_ref().unwrap()["spec"];
+    assert!(!spec.properties.as_ref().is_some_and(|p| p.contains_key("legacyField")), "the stale property is gone");
+    assert!(batch.list(&Default::default()).await.unwrap().items.is_empty(), "no hook Job left after the upgrade");
     // The new controller works: a commit that removes the hourly report Job is applied.
     let fewer: Vec<(String, Vec<u8>)> = files.iter().filter(|(p, _)| p != "reports/hourly.yaml").cloned().collect();
     let second = dromos::quickstart::commit_tree(&repo_path, &fewer, "no hourly report").unwrap();

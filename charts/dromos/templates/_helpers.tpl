@@ -30,3 +30,43 @@ Namespaces of namespaced mode as a JSON list: the release namespace, then watchN
 {{- range .Values.watchNamespaces }}{{- if not (has . $all) }}{{- $all = append $all . -}}{{- end }}{{- end -}}
 {{- toJson $all -}}
 {{- end -}}
+
+{{/*
+The controller's image.
+*/}}
+{{- define "dromos.image" -}}
+{{ .Values.image.repository }}:{{ .Values.image.tag | default .Chart.AppVersion }}
+{{- end -}}
+
+{{/*
+Pod settings the controller's pods and the CRD hook's share: network, security context,
+pull secrets, node selection and tolerations.
+*/}}
+{{- define "dromos.podCommon" -}}
+{{- if .Values.hostNetwork }}
+hostNetwork: true
+dnsPolicy: ClusterFirstWithHostNet
+{{- end }}
+securityContext:
+  runAsNonRoot: true
+  seccompProfile: {type: RuntimeDefault}
+{{- with .Values.imagePullSecrets }}
+imagePullSecrets:
+  {{- toYaml . | nindent 2 }}
+{{- end }}
+{{- with .Values.nodeSelector }}
+nodeSelector:
+  {{- toYaml . | nindent 2 }}
+{{- end }}
+{{- with .Values.tolerations }}
+tolerations:
+  {{- toYaml . | nindent 2 }}
+{{- end }}
+{{- end -}}
+
+{{/*
+An emptyDir source (flow style) with the size limit given, or none when empty.
+*/}}
+{{- define "dromos.emptyDir" -}}
+{{- if . }}{sizeLimit: {{ . | quote }}}{{ else }}{}{{ end -}}
+{{- end -}}

@@ -286,6 +286,11 @@ pub(super) enum Command {
         /// Print the CRDs to stdout instead of writing files.
         #[arg(long, conflicts_with = "check")]
         stdout: bool,
+        /// Create the Dromos CRDs in the cluster, or replace the ones there with this
+        /// version's (what the chart's pre-install and pre-upgrade hook runs; Helm itself never
+        /// upgrades CRDs). Writes no files.
+        #[arg(long, conflicts_with_all = ["check", "stdout"])]
+        apply: bool,
     },
 }
 
@@ -576,9 +581,14 @@ pub(super) struct ControllerArgs {
     /// Jobs reconciled at once (run creation at a busy minute; BENCHMARKS.md).
     #[arg(long, default_value_t = 64)]
     pub(super) job_concurrency: u16,
-    /// Address of /metrics, /healthz, /readyz and the webhook (POST /hook).
+    /// Address of /metrics, /healthz and /readyz, and of the webhook (POST /hook) unless
+    /// --webhook-listen gives it an address of its own.
     #[arg(long, default_value = "0.0.0.0:8080")]
     pub(super) listen: String,
+    /// Serve the webhook (POST /hook, nothing else) on this address instead of --listen, so
+    /// the webhook can be exposed without exposing the metrics and health endpoints.
+    #[arg(long, value_name = "ADDR")]
+    pub(super) webhook_listen: Option<String>,
     /// Shared secret of push webhooks (GitHub HMAC signature or GitLab token); the hook is
     /// off without it.
     #[arg(long, env = "DROMOS_WEBHOOK_SECRET", hide_env_values = true)]
@@ -622,6 +632,14 @@ pub(super) struct ControllerArgs {
     /// Packages reconciled at once.
     #[arg(long, default_value_t = 4)]
     pub(super) package_concurrency: u16,
+    /// Image of the containers of Apps and Jobs that give only `cmd` (the App operator and
+    /// the Job controller; `dromos render --default-image`). On an air-gapped cluster, a copy
+    /// in your own registry.
+    #[arg(long, value_name = "IMAGE", default_value = dromos_core::translate::DEFAULT_IMAGE)]
+    pub(super) default_image: String,
+    /// Image of the init container that downloads `fetch` URIs (needs sh, curl, tar, unzip).
+    #[arg(long, value_name = "IMAGE", default_value = dromos_core::translate::DEFAULT_FETCH_IMAGE)]
+    pub(super) fetch_image: String,
 }
 
 // Arguments of `dromos import` (no doc comment: clap would take it as the command's about).

@@ -14,6 +14,11 @@ pub(crate) fn run(args: ControllerArgs) -> Result<ExitCode> {
 
 /// The operators to start and their settings, from the flags.
 fn manager_options(args: &ControllerArgs, scope: crate::scope::Scope) -> manager::ManagerOptions {
+    let render = dromos_core::RenderOptions {
+        default_image: args.default_image.clone(),
+        fetch_image: args.fetch_image.clone(),
+        ..Default::default()
+    };
     manager::ManagerOptions {
         scope,
         gitsource: Some(gitsource::Options {
@@ -25,8 +30,8 @@ fn manager_options(args: &ControllerArgs, scope: crate::scope::Scope) -> manager
             limiter: limiter(args.qps, args.burst),
             fetch_timeout: std::time::Duration::from_secs(args.fetch_timeout_secs),
         }),
-        apps: (!args.no_apps).then(|| apps::Options { concurrency: args.app_concurrency, ..Default::default() }),
-        jobs: Some(jobs::Options { concurrency: args.job_concurrency, ..Default::default() }),
+        apps: (!args.no_apps).then(|| apps::Options { concurrency: args.app_concurrency, render: render.clone() }),
+        jobs: Some(jobs::Options { concurrency: args.job_concurrency, render }),
         packages: (!args.no_packages).then(|| packages::Options {
             concurrency: args.package_concurrency,
             cache_dir: args.cache_dir.clone(),
@@ -45,7 +50,8 @@ fn manager_options(args: &ControllerArgs, scope: crate::scope::Scope) -> manager
     }
 }
 
-/// Starts the operators and serves /metrics, the health endpoints and the webhook; with
+/// Starts the operators and serves /metrics, the health endpoints and the webhook (on its own
+/// listener with `--webhook-listen`); with
 /// `--leader-elect` the operators run only while this replica holds the Lease.
 async fn serve(args: ControllerArgs) -> Result<ExitCode> {
     super::init_logging();
@@ -53,8 +59,14 @@ async fn serve(args: ControllerArgs) -> Result<ExitCode> {
     manager::check_crds(&client).await?;
     let scope = crate::scope::Scope::of(args.namespaces.clone());
     let opts = manager_options(&args, scope.clone());
-    let ControllerArgs { listen, webhook_secret, leader_elect, lease_namespace, .. } = args;
-    tracing::info!(?opts, %listen, webhook = webhook_secret.is_some(), "dromos controller starting");
+    let ControllerArgs { listen, webhook_listen, webhook_secret, leader_elect, lease_namespace, .. } = args;
+    tracing::info!(
+        ?opts,
+        %listen,
+        ?webhook_listen,
+        webhook = webhook_secret.is_some(),
+        "dromos controller starting"
+    );
     let manager = manager::Manager::start(client.clone(), opts);
     let sources = manager.context::<gitsource::Context>().context("the GitSource operator runs")?;
     let state = std::sync::Arc::new(crate::http::HttpState {
@@ -67,7 +79,20 @@ async fn serve(args: ControllerArgs) -> Result<ExitCode> {
     });
     let controllers = manager.run();
     let listener = tokio::net::TcpListener::bind(&listen).await.with_context(|| format!("listening on {listen}"))?;
-    let server = axum::serve(listener, crate::http::router(state.clone()));
+    // With --webhook-listen the main listener keeps /metrics and the probes only, and the
+    // webhook's listener serves nothing but POST /hook.
+    let (routes, hook_server) = match &webhook_listen {
+        Some(addr) => {
+            let l = tokio::net::TcpListener::bind(addr).await.with_context(|| format!("listening on {addr}"))?;
+            let hook = std::future::IntoFuture::into_future(axum::serve(l, crate::http::hook_router(state.clone())));
+            (crate::http::ops_router(state.clone()), futures::future::Either::Left(hook))
+        }
+        None => (
+            crate::http::router(state.clone()),
+            futures::future::Either::Right(std::future::pending::<std::io::Result<()>>()),
+        ),
+    };
+    let server = axum::serve(listener, routes);
     let lease = leader_elect.then(|| crate::leader::LeaseConfig {
         namespace: lease_namespace,
         name: "dromos-controller".into(),
@@ -92,6 +117,7 @@ async fn serve(args: ControllerArgs) -> Result<ExitCode> {
     tokio::select! {
         r = controller => r?,
         r = server => r?,
+        r = hook_server => r?,
         s = shutdown_signal() => tracing::info!("{s}; stopping"),
     }
     // Stop taking webhooks, and hand the Lease over at once instead of after its duration.

@@ -7,9 +7,24 @@ use std::io::Write;
 use std::path::Path;
 use std::process::ExitCode;
 
-/// Prints the CRDs (`--stdout`), checks the committed files (`--check`, exit 1 when stale) or
-/// writes them.
-pub(crate) fn run(root: &Path, check: bool, stdout: bool) -> Result<ExitCode> {
+/// Prints the CRDs (`--stdout`), checks the committed files (`--check`, exit 1 when stale),
+/// creates or replaces them in the cluster (`--apply`) or writes them.
+pub(crate) fn run(root: &Path, check: bool, stdout: bool, apply: bool) -> Result<ExitCode> {
+    if apply {
+        return super::block_on(async {
+            let cluster = crate::apiclient::connect().await?;
+            eprintln!("applying the Dromos CRDs to {}", cluster.described);
+            for (name, applied) in crdgen::apply_crds(&cluster.client).await? {
+                let what = match applied {
+                    crdgen::Applied::Created => "created",
+                    crdgen::Applied::Replaced => "replaced",
+                    crdgen::Applied::Unchanged => "unchanged",
+                };
+                println!("{name}: {what}");
+            }
+            Ok(ExitCode::SUCCESS)
+        });
+    }
     if stdout {
         let mut out = std::io::stdout().lock();
         for (_, text) in crdgen::render_crds() {

@@ -79,7 +79,7 @@ pub fn run(cli: Cli) -> Result<ExitCode> {
         Command::Completion { .. } | Command::Man { .. } => unreachable!("handled above"),
         Command::Import(args) => import::run(args),
         Command::Package { command } => package::run(command),
-        Command::Crds { root, check, stdout } => crds::run(&root, check, stdout),
+        Command::Crds { root, check, stdout, apply } => crds::run(&root, check, stdout, apply),
     }
 }
 

@@ -54,6 +54,11 @@ pub const SCHEDULER_NAME: &str = "dromos";
 /// Where Marathon tasks find their sandbox.
 pub const SANDBOX: &str = "/mnt/mesos/sandbox";
 
+/// Default of [`RenderOptions::default_image`].
+pub const DEFAULT_IMAGE: &str = "docker.io/library/debian:bookworm-slim";
+/// Default of [`RenderOptions::fetch_image`].
+pub const DEFAULT_FETCH_IMAGE: &str = "docker.io/curlimages/curl:8.11.1";
+
 /// Settings of the translation that are not in the manifests.
 #[derive(Clone, Debug)]
 pub struct RenderOptions {
@@ -68,8 +73,8 @@ pub struct RenderOptions {
 impl Default for RenderOptions {
     fn default() -> Self {
         Self {
-            default_image: "docker.io/library/debian:bookworm-slim".into(),
-            fetch_image: "docker.io/curlimages/curl:8.11.1".into(),
+            default_image: DEFAULT_IMAGE.into(),
+            fetch_image: DEFAULT_FETCH_IMAGE.into(),
             packages: Default::default(),
         }
     }
