@@ -236,12 +236,21 @@ fn lockdown() -> dromos_core::tenancy::IdentityRules {
 
 const EXAMPLE_NAMESPACES: [&str; 4] = ["shop", "ops", "reports", "data"];
 
+/// Held for writing by the test that makes a CRD stale; the others install the CRDs under it
+/// (an install in between would repair the CRD before the hook does).
+static CRDS: tokio::sync::RwLock<()> = tokio::sync::RwLock::const_new(());
+
+async fn crds_installed(admin: &kube::Client) {
+    let _shared = CRDS.read().await;
+    install_crds(admin).await;
+}
+
 #[tokio::test]
 async fn the_controller_syncs_the_examples_with_nothing_but_the_chart_service_account() {
     let _examples = dromos_tests::examples_lock();
     let logs = captured_logs();
     let admin = client().await;
-    install_crds(&admin).await;
+    crds_installed(&admin).await;
     let ns = TestNamespace::new(&admin, "chart").await;
     let release = format!("dromos-{}", unique_suffix());
     let objects = render(&release, &ns.name, &[]);
@@ -482,7 +491,7 @@ async fn namespaced_mode_syncs_the_examples_in_its_namespaces_and_refuses_everyt
     let _examples = dromos_tests::examples_lock();
     let logs = captured_logs();
     let admin = client().await;
-    install_crds(&admin).await;
+    crds_installed(&admin).await;
     let ns = TestNamespace::new(&admin, "chartns").await;
     let other = TestNamespace::new(&admin, "chartother").await;
     let release = format!("dromos-{}", unique_suffix());
@@ -1026,7 +1035,7 @@ async fn http(addr: &str, method: &str, path: &str, headers: &[(&str, &str)], bo
 #[tokio::test]
 async fn the_rendered_flags_run_the_controller_binary() {
     let admin = client().await;
-    install_crds(&admin).await;
+    crds_installed(&admin).await;
     let ns = TestNamespace::new(&admin, "chart-flags").await;
     let (metrics_port, hook_port) = (free_port(), free_port());
     let (mp, hp) = (format!("service.port={metrics_port}"), format!("webhook.service.port={hook_port}"));
@@ -1154,6 +1163,8 @@ async fn the_crd_hook_replaces_stale_crds_with_its_own_rights() {
         CustomResourceDefinition, JSONSchemaProps,
     };
     let admin = client().await;
+    // No other test of this binary installs the CRDs while this one has one of them stale.
+    let _alone = CRDS.write().await;
     install_crds(&admin).await;
     let ns = TestNamespace::new(&admin, "chart-crds").await;
     let release = format!("crds-{}", unique_suffix());

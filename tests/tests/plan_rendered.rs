@@ -58,6 +58,9 @@ async fn rendered_plans_show_the_native_objects_an_app_change_touches() {
     assert!(out.contains(&format!("+ create Service/{}/web", ns.name)), "{out}");
     assert!(out.contains("+  progressDeadlineSeconds: 600"), "a default of the API server: {out}");
     assert!(out.contains("3 to create, 0 to update, 0 unchanged, 0 to delete"), "{out}");
+    // The controller's images, for clusters that run it with its own (air-gapped registries).
+    let (_, out, _) = plan(&["--default-image", "registry.local/base:1"]);
+    assert!(out.contains("+        image: registry.local/base:1"), "{out}");
     // What is not a manifest is listed, not left out silently.
     assert!(out.contains("  skip kustomization.yaml (default rule `kustomization.yaml`)"), "{out}");
 

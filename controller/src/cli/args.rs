@@ -197,6 +197,12 @@ pub(super) enum Command {
         /// cluster compared through a server-side dry-run, against --snapshot as rendered.
         #[arg(long)]
         rendered: bool,
+        /// With --rendered: the controller's --default-image (Apps that give only `cmd`).
+        #[arg(long, value_name = "IMAGE", requires = "rendered", default_value = dromos_core::translate::DEFAULT_IMAGE)]
+        default_image: String,
+        /// With --rendered: the controller's --fetch-image (the init container of `fetch`).
+        #[arg(long, value_name = "IMAGE", requires = "rendered", default_value = dromos_core::translate::DEFAULT_FETCH_IMAGE)]
+        fetch_image: String,
     },
     /// Run the controllers against the cluster of the current kubeconfig (or in-cluster config):
     /// GitSources (fetch, validate, plan, apply, prune, report), Jobs (schedules,

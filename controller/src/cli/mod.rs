@@ -58,17 +58,23 @@ pub fn run(cli: Cli) -> Result<ExitCode> {
             default_service_account,
             require_service_account,
             rendered,
-        } => match source {
-            Some(source) => plan_source::run(plan_source::Request {
-                path,
-                source,
-                revision,
-                rules: dromos_core::tenancy::IdentityRules { default_service_account, require_service_account },
-                output,
-                rendered,
-            }),
-            None => sync::plan(path, local, snapshot, output, rendered),
-        },
+            default_image,
+            fetch_image,
+        } => {
+            let render = dromos_core::RenderOptions { default_image, fetch_image, ..Default::default() };
+            let rendered = rendered.then_some(render);
+            match source {
+                Some(source) => plan_source::run(plan_source::Request {
+                    path,
+                    source,
+                    revision,
+                    rules: dromos_core::tenancy::IdentityRules { default_service_account, require_service_account },
+                    output,
+                    rendered,
+                }),
+                None => sync::plan(path, local, snapshot, output, rendered),
+            }
+        }
         Command::Validate { tree, output } => validate::run(&tree, output),
         Command::Render { tree, output, default_image, fetch_image } => {
             validate::render(&tree, output, default_image, fetch_image)

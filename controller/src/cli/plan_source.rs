@@ -25,7 +25,8 @@ pub(crate) struct Request {
     pub(crate) revision: Option<String>,
     pub(crate) rules: IdentityRules,
     pub(crate) output: PlanFormat,
-    pub(crate) rendered: bool,
+    /// With the render options of the controller: show the Apps' native objects.
+    pub(crate) rendered: Option<dromos_core::RenderOptions>,
 }
 
 /// Exit 0: no change; 2: changes; 1: the controller would refuse the revision (invalid, a
@@ -93,9 +94,9 @@ async fn plan(req: Request) -> Result<ExitCode> {
     plan.skipped = prepared.tree.skipped;
     // The App operator applies the native objects as the controller, not as the source: the
     // dry-run goes through the caller's own identity.
-    let native = match req.rendered {
-        true => Some(crate::native::against_cluster(&client, &plan, &desired, &Default::default()).await),
-        false => None,
+    let native = match &req.rendered {
+        Some(render) => Some(crate::native::against_cluster(&client, &plan, &desired, render).await),
+        None => None,
     };
     Ok(out.plan(&plan, &refused, native.as_ref()))
 }

@@ -68,15 +68,15 @@ pub(crate) fn plan(
     source: SourceArgs,
     snapshot: Option<PathBuf>,
     output: PlanFormat,
-    rendered: bool,
+    rendered: Option<dromos_core::RenderOptions>,
 ) -> Result<ExitCode> {
     let name = source.name_for(&path);
     let settings = source.settings(&name);
     let prepared = crate::local::prepare_dir(&path, &settings.default_namespace)?;
     let skipped = prepared.tree.skipped.clone();
     let (mut plan, native) = match snapshot {
-        Some(file) => plan_snapshot(&file, prepared, &settings, rendered)?,
-        None => plan_cluster(&source, name, prepared, &settings, rendered)?,
+        Some(file) => plan_snapshot(&file, prepared, &settings, rendered.as_ref())?,
+        None => plan_cluster(&source, name, prepared, &settings, rendered.as_ref())?,
     };
     plan.skipped = skipped;
     let text = match output {
@@ -114,7 +114,7 @@ fn plan_snapshot(
     file: &Path,
     prepared: dromos_core::prepare::Prepared,
     settings: &crate::sync::SyncSettings,
-    rendered: bool,
+    rendered: Option<&dromos_core::RenderOptions>,
 ) -> Result<Planned> {
     let (live, inventory) = crate::local::snapshot(file, &settings.source)?;
     let mut desired = prepared.objects;
@@ -129,7 +129,7 @@ fn plan_snapshot(
     }
     dromos_core::plan::follow_scale(&mut desired, &live);
     let plan = dromos_core::plan::plan_sync(&desired, &live, &inventory, &prepared.levels, &settings.plan);
-    let native = rendered.then(|| crate::native::against_snapshot(&plan, &desired, &live, &Default::default()));
+    let native = rendered.map(|r| crate::native::against_snapshot(&plan, &desired, &live, r));
     Ok((plan, native))
 }
 
@@ -139,7 +139,7 @@ fn plan_cluster(
     name: String,
     prepared: dromos_core::prepare::Prepared,
     settings: &crate::sync::SyncSettings,
-    rendered: bool,
+    rendered: Option<&dromos_core::RenderOptions>,
 ) -> Result<Planned> {
     block_on(async {
         let client = crate::apiclient::infer().await?;
@@ -150,8 +150,8 @@ fn plan_cluster(
             crate::sync::plan_live(&client, &mut resolver, prepared.objects, &prepared.levels, &inventory, settings)
                 .await?;
         let native = match rendered {
-            true => Some(crate::native::against_cluster(&client, &plan, &desired, &Default::default()).await),
-            false => None,
+            Some(r) => Some(crate::native::against_cluster(&client, &plan, &desired, r).await),
+            None => None,
         };
         anyhow::Ok((plan, native))
     })
