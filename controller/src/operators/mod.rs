@@ -169,6 +169,13 @@ impl Shared {
     }
 }
 
+/// What an operator's objects say in their status, as samples for `/metrics`
+/// ([`dromos_core::observe`]), read from its watch cache at scrape time.
+pub trait Observe {
+    /// Appends the samples of every object the operator sees.
+    fn observe(&self, _now: dromos_core::time::Instant, _out: &mut Vec<dromos_core::observe::Sample>) {}
+}
+
 /// A started operator: its context (counters, caches; for tests, benches and metrics) and the
 /// future that runs it until dropped.
 pub struct Started<C> {
@@ -288,7 +295,9 @@ where
         revision = tracing::field::Empty
     );
     let start = std::time::Instant::now();
+    let running = crate::metrics::in_flight(&operator);
     let result = catch_panic(fut).instrument(span).await;
+    drop(running);
     crate::metrics::reconciled(&operator, start.elapsed().as_secs_f64(), result.as_ref().err().map(Error::reason));
     if let Err(e @ Error::Panicked(_)) = &result {
         tracing::error!(object = %ObjectRef::from_obj(obj), "{e}");
