@@ -146,6 +146,7 @@ fn deployment_service_monitor_and_sources_follow_the_values() {
     let var = |n: &str| env.iter().find(|e| e["name"] == n).cloned().unwrap_or(Value::Null);
     assert_eq!(var("POD_NAMESPACE")["valueFrom"]["fieldRef"]["fieldPath"], "metadata.namespace");
     assert_eq!(var("RUST_LOG")["value"], "info");
+    assert_eq!(var("DROMOS_LOG_FORMAT")["value"], "json", "JSON logs in a pod by default");
     assert_eq!(var("DROMOS_WEBHOOK_SECRET"), Value::Null, "webhook off without a secret");
     assert_eq!(c["livenessProbe"]["httpGet"]["path"], "/healthz");
     assert_eq!(c["readinessProbe"]["httpGet"]["path"], "/readyz");
@@ -165,6 +166,7 @@ fn deployment_service_monitor_and_sources_follow_the_values() {
             "replicas=3",
             "leaderElect=false",
             "logLevel=debug",
+            "logFormat=text",
             "image.tag=1.2.3",
             "serviceMonitor.enabled=true",
             "webhook.secretName=hook",
@@ -191,6 +193,7 @@ fn deployment_service_monitor_and_sources_follow_the_values() {
     assert_eq!(c["image"], "ghcr.io/dromos/dromos:1.2.3");
     let env = c["env"].as_array().unwrap();
     assert!(env.iter().any(|e| e["name"] == "RUST_LOG" && e["value"] == "debug"));
+    assert!(env.iter().any(|e| e["name"] == "DROMOS_LOG_FORMAT" && e["value"] == "text"));
     assert!(env.iter().any(|e| e["name"] == "DROMOS_WEBHOOK_SECRET"
         && e["valueFrom"]["secretKeyRef"] == serde_json::json!({"name": "hook", "key": "secret"})));
     let sm = of_kind(&objects, "ServiceMonitor");
@@ -948,6 +951,7 @@ async fn the_schema_refuses_wrong_values_with_a_clear_message() {
         ("controller.concurrency.apps=0", "at '/controller/concurrency/apps': minimum: got 0, want 1"),
         ("controller.fetchTimeoutSeconds=7200", "at '/controller/fetchTimeoutSeconds': maximum: got 7,200, want 3,600"),
         ("controller.stuckAfterSeconds=5", "at '/controller/stuckAfterSeconds': minimum: got 5, want 10"),
+        ("logFormat=xml", "at '/logFormat': value must be one of 'json', 'text'"),
         ("controller.qps=fast", "at '/controller/qps'"),
         ("controller.scheduler.enabled=maybe", "at '/controller/scheduler/enabled': got string, want boolean"),
         ("webhook.secretname=hook", "at '/webhook': additional properties 'secretname' not allowed"),
