@@ -4,6 +4,7 @@
 //! executes step by step (`plan`), keeping the plans' state in the Package's status.
 
 pub mod plan;
+pub mod render;
 pub mod spec;
 
 pub use plan::{Actions, Command, Instance, Observed, Verb, command, decide, tree};

@@ -361,3 +361,64 @@ plans:
     assert_eq!((unknown[0].line, unknown[0].code), (3, "service-field"), "the unknown field's own line: {unknown:?}");
     assert!(unknown[0].message.contains("unknown field `extra`"), "{unknown:?}");
 }
+
+fn owner() -> super::render::Owner<'static> {
+    super::render::Owner {
+        namespace: "data",
+        instance: "hdfs",
+        labels: BTreeMap::from([("dromos.io/package-instance".to_string(), "hdfs".to_string())]),
+    }
+}
+
+#[test]
+fn pod_types_render_as_statefulsets_the_plans_drive() {
+    use super::render::{ANN_REVISION, objects, revisions};
+    let spec = parse("service.yaml", HDFS).unwrap();
+    let objs = objects(&spec, "name", 1, &owner());
+    let (svc, set) = (&objs[0], &objs[1]);
+    assert_eq!(svc["spec"]["clusterIP"], "None");
+    assert_eq!(set["metadata"]["name"], "hdfs-name");
+    assert_eq!(set["spec"]["replicas"], 1);
+    assert_eq!(set["spec"]["podManagementPolicy"], "Parallel");
+    assert_eq!(set["spec"]["updateStrategy"]["type"], "OnDelete");
+    assert_eq!(set["spec"]["volumeClaimTemplates"][0]["spec"]["resources"]["requests"]["storage"], "1Gi");
+    let pod = &set["spec"]["template"];
+    assert_eq!(pod["metadata"]["labels"]["dromos.io/service-pod"], "name");
+    // The ONCE format runs before the node, once per volume.
+    let init = &pod["spec"]["initContainers"][0];
+    assert_eq!(init["name"], "format");
+    let script = init["command"][2].as_str().unwrap();
+    assert!(
+        script.starts_with("if [ -e /data/.dromos-once-format ]; then exit 0; fi\nhdfs namenode -format"),
+        "{script}"
+    );
+    assert!(script.ends_with("touch /data/.dromos-once-format"), "{script}");
+    assert_eq!(pod["spec"]["containers"][0]["name"], "node");
+    assert_eq!(pod["spec"]["containers"][0]["resources"]["requests"]["memory"], "512Mi");
+    let revs = revisions(&spec, &owner());
+    assert_eq!(pod["metadata"]["annotations"][ANN_REVISION], revs["name"].as_str());
+    // The revision follows what pods are made of, not how many there are.
+    assert_eq!(objects(&spec, "name", 2, &owner())[1]["metadata"]["annotations"][ANN_REVISION], revs["name"].as_str());
+    let mut changed = spec.clone();
+    changed.pods.get_mut("name").unwrap().tasks.get_mut("node").unwrap().cmd = "namenode --other".into();
+    let revs2 = revisions(&changed, &owner());
+    assert_ne!(revs2["name"], revs["name"]);
+    assert_eq!(revs2["journal"], revs["journal"], "other pod types keep their revision");
+}
+
+#[test]
+fn readiness_checks_and_placement_render_natively() {
+    use super::render::objects;
+    let spec = parse("service.yaml", KAFKA).unwrap();
+    let set = &objects(&spec, "broker", 3, &owner())[1];
+    let c = &set["spec"]["template"]["spec"]["containers"][0];
+    assert_eq!(
+        c["readinessProbe"]["exec"]["command"][2],
+        "kafka-broker-api-versions.sh --bootstrap-server localhost:9092"
+    );
+    assert_eq!(c["ports"][0], serde_json::json!({"name": "broker", "containerPort": 9092}));
+    let anti = &set["spec"]["template"]["spec"]["affinity"]["podAntiAffinity"];
+    let term = &anti["requiredDuringSchedulingIgnoredDuringExecution"][0];
+    assert_eq!(term["topologyKey"], "kubernetes.io/hostname", "UNIQUE hostname: {anti}");
+    assert_eq!(term["labelSelector"]["matchLabels"]["dromos.io/service-pod"], "broker");
+}
