@@ -70,6 +70,7 @@ pub fn is_package_file(rel: &str) -> bool {
             | "marathon.json.mustache"
             | "package.yaml"
             | "options.schema.json"
+            | "service.yaml.mustache"
     ) || (rel.contains("/templates/") && name.ends_with(".mustache"))
 }
 

@@ -5,6 +5,7 @@ use super::{Layout, OptionError, PackageVersion, RepoRef, Repository, mustache, 
 use crate::import::{self, Flavor, ImportOptions, Input};
 use base64::Engine as _;
 use serde_json::{Map, Value, json};
+use std::collections::BTreeMap;
 
 /// Why a package did not render.
 #[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
@@ -31,6 +32,8 @@ pub struct RenderedPackage {
     pub objects: Vec<Value>,
     /// What the Marathon conversion did not carry over (Universe layout).
     pub warnings: Vec<String>,
+    /// The service specification, for a version that has one (`service.yaml.mustache`).
+    pub service: Option<crate::service::ServiceSpec>,
 }
 
 /// Labels and annotations standing for Cosmos' `DCOS_PACKAGE_*` labels.
@@ -121,6 +124,22 @@ pub fn render(pkg: &PackageVersion, user: &Value, inst: &Instance) -> Result<Ren
                     .extend(imported.report.entries.iter().map(|e| format!("{}: {}: {}", e.object, e.path, e.why)));
                 out.objects.extend(imported.objects.into_iter().map(|o| o.value));
             }
+            Layout::Dromos if file == super::SERVICE_FILE => {
+                let path = format!("{}/{file}", pkg.dir);
+                let spec = crate::service::parse(&path, &text).map_err(|diags| {
+                    tpl_err(
+                        diags
+                            .iter()
+                            .map(|d| match d.field.as_str() {
+                                "" => format!("line {}: {}", d.line, d.message),
+                                f => format!("line {}: {f}: {}", d.line, d.message),
+                            })
+                            .collect::<Vec<_>>()
+                            .join("; "),
+                    )
+                })?;
+                out.service = Some(spec);
+            }
             Layout::Dromos => {
                 let docs = crate::yaml::parse_documents(&text, crate::yaml::Budget::default())
                     .map_err(|e| tpl_err(format!("rendered text is not YAML: {} at {:?}", e.message, e.pos)))?;
@@ -140,6 +159,45 @@ pub fn render(pkg: &PackageVersion, user: &Value, inst: &Instance) -> Result<Ren
     }
     label_objects(&mut out.objects, pkg, &user, inst);
     Ok(out)
+}
+
+/// The StatefulSets and Services of a rendered service specification with `replicas` per pod
+/// type (what the plans decided), labelled and annotated like every object of the render.
+pub fn service_objects(
+    pkg: &PackageVersion,
+    spec: &crate::service::ServiceSpec,
+    replicas: &BTreeMap<String, u32>,
+    user: &Value,
+    inst: &Instance,
+) -> Vec<Value> {
+    let owner = service_owner(pkg, inst);
+    let mut objects: Vec<Value> = spec
+        .pods
+        .keys()
+        .flat_map(|p| crate::service::render::objects(spec, p, replicas.get(p).copied().unwrap_or(0), &owner))
+        .collect();
+    label_objects(&mut objects, pkg, user, inst);
+    objects
+}
+
+/// The revision of every pod type of a service (the plans' targets).
+pub fn service_revisions(
+    pkg: &PackageVersion,
+    spec: &crate::service::ServiceSpec,
+    inst: &Instance,
+) -> BTreeMap<String, String> {
+    crate::service::render::revisions(spec, &service_owner(pkg, inst))
+}
+
+fn service_owner<'a>(pkg: &PackageVersion, inst: &Instance<'a>) -> crate::service::render::Owner<'a> {
+    crate::service::render::Owner {
+        namespace: inst.namespace,
+        instance: inst.name,
+        labels: BTreeMap::from([
+            (LABEL_PACKAGE.to_string(), pkg.meta.name.clone()),
+            (LABEL_INSTANCE.to_string(), inst.name.to_string()),
+        ]),
+    }
 }
 
 /// Stamps what Cosmos' `DCOS_PACKAGE_*` labels said on every rendered object, and puts

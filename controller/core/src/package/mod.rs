@@ -23,7 +23,7 @@ mod scalars;
 
 pub use expand::{
     ANN_OPTIONS, ANN_SOURCE, ANN_VERSION, ExpandError, Instance, LABEL_INSTANCE, LABEL_PACKAGE, RenderError,
-    RenderedPackage, expand_package, render, source_label,
+    RenderedPackage, expand_package, render, service_objects, service_revisions, source_label,
 };
 pub use health::{health, health_after_apply};
 pub use read::read_repository;
@@ -34,6 +34,11 @@ use std::cmp::Ordering;
 use std::collections::BTreeMap;
 
 pub use options::OptionError;
+
+/// The service specification of a Dromos-layout package version, beside `package.yaml`: a
+/// template rendered with the options like the others, then read as a
+/// [`crate::service::ServiceSpec`] whose pod types the Package operator runs by plans.
+pub const SERVICE_FILE: &str = "service.yaml.mustache";
 
 /// Which layout a package version was read from.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]

@@ -85,12 +85,15 @@ fn read_dromos(dir: &str, files: &BTreeMap<String, &SourceFile>) -> Result<Packa
     let resource = files.get("resource.json").map(|f| json_file(f)).transpose()?.unwrap_or(Value::Null);
     let mut templates = Vec::new();
     for (name, f) in files {
-        if name.starts_with("templates/") && name.ends_with(".mustache") {
+        if (name.starts_with("templates/") && name.ends_with(".mustache")) || name == super::SERVICE_FILE {
             templates.push((name.clone(), text(f)?.to_string()));
         }
     }
     if templates.is_empty() {
-        return Err(RepoProblem { file: py.path.clone(), message: "the package has no templates/*.mustache".into() });
+        return Err(RepoProblem {
+            file: py.path.clone(),
+            message: format!("the package has no templates/*.mustache and no {}", super::SERVICE_FILE),
+        });
     }
     Ok(PackageVersion { layout: Layout::Dromos, dir: dir.into(), revision: None, meta, schema, resource, templates })
 }
