@@ -282,13 +282,21 @@ where
     let operator = K::kind(&());
     // Every log line of a reconcile carries the object; operators record the revision they
     // act on (`tracing::Span::current().record("revision", ...)`).
+    // The status fields are read by OTLP export only (`--otlp-endpoint`): a failed reconcile is
+    // an error span, its reason the description.
     let span = tracing::info_span!(
         "reconcile",
         object = %format!("{operator}/{}/{}", obj.meta().namespace.as_deref().unwrap_or(""), obj.meta().name.as_deref().unwrap_or("")),
-        revision = tracing::field::Empty
+        revision = tracing::field::Empty,
+        otel.status_code = tracing::field::Empty,
+        otel.status_description = tracing::field::Empty
     );
     let start = std::time::Instant::now();
-    let result = catch_panic(fut).instrument(span).await;
+    let result = catch_panic(fut).instrument(span.clone()).await;
+    if let Err(e) = &result {
+        span.record("otel.status_code", "error");
+        span.record("otel.status_description", e.reason());
+    }
     crate::metrics::reconciled(&operator, start.elapsed().as_secs_f64(), result.as_ref().err().map(Error::reason));
     if let Err(e @ Error::Panicked(_)) = &result {
         tracing::error!(object = %ObjectRef::from_obj(obj), "{e}");
