@@ -95,12 +95,18 @@ impl Default for Metrics {
 }
 
 impl Metrics {
-    /// Prometheus text exposition: these metrics, then the operators' (`crate::metrics`).
+    /// OpenMetrics exposition: these metrics, then the operators' (`crate::metrics`).
     pub fn encode(&self) -> String {
+        self.encode_with("")
+    }
+
+    /// [`Metrics::encode`] with `objects` (the object-state families) before the `# EOF`.
+    pub fn encode_with(&self, objects: &str) -> String {
         use prometheus_client::encoding::text::{encode_eof, encode_registry};
         let mut out = String::new();
         let _ = encode_registry(&mut out, &self.registry);
         out.push_str(&crate::metrics::encode());
+        out.push_str(objects);
         let _ = encode_eof(&mut out);
         out
     }
@@ -110,6 +116,8 @@ impl Metrics {
 pub struct HttpState {
     /// Metrics to expose.
     pub metrics: Arc<Metrics>,
+    /// The operators' object-state metrics (empty where no operator runs).
+    pub objects: crate::operators::manager::ObjectMetrics,
     /// True while this replica runs the operators: started, and leading when leader election is
     /// on. `/readyz` answers 503 otherwise (a Service then sends webhooks to the leader only),
     /// and `/hook` refuses with 503 rather than queue triggers that nothing would consume.
@@ -145,7 +153,7 @@ pub fn hook_router(state: Arc<HttpState>) -> Router {
 /// `/metrics`, `/healthz` and `/readyz`, without the webhook.
 pub fn ops_router(state: Arc<HttpState>) -> Router {
     Router::new()
-        .route("/metrics", get(|State(s): State<Arc<HttpState>>| async move { s.metrics.encode() }))
+        .route("/metrics", get(metrics))
         .route("/healthz", get(|| async { "ok" }))
         .route(
             "/readyz",
@@ -158,6 +166,14 @@ pub fn ops_router(state: Arc<HttpState>) -> Router {
             }),
         )
         .with_state(state)
+}
+
+/// The content type of the exposition: OpenMetrics 1.0 (counters with `_total`, an `# EOF`).
+pub const OPENMETRICS: &str = "application/openmetrics-text; version=1.0.0; charset=utf-8";
+
+async fn metrics(State(s): State<Arc<HttpState>>) -> impl axum::response::IntoResponse {
+    let objects = s.objects.encode(chrono::Utc::now());
+    ([(axum::http::header::CONTENT_TYPE, OPENMETRICS)], s.metrics.encode_with(&objects))
 }
 
 /// Verifies a GitHub `sha256=<hex>` signature of `body`.

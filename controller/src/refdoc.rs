@@ -30,10 +30,12 @@ pub fn render_reference() -> Vec<(String, String)> {
          [fields.md](fields.md).\n",
     );
     index.push_str("\nThe command line, every command and flag: [cli.md](cli.md).\n");
+    index.push_str("\nEvery metric of `/metrics`: [metrics.md](metrics.md).\n");
     index.push_str("\nRegenerate with `cargo run -p dromos -- crds` after changing `crds/src` or the command line.\n");
     files.push(("README.md".into(), index));
     files.push(("fields.md".into(), format!("{HEADER}{}", dromos_core::fields::render_markdown(&dromos_crds::KINDS))));
     files.push(("cli.md".into(), crate::cli::reference_markdown()));
+    files.push(("metrics.md".into(), crate::metrics::reference_markdown()));
     files
 }
 

@@ -65,6 +65,7 @@ async fn measure(webhook: bool, rounds: usize, poll: u64) -> Vec<Duration> {
     ns.api::<dromos_crds::GitSource>().create(&PostParams::default(), &gs).await.unwrap();
     let state = Arc::new(dromos::http::HttpState {
         metrics: ctx.metrics.clone(),
+        objects: Default::default(),
         ready: std::sync::atomic::AtomicBool::new(true),
         webhook_secret: Some("bench".into()),
         client: c.clone(),

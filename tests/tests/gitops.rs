@@ -358,6 +358,7 @@ async fn a_signed_push_webhook_triggers_an_immediate_sync_and_metrics_are_served
 
     let state = Arc::new(dromos::http::HttpState {
         metrics: h.ctx.metrics.clone(),
+        objects: Default::default(),
         ready: std::sync::atomic::AtomicBool::new(false),
         webhook_secret: Some("s3cret".into()),
         client: client().await,

@@ -3,9 +3,9 @@
 //! text logs carry no colour codes off a terminal; `/metrics` counts every operator's
 //! reconciles and exposes the build.
 
-use dromos_crds::{App, GitSource};
+use dromos_crds::{App, GitSource, Job, Package};
 use dromos_tests::repo::commit;
-use dromos_tests::{TestNamespace, app_object, client, http_get, install_crds, wait_for};
+use dromos_tests::{FakeNodes, NodeSpec, TestNamespace, app_object, client, http_get, install_crds, wait_for};
 use git2::Repository;
 use kube::api::PostParams;
 use std::process::{Child, Command};
@@ -21,21 +21,16 @@ impl Drop for Running {
 }
 
 fn start(ns: &str, cache: &std::path::Path, log: &std::path::Path, addr: &str, format: &[&str]) -> Running {
+    start_with(ns, cache, log, addr, &[&["--no-packages", "--no-scheduler"], format].concat())
+}
+
+fn start_with(ns: &str, cache: &std::path::Path, log: &std::path::Path, addr: &str, args: &[&str]) -> Running {
     let out = std::fs::File::create(log).unwrap();
     let child = Command::new(dromos_tests::dromos_bin())
-        .args([
-            "controller",
-            "--namespace",
-            ns,
-            "--allow-local-git",
-            "--listen",
-            addr,
-            "--no-packages",
-            "--no-scheduler",
-        ])
+        .args(["controller", "--namespace", ns, "--allow-local-git", "--listen", addr])
         .arg("--cache-dir")
         .arg(cache)
-        .args(format)
+        .args(args)
         .env("RUST_LOG", "info,dromos=debug")
         .env_remove("NO_COLOR")
         .stdout(out.try_clone().unwrap())
@@ -137,5 +132,104 @@ async fn json_logs_carry_object_and_revision_and_metrics_count_every_operator() 
     let text = std::fs::read_to_string(&text_log).unwrap();
     assert!(text.contains("dromos controller starting"), "{text}");
     assert!(!text.contains('\u{1b}'), "no ANSI escape in a log file:\n{text}");
+    ns.delete().await;
+}
+
+/// The line of `family` with exactly `labels` in `text`, and its value.
+fn value(text: &str, family: &str, labels: &str) -> Option<f64> {
+    let head = format!("{family}{{{labels}}} ");
+    text.lines().find_map(|l| l.strip_prefix(&head)).and_then(|v| v.parse().ok())
+}
+
+#[tokio::test]
+async fn object_state_and_scheduler_metrics_follow_what_each_kind_reports() {
+    let c = client().await;
+    install_crds(&c).await;
+    let ns = TestNamespace::new(&c, "objmetrics").await;
+    let nodes = FakeNodes::create(&c, &NodeSpec::new("objmetrics", 1)).await;
+    let remote = tempfile::tempdir().unwrap();
+    let repo = Repository::init_bare(remote.path()).unwrap();
+    let cm = "apiVersion: v1\nkind: ConfigMap\nmetadata: {name: c}\ndata: {k: v}\n";
+    commit(&repo, "main", &[("c.yaml", Some(cm))], "one");
+    let (cache, logs) = (tempfile::tempdir().unwrap(), tempfile::tempdir().unwrap());
+    let addr = free_addr();
+    let ctl = start_with(&ns.name, cache.path(), &logs.path().join("ctl.log"), &addr, &[]);
+
+    let gs: GitSource = serde_json::from_value(serde_json::json!({
+        "apiVersion": "dromos.io/v1alpha1", "kind": "GitSource", "metadata": {"name": "repo"},
+        "spec": {"url": format!("file://{}", remote.path().display()), "interval": "1h"}
+    }))
+    .unwrap();
+    ns.api::<GitSource>().create(&PostParams::default(), &gs).await.unwrap();
+    let mine = serde_json::json!([["hostname", "IS", nodes.names[0]]]);
+    let web = app_object(
+        "web",
+        serde_json::json!({"cmd": "sleep 100", "instances": 1, "cpus": 0.1, "mem": 16, "constraints": mine}),
+    );
+    let nowhere = serde_json::json!([["hostname", "LIKE", "no-such-node-.*"]]);
+    let stuck = app_object(
+        "stuck",
+        serde_json::json!({"cmd": "sleep 100", "instances": 1, "cpus": 0.1, "mem": 16, "constraints": nowhere}),
+    );
+    for a in [web, stuck] {
+        ns.api::<App>().create(&PostParams::default(), &a).await.unwrap();
+    }
+    // A Job whose one run fails: its pod never fits, and a deleted pod fails the run.
+    let job: Job = serde_json::from_value(serde_json::json!({
+        "apiVersion": "dromos.io/v1alpha1", "kind": "Job", "metadata": {"name": "backup"},
+        "spec": {"schedule": "R1//PT1H", "retries": 0, "run": {"cmd": "false", "cpus": 0.01, "mem": 16,
+                 "placement": {"constraints": [{"attribute": "dromos.io/no-such-label", "operator": "IS", "value": "x"}]}}}
+    }))
+    .unwrap();
+    ns.api::<Job>().create(&PostParams::default(), &job).await.unwrap();
+    let pkg: Package = serde_json::from_value(serde_json::json!({
+        "apiVersion": "dromos.io/v1alpha1", "kind": "Package", "metadata": {"name": "nothing"},
+        "spec": {"name": "no-such-package"}
+    }))
+    .unwrap();
+    ns.api::<Package>().create(&PostParams::default(), &pkg).await.unwrap();
+
+    let pods: kube::Api<k8s_openapi::api::core::v1::Pod> = ns.api();
+    let pod = wait_for("the Job's pod", Duration::from_secs(60), || async {
+        let l = pods.list(&kube::api::ListParams::default().labels("dromos.io/job=backup")).await.ok()?;
+        l.items.into_iter().next()
+    })
+    .await;
+    pods.delete(&pod.metadata.name.unwrap(), &Default::default()).await.unwrap();
+
+    let n = &ns.name;
+    let obj = |name: &str| format!(r#"namespace="{n}",name="{name}""#);
+    let text = wait_for("every kind's state on /metrics", Duration::from_secs(90), || async {
+        let (code, body) = http_get(&addr, "/metrics").await?;
+        let ok = code == 200
+            && value(&body, "dromos_gitsource_ready", &obj("repo")) == Some(1.0)
+            && value(&body, "dromos_app_instances", &format!(r#"{},state="running""#, obj("web"))) == Some(1.0)
+            && value(&body, "dromos_app_placement_waiting", &obj("stuck")) == Some(1.0)
+            && value(&body, "dromos_job_last_run_failed", &obj("backup")) == Some(1.0)
+            && value(&body, "dromos_package_ready", &obj("nothing")) == Some(0.0);
+        ok.then_some(body)
+    })
+    .await;
+    assert_eq!(value(&text, "dromos_gitsource_objects", &obj("repo")), Some(1.0), "{text}");
+    assert_eq!(value(&text, "dromos_gitsource_revision_stale", &obj("repo")), Some(0.0), "{text}");
+    assert!(value(&text, "dromos_gitsource_last_sync_timestamp_seconds", &obj("repo")).is_some_and(|t| t > 1.7e9));
+    assert_eq!(value(&text, "dromos_app_instances", &format!(r#"{},state="desired""#, obj("stuck"))), Some(1.0));
+    assert_eq!(value(&text, "dromos_app_ready", &obj("stuck")), Some(0.0), "{text}");
+    assert_eq!(value(&text, "dromos_job_runs_total", &format!(r#"{},result="failed""#, obj("backup"))), Some(1.0));
+    assert!(value(&text, "dromos_job_last_failure_timestamp_seconds", &obj("backup")).is_some(), "{text}");
+    assert_eq!(value(&text, "dromos_job_last_success_timestamp_seconds", &obj("backup")), None, "{text}");
+    // The scheduler: the web instance placed, the stuck one waiting, declined for its LIKE.
+    let placed = text.lines().find_map(|l| l.strip_prefix("dromos_scheduler_pods_placed_total ")).unwrap();
+    assert!(placed.parse::<f64>().unwrap() >= 1.0, "{text}");
+    let waiting = text.lines().find_map(|l| l.strip_prefix("dromos_scheduler_unplaceable_pods ")).unwrap();
+    assert!(waiting.parse::<f64>().unwrap() >= 1.0, "{text}");
+    assert!(
+        value(&text, "dromos_scheduler_declined_offers", r#"reason="constraint LIKE""#).is_some_and(|v| v >= 1.0),
+        "{text}"
+    );
+    assert!(text.contains("dromos_scheduler_placement_duration_seconds_count "), "{text}");
+    assert!(value(&text, "dromos_reconciles_in_flight", r#"operator="Job""#).is_some(), "{text}");
+    drop(ctl);
+    nodes.delete().await;
     ns.delete().await;
 }

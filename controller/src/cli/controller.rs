@@ -83,6 +83,7 @@ async fn run_controller(args: ControllerArgs) -> Result<ExitCode> {
     let sources = manager.context::<gitsource::Context>().context("the GitSource operator runs")?;
     let state = std::sync::Arc::new(crate::http::HttpState {
         metrics: sources.metrics.clone(),
+        objects: manager.objects(),
         ready: std::sync::atomic::AtomicBool::new(false),
         webhook_secret,
         client: client.clone(),

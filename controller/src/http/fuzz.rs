@@ -115,6 +115,7 @@ fn state(secret: &str) -> Arc<HttpState> {
     let (trigger, _) = futures::channel::mpsc::unbounded();
     Arc::new(HttpState {
         metrics: Arc::new(Metrics::default()),
+        objects: Default::default(),
         ready: AtomicBool::new(true),
         webhook_secret: Some(secret.to_string()),
         client: Client::try_from(cfg).expect("a client"),

@@ -96,6 +96,14 @@ impl Context {
     }
 }
 
+impl super::Observe for Context {
+    fn observe(&self, _now: dromos_core::time::Instant, out: &mut Vec<dromos_core::observe::Sample>) {
+        for app in self.apps.state() {
+            dromos_core::observe::app(&app, out);
+        }
+    }
+}
+
 impl std::fmt::Debug for Context {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         write!(f, "Context({:?})", self.opts)

@@ -82,10 +82,21 @@ pub struct Context {
     /// Where reconciles are requested out of schedule (webhooks, drift).
     pub trigger: futures::channel::mpsc::UnboundedSender<ObjectRef<GitSource>>,
     triggers: std::sync::Mutex<Option<futures::channel::mpsc::UnboundedReceiver<ObjectRef<GitSource>>>>,
+    /// Every GitSource in scope (the controller's cache), and its writer until `run` takes it.
+    sources: kube::runtime::reflector::Store<GitSource>,
+    sources_writer: std::sync::Mutex<Option<kube::runtime::reflector::store::Writer<GitSource>>>,
     /// Kinds whose managed objects are watched for drift.
     watched: std::sync::Mutex<std::collections::HashSet<(String, String)>>,
     /// Last status patched per GitSource, with the resourceVersion it was computed from.
     written: super::report::OwnWrites<GitSource, GitSourceStatus>,
+}
+
+impl super::Observe for Context {
+    fn observe(&self, _now: dromos_core::time::Instant, out: &mut Vec<dromos_core::observe::Sample>) {
+        for gs in self.sources.state() {
+            dromos_core::observe::gitsource(&gs, out);
+        }
+    }
 }
 
 impl std::fmt::Debug for Context {
@@ -105,7 +116,10 @@ impl Context {
 /// sent on `ctx.trigger` (webhooks, drift) is reconciled at once.
 pub fn start(shared: &Shared, opts: Options) -> Started<Context> {
     let (trigger, rx) = futures::channel::mpsc::unbounded();
+    let (sources, writer) = kube::runtime::reflector::store();
     let ctx = Arc::new(Context {
+        sources,
+        sources_writer: std::sync::Mutex::new(Some(writer)),
         trigger,
         triggers: std::sync::Mutex::new(Some(rx)),
         watched: std::sync::Mutex::new(Default::default()),
@@ -126,7 +140,8 @@ pub fn start(shared: &Shared, opts: Options) -> Started<Context> {
 
 async fn run(ctx: Arc<Context>) {
     let triggers = ctx.triggers.lock().expect("triggers lock").take().expect("the operator runs once per context");
-    let (store, writer) = kube::runtime::reflector::store();
+    let writer = ctx.sources_writer.lock().expect("writer lock").take().expect("the operator runs once per context");
+    let store = ctx.sources.clone();
     let mut wc = watcher::Config::default();
     if let Some(sel) = &ctx.opts.selector {
         wc = wc.labels(sel);

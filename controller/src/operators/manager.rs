@@ -34,6 +34,7 @@ pub struct ManagerOptions {
 /// Started operators: their contexts, and the futures that run them.
 pub struct Manager {
     contexts: Vec<Arc<dyn Any + Send + Sync>>,
+    observers: Vec<Arc<dyn super::Observe + Send + Sync>>,
     runs: Vec<(&'static str, BoxFuture<'static, ()>)>,
 }
 
@@ -50,7 +51,7 @@ impl Manager {
         let (policies, watch) = super::Tenancy::watch(&client);
         let tenancy = super::Tenancy::new(opts.identity.clone(), policies);
         let shared = Shared { client, scope: opts.scope.clone(), tenancy };
-        let mut m = Manager { contexts: vec![], runs: vec![] };
+        let mut m = Manager { contexts: vec![], observers: vec![], runs: vec![] };
         if opts.gitsource.is_some() || opts.packages.is_some() {
             m.runs.push(("sourcepolicies", watch));
         }
@@ -62,8 +63,9 @@ impl Manager {
         m
     }
 
-    fn add<C: Send + Sync + 'static>(&mut self, name: &'static str, started: Option<Started<C>>) {
+    fn add<C: super::Observe + Send + Sync + 'static>(&mut self, name: &'static str, started: Option<Started<C>>) {
         if let Some(s) = started {
+            self.observers.push(s.ctx.clone());
             self.contexts.push(s.ctx);
             self.runs.push((name, s.run));
         }
@@ -73,6 +75,11 @@ impl Manager {
     /// caches for tests, benches and the HTTP endpoints).
     pub fn context<C: Send + Sync + 'static>(&self) -> Option<Arc<C>> {
         self.contexts.iter().find_map(|c| c.clone().downcast::<C>().ok())
+    }
+
+    /// The object-state metrics of every running operator, read at scrape time.
+    pub fn objects(&self) -> ObjectMetrics {
+        ObjectMetrics(self.observers.clone())
     }
 
     /// Runs every operator until the future is dropped.
@@ -86,6 +93,27 @@ impl Manager {
         Box::pin(async move {
             futures::future::join_all(runs.into_iter().map(|r| r.1)).await;
         })
+    }
+}
+
+/// The object-state metrics of a [`Manager`]'s operators (`dromos_core::observe`).
+#[derive(Clone, Default)]
+pub struct ObjectMetrics(Vec<Arc<dyn super::Observe + Send + Sync>>);
+
+impl std::fmt::Debug for ObjectMetrics {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "ObjectMetrics({})", self.0.len())
+    }
+}
+
+impl ObjectMetrics {
+    /// OpenMetrics text of every operator's objects at `now` (no `# EOF`).
+    pub fn encode(&self, now: dromos_core::time::Instant) -> String {
+        let mut samples = vec![];
+        for o in &self.0 {
+            o.observe(now, &mut samples);
+        }
+        dromos_core::observe::encode(&samples)
     }
 }
 

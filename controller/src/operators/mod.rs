@@ -169,6 +169,13 @@ impl Shared {
     }
 }
 
+/// What an operator's objects say in their status, as samples for `/metrics`
+/// ([`dromos_core::observe`]), read from its watch cache at scrape time.
+pub trait Observe {
+    /// Appends the samples of every object the operator sees.
+    fn observe(&self, _now: dromos_core::time::Instant, _out: &mut Vec<dromos_core::observe::Sample>) {}
+}
+
 /// A started operator: its context (counters, caches; for tests, benches and metrics) and the
 /// future that runs it until dropped.
 pub struct Started<C> {
@@ -292,7 +299,9 @@ where
         otel.status_description = tracing::field::Empty
     );
     let start = std::time::Instant::now();
+    let running = crate::metrics::in_flight(&operator);
     let result = catch_panic(fut).instrument(span.clone()).await;
+    drop(running);
     if let Err(e) = &result {
         span.record("otel.status_code", "error");
         span.record("otel.status_description", e.reason());

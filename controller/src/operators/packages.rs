@@ -63,12 +63,21 @@ pub struct Context {
     statefulsets: Store<StatefulSet>,
     daemonsets: Store<DaemonSet>,
     apps: Store<App>,
+    packages: Store<Package>,
     /// Mutating requests (applies, deletes, status, events).
     pub writes: AtomicUsize,
     /// Completed reconciles.
     pub reconciles: AtomicUsize,
     /// Statuses this operator patched (read through a cache that may lag).
     written: super::report::OwnWrites<Package, PackageStatus>,
+}
+
+impl super::Observe for Context {
+    fn observe(&self, _now: dromos_core::time::Instant, out: &mut Vec<dromos_core::observe::Sample>) {
+        for pkg in self.packages.state() {
+            dromos_core::observe::package(&pkg, out);
+        }
+    }
 }
 
 impl std::fmt::Debug for Context {
@@ -98,6 +107,7 @@ pub fn start(shared: &Shared, opts: Options) -> Started<Context> {
         statefulsets: sts_r,
         daemonsets: ds_r,
         apps: app_r,
+        packages: pkg_r.clone(),
         writes: AtomicUsize::new(0),
         reconciles: AtomicUsize::new(0),
         written: Default::default(),

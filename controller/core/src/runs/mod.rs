@@ -45,7 +45,7 @@ pub use fires::fire_pending;
 pub use kill::{KillRequest, kill_request_value, parse_kill_request};
 pub use names::{attempt_name, run_base};
 pub use parents::parent_completion;
-pub use policy::{concurrency, describe_trigger};
+pub use policy::{concurrency, describe_trigger, expected_interval, schedule_enabled};
 // Kept for callers that read and write run times through this module (the shell's jobs
 // operator); `crate::time` is where they live.
 pub use crate::time::{fmt_time, parse_time};

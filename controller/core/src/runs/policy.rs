@@ -107,3 +107,18 @@ pub(super) fn starting_deadline(spec: &JobSpec) -> chrono::Duration {
 pub(super) fn max_launch_delay(spec: &JobSpec) -> chrono::Duration {
     crate::time::seconds(spec.run.max_launch_delay.unwrap_or(DEFAULT_MAX_LAUNCH_DELAY_SECS))
 }
+
+/// Whether the Job's schedule fires (not `disabled`, its Metronome schedule not `enabled: false`).
+pub fn schedule_enabled(spec: &JobSpec) -> bool {
+    enabled(spec)
+}
+
+/// Seconds between the next two fires of the Job's schedule after `now` (`None`: no schedule,
+/// one that does not parse, or one with fewer than two fires left). For the alert "no success
+/// within the expected interval".
+pub fn expected_interval(spec: &JobSpec, status: &JobStatus, now: Instant) -> Option<f64> {
+    let (trigger, _) = trigger_of(spec, status, now).ok()??;
+    let first = trigger.next_after(now)?;
+    let second = trigger.next_after(first)?;
+    Some((second - first).num_milliseconds() as f64 / 1000.0)
+}

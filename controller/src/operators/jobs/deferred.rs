@@ -112,6 +112,11 @@ pub(super) async fn publish_events(recorder: Recorder, queue: futures::channel::
             let recorder = recorder.clone();
             async move {
                 for e in events {
+                    if matches!(e.reason, "RunMissed" | "RunSkipped") {
+                        let ns = reference.namespace.as_deref().unwrap_or_default();
+                        let name = reference.name.as_deref().unwrap_or_default();
+                        crate::metrics::job_run_skipped(ns, name, e.reason);
+                    }
                     let ev = Event {
                         type_: if e.warning { EventType::Warning } else { EventType::Normal },
                         reason: e.reason.into(),

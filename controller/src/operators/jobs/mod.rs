@@ -404,3 +404,11 @@ async fn apply(
 fn error_policy(job: Arc<Job>, err: &Error, ctx: Arc<Context>) -> Action {
     ctx.backoff.on_error(&job, err)
 }
+
+impl super::Observe for Context {
+    fn observe(&self, now: dromos_core::time::Instant, out: &mut Vec<dromos_core::observe::Sample>) {
+        for job in self.jobs.state() {
+            dromos_core::observe::job(&job, now, out);
+        }
+    }
+}

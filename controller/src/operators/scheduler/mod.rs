@@ -221,6 +221,8 @@ fn constraints_of(app: &App) -> Result<Vec<Constraint>, String> {
 /// One scheduling cycle over the caches.
 async fn cycle(ctx: &Arc<Context>) {
     ctx.cycles.fetch_add(1, Ordering::Relaxed);
+    let started = Instant::now();
+    let metrics = &crate::metrics::global().scheduler;
     let pods = ctx.pods.state();
     let nodes: Vec<Node> = ctx.nodes.state().iter().map(|n| (**n).clone()).collect();
     // Forget assumptions the cache has caught up with (or that are stale).
@@ -256,25 +258,28 @@ async fn cycle(ctx: &Arc<Context>) {
     let results = placement::place_all(&mut offers, &reqs, ctx.opts.seed);
 
     let placement_of = requests::placement_status(&batches, &results, &invalid);
+    record_placement(&placement_of, known.len());
     let mut binds = Vec::new();
     for (batch, result) in batches.iter().zip(&results) {
         for (pod, a) in batch.pods.iter().zip(&result.assigned) {
-            binds.push((batch.namespace.clone(), pod.name_any(), a.node.clone(), claims_of(pod)));
+            let created = pod.metadata.creation_timestamp.as_ref().map(dromos_core::time::from_k8s);
+            binds.push((batch.namespace.clone(), pod.name_any(), a.node.clone(), claims_of(pod), created));
         }
     }
     {
         let mut a = ctx.assumed.lock().expect("assumed lock");
-        for (ns, pod, node, _) in &binds {
+        for (ns, pod, node, _, _) in &binds {
             a.insert((ns.clone(), pod.clone()), (node.clone(), Instant::now()));
         }
     }
     stream::iter(binds)
-        .for_each_concurrent(ctx.opts.bind_concurrency.max(1), |(ns, pod, node, claims)| async move {
+        .for_each_concurrent(ctx.opts.bind_concurrency.max(1), |(ns, pod, node, claims, created)| async move {
             let bound = match select_node_for_claims(&ctx.client, &ns, &claims, &node).await {
                 Ok(()) => bind(&ctx.client, &ns, &pod, &node).await,
                 Err(e) => Err(e),
             };
             if let Err(e) = bound {
+                metrics.bind_failures.inc();
                 ctx.bind_failures.fetch_add(1, Ordering::Relaxed);
                 ctx.assumed.lock().expect("assumed lock").remove(&(ns.clone(), pod.clone()));
                 match &e {
@@ -286,6 +291,11 @@ async fn cycle(ctx: &Arc<Context>) {
                 ctx.wake.notify_one();
             } else {
                 ctx.binds.fetch_add(1, Ordering::Relaxed);
+                metrics.placed.inc();
+                if let Some(c) = created {
+                    let waited = (chrono::Utc::now() - c).num_milliseconds().max(0) as f64 / 1000.0;
+                    metrics.placement_duration.observe(waited);
+                }
             }
         })
         .await;
@@ -303,6 +313,25 @@ async fn cycle(ctx: &Arc<Context>) {
     if ctx.opts.kill_order {
         keep_kill_order(ctx, &view, &known).await;
     }
+    metrics.cycle_duration.observe(started.elapsed().as_secs_f64());
+}
+
+/// Sets the scheduler gauges from one cycle's placement: pods waiting, offers declined per
+/// reason class, offers seen.
+fn record_placement(placement: &std::collections::BTreeMap<(String, String), PlacementStatus>, offers: usize) {
+    let m = &crate::metrics::global().scheduler;
+    m.unplaceable.set(placement.values().map(|p| p.waiting).sum());
+    let mut declined = std::collections::BTreeMap::<String, i64>::new();
+    for p in placement.values() {
+        for (reason, n) in &p.declined {
+            *declined.entry(dromos_core::observe::decline_class(reason)).or_default() += n;
+        }
+    }
+    m.declined.clear();
+    for (reason, n) in declined {
+        m.declined.get_or_create(&crate::metrics::ReasonLabels { reason }).set(n);
+    }
+    m.offers.set(offers as i64);
 }
 
 /// The PersistentVolumeClaims a pod mounts.
@@ -394,3 +423,5 @@ async fn keep_kill_order(ctx: &Context, view: &[Pod], known: &[NodeOffer]) {
         })
         .await;
 }
+
+impl super::Observe for Context {}
