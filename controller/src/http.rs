@@ -116,12 +116,14 @@ impl Metrics {
 pub struct HttpState {
     /// Metrics to expose.
     pub metrics: Arc<Metrics>,
-    /// The operators' object-state metrics (empty where no operator runs).
+    /// The operators' object-state metrics and watch readiness (empty where no operator runs).
     pub objects: crate::operators::manager::ObjectMetrics,
     /// True while this replica runs the operators: started, and leading when leader election is
     /// on. `/readyz` answers 503 otherwise (a Service then sends webhooks to the leader only),
     /// and `/hook` refuses with 503 rather than queue triggers that nothing would consume.
     pub ready: AtomicBool,
+    /// `/healthz` fails when a reconcile runs, or a loop has not cycled, for this long.
+    pub stuck_after: std::time::Duration,
     /// Shared webhook secret.
     pub webhook_secret: Option<String>,
     /// Client to find matching GitSources.
@@ -154,18 +156,33 @@ pub fn hook_router(state: Arc<HttpState>) -> Router {
 pub fn ops_router(state: Arc<HttpState>) -> Router {
     Router::new()
         .route("/metrics", get(metrics))
-        .route("/healthz", get(|| async { "ok" }))
-        .route(
-            "/readyz",
-            get(|State(s): State<Arc<HttpState>>| async move {
-                if s.ready.load(Ordering::Relaxed) {
-                    (StatusCode::OK, "ready")
-                } else {
-                    (StatusCode::SERVICE_UNAVAILABLE, "not running the operators: starting, or not the leader")
-                }
-            }),
-        )
+        .route("/healthz", get(healthz))
+        .route("/readyz", get(readyz))
         .with_state(state)
+}
+
+/// Liveness: 503 naming what is stuck when a reconcile has run, or a loop has not cycled, for
+/// `stuck_after` (`dromos_core::watchdog`); the kubelet then restarts the process.
+async fn healthz(State(s): State<Arc<HttpState>>) -> (StatusCode, String) {
+    let limit = chrono::Duration::from_std(s.stuck_after).unwrap_or(chrono::Duration::MAX);
+    let stuck = dromos_core::watchdog::stuck(&crate::watchdog::activity(), chrono::Utc::now(), limit);
+    if stuck.is_empty() {
+        (StatusCode::OK, "ok".into())
+    } else {
+        (StatusCode::SERVICE_UNAVAILABLE, format!("stuck: {}\n", stuck.join("; ")))
+    }
+}
+
+/// Readiness: this replica runs the operators (leads, with leader election) and their watches
+/// have listed; webhooks then go to it.
+async fn readyz(State(s): State<Arc<HttpState>>) -> (StatusCode, &'static str) {
+    if !s.ready.load(Ordering::Relaxed) {
+        (StatusCode::SERVICE_UNAVAILABLE, "not running the operators: starting, or not the leader")
+    } else if !s.objects.synced() {
+        (StatusCode::SERVICE_UNAVAILABLE, "running the operators; their watches have not listed yet")
+    } else {
+        (StatusCode::OK, "ready")
+    }
 }
 
 /// The content type of the exposition: OpenMetrics 1.0 (counters with `_total`, an `# EOF`).

@@ -279,7 +279,16 @@ mod tests {
     #[test]
     fn every_kind_has_a_page_listing_every_spec_field() {
         let files = render_reference();
-        assert_eq!(files.len(), dromos_crds::crds().len() + 3, "a page per kind, the index, fields.md and cli.md");
+        assert_eq!(
+            files.len(),
+            dromos_crds::crds().len() + 4,
+            "a page per kind, the index, fields.md, cli.md and metrics.md"
+        );
+        let metrics = &files.iter().find(|(n, _)| n == "metrics.md").expect("metrics.md").1;
+        assert!(
+            metrics.contains("| `dromos_job_last_success_timestamp_seconds` | gauge | `namespace`, `name` |"),
+            "{metrics}"
+        );
         let cli = &files.iter().find(|(n, _)| n == "cli.md").expect("cli.md").1;
         for section in ["## dromos app rollback", "## dromos source reconcile", "## dromos job kill", "## dromos man"] {
             assert!(cli.contains(&format!("{section}\n")), "{section} missing from cli.md");

@@ -8,7 +8,7 @@
 //! thread of its own; each request is a task on the controller's runtime, sent by the hyper
 //! client the rest of the controller uses. A failed export is logged and the spans of that
 //! batch are dropped: tracing never stops or slows a reconcile. [`Traces::shutdown`] flushes
-//! what is queued when the controller stops. docs/decisions/0048-otlp-traces-over-http.md.
+//! what is queued when the controller stops. docs/decisions/0049-otlp-traces-over-http.md.
 
 use anyhow::{Context, Result};
 use bytes::Bytes;

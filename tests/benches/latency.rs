@@ -66,6 +66,7 @@ async fn measure(webhook: bool, rounds: usize, poll: u64) -> Vec<Duration> {
     let state = Arc::new(dromos::http::HttpState {
         metrics: ctx.metrics.clone(),
         objects: Default::default(),
+        stuck_after: std::time::Duration::from_secs(900),
         ready: std::sync::atomic::AtomicBool::new(true),
         webhook_secret: Some("bench".into()),
         client: c.clone(),

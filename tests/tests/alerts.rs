@@ -147,13 +147,25 @@ fn the_alerts_and_the_dashboard_query_only_exposed_metrics() {
 }
 
 /// The dashboard's queries parse in Prometheus (checked by promtool as recording rules, with
-/// the Grafana variables replaced), every panel reads the `datasource` variable, ids are unique.
+/// the Grafana variables replaced), every panel reads the `datasource` variable, ids are unique
+/// and panels do not overlap.
 #[test]
 fn the_dashboard_queries_parse() {
     let dashboard: Value = serde_json::from_str(&std::fs::read_to_string(dashboard_file()).unwrap()).unwrap();
     let panels = dashboard["panels"].as_array().unwrap();
     let ids: BTreeSet<i64> = panels.iter().map(|p| p["id"].as_i64().unwrap()).collect();
     assert_eq!(ids.len(), panels.len(), "unique panel ids");
+    // No two panels share a cell of Grafana's 24-column grid.
+    let mut cells = BTreeSet::new();
+    for p in panels {
+        let g = &p["gridPos"];
+        let (x, y, w, h) =
+            (g["x"].as_u64().unwrap(), g["y"].as_u64().unwrap(), g["w"].as_u64().unwrap(), g["h"].as_u64().unwrap());
+        assert!(x + w <= 24, "{} is wider than the grid", p["title"]);
+        for cell in (x..x + w).flat_map(|cx| (y..y + h).map(move |cy| (cx, cy))) {
+            assert!(cells.insert(cell), "{} overlaps another panel at {cell:?}", p["title"]);
+        }
+    }
     let mut rules = Vec::new();
     for p in panels.iter().filter(|p| p["type"] != "row") {
         assert_eq!(p["datasource"]["uid"], "${datasource}", "{}", p["title"]);

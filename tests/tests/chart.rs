@@ -146,6 +146,7 @@ fn deployment_service_monitor_and_sources_follow_the_values() {
     let var = |n: &str| env.iter().find(|e| e["name"] == n).cloned().unwrap_or(Value::Null);
     assert_eq!(var("POD_NAMESPACE")["valueFrom"]["fieldRef"]["fieldPath"], "metadata.namespace");
     assert_eq!(var("RUST_LOG")["value"], "info");
+    assert_eq!(var("DROMOS_LOG_FORMAT")["value"], "json", "JSON logs in a pod by default");
     assert_eq!(var("DROMOS_WEBHOOK_SECRET"), Value::Null, "webhook off without a secret");
     assert_eq!(c["livenessProbe"]["httpGet"]["path"], "/healthz");
     assert_eq!(c["readinessProbe"]["httpGet"]["path"], "/readyz");
@@ -165,6 +166,7 @@ fn deployment_service_monitor_and_sources_follow_the_values() {
             "replicas=3",
             "leaderElect=false",
             "logLevel=debug",
+            "logFormat=text",
             "image.tag=1.2.3",
             "serviceMonitor.enabled=true",
             "webhook.secretName=hook",
@@ -191,6 +193,7 @@ fn deployment_service_monitor_and_sources_follow_the_values() {
     assert_eq!(c["image"], "ghcr.io/dromos/dromos:1.2.3");
     let env = c["env"].as_array().unwrap();
     assert!(env.iter().any(|e| e["name"] == "RUST_LOG" && e["value"] == "debug"));
+    assert!(env.iter().any(|e| e["name"] == "DROMOS_LOG_FORMAT" && e["value"] == "text"));
     assert!(env.iter().any(|e| e["name"] == "DROMOS_WEBHOOK_SECRET"
         && e["valueFrom"]["secretKeyRef"] == serde_json::json!({"name": "hook", "key": "secret"})));
     let sm = of_kind(&objects, "ServiceMonitor");
@@ -224,9 +227,9 @@ fn alerts_dashboard_and_tracing_follow_the_values() {
         &[
             "metrics.prometheusRule.enabled=true",
             "metrics.prometheusRule.labels.release=kube-prometheus-stack",
-            "metrics.grafanaDashboard.enabled=true",
-            "metrics.grafanaDashboard.namespace=monitoring",
-            "metrics.grafanaDashboard.annotations.grafana_folder=Dromos",
+            "metrics.dashboard.enabled=true",
+            "metrics.dashboard.namespace=monitoring",
+            "metrics.dashboard.annotations.grafana_folder=Dromos",
             "controller.otlpEndpoint=http://otel-collector.monitoring:4318",
             "serviceMonitor.enabled=true",
         ],
@@ -889,6 +892,7 @@ fn operating_values_render_as_documented() {
             "controller.concurrency.jobs=5",
             "controller.concurrency.packages=1",
             "controller.fetchTimeoutSeconds=30",
+            "controller.stuckAfterSeconds=600",
             "controller.appOperator=false",
             "controller.packageOperator=false",
             "controller.scheduler.enabled=false",
@@ -924,6 +928,7 @@ fn operating_values_render_as_documented() {
         "--job-concurrency=5",
         "--package-concurrency=1",
         "--fetch-timeout-secs=30",
+        "--stuck-after-secs=600",
         "--offer-interval-secs=30",
         "--schedule-batch-ms=0",
     ];
@@ -1013,6 +1018,8 @@ async fn the_schema_refuses_wrong_values_with_a_clear_message() {
         ("replicas=two", "at '/replicas': got string, want integer"),
         ("controller.concurrency.apps=0", "at '/controller/concurrency/apps': minimum: got 0, want 1"),
         ("controller.fetchTimeoutSeconds=7200", "at '/controller/fetchTimeoutSeconds': maximum: got 7,200, want 3,600"),
+        ("controller.stuckAfterSeconds=5", "at '/controller/stuckAfterSeconds': minimum: got 5, want 10"),
+        ("logFormat=xml", "at '/logFormat': value must be one of 'json', 'text'"),
         ("controller.qps=fast", "at '/controller/qps'"),
         ("controller.scheduler.enabled=maybe", "at '/controller/scheduler/enabled': got string, want boolean"),
         ("webhook.secretname=hook", "at '/webhook': additional properties 'secretname' not allowed"),
@@ -1024,7 +1031,7 @@ async fn the_schema_refuses_wrong_values_with_a_clear_message() {
         ("image.pullPolicy=Sometimes", "at '/image/pullPolicy'"),
         ("replica=3", "additional properties 'replica' not allowed"),
         ("metrics.prometheusRule.disabled[0]=DromosNoSuchAlert", "at '/metrics/prometheusRule/disabled/0'"),
-        ("metrics.grafanaDashboard.enable=true", "additional properties 'enable' not allowed"),
+        ("metrics.dashboard.enable=true", "additional properties 'enable' not allowed"),
         ("controller.otlpEndpoint=otel-collector:4318", "at '/controller/otlpEndpoint'"),
     ] {
         let err = render_outcome("dromos", "dromos-system", &[set]).expect_err(set);
@@ -1129,6 +1136,7 @@ async fn the_rendered_flags_run_the_controller_binary() {
             "controller.concurrency.jobs=5",
             "controller.concurrency.packages=1",
             "controller.fetchTimeoutSeconds=30",
+            "controller.stuckAfterSeconds=600",
             "controller.selector=team=a",
             "controller.packageOperator=false",
             "controller.scheduler.offerIntervalSeconds=30",

@@ -359,6 +359,7 @@ async fn a_signed_push_webhook_triggers_an_immediate_sync_and_metrics_are_served
     let state = Arc::new(dromos::http::HttpState {
         metrics: h.ctx.metrics.clone(),
         objects: Default::default(),
+        stuck_after: std::time::Duration::from_secs(900),
         ready: std::sync::atomic::AtomicBool::new(false),
         webhook_secret: Some("s3cret".into()),
         client: client().await,

@@ -233,3 +233,51 @@ async fn object_state_and_scheduler_metrics_follow_what_each_kind_reports() {
     nodes.delete().await;
     ns.delete().await;
 }
+
+/// `/readyz` answers 200 once the operators run and their watches have listed; `/healthz`
+/// answers 503 naming the reconcile when one has run past `--stuck-after-secs` (here a sync
+/// held by a remote that accepts and never answers, under a long fetch timeout).
+#[tokio::test]
+async fn healthz_fails_on_a_stuck_reconcile_and_readyz_follows_the_watches() {
+    let c = client().await;
+    install_crds(&c).await;
+    let ns = TestNamespace::new(&c, "probes").await;
+    // Accepted, never read, never answered; the connections close with the test.
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let remote = listener.local_addr().unwrap();
+    let held = std::sync::Arc::new(std::sync::Mutex::new(Vec::new()));
+    let held2 = held.clone();
+    std::thread::spawn(move || {
+        for conn in listener.incoming().flatten() {
+            held2.lock().unwrap().push(conn);
+        }
+    });
+    let (cache, logs) = (tempfile::tempdir().unwrap(), tempfile::tempdir().unwrap());
+    let addr = free_addr();
+    let args = ["--no-packages", "--no-scheduler", "--stuck-after-secs", "10", "--fetch-timeout-secs", "3600"];
+    let ctl = start_with(&ns.name, cache.path(), &logs.path().join("ctl.log"), &addr, &args);
+    wait_for("/readyz 200", Duration::from_secs(30), || async {
+        let (code, body) = http_get(&addr, "/readyz").await?;
+        (code == 200 && body == "ready").then_some(())
+    })
+    .await;
+    let (code, _) = http_get(&addr, "/healthz").await.unwrap();
+    assert_eq!(code, 200, "alive before anything is stuck");
+
+    let gs: GitSource = serde_json::from_value(serde_json::json!({
+        "apiVersion": "dromos.io/v1alpha1", "kind": "GitSource", "metadata": {"name": "silent"},
+        "spec": {"url": format!("http://{remote}/repo.git"), "interval": "1h"}
+    }))
+    .unwrap();
+    ns.api::<GitSource>().create(&PostParams::default(), &gs).await.unwrap();
+    let body = wait_for("/healthz 503", Duration::from_secs(60), || async {
+        let (code, body) = http_get(&addr, "/healthz").await?;
+        (code == 503).then_some(body)
+    })
+    .await;
+    let what = format!("reconcile of GitSource/{}/silent running for ", ns.name);
+    assert!(body.starts_with("stuck: ") && body.contains(&what), "{body}");
+    drop(ctl);
+    held.lock().unwrap().clear();
+    ns.delete().await;
+}

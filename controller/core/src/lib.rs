@@ -33,6 +33,7 @@ pub mod time;
 pub mod translate;
 pub mod validate;
 pub mod verify;
+pub mod watchdog;
 pub mod yaml;
 
 pub use diag::{Diagnostic, Pos, Severity};

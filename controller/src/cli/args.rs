@@ -606,6 +606,12 @@ pub(super) struct ControllerArgs {
     /// Namespace of the leader Lease.
     #[arg(long, env = "POD_NAMESPACE", default_value = "default")]
     pub(super) lease_namespace: String,
+    /// `/healthz` answers 503 (and the kubelet's liveness probe restarts the process) when a
+    /// reconcile has run this many seconds, or the scheduling or offer loop has not cycled for
+    /// as long: a hung loop. Longer than the slowest sync you expect (--fetch-timeout-secs
+    /// bounds the fetch).
+    #[arg(long, default_value_t = 900, value_parser = clap::value_parser!(u64).range(10..=86400))]
+    pub(super) stuck_after_secs: u64,
     /// Client-side limit on API requests per second across all sources (0: unlimited).
     #[arg(long, default_value_t = 0.0)]
     pub(super) qps: f64,

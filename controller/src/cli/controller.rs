@@ -84,6 +84,7 @@ async fn run_controller(args: ControllerArgs) -> Result<ExitCode> {
     let state = std::sync::Arc::new(crate::http::HttpState {
         metrics: sources.metrics.clone(),
         objects: manager.objects(),
+        stuck_after: std::time::Duration::from_secs(args.stuck_after_secs),
         ready: std::sync::atomic::AtomicBool::new(false),
         webhook_secret,
         client: client.clone(),

@@ -116,6 +116,7 @@ fn state(secret: &str) -> Arc<HttpState> {
     Arc::new(HttpState {
         metrics: Arc::new(Metrics::default()),
         objects: Default::default(),
+        stuck_after: std::time::Duration::from_secs(900),
         ready: AtomicBool::new(true),
         webhook_secret: Some(secret.to_string()),
         client: Client::try_from(cfg).expect("a client"),

@@ -58,6 +58,7 @@ pub struct Context {
     backoff: Backoff<App>,
     recorder: Recorder,
     apps: Store<App>,
+    listed: super::Listed,
     deployments: Store<Deployment>,
     statefulsets: Store<StatefulSet>,
     services: Store<Service>,
@@ -102,6 +103,10 @@ impl super::Observe for Context {
             dromos_core::observe::app(&app, out);
         }
     }
+
+    fn synced(&self) -> bool {
+        self.listed.get()
+    }
 }
 
 impl std::fmt::Debug for Context {
@@ -114,7 +119,8 @@ impl std::fmt::Debug for Context {
 pub fn start(shared: &Shared, opts: Options) -> Started<Context> {
     let (client, scope) = (shared.client.clone(), &shared.scope);
     let owned = watcher::Config::default().labels(OWNED_SELECTOR);
-    let (apps_r, app_stream) = shared.reflect::<App>(watcher::Config::default());
+    let listed = super::Listed::default();
+    let (apps_r, app_stream) = shared.reflect_listed::<App>(watcher::Config::default(), &listed);
     let (dep_r, dep_stream) = shared.reflect::<Deployment>(owned.clone());
     let (sts_r, sts_stream) = shared.reflect::<StatefulSet>(owned.clone());
     let (svc_r, svc_stream) = shared.reflect::<Service>(owned.clone());
@@ -140,6 +146,7 @@ pub fn start(shared: &Shared, opts: Options) -> Started<Context> {
         client,
         opts: opts.clone(),
         apps: apps_r.clone(),
+        listed,
         deployments: dep_r,
         statefulsets: sts_r,
         services: svc_r,

@@ -85,6 +85,7 @@ pub struct Context {
     /// Every GitSource in scope (the controller's cache), and its writer until `run` takes it.
     sources: kube::runtime::reflector::Store<GitSource>,
     sources_writer: std::sync::Mutex<Option<kube::runtime::reflector::store::Writer<GitSource>>>,
+    listed: super::Listed,
     /// Kinds whose managed objects are watched for drift.
     watched: std::sync::Mutex<std::collections::HashSet<(String, String)>>,
     /// Last status patched per GitSource, with the resourceVersion it was computed from.
@@ -96,6 +97,10 @@ impl super::Observe for Context {
         for gs in self.sources.state() {
             dromos_core::observe::gitsource(&gs, out);
         }
+    }
+
+    fn synced(&self) -> bool {
+        self.listed.get()
     }
 }
 
@@ -120,6 +125,7 @@ pub fn start(shared: &Shared, opts: Options) -> Started<Context> {
     let ctx = Arc::new(Context {
         sources,
         sources_writer: std::sync::Mutex::new(Some(writer)),
+        listed: Default::default(),
         trigger,
         triggers: std::sync::Mutex::new(Some(rx)),
         watched: std::sync::Mutex::new(Default::default()),
@@ -147,7 +153,7 @@ async fn run(ctx: Arc<Context>) {
         wc = wc.labels(sel);
     }
     use kube::runtime::WatchStreamExt;
-    let sources = kube::runtime::reflector(writer, ctx.scope.watcher::<GitSource>(&ctx.client, wc))
+    let sources = kube::runtime::reflector(writer, ctx.listed.track(ctx.scope.watcher::<GitSource>(&ctx.client, wc)))
         .default_backoff()
         .touched_objects();
     let config = kube::runtime::controller::Config::default().concurrency(ctx.opts.concurrency);

@@ -107,6 +107,12 @@ impl std::fmt::Debug for ObjectMetrics {
 }
 
 impl ObjectMetrics {
+    /// Whether every operator's watch of its own kind has listed (vacuously true without
+    /// operators).
+    pub fn synced(&self) -> bool {
+        self.0.iter().all(|o| o.synced())
+    }
+
     /// OpenMetrics text of every operator's objects at `now` (no `# EOF`).
     pub fn encode(&self, now: dromos_core::time::Instant) -> String {
         let mut samples = vec![];

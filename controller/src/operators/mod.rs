@@ -117,10 +117,11 @@ impl Tenancy {
     /// policies cannot be read, no source may act.
     pub async fn policies(&self) -> Result<Vec<(String, dromos_crds::SourcePolicySpec)>> {
         use kube::ResourceExt;
-        tokio::time::timeout(Duration::from_secs(30), self.policies.wait_until_ready())
+        // Polled: many reconciles wait here at start-up, and a store's readiness future wakes
+        // only the last task that waited on it.
+        tokio::time::timeout(Duration::from_secs(30), store_ready(&self.policies))
             .await
-            .map_err(|_| Error::Unsupported("SourcePolicies could not be listed within 30s".into()))?
-            .map_err(|e| Error::Unsupported(format!("SourcePolicies: {e}")))?;
+            .map_err(|_| Error::Unsupported("SourcePolicies could not be listed within 30s".into()))?;
         let mut all: Vec<(String, dromos_crds::SourcePolicySpec)> =
             self.policies.state().iter().map(|p| (p.name_any(), p.spec.clone())).collect();
         all.sort_by(|a, b| a.0.cmp(&b.0));
@@ -154,9 +155,30 @@ impl Shared {
             + Sync
             + 'static,
     {
+        self.reflect_listed(config, &Listed::default())
+    }
+
+    /// [`Shared::reflect`], setting `listed` once the watch has listed.
+    pub fn reflect_listed<K>(
+        &self,
+        config: kube::runtime::watcher::Config,
+        listed: &Listed,
+    ) -> (
+        kube::runtime::reflector::Store<K>,
+        impl futures::Stream<Item = Result<K, kube::runtime::watcher::Error>> + use<K>,
+    )
+    where
+        K: kube::Resource<Scope = k8s_openapi::NamespaceResourceScope, DynamicType = ()>
+            + Clone
+            + serde::de::DeserializeOwned
+            + std::fmt::Debug
+            + Send
+            + Sync
+            + 'static,
+    {
         use kube::runtime::WatchStreamExt;
         let (store, writer) = kube::runtime::reflector::store::<K>();
-        let stream = kube::runtime::reflector(writer, self.scope.watcher::<K>(&self.client, config))
+        let stream = kube::runtime::reflector(writer, listed.track(self.scope.watcher::<K>(&self.client, config)))
             .default_backoff()
             .touched_objects();
         (store, stream)
@@ -174,6 +196,48 @@ impl Shared {
 pub trait Observe {
     /// Appends the samples of every object the operator sees.
     fn observe(&self, _now: dromos_core::time::Instant, _out: &mut Vec<dromos_core::observe::Sample>) {}
+
+    /// Whether the watch of the operator's own kind has listed once (`/readyz`).
+    fn synced(&self) -> bool;
+}
+
+/// Set once a watch has listed (its first `InitDone`). Read where a store's own readiness
+/// cannot be awaited: a `Store::wait_until_ready` future keeps only the last waiting task's
+/// waker, and a controller already waits on its own store.
+#[derive(Clone, Debug, Default)]
+pub struct Listed(Arc<std::sync::atomic::AtomicBool>);
+
+impl Listed {
+    /// True once the watch has listed.
+    pub fn get(&self) -> bool {
+        self.0.load(std::sync::atomic::Ordering::Relaxed)
+    }
+
+    /// `stream` with this flag set at its first `InitDone`.
+    pub fn track<K, S>(&self, stream: S) -> impl futures::Stream<Item = S::Item> + use<K, S>
+    where
+        S: futures::Stream<Item = Result<kube::runtime::watcher::Event<K>, kube::runtime::watcher::Error>>,
+    {
+        use futures::StreamExt;
+        let flag = self.0.clone();
+        stream.inspect(move |ev| {
+            if let Ok(kube::runtime::watcher::Event::InitDone) = ev {
+                flag.store(true, std::sync::atomic::Ordering::Relaxed);
+            }
+        })
+    }
+}
+
+/// Waits until `store` has listed, polling (several tasks may wait on one store: see [`Listed`]).
+pub async fn store_ready<K>(store: &kube::runtime::reflector::Store<K>)
+where
+    K: kube::Resource + Clone + 'static,
+    K::DynamicType: Eq + std::hash::Hash + Clone,
+{
+    use futures::FutureExt;
+    while store.wait_until_ready().now_or_never().is_none() {
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
 }
 
 /// A started operator: its context (counters, caches; for tests, benches and metrics) and the
@@ -287,19 +351,24 @@ where
 {
     use tracing::Instrument;
     let operator = K::kind(&());
+    let object = format!(
+        "{operator}/{}/{}",
+        obj.meta().namespace.as_deref().unwrap_or(""),
+        obj.meta().name.as_deref().unwrap_or("")
+    );
     // Every log line of a reconcile carries the object; operators record the revision they
     // act on (`tracing::Span::current().record("revision", ...)`).
     // The status fields are read by OTLP export only (`--otlp-endpoint`): a failed reconcile is
     // an error span, its reason the description.
     let span = tracing::info_span!(
         "reconcile",
-        object = %format!("{operator}/{}/{}", obj.meta().namespace.as_deref().unwrap_or(""), obj.meta().name.as_deref().unwrap_or("")),
+        object = %object,
         revision = tracing::field::Empty,
         otel.status_code = tracing::field::Empty,
         otel.status_description = tracing::field::Empty
     );
     let start = std::time::Instant::now();
-    let running = crate::metrics::in_flight(&operator);
+    let running = (crate::metrics::in_flight(&operator), crate::watchdog::running(object.clone()));
     let result = catch_panic(fut).instrument(span.clone()).await;
     drop(running);
     if let Err(e) = &result {

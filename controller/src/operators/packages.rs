@@ -64,6 +64,7 @@ pub struct Context {
     daemonsets: Store<DaemonSet>,
     apps: Store<App>,
     packages: Store<Package>,
+    listed: super::Listed,
     /// Mutating requests (applies, deletes, status, events).
     pub writes: AtomicUsize,
     /// Completed reconciles.
@@ -78,6 +79,10 @@ impl super::Observe for Context {
             dromos_core::observe::package(&pkg, out);
         }
     }
+
+    fn synced(&self) -> bool {
+        self.listed.get()
+    }
 }
 
 impl std::fmt::Debug for Context {
@@ -90,7 +95,8 @@ impl std::fmt::Debug for Context {
 pub fn start(shared: &Shared, opts: Options) -> Started<Context> {
     let (client, scope) = (shared.client.clone(), shared.scope.clone());
     let owned = watcher::Config::default().labels(package::LABEL_INSTANCE);
-    let (pkg_r, pkg_stream) = shared.reflect::<Package>(watcher::Config::default());
+    let listed = super::Listed::default();
+    let (pkg_r, pkg_stream) = shared.reflect_listed::<Package>(watcher::Config::default(), &listed);
     let (dep_r, dep_stream) = shared.reflect::<Deployment>(owned.clone());
     let (sts_r, sts_stream) = shared.reflect::<StatefulSet>(owned.clone());
     let (ds_r, ds_stream) = shared.reflect::<DaemonSet>(owned.clone());
@@ -108,6 +114,7 @@ pub fn start(shared: &Shared, opts: Options) -> Started<Context> {
         daemonsets: ds_r,
         apps: app_r,
         packages: pkg_r.clone(),
+        listed,
         writes: AtomicUsize::new(0),
         reconciles: AtomicUsize::new(0),
         written: Default::default(),

@@ -78,6 +78,7 @@ pub struct Context {
     backoff: Backoff<Job>,
     recorder: Recorder,
     jobs: Store<Job>,
+    listed: super::Listed,
     attempts: Store<BatchJob>,
     pods: Store<Pod>,
     writers: Mutex<Option<Writers>>,
@@ -145,6 +146,7 @@ fn context(shared: &Shared, opts: Options) -> Arc<Context> {
         backoff: Backoff::new("jobs"),
         opts,
         jobs,
+        listed: Default::default(),
         attempts,
         pods,
         writers: Mutex::new(Some(Writers {
@@ -186,8 +188,8 @@ async fn run(ctx: Arc<Context>) {
         }
     };
     let jobs_watch = ctx
-        .scope
-        .watcher::<Job>(&ctx.client, watcher::Config::default())
+        .listed
+        .track(ctx.scope.watcher::<Job>(&ctx.client, watcher::Config::default()))
         .default_backoff()
         .reflect_shared(w.jobs)
         .for_each(|_| futures::future::ready(()));
@@ -410,5 +412,9 @@ impl super::Observe for Context {
         for job in self.jobs.state() {
             dromos_core::observe::job(&job, now, out);
         }
+    }
+
+    fn synced(&self) -> bool {
+        self.listed.get()
     }
 }

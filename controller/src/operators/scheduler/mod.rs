@@ -196,10 +196,12 @@ fn wake<T>(ctx: Arc<Context>) -> impl FnMut(T) -> futures::future::Ready<()> {
 }
 
 async fn schedule_loop(ctx: Arc<Context>) {
-    let _ = ctx.nodes.wait_until_ready().await;
-    let _ = ctx.pods.wait_until_ready().await;
-    let _ = ctx.apps.wait_until_ready().await;
+    super::store_ready(&ctx.nodes).await;
+    super::store_ready(&ctx.pods).await;
+    super::store_ready(&ctx.apps).await;
+    let heartbeat = crate::watchdog::heartbeat("the scheduling loop");
     loop {
+        heartbeat.beat();
         // A change wakes the loop; a tick retries failed bindings and clears stale assumptions.
         let _ = tokio::time::timeout(Duration::from_secs(2), ctx.wake.notified()).await;
         tokio::time::sleep(ctx.opts.batch_window).await;
@@ -424,4 +426,13 @@ async fn keep_kill_order(ctx: &Context, view: &[Pod], known: &[NodeOffer]) {
         .await;
 }
 
-impl super::Observe for Context {}
+impl super::Observe for Context {
+    fn synced(&self) -> bool {
+        use futures::FutureExt;
+        // No controller waits on these stores; the loops poll them (`store_ready`).
+        [self.nodes.wait_until_ready().now_or_never(), self.pods.wait_until_ready().now_or_never()]
+            .into_iter()
+            .chain([self.apps.wait_until_ready().now_or_never()])
+            .all(|r| r.is_some())
+    }
+}

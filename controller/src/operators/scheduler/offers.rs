@@ -48,12 +48,14 @@ pub(super) async fn offer_loop(ctx: Arc<Context>) {
     if !ctx.opts.offers {
         return;
     }
-    let _ = ctx.nodes.wait_until_ready().await;
-    let _ = ctx.pods.wait_until_ready().await;
-    let _ = ctx.offers.wait_until_ready().await;
+    super::super::store_ready(&ctx.nodes).await;
+    super::super::store_ready(&ctx.pods).await;
+    super::super::store_ready(&ctx.offers).await;
     let api: Api<Offer> = Api::all(ctx.client.clone());
     let tick = Duration::from_secs(1).min(ctx.opts.offer_interval);
+    let heartbeat = crate::watchdog::heartbeat("the offer loop");
     loop {
+        heartbeat.beat();
         super::super::one_pass("offers", publish_offers(&ctx, &api)).await;
         tokio::time::sleep(tick).await;
     }
