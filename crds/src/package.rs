@@ -91,6 +91,100 @@ pub struct PackageStatus {
     /// Options the package's schema refused, one entry per problem.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub option_errors: Vec<OptionProblem>,
+    /// Plans of a package with a service specification (`deploy`, `update`, `recovery`,
+    /// `decommission` and its own), each phases of steps with their state: where the rollout
+    /// is, kept here so it survives controller restarts.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub plans: Vec<PlanStatus>,
+}
+
+/// State of a plan, a phase or a step, as the DC/OS SDK named them.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "SCREAMING_SNAKE_CASE")]
+pub enum ElementStatus {
+    /// Not started.
+    #[default]
+    Pending,
+    /// Started: its pods are being created or replaced and are not ready yet.
+    Starting,
+    /// Its pods run the target version and passed their readiness checks.
+    Complete,
+    /// Held: paused, or a canary step waiting for `proceed`.
+    Waiting,
+    /// Some of its children are complete, some not.
+    InProgress,
+    /// Failed; the plan stops until the step is restarted or forced complete.
+    Error,
+}
+
+/// One plan's state.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct PlanStatus {
+    /// Plan name (`deploy`, `update`, `recovery`, `decommission`, or one the package defines).
+    pub name: String,
+    /// Aggregate state of its phases.
+    pub status: ElementStatus,
+    /// Paused with `dromos service plan pause`: no step starts until resumed.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub paused: bool,
+    /// Why it stopped, for a plan in ERROR.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub message: Option<String>,
+    /// Phases, in order.
+    #[serde(default)]
+    pub phases: Vec<PhaseStatus>,
+}
+
+/// One phase's state.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct PhaseStatus {
+    /// Phase name.
+    pub name: String,
+    /// Aggregate state of its steps.
+    pub status: ElementStatus,
+    /// Step strategy: serial, parallel, serial-canary or parallel-canary.
+    pub strategy: String,
+    /// Paused on its own.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub paused: bool,
+    /// `proceed` requests received (a canary phase starts its first step at the first and the
+    /// rest at the second).
+    #[serde(default, skip_serializing_if = "is_zero")]
+    pub proceeds: u32,
+    /// Steps, in order.
+    #[serde(default)]
+    pub steps: Vec<StepStatus>,
+}
+
+fn is_zero(n: &u32) -> bool {
+    *n == 0
+}
+
+/// One step: one pod instance brought to the plan's target.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct StepStatus {
+    /// Step name, `<pod>-<index>:[tasks]` as the DC/OS SDK showed it.
+    pub name: String,
+    /// Pod type.
+    pub pod: String,
+    /// Instance index.
+    pub index: u32,
+    /// State.
+    pub status: ElementStatus,
+    /// What the step does to its instance: `launch`, `restart`, `replace` or `remove`.
+    pub action: String,
+    /// The pod type's revision the step brings the instance to (empty for `remove`).
+    #[serde(default, skip_serializing_if = "String::is_empty")]
+    pub target: String,
+    /// The uid of the pod this step deleted: the step completes with another pod only.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub replaced: Option<String>,
+    /// Why it failed, or what it waits for.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub message: Option<String>,
 }
 
 /// One rendered object and its health.

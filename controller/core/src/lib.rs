@@ -28,6 +28,7 @@ pub mod render;
 pub mod runs;
 pub mod schedule;
 pub mod schema;
+pub mod service;
 pub mod tenancy;
 pub mod time;
 pub mod translate;

@@ -1,0 +1,363 @@
+use super::plan::{Actions, Command, Instance, Observed, Verb, command, decide, tree};
+use super::spec::{ServiceSpec, parse};
+use dromos_crds::package::{ElementStatus, PlanStatus};
+use std::collections::BTreeMap;
+
+const KAFKA: &str = r#"
+pods:
+  broker:
+    count: 3
+    image: apache/kafka:3.9.1
+    placement: [["hostname", "UNIQUE"]]
+    volumes: [{name: data, path: /var/lib/kafka, size: 10Gi}]
+    tasks:
+      server:
+        goal: RUNNING
+        cmd: kafka-server-start.sh config/server.properties
+        cpus: 1
+        memory: 2048
+        ports: {broker: 9092}
+        readiness: {cmd: "kafka-broker-api-versions.sh --bootstrap-server localhost:9092"}
+plans:
+  deploy:
+    phases:
+      - {name: brokers, pod: broker}
+  update:
+    phases:
+      - {name: brokers, pod: broker, strategy: serial-canary}
+"#;
+
+const HDFS: &str = r#"
+pods:
+  journal:
+    count: 3
+    image: hdfs
+    volumes: [{name: edits, path: /data, size: 1Gi}]
+    tasks:
+      node: {goal: RUNNING, cmd: journalnode, cpus: 0.5, memory: 512}
+  name:
+    count: 2
+    image: hdfs
+    volumes: [{name: meta, path: /data, size: 1Gi}]
+    tasks:
+      format: {goal: ONCE, cmd: hdfs namenode -format, cpus: 0.5, memory: 512}
+      node: {goal: RUNNING, cmd: namenode, cpus: 0.5, memory: 512}
+  data:
+    count: 3
+    image: hdfs
+    tasks:
+      node: {goal: RUNNING, cmd: datanode, cpus: 0.5, memory: 512}
+plans:
+  deploy:
+    phases:
+      - {name: journal, pod: journal, strategy: parallel}
+      - {name: name, pod: name}
+      - {name: data, pod: data, strategy: parallel}
+"#;
+
+/// A StatefulSet with `OnDelete` and its pods, as the operator drives them: `replicas`
+/// creates missing instances at the current template, deleted pods come back at it with a new
+/// uid, and a new pod is ready one tick after it was created (unless the test says it fails).
+struct Cluster {
+    spec: ServiceSpec,
+    targets: BTreeMap<String, String>,
+    observed: Observed,
+    plans: Vec<PlanStatus>,
+    replicas: BTreeMap<String, u32>,
+    uid: u32,
+    /// Pods created but not ready yet.
+    young: Vec<(String, u32)>,
+    /// Instances whose pods fail (never ready, failed).
+    failing: Vec<(String, u32)>,
+    /// Pods created, in order.
+    created: Vec<String>,
+    /// Pods deleted, in order.
+    deleted: Vec<String>,
+    /// Claims deleted, in order.
+    claims: Vec<String>,
+    events: Vec<String>,
+}
+
+impl Cluster {
+    fn new(yaml: &str) -> Self {
+        let spec = parse("service.yaml", yaml).unwrap_or_else(|e| panic!("{e:#?}"));
+        let targets = spec.pods.keys().map(|p| (p.clone(), "r1".to_string())).collect();
+        Cluster {
+            spec,
+            targets,
+            observed: Observed::new(),
+            plans: vec![],
+            replicas: BTreeMap::new(),
+            uid: 0,
+            young: vec![],
+            failing: vec![],
+            created: vec![],
+            deleted: vec![],
+            claims: vec![],
+            events: vec![],
+        }
+    }
+
+    /// One reconcile, then the cluster reacts.
+    fn step(&mut self) -> Actions {
+        let (plans, actions) = decide(&self.spec, &self.plans, &self.targets, &self.observed);
+        // State goes through the status as JSON, as it does between reconciles.
+        let json = serde_json::to_value(&plans).unwrap();
+        self.plans = serde_json::from_value(json).unwrap();
+        self.events.extend(actions.events.iter().map(|e| format!("{} {}", e.1, e.2)));
+        // Pods that were young are ready now (or fail).
+        for key in std::mem::take(&mut self.young) {
+            if let Some(i) = self.observed.get_mut(&key) {
+                if self.failing.contains(&key) {
+                    i.failed = Some("task format exited 1".into());
+                } else {
+                    i.ready = true;
+                }
+            }
+        }
+        for key in &actions.delete_pods {
+            if self.observed.remove(key).is_some() {
+                self.deleted.push(format!("{}-{}", key.0, key.1));
+            }
+        }
+        for key in &actions.delete_claims {
+            self.claims.push(format!("{}-{}", key.0, key.1));
+        }
+        self.replicas = actions.replicas.clone();
+        for (pod, n) in &self.replicas {
+            // Above replicas: removed (highest first, as a StatefulSet scales down).
+            self.observed.retain(|(p, i), _| p != pod || i < n);
+            for i in 0..*n {
+                let key = (pod.clone(), i);
+                if !self.observed.contains_key(&key) {
+                    self.uid += 1;
+                    let inst = Instance {
+                        exists: true,
+                        uid: format!("u{}", self.uid),
+                        revision: self.targets[pod].clone(),
+                        ..Default::default()
+                    };
+                    self.observed.insert(key.clone(), inst);
+                    self.young.push(key);
+                    self.created.push(format!("{pod}-{i}"));
+                }
+            }
+        }
+        actions
+    }
+
+    fn run(&mut self, n: usize) {
+        for _ in 0..n {
+            self.step();
+        }
+    }
+
+    fn plan(&self, name: &str) -> &PlanStatus {
+        self.plans.iter().find(|p| p.name == name).unwrap_or_else(|| panic!("no plan {name}: {:#?}", self.plans))
+    }
+
+    fn cmd(&mut self, plan: &str, phase: Option<&str>, step: Option<&str>, verb: Verb) -> Result<String, String> {
+        let c = Command { plan: plan.into(), phase: phase.map(String::from), step: step.map(String::from), verb };
+        command(&mut self.plans, &c)
+    }
+}
+
+#[test]
+fn deploy_serial_creates_one_broker_at_a_time_in_order() {
+    let mut c = Cluster::new(KAFKA);
+    let mut most_not_ready = 0;
+    for _ in 0..20 {
+        c.step();
+        let not_ready = c.observed.values().filter(|i| !i.ready).count();
+        most_not_ready = most_not_ready.max(not_ready);
+    }
+    assert_eq!(c.created, ["broker-0", "broker-1", "broker-2"]);
+    assert_eq!(most_not_ready, 1, "never two brokers starting at once");
+    assert_eq!(c.plan("deploy").status, ElementStatus::Complete);
+    assert_eq!(c.replicas["broker"], 3);
+    let text = tree(c.plan("deploy"), "serial");
+    assert!(text.contains("└─ broker-2:[server] (COMPLETE)"), "{text}");
+    assert!(c.events.iter().any(|e| e == "StepComplete deploy: broker-0:[server]"), "{:?}", c.events);
+}
+
+#[test]
+fn phases_run_in_order_and_parallel_phases_start_every_step_at_once() {
+    let mut c = Cluster::new(HDFS);
+    c.step();
+    assert_eq!(c.created, ["journal-0", "journal-1", "journal-2"], "the journal phase is parallel");
+    assert!(c.observed.keys().all(|(p, _)| p == "journal"), "name nodes wait for every journal node");
+    c.run(3);
+    assert_eq!(c.plan("deploy").phases[0].status, ElementStatus::Complete);
+    assert!(c.created.contains(&"name-0".to_string()) && !c.created.contains(&"name-1".to_string()));
+    c.run(10);
+    assert_eq!(c.plan("deploy").status, ElementStatus::Complete);
+    let order: Vec<&str> = c.created.iter().map(String::as_str).collect();
+    assert_eq!(order, ["journal-0", "journal-1", "journal-2", "name-0", "name-1", "data-0", "data-1", "data-2"]);
+    let steps: Vec<&str> = c.plan("deploy").phases[1].steps.iter().map(|s| s.name.as_str()).collect();
+    assert_eq!(steps, ["name-0:[format, node]", "name-1:[format, node]"], "ONCE tasks first");
+}
+
+#[test]
+fn a_config_change_updates_one_broker_at_a_time_behind_a_canary() {
+    let mut c = Cluster::new(KAFKA);
+    c.run(20);
+    c.targets.insert("broker".into(), "r2".into());
+    c.run(5);
+    assert_eq!(c.plan("update").status, ElementStatus::Waiting, "a canary waits for the first proceed");
+    assert!(c.deleted.is_empty());
+    c.cmd("update", Some("brokers"), None, Verb::Resume).unwrap();
+    c.run(5);
+    assert_eq!(c.deleted, ["broker-0"], "the first proceed updates the first broker only");
+    assert_eq!(c.observed[&("broker".to_string(), 0)].revision, "r2");
+    assert_eq!(c.plan("update").phases[0].steps[0].status, ElementStatus::Complete);
+    assert_eq!(c.plan("update").phases[0].status, ElementStatus::Waiting);
+    c.cmd("update", Some("brokers"), None, Verb::Resume).unwrap();
+    let mut most_down = 0;
+    for _ in 0..20 {
+        c.step();
+        most_down = most_down.max(c.observed.values().filter(|i| !i.ready).count() + (3 - c.observed.len()));
+    }
+    assert_eq!(c.deleted, ["broker-0", "broker-1", "broker-2"]);
+    assert_eq!(most_down, 1, "one broker at a time");
+    assert_eq!(c.plan("update").status, ElementStatus::Complete);
+    assert!(c.observed.values().all(|i| i.revision == "r2" && i.ready));
+}
+
+#[test]
+fn a_paused_plan_starts_nothing_until_resumed() {
+    let mut c = Cluster::new(KAFKA);
+    c.run(3);
+    assert_eq!(c.created, ["broker-0", "broker-1"]);
+    c.cmd("deploy", None, None, Verb::Pause).unwrap();
+    c.run(10);
+    assert_eq!(c.created, ["broker-0", "broker-1"], "broker-1 finishes, nothing new starts");
+    assert_eq!(c.plan("deploy").status, ElementStatus::Waiting);
+    c.cmd("deploy", None, None, Verb::Resume).unwrap();
+    c.run(5);
+    assert_eq!(c.created, ["broker-0", "broker-1", "broker-2"]);
+    assert_eq!(c.plan("deploy").status, ElementStatus::Complete);
+}
+
+#[test]
+fn a_failed_step_stops_the_plan_with_its_reason_until_restarted() {
+    let mut c = Cluster::new(HDFS);
+    c.failing.push(("name".into(), 0));
+    c.run(10);
+    let deploy = c.plan("deploy");
+    assert_eq!(deploy.status, ElementStatus::Error);
+    assert_eq!(deploy.message.as_deref(), Some("step name-0:[format, node] failed: task format exited 1"));
+    assert!(!c.created.iter().any(|p| p == "name-1" || p.starts_with("data")), "{:?}", c.created);
+    assert!(c.events.iter().any(|e| e.starts_with("StepFailed deploy: name-0")), "{:?}", c.events);
+    // Fixed (say, the volume cleaned up); restarting the step replaces its pod.
+    c.failing.clear();
+    c.cmd("deploy", Some("name"), Some("name-0"), Verb::Restart).unwrap();
+    c.run(12);
+    assert_eq!(c.deleted, ["name-0"]);
+    assert_eq!(c.plan("deploy").status, ElementStatus::Complete, "{}", tree(c.plan("deploy"), "serial"));
+}
+
+#[test]
+fn force_complete_skips_a_step() {
+    let mut c = Cluster::new(HDFS);
+    c.failing.push(("name".into(), 0));
+    c.run(10);
+    c.cmd("deploy", Some("name"), Some("name-0"), Verb::ForceComplete).unwrap();
+    c.run(10);
+    assert_eq!(c.plan("deploy").status, ElementStatus::Complete);
+    assert!(c.created.contains(&"data-2".to_string()));
+}
+
+#[test]
+fn a_lost_instance_is_replaced_with_new_volumes_by_the_recovery_plan() {
+    let mut c = Cluster::new(KAFKA);
+    c.run(20);
+    c.observed.get_mut(&("broker".to_string(), 1)).unwrap().lost = true;
+    let actions = c.step();
+    assert_eq!(actions.delete_pods, [("broker".to_string(), 1)]);
+    assert_eq!(actions.delete_claims, [("broker".to_string(), 1)]);
+    assert_eq!(c.plan("recovery").phases[0].steps[0].name, "broker-1:replace");
+    c.run(3);
+    assert_eq!(c.plan("recovery").status, ElementStatus::Complete);
+    assert_eq!(c.claims, ["broker-1"]);
+    assert!(c.observed[&("broker".to_string(), 1)].ready);
+    // A pod that is simply gone comes back by a launch step, volumes kept.
+    c.observed.remove(&("broker".to_string(), 2));
+    c.run(3);
+    let steps: Vec<&str> = c.plan("recovery").phases[0].steps.iter().map(|s| s.name.as_str()).collect();
+    assert_eq!(steps, ["broker-1:replace", "broker-2:launch"]);
+    assert_eq!(c.claims, ["broker-1"], "no volume deleted for a pod that was only gone");
+}
+
+#[test]
+fn a_smaller_count_decommissions_the_highest_instances_first() {
+    let mut c = Cluster::new(KAFKA);
+    c.run(20);
+    c.spec.pods.get_mut("broker").unwrap().count = 1;
+    c.run(6);
+    let steps: Vec<&str> = c.plan("decommission").phases[0].steps.iter().map(|s| s.name.as_str()).collect();
+    assert_eq!(steps, ["broker-2:remove", "broker-1:remove"]);
+    assert_eq!(c.plan("decommission").status, ElementStatus::Complete);
+    assert_eq!(c.claims, ["broker-2", "broker-1"]);
+    assert_eq!(c.replicas["broker"], 1);
+    assert_eq!(c.observed.len(), 1);
+}
+
+#[test]
+fn commands_name_what_exists() {
+    let mut c = Cluster::new(KAFKA);
+    c.step();
+    assert_eq!(c.cmd("nope", None, None, Verb::Pause), Err("no plan \"nope\"".into()));
+    assert_eq!(c.cmd("deploy", Some("x"), None, Verb::Pause), Err("no phase \"x\" in plan deploy".into()));
+    assert_eq!(
+        c.cmd("deploy", Some("brokers"), Some("broker-9"), Verb::Restart),
+        Err("no step \"broker-9\" in phase brokers".into())
+    );
+    assert_eq!(
+        c.cmd("deploy", Some("brokers"), Some("broker-0"), Verb::Pause),
+        Err("pause applies to a plan or a phase".into())
+    );
+    assert_eq!(Verb::parse("continue"), Some(Verb::Resume));
+    assert_eq!(Verb::parse("explode"), None);
+}
+
+#[test]
+fn a_spec_with_problems_is_refused_with_each_at_its_line() {
+    let yaml = r#"
+pods:
+  broker:
+    count: 2000
+    placement: [["hostname", "SOMETIMES"]]
+    tasks:
+      server: {goal: ONCE, cmd: x, cpus: 0, memory: 1}
+plans:
+  update:
+    strategy: serial-canary
+    phases:
+      - {name: a, pod: nobody}
+      - {name: b, pod: broker, tasks: [missing], dependsOn: [c]}
+      - {name: c, pod: broker, dependsOn: [b]}
+"#;
+    let errors = parse("svc/service.yaml", yaml).unwrap_err();
+    let got: Vec<String> = errors.iter().map(|d| format!("{}:{} {}: {}", d.file, d.line, d.field, d.message)).collect();
+    let want = [
+        "svc/service.yaml:4 pods.broker.count: 2000 instances: at most 1000",
+        "svc/service.yaml:5 pods.broker.placement[0]",
+        "svc/service.yaml:6 pods.broker.tasks: one task with goal RUNNING is required (the instance's process)",
+        "svc/service.yaml:3 pods.broker.volumes: a ONCE task needs a volume (its marker lives there)",
+        "svc/service.yaml:7 pods.broker.tasks.server.image: no image: give one here or on the pod type",
+        "svc/service.yaml:7 pods.broker.tasks.server.cpus: 0: more than 0",
+        "svc/service.yaml:7 pods.broker.tasks.server.memory: 1 MiB: at least 4",
+        "svc/service.yaml:8 plans: a `deploy` plan is required",
+        "svc/service.yaml:10 plans.update.strategy: canary strategies apply to a phase's steps",
+        "svc/service.yaml:12 plans.update.phases[0].pod: no pod type \"nobody\"",
+        "svc/service.yaml:13 plans.update.phases[1].tasks[0]: pod type broker has no task \"missing\"",
+        "svc/service.yaml:11 plans.update.phases: dependsOn cycle: b -> c -> b",
+    ];
+    for w in want {
+        assert!(got.iter().any(|g| g.starts_with(w)), "missing {w:?} in:\n{}", got.join("\n"));
+    }
+    assert_eq!(got.len(), want.len(), "{}", got.join("\n"));
+    let unknown = parse("s.yaml", "pods: {}\nplans: {}\nextra: 1\n").unwrap_err();
+    assert_eq!((unknown[0].line, unknown[0].code), (3, "service-field"), "the unknown field's own line: {unknown:?}");
+    assert!(unknown[0].message.contains("unknown field `extra`"), "{unknown:?}");
+}
