@@ -23,6 +23,7 @@ pub mod refdoc;
 pub mod scope;
 pub mod status;
 pub mod sync;
+pub mod telemetry;
 pub mod watchdog;
 
 /// Threads for CPU-bound work (parsing a tree): the CPUs this process may use.

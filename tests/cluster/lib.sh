@@ -25,9 +25,17 @@ helm_key() {
     | sha256sum | cut -c1-12
 }
 
+# Prometheus and promtool (for the alerting tests) have their own cache directory too.
+PROMETHEUS_VERSION="v0.316.0"
+prometheus_key() {
+  cat "$CLUSTER_DIR"/go/prometheus/go.mod "$CLUSTER_DIR"/go/prometheus/go.sum "$CLUSTER_DIR"/go/prometheus/*.go \
+    | sha256sum | cut -c1-12
+}
+
 CACHE_ROOT="${DROMOS_CACHE:-${XDG_CACHE_HOME:-$HOME/.cache}/dromos}"
 BIN_DIR="${DROMOS_CLUSTER_BIN:-$CACHE_ROOT/k8s-$K8S_VERSION-etcd-$ETCD_VERSION-kwok-$KWOK_VERSION-$(cache_key)}"
 HELM_DIR="$CACHE_ROOT/helm-$HELM_VERSION-$(helm_key)"
+PROMETHEUS_DIR="$CACHE_ROOT/prometheus-$PROMETHEUS_VERSION-$(prometheus_key)"
 STATE_DIR="${DROMOS_CLUSTER_STATE:-$CACHE_ROOT/cluster}"
 
 # Runs "$@" (exec) without the descriptors above 2 this shell inherited. Under

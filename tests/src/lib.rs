@@ -12,6 +12,7 @@
 pub mod chart;
 pub mod faultproxy;
 pub mod githttp;
+pub mod prometheus;
 pub mod real;
 
 use k8s_openapi::api::core::v1::{Namespace, Node};

@@ -208,6 +208,74 @@ fn deployment_service_monitor_and_sources_follow_the_values() {
     assert!(parsed.is_ok(), "{parsed:?}");
 }
 
+/// The alerts, the dashboard and trace export: off by default; when on, the PrometheusRule
+/// carries files/alerts.yaml's groups as they are (the file the alerting tests load into
+/// Prometheus), completed by alertLabels and less the disabled alerts, and the dashboard
+/// ConfigMap holds files/dashboard.json.
+#[test]
+fn alerts_dashboard_and_tracing_follow_the_values() {
+    let objects = render("dromos", "dromos-system", &[]);
+    assert!(of_kind(&objects, "PrometheusRule").is_empty());
+    assert!(of_kind(&objects, "ConfigMap").is_empty());
+    assert!(!args(&container(&objects)).iter().any(|a| a.starts_with("--otlp-endpoint")));
+
+    let file = |name: &str| std::fs::read_to_string(dromos_tests::chart::chart_dir().join("files").join(name)).unwrap();
+    let alerts: Value = serde_saphyr::from_str(&file("alerts.yaml")).unwrap();
+    let objects = render(
+        "dromos",
+        "dromos-system",
+        &[
+            "metrics.prometheusRule.enabled=true",
+            "metrics.prometheusRule.labels.release=kube-prometheus-stack",
+            "metrics.dashboard.enabled=true",
+            "metrics.dashboard.namespace=monitoring",
+            "metrics.dashboard.annotations.grafana_folder=Dromos",
+            "controller.otlpEndpoint=http://otel-collector.monitoring:4318",
+            "serviceMonitor.enabled=true",
+        ],
+    );
+    let rule = of_kind(&objects, "PrometheusRule");
+    assert_eq!(rule.len(), 1);
+    assert_eq!(rule[0]["apiVersion"], "monitoring.coreos.com/v1");
+    assert_eq!(rule[0]["metadata"]["labels"]["release"], "kube-prometheus-stack");
+    assert_eq!(rule[0]["metadata"]["labels"]["app.kubernetes.io/name"], "dromos");
+    assert_eq!(rule[0]["spec"]["groups"], alerts["groups"], "the file's groups, unchanged");
+    let cm = of_kind(&objects, "ConfigMap");
+    assert_eq!(cm.len(), 1);
+    assert_eq!(cm[0]["metadata"]["namespace"], "monitoring");
+    assert_eq!(cm[0]["metadata"]["labels"]["grafana_dashboard"], "1");
+    assert_eq!(cm[0]["metadata"]["annotations"]["grafana_folder"], "Dromos");
+    let shipped: Value = serde_json::from_str(cm[0]["data"]["dromos.json"].as_str().unwrap()).unwrap();
+    assert_eq!(shipped, serde_json::from_str::<Value>(&file("dashboard.json")).unwrap());
+    assert!(args(&container(&objects)).contains(&"--otlp-endpoint=http://otel-collector.monitoring:4318".to_string()));
+    // The object metrics keep their `namespace` label beside the target's.
+    assert_eq!(of_kind(&objects, "ServiceMonitor")[0]["spec"]["endpoints"][0]["honorLabels"], true);
+
+    let objects = render(
+        "dromos",
+        "dromos-system",
+        &[
+            "metrics.prometheusRule.enabled=true",
+            "metrics.prometheusRule.alertLabels.team=platform",
+            "metrics.prometheusRule.alertLabels.severity=page",
+            "metrics.prometheusRule.disabled={DromosUnplaceablePods}",
+        ],
+    );
+    let groups = of_kind(&objects, "PrometheusRule")[0]["spec"]["groups"].as_array().unwrap().clone();
+    let rules: Vec<&Value> = groups.iter().flat_map(|g| g["rules"].as_array().unwrap()).collect();
+    let names: Vec<&str> = rules.iter().map(|r| r["alert"].as_str().unwrap()).collect();
+    let all = alerts["groups"].as_array().unwrap().iter().map(|g| g["rules"].as_array().unwrap().len()).sum::<usize>();
+    assert_eq!(names.len(), all - 1, "{names:?}");
+    assert!(!names.contains(&"DromosUnplaceablePods"), "{names:?}");
+    for r in &rules {
+        assert_eq!(r["labels"]["team"], "platform", "{r}");
+        assert!(
+            matches!(r["labels"]["severity"].as_str(), Some("warning" | "critical")),
+            "an alert's own labels win: {r}"
+        );
+    }
+}
+
 /// Applies the ServiceAccount and RBAC of a rendered release; returns them.
 async fn install_rbac(admin: &kube::Client, objects: &[Value]) {
     let rbac: Vec<&Value> = objects
@@ -962,6 +1030,9 @@ async fn the_schema_refuses_wrong_values_with_a_clear_message() {
         ("networkPolicy.metricsFrom=everyone", "at '/networkPolicy/metricsFrom': got string, want array"),
         ("image.pullPolicy=Sometimes", "at '/image/pullPolicy'"),
         ("replica=3", "additional properties 'replica' not allowed"),
+        ("metrics.prometheusRule.disabled[0]=DromosNoSuchAlert", "at '/metrics/prometheusRule/disabled/0'"),
+        ("metrics.dashboard.enable=true", "additional properties 'enable' not allowed"),
+        ("controller.otlpEndpoint=otel-collector:4318", "at '/controller/otlpEndpoint'"),
     ] {
         let err = render_outcome("dromos", "dromos-system", &[set]).expect_err(set);
         assert!(err.contains("values don't meet the specifications of the schema"), "{set}: {err}");

@@ -652,6 +652,12 @@ pub(super) struct ControllerArgs {
     /// Image of the init container that downloads `fetch` URIs (needs sh, curl, tar, unzip).
     #[arg(long, value_name = "IMAGE", default_value = dromos_core::translate::DEFAULT_FETCH_IMAGE)]
     pub(super) fetch_image: String,
+    /// Export traces (a `reconcile` span per object and pass, a GitSource's `sync`) with OTLP
+    /// over HTTP (protobuf) to this collector base URL, e.g. `http://otel-collector:4318`; spans
+    /// go to `<URL>/v1/traces` as service `dromos`. Off when unset. The `OTEL_EXPORTER_OTLP_HEADERS`,
+    /// `OTEL_SERVICE_NAME`, `OTEL_TRACES_SAMPLER` and `OTEL_BSP_*` variables are honoured.
+    #[arg(long, value_name = "URL", env = "OTEL_EXPORTER_OTLP_ENDPOINT")]
+    pub(super) otlp_endpoint: Option<String>,
 }
 
 // Arguments of `dromos import` (no doc comment: clap would take it as the command's about).

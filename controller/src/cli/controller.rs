@@ -50,11 +50,22 @@ fn manager_options(args: &ControllerArgs, scope: crate::scope::Scope) -> manager
     }
 }
 
+/// Sets up logging and, with `--otlp-endpoint`, trace export; runs the controller; flushes the
+/// spans still queued however it ended.
+async fn serve(args: ControllerArgs) -> Result<ExitCode> {
+    let traces = args.otlp_endpoint.as_deref().map(crate::telemetry::Traces::start).transpose()?;
+    super::init_logging(traces.as_ref().map(crate::telemetry::Traces::tracer));
+    let result = run_controller(args).await;
+    if let Some(traces) = traces {
+        traces.shutdown().await;
+    }
+    result
+}
+
 /// Starts the operators and serves /metrics, the health endpoints and the webhook (on its own
 /// listener with `--webhook-listen`); with
 /// `--leader-elect` the operators run only while this replica holds the Lease.
-async fn serve(args: ControllerArgs) -> Result<ExitCode> {
-    super::init_logging();
+async fn run_controller(args: ControllerArgs) -> Result<ExitCode> {
     let client = crate::apiclient::infer().await?;
     manager::check_crds(&client).await?;
     let scope = crate::scope::Scope::of(args.namespaces.clone());
@@ -65,6 +76,7 @@ async fn serve(args: ControllerArgs) -> Result<ExitCode> {
         %listen,
         ?webhook_listen,
         webhook = webhook_secret.is_some(),
+        otlp_endpoint = ?args.otlp_endpoint,
         "dromos controller starting"
     );
     let manager = manager::Manager::start(client.clone(), opts);

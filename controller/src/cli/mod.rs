@@ -123,16 +123,25 @@ fn colour(terminal: bool, no_color: Option<&std::ffi::OsStr>) -> bool {
     terminal && no_color.is_none_or(|v| v.is_empty())
 }
 
-/// Logging of long-running commands to stderr, as `--log-format` says.
-fn init_logging() {
+/// Logging of long-running commands to stderr, as `--log-format` says, and, given a tracer
+/// (`--otlp-endpoint`), their spans exported through it. `RUST_LOG` filters both.
+fn init_logging(traces: Option<opentelemetry_sdk::trace::Tracer>) {
     use std::io::IsTerminal;
-    let builder = tracing_subscriber::fmt().with_env_filter(log_filter()).with_writer(std::io::stderr);
-    let _ = match LOG_FORMAT.get().copied().unwrap_or(args::LogFormat::Text) {
-        args::LogFormat::Json => builder.json().with_current_span(true).with_span_list(true).try_init(),
-        args::LogFormat::Text => builder
-            .with_ansi(colour(std::io::stderr().is_terminal(), std::env::var_os("NO_COLOR").as_deref()))
-            .try_init(),
+    use tracing_subscriber::Layer;
+    use tracing_subscriber::layer::SubscriberExt;
+    use tracing_subscriber::util::SubscriberInitExt;
+    let fmt = tracing_subscriber::fmt::layer().with_writer(std::io::stderr);
+    let logs = match LOG_FORMAT.get().copied().unwrap_or(args::LogFormat::Text) {
+        args::LogFormat::Json => fmt.json().with_current_span(true).with_span_list(true).boxed(),
+        args::LogFormat::Text => {
+            fmt.with_ansi(colour(std::io::stderr().is_terminal(), std::env::var_os("NO_COLOR").as_deref())).boxed()
+        }
     };
+    let _ = tracing_subscriber::registry()
+        .with(log_filter())
+        .with(logs)
+        .with(traces.map(|t| tracing_opentelemetry::layer().with_tracer(t)))
+        .try_init();
 }
 
 #[cfg(test)]

@@ -358,15 +358,23 @@ where
     );
     // Every log line of a reconcile carries the object; operators record the revision they
     // act on (`tracing::Span::current().record("revision", ...)`).
+    // The status fields are read by OTLP export only (`--otlp-endpoint`): a failed reconcile is
+    // an error span, its reason the description.
     let span = tracing::info_span!(
         "reconcile",
         object = %object,
-        revision = tracing::field::Empty
+        revision = tracing::field::Empty,
+        otel.status_code = tracing::field::Empty,
+        otel.status_description = tracing::field::Empty
     );
     let start = std::time::Instant::now();
     let running = (crate::metrics::in_flight(&operator), crate::watchdog::running(object.clone()));
-    let result = catch_panic(fut).instrument(span).await;
+    let result = catch_panic(fut).instrument(span.clone()).await;
     drop(running);
+    if let Err(e) = &result {
+        span.record("otel.status_code", "error");
+        span.record("otel.status_description", e.reason());
+    }
     crate::metrics::reconciled(&operator, start.elapsed().as_secs_f64(), result.as_ref().err().map(Error::reason));
     if let Err(e @ Error::Panicked(_)) = &result {
         tracing::error!(object = %ObjectRef::from_obj(obj), "{e}");
