@@ -302,8 +302,15 @@ async fn app_verbs_scale_kill_version_and_roll_back_an_app() {
         })
         .await;
     }
-    let recs = records(&ns).await;
+    // The operator records the new version first and prunes the oldest after it (never fewer
+    // than 10 kept): right after the newest appears there may be 11 for a moment.
+    let recs = wait_for("the history pruned to 10 records", T, || async {
+        let recs = records(&ns).await;
+        (recs.len() <= 10).then_some(recs)
+    })
+    .await;
     assert_eq!(recs.len(), 10, "{:?}", recs.iter().map(|r| (&r.metadata.name, r.revision)).collect::<Vec<_>>());
+    assert!(recs.iter().any(|r| r.revision == 3 + 10 + 1), "the newest is kept");
     app_where(&ns, "the last version rolled out", |a| {
         running(a, 3) && a.status.as_ref().and_then(|s| s.deployment.as_ref()).is_none()
     })
