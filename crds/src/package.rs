@@ -96,6 +96,9 @@ pub struct PackageStatus {
     /// is, kept here so it survives controller restarts.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub plans: Vec<PlanStatus>,
+    /// The id of the last plan command applied (annotation `dromos.io/plan-command`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub last_plan_command: Option<String>,
 }
 
 /// State of a plan, a phase or a step, as the DC/OS SDK named them.

@@ -148,6 +148,8 @@ pub struct Installed<'a> {
     pub objects: Vec<PackageObject>,
     /// The render's approximation warnings.
     pub warnings: &'a [String],
+    /// The plans of a service package, after this reconcile's decision (empty otherwise).
+    pub plans: Vec<dromos_crds::package::PlanStatus>,
 }
 
 /// The decision after a sync: status (objects and health, installed version, conditions), the
@@ -164,6 +166,7 @@ pub fn installed(
     status.option_errors.clear();
     status.objects = inst.objects;
     status.object_count = Some(status.objects.len() as i64);
+    status.plans = inst.plans;
     let blocked = sync.blocked();
     if sync.failures.is_empty() && !blocked {
         status.installed_version = Some(inst.version.to_string());
@@ -215,6 +218,17 @@ fn readiness(status: &PackageStatus, package: &str, version: &str, sync: &SyncOu
             .map(|f| format!("{} {}: {} ({})", f.obj.kind, f.obj.name, f.message, f.reason))
             .collect();
         (false, "ApplyFailed", format!("{} object(s) failed: {}", f.len(), f.join("; ")))
+    } else if let Some(p) = status.plans.iter().find(|p| p.status == dromos_crds::package::ElementStatus::Error) {
+        (false, "PlanFailed", format!("plan {}: {}", p.name, p.message.as_deref().unwrap_or("a step failed")))
+    } else if let Some(p) = status.plans.iter().find(|p| p.status != dromos_crds::package::ElementStatus::Complete) {
+        let step = p
+            .phases
+            .iter()
+            .flat_map(|ph| ph.steps.iter())
+            .find(|s| s.status != dromos_crds::package::ElementStatus::Complete)
+            .map(|s| format!(", step {} {:?}", s.name, s.status))
+            .unwrap_or_default();
+        (false, "PlanInProgress", format!("plan {} {:?}{step}", p.name, p.status))
     } else if waiting.is_empty() {
         (true, "Installed", format!("{package} {version} installed, {} object(s) ready", status.objects.len()))
     } else {

@@ -15,10 +15,12 @@ use dromos_core::decision::Requeue;
 use dromos_core::install::{self, Refusal};
 use dromos_core::package::{self, RepoRef, Repository};
 use dromos_core::plan::{self, ObjRef, PlanOptions, SOURCE_LABEL};
+use dromos_core::service;
 use dromos_core::tenancy;
-use dromos_crds::package::{PackageObject, PackageStatus};
+use dromos_crds::package::{PackageObject, PackageStatus, PlanStatus};
 use dromos_crds::{App, GitSource, Package};
 use k8s_openapi::api::apps::v1::{DaemonSet, Deployment, StatefulSet};
+use k8s_openapi::api::core::v1::{PersistentVolumeClaim, Pod};
 use kube::api::{Api, Patch, PatchParams};
 use kube::runtime::controller::{Action, Controller};
 use kube::runtime::events::Recorder;
@@ -65,6 +67,8 @@ pub struct Context {
     apps: Store<App>,
     packages: Store<Package>,
     listed: super::Listed,
+    /// Pods of service packages (label `dromos.io/service-pod`): what their plans observe.
+    pods: Store<Pod>,
     /// Mutating requests (applies, deletes, status, events).
     pub writes: AtomicUsize,
     /// Completed reconciles.
@@ -101,6 +105,7 @@ pub fn start(shared: &Shared, opts: Options) -> Started<Context> {
     let (sts_r, sts_stream) = shared.reflect::<StatefulSet>(owned.clone());
     let (ds_r, ds_stream) = shared.reflect::<DaemonSet>(owned.clone());
     let (app_r, app_stream) = shared.reflect::<App>(owned);
+    let (pod_r, pod_stream) = shared.reflect::<Pod>(watcher::Config::default().labels(service::render::LABEL_POD));
     let gs_stream = scope.watcher::<GitSource>(&client, watcher::Config::default()).default_backoff().touched_objects();
     let ctx = Arc::new(Context {
         recorder: shared.recorder("dromos-packages"),
@@ -115,6 +120,7 @@ pub fn start(shared: &Shared, opts: Options) -> Started<Context> {
         apps: app_r,
         packages: pkg_r.clone(),
         listed,
+        pods: pod_r,
         writes: AtomicUsize::new(0),
         reconciles: AtomicUsize::new(0),
         written: Default::default(),
@@ -142,6 +148,11 @@ pub fn start(shared: &Shared, opts: Options) -> Started<Context> {
                 .owns_stream(ds_stream)
                 .owns_stream(app_stream)
                 .watches_stream(gs_stream, gs_to_packages)
+                // A service pod's change (created, ready, failed, lost) advances its plans.
+                .watches_stream(pod_stream, |pod: Pod| {
+                    let instance = pod.labels().get(package::LABEL_INSTANCE)?.clone();
+                    Some(ObjectRef::new(&instance).within(&pod.namespace()?))
+                })
                 .run(reconcile, error_policy, ctx);
             super::report::drive("packages", results).await;
         }
@@ -308,10 +319,20 @@ async fn reconcile_one(pkg: &Package, ctx: &Context) -> Result<Action, Error> {
     }
     let old = ctx.written.current(pkg, pkg.status.as_ref()).unwrap_or_default();
     let now = chrono::Utc::now();
-    let decision = match install(pkg, ctx, &old).await? {
-        Ok(inst) => install::installed(&old, pkg.metadata.generation, inst.installed(), now),
+    let mut decision = match install(pkg, ctx, &old).await? {
+        Ok(inst) => {
+            let mut d = install::installed(&old, pkg.metadata.generation, inst.installed(), now);
+            if let (Some(id), Some(st)) = (&inst.command, d.status.as_mut()) {
+                st.last_plan_command = Some(id.clone());
+            }
+            d
+        }
         Err(refusal) => install::refuse(&old, pkg.metadata.generation, refusal, now),
     };
+    if old.plans.iter().any(|p| p.status != dromos_crds::package::ElementStatus::Complete) {
+        // Pods change without a Package change: look again soon while a plan runs.
+        decision.requeue = Requeue::After(std::time::Duration::from_secs(5));
+    }
     // act: Events, then the one status write
     for e in decision.events {
         publish(ctx, pkg, e.warning, &e.reason, e.message).await;
@@ -334,6 +355,9 @@ struct Done {
     sync: sync::SyncOutcome,
     objects: Vec<PackageObject>,
     warnings: Vec<String>,
+    plans: Vec<PlanStatus>,
+    /// The id of the plan command applied, when one was.
+    command: Option<String>,
 }
 
 impl Done {
@@ -346,6 +370,7 @@ impl Done {
             sync: &self.sync,
             objects: self.objects.clone(),
             warnings: &self.warnings,
+            plans: self.plans.clone(),
         }
     }
 }
@@ -408,10 +433,18 @@ async fn install(pkg: &Package, ctx: &Context, old: &PackageStatus) -> Result<Re
             install::check_change(&from, &v.meta)?;
         }
         let owner = pkg.controller_owner_ref(&()).map(|o| serde_json::to_value(o).unwrap_or_default());
-        let desired = install::own_objects(r.objects, &ns, owner.as_ref())?;
-        Ok((v.meta.version.clone(), desired, r.warnings))
+        let mut desired = install::own_objects(r.objects, &ns, owner.as_ref())?;
+        let run = match &r.service {
+            Some(spec) => {
+                let (objects, run) = run_service(ctx, pkg, old, v, spec);
+                desired.extend(install::own_objects(objects, &ns, owner.as_ref())?);
+                Some(run)
+            }
+            None => None,
+        };
+        Ok((v.meta.version.clone(), desired, r.warnings, run))
     });
-    let (version, desired, warnings) = match built {
+    let (version, desired, warnings, run) = match built {
         Ok(b) => b,
         Err(refusal) => return Ok(Err(refusal)),
     };
@@ -445,9 +478,19 @@ async fn install(pkg: &Package, ctx: &Context, old: &PackageStatus) -> Result<Re
             .map_err(Error::sync)?
     };
     ctx.writes.fetch_add(outcome.writes, Ordering::Relaxed);
+    // the plans' actions, as the Package's identity, once their StatefulSets are applied
+    let (plans, command) = match run {
+        Some(run) => {
+            act_on_plans(ctx, pkg, &client, &run).await;
+            (run.plans, run.command)
+        }
+        None => (vec![], None),
+    };
     // health (caches)
     let objects = objects_with_health(ctx, &outcome.inventory, &outcome.applied_generations);
     Ok(Ok(Done {
+        plans,
+        command,
         package: pkg.spec.name.clone(),
         version,
         repository: package::repo_ref(&pkg.spec).to_string(),
@@ -456,4 +499,96 @@ async fn install(pkg: &Package, ctx: &Context, old: &PackageStatus) -> Result<Re
         objects,
         warnings,
     }))
+}
+
+/// A service package's reconcile: the plans advanced one decision and what they ask for.
+struct ServiceRun {
+    spec: service::ServiceSpec,
+    plans: Vec<PlanStatus>,
+    actions: service::Actions,
+    /// Events of the command applied (or refused).
+    events: Vec<(bool, &'static str, String)>,
+    command: Option<String>,
+}
+
+/// Observes the service's pods, applies a new plan command, decides (pure), and renders the
+/// StatefulSets with the replicas the plans chose.
+fn run_service(
+    ctx: &Context,
+    pkg: &Package,
+    old: &PackageStatus,
+    v: &package::PackageVersion,
+    spec: &service::ServiceSpec,
+) -> (Vec<Value>, ServiceRun) {
+    let ns = pkg.namespace().unwrap_or_default();
+    let name = pkg.name_any();
+    let source = package::repo_ref(&pkg.spec).to_string();
+    let inst = package::Instance { namespace: &ns, name: &name, source: &source };
+    let targets = package::service_revisions(v, spec, &inst);
+    let pods: Vec<Pod> = ctx
+        .pods
+        .state()
+        .iter()
+        .filter(|p| {
+            p.namespace().as_deref() == Some(ns.as_str())
+                && p.labels().get(package::LABEL_INSTANCE).map(String::as_str) == Some(name.as_str())
+        })
+        .map(|p| (**p).clone())
+        .collect();
+    let observed = service::observe::instances(&pods);
+    let mut plans = old.plans.clone();
+    let mut events = vec![];
+    let mut command = None;
+    if let Some(text) = pkg.annotations().get(service::observe::ANN_COMMAND) {
+        match service::observe::parse_command(text) {
+            Ok((id, cmd)) if old.last_plan_command.as_deref() != Some(id.as_str()) => {
+                match service::command(&mut plans, &cmd) {
+                    Ok(msg) => events.push((false, "PlanCommand", msg)),
+                    Err(e) => events.push((true, "PlanCommandRefused", e)),
+                }
+                command = Some(id);
+            }
+            Ok(_) => {}
+            Err(e) if old.last_plan_command.as_deref() != Some(text.as_str()) => {
+                events.push((true, "PlanCommandRefused", e));
+                command = Some(text.clone());
+            }
+            Err(_) => {}
+        }
+    }
+    let (plans, actions) = service::decide(spec, &plans, &targets, &observed);
+    let user = pkg.spec.options.clone().unwrap_or(Value::Null);
+    let objects = package::service_objects(v, spec, &actions.replicas, &user, &inst);
+    (objects, ServiceRun { spec: spec.clone(), plans, actions, events, command })
+}
+
+/// Deletes the pods and claims the plans' steps asked for, and publishes their Events.
+async fn act_on_plans(ctx: &Context, pkg: &Package, client: &Client, run: &ServiceRun) {
+    let ns = pkg.namespace().unwrap_or_default();
+    let name = pkg.name_any();
+    let pods: Api<Pod> = Api::namespaced(client.clone(), &ns);
+    let claims: Api<PersistentVolumeClaim> = Api::namespaced(client.clone(), &ns);
+    for (pod, i) in &run.actions.delete_pods {
+        let pod_name = format!("{}-{i}", service::render::set_name(&name, pod));
+        ctx.writes.fetch_add(1, Ordering::Relaxed);
+        match pods.delete(&pod_name, &Default::default()).await {
+            Ok(_) => {}
+            Err(kube::Error::Api(e)) if e.code == 404 => {}
+            Err(e) => publish(ctx, pkg, true, "StepActionFailed", format!("deleting pod {pod_name}: {e}")).await,
+        }
+    }
+    for (pod, i) in &run.actions.delete_claims {
+        for v in run.spec.pods.get(pod).map(|p| p.volumes.as_slice()).unwrap_or_default() {
+            let claim = service::render::claim_name(&v.name, &name, pod, *i);
+            ctx.writes.fetch_add(1, Ordering::Relaxed);
+            match claims.delete(&claim, &Default::default()).await {
+                Ok(_) => {}
+                Err(kube::Error::Api(e)) if e.code == 404 => {}
+                Err(e) => publish(ctx, pkg, true, "StepActionFailed", format!("deleting claim {claim}: {e}")).await,
+            }
+        }
+    }
+    for (warning, reason, message) in run.events.iter().chain(&run.actions.events) {
+        publish(ctx, pkg, *warning, reason, message.clone()).await;
+    }
 }

@@ -3,6 +3,7 @@
 //! phases and steps with serial, parallel and canary strategies), which the Package operator
 //! executes step by step (`plan`), keeping the plans' state in the Package's status.
 
+pub mod observe;
 pub mod plan;
 pub mod render;
 pub mod spec;
