@@ -1,6 +1,6 @@
 //! Metrics every operator shares (I/O-free counters), recorded where every reconcile of every
 //! operator passes (`operators::guard`): reconciles by operator and result, errors by reason,
-//! reconcile durations; and `dromos_build_info`. Served on `/metrics` after the GitSource
+//! reconcile durations; notifications by target type and result; and `dromos_build_info`. Served on `/metrics` after the GitSource
 //! metrics of `http::Metrics`. Labels stay bounded: the operator is a kind (App, Job, Package,
 //! GitSource) and the reason one of `operators::Error::reason`'s words.
 
@@ -37,6 +37,15 @@ pub struct OperatorLabels {
     pub operator: String,
 }
 
+/// Labels of a notification.
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub struct NotificationLabels {
+    /// The target type (`webhook`, `slack`, `teams`, `github`, `gitlab`).
+    pub r#type: String,
+    /// `sent`, `failed` (given up), `rate_limited` or `dropped` (queue full).
+    pub result: String,
+}
+
 /// Labels of the build.
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
 pub struct BuildLabels {
@@ -50,6 +59,7 @@ pub struct OperatorMetrics {
     reconciles: Family<ReconcileLabels, Counter>,
     errors: Family<ErrorLabels, Counter>,
     duration: Family<OperatorLabels, Histogram>,
+    notifications: Family<NotificationLabels, Counter>,
 }
 
 impl std::fmt::Debug for OperatorMetrics {
@@ -70,7 +80,9 @@ static METRICS: LazyLock<OperatorMetrics> = LazyLock::new(|| {
     registry.register("reconcile_errors", "Failed reconciles by operator and reason", errors.clone());
     registry.register("reconcile_duration_seconds", "Duration of one reconcile, by operator", duration.clone());
     registry.register("build_info", "Always 1; the version of this build as a label", build);
-    OperatorMetrics { registry, reconciles, errors, duration }
+    let notifications = Family::<NotificationLabels, Counter>::default();
+    registry.register("notifications", "Notifications by target type and result", notifications.clone());
+    OperatorMetrics { registry, reconciles, errors, duration, notifications }
 });
 
 /// Records one reconcile of `operator`: its duration and result (`Err` with the reason).
@@ -82,6 +94,11 @@ pub fn reconciled(operator: &str, seconds: f64, error: Option<&str>) {
         m.errors.get_or_create(&ErrorLabels { operator: operator.into(), reason: reason.into() }).inc();
     }
     m.duration.get_or_create(&OperatorLabels { operator: operator.into() }).observe(seconds);
+}
+
+/// Counts one notification of a `type_` target with its `result`.
+pub fn notified(type_: &str, result: &str) {
+    METRICS.notifications.get_or_create(&NotificationLabels { r#type: type_.into(), result: result.into() }).inc();
 }
 
 /// Prometheus text exposition of the shared metrics (no `# EOF` line).
@@ -107,5 +124,8 @@ mod tests {
         let build = format!(r#"dromos_build_info{{version="{}"}} 1"#, env!("CARGO_PKG_VERSION"));
         assert!(text.contains(&build), "{text}");
         assert!(!text.contains("# EOF"), "one EOF, written by the caller: {text}");
+        notified("webhook", "sent");
+        let text = encode();
+        assert!(text.contains(r#"dromos_notifications_total{type="webhook",result="sent"} 1"#), "{text}");
     }
 }

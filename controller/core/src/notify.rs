@@ -397,6 +397,46 @@ fn cut(s: &str, n: usize) -> String {
     out
 }
 
+/// What checking a Notifier found (its Secret read, its target validated).
+#[derive(Clone, Debug, PartialEq)]
+pub enum Check {
+    /// It can send.
+    Ready,
+    /// `spec.suspend` is true.
+    Suspended,
+    /// It cannot send until something changes: a stable reason and what is wrong.
+    Refused {
+        /// `SecretUnreadable`, `InvalidTarget`, `ServiceAccountRequired`.
+        reason: &'static str,
+        /// What is wrong, naming the field.
+        message: String,
+    },
+}
+
+/// Reason of a Secret the Notifier's identity may not read (or that is missing).
+pub const SECRET_UNREADABLE: &str = "SecretUnreadable";
+/// Reason of a target that lacks what it needs.
+pub const INVALID_TARGET: &str = "InvalidTarget";
+
+/// The conditions of a Notifier after a check (Ready, Reconciling, Stalled).
+pub fn conditions(
+    spec: &NotifierSpec,
+    generation: Option<i64>,
+    old: &[k8s_openapi::apimachinery::pkg::apis::meta::v1::Condition],
+    check: &Check,
+    now: Instant,
+) -> Vec<k8s_openapi::apimachinery::pkg::apis::meta::v1::Condition> {
+    use crate::conditions::{Standard, standard};
+    let events: Vec<&str> = spec.events.iter().map(|e| e.as_str()).collect();
+    let ready = format!("sends {} to a {} target", events.join(", "), spec.target.type_.as_str());
+    let s = match check {
+        Check::Ready => Standard { ready: true, reason: "Ready", message: &ready, ..Default::default() },
+        Check::Suspended => Standard { reason: "Suspended", message: "suspended: nothing is sent", ..Default::default() },
+        Check::Refused { reason, message } => Standard { stalled: true, reason, message, ..Default::default() },
+    };
+    standard(s, generation, old, now)
+}
+
 /// Whether an HTTP answer is worth another attempt: a timeout, too many requests, or a
 /// server error. Other refusals (a bad token, a wrong URL) fail the same way again.
 pub fn retryable(status: u16) -> bool {
