@@ -96,7 +96,10 @@ impl NotificationEvent {
 
     /// A failure (a commit status `failure`, a red message), else good news.
     pub fn is_failure(self) -> bool {
-        matches!(self, Self::SyncFailed | Self::DeploymentFailed | Self::JobFailed | Self::JobLate | Self::PlanStepFailed)
+        matches!(
+            self,
+            Self::SyncFailed | Self::DeploymentFailed | Self::JobFailed | Self::JobLate | Self::PlanStepFailed
+        )
     }
 }
 

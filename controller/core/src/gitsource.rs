@@ -353,9 +353,12 @@ fn synced(
         }
         // The first success after a failure (a suspension is none): notifications say
         // "recovered" from it.
-        if let Some(failed) = old.common.conditions.iter().find(|c| {
-            c.type_ == dromos_crds::condition::READY && c.status == "False" && c.reason != "Suspended"
-        }) {
+        if let Some(failed) = old
+            .common
+            .conditions
+            .iter()
+            .find(|c| c.type_ == dromos_crds::condition::READY && c.status == "False" && c.reason != "Suspended")
+        {
             let note = format!("applied revision {revision} after {}: {}", failed.reason, cut(&failed.message));
             events.push(Event::normal("Recovered", note));
         }
@@ -608,16 +611,35 @@ mod tests {
         let now = t("2026-12-04T10:00:00Z");
         let failed = Failure { obj: obj("a"), reason: "Conflict".into(), message: "owned by kubectl".into() };
         let conflict = synced_outcome(0, Guard::Ok, vec![failed]);
-        let d = decide(&spec(), Some(1), None, None, Outcome::Synced { revision: "main@sha1:r1", sync: &conflict }, now);
+        let d =
+            decide(&spec(), Some(1), None, None, Outcome::Synced { revision: "main@sha1:r1", sync: &conflict }, now);
         assert!(d.events[0].message.starts_with("revision main@sha1:r1: "), "{}", d.events[0].message);
         let failing = d.status.unwrap();
         let ok = synced_outcome(0, Guard::Ok, vec![]);
-        let d = decide(&spec(), Some(1), Some(&failing), None, Outcome::Synced { revision: "main@sha1:r1", sync: &ok }, now);
+        let d = decide(
+            &spec(),
+            Some(1),
+            Some(&failing),
+            None,
+            Outcome::Synced { revision: "main@sha1:r1", sync: &ok },
+            now,
+        );
         let reasons: Vec<&str> = d.events.iter().map(|e| e.reason.as_str()).collect();
         assert_eq!(reasons, ["Applied", "Recovered"], "a new revision, even one that changed nothing, and a recovery");
-        assert!(d.events[1].message.starts_with("applied revision main@sha1:r1 after Conflict: "), "{}", d.events[1].message);
+        assert!(
+            d.events[1].message.starts_with("applied revision main@sha1:r1 after Conflict: "),
+            "{}",
+            d.events[1].message
+        );
         // Applied again without a failure between: neither.
-        let d = decide(&spec(), Some(1), d.status.as_ref(), None, Outcome::Synced { revision: "main@sha1:r1", sync: &ok }, now);
+        let d = decide(
+            &spec(),
+            Some(1),
+            d.status.as_ref(),
+            None,
+            Outcome::Synced { revision: "main@sha1:r1", sync: &ok },
+            now,
+        );
         assert!(d.events.is_empty(), "{:?}", d.events);
         // Resuming a suspended source is no recovery.
         let suspended = decide(&spec(), Some(1), None, None, Outcome::Suspended, now).status;

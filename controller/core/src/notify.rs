@@ -135,7 +135,10 @@ pub fn revision_in(text: &str) -> Option<String> {
 
 /// The commit of a revision (`main@sha1:abc...` -> `abc...`).
 pub fn commit_of(revision: &str) -> Option<&str> {
-    revision.rsplit_once("sha1:").map(|(_, sha)| sha).filter(|s| s.len() == 40 && s.bytes().all(|b| b.is_ascii_hexdigit()))
+    revision
+        .rsplit_once("sha1:")
+        .map(|(_, sha)| sha)
+        .filter(|s| s.len() == 40 && s.bytes().all(|b| b.is_ascii_hexdigit()))
 }
 
 /// Whether `spec` wants `s`: not suspended, the event listed (`SyncSucceeded` also takes a
@@ -145,9 +148,10 @@ pub fn selects(spec: &NotifierSpec, s: &Signal) -> bool {
     let wanted = spec.events.contains(&s.event)
         || (s.event == NotificationEvent::SyncRecovered && spec.events.contains(&NotificationEvent::SyncSucceeded));
     let from = spec.sources.is_empty()
-        || spec.sources.iter().any(|src| {
-            src.kind == s.kind && src.name.as_deref().is_none_or(|n| n == "*" || n == s.name)
-        });
+        || spec
+            .sources
+            .iter()
+            .any(|src| src.kind == s.kind && src.name.as_deref().is_none_or(|n| n == "*" || n == s.name));
     spec.suspend != Some(true) && wanted && from
 }
 
@@ -166,9 +170,8 @@ impl Credentials {
     /// The keys of a Secret's `data` (values trimmed of a trailing newline, as `kubectl
     /// create secret --from-file` leaves them).
     pub fn from_data(data: &std::collections::BTreeMap<String, Vec<u8>>) -> Self {
-        let text = |k: &str| {
-            data.get(k).and_then(|v| String::from_utf8(v.clone()).ok()).map(|s| s.trim_end().to_string())
-        };
+        let text =
+            |k: &str| data.get(k).and_then(|v| String::from_utf8(v.clone()).ok()).map(|s| s.trim_end().to_string());
         Credentials {
             address: text("address").filter(|s| !s.is_empty()),
             hmac_key: data.get("hmacKey").filter(|v| !v.is_empty()).cloned(),
@@ -199,10 +202,16 @@ pub fn validate_target(t: &NotifierTarget, creds: &Credentials) -> Result<(), St
                     t.type_.as_str()
                 ));
             }
-            if let Some(r) = &t.repository
-                && repository_parts(r).is_none()
-            {
-                return Err(format!("spec.target.repository `{r}` is not `owner/name`"));
+            if let Some(r) = &t.repository {
+                let ok = match t.type_ {
+                    TargetType::Github => repository_parts(r).is_some(),
+                    _ => r.trim_matches('/').split('/').filter(|p| !p.is_empty()).count() >= 2,
+                };
+                if !ok {
+                    let form =
+                        if t.type_ == TargetType::Github { "`owner/name`" } else { "a project path `group/name`" };
+                    return Err(format!("spec.target.repository `{r}` is not {form}"));
+                }
             }
         }
         _ => {
@@ -256,15 +265,20 @@ pub fn render_request(
             }
             let repo = match (&target.repository, source_url) {
                 (Some(r), _) => r.clone(),
-                (None, Some(url)) => repository_path(url)
-                    .ok_or_else(|| format!("no repository can be derived from the GitSource URL `{}`; set spec.target.repository", crate::giturl::redact_url(url)))?,
+                (None, Some(url)) => repository_path(url).ok_or_else(|| {
+                    format!(
+                        "no repository can be derived from the GitSource URL `{}`; set spec.target.repository",
+                        crate::giturl::redact_url(url)
+                    )
+                })?,
                 (None, None) => return Err("set spec.target.repository".into()),
             };
             let token = creds.token.clone().unwrap_or_default();
             let context = format!("dromos/{}/{}", s.namespace, s.name);
             let description = cut(&format!("{}: {}", s.event.as_str(), s.message), 140);
             if target.type_ == TargetType::Github {
-                let (owner, name) = repository_parts(&repo).ok_or_else(|| format!("repository `{repo}` is not `owner/name`"))?;
+                let (owner, name) =
+                    repository_parts(&repo).ok_or_else(|| format!("repository `{repo}` is not `owner/name`"))?;
                 let base = if address.is_empty() { GITHUB_API.to_string() } else { address };
                 let state = if s.event.is_failure() { "failure" } else { "success" };
                 Request {
@@ -279,7 +293,11 @@ pub fn render_request(
                 let base = if address.is_empty() { GITLAB_API.to_string() } else { address };
                 let state = if s.event.is_failure() { "failed" } else { "success" };
                 Request {
-                    url: format!("{}/api/v4/projects/{}/statuses/{sha}", base.trim_end_matches('/'), encode_path(&repo)),
+                    url: format!(
+                        "{}/api/v4/projects/{}/statuses/{sha}",
+                        base.trim_end_matches('/'),
+                        encode_path(&repo)
+                    ),
                     headers: vec![("PRIVATE-TOKEN".into(), token)],
                     body: json_body(json!({"state": state, "name": context, "description": description})),
                 }
@@ -328,7 +346,8 @@ pub fn render_slack(s: &Signal) -> Value {
 
 /// A Microsoft Teams incoming-webhook body (a MessageCard, which Teams workflows accept too).
 pub fn render_teams(s: &Signal) -> Value {
-    let mut facts = vec![json!({"name": "Reason", "value": s.reason}), json!({"name": "Time", "value": fmt_time(s.time)})];
+    let mut facts =
+        vec![json!({"name": "Reason", "value": s.reason}), json!({"name": "Time", "value": fmt_time(s.time)})];
     if let Some(r) = &s.revision {
         facts.push(json!({"name": "Revision", "value": r}));
     }
@@ -431,7 +450,9 @@ pub fn conditions(
     let ready = format!("sends {} to a {} target", events.join(", "), spec.target.type_.as_str());
     let s = match check {
         Check::Ready => Standard { ready: true, reason: "Ready", message: &ready, ..Default::default() },
-        Check::Suspended => Standard { reason: "Suspended", message: "suspended: nothing is sent", ..Default::default() },
+        Check::Suspended => {
+            Standard { reason: "Suspended", message: "suspended: nothing is sent", ..Default::default() }
+        }
         Check::Refused { reason, message } => Standard { stalled: true, reason, message, ..Default::default() },
     };
     standard(s, generation, old, now)

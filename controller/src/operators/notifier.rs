@@ -50,7 +50,12 @@ pub struct Options {
 
 impl Default for Options {
     fn default() -> Self {
-        Self { queue: 100, retry_base: Duration::from_secs(2), attempts: notify::MAX_ATTEMPTS, timeout: Duration::from_secs(10) }
+        Self {
+            queue: 100,
+            retry_base: Duration::from_secs(2),
+            attempts: notify::MAX_ATTEMPTS,
+            timeout: Duration::from_secs(10),
+        }
     }
 }
 
@@ -177,10 +182,12 @@ async fn check(n: &Notifier, ctx: &Context) -> Result<Action, Error> {
     };
     // decide (no client required)
     let old = n.status.clone().unwrap_or_default();
-    let conditions = notify::conditions(&n.spec, n.metadata.generation, &old.common.conditions, &result, chrono::Utc::now());
+    let conditions =
+        notify::conditions(&n.spec, n.metadata.generation, &old.common.conditions, &result, chrono::Utc::now());
     // act: the one status write of the check (its own fields only)
     if old.common.conditions != conditions || old.common.observed_generation != n.metadata.generation {
-        let body = serde_json::json!({"status": {"observedGeneration": n.metadata.generation, "conditions": conditions}});
+        let body =
+            serde_json::json!({"status": {"observedGeneration": n.metadata.generation, "conditions": conditions}});
         let api: Api<Notifier> = Api::namespaced(ctx.client.clone(), &n.namespace().unwrap_or_default());
         api.patch_status(&n.name_any(), &PatchParams::default(), &Patch::Merge(&body)).await?;
     }
@@ -193,10 +200,10 @@ async fn credentials(ctx: &Context, n: &Notifier) -> Result<Credentials, Check> 
     let identity = tenancy::identity(&ctx.tenancy.rules, &ns, n.spec.service_account_name.as_deref())
         .map_err(|message| Check::Refused { reason: tenancy::SERVICE_ACCOUNT_REQUIRED, message })?;
     let Some(r) = &n.spec.target.secret_ref else { return Ok(Credentials::default()) };
-    let client = ctx.tenancy.client_for(&ctx.client, &identity).map_err(|e| Check::Refused {
-        reason: tenancy::SERVICE_ACCOUNT_REQUIRED,
-        message: e.to_string(),
-    })?;
+    let client = ctx
+        .tenancy
+        .client_for(&ctx.client, &identity)
+        .map_err(|e| Check::Refused { reason: tenancy::SERVICE_ACCOUNT_REQUIRED, message: e.to_string() })?;
     let api: Api<Secret> = Api::namespaced(client, &ns);
     match api.get(&r.name).await {
         Ok(s) => {
@@ -224,7 +231,11 @@ async fn dispatch(ctx: Arc<Context>) {
     let mut events = Box::pin(ctx.scope.watcher::<CoreEvent>(&ctx.client, cfg).default_backoff().touched_objects());
     // Before the first Event: a Notifier not listed yet would miss it.
     let _ = ctx.notifiers.wait_until_ready().await;
+    // The workers live as long as this loop: dropping the operator (a lost leadership, a
+    // test's end) stops them.
+    let mut workers = tokio::task::JoinSet::new();
     while let Some(ev) = events.next().await {
+        while workers.try_join_next().is_some() {}
         let ev = match ev {
             Ok(ev) => ev,
             Err(e) => {
@@ -233,12 +244,12 @@ async fn dispatch(ctx: Arc<Context>) {
             }
         };
         let Some(signal) = notify::signal_of(&ev) else { continue };
-        super::one_pass("notify dispatch", async { route(&ctx, signal) }).await;
+        super::one_pass("notify dispatch", async { route(&ctx, signal, &mut workers) }).await;
     }
 }
 
 /// Queues `s` for every Notifier of its namespace that selects it and has not had it.
-fn route(ctx: &Arc<Context>, s: Signal) {
+fn route(ctx: &Arc<Context>, s: Signal, spawned: &mut tokio::task::JoinSet<()>) {
     let notifiers: Vec<Arc<Notifier>> = ctx
         .notifiers
         .state()
@@ -254,7 +265,7 @@ fn route(ctx: &Arc<Context>, s: Signal) {
         let w = match workers.get_mut(&key) {
             Some(w) if w.uid == uid && !w.tx.is_closed() => w,
             _ => {
-                let w = spawn_worker(ctx, &n);
+                let w = spawn_worker(ctx, &n, spawned);
                 workers.insert(key.clone(), w);
                 workers.get_mut(&key).expect("just inserted")
             }
@@ -275,14 +286,14 @@ fn route(ctx: &Arc<Context>, s: Signal) {
     }
 }
 
-fn spawn_worker(ctx: &Arc<Context>, n: &Notifier) -> Worker {
+fn spawn_worker(ctx: &Arc<Context>, n: &Notifier, spawned: &mut tokio::task::JoinSet<()>) -> Worker {
     let (tx, rx) = mpsc::channel(ctx.opts.queue.max(1));
     let status = n.status.clone().unwrap_or_default();
     let created = n.metadata.creation_timestamp.as_ref().map(dromos_core::time::from_k8s).unwrap_or_default();
     let baseline = status.last_event_time.as_deref().and_then(parse_time).unwrap_or(Instant::MIN_UTC);
     let dropped = Arc::new(AtomicI64::new(0));
     let state = WorkerState { status, dropped: dropped.clone(), bucket: TokenBucket::default() };
-    tokio::spawn(work(ctx.clone(), ObjectRef::from_obj(n), rx, state));
+    spawned.spawn(work(ctx.clone(), ObjectRef::from_obj(n), rx, state));
     Worker { uid: n.uid().unwrap_or_default(), tx, baseline, created, seen: HashSet::new(), dropped }
 }
 
@@ -435,7 +446,9 @@ async fn post(http: &HttpClient, req: &notify::Request, timeout: Duration) -> Re
         };
         Ok((code, answer))
     };
-    tokio::time::timeout(timeout, exchange).await.map_err(|_| format!("no answer within {} s", timeout.as_secs_f64()))?
+    tokio::time::timeout(timeout, exchange)
+        .await
+        .map_err(|_| format!("no answer within {} s", timeout.as_secs_f64()))?
 }
 
 fn error_chain(e: &dyn std::error::Error) -> String {

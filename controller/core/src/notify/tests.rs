@@ -1,7 +1,7 @@
 use super::*;
+use NotificationEvent::*;
 use dromos_crds::gitsource::LocalObjectReference;
 use dromos_crds::notifier::NotifierSource;
-use NotificationEvent::*;
 
 fn t(s: &str) -> Instant {
     crate::time::parse_time(s).unwrap()
@@ -87,7 +87,8 @@ fn a_signal_carries_the_object_the_revision_and_the_exact_time() {
     assert!(signal_of(&pod).is_none());
     // A repeated Event counts as a new occurrence at its last observed time.
     let mut again = event("Job", "Warning", "RunMissed", "missed", "dromos-jobs");
-    again.series = Some(serde_json::from_value(json!({"count": 3, "lastObservedTime": "2026-12-05T11:00:00.5Z"})).unwrap());
+    again.series =
+        Some(serde_json::from_value(json!({"count": 3, "lastObservedTime": "2026-12-05T11:00:00.5Z"})).unwrap());
     let s = signal_of(&again).unwrap();
     assert_eq!((s.event, s.key.1, s.time), (JobLate, 3, t("2026-12-05T11:00:00.5Z")));
 }
@@ -176,6 +177,12 @@ fn commit_statuses_go_to_the_revision_of_a_gitsource() {
     // GitLab: the project path encoded, its own state words and token header.
     let mut gl = gh.clone();
     gl.type_ = TargetType::Gitlab;
+    gl.repository = Some("group/sub/shop".into());
+    assert_eq!(validate_target(&gl, &creds), Ok(()), "a GitLab project path may be nested");
+    gh.repository = Some("group/sub/shop".into());
+    assert!(validate_target(&gh, &creds).unwrap_err().contains("`owner/name`"));
+    gh.repository = None;
+    gl.repository = None;
     gl.address = Some("http://127.0.0.1:8/".into());
     let ok = signal(SyncSucceeded, SourceKind::GitSource, Some(&format!("main@sha1:{SHA}")));
     let r = render_request(&gl, &creds, &ok, Some("git@gitlab.example:group/sub/shop.git"), "ns/gl").unwrap().unwrap();
@@ -200,13 +207,20 @@ fn targets_without_what_they_need_say_which_field() {
     let gh = NotifierTarget { type_: TargetType::Github, ..Default::default() };
     let e = validate_target(&gh, &Credentials::default()).unwrap_err();
     assert!(e.contains("`token`"), "{e}");
-    let hook = NotifierTarget { type_: TargetType::Slack, secret_ref: Some(LocalObjectReference { name: "s".into() }), ..Default::default() };
+    let hook = NotifierTarget {
+        type_: TargetType::Slack,
+        secret_ref: Some(LocalObjectReference { name: "s".into() }),
+        ..Default::default()
+    };
     let e = validate_target(&hook, &Credentials::default()).unwrap_err();
     assert!(e.contains("`address`"), "{e}");
     let e = validate_target(&hook, &Credentials { address: Some("ftp://x".into()), ..Default::default() }).unwrap_err();
     assert!(e.contains("not an http or https URL"), "{e}");
     let data = [("address".to_string(), b"https://h/x\n".to_vec()), ("token".to_string(), b"".to_vec())].into();
-    assert_eq!(Credentials::from_data(&data), Credentials { address: Some("https://h/x".into()), ..Default::default() });
+    assert_eq!(
+        Credentials::from_data(&data),
+        Credentials { address: Some("https://h/x".into()), ..Default::default() }
+    );
 }
 
 #[test]
