@@ -145,6 +145,12 @@ pub fn commit_of(revision: &str) -> Option<&str> {
 /// recovery: both are a revision applied), and the object among `spec.sources` (all when
 /// none are listed). The namespace is the caller's to match.
 pub fn selects(spec: &NotifierSpec, s: &Signal) -> bool {
+    spec.suspend != Some(true) && wants(spec, s)
+}
+
+/// [`selects`] without `spec.suspend`: a suspended Notifier still records that it saw `s`
+/// (so resuming it never sends what happened meanwhile).
+pub fn wants(spec: &NotifierSpec, s: &Signal) -> bool {
     let wanted = spec.events.contains(&s.event)
         || (s.event == NotificationEvent::SyncRecovered && spec.events.contains(&NotificationEvent::SyncSucceeded));
     let from = spec.sources.is_empty()
@@ -152,7 +158,7 @@ pub fn selects(spec: &NotifierSpec, s: &Signal) -> bool {
             .sources
             .iter()
             .any(|src| src.kind == s.kind && src.name.as_deref().is_none_or(|n| n == "*" || n == s.name));
-    spec.suspend != Some(true) && wanted && from
+    wanted && from
 }
 
 /// What a Notifier's Secret gives (each key optional).

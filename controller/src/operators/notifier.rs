@@ -8,7 +8,7 @@
 //!   with `SecretUnreadable`, `InvalidTarget`, `ServiceAccountRequired`).
 //! * **dispatch**: watches the core/v1 Events about `dromos.io` objects in the served
 //!   namespaces; [`dromos_core::notify::signal_of`] says which are notifications, and each
-//!   Notifier of the Event's namespace that [`dromos_core::notify::selects`] it gets it on its
+//!   Notifier of the Event's namespace that [`dromos_core::notify::wants`] it gets it on its
 //!   own bounded queue (a full queue drops and counts). One worker per Notifier renders the
 //!   request ([`dromos_core::notify::render_request`]), takes a token of its rate limit, posts
 //!   with a timeout and a bounded read of the answer, retries with exponential backoff, and
@@ -254,7 +254,7 @@ fn route(ctx: &Arc<Context>, s: Signal, spawned: &mut tokio::task::JoinSet<()>) 
         .notifiers
         .state()
         .into_iter()
-        .filter(|n| n.namespace().as_deref() == Some(s.namespace.as_str()) && notify::selects(&n.spec, &s))
+        .filter(|n| n.namespace().as_deref() == Some(s.namespace.as_str()) && notify::wants(&n.spec, &s))
         .collect();
     let mut workers = ctx.workers.lock().expect("workers lock");
     // Workers of deleted (or recreated) Notifiers go: their queue closes and they end.
@@ -376,6 +376,9 @@ async fn write_counters(ctx: &Context, n: &Notifier, st: &WorkerState) -> Result
 
 async fn deliver(ctx: &Context, n: &Notifier, s: &Signal, bucket: &mut TokenBucket) -> Delivered {
     let target = &n.spec.target;
+    if !notify::selects(&n.spec, s) {
+        return Delivered::Nothing; // suspended: seen, not sent
+    }
     let creds = match credentials(ctx, n).await {
         Ok(c) => c,
         Err(Check::Refused { message, .. }) => return Delivered::Failed(message),
