@@ -103,7 +103,8 @@ impl NotificationEvent {
     }
 }
 
-/// Objects of the Notifier's namespace whose events are sent.
+/// Objects of the Notifier's namespace whose events are sent: of `kind`, named `name`, labelled
+/// with `matchLabels` (each optional but the kind).
 #[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize, JsonSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct NotifierSource {
@@ -113,6 +114,9 @@ pub struct NotifierSource {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     #[schemars(length(min = 1, max = 253))]
     pub name: Option<String>,
+    /// Labels the object must carry, every one with this value. Default: any labels.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub match_labels: Option<std::collections::BTreeMap<String, String>>,
 }
 
 /// A kind whose events a Notifier can send.

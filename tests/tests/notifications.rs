@@ -2,7 +2,7 @@
 //! request: a signed webhook, Slack and Teams payloads from a GitSource that fails and
 //! recovers, GitHub and GitLab commit statuses for the revisions a GitSource applied or
 //! failed to apply, a receiver that fails before it answers (retried), a rate limit, a restart
-//! that sends nothing twice, an App's finished deployment, and a Secret the Notifier's
+//! that sends nothing twice, an App's finished deployment (chosen by its labels), and a Secret the Notifier's
 //! ServiceAccount may not read. Each test runs its own operators scoped to its namespace.
 
 use axum::body::Bytes;
@@ -469,7 +469,7 @@ async fn a_secret_the_service_account_may_not_read_is_a_clear_status_error() {
 }
 
 #[tokio::test]
-async fn a_finished_deployment_of_an_app_is_sent() {
+async fn a_finished_deployment_of_an_app_selected_by_its_labels_is_sent() {
     let c = client().await;
     install_crds(&c).await;
     let ns = TestNamespace::new(&c, "notify-app").await;
@@ -480,11 +480,13 @@ async fn a_finished_deployment_of_an_app_is_sent() {
         &ns,
         "deploys",
         json!({"events": ["DeploymentFinished", "DeploymentFailed"],
-        "sources": [{"kind": "App"}], "target": {"type": "webhook", "address": format!("{base}/deploys")}}),
+        "sources": [{"kind": "App", "matchLabels": {"team": "web"}}],
+        "target": {"type": "webhook", "address": format!("{base}/deploys")}}),
     )
     .await;
     ready_notifier(&ns, "deploys").await;
-    let app = dromos_tests::app_object("web", json!({"cmd": "sleep 3600", "instances": 1, "cpus": 0.1, "mem": 32}));
+    let mut app = dromos_tests::app_object("web", json!({"cmd": "sleep 3600", "instances": 1, "cpus": 0.1, "mem": 32}));
+    app.metadata.labels = Some([("team".to_string(), "web".to_string())].into());
     ns.api::<dromos_crds::App>().create(&PostParams::default(), &app).await.unwrap();
     let got = rx.wait("/deploys", "DeploymentFinished", |g| !g.is_empty()).await;
     let body = got[0].json();

@@ -360,6 +360,7 @@ pub const FIELDS: &[(&str, &str, Handling)] = {
         ("Notifier", "spec.rateLimitPerMinute", Used("the Notifier operator")),
         ("Notifier", "spec.serviceAccountName", Used("the Notifier operator")),
         ("Notifier", "spec.sources[].kind", Used("the Notifier operator")),
+        ("Notifier", "spec.sources[].matchLabels", Used("the Notifier operator")),
         ("Notifier", "spec.sources[].name", Used("the Notifier operator")),
         ("Notifier", "spec.suspend", Used("the Notifier operator")),
         ("Notifier", "spec.target.address", Used("the Notifier operator")),

@@ -153,12 +153,28 @@ pub fn selects(spec: &NotifierSpec, s: &Signal) -> bool {
 pub fn wants(spec: &NotifierSpec, s: &Signal) -> bool {
     let wanted = spec.events.contains(&s.event)
         || (s.event == NotificationEvent::SyncRecovered && spec.events.contains(&NotificationEvent::SyncSucceeded));
-    let from = spec.sources.is_empty()
+    let from = spec.sources.is_empty() || spec.sources.iter().any(|src| named(src, s));
+    wanted && from
+}
+
+fn named(src: &dromos_crds::notifier::NotifierSource, s: &Signal) -> bool {
+    src.kind == s.kind && src.name.as_deref().is_none_or(|n| n == "*" || n == s.name)
+}
+
+/// Whether some source of `spec` selects by labels: then [`labels_match`] decides, with the
+/// object's labels (read by the caller).
+pub fn needs_labels(spec: &NotifierSpec) -> bool {
+    spec.sources.iter().any(|src| src.match_labels.as_ref().is_some_and(|l| !l.is_empty()))
+}
+
+/// Whether a source of `spec` that names the object of `s` also matches its `labels` (every
+/// `matchLabels` entry present with its value).
+pub fn labels_match(spec: &NotifierSpec, s: &Signal, labels: &std::collections::BTreeMap<String, String>) -> bool {
+    spec.sources.is_empty()
         || spec
             .sources
             .iter()
-            .any(|src| src.kind == s.kind && src.name.as_deref().is_none_or(|n| n == "*" || n == s.name));
-    wanted && from
+            .any(|src| named(src, s) && src.match_labels.iter().flatten().all(|(k, v)| labels.get(k) == Some(v)))
 }
 
 /// What a Notifier's Secret gives (each key optional).

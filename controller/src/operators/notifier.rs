@@ -379,6 +379,13 @@ async fn deliver(ctx: &Context, n: &Notifier, s: &Signal, bucket: &mut TokenBuck
     if !notify::selects(&n.spec, s) {
         return Delivered::Nothing; // suspended: seen, not sent
     }
+    if notify::needs_labels(&n.spec) {
+        match labels_of(ctx, s).await {
+            Ok(labels) if notify::labels_match(&n.spec, s, &labels) => {}
+            Ok(_) => return Delivered::Nothing,
+            Err(e) => return Delivered::Failed(format!("the labels of {} {}: {e}", s.kind.as_str(), s.name)),
+        }
+    }
     let creds = match credentials(ctx, n).await {
         Ok(c) => c,
         Err(Check::Refused { message, .. }) => return Delivered::Failed(message),
@@ -424,6 +431,27 @@ async fn deliver(ctx: &Context, n: &Notifier, s: &Signal, bucket: &mut TokenBuck
         }
     }
     Delivered::Failed(format!("{last} (gave up after {attempts} attempts)"))
+}
+
+/// The labels of the object `s` is about, as they are now (an object already deleted has
+/// none).
+async fn labels_of(ctx: &Context, s: &Signal) -> Result<std::collections::BTreeMap<String, String>, kube::Error> {
+    let (c, ns) = (ctx.client.clone(), s.namespace.as_str());
+    let meta = match s.kind {
+        SourceKind::GitSource => {
+            Api::<GitSource>::namespaced(c, ns).get_metadata_opt(&s.name).await?.map(|m| m.metadata)
+        }
+        SourceKind::App => {
+            Api::<dromos_crds::App>::namespaced(c, ns).get_metadata_opt(&s.name).await?.map(|m| m.metadata)
+        }
+        SourceKind::Job => {
+            Api::<dromos_crds::Job>::namespaced(c, ns).get_metadata_opt(&s.name).await?.map(|m| m.metadata)
+        }
+        SourceKind::Package => {
+            Api::<dromos_crds::Package>::namespaced(c, ns).get_metadata_opt(&s.name).await?.map(|m| m.metadata)
+        }
+    };
+    Ok(meta.and_then(|m| m.labels).unwrap_or_default())
 }
 
 /// Posts `req`; the status code and the start of the answer. The whole exchange is bounded by

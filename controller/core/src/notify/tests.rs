@@ -108,12 +108,23 @@ fn a_notifier_selects_by_event_kind_and_name() {
     let mut sp = spec(&[SyncFailed], TargetType::Webhook);
     assert!(selects(&sp, &s));
     assert!(!selects(&sp, &signal(DeploymentFailed, SourceKind::App, None)), "event not listed");
-    sp.sources = vec![NotifierSource { kind: SourceKind::App, name: None }];
+    sp.sources = vec![NotifierSource { kind: SourceKind::App, name: None, match_labels: None }];
     assert!(!selects(&sp, &s), "kind not listed");
-    sp.sources.push(NotifierSource { kind: SourceKind::GitSource, name: Some("other".into()) });
+    sp.sources.push(NotifierSource { kind: SourceKind::GitSource, name: Some("other".into()), match_labels: None });
     assert!(!selects(&sp, &s), "name not listed");
-    sp.sources.push(NotifierSource { kind: SourceKind::GitSource, name: Some("*".into()) });
+    sp.sources.push(NotifierSource { kind: SourceKind::GitSource, name: Some("*".into()), match_labels: None });
     assert!(selects(&sp, &s));
+    assert!(!needs_labels(&sp));
+    sp.sources = vec![NotifierSource {
+        kind: SourceKind::GitSource,
+        name: None,
+        match_labels: Some([("team".to_string(), "web".to_string())].into()),
+    }];
+    assert!(selects(&sp, &s) && needs_labels(&sp), "kind and name match: the labels decide");
+    let labels = |pairs: &[(&str, &str)]| pairs.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect();
+    assert!(labels_match(&sp, &s, &labels(&[("team", "web"), ("tier", "1")])));
+    assert!(!labels_match(&sp, &s, &labels(&[("team", "db")])));
+    assert!(!labels_match(&sp, &s, &labels(&[])));
     sp.suspend = Some(true);
     assert!(!selects(&sp, &s), "suspended");
     // A commit-status notifier asking for successes gets recoveries too.
