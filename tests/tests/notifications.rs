@@ -436,6 +436,62 @@ async fn a_failing_receiver_is_retried_a_burst_is_rate_limited_and_a_restart_sen
 }
 
 #[tokio::test]
+async fn a_failed_package_install_is_a_failed_plan_step_and_lockdown_refuses_a_notifier_without_identity() {
+    let c = client().await;
+    install_crds(&c).await;
+    let ns = TestNamespace::new(&c, "notify-pkg").await;
+    let (rx, base) = Receiver::start().await;
+    dromos_tests::init_tracing();
+    let opts = ManagerOptions {
+        scope: dromos::scope::Scope::namespace(ns.name.clone()),
+        packages: Some(Default::default()),
+        notifier: Some(options()),
+        identity: dromos_core::tenancy::IdentityRules { require_service_account: true, ..Default::default() },
+        ..Default::default()
+    };
+    let (_m, _task) = dromos_tests::operators(&c, opts);
+    service_account(&ns, "notifier", &[]).await;
+    create_notifier(
+        &ns,
+        "anonymous",
+        json!({"events": ["PlanStepFailed"],
+        "target": {"type": "webhook", "address": format!("{base}/anonymous")}}),
+    )
+    .await;
+    let n = notifier_where(&ns, "anonymous", "refused", |n| ready(n).is_some_and(|(s, _, _)| s == "False")).await;
+    let (_, reason, message) = ready(&n).unwrap();
+    assert_eq!(reason, "ServiceAccountRequired", "{message}");
+    assert!(message.contains("this Notifier names none in spec.serviceAccountName; nothing is sent"), "{message}");
+    create_notifier(
+        &ns,
+        "installs",
+        json!({"events": ["PlanStepFailed"], "serviceAccountName": "notifier",
+        "sources": [{"kind": "Package"}], "target": {"type": "webhook", "address": format!("{base}/installs")}}),
+    )
+    .await;
+    ready_notifier(&ns, "installs").await;
+
+    // The Package operator refuses a package its catalog does not have (as its
+    // ServiceAccount: lockdown holds for Packages too).
+    let pkg: dromos_crds::Package = serde_json::from_value(json!({
+        "apiVersion": "dromos.io/v1alpha1", "kind": "Package", "metadata": {"name": "ghost"},
+        "spec": {"name": "no-such-package", "serviceAccountName": "notifier"}
+    }))
+    .unwrap();
+    ns.api::<dromos_crds::Package>().create(&PostParams::default(), &pkg).await.unwrap();
+    let got = rx.wait("/installs", "PlanStepFailed", |g| !g.is_empty()).await;
+    let body = got[0].json();
+    assert_eq!(body["event"], "PlanStepFailed");
+    assert_eq!(body["object"], json!({"kind": "Package", "namespace": ns.name, "name": "ghost"}));
+    assert_eq!(body["reason"], "PackageNotFound", "{body}");
+    // The refused Notifier counted the same event as a failure and sent nothing.
+    let n = notifier_where(&ns, "anonymous", "1 failed", |n| n.status.as_ref().is_some_and(|s| s.failed == 1)).await;
+    assert!(n.status.unwrap().last_error.unwrap().contains("serviceAccountName"));
+    assert!(rx.at("/anonymous").is_empty());
+    ns.delete().await;
+}
+
+#[tokio::test]
 async fn a_secret_the_service_account_may_not_read_is_a_clear_status_error() {
     let c = client().await;
     install_crds(&c).await;

@@ -197,8 +197,16 @@ async fn check(n: &Notifier, ctx: &Context) -> Result<Action, Error> {
 /// The Notifier's Secret, read as its identity; a refusal says who may not read what.
 async fn credentials(ctx: &Context, n: &Notifier) -> Result<Credentials, Check> {
     let ns = n.namespace().unwrap_or_default();
-    let identity = tenancy::identity(&ctx.tenancy.rules, &ns, n.spec.service_account_name.as_deref())
-        .map_err(|message| Check::Refused { reason: tenancy::SERVICE_ACCOUNT_REQUIRED, message })?;
+    let identity =
+        tenancy::identity(&ctx.tenancy.rules, &ns, n.spec.service_account_name.as_deref()).map_err(|message| {
+            Check::Refused {
+                reason: tenancy::SERVICE_ACCOUNT_REQUIRED,
+                // The rule is the sources' (0042); the words are a Notifier's.
+                message: message
+                    .replace("this source", "this Notifier")
+                    .replace("nothing is applied", "nothing is sent"),
+            }
+        })?;
     let Some(r) = &n.spec.target.secret_ref else { return Ok(Credentials::default()) };
     let client = ctx
         .tenancy
