@@ -2,8 +2,10 @@
 //! request: a signed webhook, Slack and Teams payloads from a GitSource that fails and
 //! recovers, GitHub and GitLab commit statuses for the revisions a GitSource applied or
 //! failed to apply, a receiver that fails before it answers (retried), a rate limit, a restart
-//! that sends nothing twice, an App's finished deployment (chosen by its labels), and a Secret the Notifier's
-//! ServiceAccount may not read. Each test runs its own operators scoped to its namespace.
+//! that sends nothing twice, an App's finished deployment (chosen by its labels), a failed
+//! Package install and Job run, a Notifier refused without a ServiceAccount, and a Secret the
+//! Notifier's ServiceAccount may not read. Each test runs its own operators scoped to its
+//! namespace; the retry and rate-limit cases publish their Events as the operators do.
 
 use axum::body::Bytes;
 use axum::extract::State;
@@ -488,6 +490,45 @@ async fn a_failed_package_install_is_a_failed_plan_step_and_lockdown_refuses_a_n
     let n = notifier_where(&ns, "anonymous", "1 failed", |n| n.status.as_ref().is_some_and(|s| s.failed == 1)).await;
     assert!(n.status.unwrap().last_error.unwrap().contains("serviceAccountName"));
     assert!(rx.at("/anonymous").is_empty());
+    ns.delete().await;
+}
+
+#[tokio::test]
+async fn a_job_run_that_never_starts_is_a_failed_job() {
+    let c = client().await;
+    install_crds(&c).await;
+    let ns = TestNamespace::new(&c, "notify-job").await;
+    let (rx, base) = Receiver::start().await;
+    dromos_tests::init_tracing();
+    let opts = ManagerOptions {
+        scope: dromos::scope::Scope::namespace(ns.name.clone()),
+        jobs: Some(Default::default()),
+        notifier: Some(options()),
+        ..Default::default()
+    };
+    let (_m, _task) = dromos_tests::operators(&c, opts);
+    create_notifier(
+        &ns,
+        "runs",
+        json!({"events": ["JobFailed", "JobLate"], "sources": [{"kind": "Job", "name": "stuck"}],
+        "target": {"type": "teams", "address": format!("{base}/runs")}}),
+    )
+    .await;
+    ready_notifier(&ns, "runs").await;
+    // No node has the label: its pod never starts, and after maxLaunchDelay the run fails.
+    let nowhere = json!({"constraints": [{"attribute": "dromos.io/no-such-label", "operator": "IS", "value": "x"}]});
+    let job: dromos_crds::Job = serde_json::from_value(json!({
+        "apiVersion": "dromos.io/v1alpha1", "kind": "Job", "metadata": {"name": "stuck"},
+        "spec": {"run": {"cmd": "true", "cpus": 0.01, "mem": 16, "placement": nowhere, "maxLaunchDelay": 2}}
+    }))
+    .unwrap();
+    ns.api::<dromos_crds::Job>().create(&PostParams::default(), &job).await.unwrap();
+    dromos::operators::jobs::request_run(&c, &ns.name, "stuck").await.expect("request a run");
+    let got = rx.wait("/runs", "JobFailed", |g| !g.is_empty()).await;
+    let card = got[0].json();
+    assert_eq!(card["title"], format!("JobFailed Job {}/stuck", ns.name));
+    assert_eq!(card["themeColor"], "D70000");
+    assert_eq!(card["sections"][0]["facts"][0], json!({"name": "Reason", "value": "MaxLaunchDelayExceeded"}));
     ns.delete().await;
 }
 
