@@ -84,13 +84,19 @@ impl Receiver {
     }
 }
 
-async fn record(State(r): State<Receiver>, uri: Uri, headers: HeaderMap, body: Bytes) -> StatusCode {
+/// Records the request. `/silent` never answers; `/huge` answers 200 with 16 MiB.
+async fn record(State(r): State<Receiver>, uri: Uri, headers: HeaderMap, body: Bytes) -> (StatusCode, Vec<u8>) {
     let path = uri.path().to_string();
     r.log.lock().unwrap().push(Received { path: path.clone(), headers, body });
+    match path.as_str() {
+        "/silent" => std::future::pending().await,
+        "/huge" => return (StatusCode::OK, vec![b'x'; 16 << 20]),
+        _ => {}
+    }
     let mut failures = r.failures.lock().unwrap();
     match failures.get_mut(&path) {
-        Some(codes) if !codes.is_empty() => StatusCode::from_u16(codes.remove(0)).unwrap(),
-        _ => StatusCode::OK,
+        Some(codes) if !codes.is_empty() => (StatusCode::from_u16(codes.remove(0)).unwrap(), vec![]),
+        _ => (StatusCode::OK, vec![]),
     }
 }
 
@@ -529,6 +535,41 @@ async fn a_job_run_that_never_starts_is_a_failed_job() {
     assert_eq!(card["title"], format!("JobFailed Job {}/stuck", ns.name));
     assert_eq!(card["themeColor"], "D70000");
     assert_eq!(card["sections"][0]["facts"][0], json!({"name": "Reason", "value": "MaxLaunchDelayExceeded"}));
+    ns.delete().await;
+}
+
+#[tokio::test]
+async fn a_receiver_that_never_answers_or_answers_too_much_neither_hangs_nor_stops_the_others() {
+    let c = client().await;
+    install_crds(&c).await;
+    let ns = TestNamespace::new(&c, "notify-bounds").await;
+    let (rx, base) = Receiver::start().await;
+    dromos_tests::init_tracing();
+    let opts = ManagerOptions {
+        scope: dromos::scope::Scope::namespace(ns.name.clone()),
+        notifier: Some(notifier::Options { timeout: Duration::from_secs(1), attempts: 2, ..options() }),
+        ..Default::default()
+    };
+    let (_m, _task) = dromos_tests::operators(&c, opts);
+    for path in ["silent", "huge", "fine"] {
+        create_notifier(
+            &ns,
+            path,
+            json!({"events": ["SyncFailed"],
+            "target": {"type": "webhook", "address": format!("{base}/{path}")}}),
+        )
+        .await;
+        ready_notifier(&ns, path).await;
+    }
+    publish(&c, &ns, "dromos", "GitSource", "repo", "FetchFailed", "unreachable").await;
+    // A silent receiver holds up only its own Notifier.
+    rx.wait("/fine", "the notification", |g| g.len() == 1).await;
+    let huge = notifier_where(&ns, "huge", "1 sent", |n| n.status.as_ref().is_some_and(|s| s.sent == 1)).await;
+    assert_eq!(huge.status.unwrap().failed, 0, "a 200 is a delivery, whatever follows it");
+    let silent = notifier_where(&ns, "silent", "1 failed", |n| n.status.as_ref().is_some_and(|s| s.failed == 1)).await;
+    let error = silent.status.unwrap().last_error.unwrap();
+    assert!(error.contains("no answer within 1 s") && error.contains("gave up after 2 attempts"), "{error}");
+    assert_eq!(rx.at("/silent").len(), 2);
     ns.delete().await;
 }
 
