@@ -1,6 +1,6 @@
 //! Property-based fuzzing of every parser of dromos-core that reads user input: manifests
 //! (YAML and JSON), DC/OS imports, schedules, Marathon constraints and their regexes, package
-//! templates, options and repositories. Each property runs `DROMOS_FUZZ_CASES` cases (256 by
+//! templates, options and repositories, and what notifications are made of. Each property runs `DROMOS_FUZZ_CASES` cases (256 by
 //! default, the CI run); a long run on demand:
 //!
 //! ```text
@@ -15,6 +15,7 @@
 mod constraints;
 mod import;
 mod manifests;
+mod notify;
 mod package;
 mod schedule;
 
