@@ -172,7 +172,7 @@ async fn check(n: &Notifier, ctx: &Context) -> Result<Action, Error> {
     let result = if n.spec.suspend == Some(true) {
         Check::Suspended
     } else {
-        match credentials(ctx, n).await {
+        match fetch_credentials(ctx, n).await {
             Ok(c) => match notify::validate_target(&n.spec.target, &c) {
                 Ok(()) => Check::Ready,
                 Err(message) => Check::Refused { reason: notify::INVALID_TARGET, message },
@@ -195,7 +195,7 @@ async fn check(n: &Notifier, ctx: &Context) -> Result<Action, Error> {
 }
 
 /// The Notifier's Secret, read as its identity; a refusal says who may not read what.
-async fn credentials(ctx: &Context, n: &Notifier) -> Result<Credentials, Check> {
+async fn fetch_credentials(ctx: &Context, n: &Notifier) -> Result<Credentials, Check> {
     let ns = n.namespace().unwrap_or_default();
     let identity =
         tenancy::identity(&ctx.tenancy.rules, &ns, n.spec.service_account_name.as_deref()).map_err(|message| {
@@ -361,14 +361,14 @@ async fn work(ctx: Arc<Context>, key: ObjectRef<Notifier>, mut rx: mpsc::Receive
         // A burst writes status once it is through (or every 20 notifications).
         if rx.is_empty() || unwritten >= 20 {
             unwritten = 0;
-            if let Err(e) = write_counters(&ctx, &n, &st).await {
+            if let Err(e) = patch_counters(&ctx, &n, &st).await {
                 tracing::warn!(notifier = %key, "notifier status not written: {e}");
             }
         }
     }
 }
 
-async fn write_counters(ctx: &Context, n: &Notifier, st: &WorkerState) -> Result<(), kube::Error> {
+async fn patch_counters(ctx: &Context, n: &Notifier, st: &WorkerState) -> Result<(), kube::Error> {
     let s = &st.status;
     let body = serde_json::json!({"status": {
         "sent": s.sent,
@@ -388,13 +388,13 @@ async fn deliver(ctx: &Context, n: &Notifier, s: &Signal, bucket: &mut TokenBuck
         return Delivered::Nothing; // suspended: seen, not sent
     }
     if notify::needs_labels(&n.spec) {
-        match labels_of(ctx, s).await {
+        match fetch_labels(ctx, s).await {
             Ok(labels) if notify::labels_match(&n.spec, s, &labels) => {}
             Ok(_) => return Delivered::Nothing,
             Err(e) => return Delivered::Failed(format!("the labels of {} {}: {e}", s.kind.as_str(), s.name)),
         }
     }
-    let creds = match credentials(ctx, n).await {
+    let creds = match fetch_credentials(ctx, n).await {
         Ok(c) => c,
         Err(Check::Refused { message, .. }) => return Delivered::Failed(message),
         Err(_) => return Delivered::Nothing,
@@ -443,7 +443,7 @@ async fn deliver(ctx: &Context, n: &Notifier, s: &Signal, bucket: &mut TokenBuck
 
 /// The labels of the object `s` is about, as they are now (an object already deleted has
 /// none).
-async fn labels_of(ctx: &Context, s: &Signal) -> Result<std::collections::BTreeMap<String, String>, kube::Error> {
+async fn fetch_labels(ctx: &Context, s: &Signal) -> Result<std::collections::BTreeMap<String, String>, kube::Error> {
     let (c, ns) = (ctx.client.clone(), s.namespace.as_str());
     let meta = match s.kind {
         SourceKind::GitSource => {
