@@ -30,8 +30,9 @@ use serde::{Deserialize, Serialize};
 )]
 #[serde(rename_all = "camelCase")]
 pub struct NotifierSpec {
-    /// The events sent. `SyncSucceeded` (a GitSource applied a new revision) is there for
-    /// commit statuses.
+    /// The events sent: `SyncFailed`, `SyncRecovered`, `SyncSucceeded` (a GitSource applied a
+    /// new revision; for commit statuses), `DeploymentFinished`, `DeploymentFailed`,
+    /// `JobFailed`, `JobLate`, `PlanStepFailed` (a Package's install or upgrade failed).
     #[schemars(length(min = 1, max = 16))]
     pub events: Vec<NotificationEvent>,
     /// Which objects of this namespace the events may come from. Default: every Dromos object
