@@ -1,6 +1,6 @@
 //! Metrics every operator shares (I/O-free counters), recorded where every reconcile of every
 //! operator passes (`operators::guard`): reconciles by operator and result, errors by reason,
-//! reconcile durations; and `dromos_build_info`. Served on `/metrics` after the GitSource
+//! reconcile durations; notifications by target type and result; and `dromos_build_info`. Served on `/metrics` after the GitSource
 //! metrics of `http::Metrics`. Labels stay bounded: the operator is a kind (App, Job, Package,
 //! GitSource) and the reason one of `operators::Error::reason`'s words.
 
@@ -35,6 +35,15 @@ pub struct ErrorLabels {
 pub struct OperatorLabels {
     /// The kind the operator reconciles.
     pub operator: String,
+}
+
+/// Labels of a notification.
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub struct NotificationLabels {
+    /// The target type (`webhook`, `slack`, `teams`, `github`, `gitlab`).
+    pub r#type: String,
+    /// `sent`, `failed` (given up), `rate_limited` or `dropped` (queue full).
+    pub result: String,
 }
 
 /// Labels of the build.
@@ -72,6 +81,7 @@ pub struct OperatorMetrics {
     /// Scheduler metrics.
     pub scheduler: SchedulerMetrics,
     skipped_runs: Family<SkipLabels, Counter>,
+    notifications: Family<NotificationLabels, Counter>,
 }
 
 impl std::fmt::Debug for SchedulerMetrics {
@@ -161,7 +171,9 @@ static METRICS: LazyLock<OperatorMetrics> = LazyLock::new(|| {
         sched.cycle_duration.clone(),
     );
     registry.register("scheduler_offers", "Offers (nodes) the scheduler sees", sched.offers.clone());
-    OperatorMetrics { registry, reconciles, errors, duration, in_flight, scheduler, skipped_runs }
+    let notifications = Family::<NotificationLabels, Counter>::default();
+    registry.register("notifications", "Notifications by target type and result", notifications.clone());
+    OperatorMetrics { registry, reconciles, errors, duration, in_flight, scheduler, skipped_runs, notifications }
 });
 
 /// The process' operator metrics (scheduler counters are recorded through it).
@@ -243,6 +255,12 @@ pub const FAMILIES: &[Fam] = &[
     fam!("build_info", Gauge, ["version"], "Always 1; the version of this build as a label"),
     fam!("reconciles_in_flight", Gauge, ["operator"], "Reconciles running now, by operator"),
     fam!(
+        "notifications",
+        Counter,
+        ["type", "result"],
+        "Notifications by target type (webhook, slack, teams, github, gitlab) and result (sent, failed, rate_limited, dropped)"
+    ),
+    fam!(
         "job_skipped_runs",
         Counter,
         ["namespace", "name", "reason"],
@@ -306,6 +324,11 @@ pub fn reference_markdown() -> String {
     out
 }
 
+/// Counts one notification of a `type_` target with its `result`.
+pub fn notified(type_: &str, result: &str) {
+    METRICS.notifications.get_or_create(&NotificationLabels { r#type: type_.into(), result: result.into() }).inc();
+}
+
 /// Prometheus text exposition of the shared metrics (no `# EOF` line).
 pub fn encode() -> String {
     let mut out = String::new();
@@ -350,6 +373,7 @@ mod tests {
         reconciled("App", 0.01, Some("Conflict"));
         let _running = in_flight("App");
         job_run_skipped("ns", "j", "RunMissed");
+        notified("webhook", "sent");
         global().scheduler.declined.get_or_create(&ReasonLabels { reason: "insufficient mem".into() }).set(1);
         let m = crate::http::Metrics::default();
         let src = crate::http::SourceLabels { source: "ns/s".into() };
@@ -397,5 +421,8 @@ mod tests {
         let build = format!(r#"dromos_build_info{{version="{}"}} 1"#, env!("CARGO_PKG_VERSION"));
         assert!(text.contains(&build), "{text}");
         assert!(!text.contains("# EOF"), "one EOF, written by the caller: {text}");
+        notified("webhook", "sent");
+        let text = encode();
+        assert!(text.contains(r#"dromos_notifications_total{type="webhook",result="sent"} 1"#), "{text}");
     }
 }

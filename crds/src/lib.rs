@@ -6,6 +6,7 @@ pub mod app;
 pub mod common;
 pub mod gitsource;
 pub mod job;
+pub mod notifier;
 pub mod offer;
 pub mod package;
 pub mod sourcepolicy;
@@ -14,6 +15,7 @@ pub use app::{App, AppSpec, AppStatus};
 pub use common::{CommonStatus, EnvValue, condition};
 pub use gitsource::{GitSource, GitSourceSpec, GitSourceStatus, SyncSummary};
 pub use job::{Job, JobSpec, JobStatus};
+pub use notifier::{Notifier, NotifierSpec, NotifierStatus};
 pub use offer::{Offer, OfferSpec, OfferStatus};
 pub use package::{Package, PackageSpec, PackageStatus};
 pub use sourcepolicy::{SourcePolicy, SourcePolicySpec};
@@ -29,11 +31,11 @@ pub const VERSION: &str = "v1alpha1";
 pub const API_VERSION: &str = "dromos.io/v1alpha1";
 
 /// The Dromos kinds, in the order their CRDs are written.
-pub const KINDS: [&str; 6] = ["App", "Job", "Package", "GitSource", "Offer", "SourcePolicy"];
+pub const KINDS: [&str; 7] = ["App", "Job", "Package", "GitSource", "Offer", "SourcePolicy", "Notifier"];
 
 /// Every Dromos CRD, in the order of [`KINDS`].
 pub fn crds() -> Vec<CustomResourceDefinition> {
-    vec![App::crd(), Job::crd(), Package::crd(), GitSource::crd(), Offer::crd(), SourcePolicy::crd()]
+    vec![App::crd(), Job::crd(), Package::crd(), GitSource::crd(), Offer::crd(), SourcePolicy::crd(), Notifier::crd()]
 }
 
 /// The CRD of one kind, if it is a Dromos kind.

@@ -356,6 +356,17 @@ pub const FIELDS: &[(&str, &str, Handling)] = {
         ("SourcePolicy", "spec.serviceAccounts", Used("the GitSource controller and the Package operator enforce it")),
         ("SourcePolicy", "spec.sourceNamespaces", Used("the GitSource controller and the Package operator enforce it")),
         ("SourcePolicy", "spec.targetNamespaces", Used("the GitSource controller and the Package operator enforce it")),
+        ("Notifier", "spec.events", Used("the Notifier operator")),
+        ("Notifier", "spec.rateLimitPerMinute", Used("the Notifier operator")),
+        ("Notifier", "spec.serviceAccountName", Used("the Notifier operator")),
+        ("Notifier", "spec.sources[].kind", Used("the Notifier operator")),
+        ("Notifier", "spec.sources[].matchLabels", Used("the Notifier operator")),
+        ("Notifier", "spec.sources[].name", Used("the Notifier operator")),
+        ("Notifier", "spec.suspend", Used("the Notifier operator")),
+        ("Notifier", "spec.target.address", Used("the Notifier operator")),
+        ("Notifier", "spec.target.repository", Used("the Notifier operator")),
+        ("Notifier", "spec.target.secretRef.name", Used("the Notifier operator")),
+        ("Notifier", "spec.target.type", Used("the Notifier operator")),
     ]
 };
 

@@ -338,16 +338,29 @@ fn synced(
             cond(Standard { stalled: true, reason: "DeletionGuard", message: &message, ..Default::default() });
         // The guard's verdict is news only when it changes the status.
         if cached != Some(&*status) {
-            events.push(Event::warning("DeletionGuard", message));
+            events.push(Event::warning("DeletionGuard", format!("revision {revision}: {message}")));
         }
     } else if sync.failures.is_empty() {
         status.last_applied_revision = Some(revision.to_string());
         let message = format!("applied revision {revision}");
         status.common.conditions =
             cond(Standard { ready: true, reason: "Succeeded", message: &message, ..Default::default() });
-        if sync.applied > 0 && !same_revision {
+        // Every new revision is news (a commit status waits for it), even one that changed
+        // no object.
+        if !same_revision {
             let note = format!("{} objects applied, {unchanged} unchanged from {revision}", sync.applied);
             events.push(Event::normal("Applied", note));
+        }
+        // The first success after a failure (a suspension is none): notifications say
+        // "recovered" from it.
+        if let Some(failed) = old
+            .common
+            .conditions
+            .iter()
+            .find(|c| c.type_ == dromos_crds::condition::READY && c.status == "False" && c.reason != "Suspended")
+        {
+            let note = format!("applied revision {revision} after {}: {}", failed.reason, cut(&failed.message));
+            events.push(Event::normal("Recovered", note));
         }
         if !sync.plan.kept.is_empty() {
             let names: Vec<String> = sync.plan.kept.iter().take(PRUNED_NAMED).map(|(o, _)| o.display()).collect();
@@ -377,7 +390,7 @@ fn synced(
             if conflicts > 0 { "; set spec.force to take over fields owned by other managers" } else { "" }
         );
         status.common.conditions = cond(Standard { reason, message: &message, ..Default::default() });
-        events.push(Event::warning(reason, message));
+        events.push(Event::warning(reason, format!("revision {revision}: {message}")));
     }
     if !sync.blocked() {
         status.inventory = sync.inventory.iter().map(ObjRef::encode).collect();
@@ -591,6 +604,47 @@ mod tests {
         let d = decide(&spec(), Some(1), Some(&applied), None, Outcome::Synced { revision: "r4", sync: &blocked }, now);
         assert_eq!(d.events[0].reason, "DeletionGuard");
         assert_eq!(d.status.unwrap().inventory, applied.inventory, "the inventory stays");
+    }
+
+    #[test]
+    fn a_success_after_a_failure_is_a_recovery_and_failures_name_their_revision() {
+        let now = t("2026-12-04T10:00:00Z");
+        let failed = Failure { obj: obj("a"), reason: "Conflict".into(), message: "owned by kubectl".into() };
+        let conflict = synced_outcome(0, Guard::Ok, vec![failed]);
+        let d =
+            decide(&spec(), Some(1), None, None, Outcome::Synced { revision: "main@sha1:r1", sync: &conflict }, now);
+        assert!(d.events[0].message.starts_with("revision main@sha1:r1: "), "{}", d.events[0].message);
+        let failing = d.status.unwrap();
+        let ok = synced_outcome(0, Guard::Ok, vec![]);
+        let d = decide(
+            &spec(),
+            Some(1),
+            Some(&failing),
+            None,
+            Outcome::Synced { revision: "main@sha1:r1", sync: &ok },
+            now,
+        );
+        let reasons: Vec<&str> = d.events.iter().map(|e| e.reason.as_str()).collect();
+        assert_eq!(reasons, ["Applied", "Recovered"], "a new revision, even one that changed nothing, and a recovery");
+        assert!(
+            d.events[1].message.starts_with("applied revision main@sha1:r1 after Conflict: "),
+            "{}",
+            d.events[1].message
+        );
+        // Applied again without a failure between: neither.
+        let d = decide(
+            &spec(),
+            Some(1),
+            d.status.as_ref(),
+            None,
+            Outcome::Synced { revision: "main@sha1:r1", sync: &ok },
+            now,
+        );
+        assert!(d.events.is_empty(), "{:?}", d.events);
+        // Resuming a suspended source is no recovery.
+        let suspended = decide(&spec(), Some(1), None, None, Outcome::Suspended, now).status;
+        let d = decide(&spec(), Some(1), suspended.as_ref(), None, Outcome::Synced { revision: "r2", sync: &ok }, now);
+        assert!(!d.events.iter().any(|e| e.reason == "Recovered"), "{:?}", d.events);
     }
 
     #[test]

@@ -344,6 +344,7 @@ mod tests {
             sync: &sync,
             objects: vec![object(health)],
             warnings: &[],
+            plans: vec![],
         };
         let old = PackageStatus { installed_version: Some("1.0".into()), ..Default::default() };
         let progressing = installed(&old, Some(3), inst("Progressing"), t("2026-12-04T10:00:00Z"));
@@ -369,6 +370,7 @@ mod tests {
             sync: &sync,
             objects: vec![object("Healthy")],
             warnings: &[],
+            plans: vec![],
         };
         let d = installed(&old, Some(3), inst, t("2026-12-04T10:00:00Z"));
         let status = d.status.unwrap();

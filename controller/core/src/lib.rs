@@ -18,6 +18,7 @@ pub mod import;
 pub mod install;
 pub mod lease;
 pub mod load;
+pub mod notify;
 pub mod observe;
 pub mod outcome;
 pub mod package;

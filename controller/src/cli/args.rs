@@ -644,6 +644,9 @@ pub(super) struct ControllerArgs {
     /// Packages reconciled at once.
     #[arg(long, default_value_t = 4)]
     pub(super) package_concurrency: u16,
+    /// Do not run the Notifier operator (Notifiers are then only stored, nothing is sent).
+    #[arg(long)]
+    pub(super) no_notifier: bool,
     /// Image of the containers of Apps and Jobs that give only `cmd` (the App operator and
     /// the Job controller; `dromos render --default-image`). On an air-gapped cluster, a copy
     /// in your own registry.

@@ -3,7 +3,7 @@
 
 use super::args::ControllerArgs;
 use super::{block_on, limiter};
-use crate::operators::{apps, gitsource, jobs, manager, packages, scheduler};
+use crate::operators::{apps, gitsource, jobs, manager, notifier, packages, scheduler};
 use anyhow::{Context, Result};
 use std::process::ExitCode;
 
@@ -43,6 +43,7 @@ fn manager_options(args: &ControllerArgs, scope: crate::scope::Scope) -> manager
             offer_interval: std::time::Duration::from_secs(args.offer_interval_secs.max(1)),
             ..Default::default()
         }),
+        notifier: (!args.no_notifier).then(notifier::Options::default),
         identity: dromos_core::tenancy::IdentityRules {
             default_service_account: args.default_service_account.clone(),
             require_service_account: args.require_service_account,

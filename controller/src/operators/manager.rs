@@ -6,7 +6,7 @@
 //! an `Option<its Options>` field in [`ManagerOptions`], and one `add` line in
 //! [`Manager::start`].
 
-use super::{Shared, Started, apps, gitsource, jobs, packages, scheduler};
+use super::{Shared, Started, apps, gitsource, jobs, notifier, packages, scheduler};
 use futures::future::BoxFuture;
 use kube::Client;
 use std::any::Any;
@@ -27,6 +27,8 @@ pub struct ManagerOptions {
     pub packages: Option<packages::Options>,
     /// The Dromos scheduler and Offers.
     pub scheduler: Option<scheduler::Options>,
+    /// Notifiers: Events to webhooks, chats and commit statuses.
+    pub notifier: Option<notifier::Options>,
     /// `--default-service-account`, `--require-service-account`.
     pub identity: dromos_core::tenancy::IdentityRules,
 }
@@ -60,6 +62,7 @@ impl Manager {
         m.add("jobs", opts.jobs.map(|o| jobs::start(&shared, o)));
         m.add("packages", opts.packages.map(|o| packages::start(&shared, o)));
         m.add("scheduler", opts.scheduler.map(|o| scheduler::start(&shared, o)));
+        m.add("notifier", opts.notifier.map(|o| notifier::start(&shared, o)));
         m
     }
 

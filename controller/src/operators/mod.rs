@@ -15,6 +15,7 @@ pub mod apps;
 pub mod gitsource;
 pub mod jobs;
 pub mod manager;
+pub mod notifier;
 pub mod packages;
 pub mod report;
 pub mod scheduler;

@@ -336,6 +336,7 @@ fn check_and_parse(at: &At, kind: &str, value: &mut Value, local: &mut Vec<Diagn
         "GitSource" => parse_typed::<GitSource>(value).map(Typed::GitSource),
         "Offer" => parse_typed::<Offer>(value).map(Typed::Offer),
         "SourcePolicy" => parse_typed::<SourcePolicy>(value).map(Typed::SourcePolicy),
+        "Notifier" => parse_typed::<dromos_crds::Notifier>(value).map(|n| Typed::Notifier(Box::new(n))),
         _ => unreachable!("known kinds are listed in KINDS"),
     };
     match parsed {

@@ -70,6 +70,8 @@ pub enum Typed {
     Offer(Offer),
     /// dromos.io SourcePolicy.
     SourcePolicy(dromos_crds::SourcePolicy),
+    /// dromos.io Notifier.
+    Notifier(Box<dromos_crds::Notifier>),
     /// Any other Kubernetes object, applied as written.
     Other,
     /// A Dromos object whose structure is invalid (diagnostics say why).

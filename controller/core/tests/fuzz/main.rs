@@ -1,7 +1,7 @@
 //! Property-based fuzzing of every parser of dromos-core that reads user input: manifests
 //! (YAML and JSON), DC/OS imports, schedules, Marathon constraints and their regexes, package
-//! templates, options and repositories. Each property runs `DROMOS_FUZZ_CASES` cases (256 by
-//! default, the CI run); a long run on demand:
+//! templates, options and repositories, and what notifications are made of. Each property runs
+//! `DROMOS_FUZZ_CASES` cases (256 by default, the CI run); a long run on demand:
 //!
 //! ```text
 //! DROMOS_FUZZ_CASES=100000 cargo test -p dromos-core --test fuzz --release
@@ -15,6 +15,7 @@
 mod constraints;
 mod import;
 mod manifests;
+mod notify;
 mod package;
 mod schedule;
 
