@@ -435,6 +435,23 @@ pub mod repo {
         let parents: Vec<&git2::Commit> = parent.iter().collect();
         repo.commit(Some(&format!("refs/heads/{branch}")), &sig, &sig, msg, &tree, &parents).unwrap()
     }
+
+    /// A bare repository holding `files` in one commit and a suspended GitSource `catalog` of
+    /// `ns` reading it (a package repository for `repository: {gitSource: catalog}`); the
+    /// repository lives as long as the returned directory.
+    pub async fn git_catalog(ns: &crate::TestNamespace, files: &[(String, String)]) -> tempfile::TempDir {
+        let remote = tempfile::tempdir().unwrap();
+        let repo = Repository::init_bare(remote.path()).unwrap();
+        let refs: Vec<(&str, Option<&str>)> = files.iter().map(|(p, t)| (p.as_str(), Some(t.as_str()))).collect();
+        commit(&repo, "main", &refs, "packages");
+        let gs: dromos_crds::GitSource = serde_json::from_value(serde_json::json!({
+            "apiVersion": "dromos.io/v1alpha1", "kind": "GitSource", "metadata": {"name": "catalog"},
+            "spec": {"url": format!("file://{}", remote.path().display()), "suspend": true}
+        }))
+        .unwrap();
+        ns.api::<dromos_crds::GitSource>().create(&kube::api::PostParams::default(), &gs).await.unwrap();
+        remote
+    }
 }
 
 /// Installs (server-side applies) the Dromos CRDs and waits until they are established.

@@ -10,10 +10,9 @@
 
 use dromos::operators::packages::{self, Context as PackageContext};
 use dromos_core::package;
-use dromos_crds::{GitSource, Package};
-use dromos_tests::repo::commit;
+use dromos_crds::Package;
+use dromos_tests::repo::git_catalog;
 use dromos_tests::{FakeNodes, NodeSpec, Task, TestNamespace, client, install_crds, unique_suffix, wait_for};
-use git2::Repository;
 use k8s_openapi::api::apps::v1::{Deployment, StatefulSet};
 use k8s_openapi::api::core::v1::{Event, Node, Pod, Service};
 use kube::api::{Api, DeleteParams, DynamicObject, ListParams, Patch, PatchParams, PostParams};
@@ -286,22 +285,6 @@ fn web_repo() -> Vec<(String, String)> {
         files.push((format!("{dir}/templates/20-service.yaml.mustache"), service.to_string()));
     }
     files
-}
-
-/// A bare repository holding `files` in one commit and a suspended GitSource `catalog` of
-/// `ns` reading it; the repository lives as long as the returned directory.
-async fn git_catalog(ns: &TestNamespace, files: &[(String, String)]) -> tempfile::TempDir {
-    let remote = tempfile::tempdir().unwrap();
-    let repo = Repository::init_bare(remote.path()).unwrap();
-    let refs: Vec<(&str, Option<&str>)> = files.iter().map(|(p, t)| (p.as_str(), Some(t.as_str()))).collect();
-    commit(&repo, "main", &refs, "packages");
-    let gs: GitSource = serde_json::from_value(json!({
-        "apiVersion": "dromos.io/v1alpha1", "kind": "GitSource", "metadata": {"name": "catalog"},
-        "spec": {"url": format!("file://{}", remote.path().display()), "suspend": true}
-    }))
-    .unwrap();
-    ns.api::<GitSource>().create(&PostParams::default(), &gs).await.unwrap();
-    remote
 }
 
 async fn deployment_image(ns: &TestNamespace, name: &str) -> (String, i32) {

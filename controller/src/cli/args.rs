@@ -280,6 +280,12 @@ pub(super) enum Command {
         #[command(subcommand)]
         command: JobCommand,
     },
+    /// Service packages (a package version with a service specification): their plans, pods
+    /// and endpoints, as the DC/OS SDK's service CLI had them.
+    Service {
+        #[command(subcommand)]
+        command: ServiceCommand,
+    },
     /// Write the CRD manifests into crds/ and charts/dromos/crds/ and the manifest reference into
     /// docs/reference/ (or check that they are up to date).
     Crds {
@@ -540,6 +546,112 @@ pub(super) enum JobCommand {
         /// Longest wait for the controller, in seconds.
         #[arg(long, default_value_t = 60, value_parser = clap::value_parser!(u64).range(1..=86400))]
         timeout: u64,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+pub(super) enum ServiceCommand {
+    /// Plans: show their state as a tree, pause, resume (a canary's proceed), force-complete,
+    /// restart.
+    Plan {
+        #[command(subcommand)]
+        command: ServicePlanCommand,
+    },
+    /// Pods: list them with their state, restart one in place, replace one (new volumes,
+    /// wherever it fits).
+    Pod {
+        #[command(subcommand)]
+        command: ServicePodCommand,
+    },
+    /// The stable DNS names and ports of each pod type's instances.
+    Endpoints {
+        /// Package name.
+        name: String,
+        /// Namespace (default: the context's namespace).
+        #[arg(long, short)]
+        namespace: Option<String>,
+        /// table, json or yaml.
+        #[arg(long, short, value_enum, default_value = "table")]
+        output: ListFormat,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+pub(super) enum ServicePlanCommand {
+    /// Every plan, or one, as a tree of phases and steps with their states.
+    Show {
+        /// Package name.
+        name: String,
+        /// Plan name (default: every plan).
+        plan: Option<String>,
+        /// Namespace (default: the context's namespace).
+        #[arg(long, short)]
+        namespace: Option<String>,
+        /// table (the tree), json or yaml (status.plans).
+        #[arg(long, short, value_enum, default_value = "table")]
+        output: ListFormat,
+    },
+    /// Hold a plan or phase: no step starts until resumed.
+    Pause(PlanTarget),
+    /// Undo a pause; on a canary phase, let the next canary step go.
+    Resume(PlanTarget),
+    /// Mark a step, phase or plan complete without waiting.
+    ForceComplete(PlanTarget),
+    /// Run a step, phase or plan again, restarting its pods.
+    Restart(PlanTarget),
+}
+
+/// Which plan, phase or step a plan command applies to.
+#[derive(Debug, clap::Args)]
+pub(super) struct PlanTarget {
+    /// Package name.
+    pub(super) name: String,
+    /// Plan name (deploy, update, recovery, decommission, or the package's own).
+    pub(super) plan: String,
+    /// Phase name.
+    #[arg(long)]
+    pub(super) phase: Option<String>,
+    /// Step name (within --phase), e.g. `broker-1`.
+    #[arg(long, requires = "phase")]
+    pub(super) step: Option<String>,
+    /// Namespace (default: the context's namespace).
+    #[arg(long, short)]
+    pub(super) namespace: Option<String>,
+}
+
+#[derive(Debug, Subcommand)]
+pub(super) enum ServicePodCommand {
+    /// Each instance: pod type, index, node, ready, revision, restarts.
+    List {
+        /// Package name.
+        name: String,
+        /// Namespace (default: the context's namespace).
+        #[arg(long, short)]
+        namespace: Option<String>,
+        /// table, wide, json or yaml (the pods).
+        #[arg(long, short, value_enum, default_value = "table")]
+        output: ListFormat,
+    },
+    /// Restart an instance in place: its pod is deleted and comes back with the same volumes.
+    Restart {
+        /// Package name.
+        name: String,
+        /// Instance, `<pod type>-<index>` (e.g. `broker-1`).
+        instance: String,
+        /// Namespace (default: the context's namespace).
+        #[arg(long, short)]
+        namespace: Option<String>,
+    },
+    /// Replace an instance: the recovery plan deletes its pod and volumes, and it comes back
+    /// empty wherever it fits (annotation `dromos.io/replace` on the pod).
+    Replace {
+        /// Package name.
+        name: String,
+        /// Instance, `<pod type>-<index>`.
+        instance: String,
+        /// Namespace (default: the context's namespace).
+        #[arg(long, short)]
+        namespace: Option<String>,
     },
 }
 

@@ -12,6 +12,7 @@ pub(crate) mod output;
 mod package;
 mod plan_source;
 mod quickstart;
+mod service;
 mod shell;
 mod source;
 mod sync;
@@ -47,6 +48,7 @@ pub fn run(cli: Cli) -> Result<ExitCode> {
         Command::Quickstart { .. } => unreachable!("handled above"),
         Command::Controller(args) => controller::run(args),
         Command::Job { command } => job::run(command),
+        Command::Service { command } => service::run(command),
         Command::Sync { path, source, watch, debounce_ms } => sync::run(path, source, watch, debounce_ms),
         Command::Plan {
             path,

@@ -507,7 +507,7 @@ struct ServiceRun {
     plans: Vec<PlanStatus>,
     actions: service::Actions,
     /// Events of the command applied (or refused).
-    events: Vec<(bool, &'static str, String)>,
+    events: Vec<(bool, &'static str, String, Option<(String, u32)>)>,
     command: Option<String>,
 }
 
@@ -543,14 +543,14 @@ fn run_service(
         match service::observe::parse_command(text) {
             Ok((id, cmd)) if old.last_plan_command.as_deref() != Some(id.as_str()) => {
                 match service::command(&mut plans, &cmd) {
-                    Ok(msg) => events.push((false, "PlanCommand", msg)),
-                    Err(e) => events.push((true, "PlanCommandRefused", e)),
+                    Ok(msg) => events.push((false, "PlanCommand", msg, None)),
+                    Err(e) => events.push((true, "PlanCommandRefused", e, None)),
                 }
                 command = Some(id);
             }
             Ok(_) => {}
             Err(e) if old.last_plan_command.as_deref() != Some(text.as_str()) => {
-                events.push((true, "PlanCommandRefused", e));
+                events.push((true, "PlanCommandRefused", e, None));
                 command = Some(text.clone());
             }
             Err(_) => {}
@@ -588,7 +588,34 @@ async fn act_on_plans(ctx: &Context, pkg: &Package, client: &Client, run: &Servi
             }
         }
     }
-    for (warning, reason, message) in run.events.iter().chain(&run.actions.events) {
-        publish(ctx, pkg, *warning, reason, message.clone()).await;
+    // Each step's Events name its pod as the related object and its plan in the action: the
+    // recorder folds Events of one object, action, reason and related object into one series.
+    for (warning, reason, message, instance) in run.events.iter().chain(&run.actions.events) {
+        let related = instance.as_ref().map(|(pod, i)| k8s_openapi::api::core::v1::ObjectReference {
+            api_version: Some("v1".into()),
+            kind: Some("Pod".into()),
+            namespace: Some(ns.clone()),
+            name: Some(format!("{}-{i}", service::render::set_name(&name, pod))),
+            ..Default::default()
+        });
+        ctx.writes.fetch_add(1, Ordering::Relaxed);
+        let ev = kube::runtime::events::Event {
+            type_: if *warning {
+                kube::runtime::events::EventType::Warning
+            } else {
+                kube::runtime::events::EventType::Normal
+            },
+            reason: reason.to_string(),
+            note: Some(message.chars().take(1000).collect()),
+            // Step notes start with their plan's name: one series per plan, step and reason.
+            action: match (instance, message.split_once(':')) {
+                (Some(_), Some((plan, _))) => format!("Plan {plan}"),
+                _ => "Plan".into(),
+            },
+            secondary: related,
+        };
+        if let Err(e) = ctx.recorder.publish(&ev, &pkg.object_ref(&())).await {
+            tracing::debug!(reason, "event not published: {e}");
+        }
     }
 }

@@ -9,6 +9,10 @@ use k8s_openapi::api::core::v1::Pod;
 /// (`dromos service plan` writes it; the id makes each command apply once).
 pub const ANN_COMMAND: &str = "dromos.io/plan-command";
 
+/// Annotation on a service pod asking for its replacement (`dromos service pod replace`): the
+/// recovery plan deletes it and its volumes, as for a pod whose node is lost.
+pub const ANN_REPLACE: &str = "dromos.io/replace";
+
 /// Restarts of an init task after which its step fails (a ONCE or FINISHED task that keeps
 /// failing will not fix itself).
 pub const INIT_FAILURES: i32 = 3;
@@ -44,7 +48,9 @@ pub fn instances(pods: &[Pod]) -> Observed {
                 ready: ready.is_some_and(|c| c.status == "True"),
                 failed,
                 // The node stopped reporting: the kubelet cannot say anything about the pod.
-                lost: ready.is_some_and(|c| c.status == "Unknown") || status.reason.as_deref() == Some("NodeLost"),
+                lost: ready.is_some_and(|c| c.status == "Unknown")
+                    || status.reason.as_deref() == Some("NodeLost")
+                    || p.metadata.annotations.as_ref().is_some_and(|a| a.contains_key(ANN_REPLACE)),
             },
         );
     }

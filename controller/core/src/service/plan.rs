@@ -42,8 +42,8 @@ pub struct Actions {
     pub delete_pods: Vec<(String, u32)>,
     /// Instances whose volume claims are deleted with their pod (replace, remove).
     pub delete_claims: Vec<(String, u32)>,
-    /// Events: (warning, reason, message).
-    pub events: Vec<(bool, &'static str, String)>,
+    /// Events: (warning, reason, message, the instance it is about).
+    pub events: Vec<(bool, &'static str, String, Option<(String, u32)>)>,
 }
 
 /// A command on a plan, phase or step (`dromos service plan ...`).
@@ -156,10 +156,26 @@ pub fn decide(
     let deploy_spec = &spec.plans["deploy"];
     let update_spec = spec.plans.get("update").unwrap_or(deploy_spec);
 
-    // deploy: built once; until complete its pending steps follow target changes.
+    // deploy: built once; until complete its pending steps follow target changes. A larger
+    // count extends it (the new instances deployed as the plan says; those already there are
+    // complete), keeping its pause.
     let deploy_done = match find(&plans, "deploy") {
         None => {
             plans.push(build("deploy", deploy_spec, spec, targets, action::LAUNCH));
+            false
+        }
+        Some(i) if grew(&plans[i], spec) => {
+            let mut fresh = build("deploy", deploy_spec, spec, targets, action::LAUNCH);
+            fresh.paused = plans[i].paused;
+            for (new, old) in fresh.phases.iter_mut().zip(&plans[i].phases) {
+                new.paused = old.paused;
+                for (s, o) in new.steps.iter_mut().zip(&old.steps) {
+                    if o.status == ElementStatus::Complete {
+                        s.status = ElementStatus::Complete;
+                    }
+                }
+            }
+            plans[i] = fresh;
             false
         }
         Some(i) => {
@@ -207,6 +223,14 @@ pub fn decide(
     }
     actions.replicas = replicas(spec, &plans, observed);
     (plans, actions)
+}
+
+/// A pod type of `plan` has more instances in `spec` than the plan has steps for.
+fn grew(plan: &PlanStatus, spec: &ServiceSpec) -> bool {
+    plan.phases.iter().any(|ph| {
+        let pod = ph.steps.first().map(|s| s.pod.as_str());
+        pod.and_then(|p| spec.pods.get(p)).is_some_and(|p| p.count as usize > ph.steps.len())
+    })
 }
 
 /// The targets a plan's steps bring their pod types to.
@@ -490,7 +514,12 @@ fn begin(s: &mut StepStatus, observed: &Observed, plan: &str, actions: &mut Acti
         _ => {}
     }
     s.status = ElementStatus::Starting;
-    actions.events.push((false, "StepStarted", format!("{plan}: {} ({})", s.name, s.action)));
+    actions.events.push((
+        false,
+        "StepStarted",
+        format!("{plan}: {} ({})", s.name, s.action),
+        Some((s.pod.clone(), s.index)),
+    ));
 }
 
 /// A started step: complete when its instance is at the target and ready (gone, for a
@@ -500,14 +529,14 @@ fn observe(s: &mut StepStatus, observed: &Observed, plan: &str, actions: &mut Ac
     if s.action == action::REMOVE {
         if !inst.exists {
             s.status = ElementStatus::Complete;
-            actions.events.push((false, "StepComplete", format!("{plan}: {}", s.name)));
+            actions.events.push((false, "StepComplete", format!("{plan}: {}", s.name), Some((s.pod.clone(), s.index))));
         }
         return;
     }
     if let Some(why) = &inst.failed {
         s.status = ElementStatus::Error;
         s.message = Some(why.clone());
-        actions.events.push((true, "StepFailed", format!("{plan}: {}: {why}", s.name)));
+        actions.events.push((true, "StepFailed", format!("{plan}: {}: {why}", s.name), Some((s.pod.clone(), s.index))));
     } else if inst.exists
         && !inst.lost
         && inst.ready
@@ -516,7 +545,7 @@ fn observe(s: &mut StepStatus, observed: &Observed, plan: &str, actions: &mut Ac
     {
         s.status = ElementStatus::Complete;
         s.message = None;
-        actions.events.push((false, "StepComplete", format!("{plan}: {}", s.name)));
+        actions.events.push((false, "StepComplete", format!("{plan}: {}", s.name), Some((s.pod.clone(), s.index))));
     } else if inst.lost {
         s.message = Some("its node is lost".into());
     } else if !inst.exists {

@@ -422,3 +422,76 @@ fn readiness_checks_and_placement_render_natively() {
     assert_eq!(term["topologyKey"], "kubernetes.io/hostname", "UNIQUE hostname: {anti}");
     assert_eq!(term["labelSelector"]["matchLabels"]["dromos.io/service-pod"], "broker");
 }
+
+#[test]
+fn a_larger_count_extends_the_deploy_plan_and_keeps_its_pause() {
+    let mut c = Cluster::new(KAFKA);
+    c.spec.pods.get_mut("broker").unwrap().count = 2;
+    c.run(10);
+    assert_eq!(c.plan("deploy").status, ElementStatus::Complete);
+    c.cmd("deploy", None, None, Verb::Pause).unwrap();
+    c.spec.pods.get_mut("broker").unwrap().count = 4;
+    c.run(5);
+    assert_eq!(c.created, ["broker-0", "broker-1"], "paused: nothing new");
+    assert_eq!(c.plan("deploy").status, ElementStatus::Waiting);
+    assert_eq!(c.plan("deploy").phases[0].steps[1].status, ElementStatus::Complete, "existing instances stay complete");
+    assert!(!c.plans.iter().any(|p| p.name == "recovery"), "new instances are the deploy plan's, not recovery's");
+    c.cmd("deploy", None, None, Verb::Resume).unwrap();
+    c.run(10);
+    assert_eq!(c.created, ["broker-0", "broker-1", "broker-2", "broker-3"]);
+    assert_eq!(c.plan("deploy").status, ElementStatus::Complete);
+}
+
+#[test]
+fn pods_become_instances_and_annotations_become_commands() {
+    use super::observe::{instances, parse_command};
+    let pod = |name: &str, index: &str, ready: &str, extra: serde_json::Value| -> k8s_openapi::api::core::v1::Pod {
+        let mut p = serde_json::json!({
+            "metadata": {"name": name, "uid": format!("uid-{name}"),
+                         "labels": {"dromos.io/service-pod": "node", "apps.kubernetes.io/pod-index": index},
+                         "annotations": {"dromos.io/service-revision": "r1"}},
+            "status": {"conditions": [{"type": "Ready", "status": ready}]}
+        });
+        json_merge(&mut p, extra);
+        serde_json::from_value(p).unwrap()
+    };
+    let failing = serde_json::json!({"status": {"initContainerStatuses": [{
+        "name": "format", "image": "x", "imageID": "", "ready": false, "restartCount": 3,
+        "lastState": {"terminated": {"exitCode": 2}}}]}});
+    let replace = serde_json::json!({"metadata": {"annotations": {"dromos.io/replace": "true"}}});
+    let pods = vec![
+        pod("s-node-0", "0", "True", serde_json::json!({})),
+        pod("s-node-1", "1", "Unknown", serde_json::json!({})),
+        pod("s-node-2", "2", "False", failing),
+        pod("s-node-3", "3", "True", replace),
+        pod("other", "x", "True", serde_json::json!({})),
+    ];
+    let seen = instances(&pods);
+    assert_eq!(seen.len(), 4, "a pod without an index is not an instance");
+    let at = |i: u32| seen[&("node".to_string(), i)].clone();
+    assert!(at(0).ready && !at(0).lost && at(0).revision == "r1" && at(0).uid == "uid-s-node-0");
+    assert!(at(1).lost, "Ready Unknown: its node stopped reporting");
+    assert_eq!(at(2).failed.as_deref(), Some("task format exited 2 (3 restarts)"));
+    assert!(at(3).lost, "marked for replacement");
+
+    let (id, cmd) = parse_command("42 resume update/brokers").unwrap();
+    assert_eq!(
+        (id.as_str(), cmd.plan.as_str(), cmd.phase.as_deref(), cmd.step, cmd.verb),
+        ("42", "update", Some("brokers"), None, Verb::Resume)
+    );
+    let (_, cmd) = parse_command("7 force-complete deploy/nodes/node-1").unwrap();
+    assert_eq!(cmd.step.as_deref(), Some("node-1"));
+    assert!(parse_command("7 explode deploy").unwrap_err().contains("unknown verb"));
+    assert!(parse_command("pause deploy").unwrap_err().contains("expected"));
+}
+
+fn json_merge(a: &mut serde_json::Value, b: serde_json::Value) {
+    match (a, b) {
+        (serde_json::Value::Object(a), serde_json::Value::Object(b)) => {
+            for (k, v) in b {
+                json_merge(a.entry(k).or_insert(serde_json::Value::Null), v);
+            }
+        }
+        (a, b) => *a = b,
+    }
+}
