@@ -507,7 +507,7 @@ struct ServiceRun {
     plans: Vec<PlanStatus>,
     actions: service::Actions,
     /// Events of the command applied (or refused).
-    events: Vec<(bool, &'static str, String, Option<(String, u32)>)>,
+    events: Vec<service::plan::StepEvent>,
     command: Option<String>,
 }
 

@@ -43,8 +43,11 @@ pub struct Actions {
     /// Instances whose volume claims are deleted with their pod (replace, remove).
     pub delete_claims: Vec<(String, u32)>,
     /// Events: (warning, reason, message, the instance it is about).
-    pub events: Vec<(bool, &'static str, String, Option<(String, u32)>)>,
+    pub events: Vec<StepEvent>,
 }
+
+/// An Event of a plan: warning, reason, message, and the instance (pod type, index) it is about.
+pub type StepEvent = (bool, &'static str, String, Option<(String, u32)>);
 
 /// A command on a plan, phase or step (`dromos service plan ...`).
 #[derive(Clone, Debug, PartialEq)]
