@@ -229,6 +229,26 @@ async fn object_state_and_scheduler_metrics_follow_what_each_kind_reports() {
     );
     assert!(text.contains("dromos_scheduler_placement_duration_seconds_count "), "{text}");
     assert!(value(&text, "dromos_reconciles_in_flight", r#"operator="Job""#).is_some(), "{text}");
+    // Every object family has a sample here, but those that may not exist in the state these
+    // objects are in (each checked by the unit tests of dromos_core::observe).
+    let absent_by_state = [
+        "job_last_success_timestamp_seconds", // the Job only failed
+        "job_expected_interval_seconds",      // R1: no fire left
+        "job_next_run_timestamp_seconds",     // R1: no fire left
+        "job_last_run_start_delay_seconds",   // its one run never started
+        "package_objects",                    // nothing installed
+    ];
+    for f in dromos_core::observe::FAMILIES {
+        let name = format!("dromos_{}", f.name);
+        let sample =
+            if f.kind == dromos_core::observe::Type::Counter { format!("{name}_total{{") } else { format!("{name}{{") };
+        let has = text.lines().any(|l| l.starts_with(&sample) && l.contains(&format!(r#"namespace="{n}""#)));
+        assert!(has || absent_by_state.contains(&f.name), "{name} for this namespace:\n{text}");
+        // The unplaceable App deploys for ever: its deployment's start is exposed.
+        if f.name == "app_deployment_start_timestamp_seconds" {
+            assert!(value(&text, &name, &obj("stuck")).is_some_and(|t| t > 1.7e9), "{text}");
+        }
+    }
     drop(ctl);
     nodes.delete().await;
     ns.delete().await;
