@@ -114,3 +114,115 @@ pub async fn apply_crds(client: &kube::Client) -> anyhow::Result<Vec<(String, Ap
     }
     Ok(done)
 }
+
+/// JSON Schema (draft 2020-12) of a manifest of every Dromos kind, from its CRD's OpenAPI
+/// schema (what `dromos schema` writes for editors and client generators): `apiVersion` and
+/// `kind` fixed, `status` left out (it is never written by hand), `nullable` and
+/// `x-kubernetes-int-or-string` expressed in JSON Schema words. `(kind, schema)` pairs.
+pub fn json_schemas() -> Vec<(String, serde_json::Value)> {
+    dromos_crds::crds()
+        .into_iter()
+        .filter_map(|crd| {
+            let kind = crd.spec.names.kind.clone();
+            let version = crd.spec.versions.first()?;
+            let mut schema = serde_json::to_value(version.schema.as_ref()?.open_api_v3_schema.as_ref()?).ok()?;
+            to_json_schema(&mut schema);
+            let props = schema.get_mut("properties").and_then(|p| p.as_object_mut())?;
+            props.remove("status");
+            let api_version = format!("{}/{}", crd.spec.group, version.name);
+            props.insert("apiVersion".into(), serde_json::json!({"const": api_version}));
+            props.insert("kind".into(), serde_json::json!({"const": kind}));
+            // `metadata` may be left out: Marathon-style `spec.id` names the object.
+            schema["required"] = serde_json::json!(["apiVersion", "kind", "spec"]);
+            schema["$schema"] = serde_json::json!("https://json-schema.org/draft/2020-12/schema");
+            schema["title"] = serde_json::json!(format!("{kind} ({api_version})"));
+            schema["description"] = serde_json::json!(format!(
+                "A {kind} manifest as committed to Git or applied with kubectl (status is the controller's, left out)"
+            ));
+            Some((kind, schema))
+        })
+        .collect()
+}
+
+/// OpenAPI v3 (structural, with Kubernetes extensions) to JSON Schema, in place.
+fn to_json_schema(v: &mut serde_json::Value) {
+    use serde_json::Value;
+    match v {
+        Value::Object(m) => {
+            if m.remove("x-kubernetes-int-or-string") == Some(Value::Bool(true)) {
+                m.remove("type");
+                m.insert("type".into(), serde_json::json!(["integer", "string"]));
+            }
+            if m.remove("nullable") == Some(Value::Bool(true))
+                && let Some(Value::String(t)) = m.get("type").cloned()
+            {
+                m.insert("type".into(), serde_json::json!([t, "null"]));
+            }
+            for (_, child) in m.iter_mut() {
+                to_json_schema(child);
+            }
+        }
+        Value::Array(a) => a.iter_mut().for_each(to_json_schema),
+        _ => {}
+    }
+}
+
+#[cfg(test)]
+mod schema_tests {
+    use super::*;
+
+    fn validator(kind: &str) -> jsonschema::Validator {
+        let (_, schema) = json_schemas().into_iter().find(|(k, _)| k == kind).expect("a schema per kind");
+        jsonschema::validator_for(&schema).unwrap_or_else(|e| panic!("{kind}: {e}"))
+    }
+
+    #[test]
+    fn every_example_manifest_passes_the_schema_of_its_kind_and_mistakes_do_not() {
+        let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../examples");
+        let files = crate::fsread::fetch_tree(&root, 8 << 20).expect("examples").files;
+        let kinds: Vec<String> = json_schemas().into_iter().map(|(k, _)| k).collect();
+        assert!(kinds.len() >= 7, "{kinds:?}");
+        let mut checked = 0;
+        for f in &files {
+            let text = String::from_utf8_lossy(&f.bytes);
+            let Ok(docs) = dromos_core::yaml::parse_documents(&text, Default::default()) else { continue };
+            for d in docs {
+                let kind = d.value["kind"].as_str().unwrap_or_default().to_string();
+                if d.value["apiVersion"].as_str().is_some_and(|a| a.starts_with("dromos.io/")) && kinds.contains(&kind)
+                {
+                    let v = validator(&kind);
+                    let errors: Vec<String> = v.iter_errors(&d.value).map(|e| e.to_string()).collect();
+                    assert!(errors.is_empty(), "{}: {kind}: {errors:?}", f.path);
+                    checked += 1;
+                }
+            }
+        }
+        assert!(checked > 10, "only {checked} manifests checked");
+        let wrong = serde_json::json!({"apiVersion": "dromos.io/v1alpha1", "kind": "App",
+            "metadata": {"name": "x"}, "spec": {"instances": "three"}});
+        assert!(!validator("App").is_valid(&wrong), "a string where instances is an integer");
+        let other_kind =
+            serde_json::json!({"apiVersion": "dromos.io/v1alpha1", "kind": "Job", "metadata": {}, "spec": {}});
+        assert!(!validator("App").is_valid(&other_kind));
+    }
+
+    #[test]
+    fn the_service_specification_schema_accepts_a_spec_and_refuses_unknown_fields() {
+        let schema = dromos_core::service::spec::json_schema();
+        let v = jsonschema::validator_for(&schema).expect("a valid schema");
+        let spec = serde_json::json!({
+            "pods": {"node": {"count": 3, "image": "busybox",
+                "tasks": {"server": {"goal": "RUNNING", "cmd": "sleep 1", "cpus": 0.1, "memory": 32,
+                                     "readiness": {"http": {"port": "http"}}}}}},
+            "plans": {"deploy": {"phases": [{"name": "nodes", "pod": "node", "strategy": "serial-canary"}]}}
+        });
+        let errors: Vec<String> = v.iter_errors(&spec).map(|e| e.to_string()).collect();
+        assert!(errors.is_empty(), "{errors:?}");
+        let mut unknown = spec.clone();
+        unknown["pods"]["node"]["replicas"] = serde_json::json!(3);
+        assert!(!v.is_valid(&unknown), "unknown fields are refused as the parser refuses them");
+        let mut goal = spec;
+        goal["pods"]["node"]["tasks"]["server"]["goal"] = serde_json::json!("SOMETIMES");
+        assert!(!v.is_valid(&goal));
+    }
+}

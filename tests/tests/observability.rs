@@ -235,7 +235,7 @@ async fn object_state_and_scheduler_metrics_follow_what_each_kind_reports() {
         "job_last_success_timestamp_seconds", // the Job only failed
         "job_expected_interval_seconds",      // R1: no fire left
         "job_next_run_timestamp_seconds",     // R1: no fire left
-        "job_last_run_start_delay_seconds",   // its one run never started
+        "job_last_run_start_delay_seconds",   // only once its run's attempt started
         "package_objects",                    // nothing installed
     ];
     for f in dromos_core::observe::FAMILIES {

@@ -288,6 +288,17 @@ pub(super) enum Command {
     },
     /// Write the CRD manifests into crds/ and charts/dromos/crds/ and the manifest reference into
     /// docs/reference/ (or check that they are up to date).
+    /// JSON Schema (draft 2020-12) of a Dromos kind's manifests, or of the service
+    /// specification (`service`), for editors (the YAML language server's `$schema`) and for
+    /// generating typed clients; every one with --output-dir.
+    Schema {
+        /// App, Job, Package, GitSource, SourcePolicy, Offer, Notifier or service.
+        #[arg(required_unless_present = "output_dir")]
+        kind: Option<String>,
+        /// Write `<kind>.schema.json` for every kind and `service.schema.json` here.
+        #[arg(long, value_name = "DIR", conflicts_with = "kind")]
+        output_dir: Option<PathBuf>,
+    },
     Crds {
         /// Repository root.
         #[arg(long, default_value = ".")]

@@ -48,3 +48,30 @@ pub(crate) fn run(root: &Path, check: bool, stdout: bool, apply: bool) -> Result
     }
     Ok(ExitCode::SUCCESS)
 }
+
+/// `dromos schema`: prints one kind's JSON Schema, or writes every one into `dir`.
+pub(crate) fn schema(kind: Option<&str>, dir: Option<&Path>) -> Result<ExitCode> {
+    let mut all = crdgen::json_schemas();
+    all.push(("service".into(), dromos_core::service::spec::json_schema()));
+    if let Some(dir) = dir {
+        std::fs::create_dir_all(dir)?;
+        for (k, s) in &all {
+            let p = dir.join(format!("{}.schema.json", k.to_ascii_lowercase()));
+            std::fs::write(&p, serde_json::to_string_pretty(s)? + "\n")?;
+            println!("wrote {}", p.display());
+        }
+        return Ok(ExitCode::SUCCESS);
+    }
+    let want = kind.unwrap_or_default();
+    match all.iter().find(|(k, _)| k.eq_ignore_ascii_case(want)) {
+        Some((_, s)) => {
+            println!("{}", serde_json::to_string_pretty(s)?);
+            Ok(ExitCode::SUCCESS)
+        }
+        None => {
+            let kinds: Vec<&str> = all.iter().map(|(k, _)| k.as_str()).collect();
+            eprintln!("no schema for {want:?}; one of: {}", kinds.join(", "));
+            Ok(ExitCode::from(1))
+        }
+    }
+}

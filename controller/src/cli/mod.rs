@@ -37,6 +37,9 @@ pub fn run(cli: Cli) -> Result<ExitCode> {
         );
         return quickstart::run(keep_running, examples, kubeconfig, timeout);
     }
+    if !matches!(command, Command::Controller(_)) {
+        quiet_broken_pipe();
+    }
     // Generated from the command line itself: no cluster.
     match &command {
         Command::Completion { shell: which } => return shell::completion(*which),
@@ -48,6 +51,7 @@ pub fn run(cli: Cli) -> Result<ExitCode> {
         Command::Quickstart { .. } => unreachable!("handled above"),
         Command::Controller(args) => controller::run(args),
         Command::Job { command } => job::run(command),
+        Command::Schema { kind, output_dir } => crds::schema(kind.as_deref(), output_dir.as_deref()),
         Command::Service { command } => service::run(command),
         Command::Sync { path, source, watch, debounce_ms } => sync::run(path, source, watch, debounce_ms),
         Command::Plan {
@@ -144,6 +148,23 @@ fn init_logging(traces: Option<opentelemetry_sdk::trace::Tracer>) {
         .with(logs)
         .with(traces.map(|t| tracing_opentelemetry::layer().with_tracer(t)))
         .try_init();
+}
+
+/// Output piped into a reader that stops early (`dromos app list | head`) ends the command
+/// quietly with 141 (what a shell reports for SIGPIPE), as other command-line tools do: Rust
+/// ignores SIGPIPE, so printing panics on the broken pipe instead. Not for `dromos
+/// controller`, whose reconciles catch their panics.
+fn quiet_broken_pipe() {
+    let default = std::panic::take_hook();
+    std::panic::set_hook(Box::new(move |info| {
+        let payload = info.payload();
+        let msg =
+            payload.downcast_ref::<String>().map(String::as_str).or_else(|| payload.downcast_ref::<&str>().copied());
+        if msg.is_some_and(|m| m.contains("Broken pipe") || m.contains("BrokenPipe")) {
+            std::process::exit(141);
+        }
+        default(info)
+    }));
 }
 
 #[cfg(test)]

@@ -11,7 +11,7 @@ use std::collections::{BTreeMap, BTreeSet};
 pub const MAX_COUNT: u32 = 1000;
 
 /// A service: pod types and plans.
-#[derive(Clone, Debug, Deserialize, PartialEq)]
+#[derive(Clone, Debug, Deserialize, PartialEq, schemars::JsonSchema)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct ServiceSpec {
     /// Pod types by name.
@@ -22,7 +22,7 @@ pub struct ServiceSpec {
 }
 
 /// A pod type: `count` instances (a StatefulSet), each with its own volumes.
-#[derive(Clone, Debug, Deserialize, PartialEq)]
+#[derive(Clone, Debug, Deserialize, PartialEq, schemars::JsonSchema)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct PodSpec {
     /// Instances.
@@ -41,7 +41,7 @@ pub struct PodSpec {
 }
 
 /// A persistent volume of each instance.
-#[derive(Clone, Debug, Deserialize, PartialEq)]
+#[derive(Clone, Debug, Deserialize, PartialEq, schemars::JsonSchema)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct VolumeSpec {
     /// Name (the claim is `<name>-<pod>-<index>`).
@@ -53,7 +53,7 @@ pub struct VolumeSpec {
 }
 
 /// What a task is for.
-#[derive(Clone, Copy, Debug, Deserialize, PartialEq, Eq)]
+#[derive(Clone, Copy, Debug, Deserialize, PartialEq, Eq, schemars::JsonSchema)]
 #[serde(rename_all = "SCREAMING_SNAKE_CASE")]
 pub enum Goal {
     /// Runs for the life of the instance (the container).
@@ -66,7 +66,7 @@ pub enum Goal {
 }
 
 /// A task.
-#[derive(Clone, Debug, Deserialize, PartialEq)]
+#[derive(Clone, Debug, Deserialize, PartialEq, schemars::JsonSchema)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct TaskSpec {
     /// Goal state.
@@ -92,7 +92,7 @@ pub struct TaskSpec {
 }
 
 /// A readiness check: a command or an HTTP GET.
-#[derive(Clone, Debug, Deserialize, PartialEq)]
+#[derive(Clone, Debug, Deserialize, PartialEq, schemars::JsonSchema)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct Check {
     /// Shell command that exits 0 when ready.
@@ -117,7 +117,7 @@ fn five() -> u32 {
 }
 
 /// An HTTP readiness check.
-#[derive(Clone, Debug, Deserialize, PartialEq)]
+#[derive(Clone, Debug, Deserialize, PartialEq, schemars::JsonSchema)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct HttpCheck {
     /// Name of one of the task's ports.
@@ -132,7 +132,7 @@ fn root() -> String {
 }
 
 /// How a plan runs its phases, or a phase its steps.
-#[derive(Clone, Copy, Debug, Default, Deserialize, PartialEq, Eq)]
+#[derive(Clone, Copy, Debug, Default, Deserialize, PartialEq, Eq, schemars::JsonSchema)]
 #[serde(rename_all = "kebab-case")]
 pub enum Strategy {
     /// One after the other, each when the previous is complete.
@@ -176,7 +176,7 @@ impl Strategy {
 }
 
 /// A plan.
-#[derive(Clone, Debug, Deserialize, PartialEq)]
+#[derive(Clone, Debug, Deserialize, PartialEq, schemars::JsonSchema)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct PlanSpec {
     /// How phases run (serial or parallel).
@@ -187,7 +187,7 @@ pub struct PlanSpec {
 }
 
 /// A phase: one step per instance of a pod type.
-#[derive(Clone, Debug, Deserialize, PartialEq)]
+#[derive(Clone, Debug, Deserialize, PartialEq, schemars::JsonSchema)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct PhaseSpec {
     /// Phase name.
@@ -209,6 +209,15 @@ pub struct PhaseSpec {
 
 /// Plans Dromos generates; a package may not define them.
 pub const GENERATED_PLANS: [&str; 2] = ["recovery", "decommission"];
+
+/// JSON Schema (draft 2020-12) of the specification, for editors and generated clients
+/// (`dromos schema service`). What the schema cannot say (references between pod types,
+/// tasks and phases, constraint syntax) [`validate`] checks.
+pub fn json_schema() -> serde_json::Value {
+    let mut s = serde_json::to_value(schemars::schema_for!(ServiceSpec)).unwrap_or_default();
+    s["title"] = serde_json::json!("Dromos service specification (service.yaml.mustache, rendered)");
+    s
+}
 
 /// Parses and validates the rendered specification of file `file`: the spec, or every problem
 /// with its line.
