@@ -439,8 +439,8 @@ async fn write_status(ctx: &Context, app: &App, prev: Option<&AppStatus>, status
     let body = super::report::status_merge_body(status, prev, &["placement"])?;
     let api: Api<App> = Api::namespaced(ctx.client.clone(), &app.namespace().unwrap_or_default());
     ctx.writes.fetch_add(1, Ordering::Relaxed);
-    api.patch_status(&app.name_any(), &PatchParams::default(), &Patch::Merge(body)).await?;
-    ctx.written.record(app, status.clone());
+    let result = api.patch_status(&app.name_any(), &PatchParams::default(), &Patch::Merge(body)).await?;
+    ctx.written.record(app, status.clone(), result.metadata.resource_version);
     Ok(true)
 }
 

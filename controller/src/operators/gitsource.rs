@@ -182,8 +182,8 @@ async fn write_status(ctx: &Context, gs: &GitSource, status: GitSourceStatus) ->
     // A merge patch keeps keys it does not mention: every key the previous status had is
     // named (null when gone), so cleared lists (diagnostics, inventory) are really cleared.
     let body = super::report::status_merge_body(&status, prev.as_ref().or(gs.status.as_ref()), &[])?;
-    api.patch_status(&gs.name_any(), &PatchParams::default(), &Patch::Merge(&body)).await?;
-    ctx.written.record(gs, status);
+    let result = api.patch_status(&gs.name_any(), &PatchParams::default(), &Patch::Merge(&body)).await?;
+    ctx.written.record(gs, status, result.metadata.resource_version);
     Ok(())
 }
 

@@ -299,8 +299,8 @@ async fn write_status(ctx: &Context, pkg: &Package, status: &PackageStatus) -> R
     let body = super::report::status_merge_body(status, prev.as_ref(), &[])?;
     let api: Api<Package> = Api::namespaced(ctx.client.clone(), &pkg.namespace().unwrap_or_default());
     ctx.writes.fetch_add(1, Ordering::Relaxed);
-    api.patch_status(&pkg.name_any(), &PatchParams::default(), &Patch::Merge(body)).await?;
-    ctx.written.record(pkg, status.clone());
+    let result = api.patch_status(&pkg.name_any(), &PatchParams::default(), &Patch::Merge(body)).await?;
+    ctx.written.record(pkg, status.clone(), result.metadata.resource_version);
     Ok(true)
 }
 

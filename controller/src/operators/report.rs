@@ -11,16 +11,26 @@ use serde_json::Value;
 use std::collections::HashMap;
 use std::sync::Mutex;
 
-/// The statuses an operator patched, each with the resourceVersion of the object it was
-/// computed from. A reconcile may run on a watch cache that still holds that very object (its
-/// own write not seen yet); it must start from what it wrote, not from the older status, or it
-/// repeats the write or misreads a transition.
+/// The statuses an operator patched, each with the resourceVersions that lead to it: the one it
+/// was computed from and those its own writes produced. A reconcile may run on a watch cache
+/// that still holds one of them (its own writes not all seen yet); it must start from what it
+/// wrote last, not from the older status in the cache, or it repeats the write or misreads a
+/// transition. Any other resourceVersion is someone else's change: the cache is the truth.
+///
+/// Keeping only the version the last status was computed from was not enough: a reconcile
+/// computed from version A writes B; a later one, still reading A, writes C (recorded as "from
+/// A"); the cache then catches up to B, which matched nothing, and the reconcile started from
+/// B's older status (a service's update plan started two steps at once this way).
 pub struct OwnWrites<K: Resource<DynamicType = ()>, S> {
     written: Mutex<HashMap<ObjectRef<K>, Written<S>>>,
 }
 
-/// A written status and the resourceVersion it was computed from.
-type Written<S> = (Option<String>, S);
+/// The last status written, and the resourceVersions at which it is the newest status (bounded:
+/// older ones are dropped).
+type Written<S> = (Vec<Option<String>>, S);
+
+/// Versions kept per object: a watch cache lags by a few writes at most.
+const OWN_VERSIONS: usize = 16;
 
 impl<K: Resource<DynamicType = ()>, S> std::fmt::Debug for OwnWrites<K, S> {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
@@ -41,15 +51,27 @@ impl<K: Resource<DynamicType = ()>, S: Clone> OwnWrites<K, S> {
     pub fn current(&self, obj: &K, cached: Option<&S>) -> Option<S> {
         let written = self.written.lock().expect("own writes lock");
         match written.get(&ObjectRef::from_obj(obj)) {
-            Some((version, status)) if *version == obj.meta().resource_version => Some(status.clone()),
+            Some((versions, status)) if versions.contains(&obj.meta().resource_version) => Some(status.clone()),
             _ => cached.cloned(),
         }
     }
 
-    /// Records `status` as written, computed from `obj`.
-    pub fn record(&self, obj: &K, status: S) {
+    /// Records `status` as written, computed from `obj`; `result` is the resourceVersion the
+    /// write returned.
+    pub fn record(&self, obj: &K, status: S, result: Option<String>) {
         let mut written = self.written.lock().expect("own writes lock");
-        written.insert(ObjectRef::from_obj(obj), (obj.meta().resource_version.clone(), status));
+        let input = obj.meta().resource_version.clone();
+        let key = ObjectRef::from_obj(obj);
+        let mut versions = match written.remove(&key) {
+            // Computed from one of our own versions: the chain of our writes goes on.
+            Some((versions, _)) if versions.contains(&input) => versions,
+            _ => vec![input],
+        };
+        versions.push(result);
+        if versions.len() > OWN_VERSIONS {
+            versions.drain(..versions.len() - OWN_VERSIONS);
+        }
+        written.insert(key, (versions, status));
     }
 }
 
@@ -144,11 +166,32 @@ mod tests {
         let w: OwnWrites<ConfigMap, String> = OwnWrites::default();
         let cached = "old".to_string();
         assert_eq!(w.current(&config_map("1"), Some(&cached)), Some(cached.clone()), "nothing written yet");
-        w.record(&config_map("1"), "mine".into());
+        w.record(&config_map("1"), "mine".into(), Some("2".into()));
         // The cache still holds version 1: the write is what the server has.
         assert_eq!(w.current(&config_map("1"), Some(&cached)).as_deref(), Some("mine"));
-        // A newer object (the write itself, or anyone's change) is the truth again.
-        assert_eq!(w.current(&config_map("2"), Some(&"theirs".to_string())).as_deref(), Some("theirs"));
-        assert_eq!(w.current(&config_map("2"), None), None);
+        // Our write itself (version 2) carries our status.
+        assert_eq!(w.current(&config_map("2"), Some(&"mine".to_string())).as_deref(), Some("mine"));
+        // Anyone else's change is the truth again.
+        assert_eq!(w.current(&config_map("5"), Some(&"theirs".to_string())).as_deref(), Some("theirs"));
+        assert_eq!(w.current(&config_map("5"), None), None);
+    }
+
+    #[test]
+    fn a_cache_catching_up_through_our_own_writes_reads_the_last_one() {
+        let w: OwnWrites<ConfigMap, String> = OwnWrites::default();
+        // Computed from 1, written as 2; computed again from 1 (the cache lags), written as 3.
+        w.record(&config_map("1"), "first".into(), Some("2".into()));
+        w.record(&config_map("1"), "second".into(), Some("3".into()));
+        // The cache reaches 2, our first write: its status is older than what we wrote last.
+        let at_two = "first".to_string();
+        assert_eq!(w.current(&config_map("2"), Some(&at_two)).as_deref(), Some("second"));
+        assert_eq!(w.current(&config_map("3"), Some(&"second".to_string())).as_deref(), Some("second"));
+        // Computed from 3, written as 4: the chain goes on.
+        w.record(&config_map("3"), "third".into(), Some("4".into()));
+        assert_eq!(w.current(&config_map("2"), Some(&at_two)).as_deref(), Some("third"));
+        // Someone else's change at 7, then our write from it: a new chain.
+        w.record(&config_map("7"), "after theirs".into(), Some("8".into()));
+        assert_eq!(w.current(&config_map("3"), Some(&"x".to_string())).as_deref(), Some("x"), "an older chain");
+        assert_eq!(w.current(&config_map("7"), None).as_deref(), Some("after theirs"));
     }
 }
