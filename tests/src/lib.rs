@@ -404,6 +404,23 @@ where
     }
 }
 
+/// A process started by a test, killed when dropped (also when an assertion fails).
+#[derive(Debug)]
+pub struct Running(pub std::process::Child);
+
+impl Drop for Running {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+/// A free `127.0.0.1:PORT` to listen on.
+pub fn free_addr() -> String {
+    let port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
+    format!("127.0.0.1:{port}")
+}
+
 /// Real Git repositories for tests.
 pub mod repo {
     use git2::{Oid, Repository, Signature};

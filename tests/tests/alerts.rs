@@ -7,13 +7,13 @@
 
 use dromos_crds::Job;
 use dromos_tests::prometheus::{alerts_file, alerts_test_file, dashboard_file, promtool_run};
-use dromos_tests::{TestNamespace, client, http_get, install_crds, wait_for};
+use dromos_tests::{Running, TestNamespace, client, free_addr, http_get, install_crds, wait_for};
 use k8s_openapi::api::core::v1::Pod;
 use kube::api::{DeleteParams, ListParams, PostParams};
 use serde_json::Value;
 use std::collections::BTreeSet;
 use std::ffi::OsStr;
-use std::process::{Child, Command};
+use std::process::Command;
 use std::time::Duration;
 
 const RUNBOOK: &str = "https://github.com/dromos-io/dromos/blob/main/docs/operations.md";
@@ -184,21 +184,6 @@ fn the_dashboard_queries_parse() {
     let out = promtool_run(&[OsStr::new("check"), OsStr::new("rules"), file.as_os_str()])
         .unwrap_or_else(|e| panic!("a dashboard query does not parse:\n{e}"));
     assert!(out.contains(&format!("SUCCESS: {} rules found", rules.len())), "{out}");
-}
-
-/// A process started by the test, killed when dropped (also when an assertion fails).
-struct Running(Child);
-
-impl Drop for Running {
-    fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
-}
-
-fn free_addr() -> String {
-    let port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
-    format!("127.0.0.1:{port}")
 }
 
 /// The chart's alerts with every `for:` set to 0s, so an alert fires on the first evaluation

@@ -5,20 +5,13 @@
 
 use dromos_crds::{App, GitSource, Job, Package};
 use dromos_tests::repo::commit;
-use dromos_tests::{FakeNodes, NodeSpec, TestNamespace, app_object, client, http_get, install_crds, wait_for};
+use dromos_tests::{
+    FakeNodes, NodeSpec, Running, TestNamespace, app_object, client, free_addr, http_get, install_crds, wait_for,
+};
 use git2::Repository;
 use kube::api::PostParams;
-use std::process::{Child, Command};
+use std::process::Command;
 use std::time::Duration;
-
-struct Running(Child);
-
-impl Drop for Running {
-    fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
-}
 
 fn start(ns: &str, cache: &std::path::Path, log: &std::path::Path, addr: &str, format: &[&str]) -> Running {
     start_with(ns, cache, log, addr, &[&["--no-packages", "--no-scheduler"], format].concat())
@@ -38,11 +31,6 @@ fn start_with(ns: &str, cache: &std::path::Path, log: &std::path::Path, addr: &s
         .spawn()
         .expect("start dromos controller");
     Running(child)
-}
-
-fn free_addr() -> String {
-    let port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
-    format!("127.0.0.1:{port}")
 }
 
 #[tokio::test]

@@ -180,7 +180,9 @@ fn flag(b: bool) -> f64 {
 /// A GitSource's samples.
 pub fn gitsource(gs: &GitSource, out: &mut Vec<Sample>) {
     let m = &gs.metadata;
-    let st = gs.status.clone().unwrap_or_default();
+    // Read in place: a scrape walks every cached object.
+    let none = Default::default();
+    let st = gs.status.as_ref().unwrap_or(&none);
     push(out, "gitsource_ready", m, &[], flag(is_true(&st.common.conditions, READY)));
     push(out, "gitsource_suspended", m, &[], flag(gs.spec.suspend.unwrap_or(false)));
     if let Some(t) = ts(st.last_sync.as_ref().and_then(|s| s.finished_at.as_deref())) {
@@ -202,7 +204,9 @@ pub fn gitsource(gs: &GitSource, out: &mut Vec<Sample>) {
 /// An App's samples.
 pub fn app(app: &App, out: &mut Vec<Sample>) {
     let m = &app.metadata;
-    let st = app.status.clone().unwrap_or_default();
+    // Read in place: a scrape walks every cached object.
+    let none = Default::default();
+    let st = app.status.as_ref().unwrap_or(&none);
     let desired = st.instances.unwrap_or(app.spec.instances.unwrap_or(1));
     for (state, n) in [
         ("desired", Some(desired)),
@@ -225,7 +229,9 @@ pub fn app(app: &App, out: &mut Vec<Sample>) {
 /// A Job's samples at `now` (the expected interval steps its schedule from `now`).
 pub fn job(job: &Job, now: Instant, out: &mut Vec<Sample>) {
     let m = &job.metadata;
-    let st = job.status.clone().unwrap_or_default();
+    // Read in place: a scrape walks every cached object.
+    let none = Default::default();
+    let st = job.status.as_ref().unwrap_or(&none);
     if let Some(t) = ts(st.last_success_time.as_deref()) {
         push(out, "job_last_success_timestamp_seconds", m, &[], t);
     }
@@ -233,7 +239,7 @@ pub fn job(job: &Job, now: Instant, out: &mut Vec<Sample>) {
         push(out, "job_last_failure_timestamp_seconds", m, &[], t);
     }
     push(out, "job_last_run_failed", m, &[], flag(st.last_result.as_deref() == Some("Failed")));
-    if let Some(secs) = crate::runs::expected_interval(&job.spec, &st, now) {
+    if let Some(secs) = crate::runs::expected_interval(&job.spec, st, now) {
         push(out, "job_expected_interval_seconds", m, &[], secs);
     }
     if let Some(t) = ts(st.next_run_time.as_deref()) {
@@ -258,7 +264,9 @@ pub fn job(job: &Job, now: Instant, out: &mut Vec<Sample>) {
 /// A Package's samples.
 pub fn package(pkg: &Package, out: &mut Vec<Sample>) {
     let m = &pkg.metadata;
-    let st = pkg.status.clone().unwrap_or_default();
+    // Read in place: a scrape walks every cached object.
+    let none = Default::default();
+    let st = pkg.status.as_ref().unwrap_or(&none);
     push(out, "package_ready", m, &[], flag(is_true(&st.common.conditions, READY)));
     let version = st.installed_version.clone().unwrap_or_default();
     push(out, "package_info", m, &[&pkg.spec.name, &version], 1.0);
