@@ -140,7 +140,7 @@ fn pods_table(pods: &[Pod], wide: bool) -> String {
     if wide {
         header.extend(["REVISION", "REPLACE"]);
     }
-    let observed = observe::instances(pods);
+    let observed = observe::instances(pods, None, &Default::default());
     let rows: Vec<Vec<String>> = pods
         .iter()
         .map(|p| {

@@ -20,7 +20,8 @@ use dromos_core::tenancy;
 use dromos_crds::package::{PackageObject, PackageStatus, PlanStatus};
 use dromos_crds::{App, GitSource, Package};
 use k8s_openapi::api::apps::v1::{DaemonSet, Deployment, StatefulSet};
-use k8s_openapi::api::core::v1::{PersistentVolumeClaim, Pod};
+use k8s_openapi::api::core::v1::{Node, PersistentVolumeClaim, Pod};
+use kube::core::PartialObjectMeta;
 use kube::api::{Api, Patch, PatchParams};
 use kube::runtime::controller::{Action, Controller};
 use kube::runtime::events::Recorder;
@@ -69,6 +70,13 @@ pub struct Context {
     listed: super::Listed,
     /// Pods of service packages (label `dromos.io/service-pod`): what their plans observe.
     pods: Store<Pod>,
+    /// The cluster's node names (metadata only), once listed: a service pod bound to a node
+    /// that is gone is replaced. Without permission to list nodes, nothing is judged lost this
+    /// way (an unreachable node still is, through its pods' Ready condition).
+    nodes: Store<PartialObjectMeta<Node>>,
+    nodes_listed: super::Listed,
+    /// Decommission commands this controller ran or runs, by pod uid.
+    decommissions: Arc<std::sync::Mutex<HashMap<String, service::plan::Decommission>>>,
     /// Mutating requests (applies, deletes, status, events).
     pub writes: AtomicUsize,
     /// Completed reconciles.
@@ -107,6 +115,14 @@ pub fn start(shared: &Shared, opts: Options) -> Started<Context> {
     let (app_r, app_stream) = shared.reflect::<App>(owned);
     let (pod_r, pod_stream) = shared.reflect::<Pod>(watcher::Config::default().labels(service::render::LABEL_POD));
     let gs_stream = scope.watcher::<GitSource>(&client, watcher::Config::default()).default_backoff().touched_objects();
+    let nodes_listed = super::Listed::default();
+    let (node_r, node_w) = kube::runtime::reflector::store::<PartialObjectMeta<Node>>();
+    let node_stream = kube::runtime::reflector(
+        node_w,
+        nodes_listed.track(watcher(Api::<PartialObjectMeta<Node>>::all(client.clone()), watcher::Config::default())),
+    )
+    .default_backoff()
+    .touched_objects();
     let ctx = Arc::new(Context {
         recorder: shared.recorder("dromos-packages"),
         backoff: Backoff::new("packages"),
@@ -120,7 +136,10 @@ pub fn start(shared: &Shared, opts: Options) -> Started<Context> {
         apps: app_r,
         packages: pkg_r.clone(),
         listed,
-        pods: pod_r,
+        pods: pod_r.clone(),
+        nodes: node_r,
+        nodes_listed,
+        decommissions: Default::default(),
         writes: AtomicUsize::new(0),
         reconciles: AtomicUsize::new(0),
         written: Default::default(),
@@ -152,6 +171,19 @@ pub fn start(shared: &Shared, opts: Options) -> Started<Context> {
                 .watches_stream(pod_stream, |pod: Pod| {
                     let instance = pod.labels().get(package::LABEL_INSTANCE)?.clone();
                     Some(ObjectRef::new(&instance).within(&pod.namespace()?))
+                })
+                // A node that goes away: the services with pods on it recover them.
+                .watches_stream(node_stream, move |node: PartialObjectMeta<Node>| {
+                    let node = node.name_any();
+                    pod_r
+                        .state()
+                        .iter()
+                        .filter(|p| p.spec.as_ref().and_then(|s| s.node_name.as_deref()) == Some(node.as_str()))
+                        .filter_map(|p| {
+                            let instance = p.labels().get(package::LABEL_INSTANCE)?.clone();
+                            Some(ObjectRef::new(&instance).within(&p.namespace()?))
+                        })
+                        .collect::<Vec<_>>()
                 })
                 .run(reconcile, error_policy, ctx);
             super::report::drive("packages", results).await;
@@ -535,7 +567,22 @@ fn run_service(
         })
         .map(|p| (**p).clone())
         .collect();
-    let observed = service::observe::instances(&pods);
+    let nodes: Option<std::collections::BTreeSet<String>> =
+        ctx.nodes_listed.get().then(|| ctx.nodes.state().iter().map(|n| n.name_any()).collect());
+    let decommissions: std::collections::BTreeMap<String, service::plan::Decommission> = {
+        let mut known = ctx.decommissions.lock().unwrap_or_else(|e| e.into_inner());
+        // Forget pods that are gone (any service's: the map is shared).
+        let live: std::collections::HashSet<String> =
+            ctx.pods.state().iter().filter_map(|p| p.metadata.uid.clone()).collect();
+        known.retain(|uid, _| live.contains(uid));
+        pods.iter()
+            .filter_map(|p| {
+                let uid = p.metadata.uid.clone()?;
+                known.get(&uid).map(|d| (uid, d.clone()))
+            })
+            .collect()
+    };
+    let observed = service::observe::instances(&pods, nodes.as_ref(), &decommissions);
     let mut plans = old.plans.clone();
     let mut events = vec![];
     let mut command = None;
@@ -560,6 +607,58 @@ fn run_service(
     let user = pkg.spec.options.clone().unwrap_or(Value::Null);
     let objects = package::service_objects(v, spec, &actions.replicas, &user, &inst);
     (objects, ServiceRun { spec: spec.clone(), plans, actions, events, command })
+}
+
+/// Longest a decommission command may run.
+const DECOMMISSION_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(3600);
+
+/// Runs each decommission command in its task's container (one after the other, through the
+/// API server's exec as the Package's identity), then records success on the pod so a
+/// restarted controller does not run them again.
+async fn decommission(pods: &Api<Pod>, pod: &str, uid: &str, commands: &[(String, String)]) -> Result<(), String> {
+    use tokio::io::AsyncReadExt;
+    for (task, cmd) in commands {
+        let params = kube::api::AttachParams::default().container(task.as_str()).stdin(false).stdout(true).stderr(true);
+        let run = async {
+            let mut proc = pods
+                .exec(pod, ["sh", "-c", cmd.as_str()], &params)
+                .await
+                .map_err(|e| format!("task {task}: exec: {e}"))?;
+            let status = proc.take_status();
+            // Output is read (and bounded) so the command never blocks on a full pipe.
+            let mut out = String::new();
+            if let Some(stderr) = proc.stderr() {
+                let mut buf = Vec::new();
+                let _ = stderr.take(64 * 1024).read_to_end(&mut buf).await;
+                out = String::from_utf8_lossy(&buf).trim().chars().rev().take(300).collect::<Vec<_>>().into_iter().rev().collect();
+            }
+            if let Some(mut stdout) = proc.stdout() {
+                let _ = tokio::io::copy(&mut stdout, &mut tokio::io::sink()).await;
+            }
+            let status = match status {
+                Some(s) => s.await,
+                None => None,
+            };
+            let _ = proc.join().await;
+            match status {
+                Some(s) if s.status.as_deref() == Some("Success") => Ok(()),
+                Some(s) => Err(format!(
+                    "task {task}: `{cmd}`: {}{}",
+                    s.message.unwrap_or_else(|| "failed".into()),
+                    if out.is_empty() { String::new() } else { format!(": {out}") }
+                )),
+                None => Err(format!("task {task}: `{cmd}`: no exit status")),
+            }
+        };
+        tokio::time::timeout(DECOMMISSION_TIMEOUT, run)
+            .await
+            .map_err(|_| format!("task {task}: `{cmd}` ran longer than {}s", DECOMMISSION_TIMEOUT.as_secs()))??;
+    }
+    let patch = serde_json::json!({"metadata": {"annotations": {service::observe::ANN_DECOMMISSIONED: uid}}});
+    pods.patch(pod, &PatchParams::default(), &Patch::Merge(patch))
+        .await
+        .map_err(|e| format!("recording the decommission on {pod}: {e}"))?;
+    Ok(())
 }
 
 /// Deletes the pods and claims the plans' steps asked for, and publishes their Events.
@@ -587,6 +686,37 @@ async fn act_on_plans(ctx: &Context, pkg: &Package, client: &Client, run: &Servi
                 Err(e) => publish(ctx, pkg, true, "StepActionFailed", format!("deleting claim {claim}: {e}")).await,
             }
         }
+    }
+    for (pod, i) in &run.actions.decommission {
+        let pod_name = format!("{}-{i}", service::render::set_name(&name, pod));
+        let Some(live) = ctx.pods.get(&ObjectRef::new(&pod_name).within(&ns)) else { continue };
+        let Some(uid) = live.metadata.uid.clone() else { continue };
+        {
+            let mut known = ctx.decommissions.lock().unwrap_or_else(|e| e.into_inner());
+            if known.get(&uid) == Some(&service::plan::Decommission::Running) {
+                continue;
+            }
+            known.insert(uid.clone(), service::plan::Decommission::Running);
+        }
+        let commands: Vec<(String, String)> = run
+            .spec
+            .pods
+            .get(pod)
+            .into_iter()
+            .flat_map(|p| p.tasks.iter())
+            .filter_map(|(t, task)| Some((t.clone(), task.decommission.clone()?)))
+            .collect();
+        publish(ctx, pkg, false, "DecommissionStarted", format!("running the decommission commands of {pod_name}")).await;
+        let pods = pods.clone();
+        let results = ctx.decommissions.clone();
+        tokio::spawn(async move {
+            let outcome = decommission(&pods, &pod_name, &uid, &commands).await;
+            let state = match outcome {
+                Ok(()) => service::plan::Decommission::Done,
+                Err(e) => service::plan::Decommission::Failed(e),
+            };
+            results.lock().unwrap_or_else(|e| e.into_inner()).insert(uid, state);
+        });
     }
     // Each step's Events name its pod as the related object and its plan in the action: the
     // recorder folds Events of one object, action, reason and related object into one series.

@@ -1,7 +1,8 @@
 //! What the plans see of a service's pods (pure): each pod of a pod type as an [`Instance`],
 //! and the commands operators give through the Package's annotation.
 
-use super::plan::{Command, Instance, Observed, Verb};
+use super::plan::{Command, Decommission, Instance, Observed, Verb};
+use std::collections::{BTreeMap, BTreeSet};
 use super::render::{ANN_REVISION, LABEL_INDEX, LABEL_POD};
 use k8s_openapi::api::core::v1::Pod;
 
@@ -13,12 +14,22 @@ pub const ANN_COMMAND: &str = "dromos.io/plan-command";
 /// recovery plan deletes it and its volumes, as for a pod whose node is lost.
 pub const ANN_REPLACE: &str = "dromos.io/replace";
 
+/// Annotation on a service pod whose decommission commands all exited 0 (value: its uid).
+pub const ANN_DECOMMISSIONED: &str = "dromos.io/decommissioned";
+
 /// Restarts of an init task after which its step fails (a ONCE or FINISHED task that keeps
 /// failing will not fix itself).
 pub const INIT_FAILURES: i32 = 3;
 
 /// The instances of a service from its pods (those with the pod type and index labels).
-pub fn instances(pods: &[Pod]) -> Observed {
+/// `nodes` are the cluster's nodes when known (a pod bound to a node that is not among them has
+/// lost it); `decommissions` what this controller knows of the decommission commands it ran,
+/// by pod uid.
+pub fn instances(
+    pods: &[Pod],
+    nodes: Option<&BTreeSet<String>>,
+    decommissions: &BTreeMap<String, Decommission>,
+) -> Observed {
     let mut out = Observed::new();
     for p in pods {
         let labels = p.metadata.labels.clone().unwrap_or_default();
@@ -33,11 +44,23 @@ pub fn instances(pods: &[Pod]) -> Observed {
             (c.restart_count >= INIT_FAILURES && term.exit_code != 0)
                 .then(|| format!("task {} exited {} ({} restarts)", c.name, term.exit_code, c.restart_count))
         });
+        let uid = p.metadata.uid.clone().unwrap_or_default();
+        let annotations = p.metadata.annotations.clone().unwrap_or_default();
+        let node_gone = match (nodes, p.spec.as_ref().and_then(|s| s.node_name.as_deref())) {
+            (Some(nodes), Some(node)) => !nodes.contains(node),
+            _ => false,
+        };
+        let decommission = if annotations.get(ANN_DECOMMISSIONED) == Some(&uid) {
+            Decommission::Done
+        } else {
+            decommissions.get(&uid).cloned().unwrap_or_default()
+        };
         out.insert(
             (pod.clone(), index),
             Instance {
                 exists: p.metadata.deletion_timestamp.is_none(),
-                uid: p.metadata.uid.clone().unwrap_or_default(),
+                uid,
+                decommission,
                 revision: p
                     .metadata
                     .annotations
@@ -50,7 +73,8 @@ pub fn instances(pods: &[Pod]) -> Observed {
                 // The node stopped reporting: the kubelet cannot say anything about the pod.
                 lost: ready.is_some_and(|c| c.status == "Unknown")
                     || status.reason.as_deref() == Some("NodeLost")
-                    || p.metadata.annotations.as_ref().is_some_and(|a| a.contains_key(ANN_REPLACE)),
+                    || node_gone
+                    || annotations.contains_key(ANN_REPLACE),
             },
         );
     }

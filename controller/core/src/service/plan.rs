@@ -28,6 +28,22 @@ pub struct Instance {
     pub failed: Option<String>,
     /// Its node is gone or unreachable: only a replacement brings it back.
     pub lost: bool,
+    /// Where its decommission commands are (for an instance being removed).
+    pub decommission: Decommission,
+}
+
+/// The decommission commands of an instance being removed.
+#[derive(Clone, Debug, Default, PartialEq)]
+pub enum Decommission {
+    /// Not run (or not known to this controller: it restarted while they ran).
+    #[default]
+    NotRun,
+    /// Running.
+    Running,
+    /// One exited non-zero or could not run.
+    Failed(String),
+    /// Every one exited 0 (recorded on the pod, so it survives a restart).
+    Done,
 }
 
 /// Instances by (pod type, index).
@@ -42,6 +58,8 @@ pub struct Actions {
     pub delete_pods: Vec<(String, u32)>,
     /// Instances whose volume claims are deleted with their pod (replace, remove).
     pub delete_claims: Vec<(String, u32)>,
+    /// Instances whose decommission commands are to run (again) now.
+    pub decommission: Vec<(String, u32)>,
     /// Events: (warning, reason, message, the instance it is about).
     pub events: Vec<StepEvent>,
 }
@@ -86,6 +104,14 @@ impl Verb {
             _ => None,
         }
     }
+}
+
+/// The message of a removal step while its instance's decommission commands run.
+pub const DECOMMISSIONING: &str = "running the decommission commands";
+
+/// A pod type with a task that has a decommission command.
+pub fn needs_decommission(spec: &ServiceSpec, pod: &str) -> bool {
+    spec.pods.get(pod).is_some_and(|p| p.tasks.values().any(|t| t.decommission.is_some()))
 }
 
 /// Step actions.
@@ -222,7 +248,7 @@ pub fn decide(
             })
             .map(|p| p.phases.iter().map(|ph| (ph.name.clone(), ph.depends_on.clone())).collect())
             .unwrap_or_default();
-        advance(plan, strategy, &depends, observed, &mut actions);
+        advance(plan, spec, strategy, &depends, observed, &mut actions);
     }
     actions.replicas = replicas(spec, &plans, observed);
     (plans, actions)
@@ -381,6 +407,7 @@ fn decommission(spec: &ServiceSpec, plans: &mut Vec<PlanStatus>, observed: &Obse
 /// and aggregates the phases' and the plan's states.
 fn advance(
     plan: &mut PlanStatus,
+    spec: &ServiceSpec,
     strategy: Strategy,
     depends: &BTreeMap<String, Vec<String>>,
     observed: &Observed,
@@ -412,7 +439,7 @@ fn advance(
                 _ => !earlier_open && deps_ok,
             };
             if eligible && !ph.paused && !done {
-                start_steps(ph, &plan.name, observed, actions);
+                start_steps(ph, spec, &plan.name, observed, actions);
             }
             earlier_open |= !done;
         }
@@ -455,7 +482,7 @@ fn aggregate(children: impl Iterator<Item = ElementStatus>, held: bool) -> Eleme
 
 /// Starts the steps of an eligible phase: serial, the first open step; parallel, every pending
 /// step; canary, the first step after one `proceed`, the rest after two.
-fn start_steps(ph: &mut PhaseStatus, plan: &str, observed: &Observed, actions: &mut Actions) {
+fn start_steps(ph: &mut PhaseStatus, spec: &ServiceSpec, plan: &str, observed: &Observed, actions: &mut Actions) {
     let strategy = Strategy::parse(&ph.strategy).unwrap_or_default();
     let open: Vec<usize> = (0..ph.steps.len()).filter(|i| ph.steps[*i].status != ElementStatus::Complete).collect();
     let allowed: usize = if strategy.is_canary() {
@@ -480,7 +507,7 @@ fn start_steps(ph: &mut PhaseStatus, plan: &str, observed: &Observed, actions: &
         match s.status {
             ElementStatus::Starting if strategy.is_serial() => break,
             ElementStatus::Pending | ElementStatus::Waiting => {
-                begin(s, observed, plan, actions);
+                begin(s, spec, observed, plan, actions);
                 if strategy.is_serial() && s.status != ElementStatus::Complete {
                     break;
                 }
@@ -491,7 +518,7 @@ fn start_steps(ph: &mut PhaseStatus, plan: &str, observed: &Observed, actions: &
 }
 
 /// A step starts: issue its action (or find it already done).
-fn begin(s: &mut StepStatus, observed: &Observed, plan: &str, actions: &mut Actions) {
+fn begin(s: &mut StepStatus, spec: &ServiceSpec, observed: &Observed, plan: &str, actions: &mut Actions) {
     let key = (s.pod.clone(), s.index);
     let inst = observed.get(&key).cloned().unwrap_or_default();
     let at_target = inst.exists && inst.revision == s.target && inst.ready && !inst.lost;
@@ -513,6 +540,10 @@ fn begin(s: &mut StepStatus, observed: &Observed, plan: &str, actions: &mut Acti
             }
             actions.delete_claims.push(key);
         }
+        action::REMOVE if needs_decommission(spec, &s.pod) && inst.exists && inst.decommission != Decommission::Done => {
+            actions.decommission.push(key);
+            s.message = Some(DECOMMISSIONING.into());
+        }
         action::REMOVE => actions.delete_claims.push(key),
         _ => {}
     }
@@ -530,9 +561,32 @@ fn begin(s: &mut StepStatus, observed: &Observed, plan: &str, actions: &mut Acti
 fn observe(s: &mut StepStatus, observed: &Observed, plan: &str, actions: &mut Actions) {
     let inst = observed.get(&(s.pod.clone(), s.index)).cloned().unwrap_or_default();
     if s.action == action::REMOVE {
+        let key = (s.pod.clone(), s.index);
+        if s.message.as_deref() == Some(DECOMMISSIONING) && inst.exists {
+            match &inst.decommission {
+                Decommission::Done => {
+                    actions.delete_claims.push(key);
+                    s.message = None;
+                }
+                Decommission::Failed(why) => {
+                    s.status = ElementStatus::Error;
+                    s.message = Some(format!("decommission: {why}"));
+                    actions.events.push((true, "StepFailed", format!("{plan}: {}: decommission: {why}", s.name), Some(key)));
+                }
+                // Its commands were running when this controller started: run them again.
+                Decommission::NotRun => actions.decommission.push(key),
+                Decommission::Running => {}
+            }
+            return;
+        }
         if !inst.exists {
+            if s.message.as_deref() == Some(DECOMMISSIONING) {
+                // Gone before its commands finished (deleted by hand): its claims go with it.
+                actions.delete_claims.push(key.clone());
+            }
             s.status = ElementStatus::Complete;
-            actions.events.push((false, "StepComplete", format!("{plan}: {}", s.name), Some((s.pod.clone(), s.index))));
+            s.message = None;
+            actions.events.push((false, "StepComplete", format!("{plan}: {}", s.name), Some(key)));
         }
         return;
     }
@@ -581,7 +635,9 @@ fn replicas(spec: &ServiceSpec, plans: &[PlanStatus], observed: &Observed) -> BT
             .flat_map(|pl| pl.phases.iter())
             .flat_map(|ph| ph.steps.iter())
         {
-            if &s.pod == pod && s.status == ElementStatus::Pending {
+            let decommissioning = s.status == ElementStatus::Starting && s.message.as_deref() == Some(DECOMMISSIONING);
+            let failed = s.status == ElementStatus::Error;
+            if &s.pod == pod && (s.status == ElementStatus::Pending || decommissioning || failed) {
                 n = n.max(s.index + 1);
             }
         }

@@ -49,12 +49,42 @@ pub fn revisions(spec: &ServiceSpec, owner: &Owner) -> BTreeMap<String, String> 
     spec.pods.keys().map(|p| (p.clone(), revision(&template(spec, p, owner), &claims(&spec.pods[p], owner)))).collect()
 }
 
+/// The template carries the name of its ConfigMap, which is named by a hash of the files: a
+/// changed file is a new revision.
 fn revision(template: &Value, claims: &Value) -> String {
+    hash(&[template.to_string().as_bytes(), claims.to_string().as_bytes()])
+}
+
+fn hash(parts: &[&[u8]]) -> String {
     let mut h = Sha256::new();
-    h.update(template.to_string().as_bytes());
-    h.update(claims.to_string().as_bytes());
+    for p in parts {
+        h.update(p);
+        h.update([0]);
+    }
     h.finalize().iter().take(5).map(|b| format!("{b:02x}")).collect()
 }
+
+/// The configuration files of a pod type as ConfigMap data (`<task>.<config>` keys), and the
+/// ConfigMap's name (by a hash of the files, so each revision reads its own), if it has any.
+fn config_data(p: &PodSpec, owner: &Owner, pod: &str) -> Option<(String, BTreeMap<String, String>)> {
+    let data: BTreeMap<String, String> = p
+        .tasks
+        .iter()
+        .flat_map(|(t, task)| task.configs.iter().map(move |(c, f)| (config_key(t, c), f.content.clone())))
+        .collect();
+    if data.is_empty() {
+        return None;
+    }
+    let flat: Vec<u8> = serde_json::to_vec(&data).unwrap_or_default();
+    Some((format!("{}-config-{}", set_name(owner.instance, pod), hash(&[&flat])), data))
+}
+
+fn config_key(task: &str, config: &str) -> String {
+    format!("{task}.{config}")
+}
+
+/// Name of the volume holding the configuration files.
+const CONFIG_VOLUME: &str = "dromos-config";
 
 /// The StatefulSet and headless Service of pod type `pod` with `replicas` instances.
 pub fn objects(spec: &ServiceSpec, pod: &str, replicas: u32, owner: &Owner) -> Vec<Value> {
@@ -67,6 +97,11 @@ pub fn objects(spec: &ServiceSpec, pod: &str, replicas: u32, owner: &Owner) -> V
     let selector = selector(owner, pod);
     let mut labels = owner.labels.clone();
     labels.insert(LABEL_POD.into(), pod.into());
+    let config_map = config_data(p, owner, pod).map(|(cm, data)| {
+        json!({"apiVersion": "v1", "kind": "ConfigMap",
+               "metadata": {"name": cm, "namespace": owner.namespace, "labels": labels},
+               "data": data})
+    });
     let ports: Vec<Value> = running(p)
         .flat_map(|(_, t)| t.ports.iter())
         .map(|(n, port)| json!({"name": n, "port": port, "targetPort": port}))
@@ -92,7 +127,26 @@ pub fn objects(spec: &ServiceSpec, pod: &str, replicas: u32, owner: &Owner) -> V
         "spec": {"clusterIP": "None", "publishNotReadyAddresses": true, "selector": selector,
                  "ports": if ports.is_empty() { json!([{"name": "none", "port": 1}]) } else { json!(ports) }}
     });
-    vec![service, set]
+    config_map.into_iter().chain([service, set]).collect()
+}
+
+/// What every task is told about where it runs (the DC/OS SDK's names): `POD_NAME`,
+/// `POD_NAMESPACE`, `POD_INSTANCE_INDEX`, `POD_TYPE`, `TASK_NAME`, `SERVICE_NAME` (the
+/// Package), `POD_HOST` (this instance's stable DNS name) and `SERVICE_DOMAIN` (the suffix of
+/// every instance's name: `<set>-<index>.<set>.` + it).
+fn standard_env(owner: &Owner, pod: &str, task: &str) -> Vec<Value> {
+    let set = set_name(owner.instance, pod);
+    let field = |path: &str| json!({"fieldRef": {"fieldPath": path}});
+    vec![
+        json!({"name": "POD_NAME", "valueFrom": field("metadata.name")}),
+        json!({"name": "POD_NAMESPACE", "valueFrom": field("metadata.namespace")}),
+        json!({"name": "POD_INSTANCE_INDEX", "valueFrom": field(&format!("metadata.labels['{LABEL_INDEX}']"))}),
+        json!({"name": "POD_TYPE", "value": pod}),
+        json!({"name": "TASK_NAME", "value": task}),
+        json!({"name": "SERVICE_NAME", "value": owner.instance}),
+        json!({"name": "SERVICE_DOMAIN", "value": format!("{}.svc", owner.namespace)}),
+        json!({"name": "POD_HOST", "value": format!("$(POD_NAME).{set}.{}.svc", owner.namespace)}),
+    ]
 }
 
 fn selector(owner: &Owner, pod: &str) -> BTreeMap<String, String> {
@@ -111,8 +165,11 @@ fn claims(p: &PodSpec, owner: &Owner) -> Value {
         .volumes
         .iter()
         .map(|v| {
-            json!({"metadata": {"name": v.name, "labels": owner.labels},
-                   "spec": {"accessModes": ["ReadWriteOnce"], "resources": {"requests": {"storage": v.size}}}})
+            let mut spec = json!({"accessModes": ["ReadWriteOnce"], "resources": {"requests": {"storage": v.size}}});
+            if let Some(class) = &v.storage_class {
+                spec["storageClassName"] = json!(class);
+            }
+            json!({"metadata": {"name": v.name, "labels": owner.labels}, "spec": spec})
         })
         .collect();
     json!(claims)
@@ -139,6 +196,7 @@ fn template(spec: &ServiceSpec, pod: &str, owner: &Owner) -> Value {
     labels.extend(selector(owner, pod));
     let mounts: Vec<Value> = p.volumes.iter().map(|v| json!({"name": v.name, "mountPath": v.path})).collect();
     let marker_dir = p.volumes.first().map(|v| v.path.clone());
+    let config = config_data(p, owner, pod);
     let mut init = vec![];
     let mut containers = vec![];
     for name in task_order(spec, pod) {
@@ -152,14 +210,23 @@ fn template(spec: &ServiceSpec, pod: &str, owner: &Owner) -> Value {
             _ => t.cmd.clone(),
         };
         let mem = format!("{}Mi", t.memory.ceil() as u64);
+        let mut task_mounts = mounts.clone();
+        if config.is_some() {
+            for (c, f) in &t.configs {
+                task_mounts.push(json!({"name": CONFIG_VOLUME, "mountPath": f.path,
+                                        "subPath": config_key(&name, c), "readOnly": true}));
+            }
+        }
+        let mut env = standard_env(owner, pod, &name);
+        env.extend(t.env.iter().map(|(k, v)| json!({"name": k, "value": v})));
         let mut c = json!({
             "name": name,
             "image": image,
             "command": ["sh", "-c", cmd],
             "resources": {"requests": {"cpu": t.cpus.to_string(), "memory": mem},
                           "limits": {"memory": mem}},
-            "env": t.env.iter().map(|(k, v)| json!({"name": k, "value": v})).collect::<Vec<_>>(),
-            "volumeMounts": mounts,
+            "env": env,
+            "volumeMounts": task_mounts,
         });
         if !t.ports.is_empty() {
             c["ports"] =
@@ -169,7 +236,10 @@ fn template(spec: &ServiceSpec, pod: &str, owner: &Owner) -> Value {
             let mut probe = match (&check.cmd, &check.http) {
                 (Some(cmd), _) => json!({"exec": {"command": ["sh", "-c", cmd]}}),
                 (None, Some(h)) => json!({"httpGet": {"port": h.port, "path": h.path}}),
-                (None, None) => json!({}),
+                (None, None) => match &check.tcp {
+                    Some(t) => json!({"tcpSocket": {"port": t.port}}),
+                    None => json!({}),
+                },
             };
             probe["periodSeconds"] = json!(check.interval_seconds.max(1));
             probe["timeoutSeconds"] = json!(check.timeout_seconds.max(1));
@@ -185,6 +255,14 @@ fn template(spec: &ServiceSpec, pod: &str, owner: &Owner) -> Value {
     if !init.is_empty() {
         pod_spec["initContainers"] = json!(init);
     }
+    if let Some((cm, _)) = &config {
+        pod_spec["volumes"] = json!([{"name": CONFIG_VOLUME, "configMap": {"name": cm}}]);
+    }
+    if let Some(g) = p.fs_group {
+        pod_spec["securityContext"] = json!({"fsGroup": g});
+    }
+    // Time for a decommission command or a clean stop.
+    pod_spec["terminationGracePeriodSeconds"] = json!(60);
     let parsed = parse_constraints(&p.placement);
     let list: Vec<_> = parsed.ok.into_iter().map(|(_, c)| c).collect();
     if let Some(affinity) = render_native(&list, &selector(owner, pod)).affinity() {

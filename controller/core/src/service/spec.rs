@@ -36,6 +36,10 @@ pub struct PodSpec {
     /// Persistent volumes of each instance.
     #[serde(default)]
     pub volumes: Vec<VolumeSpec>,
+    /// Group that owns the volumes (the pod's `fsGroup`), for images that run as a non-root
+    /// user.
+    #[serde(default)]
+    pub fs_group: Option<u32>,
     /// Tasks by name.
     pub tasks: BTreeMap<String, TaskSpec>,
 }
@@ -50,6 +54,9 @@ pub struct VolumeSpec {
     pub path: String,
     /// Size, a Kubernetes quantity (`10Gi`).
     pub size: String,
+    /// Storage class of the claims (the cluster's default if unset).
+    #[serde(default)]
+    pub storage_class: Option<String>,
 }
 
 /// What a task is for.
@@ -89,7 +96,30 @@ pub struct TaskSpec {
     /// What must pass before a step launching this task is complete.
     #[serde(default)]
     pub readiness: Option<Check>,
+    /// Configuration files by name, rendered with the package options like the rest of this
+    /// file, and mounted read-only at their path. Part of the revision: a changed file runs
+    /// the `update` plan.
+    #[serde(default)]
+    pub configs: BTreeMap<String, ConfigFile>,
+    /// Shell command run in this task's container before its instance is removed by the
+    /// `decommission` plan (Cassandra's `nodetool decommission`); the removal waits for it to
+    /// exit 0.
+    #[serde(default)]
+    pub decommission: Option<String>,
 }
+
+/// A configuration file of a task.
+#[derive(Clone, Debug, Deserialize, PartialEq, schemars::JsonSchema)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct ConfigFile {
+    /// Absolute path of the file in the task's container.
+    pub path: String,
+    /// Its content.
+    pub content: String,
+}
+
+/// Largest total size of a pod type's configuration files (they live in one ConfigMap).
+pub const MAX_CONFIG_BYTES: usize = 512 * 1024;
 
 /// A readiness check: a command or an HTTP GET.
 #[derive(Clone, Debug, Deserialize, PartialEq, schemars::JsonSchema)]
@@ -101,6 +131,9 @@ pub struct Check {
     /// HTTP GET answering 2xx or 3xx when ready.
     #[serde(default)]
     pub http: Option<HttpCheck>,
+    /// A TCP connection that opens when ready.
+    #[serde(default)]
+    pub tcp: Option<TcpCheck>,
     /// Seconds between checks.
     #[serde(default = "five")]
     pub interval_seconds: u32,
@@ -125,6 +158,14 @@ pub struct HttpCheck {
     /// Path.
     #[serde(default = "root")]
     pub path: String,
+}
+
+/// A TCP readiness check.
+#[derive(Clone, Debug, Deserialize, PartialEq, schemars::JsonSchema)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct TcpCheck {
+    /// Name of one of the task's ports.
+    pub port: String,
 }
 
 fn root() -> String {
@@ -290,6 +331,16 @@ pub fn validate(spec: &ServiceSpec) -> Vec<(String, String)> {
             if crate::plan::parse_quantity(&v.size).is_none() {
                 bad(join_key(&vat, "size"), format!("{:?}: a quantity such as 10Gi", v.size));
             }
+            if let Some(class) = &v.storage_class
+                && (class.is_empty() || class.len() > 253 || class.contains('/'))
+            {
+                bad(join_key(&vat, "storageClass"), format!("{class:?}: a storage class name"));
+            }
+        }
+        let config_bytes: usize =
+            pod.tasks.values().flat_map(|t| t.configs.values()).map(|c| c.content.len()).sum();
+        if config_bytes > MAX_CONFIG_BYTES {
+            bad(join_key(&at, "tasks"), format!("{config_bytes} bytes of configs: at most {MAX_CONFIG_BYTES}"));
         }
         if pod.tasks.is_empty() {
             bad(join_key(&at, "tasks"), "at least one task is required".into());
@@ -314,16 +365,36 @@ pub fn validate(spec: &ServiceSpec) -> Vec<(String, String)> {
             if !(t.memory >= 4.0 && t.memory.is_finite()) {
                 bad(join_key(&tat, "memory"), format!("{} MiB: at least 4", t.memory));
             }
+            let mut paths = BTreeSet::new();
+            for (cname, c) in &t.configs {
+                let cfat = join_key(&join_key(&tat, "configs"), cname);
+                if !dns_label(cname) {
+                    bad(cfat.clone(), format!("config {cname:?}: lowercase letters, digits and '-', at most 40"));
+                }
+                if !c.path.starts_with('/') || c.path.ends_with('/') || c.path.contains("..") {
+                    bad(join_key(&cfat, "path"), format!("{:?}: an absolute file path", c.path));
+                } else if !paths.insert(c.path.as_str()) {
+                    bad(join_key(&cfat, "path"), format!("{:?}: another config of this task has it", c.path));
+                }
+            }
+            if t.decommission.is_some() && t.goal != Goal::Running {
+                bad(join_key(&tat, "decommission"), "a decommission command belongs to a RUNNING task".into());
+            }
             if let Some(c) = &t.readiness {
                 let cat = join_key(&tat, "readiness");
-                match (&c.cmd, &c.http) {
-                    (Some(_), None) => {}
-                    (None, Some(h)) if !t.ports.contains_key(&h.port) => bad(
-                        join_key(&join_key(&cat, "http"), "port"),
-                        format!("{:?} is not a port of task {tname}", h.port),
-                    ),
-                    (None, Some(_)) => {}
-                    _ => bad(cat.clone(), "give exactly one of cmd and http".into()),
+                let port = match (&c.cmd, &c.http, &c.tcp) {
+                    (Some(_), None, None) => None,
+                    (None, Some(h), None) => Some(("http", &h.port)),
+                    (None, None, Some(t)) => Some(("tcp", &t.port)),
+                    _ => {
+                        bad(cat.clone(), "give exactly one of cmd, http and tcp".into());
+                        None
+                    }
+                };
+                if let Some((kind, port)) = port
+                    && !t.ports.contains_key(port)
+                {
+                    bad(join_key(&join_key(&cat, kind), "port"), format!("{port:?} is not a port of task {tname}"));
                 }
                 if t.goal != Goal::Running {
                     bad(cat, "a readiness check belongs to a RUNNING task".into());

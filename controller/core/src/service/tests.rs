@@ -1,4 +1,4 @@
-use super::plan::{Actions, Command, Instance, Observed, Verb, command, decide, tree};
+use super::plan::{Actions, Command, Decommission, Instance, Observed, Verb, command, decide, tree};
 use super::spec::{ServiceSpec, parse};
 use dromos_crds::package::{ElementStatus, PlanStatus};
 use std::collections::BTreeMap;
@@ -69,6 +69,10 @@ struct Cluster {
     young: Vec<(String, u32)>,
     /// Instances whose pods fail (never ready, failed).
     failing: Vec<(String, u32)>,
+    /// Instances whose decommission commands fail.
+    failing_decommission: Vec<(String, u32)>,
+    /// Decommission runs, in order.
+    decommissioned: Vec<String>,
     /// Pods created, in order.
     created: Vec<String>,
     /// Pods deleted, in order.
@@ -91,6 +95,8 @@ impl Cluster {
             uid: 0,
             young: vec![],
             failing: vec![],
+            failing_decommission: vec![],
+            decommissioned: vec![],
             created: vec![],
             deleted: vec![],
             claims: vec![],
@@ -113,6 +119,22 @@ impl Cluster {
                 } else {
                     i.ready = true;
                 }
+            }
+        }
+        // Decommission commands that ran finish now; new ones start.
+        for i in self.observed.values_mut() {
+            if i.decommission == Decommission::Running {
+                i.decommission = Decommission::Done;
+            }
+        }
+        for key in &actions.decommission {
+            self.decommissioned.push(format!("{}-{}", key.0, key.1));
+            if let Some(i) = self.observed.get_mut(key) {
+                i.decommission = if self.failing_decommission.contains(key) {
+                    Decommission::Failed("nodetool exited 1".into())
+                } else {
+                    Decommission::Running
+                };
             }
         }
         for key in &actions.delete_pods {
@@ -302,6 +324,55 @@ fn a_smaller_count_decommissions_the_highest_instances_first() {
     assert_eq!(c.observed.len(), 1);
 }
 
+const CASSANDRA: &str = r#"
+pods:
+  node:
+    count: 3
+    image: cassandra:5.0.4
+    volumes: [{name: data, path: /var/lib/cassandra, size: 10Gi}]
+    tasks:
+      server:
+        goal: RUNNING
+        cmd: exec cassandra -f
+        cpus: 1
+        memory: 2048
+        decommission: nodetool decommission
+plans:
+  deploy:
+    phases:
+      - {name: nodes, pod: node}
+"#;
+
+#[test]
+fn removal_waits_for_the_decommission_commands_and_keeps_the_instance_when_they_fail() {
+    let mut c = Cluster::new(CASSANDRA);
+    c.run(20);
+    assert_eq!(c.plan("deploy").status, ElementStatus::Complete);
+    c.failing_decommission.push(("node".into(), 2));
+    c.spec.pods.get_mut("node").unwrap().count = 1;
+    c.run(6);
+    assert_eq!(c.decommissioned, ["node-2"], "the highest first, and nothing else while it fails");
+    let d = c.plan("decommission");
+    assert_eq!(d.status, ElementStatus::Error);
+    assert_eq!(d.phases[0].steps[0].message.as_deref(), Some("decommission: nodetool exited 1"));
+    assert_eq!(c.replicas["node"], 3, "a failed decommission removes nothing");
+    assert!(c.claims.is_empty(), "and deletes no volume");
+    assert!(c.events.iter().any(|e| e.starts_with("StepFailed decommission: node-2:remove: decommission")));
+    // Fixed; restarting the step runs the commands again.
+    c.failing_decommission.clear();
+    c.cmd("decommission", Some("node"), Some("node-2"), Verb::Restart).unwrap();
+    let mut kept = vec![];
+    for _ in 0..12 {
+        c.step();
+        kept.push(c.replicas["node"]);
+    }
+    assert_eq!(c.decommissioned, ["node-2", "node-2", "node-1"]);
+    assert_eq!(c.plan("decommission").status, ElementStatus::Complete, "{}", tree(c.plan("decommission"), "serial"));
+    assert_eq!(c.claims, ["node-2", "node-1"], "volumes go after their instance's commands exited 0");
+    assert_eq!(c.observed.len(), 1);
+    assert!(kept.windows(2).all(|w| w[1] <= w[0]) && kept.contains(&2), "one instance at a time: {kept:?}");
+}
+
 #[test]
 fn commands_name_what_exists() {
     let mut c = Cluster::new(KAFKA);
@@ -407,6 +478,69 @@ fn pod_types_render_as_statefulsets_the_plans_drive() {
 }
 
 #[test]
+fn config_files_render_into_a_config_map_named_by_their_content_and_tasks_learn_where_they_run() {
+    use super::render::{objects, revisions};
+    let yaml = r#"
+pods:
+  broker:
+    count: 2
+    image: apache/kafka:3.9.1
+    fsGroup: 1000
+    volumes: [{name: data, path: /data, size: 1Gi, storageClass: fast}]
+    tasks:
+      server:
+        goal: RUNNING
+        cmd: run
+        cpus: 1
+        memory: 512
+        ports: {broker: 9092}
+        readiness: {tcp: {port: broker}}
+        configs:
+          server: {path: /etc/kafka/server.properties, content: "num.partitions=3\n"}
+plans:
+  deploy:
+    phases: [{name: brokers, pod: broker}]
+"#;
+    let spec = parse("service.yaml", yaml).unwrap_or_else(|e| panic!("{e:#?}"));
+    let objs = objects(&spec, "broker", 2, &owner());
+    let (cm, set) = (&objs[0], &objs[2]);
+    assert_eq!(cm["kind"], "ConfigMap");
+    assert_eq!(cm["data"]["server.server"], "num.partitions=3\n");
+    let name = cm["metadata"]["name"].as_str().unwrap();
+    assert!(name.starts_with("hdfs-broker-config-"), "{name}");
+    let pod = &set["spec"]["template"]["spec"];
+    assert_eq!(pod["volumes"][0]["configMap"]["name"], name);
+    assert_eq!(pod["securityContext"]["fsGroup"], 1000);
+    assert_eq!(set["spec"]["volumeClaimTemplates"][0]["spec"]["storageClassName"], "fast");
+    let c = &pod["containers"][0];
+    assert_eq!(c["readinessProbe"]["tcpSocket"]["port"], "broker");
+    let mount = c["volumeMounts"].as_array().unwrap().iter().find(|m| m["name"] == "dromos-config").unwrap();
+    assert_eq!(
+        (mount["mountPath"].as_str(), mount["subPath"].as_str()),
+        (Some("/etc/kafka/server.properties"), Some("server.server"))
+    );
+    let env: BTreeMap<String, serde_json::Value> = c["env"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| (e["name"].as_str().unwrap().to_string(), e.get("value").cloned().unwrap_or(e["valueFrom"].clone())))
+        .collect();
+    assert_eq!(env["POD_HOST"], "$(POD_NAME).hdfs-broker.data.svc");
+    assert_eq!(env["POD_INSTANCE_INDEX"]["fieldRef"]["fieldPath"], "metadata.labels['apps.kubernetes.io/pod-index']");
+    assert_eq!((env["POD_TYPE"].as_str(), env["SERVICE_NAME"].as_str()), (Some("broker"), Some("hdfs")));
+    // A changed file is a new revision, under another ConfigMap name.
+    let mut changed = spec.clone();
+    let server = changed.pods.get_mut("broker").unwrap().tasks.get_mut("server").unwrap();
+    server.configs.get_mut("server").unwrap().content = "num.partitions=6\n".into();
+    assert_ne!(revisions(&changed, &owner())["broker"], revisions(&spec, &owner())["broker"]);
+    assert_ne!(objects(&changed, "broker", 2, &owner())[0]["metadata"]["name"], name);
+    // Problems are named at their line.
+    let bad = yaml.replace("{tcp: {port: broker}}", "{tcp: {port: nope}}").replace("/etc/kafka/server", "etc/kafka");
+    let got: Vec<String> = parse("s.yaml", &bad).unwrap_err().iter().map(|d| format!("{}:{}", d.line, d.field)).collect();
+    assert_eq!(got, ["17:pods.broker.tasks.server.configs.server.path", "15:pods.broker.tasks.server.readiness.tcp.port"]);
+}
+
+#[test]
 fn readiness_checks_and_placement_render_natively() {
     use super::render::objects;
     let spec = parse("service.yaml", KAFKA).unwrap();
@@ -459,20 +593,33 @@ fn pods_become_instances_and_annotations_become_commands() {
         "name": "format", "image": "x", "imageID": "", "ready": false, "restartCount": 3,
         "lastState": {"terminated": {"exitCode": 2}}}]}});
     let replace = serde_json::json!({"metadata": {"annotations": {"dromos.io/replace": "true"}}});
+    let on = |node: &str| serde_json::json!({"spec": {"nodeName": node, "containers": []}});
+    let done = serde_json::json!({"metadata": {"annotations": {"dromos.io/decommissioned": "uid-s-node-0"}}});
+    let stale = serde_json::json!({"metadata": {"annotations": {"dromos.io/decommissioned": "an-earlier-pod"}}});
+    let mut first = on("n1");
+    json_merge(&mut first, done);
     let pods = vec![
-        pod("s-node-0", "0", "True", serde_json::json!({})),
+        pod("s-node-0", "0", "True", first),
         pod("s-node-1", "1", "Unknown", serde_json::json!({})),
         pod("s-node-2", "2", "False", failing),
         pod("s-node-3", "3", "True", replace),
+        pod("s-node-4", "4", "True", on("deleted-node")),
+        pod("s-node-5", "5", "True", stale),
         pod("other", "x", "True", serde_json::json!({})),
     ];
-    let seen = instances(&pods);
-    assert_eq!(seen.len(), 4, "a pod without an index is not an instance");
+    let nodes = std::collections::BTreeSet::from(["n1".to_string()]);
+    let running = BTreeMap::from([("uid-s-node-5".to_string(), Decommission::Running)]);
+    let seen = instances(&pods, Some(&nodes), &running);
+    assert_eq!(seen.len(), 6, "a pod without an index is not an instance");
     let at = |i: u32| seen[&("node".to_string(), i)].clone();
     assert!(at(0).ready && !at(0).lost && at(0).revision == "r1" && at(0).uid == "uid-s-node-0");
     assert!(at(1).lost, "Ready Unknown: its node stopped reporting");
     assert_eq!(at(2).failed.as_deref(), Some("task format exited 2 (3 restarts)"));
     assert!(at(3).lost, "marked for replacement");
+    assert!(at(4).lost, "bound to a node that is gone");
+    assert_eq!(at(0).decommission, Decommission::Done, "recorded on the pod, for this pod");
+    assert_eq!(at(5).decommission, Decommission::Running, "an earlier pod's record is not this one's");
+    assert!(!instances(&pods, None, &BTreeMap::new())[&("node".to_string(), 4)].lost, "nodes unknown: not judged");
 
     let (id, cmd) = parse_command("42 resume update/brokers").unwrap();
     assert_eq!(
