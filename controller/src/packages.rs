@@ -293,7 +293,8 @@ pub fn render(
             for w in &r.warnings {
                 eprintln!("warning: {w}");
             }
-            out.write_all(dromos_core::render::to_yaml_stream(&r.objects).as_bytes())?;
+            let objects = package::complete_objects(pkg, r, &user, &instance);
+            out.write_all(dromos_core::render::to_yaml_stream(&objects).as_bytes())?;
             Ok(ExitCode::SUCCESS)
         }
         Err(e) => {
@@ -311,7 +312,8 @@ mod tests {
     fn render_catalog(name: &str, options: Value) -> Vec<Value> {
         let pkg = catalog().find(name, None).unwrap();
         let inst = package::Instance { namespace: "data", name, source: "builtin" };
-        package::render(pkg, &options, &inst).unwrap_or_else(|e| panic!("{name}: {e}")).objects
+        let r = package::render(pkg, &options, &inst).unwrap_or_else(|e| panic!("{name}: {e}"));
+        package::complete_objects(pkg, r, &options, &inst)
     }
 
     fn find<'a>(objs: &'a [Value], kind: &str, name: &str) -> &'a Value {
@@ -342,32 +344,49 @@ mod tests {
     }
 
     #[test]
-    fn kafka_renders_kraft_brokers_with_anti_affinity_pdb_and_claims() {
+    fn kafka_is_a_service_of_controllers_deployed_together_then_brokers_one_at_a_time() {
+        let pkg = catalog().find("kafka", None).unwrap();
+        let inst = package::Instance { namespace: "data", name: "kafka", source: "builtin" };
+        let spec = package::render(pkg, &Value::Null, &inst).unwrap().service.expect("a service specification");
+        let deploy = &spec.plans["deploy"];
+        let shape: Vec<(&str, &str, &str)> =
+            deploy.phases.iter().map(|p| (p.name.as_str(), p.pod.as_str(), p.strategy.as_str())).collect();
+        assert_eq!(shape, [("controllers", "controller", "parallel"), ("brokers", "broker", "serial")]);
+        let update: Vec<&str> = spec.plans["update"].phases.iter().map(|p| p.strategy.as_str()).collect();
+        assert_eq!(update, ["serial", "serial"], "an option change restarts one pod at a time");
+        assert_eq!((spec.pods["controller"].count, spec.pods["broker"].count), (3, 3));
+
         let objs = render_catalog("kafka", Value::Null);
-        let sts = find(&objs, "StatefulSet", "kafka");
-        assert_eq!(sts["spec"]["replicas"], 3);
-        assert_eq!(sts["spec"]["serviceName"], "kafka-headless");
+        let sts = find(&objs, "StatefulSet", "kafka-broker");
+        assert_eq!(sts["spec"]["replicas"], 3, "the complete render: every instance");
+        assert_eq!(sts["spec"]["updateStrategy"]["type"], "OnDelete", "only the plans restart pods");
         let pod = &sts["spec"]["template"]["spec"];
         let anti = &pod["affinity"]["podAntiAffinity"]["requiredDuringSchedulingIgnoredDuringExecution"][0];
         assert_eq!(anti["topologyKey"], "kubernetes.io/hostname");
         let env = pod["containers"][0]["env"].as_array().unwrap();
         let var = |k: &str| env.iter().find(|e| e["name"] == k).map(|e| e["value"].clone());
-        assert_eq!(var("KAFKA_PROCESS_ROLES"), Some(json!("broker,controller")));
+        assert_eq!(var("KAFKA_PROCESS_ROLES"), Some(json!("broker")));
         assert_eq!(var("KAFKA_MIN_INSYNC_REPLICAS"), Some(json!("2")));
+        assert_eq!(pod["containers"][0]["readinessProbe"]["tcpSocket"]["port"], "broker");
         assert_eq!(sts["spec"]["volumeClaimTemplates"][0]["spec"]["resources"]["requests"]["storage"], "20Gi");
-        assert_eq!(find(&objs, "Service", "kafka-headless")["spec"]["clusterIP"], "None");
-        assert_eq!(find(&objs, "PodDisruptionBudget", "kafka")["spec"]["maxUnavailable"], 1);
+        let ctl = find(&objs, "StatefulSet", "kafka-controller");
+        let env = ctl["spec"]["template"]["spec"]["containers"][0]["env"].as_array().unwrap();
+        assert!(env.iter().any(|e| e["name"] == "KAFKA_PROCESS_ROLES" && e["value"] == "controller"));
+        assert_eq!(find(&objs, "Service", "kafka-broker")["spec"]["clusterIP"], "None");
+        assert_eq!(find(&objs, "Service", "kafka")["spec"]["selector"]["dromos.io/service-pod"], "broker");
+        assert_eq!(find(&objs, "PodDisruptionBudget", "kafka-broker")["spec"]["maxUnavailable"], 1);
 
         let small = render_catalog(
             "kafka",
-            json!({"brokers": {"count": 1}, "storage": {"persistent": false}, "placement": {"antiAffinity": false,
-                   "nodeSelector": {"pool": "kafka"}}, "settings": {"minInsyncReplicas": 1}}),
+            json!({"brokers": {"count": 1, "memory": "1Gi"}, "controllers": {"count": 1}, "storage": {"persistent": false},
+                   "placement": {"antiAffinity": false, "nodeSelector": {"pool": "kafka"}},
+                   "settings": {"minInsyncReplicas": 1}}),
         );
-        let sts = find(&small, "StatefulSet", "kafka");
-        assert!(sts["spec"].get("volumeClaimTemplates").is_none());
-        assert_eq!(sts["spec"]["template"]["spec"]["volumes"][0]["emptyDir"], json!({}));
+        let sts = find(&small, "StatefulSet", "kafka-broker");
+        assert_eq!(sts["spec"]["volumeClaimTemplates"], json!([]));
         assert!(sts["spec"]["template"]["spec"].get("affinity").is_none());
         assert_eq!(sts["spec"]["template"]["spec"]["nodeSelector"], json!({"pool": "kafka"}));
+        assert_eq!(sts["spec"]["template"]["spec"]["containers"][0]["resources"]["limits"]["memory"], "1024Mi");
     }
 
     #[test]

@@ -62,11 +62,11 @@ pub fn expand(m: &Manifest, opts: &RenderOptions) -> Expansion {
             match opts
                 .packages
                 .get(&package::repo_ref(&p.spec))
-                .map(|r| package::expand_package(&p.spec, ns, &m.name, r))
+                .map(|r| package::expand_complete(&p.spec, ns, &m.name, r))
             {
-                Some(Ok((_, r))) => Expansion {
-                    objects: r.objects,
-                    warnings: r.warnings.into_iter().map(|w| ("spec".to_string(), w)).collect(),
+                Some(Ok((objects, warnings))) => Expansion {
+                    objects,
+                    warnings: warnings.into_iter().map(|w| ("spec".to_string(), w)).collect(),
                 },
                 _ => Expansion::default(),
             }

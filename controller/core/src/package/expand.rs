@@ -180,6 +180,18 @@ pub fn service_objects(
     objects
 }
 
+/// Every object of a render as it is once the plans have run: the templates' objects and, for
+/// a service, its pod types at their full counts (what `dromos package render` and
+/// `dromos render` show; the operator creates them step by step).
+pub fn complete_objects(pkg: &PackageVersion, rendered: RenderedPackage, user: &Value, inst: &Instance) -> Vec<Value> {
+    let mut objects = rendered.objects;
+    if let Some(spec) = &rendered.service {
+        let counts: BTreeMap<String, u32> = spec.pods.iter().map(|(n, p)| (n.clone(), p.count)).collect();
+        objects.extend(service_objects(pkg, spec, &counts, user, inst));
+    }
+    objects
+}
+
 /// The revision of every pod type of a service (the plans' targets).
 pub fn service_revisions(
     pkg: &PackageVersion,
@@ -270,6 +282,20 @@ pub fn expand_package<'r>(
     let user = spec.options.clone().unwrap_or(Value::Null);
     let out = render(pkg, &user, &Instance { namespace, name, source: &source })?;
     Ok((pkg, out))
+}
+
+/// [`expand_package`] with [`complete_objects`]: what a Package renders once its plans ran.
+pub fn expand_complete<'r>(
+    spec: &dromos_crds::package::PackageSpec,
+    namespace: &str,
+    name: &str,
+    repo: &'r Repository,
+) -> Result<(Vec<Value>, Vec<String>), ExpandError> {
+    let (pkg, out) = expand_package(spec, namespace, name, repo)?;
+    let source = repo_ref(spec).to_string();
+    let user = spec.options.clone().unwrap_or(Value::Null);
+    let warnings = out.warnings.clone();
+    Ok((complete_objects(pkg, out, &user, &Instance { namespace, name, source: &source }), warnings))
 }
 
 /// The `dromos.io/source` label value of objects a Package renders: `pkg_<ns>.<name>`

@@ -162,7 +162,10 @@ pub fn build(
                 strategy: ph.strategy.as_str().into(),
                 paused: false,
                 proceeds: 0,
-                steps: (0..count).map(|i| step(&ph.pod, i, &tasks, act, &target)).collect(),
+                steps: (0..count)
+                    .filter(|i| ph.instances.is_empty() || ph.instances.contains(i))
+                    .map(|i| step(&ph.pod, i, &tasks, act, &target))
+                    .collect(),
             }
         })
         .collect();
@@ -193,7 +196,7 @@ pub fn decide(
             plans.push(build("deploy", deploy_spec, spec, targets, action::LAUNCH));
             false
         }
-        Some(i) if grew(&plans[i], spec) => {
+        Some(i) if grew(&plans[i], deploy_spec, spec) => {
             let mut fresh = build("deploy", deploy_spec, spec, targets, action::LAUNCH);
             fresh.paused = plans[i].paused;
             for (new, old) in fresh.phases.iter_mut().zip(&plans[i].phases) {
@@ -254,11 +257,12 @@ pub fn decide(
     (plans, actions)
 }
 
-/// A pod type of `plan` has more instances in `spec` than the plan has steps for.
-fn grew(plan: &PlanStatus, spec: &ServiceSpec) -> bool {
-    plan.phases.iter().any(|ph| {
-        let pod = ph.steps.first().map(|s| s.pod.as_str());
-        pod.and_then(|p| spec.pods.get(p)).is_some_and(|p| p.count as usize > ph.steps.len())
+/// A phase of `plan` has fewer steps than `spec` now gives it (a pod type's count grew).
+fn grew(plan: &PlanStatus, plan_spec: &PlanSpec, spec: &ServiceSpec) -> bool {
+    plan.phases.iter().zip(&plan_spec.phases).any(|(ph, ps)| {
+        let count = spec.pods.get(&ps.pod).map_or(0, |p| p.count);
+        let want = (0..count).filter(|i| ps.instances.is_empty() || ps.instances.contains(i)).count();
+        want > ph.steps.len()
     })
 }
 

@@ -131,7 +131,7 @@ pub fn objects(spec: &ServiceSpec, pod: &str, replicas: u32, owner: &Owner) -> V
 }
 
 /// What every task is told about where it runs (the DC/OS SDK's names): `POD_NAME`,
-/// `POD_NAMESPACE`, `POD_INSTANCE_INDEX`, `POD_TYPE`, `TASK_NAME`, `SERVICE_NAME` (the
+/// `POD_NAMESPACE`, `POD_IP`, `POD_INSTANCE_INDEX`, `POD_TYPE`, `TASK_NAME`, `SERVICE_NAME` (the
 /// Package), `POD_HOST` (this instance's stable DNS name) and `SERVICE_DOMAIN` (the suffix of
 /// every instance's name: `<set>-<index>.<set>.` + it).
 fn standard_env(owner: &Owner, pod: &str, task: &str) -> Vec<Value> {
@@ -141,6 +141,7 @@ fn standard_env(owner: &Owner, pod: &str, task: &str) -> Vec<Value> {
         json!({"name": "POD_NAME", "valueFrom": field("metadata.name")}),
         json!({"name": "POD_NAMESPACE", "valueFrom": field("metadata.namespace")}),
         json!({"name": "POD_INSTANCE_INDEX", "valueFrom": field(&format!("metadata.labels['{LABEL_INDEX}']"))}),
+        json!({"name": "POD_IP", "valueFrom": field("status.podIP")}),
         json!({"name": "POD_TYPE", "value": pod}),
         json!({"name": "TASK_NAME", "value": task}),
         json!({"name": "SERVICE_NAME", "value": owner.instance}),
@@ -164,6 +165,7 @@ fn claims(p: &PodSpec, owner: &Owner) -> Value {
     let claims: Vec<Value> = p
         .volumes
         .iter()
+        .filter(|v| !v.ephemeral)
         .map(|v| {
             let mut spec = json!({"accessModes": ["ReadWriteOnce"], "resources": {"requests": {"storage": v.size}}});
             if let Some(class) = &v.storage_class {
@@ -255,8 +257,20 @@ fn template(spec: &ServiceSpec, pod: &str, owner: &Owner) -> Value {
     if !init.is_empty() {
         pod_spec["initContainers"] = json!(init);
     }
+    let mut volumes: Vec<Value> = p
+        .volumes
+        .iter()
+        .filter(|v| v.ephemeral)
+        .map(|v| json!({"name": v.name, "emptyDir": {"sizeLimit": v.size}}))
+        .collect();
     if let Some((cm, _)) = &config {
-        pod_spec["volumes"] = json!([{"name": CONFIG_VOLUME, "configMap": {"name": cm}}]);
+        volumes.push(json!({"name": CONFIG_VOLUME, "configMap": {"name": cm}}));
+    }
+    if !volumes.is_empty() {
+        pod_spec["volumes"] = json!(volumes);
+    }
+    if !p.node_selector.is_empty() {
+        pod_spec["nodeSelector"] = json!(p.node_selector);
     }
     if let Some(g) = p.fs_group {
         pod_spec["securityContext"] = json!({"fsGroup": g});

@@ -33,6 +33,9 @@ pub struct PodSpec {
     /// Marathon constraints, e.g. `[["hostname", "UNIQUE"]]`, held by the Dromos scheduler.
     #[serde(default)]
     pub placement: Vec<Vec<String>>,
+    /// Node labels every instance requires (beside `placement`).
+    #[serde(default)]
+    pub node_selector: BTreeMap<String, String>,
     /// Persistent volumes of each instance.
     #[serde(default)]
     pub volumes: Vec<VolumeSpec>,
@@ -57,6 +60,10 @@ pub struct VolumeSpec {
     /// Storage class of the claims (the cluster's default if unset).
     #[serde(default)]
     pub storage_class: Option<String>,
+    /// Not a claim but an `emptyDir` of at most `size`: lives and dies with the pod (tests,
+    /// caches). A ONCE task's marker on it is gone with the pod, so the task runs again.
+    #[serde(default)]
+    pub ephemeral: bool,
 }
 
 /// What a task is for.
@@ -83,9 +90,13 @@ pub struct TaskSpec {
     /// Image, else the pod type's.
     #[serde(default)]
     pub image: Option<String>,
-    /// CPUs.
+    /// CPUs: a number (`0.5`) or a Kubernetes quantity (`500m`).
+    #[serde(deserialize_with = "cpus")]
+    #[schemars(with = "Amount")]
     pub cpus: f64,
-    /// Memory in MiB.
+    /// Memory: a number of MiB (`2048`, Marathon's unit) or a Kubernetes quantity (`2Gi`).
+    #[serde(deserialize_with = "mebibytes")]
+    #[schemars(with = "Amount")]
     pub memory: f64,
     /// Named ports.
     #[serde(default)]
@@ -106,6 +117,32 @@ pub struct TaskSpec {
     /// exit 0.
     #[serde(default)]
     pub decommission: Option<String>,
+}
+
+/// A number, or a Kubernetes quantity as a string.
+#[derive(Deserialize, schemars::JsonSchema)]
+#[serde(untagged)]
+#[allow(dead_code)]
+enum Amount {
+    Number(f64),
+    Quantity(String),
+}
+
+fn amount<'de, D: serde::Deserializer<'de>>(d: D, unit: f64) -> Result<f64, D::Error> {
+    match Amount::deserialize(d)? {
+        Amount::Number(n) => Ok(n),
+        Amount::Quantity(q) => crate::plan::parse_quantity(&q)
+            .map(|v| v / unit)
+            .ok_or_else(|| serde::de::Error::custom(format!("{q:?} is not a number or a quantity such as 500m or 2Gi"))),
+    }
+}
+
+fn cpus<'de, D: serde::Deserializer<'de>>(d: D) -> Result<f64, D::Error> {
+    amount(d, 1.0)
+}
+
+fn mebibytes<'de, D: serde::Deserializer<'de>>(d: D) -> Result<f64, D::Error> {
+    amount(d, 1024.0 * 1024.0)
 }
 
 /// A configuration file of a task.
@@ -246,6 +283,10 @@ pub struct PhaseSpec {
     /// plan).
     #[serde(default)]
     pub depends_on: Vec<String>,
+    /// The instances it steps through (default: all of the pod type's, in order): a phase of
+    /// seeds `[0]` before the phase of every node. Indices at or above the count are skipped.
+    #[serde(default)]
+    pub instances: Vec<u32>,
 }
 
 /// Plans Dromos generates; a package may not define them.
@@ -429,6 +470,15 @@ pub fn validate(spec: &ServiceSpec) -> Vec<(String, String)> {
             for (j, t) in phase.tasks.iter().enumerate() {
                 if !pod.tasks.contains_key(t) {
                     bad(join_index(&join_key(&fat, "tasks"), j), format!("pod type {} has no task {t:?}", phase.pod));
+                }
+            }
+            let mut seen = BTreeSet::new();
+            for (j, i) in phase.instances.iter().enumerate() {
+                if *i >= MAX_COUNT || !seen.insert(*i) {
+                    bad(
+                        join_index(&join_key(&fat, "instances"), j),
+                        format!("{i}: each instance once, below {MAX_COUNT}"),
+                    );
                 }
             }
             for (j, d) in phase.depends_on.iter().enumerate() {

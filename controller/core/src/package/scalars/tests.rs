@@ -165,10 +165,7 @@ fn kafka() -> PackageVersion {
     let files = [
         file("package.yaml", include_str!("../../../../../packages/kafka/3.9.1/package.yaml")),
         file("options.schema.json", include_str!("../../../../../packages/kafka/3.9.1/options.schema.json")),
-        file(
-            "templates/20-statefulset.yaml.mustache",
-            include_str!("../../../../../packages/kafka/3.9.1/templates/20-statefulset.yaml.mustache"),
-        ),
+        file("service.yaml.mustache", include_str!("../../../../../packages/kafka/3.9.1/service.yaml.mustache")),
     ];
     read_repository(&files).find("kafka", None).unwrap().clone()
 }
@@ -182,13 +179,12 @@ fn the_kafka_image_attack_is_refused_by_the_schema_and_escaped_by_the_renderer()
     // Without the pattern, the value is one scalar: the image, nothing privileged.
     let mut open = k.clone();
     open.schema["properties"]["image"].as_object_mut().unwrap().remove("pattern");
-    let objs = render(&open, &json!({"image": attack}), &INST).unwrap().objects;
-    let container = &objs[0]["spec"]["template"]["spec"]["containers"][0];
-    assert_eq!(container["image"], attack);
-    assert!(!objs[0].to_string().contains("\"privileged\":"), "{}", objs[0]);
+    let spec = render(&open, &json!({"image": attack}), &INST).unwrap().service.unwrap();
+    assert_eq!(spec.pods["broker"].image.as_deref(), Some(attack));
+    assert!(!format!("{spec:?}").contains("privileged: true\n"), "{spec:?}");
     // Defaults render as before.
-    let plain = render(&k, &Value::Null, &INST).unwrap().objects;
-    assert_eq!(plain[0]["spec"]["template"]["spec"]["containers"][0]["image"], "docker.io/apache/kafka:3.9.1");
+    let plain = render(&k, &Value::Null, &INST).unwrap().service.unwrap();
+    assert_eq!(plain.pods["broker"].image.as_deref(), Some("docker.io/apache/kafka:3.9.1"));
 }
 
 #[test]
