@@ -390,14 +390,27 @@ mod tests {
     }
 
     #[test]
-    fn cassandra_renders_one_statefulset_per_rack_pinned_to_its_zone_with_all_seeds() {
-        let objs = render_catalog(
-            "cassandra",
-            json!({"racks": [{"name": "r1", "zone": "z1"}, {"name": "r2", "zone": "z2"}, {"name": "r3"}]}),
+    fn cassandra_is_a_pod_type_per_rack_pinned_to_its_zone_seeds_first_and_decommissioned_on_scale_down() {
+        let options = json!({"racks": [{"name": "r1", "zone": "z1"}, {"name": "r2", "zone": "z2"}, {"name": "r3"}],
+                             "nodes": {"perRack": 2}});
+        let pkg = catalog().find("cassandra", None).unwrap();
+        let inst = package::Instance { namespace: "data", name: "cassandra", source: "builtin" };
+        let spec = package::render(pkg, &options, &inst).unwrap().service.expect("a service specification");
+        let phases: Vec<(&str, &[u32])> =
+            spec.plans["deploy"].phases.iter().map(|p| (p.name.as_str(), p.instances.as_slice())).collect();
+        assert_eq!(
+            phases,
+            [("seed-r1", &[0][..]), ("seed-r2", &[0]), ("seed-r3", &[0]), ("r1", &[]), ("r2", &[]), ("r3", &[])],
+            "the seeds of every rack first, then each rack's other nodes"
         );
+        assert!(spec.plans["deploy"].phases.iter().all(|p| p.strategy.is_serial()), "one node joins at a time");
+        assert_eq!(spec.pods["r1"].tasks["server"].decommission.as_deref(), Some("nodetool decommission"));
+
+        let objs = render_catalog("cassandra", options);
         let sts: Vec<&Value> = objs.iter().filter(|o| o["kind"] == "StatefulSet").collect();
         assert_eq!(sts.len(), 3);
         let r1 = find(&objs, "StatefulSet", "cassandra-r1");
+        assert_eq!(r1["spec"]["replicas"], 2);
         let term = &r1["spec"]["template"]["spec"]["affinity"]["nodeAffinity"]["requiredDuringSchedulingIgnoredDuringExecution"]
             ["nodeSelectorTerms"][0]["matchExpressions"][0];
         assert_eq!(term, &json!({"key": "topology.kubernetes.io/zone", "operator": "In", "values": ["z1"]}));
@@ -405,22 +418,37 @@ mod tests {
         assert!(r3["spec"]["template"]["spec"]["affinity"].get("nodeAffinity").is_none(), "a rack without zone");
         let env = r1["spec"]["template"]["spec"]["containers"][0]["env"].as_array().unwrap();
         let seeds = env.iter().find(|e| e["name"] == "SEEDS").unwrap()["value"].as_str().unwrap();
-        assert_eq!(seeds.matches(".cassandra-headless.data.svc.cluster.local,").count(), 3, "{seeds}");
-        assert!(env.iter().any(|e| e["name"] == "CASSANDRA_RACK" && e["value"] == "r1"));
+        assert_eq!(seeds, "cassandra-r1-0.cassandra-r1.data.svc,cassandra-r2-0.cassandra-r2.data.svc,cassandra-r3-0.cassandra-r3.data.svc,");
+        assert!(env.iter().any(|e| e["name"] == "POD_TYPE" && e["value"] == "r1"), "the rack, CASSANDRA_RACK");
+        let ephemeral = render_catalog("cassandra", json!({"storage": {"persistent": false, "size": "1Gi"}}));
+        let rack = find(&ephemeral, "StatefulSet", "cassandra-rack1");
+        assert_eq!(rack["spec"]["volumeClaimTemplates"], json!([]));
+        assert_eq!(rack["spec"]["template"]["spec"]["volumes"][0], json!({"name": "data", "emptyDir": {"sizeLimit": "1Gi"}}));
     }
 
     #[test]
-    fn hdfs_adds_journal_nodes_and_a_second_namenode_for_ha() {
+    fn hdfs_deploys_journal_nodes_then_name_nodes_with_their_format_tasks_then_data_nodes() {
         let plain = render_catalog("hdfs", Value::Null);
-        assert_eq!(find(&plain, "StatefulSet", "hdfs-namenode")["spec"]["replicas"], 1);
-        assert!(!plain.iter().any(|o| o["metadata"]["name"] == "hdfs-journalnode"));
-        let ha = render_catalog("hdfs", json!({"ha": {"enabled": true}, "dataNodes": {"count": 5}}));
-        assert_eq!(find(&ha, "StatefulSet", "hdfs-namenode")["spec"]["replicas"], 2);
-        assert_eq!(find(&ha, "StatefulSet", "hdfs-journalnode")["spec"]["replicas"], 3);
-        assert_eq!(find(&ha, "StatefulSet", "hdfs-datanode")["spec"]["replicas"], 5);
-        let site = find(&ha, "ConfigMap", "hdfs-config")["data"]["hdfs-site.xml"].as_str().unwrap().to_string();
-        assert!(site.contains("qjournal://hdfs-journalnode-0.hdfs-journalnode.data.svc.cluster.local:8485;"), "{site}");
+        assert_eq!(find(&plain, "StatefulSet", "hdfs-name")["spec"]["replicas"], 1);
+        assert!(!plain.iter().any(|o| o["metadata"]["name"] == "hdfs-journal"));
+        let options = json!({"ha": {"enabled": true}, "dataNodes": {"count": 5}});
+        let ha = render_catalog("hdfs", options.clone());
+        assert_eq!(find(&ha, "StatefulSet", "hdfs-name")["spec"]["replicas"], 2);
+        assert_eq!(find(&ha, "StatefulSet", "hdfs-journal")["spec"]["replicas"], 3);
+        assert_eq!(find(&ha, "StatefulSet", "hdfs-data")["spec"]["replicas"], 5);
+        let name = &find(&ha, "StatefulSet", "hdfs-name")["spec"]["template"]["spec"];
+        assert_eq!(name["initContainers"][0]["name"], "format", "the format task runs before the name node, once");
+        let config = name["volumes"].as_array().unwrap().iter().find(|v| v.get("configMap").is_some()).unwrap();
+        let cm = find(&ha, "ConfigMap", config["configMap"]["name"].as_str().unwrap());
+        let site = cm["data"]["node.hdfs-site"].as_str().unwrap();
+        assert!(site.contains("qjournal://hdfs-journal-0.hdfs-journal.data.svc:8485;"), "{site}");
         assert!(site.contains("<name>dfs.ha.namenodes.hdfs</name><value>nn0,nn1</value>"), "{site}");
+        let pkg = catalog().find("hdfs", None).unwrap();
+        let inst = package::Instance { namespace: "data", name: "hdfs", source: "builtin" };
+        let spec = package::render(pkg, &options, &inst).unwrap().service.unwrap();
+        let phases: Vec<(&str, &str)> =
+            spec.plans["deploy"].phases.iter().map(|p| (p.name.as_str(), p.strategy.as_str())).collect();
+        assert_eq!(phases, [("journal", "parallel"), ("name", "serial"), ("data", "serial")]);
     }
 
     #[test]

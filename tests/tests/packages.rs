@@ -100,10 +100,11 @@ async fn node_zones(c: &Client) -> BTreeMap<String, String> {
 async fn dry_run(c: &Client, ns: &str, name: &str, spec: &Value) {
     let spec: dromos_crds::PackageSpec = serde_json::from_value(spec.clone()).unwrap();
     let repo = dromos::packages::catalog();
-    let (_, rendered) = package::expand_package(&spec, ns, name, repo).expect("renders");
+    // Every object, a service's pod types at their full counts.
+    let (objects, _) = package::expand_complete(&spec, ns, name, repo).expect("renders");
     let mut resolver = dromos::sync::Resolver::default();
     let reads = std::sync::atomic::AtomicUsize::new(0);
-    for obj in rendered.objects {
+    for obj in objects {
         let (av, kind) = (obj["apiVersion"].as_str().unwrap(), obj["kind"].as_str().unwrap());
         let (ar, _) = resolver.resolve(c, av, kind, &reads).await.unwrap_or_else(|| panic!("{av} {kind} is served"));
         let api: Api<DynamicObject> = Api::namespaced_with(c.clone(), ns, &ar);
@@ -205,26 +206,37 @@ async fn assert_catalog_workloads(c: &Client, ns: &TestNamespace, nodes: &FakeNo
         let (k, v) = sel.split_once('=').unwrap();
         pods.iter().filter(|p| p.labels().get(k).map(String::as_str) == Some(v)).collect()
     };
-    // Kafka: 3 brokers, one per node (anti-affinity).
-    let brokers = pods_of("app.kubernetes.io/instance=kafka");
-    let broker_nodes: BTreeSet<_> = brokers.iter().map(|p| p.spec.as_ref().unwrap().node_name.clone()).collect();
-    assert_eq!((brokers.len(), broker_nodes.len()), (3, 3), "one broker per node");
-    let sts = ns.api::<StatefulSet>().get("kafka").await.unwrap();
+    let service_pods = |instance: &str, pod_type: &str| -> Vec<&Pod> {
+        pods.iter()
+            .filter(|p| {
+                p.labels().get("dromos.io/package-instance").map(String::as_str) == Some(instance)
+                    && p.labels().get("dromos.io/service-pod").map(String::as_str) == Some(pod_type)
+            })
+            .collect()
+    };
+    let node_of = |p: &&Pod| p.spec.as_ref().unwrap().node_name.clone();
+    // Kafka: 3 controllers and 3 brokers, one of each per node (UNIQUE hostname).
+    for pod_type in ["controller", "broker"] {
+        let of_type = service_pods("kafka", pod_type);
+        let on: BTreeSet<_> = of_type.iter().map(node_of).collect();
+        assert_eq!((of_type.len(), on.len()), (3, 3), "kafka {pod_type}s, one per node");
+    }
+    let sts = ns.api::<StatefulSet>().get("kafka-broker").await.unwrap();
     let owner = &sts.owner_references()[0];
     assert_eq!((owner.kind.as_str(), owner.name.as_str(), owner.controller), ("Package", "kafka", Some(true)));
-    assert_eq!(sts.spec.as_ref().unwrap().service_name.as_deref(), Some("kafka-headless"));
-    let headless = ns.api::<Service>().get("kafka-headless").await.unwrap();
+    assert_eq!(sts.spec.as_ref().unwrap().service_name.as_deref(), Some("kafka-broker"));
+    let headless = ns.api::<Service>().get("kafka-broker").await.unwrap();
     assert_eq!(headless.spec.unwrap().cluster_ip.as_deref(), Some("None"));
-    // Cassandra: one StatefulSet per rack, each rack in its zone.
+    // Cassandra: a pod type per rack, each rack in its zone.
     for (rack, zone) in [("r1", "zone-a"), ("r2", "zone-b")] {
-        let pods = pods_of(&format!("cassandra.dromos.io/rack={rack}"));
+        let pods = service_pods("cassandra", rack);
         assert_eq!(pods.len(), 1, "rack {rack}");
-        let node = pods[0].spec.as_ref().unwrap().node_name.clone().unwrap();
+        let node = node_of(&pods[0]).unwrap();
         assert_eq!(zones[&node], zone, "rack {rack} runs in its zone");
     }
-    // HDFS HA: two NameNodes, three JournalNodes, three DataNodes.
-    for (component, n) in [("namenode", 2), ("journalnode", 3), ("datanode", 3)] {
-        assert_eq!(pods_of(&format!("app.kubernetes.io/component={component}")).len(), n, "{component}");
+    // HDFS HA: two name nodes, three journal nodes, three data nodes.
+    for (pod_type, n) in [("name", 2), ("journal", 3), ("data", 3)] {
+        assert_eq!(service_pods("hdfs", pod_type).len(), n, "{pod_type}");
     }
     // Spark: the driver RBAC exists and the history server runs.
     let sa: Api<k8s_openapi::api::core::v1::ServiceAccount> = ns.api();
