@@ -418,12 +418,18 @@ mod tests {
         assert!(r3["spec"]["template"]["spec"]["affinity"].get("nodeAffinity").is_none(), "a rack without zone");
         let env = r1["spec"]["template"]["spec"]["containers"][0]["env"].as_array().unwrap();
         let seeds = env.iter().find(|e| e["name"] == "SEEDS").unwrap()["value"].as_str().unwrap();
-        assert_eq!(seeds, "cassandra-r1-0.cassandra-r1.data.svc,cassandra-r2-0.cassandra-r2.data.svc,cassandra-r3-0.cassandra-r3.data.svc,");
+        assert_eq!(
+            seeds,
+            "cassandra-r1-0.cassandra-r1.data.svc,cassandra-r2-0.cassandra-r2.data.svc,cassandra-r3-0.cassandra-r3.data.svc,"
+        );
         assert!(env.iter().any(|e| e["name"] == "POD_TYPE" && e["value"] == "r1"), "the rack, CASSANDRA_RACK");
         let ephemeral = render_catalog("cassandra", json!({"storage": {"persistent": false, "size": "1Gi"}}));
         let rack = find(&ephemeral, "StatefulSet", "cassandra-rack1");
         assert_eq!(rack["spec"]["volumeClaimTemplates"], json!([]));
-        assert_eq!(rack["spec"]["template"]["spec"]["volumes"][0], json!({"name": "data", "emptyDir": {"sizeLimit": "1Gi"}}));
+        assert_eq!(
+            rack["spec"]["template"]["spec"]["volumes"][0],
+            json!({"name": "data", "emptyDir": {"sizeLimit": "1Gi"}})
+        );
     }
 
     #[test]

@@ -34,9 +34,10 @@ fn package_commands_work_on_the_built_in_catalog_and_match_goldens() {
     ]);
     assert_eq!(code, 0, "{err}");
     golden("package/kafka.render.yaml", &out);
-    assert!(out.contains("replicas: 5") && out.contains("name: events-headless"), "{out}");
+    assert!(out.contains("replicas: 5") && out.contains("name: events-broker"), "{out}");
+    assert!(out.contains("topologyKey: topology.kubernetes.io/zone"), "zoneSpread: {out}");
     // Options the schema refuses: exit 1, the option path and rule on stderr.
-    std::fs::write(&opts, "brokers:\n  count: 50\n").unwrap();
+    std::fs::write(&opts, "brokers:\n  count: 51\n").unwrap();
     let (code, _, err) = dromos(&["package", "render", "kafka", "--options", opts.to_str().unwrap()]);
     assert_eq!(code, 1);
     assert!(err.contains("brokers.count") && err.contains("maximum"), "{err}");

@@ -73,7 +73,7 @@ fn render_expands_package_manifests_and_validate_reports_bad_options_at_their_li
     std::fs::write(root.join("packages.yaml"), manifest).unwrap();
     let (code, out, err) = dromos(&["render", root.to_str().unwrap()]);
     assert_eq!(code, 0, "{err}");
-    assert!(out.contains("kind: StatefulSet") && out.contains("name: stream-headless"), "{out}");
+    assert!(out.contains("kind: StatefulSet") && out.contains("name: stream-broker"), "{out}");
     assert!(out.contains("port: '8080'") || out.contains("port: \"8080\""), "{out}");
     let bad = manifest.replace("brokers: {count: 1}", "brokers: {count: 0}");
     std::fs::write(root.join("packages.yaml"), bad).unwrap();

@@ -244,8 +244,9 @@ async fn a_service_deploys_pauses_scales_and_updates_one_instance_at_a_time() {
     .await;
     for (p, old) in pods.0.iter().zip(&before) {
         assert_ne!(&p.uid().unwrap(), old, "{} replaced", p.name_any());
-        let env = &p.spec.as_ref().unwrap().containers[0].env.as_ref().unwrap()[0];
-        assert_eq!(env.value.as_deref(), Some("b"));
+        let env = p.spec.as_ref().unwrap().containers[0].env.as_ref().unwrap();
+        let version = env.iter().find(|e| e.name == "VERSION").and_then(|e| e.value.as_deref());
+        assert_eq!(version, Some("b"), "{}", p.name_any());
     }
     one_at_a_time(&pods.0);
     let events = step_events(&c, &ns).await;
@@ -265,4 +266,116 @@ async fn a_service_deploys_pauses_scales_and_updates_one_instance_at_a_time() {
     }
     nodes.delete().await;
     ns.delete().await;
+}
+
+const STORE: &str = r#"pods:
+  node:
+    count: 3
+    image: busybox
+    nodeSelector: {dromos-test-group: "{{group}}"}
+    placement: [[hostname, UNIQUE]]
+    volumes: [{name: data, path: /data, size: 1Gi, storageClass: ""}]
+    tasks:
+      server: {goal: RUNNING, cmd: sleep 100000, cpus: 0.01, memory: 16}
+plans:
+  deploy:
+    phases:
+      - {name: nodes, pod: node}
+"#;
+
+/// Hand-made volumes without a class, for the claims of `STORE` to bind.
+async fn volumes(c: &Client, prefix: &str, n: usize) -> Vec<String> {
+    use k8s_openapi::api::core::v1::PersistentVolume;
+    let api: kube::Api<PersistentVolume> = kube::Api::all(c.clone());
+    let mut names = vec![];
+    for i in 0..n {
+        let name = format!("{prefix}-{i}");
+        let pv: PersistentVolume = serde_json::from_value(json!({
+            "metadata": {"name": name},
+            "spec": {"capacity": {"storage": "1Gi"}, "accessModes": ["ReadWriteOnce"], "storageClassName": "",
+                     "persistentVolumeReclaimPolicy": "Retain", "hostPath": {"path": format!("/tmp/{name}")}}
+        }))
+        .unwrap();
+        api.create(&PostParams::default(), &pv).await.unwrap();
+        names.push(name);
+    }
+    names
+}
+
+#[tokio::test]
+async fn an_instance_whose_node_is_deleted_is_replaced_elsewhere_with_a_new_volume() {
+    use k8s_openapi::api::core::v1::{Node, PersistentVolume, PersistentVolumeClaim};
+    let c = client().await;
+    install_crds(&c).await;
+    let ns = TestNamespace::new(&c, "svc-loss").await;
+    let group = format!("svl-{}", unique_suffix());
+    let mut spec = NodeSpec::new("svl", 4);
+    spec.labels.insert("dromos-test-group".into(), group.clone());
+    let nodes = FakeNodes::create(&c, &spec).await;
+    let pvs = volumes(&c, &group, 5).await;
+    let schema = json!({"type": "object", "properties": {"group": {"type": "string"}}});
+    let dir = "pkgs/store/1.0.0";
+    let files = vec![
+        (format!("{dir}/package.yaml"), "name: store\nversion: 1.0.0\ndescription: one volume each\n".into()),
+        (format!("{dir}/options.schema.json"), schema.to_string()),
+        (format!("{dir}/service.yaml.mustache"), STORE.into()),
+    ];
+    let _remote = git_catalog(&ns, &files).await;
+    let cache = tempfile::tempdir().unwrap();
+    let _op = operator(&c, &ns, cache.path());
+    let pkg: Package = serde_json::from_value(json!({
+        "apiVersion": "dromos.io/v1alpha1", "kind": "Package", "metadata": {"name": "store"},
+        "spec": {"name": "store", "repository": {"gitSource": "catalog", "path": "pkgs"}, "options": {"group": group}}
+    }))
+    .unwrap();
+    ns.api::<Package>().create(&PostParams::default(), &pkg).await.unwrap();
+    let api = ns.api::<Package>();
+    let status_of = |what: &'static str, f: fn(&Package) -> bool| {
+        let api = api.clone();
+        wait_for(what, T, move || {
+            let api = api.clone();
+            async move { api.get("store").await.ok().filter(|p| f(p)) }
+        })
+    };
+    status_of("deployed", |p| plan_status(p, "deploy") == Some(ElementStatus::Complete) && ready(p)).await;
+    let pods: kube::Api<Pod> = ns.api();
+    let claims: kube::Api<PersistentVolumeClaim> = ns.api();
+    let lost = pods.get("store-node-1").await.unwrap();
+    let lost_node = lost.spec.as_ref().unwrap().node_name.clone().unwrap();
+    let old_claim = claims.get("data-store-node-1").await.unwrap();
+    let old_volume = old_claim.spec.as_ref().unwrap().volume_name.clone().unwrap();
+
+    // The node goes away (a machine removed from the cluster).
+    kube::Api::<Node>::all(c.clone()).delete(&lost_node, &Default::default()).await.unwrap();
+    let p = status_of("the recovery plan complete", |p| {
+        plan_status(p, "recovery") == Some(ElementStatus::Complete) && ready(p)
+    })
+    .await;
+    let recovery = p.status.as_ref().unwrap().plans.iter().find(|x| x.name == "recovery").unwrap();
+    let steps: Vec<(&str, &str)> =
+        recovery.phases[0].steps.iter().map(|s| (s.name.as_str(), s.action.as_str())).collect();
+    assert_eq!(steps, [("node-1:replace", "replace")], "a lost node is a replacement, not a relaunch");
+    let back = wait_for("store-node-1 running elsewhere", T, || {
+        let pods = pods.clone();
+        async move { pods.get("store-node-1").await.ok().filter(|p| ready_at(p).is_some()) }
+    })
+    .await;
+    assert_ne!(back.uid(), lost.uid());
+    let node = back.spec.as_ref().unwrap().node_name.clone().unwrap();
+    assert!(node != lost_node && nodes.names.contains(&node), "{node}");
+    let new_claim = claims.get("data-store-node-1").await.unwrap();
+    assert_ne!(new_claim.uid(), old_claim.uid(), "its volume claim was released and made again");
+    assert_ne!(new_claim.spec.as_ref().unwrap().volume_name.as_ref(), Some(&old_volume), "on another volume");
+    let events = step_events(&c, &ns).await;
+    assert!(events.iter().any(|e| e.1 == "StepStarted" && e.2.starts_with("recovery: node-1:replace")), "{events:#?}");
+    // The other instances were left alone.
+    for i in [0, 2] {
+        assert!(pods.get(&format!("store-node-{i}")).await.unwrap().metadata.deletion_timestamp.is_none());
+    }
+
+    let pv_api: kube::Api<PersistentVolume> = kube::Api::all(c.clone());
+    for pv in pvs {
+        let _ = pv_api.delete(&pv, &Default::default()).await;
+    }
+    drop(nodes);
 }

@@ -64,10 +64,9 @@ pub fn expand(m: &Manifest, opts: &RenderOptions) -> Expansion {
                 .get(&package::repo_ref(&p.spec))
                 .map(|r| package::expand_complete(&p.spec, ns, &m.name, r))
             {
-                Some(Ok((objects, warnings))) => Expansion {
-                    objects,
-                    warnings: warnings.into_iter().map(|w| ("spec".to_string(), w)).collect(),
-                },
+                Some(Ok((objects, warnings))) => {
+                    Expansion { objects, warnings: warnings.into_iter().map(|w| ("spec".to_string(), w)).collect() }
+                }
                 _ => Expansion::default(),
             }
         }

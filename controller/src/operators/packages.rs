@@ -21,8 +21,8 @@ use dromos_crds::package::{PackageObject, PackageStatus, PlanStatus};
 use dromos_crds::{App, GitSource, Package};
 use k8s_openapi::api::apps::v1::{DaemonSet, Deployment, StatefulSet};
 use k8s_openapi::api::core::v1::{Node, PersistentVolumeClaim, Pod};
-use kube::core::PartialObjectMeta;
 use kube::api::{Api, Patch, PatchParams};
+use kube::core::PartialObjectMeta;
 use kube::runtime::controller::{Action, Controller};
 use kube::runtime::events::Recorder;
 use kube::runtime::reflector::{ObjectRef, Store};
@@ -630,7 +630,15 @@ async fn decommission(pods: &Api<Pod>, pod: &str, uid: &str, commands: &[(String
             if let Some(stderr) = proc.stderr() {
                 let mut buf = Vec::new();
                 let _ = stderr.take(64 * 1024).read_to_end(&mut buf).await;
-                out = String::from_utf8_lossy(&buf).trim().chars().rev().take(300).collect::<Vec<_>>().into_iter().rev().collect();
+                out = String::from_utf8_lossy(&buf)
+                    .trim()
+                    .chars()
+                    .rev()
+                    .take(300)
+                    .collect::<Vec<_>>()
+                    .into_iter()
+                    .rev()
+                    .collect();
             }
             if let Some(mut stdout) = proc.stdout() {
                 let _ = tokio::io::copy(&mut stdout, &mut tokio::io::sink()).await;
@@ -706,7 +714,8 @@ async fn act_on_plans(ctx: &Context, pkg: &Package, client: &Client, run: &Servi
             .flat_map(|p| p.tasks.iter())
             .filter_map(|(t, task)| Some((t.clone(), task.decommission.clone()?)))
             .collect();
-        publish(ctx, pkg, false, "DecommissionStarted", format!("running the decommission commands of {pod_name}")).await;
+        publish(ctx, pkg, false, "DecommissionStarted", format!("running the decommission commands of {pod_name}"))
+            .await;
         let pods = pods.clone();
         let results = ctx.decommissions.clone();
         tokio::spawn(async move {

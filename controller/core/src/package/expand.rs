@@ -138,6 +138,14 @@ pub fn render(pkg: &PackageVersion, user: &Value, inst: &Instance) -> Result<Ren
                             .join("; "),
                     )
                 })?;
+                // What the native rendering of a pod type's placement only approximates.
+                for (pod, p) in &spec.pods {
+                    let list: Vec<_> =
+                        crate::constraints::parse_constraints(&p.placement).ok.into_iter().map(|(_, c)| c).collect();
+                    let native = crate::constraints::render_native(&list, &BTreeMap::new());
+                    out.warnings
+                        .extend(native.warnings.into_iter().map(|(_, w)| format!("{path}: pods.{pod}.placement: {w}")));
+                }
                 out.service = Some(spec);
             }
             Layout::Dromos => {

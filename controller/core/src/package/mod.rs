@@ -23,7 +23,8 @@ mod scalars;
 
 pub use expand::{
     ANN_OPTIONS, ANN_SOURCE, ANN_VERSION, ExpandError, Instance, LABEL_INSTANCE, LABEL_PACKAGE, RenderError,
-    RenderedPackage, complete_objects, expand_complete, expand_package, render, service_objects, service_revisions, source_label,
+    RenderedPackage, complete_objects, expand_complete, expand_package, render, service_objects, service_revisions,
+    source_label,
 };
 pub use health::{health, health_after_apply};
 pub use read::read_repository;

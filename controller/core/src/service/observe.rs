@@ -2,9 +2,9 @@
 //! and the commands operators give through the Package's annotation.
 
 use super::plan::{Command, Decommission, Instance, Observed, Verb};
-use std::collections::{BTreeMap, BTreeSet};
 use super::render::{ANN_REVISION, LABEL_INDEX, LABEL_POD};
 use k8s_openapi::api::core::v1::Pod;
+use std::collections::{BTreeMap, BTreeSet};
 
 /// Annotation on a Package carrying the latest plan command: `<id> <verb> <plan>[/<phase>[/<step>]]`
 /// (`dromos service plan` writes it; the id makes each command apply once).

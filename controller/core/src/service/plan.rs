@@ -544,7 +544,9 @@ fn begin(s: &mut StepStatus, spec: &ServiceSpec, observed: &Observed, plan: &str
             }
             actions.delete_claims.push(key);
         }
-        action::REMOVE if needs_decommission(spec, &s.pod) && inst.exists && inst.decommission != Decommission::Done => {
+        action::REMOVE
+            if needs_decommission(spec, &s.pod) && inst.exists && inst.decommission != Decommission::Done =>
+        {
             actions.decommission.push(key);
             s.message = Some(DECOMMISSIONING.into());
         }
@@ -575,7 +577,12 @@ fn observe(s: &mut StepStatus, observed: &Observed, plan: &str, actions: &mut Ac
                 Decommission::Failed(why) => {
                     s.status = ElementStatus::Error;
                     s.message = Some(format!("decommission: {why}"));
-                    actions.events.push((true, "StepFailed", format!("{plan}: {}: decommission: {why}", s.name), Some(key)));
+                    actions.events.push((
+                        true,
+                        "StepFailed",
+                        format!("{plan}: {}: decommission: {why}", s.name),
+                        Some(key),
+                    ));
                 }
                 // Its commands were running when this controller started: run them again.
                 Decommission::NotRun => actions.decommission.push(key),

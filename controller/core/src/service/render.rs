@@ -279,8 +279,12 @@ fn template(spec: &ServiceSpec, pod: &str, owner: &Owner) -> Value {
     pod_spec["terminationGracePeriodSeconds"] = json!(60);
     let parsed = parse_constraints(&p.placement);
     let list: Vec<_> = parsed.ok.into_iter().map(|(_, c)| c).collect();
-    if let Some(affinity) = render_native(&list, &selector(owner, pod)).affinity() {
+    let native = render_native(&list, &selector(owner, pod));
+    if let Some(affinity) = native.affinity() {
         pod_spec["affinity"] = serde_json::to_value(affinity).unwrap_or(Value::Null);
+    }
+    if !native.spread.is_empty() {
+        pod_spec["topologySpreadConstraints"] = serde_json::to_value(&native.spread).unwrap_or(Value::Null);
     }
     json!({"metadata": {"labels": labels, "annotations": {}}, "spec": pod_spec})
 }

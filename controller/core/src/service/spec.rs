@@ -57,7 +57,8 @@ pub struct VolumeSpec {
     pub path: String,
     /// Size, a Kubernetes quantity (`10Gi`).
     pub size: String,
-    /// Storage class of the claims (the cluster's default if unset).
+    /// Storage class of the claims (the cluster's default if unset; `""` binds only volumes
+    /// without a class, made by hand).
     #[serde(default)]
     pub storage_class: Option<String>,
     /// Not a claim but an `emptyDir` of at most `size`: lives and dies with the pod (tests,
@@ -131,9 +132,9 @@ enum Amount {
 fn amount<'de, D: serde::Deserializer<'de>>(d: D, unit: f64) -> Result<f64, D::Error> {
     match Amount::deserialize(d)? {
         Amount::Number(n) => Ok(n),
-        Amount::Quantity(q) => crate::plan::parse_quantity(&q)
-            .map(|v| v / unit)
-            .ok_or_else(|| serde::de::Error::custom(format!("{q:?} is not a number or a quantity such as 500m or 2Gi"))),
+        Amount::Quantity(q) => crate::plan::parse_quantity(&q).map(|v| v / unit).ok_or_else(|| {
+            serde::de::Error::custom(format!("{q:?} is not a number or a quantity such as 500m or 2Gi"))
+        }),
     }
 }
 
@@ -373,13 +374,12 @@ pub fn validate(spec: &ServiceSpec) -> Vec<(String, String)> {
                 bad(join_key(&vat, "size"), format!("{:?}: a quantity such as 10Gi", v.size));
             }
             if let Some(class) = &v.storage_class
-                && (class.is_empty() || class.len() > 253 || class.contains('/'))
+                && (class.len() > 253 || class.contains('/'))
             {
                 bad(join_key(&vat, "storageClass"), format!("{class:?}: a storage class name"));
             }
         }
-        let config_bytes: usize =
-            pod.tasks.values().flat_map(|t| t.configs.values()).map(|c| c.content.len()).sum();
+        let config_bytes: usize = pod.tasks.values().flat_map(|t| t.configs.values()).map(|c| c.content.len()).sum();
         if config_bytes > MAX_CONFIG_BYTES {
             bad(join_key(&at, "tasks"), format!("{config_bytes} bytes of configs: at most {MAX_CONFIG_BYTES}"));
         }

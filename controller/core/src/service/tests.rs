@@ -536,8 +536,12 @@ plans:
     assert_ne!(objects(&changed, "broker", 2, &owner())[0]["metadata"]["name"], name);
     // Problems are named at their line.
     let bad = yaml.replace("{tcp: {port: broker}}", "{tcp: {port: nope}}").replace("/etc/kafka/server", "etc/kafka");
-    let got: Vec<String> = parse("s.yaml", &bad).unwrap_err().iter().map(|d| format!("{}:{}", d.line, d.field)).collect();
-    assert_eq!(got, ["17:pods.broker.tasks.server.configs.server.path", "15:pods.broker.tasks.server.readiness.tcp.port"]);
+    let got: Vec<String> =
+        parse("s.yaml", &bad).unwrap_err().iter().map(|d| format!("{}:{}", d.line, d.field)).collect();
+    assert_eq!(
+        got,
+        ["17:pods.broker.tasks.server.configs.server.path", "15:pods.broker.tasks.server.readiness.tcp.port"]
+    );
 }
 
 #[test]
