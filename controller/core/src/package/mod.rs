@@ -16,8 +16,10 @@
 
 mod expand;
 mod health;
+pub mod lint;
 pub mod mustache;
 pub mod options;
+pub mod scaffold;
 mod read;
 mod scalars;
 

@@ -7,6 +7,7 @@ pub mod observe;
 pub mod plan;
 pub mod render;
 pub mod spec;
+pub mod test_spec;
 
 pub use plan::{Actions, Command, Instance, Observed, Verb, command, decide, tree};
 pub use spec::{ServiceSpec, parse};
