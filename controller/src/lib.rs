@@ -15,6 +15,7 @@ pub mod local;
 pub mod metrics;
 pub mod native;
 pub mod operators;
+pub mod package_test;
 pub mod packages;
 pub mod procstat;
 pub mod quickstart;

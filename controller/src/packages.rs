@@ -100,6 +100,49 @@ fn walk(root: &Path, dir: &Path, out: &mut Vec<SourceFile>) -> Result<()> {
     Ok(())
 }
 
+/// `dromos package lint`: every finding of the packages of `root` (the built-in catalog when
+/// none), `file: message`; exit 1 when one is an error (a package directory that cannot be
+/// read is one).
+pub fn lint(root: Option<&Path>, name: Option<&str>, version: Option<&str>, out: &mut dyn Write) -> Result<ExitCode> {
+    let repo = open(root)?;
+    let mut errors = repo.problems.len();
+    for p in &repo.problems {
+        writeln!(out, "error: {p}")?;
+    }
+    let mut linted = 0;
+    for pkg in &repo.versions {
+        if name.is_some_and(|n| n != pkg.meta.name) || version.is_some_and(|v| v != pkg.meta.version) {
+            continue;
+        }
+        linted += 1;
+        let test = match root {
+            Some(r) => std::fs::read_to_string(r.join(&pkg.dir).join(dromos_core::service::test_spec::TEST_FILE)).ok(),
+            None => None,
+        };
+        for f in package::lint::lint(pkg, test.as_deref()) {
+            errors += usize::from(f.error);
+            writeln!(out, "{}: {}: {}", if f.error { "error" } else { "warning" }, f.file, f.message)?;
+        }
+    }
+    if linted == 0 {
+        anyhow::bail!(
+            "no package {}{} here",
+            name.unwrap_or("at all"),
+            version.map(|v| format!(" {v}")).unwrap_or_default()
+        );
+    }
+    writeln!(out, "{linted} package version(s), {errors} error(s)")?;
+    Ok(if errors == 0 { ExitCode::SUCCESS } else { ExitCode::from(1) })
+}
+
+/// The files of package directory `dir` of repository `root`, as `pkgs/<dir>/...` paths and
+/// bytes (what `dromos package test` commits for its GitSource).
+pub fn package_files(root: &Path, dir: &str) -> Result<Vec<(String, Vec<u8>)>> {
+    let mut files = Vec::new();
+    walk(root, &root.join(dir), &mut files)?;
+    Ok(files.into_iter().map(|f| (format!("pkgs/{}", f.path), f.bytes)).collect())
+}
+
 /// Reads a repository directory; problems of single packages go to stderr.
 pub fn read_repo(root: &Path) -> Result<Repository> {
     let mut files = Vec::new();

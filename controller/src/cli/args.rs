@@ -515,6 +515,51 @@ pub(super) enum PackageCommand {
         #[arg(long)]
         repo: Option<PathBuf>,
     },
+    /// Scaffold a package: `NAME/1.0.0/` with package.yaml, an options schema, a service
+    /// specification, a template, test.yaml and a README, in the current directory (or --dir).
+    /// It lints clean and passes `dromos package test`.
+    Init {
+        /// Package name (lowercase letters, digits and '-').
+        name: String,
+        /// Repository directory to create it in.
+        #[arg(long, default_value = ".")]
+        dir: PathBuf,
+    },
+    /// Check the packages of a repository directory: options schema valid and documented,
+    /// renders with the defaults and with the schema's `examples`, service plans launch and
+    /// update every pod type, test.yaml parses. Exit 1 on an error.
+    #[command(disable_version_flag = true)]
+    Lint {
+        /// Only this package.
+        name: Option<String>,
+        /// Only this version.
+        #[arg(long)]
+        version: Option<String>,
+        /// Repository directory (default: the built-in catalog).
+        #[arg(long)]
+        repo: Option<PathBuf>,
+    },
+    /// Install a package on the cluster of the kubeconfig as its test.yaml says, in a namespace
+    /// of its own with the Package operator running in this process: lint, deploy plan, smoke
+    /// checks (Jobs), update plan (one instance at a time where serial), checks again,
+    /// uninstall. Prints each stage with its time; exit 1 when one failed.
+    #[command(disable_version_flag = true)]
+    Test {
+        /// Package name.
+        name: String,
+        /// Version (default: the newest).
+        #[arg(long)]
+        version: Option<String>,
+        /// Repository directory.
+        #[arg(long, default_value = ".")]
+        repo: PathBuf,
+        /// Namespace to test in (default: a new `pkgtest-<name>-<random>`, deleted afterwards).
+        #[arg(long, short)]
+        namespace: Option<String>,
+        /// Keep the namespace and what is in it.
+        #[arg(long)]
+        keep: bool,
+    },
 }
 
 #[derive(Debug, Subcommand)]

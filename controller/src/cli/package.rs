@@ -1,5 +1,6 @@
-//! `dromos package list | describe | render`: packages of a repository directory or the
-//! built-in catalog (I/O: reads the repository, prints to stdout).
+//! `dromos package list | describe | render | init | lint | test`: packages of a repository
+//! directory or the built-in catalog (I/O: reads and writes the repository directory, prints
+//! to stdout; `test` uses the cluster of the kubeconfig).
 
 use super::args::PackageCommand;
 use super::output::ListFormat;
@@ -20,7 +21,40 @@ pub(crate) fn run(command: PackageCommand) -> Result<ExitCode> {
             let inst = dromos_core::package::Instance { namespace: &namespace, name: &instance_name, source: &source };
             crate::packages::render(repo.as_deref(), &name, version.as_deref(), options.as_deref(), inst, &mut out)
         }
+        PackageCommand::Init { name, dir } => init(&name, &dir, &mut out),
+        PackageCommand::Lint { name, version, repo } => {
+            crate::packages::lint(repo.as_deref(), name.as_deref(), version.as_deref(), &mut out)
+        }
+        PackageCommand::Test { name, version, repo, namespace, keep } => super::block_on(async move {
+            let args = crate::package_test::TestArgs {
+                root: &repo,
+                name: &name,
+                version: version.as_deref(),
+                namespace,
+                keep,
+            };
+            let mut out = std::io::stdout();
+            crate::package_test::run(args, &mut out).await
+        }),
     }
+}
+
+fn init(name: &str, dir: &std::path::Path, out: &mut dyn std::io::Write) -> Result<ExitCode> {
+    let files = dromos_core::package::scaffold::scaffold(name).map_err(anyhow::Error::msg)?;
+    let top = dir.join(name);
+    if top.exists() {
+        anyhow::bail!("{} exists: init writes a new package only", top.display());
+    }
+    for (path, text) in &files {
+        let p = dir.join(path);
+        if let Some(parent) = p.parent() {
+            std::fs::create_dir_all(parent)?;
+        }
+        std::fs::write(&p, text)?;
+        writeln!(out, "created {}", p.display())?;
+    }
+    writeln!(out, "next: dromos package lint --repo {d} && dromos package test {name} --repo {d}", d = dir.display())?;
+    Ok(ExitCode::SUCCESS)
 }
 
 fn format(f: ListFormat) -> crate::packages::Format {

@@ -28,7 +28,8 @@ pub fn lint(pkg: &PackageVersion, test: Option<&str>) -> Vec<Finding> {
     if pkg.schema.is_null() {
         err(&mut out, &schema_file, "no options schema: installers cannot be told what they may set".into());
     } else {
-        if let Err(e) = options::validate(&pkg.schema, &Value::Object(Default::default()), options::DefaultDraft::Latest)
+        if let Err(e) =
+            options::validate(&pkg.schema, &Value::Object(Default::default()), options::DefaultDraft::Latest)
             && let Some(bad) = e.iter().find(|e| e.path == "(schema)")
         {
             err(&mut out, &schema_file, format!("not a valid JSON Schema: {}", bad.message));
@@ -89,7 +90,11 @@ fn check_object(o: &Value, dir: &str, what: &str, out: &mut Vec<Finding>) {
         && name.len() <= 253
         && name.bytes().all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-' || b == b'.');
     if !ok {
-        err(out, dir, format!("with {what}: {kind} {name:?}: not a valid object name (lowercase letters, digits, '-', '.')"));
+        err(
+            out,
+            dir,
+            format!("with {what}: {kind} {name:?}: not a valid object name (lowercase letters, digits, '-', '.')"),
+        );
     }
     if o.to_string().contains("{{") {
         err(out, dir, format!("with {what}: {kind} {name}: an unrendered `{{{{` tag"));
@@ -113,7 +118,12 @@ fn check_service(spec: &ServiceSpec) -> Vec<(bool, String)> {
             out.push((false, format!("pod type {pod} is in no phase of the deploy plan: it would never be launched")));
         }
         if spec.plans.contains_key("update") && !in_plan("update", pod) {
-            out.push((true, format!("pod type {pod} is in no phase of the update plan: a change to it waits for its pods to restart")));
+            out.push((
+                true,
+                format!(
+                    "pod type {pod} is in no phase of the update plan: a change to it waits for its pods to restart"
+                ),
+            ));
         }
         if p.count == 0 {
             out.push((true, format!("pod type {pod} has count 0")));
@@ -124,7 +134,12 @@ fn check_service(spec: &ServiceSpec) -> Vec<(bool, String)> {
         for pod in spec.pods.keys() {
             let phases: Vec<_> = plan.phases.iter().filter(|ph| &ph.pod == pod).collect();
             if !phases.is_empty() && phases.iter().all(|ph| !ph.instances.is_empty()) {
-                out.push((true, format!("plan {name}: pod type {pod} only has phases of chosen instances; the others are in no step")));
+                out.push((
+                    true,
+                    format!(
+                        "plan {name}: pod type {pod} only has phases of chosen instances; the others are in no step"
+                    ),
+                ));
             }
         }
     }

@@ -19,8 +19,8 @@ mod health;
 pub mod lint;
 pub mod mustache;
 pub mod options;
-pub mod scaffold;
 mod read;
+pub mod scaffold;
 mod scalars;
 
 pub use expand::{

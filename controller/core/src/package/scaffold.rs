@@ -23,7 +23,8 @@ pub fn scaffold(name: &str) -> Result<Vec<(String, String)>, String> {
     Ok(files
         .iter()
         .map(|(path, text)| {
-            let text = if path.ends_with(".yaml") && !path.contains("templates/") || path.ends_with(".md") {
+            // `$SERVICE_NAME` in test.yaml is the checks' variable, not the package name.
+            let text = if *path == "package.yaml" || *path == "README.md" {
                 text.replace("NAME", name)
             } else {
                 text.to_string()
@@ -48,10 +49,13 @@ mod tests {
         let repo = crate::package::read_repository(&files);
         assert!(repo.problems.is_empty(), "{:?}", repo.problems);
         let pkg = repo.find("web", None).unwrap();
-        let test = files.iter().find(|f| f.path.ends_with("test.yaml")).map(|f| String::from_utf8_lossy(&f.bytes).to_string());
+        let test =
+            files.iter().find(|f| f.path.ends_with("test.yaml")).map(|f| String::from_utf8_lossy(&f.bytes).to_string());
         let findings = crate::package::lint::lint(pkg, test.as_deref());
         assert!(findings.is_empty(), "{findings:#?}");
         assert!(scaffold("Web").is_err() && scaffold("-x").is_err());
+        let test = test.unwrap();
+        assert!(test.contains("http://$SERVICE_NAME-node-0.$SERVICE_NAME-node.$SERVICE_DOMAIN:8080/"), "{test}");
     }
 
     #[test]

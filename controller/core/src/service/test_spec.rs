@@ -51,7 +51,13 @@ pub fn parse(file: &str, text: &str) -> Result<PackageTest, Vec<Diagnostic>> {
     let docs = parse_documents(text, Budget::default())
         .map_err(|e| vec![Diagnostic::error(e.code, file, e.pos, "", e.message)])?;
     let [doc] = docs.as_slice() else {
-        return Err(vec![Diagnostic::error("test-documents", file, Default::default(), "", "one YAML document expected")]);
+        return Err(vec![Diagnostic::error(
+            "test-documents",
+            file,
+            Default::default(),
+            "",
+            "one YAML document expected",
+        )]);
     };
     let test: PackageTest = serde_path_to_error::deserialize(&doc.value).map_err(|e| {
         let path = e.path().to_string();
@@ -67,7 +73,10 @@ pub fn parse(file: &str, text: &str) -> Result<PackageTest, Vec<Diagnostic>> {
             && c.name.len() <= 40
             && c.name.bytes().all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-');
         if !ok || test.checks.iter().filter(|o| o.name == c.name).count() > 1 {
-            problems.push((format!("checks[{i}].name"), format!("{:?}: a unique name of lowercase letters, digits and '-'", c.name)));
+            problems.push((
+                format!("checks[{i}].name"),
+                format!("{:?}: a unique name of lowercase letters, digits and '-'", c.name),
+            ));
         }
     }
     if test.timeout_seconds == 0 || test.timeout_seconds > 3600 {
@@ -89,10 +98,14 @@ mod tests {
 
     #[test]
     fn a_test_file_parses_and_its_problems_are_at_their_lines() {
-        let ok = parse("t.yaml", "install: {count: 1}\nupdate: {version: b}\nchecks:\n  - {name: up, image: busybox, cmd: 'true'}\n")
-            .unwrap();
+        let ok = parse(
+            "t.yaml",
+            "install: {count: 1}\nupdate: {version: b}\nchecks:\n  - {name: up, image: busybox, cmd: 'true'}\n",
+        )
+        .unwrap();
         assert_eq!((ok.checks.len(), ok.timeout_seconds), (1, 600));
-        let bad = parse("t.yaml", "update: 3\nchecks:\n  - {name: Up, image: b, cmd: x}\ntimeoutSeconds: 0\n").unwrap_err();
+        let bad =
+            parse("t.yaml", "update: 3\nchecks:\n  - {name: Up, image: b, cmd: x}\ntimeoutSeconds: 0\n").unwrap_err();
         let got: Vec<String> = bad.iter().map(|d| format!("{}:{}", d.line, d.field)).collect();
         assert_eq!(got, ["1:update", "3:checks[0].name", "4:timeoutSeconds"]);
         let unknown = parse("t.yaml", "update: {}\nsmoke: []\n").unwrap_err();
