@@ -230,6 +230,13 @@ async fn a_service_deploys_pauses_scales_and_updates_one_instance_at_a_time() {
     one_at_a_time(&pods.0[1..]);
     let listed = cli(&["service", "pod", "list", "echo", "-n", &n]);
     assert!(listed.lines().nth(4).is_some_and(|l| l.starts_with("node      3      echo-node-3  true")), "{listed}");
+    let status = cli(&["service", "pod", "status", "echo", "node-1", "-n", &n]);
+    assert!(status.starts_with("instance   node-1\npod        echo-node-1\n"), "{status}");
+    assert!(status.contains("(current)") && status.contains("server  RUNNING"), "{status}");
+    assert!(status.contains("deploy  nodes  node-1:[server]  COMPLETE"), "{status}");
+    let json: Value =
+        serde_json::from_str(&cli(&["service", "pod", "status", "echo", "node-1", "-n", &n, "-o", "json"])).unwrap();
+    assert_eq!((json["ready"].as_bool(), json["tasks"][0]["task"].as_str()), (Some(true), Some("server")), "{json}");
     let endpoints = cli(&["service", "endpoints", "echo", "-n", &n]);
     assert!(endpoints.contains(&format!("echo-node-2  http  echo-node-2.echo-node.{n}.svc:8080")), "{endpoints}");
     let before: Vec<String> = pods.0.iter().map(|p| p.uid().unwrap()).collect();

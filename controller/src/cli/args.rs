@@ -688,6 +688,21 @@ pub(super) enum ServicePodCommand {
         #[arg(long, short, value_enum, default_value = "table")]
         output: ListFormat,
     },
+    /// One instance in detail: its pod, node, revision against its pod type's, each task
+    /// (container) with its state, restarts and last exit, its volume claims, and the plan
+    /// steps about it.
+    Status {
+        /// Package name.
+        name: String,
+        /// Instance, `<pod type>-<index>` (e.g. `broker-1`).
+        instance: String,
+        /// Namespace (default: the context's namespace).
+        #[arg(long, short)]
+        namespace: Option<String>,
+        /// table (text), json or yaml.
+        #[arg(long, short, value_enum, default_value = "table")]
+        output: ListFormat,
+    },
     /// Restart an instance in place: its pod is deleted and comes back with the same volumes.
     Restart {
         /// Package name.

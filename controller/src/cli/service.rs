@@ -39,6 +39,17 @@ pub(crate) fn run(command: ServiceCommand) -> Result<ExitCode> {
                         None => print!("{}", pods_table(&pods, output.wide())),
                     }
                 }
+                ServicePodCommand::Status { name, instance, namespace, output } => {
+                    let n = ns(namespace);
+                    let pod = pod_name(&cluster, &n, &name, &instance).await?;
+                    let pkg = get(&cluster, &n, &name).await?;
+                    let live = Api::<Pod>::namespaced(cluster.client.clone(), &n).get(&pod).await?;
+                    let status = pod_status(&pkg, &live);
+                    match structured(output, &status) {
+                        Some(text) => print!("{text}"),
+                        None => print!("{}", status_text(&status)),
+                    }
+                }
                 ServicePodCommand::Restart { name, instance, namespace } => {
                     let n = ns(namespace);
                     let pod = pod_name(&cluster, &n, &name, &instance).await?;
@@ -132,6 +143,121 @@ async fn pod_name(cluster: &crate::apiclient::Cluster, ns: &str, name: &str, ins
         bail!("{ns}/{name} has no instance {instance} (pod {pod}); see `dromos service pod list {name} -n {ns}`");
     }
     Ok(pod)
+}
+
+/// `dromos service pod status` as data: the instance's pod, tasks, claims and steps.
+fn pod_status(pkg: &Package, pod: &Pod) -> serde_json::Value {
+    let labels = pod.labels();
+    let pod_type = labels.get(render::LABEL_POD).cloned().unwrap_or_default();
+    let index: u32 = labels.get(render::LABEL_INDEX).and_then(|i| i.parse().ok()).unwrap_or(0);
+    let status = pod.status.clone().unwrap_or_default();
+    let revision = pod.annotations().get(render::ANN_REVISION).cloned().unwrap_or_default();
+    let plans = pkg.status.clone().unwrap_or_default().plans;
+    let target = plans
+        .iter()
+        .flat_map(|p| p.phases.iter().flat_map(|ph| ph.steps.iter()))
+        .filter(|s| s.pod == pod_type && !s.target.is_empty())
+        .map(|s| s.target.clone())
+        .next_back()
+        .unwrap_or_default();
+    let task = |c: &k8s_openapi::api::core::v1::ContainerStatus, goal: &str| {
+        let state = c.state.as_ref().map_or("unknown".to_string(), |s| {
+            if s.running.is_some() {
+                "running".into()
+            } else if let Some(t) = &s.terminated {
+                format!("exited {}", t.exit_code)
+            } else if let Some(w) = &s.waiting {
+                format!("waiting: {}", w.reason.clone().unwrap_or_default())
+            } else {
+                "unknown".into()
+            }
+        });
+        let last = c
+            .last_state
+            .as_ref()
+            .and_then(|s| s.terminated.as_ref())
+            .map(|t| format!("exit {} ({})", t.exit_code, t.reason.clone().unwrap_or_default()));
+        serde_json::json!({"task": c.name, "goal": goal, "ready": c.ready, "state": state,
+                           "restarts": c.restart_count, "lastExit": last})
+    };
+    let mut tasks: Vec<serde_json::Value> =
+        status.init_container_statuses.iter().flatten().map(|c| task(c, "ONCE or FINISHED")).collect();
+    tasks.extend(status.container_statuses.iter().flatten().map(|c| task(c, "RUNNING")));
+    let claims: Vec<String> = pod
+        .spec
+        .iter()
+        .flat_map(|s| s.volumes.iter().flatten())
+        .filter_map(|v| v.persistent_volume_claim.as_ref().map(|c| c.claim_name.clone()))
+        .collect();
+    let mut steps: Vec<serde_json::Value> = vec![];
+    for p in &plans {
+        for ph in &p.phases {
+            for st in ph.steps.iter().filter(|st| st.pod == pod_type && st.index == index) {
+                steps.push(serde_json::json!({"plan": p.name, "phase": ph.name, "step": st.name,
+                                              "status": st.status, "message": st.message}));
+            }
+        }
+    }
+    serde_json::json!({
+        "instance": format!("{pod_type}-{index}"), "pod": pod.name_any(), "uid": pod.uid(),
+        "node": pod.spec.as_ref().and_then(|s| s.node_name.clone()),
+        "phase": status.phase, "ready": status.conditions.iter().flatten().any(|c| c.type_ == "Ready" && c.status == "True"),
+        "revision": revision, "targetRevision": target,
+        "replace": pod.annotations().contains_key(observe::ANN_REPLACE),
+        "tasks": tasks, "claims": claims, "steps": steps,
+    })
+}
+
+fn status_text(v: &serde_json::Value) -> String {
+    let s = |k: &str| match &v[k] {
+        serde_json::Value::String(s) => s.clone(),
+        serde_json::Value::Null => "-".into(),
+        other => other.to_string(),
+    };
+    let mut out = String::new();
+    for (label, key) in
+        [("instance", "instance"), ("pod", "pod"), ("node", "node"), ("phase", "phase"), ("ready", "ready")]
+    {
+        out.push_str(&format!("{label:<10} {}\n", s(key)));
+    }
+    let current =
+        if v["revision"] == v["targetRevision"] { "current" } else { "stale: an update step will restart it" };
+    out.push_str(&format!("{:<10} {} ({current})\n", "revision", s("revision")));
+    if v["replace"] == true {
+        out.push_str("replace    requested: the recovery plan replaces it\n");
+    }
+    let rows: Vec<Vec<String>> = v["tasks"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .map(|t| {
+            let f = |k: &str| t[k].as_str().map(String::from).unwrap_or_else(|| t[k].to_string());
+            vec![
+                f("task"),
+                f("goal"),
+                f("ready"),
+                f("state"),
+                f("restarts"),
+                t["lastExit"].as_str().unwrap_or("-").into(),
+            ]
+        })
+        .collect();
+    out.push_str(&format!("\n{}", table(&["TASK", "GOAL", "READY", "STATE", "RESTARTS", "LAST EXIT"], &rows)));
+    let claims: Vec<&str> = v["claims"].as_array().into_iter().flatten().filter_map(|c| c.as_str()).collect();
+    out.push_str(&format!("\nclaims     {}\n", if claims.is_empty() { "-".to_string() } else { claims.join(", ") }));
+    let steps: Vec<Vec<String>> = v["steps"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .map(|st| {
+            let f = |k: &str| st[k].as_str().map(String::from).unwrap_or_else(|| "-".into());
+            vec![f("plan"), f("phase"), f("step"), f("status"), f("message")]
+        })
+        .collect();
+    if !steps.is_empty() {
+        out.push_str(&format!("\n{}", table(&["PLAN", "PHASE", "STEP", "STATUS", "MESSAGE"], &steps)));
+    }
+    out
 }
 
 /// The table of `dromos service pod list`.
