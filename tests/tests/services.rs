@@ -34,6 +34,9 @@ plans:
   deploy:
     phases:
       - {name: nodes, pod: node}
+  restart-all:
+    phases:
+      - {name: nodes, pod: node, strategy: serial}
 "#;
 
 fn catalog() -> Vec<(String, String)> {
@@ -271,6 +274,26 @@ async fn a_service_deploys_pauses_scales_and_updates_one_instance_at_a_time() {
             );
         }
     }
+
+    // A plan of the package's own, started on request: a rolling restart, one at a time.
+    let before: Vec<String> = Pods::of(&ns).await.0.iter().map(|p| p.uid().unwrap()).collect();
+    let refused = cli_fails(&["service", "plan", "restart", "echo", "restart-all", "-n", &n]);
+    assert!(refused.contains("no plan \"restart-all\""), "not started yet: {refused}");
+    let said = cli(&["service", "plan", "start", "echo", "restart-all", "-n", &n]);
+    assert!(said.starts_with("requested start restart-all of"), "{said}");
+    package_where(&ns, "restart-all complete", |p| {
+        plan_status(p, "restart-all") == Some(ElementStatus::Complete) && ready(p)
+    })
+    .await;
+    let pods = wait_for("4 ready pods", T, || async {
+        let pods = Pods::of(&ns).await;
+        (pods.ready() == 4).then_some(pods)
+    })
+    .await;
+    for (p, old) in pods.0.iter().zip(&before) {
+        assert_ne!(&p.uid().unwrap(), old, "{} restarted", p.name_any());
+    }
+    one_at_a_time(&pods.0);
     nodes.delete().await;
     ns.delete().await;
 }

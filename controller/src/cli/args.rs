@@ -655,6 +655,17 @@ pub(super) enum ServicePlanCommand {
     ForceComplete(PlanTarget),
     /// Run a step, phase or plan again, restarting its pods.
     Restart(PlanTarget),
+    /// Start a plan of the package's own (a `plans.<name>` other than deploy and update, e.g. a
+    /// rolling restart): its steps restart their instances as its phases' strategies say.
+    Start {
+        /// Package name.
+        name: String,
+        /// Plan name.
+        plan: String,
+        /// Namespace (default: the context's namespace).
+        #[arg(long, short)]
+        namespace: Option<String>,
+    },
 }
 
 /// Which plan, phase or step a plan command applies to.

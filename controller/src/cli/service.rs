@@ -30,6 +30,10 @@ pub(crate) fn run(command: ServiceCommand) -> Result<ExitCode> {
                     request(&cluster, ns(t.namespace.clone()), &t, "force-complete").await?
                 }
                 ServicePlanCommand::Restart(t) => request(&cluster, ns(t.namespace.clone()), &t, "restart").await?,
+                ServicePlanCommand::Start { name, plan, namespace } => {
+                    let t = PlanTarget { name, plan, phase: None, step: None, namespace };
+                    request(&cluster, ns(t.namespace.clone()), &t, "start").await?
+                }
             },
             ServiceCommand::Pod { command } => match command {
                 ServicePodCommand::List { name, namespace, output } => {
@@ -117,7 +121,15 @@ async fn request(cluster: &crate::apiclient::Cluster, ns: String, t: &PlanTarget
     let id = chrono::Utc::now().timestamp_nanos_opt().unwrap_or_default().to_string();
     let text = format!("{id} {verb} {target}");
     let (_, cmd) = observe::parse_command(&text).map_err(anyhow::Error::msg)?;
-    plan::command(&mut plans, &cmd).map_err(anyhow::Error::msg).context(format!("{ns}/{}", t.name))?;
+    if cmd.verb == plan::Verb::Start {
+        // Which plans a package has is in its specification, which the operator renders: it
+        // refuses an unknown one with a PlanCommandRefused Event.
+        if plans.iter().any(|p| p.name == cmd.plan && p.status != dromos_crds::package::ElementStatus::Complete) {
+            bail!("{ns}/{}: plan {} is running; restart it instead", t.name, cmd.plan);
+        }
+    } else {
+        plan::command(&mut plans, &cmd).map_err(anyhow::Error::msg).context(format!("{ns}/{}", t.name))?;
+    }
     let body = serde_json::json!({"metadata": {"annotations": {observe::ANN_COMMAND: text}}});
     Api::<Package>::namespaced(cluster.client.clone(), &ns)
         .patch(&t.name, &PatchParams::default(), &Patch::Merge(&body))

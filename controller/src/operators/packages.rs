@@ -589,7 +589,11 @@ fn run_service(
     if let Some(text) = pkg.annotations().get(service::observe::ANN_COMMAND) {
         match service::observe::parse_command(text) {
             Ok((id, cmd)) if old.last_plan_command.as_deref() != Some(id.as_str()) => {
-                match service::command(&mut plans, &cmd) {
+                let applied = match cmd.verb {
+                    service::Verb::Start => service::plan::start(spec, &mut plans, &targets, &cmd.plan),
+                    _ => service::command(&mut plans, &cmd),
+                };
+                match applied {
                     Ok(msg) => events.push((false, "PlanCommand", msg, None)),
                     Err(e) => events.push((true, "PlanCommandRefused", e, None)),
                 }

@@ -87,8 +87,9 @@ pub fn parse_command(text: &str) -> Result<(String, Command), String> {
     let (Some(id), Some(verb), Some(target), None) = (words.next(), words.next(), words.next(), words.next()) else {
         return Err(format!("{ANN_COMMAND} {text:?}: expected `<id> <verb> <plan>[/<phase>[/<step>]]`"));
     };
-    let verb = Verb::parse(verb)
-        .ok_or_else(|| format!("{ANN_COMMAND}: unknown verb {verb:?} (pause, resume, force-complete, restart)"))?;
+    let verb = Verb::parse(verb).ok_or_else(|| {
+        format!("{ANN_COMMAND}: unknown verb {verb:?} (pause, resume, force-complete, restart, start)")
+    })?;
     let mut parts = target.splitn(3, '/');
     let plan = parts.next().unwrap_or_default().to_string();
     let phase = parts.next().filter(|s| !s.is_empty()).map(String::from);

@@ -91,6 +91,9 @@ pub enum Verb {
     ForceComplete,
     /// Start over: the steps run again, their pods restarted.
     Restart,
+    /// Start a plan of the package's own (`plans.<name>` beside deploy and update): each of
+    /// its steps restarts its instance, as its phases' strategies say.
+    Start,
 }
 
 impl Verb {
@@ -101,6 +104,7 @@ impl Verb {
             "resume" | "continue" | "proceed" => Some(Verb::Resume),
             "force-complete" => Some(Verb::ForceComplete),
             "restart" | "force-restart" => Some(Verb::Restart),
+            "start" => Some(Verb::Start),
             _ => None,
         }
     }
@@ -657,8 +661,43 @@ fn replicas(spec: &ServiceSpec, plans: &[PlanStatus], observed: &Observed) -> BT
     out
 }
 
+/// Starts plan `name` of the package's own: a fresh plan whose steps restart their instances
+/// (at the current targets), unless it is running already. The message, or why not.
+pub fn start(
+    spec: &ServiceSpec,
+    plans: &mut Vec<PlanStatus>,
+    targets: &BTreeMap<String, String>,
+    name: &str,
+) -> Result<String, String> {
+    let own: Vec<&String> = spec.plans.keys().filter(|n| !["deploy", "update"].contains(&n.as_str())).collect();
+    let Some(plan_spec) = spec.plans.get(name).filter(|_| own.iter().any(|n| n.as_str() == name)) else {
+        let names = own.iter().map(|n| n.as_str()).collect::<Vec<_>>().join(", ");
+        return Err(format!(
+            "no plan {name:?} to start: `start` runs a plan of the package's own ({})",
+            if names.is_empty() { "it has none" } else { &names }
+        ));
+    };
+    let fresh = build(name, plan_spec, spec, targets, action::RESTART);
+    match plans.iter().position(|p| p.name == name) {
+        Some(i) if plans[i].status != ElementStatus::Complete => {
+            Err(format!("plan {name} is running; restart it instead"))
+        }
+        Some(i) => {
+            plans[i] = fresh;
+            Ok(format!("started plan {name}"))
+        }
+        None => {
+            plans.push(fresh);
+            Ok(format!("started plan {name}"))
+        }
+    }
+}
+
 /// Applies a command to the plans: the message to report, or why it cannot apply.
 pub fn command(plans: &mut [PlanStatus], cmd: &Command) -> Result<String, String> {
+    if cmd.verb == Verb::Start {
+        return Err("`start` needs the service specification (see `start`)".into());
+    }
     let plan = plans.iter_mut().find(|p| p.name == cmd.plan).ok_or_else(|| format!("no plan {:?}", cmd.plan))?;
     let phase_idx = match &cmd.phase {
         Some(n) => Some(
@@ -720,6 +759,7 @@ pub fn command(plans: &mut [PlanStatus], cmd: &Command) -> Result<String, String
             }
             Ok(format!("forced {what} complete"))
         }
+        Verb::Start => unreachable!("handled above"),
         Verb::Restart => {
             for s in steps_of(plan, phase_idx, step_idx) {
                 s.status = ElementStatus::Pending;

@@ -374,6 +374,33 @@ fn removal_waits_for_the_decommission_commands_and_keeps_the_instance_when_they_
 }
 
 #[test]
+fn a_plan_of_the_packages_own_starts_on_request_and_restarts_each_instance_in_turn() {
+    let yaml = KAFKA.replace(
+        "  update:\n",
+        "  rolling-restart:\n    phases:\n      - {name: brokers, pod: broker, strategy: serial}\n  update:\n",
+    );
+    let mut c = Cluster::new(&yaml);
+    c.run(20);
+    assert!(!c.plans.iter().any(|p| p.name == "rolling-restart"), "a plan of its own waits for `start`");
+    let err = super::plan::start(&c.spec, &mut c.plans, &c.targets, "deploy").unwrap_err();
+    assert!(err.contains("(rolling-restart)"), "{err}");
+    super::plan::start(&c.spec, &mut c.plans, &c.targets, "rolling-restart").unwrap();
+    c.step();
+    let again = super::plan::start(&c.spec, &mut c.plans, &c.targets, "rolling-restart");
+    assert_eq!(again, Err("plan rolling-restart is running; restart it instead".into()));
+    let mut most_down = 0;
+    for _ in 0..20 {
+        c.step();
+        most_down = most_down.max(c.observed.values().filter(|i| !i.ready).count() + (3 - c.observed.len()));
+    }
+    assert_eq!(c.deleted, ["broker-0", "broker-1", "broker-2"]);
+    assert_eq!(most_down, 1);
+    assert_eq!(c.plan("rolling-restart").status, ElementStatus::Complete);
+    // Complete: it may start again.
+    assert!(super::plan::start(&c.spec, &mut c.plans, &c.targets, "rolling-restart").is_ok());
+}
+
+#[test]
 fn commands_name_what_exists() {
     let mut c = Cluster::new(KAFKA);
     c.step();
