@@ -415,6 +415,35 @@ impl Drop for Running {
     }
 }
 
+/// (time, reason, note) of the service plans' Events (reasons `Step*` and `Plan*`) in
+/// namespace `ns`, oldest first (microsecond times).
+pub async fn step_events(c: &Client, ns: &str) -> Vec<(String, String, String)> {
+    let mut out: Vec<(String, String, String)> = Api::<k8s_openapi::api::events::v1::Event>::namespaced(c.clone(), ns)
+        .list(&kube::api::ListParams::default())
+        .await
+        .unwrap()
+        .items
+        .into_iter()
+        .filter(|e| e.reason.as_deref().is_some_and(|r| r.starts_with("Step") || r.starts_with("Plan")))
+        .map(|e| {
+            let t = e.event_time.map(|t| t.0.to_string()).unwrap_or_default();
+            (t, e.reason.unwrap_or_default(), e.note.unwrap_or_default())
+        })
+        .collect();
+    out.sort();
+    out
+}
+
+/// When the first Event of [`step_events`] with `reason` and a note starting with `note`
+/// happened.
+pub fn event_at(events: &[(String, String, String)], reason: &str, note: &str) -> k8s_openapi::jiff::Timestamp {
+    let e = events
+        .iter()
+        .find(|e| e.1 == reason && e.2.starts_with(note))
+        .unwrap_or_else(|| panic!("no {reason} Event {note:?} in {events:#?}"));
+    e.0.parse().unwrap_or_else(|err| panic!("{}: {err}", e.0))
+}
+
 /// A free `127.0.0.1:PORT` to listen on.
 pub fn free_addr() -> String {
     let port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();

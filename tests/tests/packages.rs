@@ -142,6 +142,7 @@ async fn every_catalog_package_passes_dry_run_installs_and_becomes_ready_on_kwok
     let op = operator(&c, &ns);
     install_and_wait_ready(&ns, &installs).await;
     assert_catalog_workloads(&c, &ns, &nodes).await;
+    assert_catalog_plans(&c, &ns).await;
     assert_noop_reconcile_writes_nothing(&op, &ns).await;
 
     drop(op);
@@ -162,7 +163,7 @@ fn catalog_installs(on_nodes: &Value) -> Vec<(&'static str, Value)> {
             "cassandra",
             json!({"name": "cassandra", "options": {
                 "racks": [{"name": "r1", "zone": "zone-a"}, {"name": "r2", "zone": "zone-b"}],
-                "storage": {"persistent": false}, "placement": {"nodeSelector": on_nodes}}}),
+                "nodes": {"perRack": 2}, "storage": {"persistent": false}, "placement": {"nodeSelector": on_nodes}}}),
         ),
         (
             "hdfs",
@@ -230,9 +231,10 @@ async fn assert_catalog_workloads(c: &Client, ns: &TestNamespace, nodes: &FakeNo
     // Cassandra: a pod type per rack, each rack in its zone.
     for (rack, zone) in [("r1", "zone-a"), ("r2", "zone-b")] {
         let pods = service_pods("cassandra", rack);
-        assert_eq!(pods.len(), 1, "rack {rack}");
-        let node = node_of(&pods[0]).unwrap();
-        assert_eq!(zones[&node], zone, "rack {rack} runs in its zone");
+        assert_eq!(pods.len(), 2, "rack {rack}");
+        for p in &pods {
+            assert_eq!(zones[&node_of(p).unwrap()], zone, "rack {rack} runs in its zone");
+        }
     }
     // HDFS HA: two name nodes, three journal nodes, three data nodes.
     for (pod_type, n) in [("name", 2), ("journal", 3), ("data", 3)] {
@@ -244,6 +246,63 @@ async fn assert_catalog_workloads(c: &Client, ns: &TestNamespace, nodes: &FakeNo
     let rb: Api<k8s_openapi::api::rbac::v1::RoleBinding> = ns.api();
     assert!(rb.get_opt("spark-driver").await.unwrap().is_some());
     assert_eq!(pods_of("app.kubernetes.io/component=history-server").len(), 1);
+}
+
+/// The catalog's plans ran in their order (Events' microsecond times): Kafka's controllers
+/// before its brokers, brokers one at a time; Cassandra's seeds of both racks before the other
+/// nodes; HDFS journal, then name nodes one at a time, then data nodes. An option change rolls
+/// Kafka one pod at a time, controllers first.
+async fn assert_catalog_plans(c: &Client, ns: &TestNamespace) {
+    let events = dromos_tests::step_events(c, &ns.name).await;
+    let at = |reason: &str, note: &str| dromos_tests::event_at(&events, reason, note);
+    let before = |done: &str, next: &str| {
+        let (d, n) = (at("StepComplete", done), at("StepStarted", next));
+        assert!(d <= n, "{next} started at {n} before {done} completed at {d}: {events:#?}");
+    };
+    for i in 0..3 {
+        before(&format!("deploy: controller-{i}:"), "deploy: broker-0:");
+    }
+    before("deploy: broker-0:", "deploy: broker-1:");
+    before("deploy: broker-1:", "deploy: broker-2:");
+    before("deploy: r1-0:", "deploy: r2-0:");
+    for seed in ["r1-0", "r2-0"] {
+        before(&format!("deploy: {seed}:"), "deploy: r1-1:");
+    }
+    before("deploy: r1-1:", "deploy: r2-1:");
+    for i in 0..3 {
+        before(&format!("deploy: journal-{i}:"), "deploy: name-0:");
+    }
+    before("deploy: name-0:", "deploy: name-1:");
+    before("deploy: name-1:", "deploy: data-0:");
+    // Journal nodes (and Kafka's controllers) start together: every one before any is ready.
+    for pod in ["journal", "controller"] {
+        let first_done = (0..3).map(|i| at("StepComplete", &format!("deploy: {pod}-{i}:"))).min().unwrap();
+        for i in 0..3 {
+            assert!(
+                at("StepStarted", &format!("deploy: {pod}-{i}:")) <= first_done,
+                "{pod}s start together: {events:#?}"
+            );
+        }
+    }
+
+    // Both pod types change (a pod type whose revision stays is complete at once, no Event).
+    let patch = json!({"spec": {"options": {"settings": {"numPartitions": 6}, "controllers": {"heap": "256m"}}}});
+    ns.api::<Package>().patch("kafka", &PatchParams::default(), &Patch::Merge(&patch)).await.unwrap();
+    wait_package(ns, "kafka", "update plan complete", |p| {
+        let st = p.status.as_ref();
+        let plans = st.map(|s| s.plans.clone()).unwrap_or_default();
+        plans.iter().any(|x| x.name == "update" && x.status == dromos_crds::package::ElementStatus::Complete)
+            && ready(p)
+    })
+    .await;
+    let events = dromos_tests::step_events(c, &ns.name).await;
+    let at = |reason: &str, note: &str| dromos_tests::event_at(&events, reason, note);
+    let order = ["controller-0", "controller-1", "controller-2", "broker-0", "broker-1", "broker-2"];
+    for w in order.windows(2) {
+        let (d, n) =
+            (at("StepComplete", &format!("update: {}:", w[0])), at("StepStarted", &format!("update: {}:", w[1])));
+        assert!(d <= n, "update: {} started at {n} before {} completed at {d}: {events:#?}", w[1], w[0]);
+    }
 }
 
 /// A reconcile with nothing to change writes nothing. First let the other packages' last

@@ -138,32 +138,12 @@ async fn patch(ns: &TestNamespace, body: Value) {
     ns.api::<Package>().patch("echo", &PatchParams::default(), &Patch::Merge(&body)).await.unwrap();
 }
 
-/// (time, reason, note) of the Step and Plan Events of the namespace.
 async fn step_events(c: &Client, ns: &TestNamespace) -> Vec<(String, String, String)> {
-    let mut out: Vec<(String, String, String)> =
-        kube::Api::<k8s_openapi::api::events::v1::Event>::namespaced(c.clone(), &ns.name)
-            .list(&ListParams::default())
-            .await
-            .unwrap()
-            .items
-            .into_iter()
-            .filter(|e| e.reason.as_deref().is_some_and(|r| r.starts_with("Step") || r.starts_with("Plan")))
-            .map(|e| {
-                let t = e.event_time.map(|t| t.0.to_string()).unwrap_or_default();
-                (t, e.reason.unwrap_or_default(), e.note.unwrap_or_default())
-            })
-            .collect();
-    out.sort();
-    out
+    dromos_tests::step_events(c, &ns.name).await
 }
 
-/// When the first Event with `reason` and a note starting with `note` happened.
 fn at(events: &[(String, String, String)], reason: &str, note: &str) -> k8s_openapi::jiff::Timestamp {
-    let e = events
-        .iter()
-        .find(|e| e.1 == reason && e.2.starts_with(note))
-        .unwrap_or_else(|| panic!("no {reason} Event {note:?} in {events:#?}"));
-    e.0.parse().unwrap_or_else(|err| panic!("{}: {err}", e.0))
+    dromos_tests::event_at(events, reason, note)
 }
 
 fn operator(c: &Client, ns: &TestNamespace, cache: &std::path::Path) -> Task {
