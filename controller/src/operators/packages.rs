@@ -682,7 +682,9 @@ async fn act_on_plans(ctx: &Context, pkg: &Package, client: &Client, run: &Servi
     for (pod, i) in &run.actions.delete_pods {
         let pod_name = format!("{}-{i}", service::render::set_name(&name, pod));
         ctx.writes.fetch_add(1, Ordering::Relaxed);
-        match pods.delete(&pod_name, &Default::default()).await {
+        let force = run.actions.force.contains(&(pod.clone(), *i));
+        let params = kube::api::DeleteParams { grace_period_seconds: force.then_some(0), ..Default::default() };
+        match pods.delete(&pod_name, &params).await {
             Ok(_) => {}
             Err(kube::Error::Api(e)) if e.code == 404 => {}
             Err(e) => publish(ctx, pkg, true, "StepActionFailed", format!("deleting pod {pod_name}: {e}")).await,

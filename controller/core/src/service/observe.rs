@@ -75,6 +75,7 @@ pub fn instances(
                     || status.reason.as_deref() == Some("NodeLost")
                     || node_gone
                     || annotations.contains_key(ANN_REPLACE),
+                node_gone,
             },
         );
     }

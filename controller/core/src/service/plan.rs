@@ -28,6 +28,9 @@ pub struct Instance {
     pub failed: Option<String>,
     /// Its node is gone or unreachable: only a replacement brings it back.
     pub lost: bool,
+    /// Its node object is gone: no kubelet will confirm its pod's end, so the pod is deleted
+    /// at once (what the pod garbage collector does later for pods of deleted nodes).
+    pub node_gone: bool,
     /// Where its decommission commands are (for an instance being removed).
     pub decommission: Decommission,
 }
@@ -56,6 +59,8 @@ pub struct Actions {
     pub replicas: BTreeMap<String, u32>,
     /// Pods to delete (they come back at the current template).
     pub delete_pods: Vec<(String, u32)>,
+    /// Of `delete_pods`, those deleted at once (grace period 0): their node is gone.
+    pub force: Vec<(String, u32)>,
     /// Instances whose volume claims are deleted with their pod (replace, remove).
     pub delete_claims: Vec<(String, u32)>,
     /// Instances whose decommission commands are to run (again) now.
@@ -543,6 +548,9 @@ fn begin(s: &mut StepStatus, spec: &ServiceSpec, observed: &Observed, plan: &str
         }
         action::REPLACE => {
             if inst.exists {
+                if inst.node_gone {
+                    actions.force.push(key.clone());
+                }
                 actions.delete_pods.push(key.clone());
                 s.replaced = Some(inst.uid.clone());
             }

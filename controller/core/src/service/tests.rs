@@ -297,6 +297,7 @@ fn a_lost_instance_is_replaced_with_new_volumes_by_the_recovery_plan() {
     let actions = c.step();
     assert_eq!(actions.delete_pods, [("broker".to_string(), 1)]);
     assert_eq!(actions.delete_claims, [("broker".to_string(), 1)]);
+    assert!(actions.force.is_empty(), "an unreachable node may come back: its pod is deleted gracefully");
     assert_eq!(c.plan("recovery").phases[0].steps[0].name, "broker-1:replace");
     c.run(3);
     assert_eq!(c.plan("recovery").status, ElementStatus::Complete);
@@ -308,6 +309,11 @@ fn a_lost_instance_is_replaced_with_new_volumes_by_the_recovery_plan() {
     let steps: Vec<&str> = c.plan("recovery").phases[0].steps.iter().map(|s| s.name.as_str()).collect();
     assert_eq!(steps, ["broker-1:replace", "broker-2:launch"]);
     assert_eq!(c.claims, ["broker-1"], "no volume deleted for a pod that was only gone");
+    // Its node deleted: the pod goes at once, no kubelet will confirm its end.
+    let inst = c.observed.get_mut(&("broker".to_string(), 0)).unwrap();
+    (inst.lost, inst.node_gone) = (true, true);
+    let actions = c.step();
+    assert_eq!(actions.force, [("broker".to_string(), 0)]);
 }
 
 #[test]
@@ -647,7 +653,8 @@ fn pods_become_instances_and_annotations_become_commands() {
     assert!(at(1).lost, "Ready Unknown: its node stopped reporting");
     assert_eq!(at(2).failed.as_deref(), Some("task format exited 2 (3 restarts)"));
     assert!(at(3).lost, "marked for replacement");
-    assert!(at(4).lost, "bound to a node that is gone");
+    assert!(at(4).lost && at(4).node_gone, "bound to a node that is gone");
+    assert!(at(1).lost && !at(1).node_gone, "unreachable is not gone");
     assert_eq!(at(0).decommission, Decommission::Done, "recorded on the pod, for this pod");
     assert_eq!(at(5).decommission, Decommission::Running, "an earlier pod's record is not this one's");
     assert!(!instances(&pods, None, &BTreeMap::new())[&("node".to_string(), 4)].lost, "nodes unknown: not judged");
