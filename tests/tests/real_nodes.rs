@@ -14,7 +14,7 @@ use dromos_tests::{
 use k8s_openapi::api::core::v1::Pod;
 use k8s_openapi::api::events::v1::Event;
 use kube::ResourceExt;
-use kube::api::{ListParams, LogParams, PostParams};
+use kube::api::{ListParams, LogParams, Patch, PatchParams, PostParams};
 use serde_json::json;
 use std::sync::Arc;
 use std::time::Duration;
@@ -381,5 +381,141 @@ async fn fetch_uris_are_downloaded_and_extracted_into_the_sandbox() {
     assert_eq!(requested, ["/note.txt", "/site.tar.gz"], "each URI fetched once, by the init container");
     let init = pod.spec.as_ref().unwrap().init_containers.as_ref().expect("a fetch init container");
     assert_eq!(init[0].image.as_deref(), Some(images::FETCH));
+    ns.delete().await;
+}
+
+const REAL_SERVICE: &str = r#"pods:
+  node:
+    count: {{count}}
+    image: dromos.test/http:1
+    role: real
+    volumes: [{name: data, path: /data, size: 64Mi, ephemeral: true}]
+    tasks:
+      init: {goal: ONCE, cmd: "echo made > /data/created", cpus: 0.05, memory: 16}
+      server:
+        goal: RUNNING
+        cmd: exec httpd -f -p 8080 -h /www
+        cpus: 0.05
+        memory: 32
+        ports: {http: 8080}
+        readiness: {cmd: "wget -q -O- http://127.0.0.1:8080/ | grep -q {{greeting}}", intervalSeconds: 1}
+        configs:
+          index: {path: /www/index.html, content: "{{greeting}}\n"}
+        decommission: "{{decommission}}"
+plans:
+  deploy:
+    phases: [{name: nodes, pod: node}]
+"#;
+
+/// A service package on a real node: the kubelet runs its ONCE task, mounts its rendered
+/// configuration file and executes its command readiness check (a step completes only when
+/// the server answers with the file); a smaller count runs the task's decommission command in
+/// the container through the API server's exec before the instance goes, and a command that
+/// exits 1 keeps the instance and fails the step with the exit code.
+#[tokio::test]
+async fn a_service_runs_its_tasks_checks_and_decommission_commands_in_real_containers() {
+    use dromos_crds::Package;
+    use dromos_crds::package::ElementStatus;
+    let c = client().await;
+    install_crds(&c).await;
+    real_nodes(&c).await;
+    let ns = TestNamespace::new(&c, "real-svc").await;
+    let schema = json!({"type": "object", "properties": {
+        "count": {"type": "integer", "default": 2}, "greeting": {"type": "string", "default": "hello"},
+        "decommission": {"type": "string", "default": "test -e /data/created"}}});
+    let dir = "pkgs/web/1.0.0";
+    let files = vec![
+        (format!("{dir}/package.yaml"), "name: web\nversion: 1.0.0\ndescription: real\n".to_string()),
+        (format!("{dir}/options.schema.json"), schema.to_string()),
+        (format!("{dir}/service.yaml.mustache"), REAL_SERVICE.to_string()),
+    ];
+    let _remote = dromos_tests::repo::git_catalog(&ns, &files).await;
+    let cache = tempfile::tempdir().unwrap();
+    let opts = ManagerOptions {
+        scope: dromos::scope::Scope::namespace(ns.name.clone()),
+        packages: Some(dromos::operators::packages::Options {
+            concurrency: 1,
+            cache_dir: cache.path().to_path_buf(),
+            allow_file_urls: true,
+        }),
+        ..Default::default()
+    };
+    let (_m, _task) = dromos_tests::operators(&c, opts);
+    let pkg: Package = serde_json::from_value(json!({
+        "apiVersion": "dromos.io/v1alpha1", "kind": "Package", "metadata": {"name": "web"},
+        "spec": {"name": "web", "repository": {"gitSource": "catalog", "path": "pkgs"}, "options": {"count": 2}}
+    }))
+    .unwrap();
+    let api = ns.api::<Package>();
+    api.create(&PostParams::default(), &pkg).await.unwrap();
+    let plan = |p: &Package, name: &str| p.status.as_ref()?.plans.iter().find(|x| x.name == name).cloned();
+    let package_where = |what: &'static str, f: Box<dyn Fn(&Package) -> bool + Send + Sync>| {
+        let api = api.clone();
+        async move { wait_for(what, T, || async { api.get("web").await.ok().filter(|p| f(p)) }).await }
+    };
+    package_where(
+        "deployed",
+        Box::new(move |p| plan(p, "deploy").is_some_and(|x| x.status == ElementStatus::Complete)),
+    )
+    .await;
+    let pods = ns.api::<Pod>();
+    for i in 0..2 {
+        let pod = pods.get(&format!("web-node-{i}")).await.unwrap();
+        let at = format!("{}:8080", pod.status.as_ref().unwrap().pod_ip.as_ref().unwrap());
+        assert_eq!(http_get(&at, "/index.html").await, Some((200, "hello\n".into())), "the rendered file, served");
+        let init = &pod.status.as_ref().unwrap().init_container_statuses.as_ref().unwrap()[0];
+        let exit = init.state.as_ref().and_then(|s| s.terminated.as_ref()).map(|t| t.exit_code);
+        assert_eq!((init.name.as_str(), exit), ("init", Some(0)), "the ONCE task ran");
+    }
+
+    // Scale down: the decommission command runs in node-1's container (exit 0), then it goes.
+    let patch = |body: serde_json::Value| {
+        let api = api.clone();
+        async move { api.patch("web", &PatchParams::default(), &Patch::Merge(&body)).await.unwrap() }
+    };
+    patch(json!({"spec": {"options": {"count": 1}}})).await;
+    package_where(
+        "decommissioned",
+        Box::new(move |p| plan(p, "decommission").is_some_and(|x| x.status == ElementStatus::Complete)),
+    )
+    .await;
+    wait_for("web-node-1 gone", T, || async { pods.get_opt("web-node-1").await.unwrap().is_none().then_some(()) })
+        .await;
+    let events = ns.api::<Event>().list(&ListParams::default()).await.unwrap().items;
+    assert!(
+        events.iter().any(|e| e.reason.as_deref() == Some("DecommissionStarted")
+            && e.note.as_deref() == Some("running the decommission commands of web-node-1")),
+        "{events:#?}"
+    );
+
+    // Back to two; a decommission command that exits 1 keeps the instance and fails the step.
+    patch(json!({"spec": {"options": {"count": 2, "decommission": "test -e /data/never"}}})).await;
+    package_where(
+        "two again",
+        Box::new(move |p| {
+            plan(p, "deploy").is_some_and(|x| x.status == ElementStatus::Complete && x.phases[0].steps.len() == 2)
+        }),
+    )
+    .await;
+    wait_for("web-node-1 ready", T, || async {
+        let p = pods.get_opt("web-node-1").await.ok()??;
+        p.status?.conditions?.iter().any(|c| c.type_ == "Ready" && c.status == "True").then_some(())
+    })
+    .await;
+    patch(json!({"spec": {"options": {"count": 1}}})).await;
+    let p = package_where(
+        "decommission failed",
+        Box::new(move |p| plan(p, "decommission").is_some_and(|x| x.status == ElementStatus::Error)),
+    )
+    .await;
+    let failed = plan(&p, "decommission").unwrap();
+    let message = failed.message.clone().unwrap_or_default();
+    assert!(
+        message.starts_with("step node-1:remove failed: decommission: task server: `test -e /data/never`"),
+        "{message}"
+    );
+    assert!(message.contains("exit code 1"), "the container's own exit code: {message}");
+    let kept = pods.get("web-node-1").await.unwrap();
+    assert!(kept.metadata.deletion_timestamp.is_none(), "a failed decommission removes nothing");
     ns.delete().await;
 }

@@ -269,8 +269,13 @@ fn template(spec: &ServiceSpec, pod: &str, owner: &Owner) -> Value {
     if !volumes.is_empty() {
         pod_spec["volumes"] = json!(volumes);
     }
-    if !p.node_selector.is_empty() {
-        pod_spec["nodeSelector"] = json!(p.node_selector);
+    let mut node_selector = p.node_selector.clone();
+    if let Some(role) = &p.role {
+        node_selector.insert(crate::translate::ROLE_KEY.to_string(), role.clone());
+        pod_spec["tolerations"] = json!([crate::translate::role_toleration(role)]);
+    }
+    if !node_selector.is_empty() {
+        pod_spec["nodeSelector"] = json!(node_selector);
     }
     if let Some(g) = p.fs_group {
         pod_spec["securityContext"] = json!({"fsGroup": g});

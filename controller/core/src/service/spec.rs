@@ -33,6 +33,11 @@ pub struct PodSpec {
     /// Marathon constraints, e.g. `[["hostname", "UNIQUE"]]`, held by the Dromos scheduler.
     #[serde(default)]
     pub placement: Vec<Vec<String>>,
+    /// The role whose reserved nodes the instances run on (the SDK's pre-reserved role; Apps'
+    /// `acceptedResourceRoles: [ROLE]`): only nodes labelled `dromos.io/role=ROLE`, whose
+    /// `NoSchedule` taint of that role the pods tolerate.
+    #[serde(default)]
+    pub role: Option<String>,
     /// Node labels every instance requires (beside `placement`).
     #[serde(default)]
     pub node_selector: BTreeMap<String, String>,
@@ -350,6 +355,16 @@ pub fn validate(spec: &ServiceSpec) -> Vec<(String, String)> {
         let at = join_key("pods", name);
         if !dns_label(name) {
             bad(at.clone(), format!("pod type {name:?}: lowercase letters, digits and '-', at most 40"));
+        }
+        if let Some(role) = &pod.role
+            && (role.is_empty()
+                || role.len() > 63
+                || !role.bytes().all(|b| b.is_ascii_alphanumeric() || b"-_.".contains(&b)))
+        {
+            bad(
+                join_key(&at, "role"),
+                format!("{role:?}: a role name (letters, digits, -, _ and ., at most 63; not `*`)"),
+            );
         }
         if pod.count > MAX_COUNT {
             bad(join_key(&at, "count"), format!("{} instances: at most {MAX_COUNT}", pod.count));
