@@ -341,7 +341,7 @@ async fn an_instance_whose_node_is_deleted_is_replaced_elsewhere_with_a_new_volu
         let api = api.clone();
         wait_for(what, T, move || {
             let api = api.clone();
-            async move { api.get("store").await.ok().filter(|p| f(p)) }
+            async move { api.get("store").await.ok().filter(&f) }
         })
     };
     status_of("deployed", |p| plan_status(p, "deploy") == Some(ElementStatus::Complete) && ready(p)).await;

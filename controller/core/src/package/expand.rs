@@ -293,11 +293,11 @@ pub fn expand_package<'r>(
 }
 
 /// [`expand_package`] with [`complete_objects`]: what a Package renders once its plans ran.
-pub fn expand_complete<'r>(
+pub fn expand_complete(
     spec: &dromos_crds::package::PackageSpec,
     namespace: &str,
     name: &str,
-    repo: &'r Repository,
+    repo: &Repository,
 ) -> Result<(Vec<Value>, Vec<String>), ExpandError> {
     let (pkg, out) = expand_package(spec, namespace, name, repo)?;
     let source = repo_ref(spec).to_string();
