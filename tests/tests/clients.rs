@@ -1,6 +1,6 @@
 //! The client examples of docs/clients.md against the real control plane: an App and a service
-//! Package are deployed, then `examples/clients/python/dromos_status.py` (the `kubernetes`
-//! package) and `examples/clients/go` (client-go's dynamic client) read them through the API.
+//! Package are deployed, then `integrations/clients/python/dromos_status.py` (the `kubernetes`
+//! package) and `integrations/clients/go` (client-go's dynamic client) read them through the API.
 //! Both must print the App's instance counts and the plan, phase and step states that the API
 //! holds, the same JSON document, and the plan tree `dromos service plan show` draws (the
 //! walkthrough `clients` of docs/clients.md is their text). A missing
@@ -47,7 +47,7 @@ fn catalog() -> Vec<(String, String)> {
 }
 
 fn examples() -> PathBuf {
-    repo_root().join("examples/clients")
+    repo_root().join("integrations/clients")
 }
 
 /// `python3` with the `kubernetes` package, or a panic saying how to get it.
@@ -201,7 +201,7 @@ async fn python_and_go_clients_read_app_counts_and_plan_state_through_the_api() 
     let built = tokio::task::spawn_blocking(move || build.wait_with_output()).await.unwrap().expect("go build");
     assert!(
         built.status.success(),
-        "go build of examples/clients/go failed (its modules come from go.sum, offline from the module cache when present): {}",
+        "go build of integrations/clients/go failed (its modules come from go.sum, offline from the module cache when present): {}",
         String::from_utf8_lossy(&built.stderr)
     );
     let bin = bin_dir.path().join("dromos-status");

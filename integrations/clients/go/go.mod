@@ -1,4 +1,4 @@
-module dromos.io/examples/clients/go
+module dromos.io/integrations/clients/go
 
 go 1.26.0
 
