@@ -195,6 +195,14 @@ pub fn package_manifest(name: &str, version: &str, metadata_name: &str, namespac
     })
 }
 
+/// `t` in the time zone `zone` (RFC 3339 with its offset, and the zone's abbreviation), or
+/// `None` when the zone is unknown.
+pub fn local_time(t: Instant, zone: &str) -> Option<String> {
+    let tz = crate::schedule::parse_time_zone(zone).ok()?;
+    let local = t.with_timezone(&tz);
+    Some(format!("{} {}", local.format("%Y-%m-%d %H:%M:%S%:z"), local.format("%Z")))
+}
+
 /// Whether `s` is a DNS-1123 label (a namespace or object name the form may put in a manifest).
 pub fn is_dns_label(s: &str) -> bool {
     !s.is_empty()
@@ -308,6 +316,13 @@ mod tests {
         let m = package_manifest("kafka", "3.9.1", "events", "data", &json!({"brokers": {"count": 3}}));
         assert_eq!(m["spec"]["options"]["brokers"]["count"], 3);
         assert_eq!(m["metadata"]["namespace"], "data");
+    }
+
+    #[test]
+    fn times_in_a_zone() {
+        let t = parse_time("2026-07-01T00:30:00Z").expect("time");
+        assert_eq!(local_time(t, "Europe/Paris").as_deref(), Some("2026-07-01 02:30:00+02:00 CEST"));
+        assert_eq!(local_time(t, "Mars/Olympus"), None);
     }
 
     #[test]
