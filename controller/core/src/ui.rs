@@ -131,18 +131,37 @@ pub fn resources_by_role_zone(offers: &[Offer]) -> Vec<RoleZone> {
 }
 
 /// The parents of a Job as graph node ids (`namespace/name`): Chronos `parents` and Metronome
-/// `dependencies`, each naming a Job in the same namespace unless it holds a `/`.
-pub fn job_parents(job: &Job, namespace: &str) -> Vec<String> {
+/// `dependencies`, resolved as the job controller resolves them: a Job of that name in the
+/// namespace, a Job there whose `spec.id` is the reference, or a dotted or slashed id naming
+/// namespace and name.
+pub fn job_parents(job: &Job, namespace: &str, jobs: &[Job]) -> Vec<String> {
     let mut out: Vec<String> = job
         .spec
         .parents
         .iter()
         .chain(job.spec.dependencies.iter().map(|d| &d.id))
-        .map(|p| if p.contains('/') { p.clone() } else { format!("{namespace}/{p}") })
+        .map(|r| resolve_parent(namespace, r, jobs))
         .collect();
     out.sort();
     out.dedup();
     out
+}
+
+fn resolve_parent(ns: &str, r: &str, jobs: &[Job]) -> String {
+    let here = |j: &&Job| j.metadata.namespace.as_deref() == Some(ns);
+    if jobs.iter().filter(here).any(|j| j.metadata.name.as_deref() == Some(r)) {
+        return format!("{ns}/{r}");
+    }
+    if let Some(j) = jobs.iter().filter(here).find(|j| j.spec.id.as_deref() == Some(r)) {
+        return format!("{ns}/{}", j.metadata.name.as_deref().unwrap_or_default());
+    }
+    match crate::ids::parse_job_id(r) {
+        Ok(segs) => {
+            let loc = crate::ids::location_of(&segs);
+            format!("{}/{}", loc.namespace.as_deref().unwrap_or(ns), loc.name)
+        }
+        Err(_) => format!("{ns}/{r}"),
+    }
 }
 
 /// Layers of a dependency graph for drawing: a node's layer is one more than its deepest
@@ -305,8 +324,13 @@ mod tests {
     #[test]
     fn parents_resolve_in_the_namespace() {
         let j: Job = obj(json!({"metadata": {"name": "j", "namespace": "n"},
-            "spec": {"run": {}, "parents": ["a", "other/b"], "dependencies": [{"id": "a"}]}}));
-        assert_eq!(job_parents(&j, "n"), vec!["n/a".to_string(), "other/b".to_string()]);
+            "spec": {"run": {}, "parents": ["a", "other/b", "ops.backup", "nightly"], "dependencies": [{"id": "a"}]}}));
+        let named: Job = obj(json!({"metadata": {"name": "nightly-job", "namespace": "n"}, "spec": {"id": "nightly", "run": {}}}));
+        let a: Job = obj(json!({"metadata": {"name": "a", "namespace": "n"}, "spec": {"run": {}}}));
+        assert_eq!(
+            job_parents(&j, "n", &[a, named]),
+            vec!["n/a".to_string(), "n/nightly-job".into(), "ops/backup".into(), "other/b".into()]
+        );
     }
 
     #[test]

@@ -269,7 +269,7 @@ fn job_zone(j: &Job) -> String {
         .unwrap_or_else(|| "UTC".into())
 }
 
-fn job_json(j: &Job, now: dromos_core::time::Instant) -> Value {
+fn job_json(j: &Job, now: dromos_core::time::Instant, jobs: &[Job]) -> Value {
     let st = j.status.clone().unwrap_or_default();
     let ns = j.namespace().unwrap_or_default();
     json!({
@@ -283,7 +283,7 @@ fn job_json(j: &Job, now: dromos_core::time::Instant) -> Value {
         "succeeded": st.success_count,
         "failed": st.failure_count,
         "active": st.runs.iter().filter(|r| r.result == "Active").count(),
-        "parents": view::job_parents(j, &ns),
+        "parents": view::job_parents(j, &ns, jobs),
     })
 }
 
@@ -297,7 +297,7 @@ pub async fn jobs(State(ui): State<Arc<Ui>>, headers: HeaderMap) -> Result<Respo
         .iter()
         .map(|j| {
             let ns = j.namespace().unwrap_or_default();
-            (format!("{ns}/{}", j.name_any()), view::job_parents(j, &ns))
+            (format!("{ns}/{}", j.name_any()), view::job_parents(j, &ns, &items))
         })
         .collect();
     let linked: std::collections::BTreeSet<&String> =
@@ -308,7 +308,7 @@ pub async fn jobs(State(ui): State<Arc<Ui>>, headers: HeaderMap) -> Result<Respo
         .map(|(id, layer)| json!({"id": id, "layer": layer, "parents": graph[&id]}))
         .collect();
     Ok(json_response(&json!({
-        "items": items.iter().map(|j| job_json(j, now)).collect::<Vec<_>>(),
+        "items": items.iter().map(|j| job_json(j, now, &items)).collect::<Vec<_>>(),
         "graph": layers,
         "forbidden": forbidden,
     })))
@@ -323,6 +323,8 @@ pub async fn job(
     let (ns, name) = (checked("namespace", &ns)?, checked("name", &name)?);
     let c = ui.auth.caller(&ui.base, &headers).await?;
     let j = Api::<Job>::namespaced(c.client.clone(), ns).get(name).await?;
+    // Parents are resolved among the Jobs of the namespace (a name or a `spec.id`).
+    let siblings = Api::<Job>::namespaced(c.client.clone(), ns).list(&ListParams::default()).await?.items;
     let now = chrono::Utc::now();
     let st = j.status.clone().unwrap_or_default();
     let zone = job_zone(&j);
@@ -350,7 +352,7 @@ pub async fn job(
         })
         .collect();
     Ok(json_response(&json!({
-        "job": job_json(&j, now),
+        "job": job_json(&j, now, &siblings),
         "schedules": j.spec.schedules.iter().map(|s| json!({"cron": s.cron, "timeZone": s.timezone.clone().unwrap_or_else(|| "UTC".into()), "enabled": s.enabled.unwrap_or(true)})).collect::<Vec<_>>(),
         "schedule": j.spec.schedule,
         "nextRuns": next,
