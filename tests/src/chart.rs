@@ -222,7 +222,7 @@ pub async fn kubeconfig_as(admin: &Client, namespace: &str, service_account: &st
 }
 
 /// A token of `namespace/service_account` (TokenRequest API, one hour).
-async fn token_for(admin: &Client, namespace: &str, service_account: &str) -> String {
+pub async fn token_for(admin: &Client, namespace: &str, service_account: &str) -> String {
     let sas: Api<ServiceAccount> = Api::namespaced(admin.clone(), namespace);
     let req = TokenRequest {
         spec: Some(TokenRequestSpec { expiration_seconds: Some(3600), ..Default::default() }),
