@@ -110,8 +110,8 @@ impl Browser {
         let start = Instant::now();
         loop {
             let now = self.rendered().await;
-            let h1 = self.client.find(Locator::Css("main h1")).await.ok();
-            if now != before && !now.is_empty() && h1.is_some() {
+            let want = format!("{}|{}", now.split('|').next().unwrap_or(""), route.trim_start_matches('/'));
+            if now != before && now == want {
                 return;
             }
             if start.elapsed() > Duration::from_secs(20) {
@@ -128,7 +128,11 @@ impl Browser {
 
     async fn rendered(&self) -> String {
         self.client
-            .execute("const m = document.querySelector('main'); return m ? (m.getAttribute('data-rendered') || '') + location.hash : '';", vec![])
+            .execute(
+                "const m = document.querySelector('main'); \
+                 return m ? (m.getAttribute('data-rendered') || '') + '|' + (m.getAttribute('data-route') || '') : '';",
+                vec![],
+            )
             .await
             .ok()
             .and_then(|v| v.as_str().map(str::to_string))

@@ -73,10 +73,27 @@ async fn click(b: &Browser, css: &str) {
     b.client.find(Locator::Css(css)).await.unwrap_or_else(|e| panic!("no {css}: {e}")).click().await.expect("click");
 }
 
+/// Types `text` into a table's filter box. A live update may redraw the page between finding
+/// the box and typing: then it is found again.
 async fn filter(b: &Browser, table: &str, text: &str) {
-    let f = b.client.find(Locator::Css(&format!("#{table}-filter"))).await.expect("filter box");
-    f.clear().await.expect("clear");
-    f.send_keys(text).await.expect("type");
+    let css = format!("#{table}-filter");
+    for _ in 0..10 {
+        if let Ok(f) = b.client.find(Locator::Css(&css)).await
+            && f.clear().await.is_ok()
+            && f.send_keys(text).await.is_ok()
+        {
+            let now = b.client.find(Locator::Css(&css)).await.ok();
+            let value = match now {
+                Some(f) => f.prop("value").await.ok().flatten(),
+                None => None,
+            };
+            if value.as_deref() == Some(text) {
+                return;
+            }
+        }
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+    panic!("could not type {text:?} into {css}");
 }
 
 async fn check_a11y(b: &Browser, axe: &str, page: &str, found: &mut Vec<String>) {
@@ -232,6 +249,7 @@ async fn pages_show_the_cluster_live_and_actions_work() {
     b.screenshot(&shots.join("packages.png")).await;
     check_a11y(&b, &axe, "packages", &mut a11y).await;
     b.open(&base, "packages/kafka").await;
+    b.wait_text("the package form", "main", T, |t| t.contains("brokers.count")).await;
     let count = b.client.find(Locator::Css("#opt-brokers-count")).await.expect("the brokers.count field");
     count.send_keys("three").await.expect("type");
     b.wait_text("the field's error, as typed", "#opt-brokers-count-err", T, |t| t.contains("must be a number")).await;

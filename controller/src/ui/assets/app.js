@@ -324,7 +324,7 @@ function graph(nodes) {
     maxRows = Math.max(maxRows, list.length);
   }
   const layers = Object.keys(byLayer).length;
-  const svg = s("svg", { class: "graph", role: "img", "aria-labelledby": "graph-title",
+  const svg = s("svg", { class: "graph", role: "group", "aria-labelledby": "graph-title",
     width: 20 + layers * (W + GX), height: 20 + maxRows * (H + GY) });
   svg.append(s("title", { id: "graph-title" }, "Job dependency graph: each arrow goes from a parent to the job it triggers"));
   for (const n of nodes) for (const p of n.parents) if (pos[p]) {
@@ -452,7 +452,7 @@ async function packagePage(name) {
   const version = h("select", { id: "pkg-version" }, data.versions.map(v => h("option", { value: v, selected: v === data.version }, v)));
   const metaName = h("input", { id: "pkg-name", type: "text", value: name, "aria-describedby": "pkg-name-help" });
   const namespace = h("input", { id: "pkg-namespace", type: "text", value: "default", "aria-describedby": "pkg-name-help" });
-  const out = h("pre", { id: "manifest", tabindex: 0, "aria-label": "Package manifest" });
+  const out = h("pre", { id: "manifest", tabindex: 0, role: "region", "aria-label": "Package manifest" });
   const errors = h("ul", { id: "form-errors", class: "bad", "aria-live": "polite" });
   const copy = h("button", { type: "button", id: "copy", disabled: true, onclick: async () => {
     try { await navigator.clipboard.writeText(out.textContent); say("Manifest copied"); } catch (_) { say("Copy failed: select the text instead", true); }
@@ -464,7 +464,7 @@ async function packagePage(name) {
     h("div", { class: "field" }, h("label", { for: "pkg-namespace" }, "Namespace"), namespace,
       h("div", { class: "help", id: "pkg-name-help" }, "DNS labels: a-z, 0-9 and -")),
     h("h2", {}, "Options"),
-    buildForm(data.schema || {}, [], fields, (data.schema || {}).required),
+    ...buildForm(data.schema || {}, [], fields, (data.schema || {}).required),
     errors,
     h("div", { class: "actions" }, h("button", { type: "submit", class: "primary", id: "generate" }, "Produce manifest")));
   form.addEventListener("submit", async (ev) => {
@@ -538,6 +538,7 @@ async function render(focus) {
     const active = document.activeElement && document.activeElement.id;
     main.replaceChildren(...[content].flat().filter(Boolean));
     main.setAttribute("data-rendered", String(seq));
+    main.setAttribute("data-route", routeKey);
     if (focus) main.focus();
     else if (active) { const el = document.getElementById(active); if (el) el.focus(); }
   } catch (e) {
@@ -553,10 +554,11 @@ function liveUpdates() {
   const es = new EventSource("/api/live");
   es.addEventListener("ready", () => { ind.textContent = "live"; ind.classList.add("on"); });
   es.addEventListener("change", () => {
-    // Do not redraw under a form being filled in.
-    if (location.hash.startsWith("#/packages/")) return;
     clearTimeout(pending);
-    pending = setTimeout(() => render(false), 200);
+    // Never redraw under a form being filled in (checked again when the timer fires: the
+    // user may have opened one meanwhile).
+    const onForm = () => location.hash.startsWith("#/packages/");
+    if (!onForm()) pending = setTimeout(() => { if (!onForm()) render(false); }, 200);
   });
   es.onerror = () => { ind.textContent = "reconnecting"; ind.classList.remove("on"); };
 }
@@ -575,5 +577,5 @@ async function boot() {
   await render(false);
 }
 
-window.addEventListener("hashchange", () => { say(""); render(true); });
+window.addEventListener("hashchange", () => { clearTimeout(pending); say(""); render(true); });
 document.addEventListener("DOMContentLoaded", boot);
