@@ -71,6 +71,7 @@ async fn run_controller(args: ControllerArgs) -> Result<ExitCode> {
     manager::check_crds(&client).await?;
     let scope = crate::scope::Scope::of(args.namespaces.clone());
     let opts = manager_options(&args, scope.clone());
+    let ui_watch = scope.namespaces().map(|n| n.iter().cloned().collect::<Vec<_>>());
     let ControllerArgs {
         listen,
         webhook_listen,
@@ -124,7 +125,7 @@ async fn run_controller(args: ControllerArgs) -> Result<ExitCode> {
         true => {
             let proxy = ui_proxy_user_header
                 .map(|user| crate::ui::auth::ProxyHeaders { user, groups: ui_proxy_groups_header });
-            let state = crate::ui::Ui::start(client.clone(), crate::ui::auth::Mode::Cluster { proxy }, vec![]);
+            let state = crate::ui::Ui::start(client.clone(), crate::ui::auth::Mode::Cluster { proxy }, vec![], ui_watch);
             let l = tokio::net::TcpListener::bind(&ui_listen)
                 .await
                 .with_context(|| format!("listening on {ui_listen} (--ui-listen)"))?;

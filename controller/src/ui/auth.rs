@@ -375,6 +375,53 @@ mod tests {
         assert!(cluster.login_local("t0k").is_err(), "the controller has no login link");
     }
 
+    fn offline_client() -> Client {
+        Client::try_from(kube::Config::new("http://127.0.0.1:9".parse().expect("url"))).expect("client")
+    }
+
+    #[tokio::test]
+    async fn a_trusted_proxy_names_the_user_and_groups_and_actions_need_its_csrf_token() {
+        let proxy = ProxyHeaders { user: "x-forwarded-user".into(), groups: Some("x-forwarded-groups".into()) };
+        let auth = Auth::new(Mode::Cluster { proxy: Some(proxy) });
+        let base = offline_client();
+        let mut h = HeaderMap::new();
+        assert_eq!(auth.caller(&base, &h).await.err().map(|e| e.0), Some(StatusCode::UNAUTHORIZED));
+        h.insert("x-forwarded-user", HeaderValue::from_static("alice"));
+        h.insert("x-forwarded-groups", HeaderValue::from_static("ops, dev,ops"));
+        let c = auth.caller(&base, &h).await.expect("a caller");
+        assert_eq!(c.identity, Identity::User { name: "alice".into(), groups: vec!["dev".into(), "ops".into()] });
+        assert_eq!(c.check_csrf(&h).err().map(|e| e.0), Some(StatusCode::FORBIDDEN), "no token");
+        let token = c.csrf.clone().expect("a CSRF token");
+        h.insert(CSRF_HEADER, HeaderValue::from_str(&token).expect("header"));
+        assert!(c.check_csrf(&h).is_ok());
+        h.insert("x-forwarded-user", HeaderValue::from_static("bob"));
+        let bob = auth.caller(&base, &h).await.expect("a caller");
+        assert!(bob.check_csrf(&h).is_err(), "alice's token is not bob's");
+    }
+
+    #[tokio::test]
+    async fn callers_without_credentials_are_refused() {
+        let base = offline_client();
+        let local = Auth::new(Mode::Local { login_token: "t".into() });
+        let mut h = HeaderMap::new();
+        assert_eq!(local.caller(&base, &h).await.err().map(|e| e.0), Some(StatusCode::UNAUTHORIZED));
+        h.insert(axum::http::header::COOKIE, HeaderValue::from_static("dromos-ui=forged"));
+        assert_eq!(local.caller(&base, &h).await.err().map(|e| e.0), Some(StatusCode::UNAUTHORIZED));
+        let id = local.login_local("t").expect("session");
+        h.insert(axum::http::header::COOKIE, HeaderValue::from_str(&format!("dromos-ui={id}")).expect("header"));
+        let c = local.caller(&base, &h).await.expect("the session's caller");
+        assert_eq!(c.identity, Identity::Local);
+        local.logout(&h);
+        assert!(local.caller(&base, &h).await.is_err(), "logged out");
+        let mut bearer = HeaderMap::new();
+        bearer.insert(axum::http::header::AUTHORIZATION, HeaderValue::from_static("Bearer x"));
+        assert!(local.caller(&base, &bearer).await.is_err(), "dromos ui takes no bearer token");
+        let cluster = Auth::new(Mode::Cluster { proxy: None });
+        let huge = format!("Bearer {}", "a".repeat(MAX_TOKEN + 1));
+        bearer.insert(axum::http::header::AUTHORIZATION, HeaderValue::from_str(&huge).expect("header"));
+        assert_eq!(cluster.caller(&base, &bearer).await.err().map(|e| e.0), Some(StatusCode::UNAUTHORIZED));
+    }
+
     #[test]
     fn proxy_csrf_tokens_depend_on_the_user() {
         let auth = Auth::new(Mode::Cluster { proxy: None });

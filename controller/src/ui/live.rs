@@ -37,25 +37,58 @@ pub struct Notice {
     pub namespace: Option<String>,
 }
 
-/// Starts the watches; they run (retrying with backoff) as long as the process.
-pub fn start(client: Client, tx: broadcast::Sender<Notice>) {
-    spawn_watch::<App>(&client, "App", tx.clone(), None);
-    spawn_watch::<Job>(&client, "Job", tx.clone(), None);
-    spawn_watch::<GitSource>(&client, "GitSource", tx.clone(), None);
-    spawn_watch::<Package>(&client, "Package", tx.clone(), None);
-    spawn_watch::<Offer>(&client, "Offer", tx.clone(), None);
-    spawn_watch::<Pod>(&client, "Pod", tx, Some(dromos_core::translate::APP_LABEL));
+/// Starts the watches, across all namespaces or (a controller confined with `--namespace`) in
+/// each of `namespaces`, where Offers, cluster-scoped, are not watched. They run (retrying with
+/// backoff) as long as the process.
+pub fn start(client: Client, tx: broadcast::Sender<Notice>, namespaces: Option<Vec<String>>) {
+    let scopes: Vec<Option<String>> = match &namespaces {
+        Some(list) => list.iter().cloned().map(Some).collect(),
+        None => vec![None],
+    };
+    for ns in scopes {
+        let ns = ns.as_deref();
+        spawn_watch::<App>(&client, ns, "App", tx.clone(), None);
+        spawn_watch::<Job>(&client, ns, "Job", tx.clone(), None);
+        spawn_watch::<GitSource>(&client, ns, "GitSource", tx.clone(), None);
+        spawn_watch::<Package>(&client, ns, "Package", tx.clone(), None);
+        spawn_watch::<Pod>(&client, ns, "Pod", tx.clone(), Some(dromos_core::translate::APP_LABEL));
+    }
+    if namespaces.is_none() {
+        let api: Api<PartialObjectMeta<Offer>> = Api::all(client);
+        spawn(api, "Offer", tx, watcher::Config::default());
+    }
 }
 
-fn spawn_watch<K>(client: &Client, kind: &'static str, tx: broadcast::Sender<Notice>, label: Option<&str>)
-where
-    K: Resource<DynamicType = ()> + Clone + std::fmt::Debug + serde::de::DeserializeOwned + Send + Sync + 'static,
+fn spawn_watch<K>(
+    client: &Client,
+    namespace: Option<&str>,
+    kind: &'static str,
+    tx: broadcast::Sender<Notice>,
+    label: Option<&str>,
+) where
+    K: Resource<DynamicType = (), Scope = k8s_openapi::NamespaceResourceScope>
+        + Clone
+        + std::fmt::Debug
+        + serde::de::DeserializeOwned
+        + Send
+        + Sync
+        + 'static,
 {
-    let api: Api<PartialObjectMeta<K>> = Api::all(client.clone());
+    let api: Api<PartialObjectMeta<K>> = match namespace {
+        Some(ns) => Api::namespaced(client.clone(), ns),
+        None => Api::all(client.clone()),
+    };
     let config = match label {
         Some(l) => watcher::Config::default().labels(l),
         None => watcher::Config::default(),
     };
+    spawn(api, kind, tx, config);
+}
+
+fn spawn<K>(api: Api<PartialObjectMeta<K>>, kind: &'static str, tx: broadcast::Sender<Notice>, config: watcher::Config)
+where
+    K: Resource<DynamicType = ()> + Clone + std::fmt::Debug + serde::de::DeserializeOwned + Send + Sync + 'static,
+{
     tokio::spawn(async move {
         let mut events = std::pin::pin!(watcher::watcher(api, config).default_backoff());
         while let Some(ev) = events.next().await {

@@ -80,10 +80,16 @@ pub struct Ui {
 pub use live::Notice;
 
 impl Ui {
-    /// A UI acting through `base` and authenticating as `mode` says; starts the watches.
-    pub fn start(base: Client, mode: auth::Mode, hosts: Vec<String>) -> Arc<Self> {
+    /// A UI acting through `base` and authenticating as `mode` says; starts the watches
+    /// (across all namespaces, or in `watch_namespaces` for a confined controller).
+    pub fn start(
+        base: Client,
+        mode: auth::Mode,
+        hosts: Vec<String>,
+        watch_namespaces: Option<Vec<String>>,
+    ) -> Arc<Self> {
         let (tx, _) = broadcast::channel(4096);
-        live::start(base.clone(), tx.clone());
+        live::start(base.clone(), tx.clone(), watch_namespaces);
         let default_namespace = base.default_namespace().to_string();
         Arc::new(Ui { base, auth: auth::Auth::new(mode), live: tx, hosts, default_namespace })
     }
