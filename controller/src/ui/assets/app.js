@@ -327,8 +327,13 @@ function graph(nodes) {
   const svg = s("svg", { class: "graph", role: "group", "aria-labelledby": "graph-title",
     width: 20 + layers * (W + GX), height: 20 + maxRows * (H + GY) });
   svg.append(s("title", { id: "graph-title" }, "Job dependency graph: each arrow goes from a parent to the job it triggers"));
+  const marker = s("marker", { id: "arrow", viewBox: "0 0 10 10", refX: 10, refY: 5, markerWidth: 8, markerHeight: 8, orient: "auto-start-reverse" });
+  marker.append(s("path", { d: "M 0 0 L 10 5 L 0 10 z", fill: "#6e7781" }));
+  const defs = s("defs", {});
+  defs.append(marker);
+  svg.append(defs);
   for (const n of nodes) for (const p of n.parents) if (pos[p]) {
-    svg.append(s("line", { x1: pos[p].x + W, y1: pos[p].y + H / 2, x2: pos[n.id].x, y2: pos[n.id].y + H / 2, "marker-end": "" }));
+    svg.append(s("line", { x1: pos[p].x + W, y1: pos[p].y + H / 2, x2: pos[n.id].x, y2: pos[n.id].y + H / 2, "marker-end": "url(#arrow)" }));
   }
   for (const n of nodes) {
     const [ns, name] = n.id.split("/");
