@@ -12,8 +12,8 @@ use dromos_crds::{App, GitSource, Job, Offer};
 use dromos_tests::browser::{Browser, axe_source, http};
 use dromos_tests::{Running, TestNamespace, app_object, client, free_addr, install_crds, unique_suffix, wait_for};
 use fantoccini::Locator;
-use kube::api::{Api, PostParams};
 use kube::ResourceExt;
+use kube::api::{Api, PostParams};
 use serde_json::json;
 use std::io::BufRead;
 use std::process::{Command, Stdio};
@@ -114,8 +114,11 @@ async fn pages_show_the_cluster_live_and_actions_work() {
     let spec = json!({"cmd": "sleep 3600", "instances": 2, "cpus": 0.1, "mem": 32});
     apps.create(&PostParams::default(), &app_object("web", spec.clone())).await.expect("app web");
     apps.create(&PostParams::default(), &app_object("worker", spec.clone())).await.expect("app worker");
-    create(&jobs, job("backup", json!({"schedules": [{"id": "nightly", "cron": "0 2 * * *", "timezone": "Europe/Paris"}]})))
-        .await;
+    create(
+        &jobs,
+        job("backup", json!({"schedules": [{"id": "nightly", "cron": "0 2 * * *", "timezone": "Europe/Paris"}]})),
+    )
+    .await;
     create(&jobs, job("verify", json!({"parents": ["backup"]}))).await;
     create(
         &sources,
@@ -152,8 +155,10 @@ async fn pages_show_the_cluster_live_and_actions_work() {
     // Services: the rows, filtered to this namespace.
     b.open(&base, "services").await;
     filter(&b, "apps", &n).await;
-    b.wait_text("both Apps", "#apps-table tbody", T, |t| t.contains(&format!("{n}/web")) && t.contains(&format!("{n}/worker")))
-        .await;
+    b.wait_text("both Apps", "#apps-table tbody", T, |t| {
+        t.contains(&format!("{n}/web")) && t.contains(&format!("{n}/worker"))
+    })
+    .await;
     b.screenshot(&shots.join("services.png")).await;
     check_a11y(&b, &axe, "services", &mut a11y).await;
 
@@ -178,7 +183,10 @@ async fn pages_show_the_cluster_live_and_actions_work() {
     b.wait_text("the placement section", "main", T, |t| t.contains("Placement") && t.contains("Instances")).await;
     b.screenshot(&shots.join("service.png")).await;
     check_a11y(&b, &axe, "service detail", &mut a11y).await;
-    b.client.execute("document.activeElement && document.activeElement.blur(); document.body.focus(); return 0;", vec![]).await.unwrap();
+    b.client
+        .execute("document.activeElement && document.activeElement.blur(); document.body.focus(); return 0;", vec![])
+        .await
+        .unwrap();
     let mut reached = false;
     for _ in 0..30 {
         b.client.active_element().await.expect("focus").send_keys("\u{E004}").await.expect("Tab");
@@ -197,14 +205,19 @@ async fn pages_show_the_cluster_live_and_actions_work() {
     // Jobs: rows, the parent graph; run now.
     b.open(&base, "jobs").await;
     filter(&b, "jobs", &n).await;
-    b.wait_text("both Jobs", "#jobs-table tbody", T, |t| t.contains(&format!("{n}/backup")) && t.contains(&format!("{n}/verify")))
-        .await;
+    b.wait_text("both Jobs", "#jobs-table tbody", T, |t| {
+        t.contains(&format!("{n}/backup")) && t.contains(&format!("{n}/verify"))
+    })
+    .await;
     b.wait_text("the dependency", ".graphwrap", T, |t| t.contains(&format!("{n}/verify runs after {n}/backup"))).await;
     b.client.find(Locator::Css(&format!("svg.graph a[data-job='{n}/verify']"))).await.expect("graph node of verify");
     b.screenshot(&shots.join("jobs.png")).await;
     check_a11y(&b, &axe, "jobs", &mut a11y).await;
     b.open(&base, &format!("jobs/{n}/backup")).await;
-    b.wait_text("next runs in Paris time", "#next-runs", T, |t| t.contains("02:00:00+01:00") || t.contains("02:00:00+02:00")).await;
+    b.wait_text("next runs in Paris time", "#next-runs", T, |t| {
+        t.contains("02:00:00+01:00") || t.contains("02:00:00+02:00")
+    })
+    .await;
     b.screenshot(&shots.join("job.png")).await;
     check_a11y(&b, &axe, "job detail", &mut a11y).await;
     click(&b, "#run-now").await;
@@ -215,8 +228,10 @@ async fn pages_show_the_cluster_live_and_actions_work() {
     // Nodes: the Offer.
     b.open(&base, "nodes").await;
     filter(&b, "nodes", &offer_name).await;
-    b.wait_text("the Offer", "#nodes-table tbody", T, |t| t.contains(&offer_name) && t.contains("6 / 8") && t.contains("rack=r9"))
-        .await;
+    b.wait_text("the Offer", "#nodes-table tbody", T, |t| {
+        t.contains(&offer_name) && t.contains("6 / 8") && t.contains("rack=r9")
+    })
+    .await;
     b.screenshot(&shots.join("nodes.png")).await;
     check_a11y(&b, &axe, "nodes", &mut a11y).await;
 
@@ -232,11 +247,13 @@ async fn pages_show_the_cluster_live_and_actions_work() {
     click(&b, "#source-suspend").await;
     b.wait_text("the suspend confirmation", "#status", T, |t| t.contains("suspended")).await;
     assert_eq!(sources.get("platform").await.expect("source").spec.suspend, Some(true));
-    wait_for("the Resume button (live update)", T, || async { b.client.find(Locator::Css("#source-resume")).await.ok() })
-        .await
-        .click()
-        .await
-        .expect("click Resume");
+    wait_for("the Resume button (live update)", T, || async {
+        b.client.find(Locator::Css("#source-resume")).await.ok()
+    })
+    .await
+    .click()
+    .await
+    .expect("click Resume");
     b.wait_text("the resume confirmation", "#status", T, |t| t.contains("resume of GitSource")).await;
     let platform = sources.get("platform").await.expect("source");
     assert_eq!(platform.spec.suspend, Some(false));
@@ -271,7 +288,8 @@ async fn pages_show_the_cluster_live_and_actions_work() {
     assert!(yaml.contains("count: 5") && yaml.contains("namespace: data"), "{yaml}");
     let dir = tempfile::tempdir().expect("dir");
     std::fs::write(dir.path().join("kafka.yaml"), format!("{yaml}\n")).expect("write manifest");
-    let out = Command::new(dromos_tests::dromos_bin()).arg("validate").arg(dir.path()).output().expect("dromos validate");
+    let out =
+        Command::new(dromos_tests::dromos_bin()).arg("validate").arg(dir.path()).output().expect("dromos validate");
     assert!(
         out.status.success(),
         "dromos validate refused the produced manifest:\n{yaml}\n{}{}",

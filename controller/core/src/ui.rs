@@ -39,11 +39,8 @@ pub fn job_health(job: &Job, now: Instant) -> &'static str {
         return "failing";
     }
     let active = st.runs.iter().any(|r| r.result == "Active");
-    let overdue = st
-        .next_run_time
-        .as_deref()
-        .and_then(parse_time)
-        .is_some_and(|t| (now - t).num_seconds() > LATE_AFTER_SECS);
+    let overdue =
+        st.next_run_time.as_deref().and_then(parse_time).is_some_and(|t| (now - t).num_seconds() > LATE_AFTER_SECS);
     if overdue && !active && job.spec.disabled != Some(true) { "late" } else { "ok" }
 }
 
@@ -264,7 +261,8 @@ mod tests {
         assert_eq!(job_health(&j(json!({"lastResult": "Failed"})), now()), "failing");
         assert_eq!(job_health(&j(json!({"nextRunTime": "2026-01-01T11:50:00Z"})), now()), "late");
         assert_eq!(job_health(&j(json!({"nextRunTime": "2026-01-01T11:59:00Z"})), now()), "ok", "within the grace");
-        let active = json!({"nextRunTime": "2026-01-01T11:50:00Z", "runs": [{"id": "r", "result": "Active", "attempts": 1}]});
+        let active =
+            json!({"nextRunTime": "2026-01-01T11:50:00Z", "runs": [{"id": "r", "result": "Active", "attempts": 1}]});
         assert_eq!(job_health(&j(active), now()), "ok", "running now");
     }
 
@@ -278,9 +276,18 @@ mod tests {
             obj(json!({"metadata": {"name": "g", "namespace": "n"}, "spec": s, "status": status}))
         };
         let ready = json!([{"type": "Ready", "status": "True", "reason": "Applied", "message": "", "lastTransitionTime": "2026-01-01T00:00:00Z"}]);
-        assert!(source_sync(&g(json!({}), json!({"conditions": ready, "lastAppliedRevision": "a", "lastAttemptedRevision": "a"}))).is_ok());
+        assert!(
+            source_sync(&g(
+                json!({}),
+                json!({"conditions": ready, "lastAppliedRevision": "a", "lastAttemptedRevision": "a"})
+            ))
+            .is_ok()
+        );
         assert_eq!(source_sync(&g(json!({"suspend": true}), json!({}))), Err("suspended".into()));
-        let behind = source_sync(&g(json!({}), json!({"conditions": ready, "lastAppliedRevision": "a", "lastAttemptedRevision": "b"})));
+        let behind = source_sync(&g(
+            json!({}),
+            json!({"conditions": ready, "lastAppliedRevision": "a", "lastAttemptedRevision": "b"}),
+        ));
         assert!(behind.unwrap_err().contains("b attempted"));
     }
 
@@ -325,7 +332,8 @@ mod tests {
     fn parents_resolve_in_the_namespace() {
         let j: Job = obj(json!({"metadata": {"name": "j", "namespace": "n"},
             "spec": {"run": {}, "parents": ["a", "other/b", "ops.backup", "nightly"], "dependencies": [{"id": "a"}]}}));
-        let named: Job = obj(json!({"metadata": {"name": "nightly-job", "namespace": "n"}, "spec": {"id": "nightly", "run": {}}}));
+        let named: Job =
+            obj(json!({"metadata": {"name": "nightly-job", "namespace": "n"}, "spec": {"id": "nightly", "run": {}}}));
         let a: Job = obj(json!({"metadata": {"name": "a", "namespace": "n"}, "spec": {"run": {}}}));
         assert_eq!(
             job_parents(&j, "n", &[a, named]),

@@ -123,9 +123,10 @@ async fn run_controller(args: ControllerArgs) -> Result<ExitCode> {
     // The web UI on its own listener: every request authenticated and impersonated.
     let ui_server = match ui {
         true => {
-            let proxy = ui_proxy_user_header
-                .map(|user| crate::ui::auth::ProxyHeaders { user, groups: ui_proxy_groups_header });
-            let state = crate::ui::Ui::start(client.clone(), crate::ui::auth::Mode::Cluster { proxy }, vec![], ui_watch);
+            let proxy =
+                ui_proxy_user_header.map(|user| crate::ui::auth::ProxyHeaders { user, groups: ui_proxy_groups_header });
+            let state =
+                crate::ui::Ui::start(client.clone(), crate::ui::auth::Mode::Cluster { proxy }, vec![], ui_watch);
             let l = tokio::net::TcpListener::bind(&ui_listen)
                 .await
                 .with_context(|| format!("listening on {ui_listen} (--ui-listen)"))?;

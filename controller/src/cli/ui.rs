@@ -23,7 +23,8 @@ pub(crate) fn run(listen: &str, no_open: bool) -> Result<ExitCode> {
         let hosts = vec![format!("127.0.0.1:{port}"), format!("localhost:{port}"), format!("[::1]:{port}")];
         let login_token = crate::ui::auth::random_hex(24);
         let url = format!("http://{}/login?token={login_token}", hosts[if addr.is_ipv6() { 2 } else { 0 }]);
-        let ui = crate::ui::Ui::start(cluster.client.clone(), crate::ui::auth::Mode::Local { login_token }, hosts, None);
+        let ui =
+            crate::ui::Ui::start(cluster.client.clone(), crate::ui::auth::Mode::Local { login_token }, hosts, None);
         println!("Dromos UI for {}: {url}", cluster.described);
         println!("(the link signs this browser in; keep it private. Ctrl-C stops the UI.)");
         use std::io::Write;

@@ -565,7 +565,8 @@ pub async fn package_manifest(
         req["namespace"].as_str().unwrap_or_default(),
         &options,
     );
-    let yaml = serde_saphyr::to_string(&manifest).map_err(|e| ApiError(StatusCode::INTERNAL_SERVER_ERROR, e.to_string()))?;
+    let yaml =
+        serde_saphyr::to_string(&manifest).map_err(|e| ApiError(StatusCode::INTERNAL_SERVER_ERROR, e.to_string()))?;
     Ok(json_response(&json!({"yaml": yaml, "manifest": manifest})))
 }
 

@@ -238,10 +238,11 @@ impl Auth {
             "apiVersion": "authentication.k8s.io/v1", "kind": "TokenReview", "spec": {"token": token}
         }))
         .map_err(|e| ApiError(StatusCode::INTERNAL_SERVER_ERROR, e.to_string()))?;
-        let answer = Api::<TokenReview>::all(base.clone()).create(&PostParams::default(), &review).await.map_err(|e| {
-            tracing::warn!("TokenReview failed: {e}");
-            ApiError(StatusCode::BAD_GATEWAY, "the API server did not review the token".into())
-        })?;
+        let answer =
+            Api::<TokenReview>::all(base.clone()).create(&PostParams::default(), &review).await.map_err(|e| {
+                tracing::warn!("TokenReview failed: {e}");
+                ApiError(StatusCode::BAD_GATEWAY, "the API server did not review the token".into())
+            })?;
         let status = answer.status.unwrap_or_default();
         let user = status.user.filter(|_| status.authenticated == Some(true));
         let Some(user) = user.filter(|u| u.username.as_deref().is_some_and(|n| !n.is_empty())) else {

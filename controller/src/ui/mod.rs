@@ -252,9 +252,8 @@ mod tests {
 
     #[test]
     fn api_errors_keep_the_api_servers_status() {
-        let forbidden = kube::Error::Api(
-            kube::core::Status::failure("apps is forbidden", "Forbidden").with_code(403).boxed(),
-        );
+        let forbidden =
+            kube::Error::Api(kube::core::Status::failure("apps is forbidden", "Forbidden").with_code(403).boxed());
         let e = ApiError::from(anyhow::Error::new(forbidden).context("annotating App a/b"));
         assert_eq!(e.0, StatusCode::FORBIDDEN);
         assert!(e.1.contains("annotating App a/b"), "{}", e.1);
