@@ -9,6 +9,7 @@
 //!     its first page and the count of all APPS rows (median of ROUNDS loads);
 //!   * change to page: from creating one more App through the API to its row on the page,
 //!     filtered to its name, without a reload (median of ROUNDS changes).
+//!
 //! Timed by polling the page every 20 ms, so figures are at that resolution. Prints figures;
 //! asserts only that the page shows what it must. Fails, never skips, without a cluster or
 //! chromedriver.

@@ -195,7 +195,7 @@ pub fn axe_source() -> String {
     let home = std::env::var("HOME").expect("HOME");
     let cache = std::env::var("DROMOS_CACHE").unwrap_or_else(|_| format!("{home}/.cache/dromos"));
     let dir = std::path::Path::new(&cache).join("axe-core");
-    let script = dir.join(format!("node_modules/axe-core/axe.min.js"));
+    let script = dir.join("node_modules/axe-core/axe.min.js");
     let version_file = dir.join("node_modules/axe-core/package.json");
     let installed = std::fs::read_to_string(&version_file)
         .ok()
@@ -236,8 +236,7 @@ pub async fn http(addr: &str, method: &str, path: &str, headers: &[(&str, &str)]
         .expect("read");
     let text = String::from_utf8_lossy(&buf).into_owned();
     let code = text.split_whitespace().nth(1).and_then(|c| c.parse().ok()).unwrap_or(0);
-    let (head, body) = text.split_once("\r\n\r\n").unwrap_or((&text, ""));
-    // axum answers with a Content-Length (no chunking) for these bodies.
-    let _ = head;
+    // axum answers these bodies with a Content-Length, never chunked.
+    let body = text.split_once("\r\n\r\n").map(|(_, b)| b).unwrap_or("");
     (code, body.to_string())
 }
