@@ -335,7 +335,7 @@ async fn the_controller_ui_shows_and_does_what_rbac_allows() {
 
     let (listen, ui_addr) = (free_addr(), free_addr());
     let cache = tempfile::tempdir().expect("cache");
-    let _controller = Running(
+    let controller = Running(
         Command::new(dromos_tests::dromos_bin())
             .args(["controller", "--namespace", &a.name, "--listen", &listen, "--ui", "--ui-listen", &ui_addr])
             .args(["--no-apps", "--no-scheduler", "--no-packages", "--no-notifier", "--no-offers", "--cache-dir"])
@@ -411,6 +411,44 @@ async fn the_controller_ui_shows_and_does_what_rbac_allows() {
     let rows = b.wait_text("A's App", "#apps-table tbody", T, |t| t.contains(&format!("{}/mine", a.name))).await;
     assert!(!rows.contains(&bns.name), "the browser shows nothing of B: {rows}");
     b.close().await;
+    drop(controller);
+
+    // Behind an authenticating proxy: the user and groups come from its headers, RBAC still
+    // decides, and actions need the identity's CSRF token.
+    let (listen, ui_addr) = (free_addr(), free_addr());
+    let _proxied = Running(
+        Command::new(dromos_tests::dromos_bin())
+            .args(["controller", "--namespace", &a.name, "--listen", &listen, "--ui", "--ui-listen", &ui_addr])
+            .args(["--ui-proxy-user-header", "X-Forwarded-User", "--ui-proxy-groups-header", "X-Forwarded-Groups"])
+            .args(["--no-apps", "--no-scheduler", "--no-packages", "--no-notifier", "--no-offers", "--cache-dir"])
+            .arg(cache.path())
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("start dromos controller --ui behind a proxy"),
+    );
+    wait_for("the proxied UI listening", Duration::from_secs(60), || async {
+        dromos_tests::http_get(&ui_addr, "/api/session").await.filter(|(code, _)| *code == 401)
+    })
+    .await;
+    let user = format!("system:serviceaccount:{}:viewer", a.name);
+    let groups = format!("system:serviceaccounts,system:serviceaccounts:{},system:authenticated", a.name);
+    let proxied = [("X-Forwarded-User", user.as_str()), ("X-Forwarded-Groups", groups.as_str())];
+    let (code, body) = http(&ui_addr, "GET", "/api/apps", &proxied, "").await;
+    assert_eq!(code, 200, "{body}");
+    assert!(body.contains("\"mine\"") && !body.contains(&bns.name), "A's App only: {body}");
+    let (_, session) = http(&ui_addr, "GET", "/api/session", &proxied, "").await;
+    let session: serde_json::Value = serde_json::from_str(&session).expect("session JSON");
+    assert_eq!(session["user"], user);
+    let csrf = session["csrf"].as_str().expect("a CSRF token for a proxy's user").to_string();
+    let theirs = format!("/api/apps/{}/theirs/restart", bns.name);
+    let (code, body) = http(&ui_addr, "POST", &theirs, &proxied, "{}").await;
+    assert!(code == 403 && body.contains("CSRF"), "no CSRF token: {code} {body}");
+    let with_csrf = [proxied[0], proxied[1], ("X-CSRF-Token", csrf.as_str())];
+    let (code, body) = http(&ui_addr, "POST", &theirs, &with_csrf, "{}").await;
+    assert!(code == 403 && body.contains("forbidden"), "RBAC refuses B's App: {code} {body}");
+    let (code, body) = http(&ui_addr, "POST", &format!("/api/apps/{}/mine/restart", a.name), &with_csrf, "{}").await;
+    assert_eq!(code, 200, "{body}");
     a.delete().await;
     bns.delete().await;
 }
