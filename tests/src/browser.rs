@@ -8,6 +8,7 @@
 //! * [`http`] sends one HTTP/1.1 request with headers and a body (actions, RBAC checks).
 
 use fantoccini::{Client, ClientBuilder, Locator};
+use std::os::unix::process::CommandExt;
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
@@ -40,7 +41,10 @@ impl Browser {
             .find_map(|n| which(n))
             .unwrap_or_else(|| panic!("the web UI tests need chromium, which is not on PATH: {INSTALL}"));
         let port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
+        // Its own process group: Chromium and its helpers are killed with it (`stop`), also when
+        // a test fails and the session is never closed.
         let driver = Command::new(&driver_bin)
+            .process_group(0)
             .arg(format!("--port={port}"))
             .stdout(Stdio::null())
             .stderr(Stdio::null())
@@ -173,9 +177,15 @@ impl Browser {
         std::fs::write(path, png).expect("write screenshot");
     }
 
-    /// Ends the session and chromedriver.
-    pub async fn close(mut self) {
+    /// Ends the session, then chromedriver and every process of its group.
+    pub async fn close(self) {
         let _ = self.client.clone().close().await;
+        drop(self);
+    }
+
+    fn stop(&mut self) {
+        let group = format!("-{}", self.driver.id());
+        let _ = Command::new("kill").args(["-KILL", "--", &group]).stderr(Stdio::null()).status();
         let _ = self.driver.kill();
         let _ = self.driver.wait();
     }
@@ -183,8 +193,7 @@ impl Browser {
 
 impl Drop for Browser {
     fn drop(&mut self) {
-        let _ = self.driver.kill();
-        let _ = self.driver.wait();
+        self.stop();
     }
 }
 
