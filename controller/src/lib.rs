@@ -25,6 +25,7 @@ pub mod scope;
 pub mod status;
 pub mod sync;
 pub mod telemetry;
+pub mod ui;
 pub mod watchdog;
 
 /// Threads for CPU-bound work (parsing a tree): the CPUs this process may use.

@@ -1,5 +1,6 @@
-//! `dromos status` and `dromos app restart` (I/O): read Apps, Jobs and Packages and print one
-//! table, or ask the App operator for a restart.
+//! `dromos status`, `dromos app restart` and `dromos source suspend|resume|reconcile` (I/O):
+//! read Apps, Jobs and Packages and print one table, ask the App operator for a restart, or
+//! the GitSource operator for a reconcile. The web UI's actions call the same functions.
 
 use anyhow::{Context, Result};
 use dromos_crds::{App, Job, Package};
@@ -170,6 +171,36 @@ pub async fn restart_app(client: &Client, namespace: &str, name: &str) -> Result
         .await
         .with_context(|| format!("annotating App {namespace}/{name}"))?;
     Ok(at)
+}
+
+/// Asks the GitSource operator for a reconcile (with `resume`, also sets `spec.suspend:
+/// false`): sets the `dromos.io/reconcile-requested` annotation to the current time in
+/// milliseconds (two requests within a second stay distinct). Returns that value, which the
+/// operator copies to `status.lastHandledReconcileAt` once it has handled the request.
+pub async fn request_source_reconcile(client: &Client, namespace: &str, name: &str, resume: bool) -> Result<String> {
+    use dromos_core::gitsource::RECONCILE_REQUEST_ANNOTATION;
+    let value = dromos_core::time::fmt_time(
+        chrono::DateTime::from_timestamp_millis(chrono::Utc::now().timestamp_millis()).unwrap_or_default(),
+    );
+    let mut patch = serde_json::json!({"metadata": {"annotations": {RECONCILE_REQUEST_ANNOTATION: value}}});
+    if resume {
+        patch["spec"] = serde_json::json!({"suspend": false});
+    }
+    Api::<dromos_crds::GitSource>::namespaced(client.clone(), namespace)
+        .patch(name, &PatchParams::default(), &Patch::Merge(&patch))
+        .await
+        .with_context(|| format!("requesting a reconcile of GitSource {namespace}/{name}"))?;
+    Ok(value)
+}
+
+/// Suspends a GitSource (`spec.suspend: true`): its last applied revision stays and drift is
+/// not reverted until it is resumed.
+pub async fn suspend_source(client: &Client, namespace: &str, name: &str) -> Result<()> {
+    Api::<dromos_crds::GitSource>::namespaced(client.clone(), namespace)
+        .patch(name, &PatchParams::default(), &Patch::Merge(serde_json::json!({"spec": {"suspend": true}})))
+        .await
+        .with_context(|| format!("suspending GitSource {namespace}/{name}"))?;
+    Ok(())
 }
 
 #[cfg(test)]

@@ -122,6 +122,11 @@ pub fn rendered_permissions(objects: &[Value], fullname: &str) -> BTreeSet<Permi
 /// The permissions the table between `<!-- rbac-table -->` markers of the chart README
 /// documents. Rows whose role says `cluster mode` are left out when `namespaced`.
 pub fn documented_permissions(namespaced: bool) -> BTreeSet<Permission> {
+    documented_permissions_with(namespaced, false)
+}
+
+/// [`documented_permissions`], with the rows that hold only with `ui.enabled` when `ui`.
+pub fn documented_permissions_with(namespaced: bool, ui: bool) -> BTreeSet<Permission> {
     let readme = std::fs::read_to_string(chart_dir().join("README.md")).expect("chart README");
     let table = readme.split("<!-- rbac-table -->").nth(1).expect("README has a <!-- rbac-table --> section");
     let mut out = BTreeSet::new();
@@ -130,6 +135,9 @@ pub fn documented_permissions(namespaced: bool) -> BTreeSet<Permission> {
             line.trim_matches('|').split('|').map(|c| c.replace('`', "").trim().to_string()).collect();
         assert!(cells.len() >= 5, "rbac table row with fewer than 5 cells: {line}");
         if namespaced && cells[0].contains("cluster mode") {
+            continue;
+        }
+        if !ui && cells[0].contains("ui.enabled") {
             continue;
         }
         let role = cells[0].split_whitespace().next().expect("role").to_string();
@@ -222,7 +230,7 @@ pub async fn kubeconfig_as(admin: &Client, namespace: &str, service_account: &st
 }
 
 /// A token of `namespace/service_account` (TokenRequest API, one hour).
-async fn token_for(admin: &Client, namespace: &str, service_account: &str) -> String {
+pub async fn token_for(admin: &Client, namespace: &str, service_account: &str) -> String {
     let sas: Api<ServiceAccount> = Api::namespaced(admin.clone(), namespace);
     let req = TokenRequest {
         spec: Some(TokenRequestSpec { expiration_seconds: Some(3600), ..Default::default() }),

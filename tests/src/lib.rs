@@ -9,6 +9,7 @@
 //!   `tests/cluster/up --real-nodes N`) and fails loudly when there are none; [`http_get`]
 //!   asks what their pods serve.
 
+pub mod browser;
 pub mod chart;
 pub mod faultproxy;
 pub mod githttp;

@@ -97,6 +97,36 @@ fn rendered_rbac_is_exactly_the_documented_table_in_both_modes() {
         assert!(!rendered.iter().any(|p| p.4 == "*" || p.2 == "*" || p.1 == "*"), "no wildcards: {rendered:#?}");
     }
 
+    // ui.enabled adds exactly the `ui` rows of the table (in both modes), the flags, the port
+    // and the UI's Service.
+    for namespaced in [false, true] {
+        let sets = [format!("namespaced={namespaced}"), "ui.enabled=true".to_string()];
+        let objects = render("dromos", "dromos-system", &[&sets[0], &sets[1]]);
+        let rendered = rendered_permissions(&objects, "dromos");
+        let documented = dromos_tests::chart::documented_permissions_with(namespaced, true);
+        assert_eq!(
+            rendered, documented,
+            "namespaced={namespaced}, ui.enabled=true: rendered RBAC and the README table differ"
+        );
+        let deployment = of_kind(&objects, "Deployment")[0];
+        let container = &deployment["spec"]["template"]["spec"]["containers"][0];
+        let args: Vec<&str> = container["args"].as_array().unwrap().iter().filter_map(Value::as_str).collect();
+        assert!(args.contains(&"--ui") && args.contains(&"--ui-listen=0.0.0.0:8082"), "{args:?}");
+        assert!(container["ports"].as_array().unwrap().iter().any(|p| p["name"] == "ui" && p["containerPort"] == 8082));
+        let services = of_kind(&objects, "Service");
+        assert!(
+            services
+                .iter()
+                .any(|s| s["metadata"]["name"] == "dromos-ui" && s["spec"]["ports"][0]["targetPort"] == "ui"),
+            "{services:#?}"
+        );
+    }
+    let objects = render("dromos", "dromos-system", &[]);
+    let deployment = of_kind(&objects, "Deployment")[0];
+    let args = deployment["spec"]["template"]["spec"]["containers"][0]["args"].to_string();
+    assert!(!args.contains("--ui"), "the UI is off by default: {args}");
+    assert!(!of_kind(&objects, "Service").iter().any(|s| s["metadata"]["name"] == "dromos-ui"));
+
     // rbac.extraRules adds rules for kinds beyond the base set, and nothing else changes.
     let objects = render(
         "dromos",

@@ -33,6 +33,7 @@ pub mod service;
 pub mod tenancy;
 pub mod time;
 pub mod translate;
+pub mod ui;
 pub mod validate;
 pub mod verify;
 pub mod watchdog;

@@ -208,6 +208,17 @@ pub(super) enum Command {
     /// GitSources (fetch, validate, plan, apply, prune, report), Jobs (schedules,
     /// dependencies, retries, deadlines, history), Apps and Packages.
     Controller(ControllerArgs),
+    /// The web UI on this machine: serves it on a loopback address with the kubeconfig's
+    /// user (every page shows what that user may read; actions run as that user), prints the
+    /// sign-in link and opens it in the browser. Runs until interrupted.
+    Ui {
+        /// Loopback address to listen on (`127.0.0.1:0`: a free port).
+        #[arg(long, default_value = "127.0.0.1:0")]
+        listen: String,
+        /// Print the link only; do not open a browser.
+        #[arg(long)]
+        no_open: bool,
+    },
     /// Run the main job end to end on the local control plane of tests/cluster (started unless
     /// it runs; the first start builds it, about 6 minutes): install the CRDs, commit examples/ to
     /// a Git repository in a temporary directory, run the controller syncing it, print the Apps,
@@ -855,6 +866,22 @@ pub(super) struct ControllerArgs {
     /// `OTEL_SERVICE_NAME`, `OTEL_TRACES_SAMPLER` and `OTEL_BSP_*` variables are honoured.
     #[arg(long, value_name = "URL", env = "OTEL_EXPORTER_OTLP_ENDPOINT")]
     pub(super) otlp_endpoint: Option<String>,
+    /// Serve the web UI on --ui-listen. Every request needs a Kubernetes bearer token (or the
+    /// headers of the authenticating proxy of --ui-proxy-user-header) and reads and acts by
+    /// impersonating its user, so RBAC decides what each person sees (docs/ui.md).
+    #[arg(long)]
+    pub(super) ui: bool,
+    /// Address of the web UI (with --ui).
+    #[arg(long, default_value = "0.0.0.0:8081", value_name = "ADDR")]
+    pub(super) ui_listen: String,
+    /// Trust this header, set by an authenticating proxy in front of the UI, to name the user
+    /// (e.g. `X-Forwarded-User`). Only when that proxy is the only way to reach --ui-listen:
+    /// anyone who can reach it directly can name any user.
+    #[arg(long, value_name = "HEADER", requires = "ui")]
+    pub(super) ui_proxy_user_header: Option<String>,
+    /// The proxy's header with the user's groups, comma-separated (e.g. `X-Forwarded-Groups`).
+    #[arg(long, value_name = "HEADER", requires = "ui_proxy_user_header")]
+    pub(super) ui_proxy_groups_header: Option<String>,
 }
 
 // Arguments of `dromos import` (no doc comment: clap would take it as the command's about).

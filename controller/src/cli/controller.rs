@@ -71,7 +71,19 @@ async fn run_controller(args: ControllerArgs) -> Result<ExitCode> {
     manager::check_crds(&client).await?;
     let scope = crate::scope::Scope::of(args.namespaces.clone());
     let opts = manager_options(&args, scope.clone());
-    let ControllerArgs { listen, webhook_listen, webhook_secret, leader_elect, lease_namespace, .. } = args;
+    let ui_watch = scope.namespaces().map(|n| n.iter().cloned().collect::<Vec<_>>());
+    let ControllerArgs {
+        listen,
+        webhook_listen,
+        webhook_secret,
+        leader_elect,
+        lease_namespace,
+        ui,
+        ui_listen,
+        ui_proxy_user_header,
+        ui_proxy_groups_header,
+        ..
+    } = args;
     tracing::info!(
         ?opts,
         %listen,
@@ -108,6 +120,21 @@ async fn run_controller(args: ControllerArgs) -> Result<ExitCode> {
         ),
     };
     let server = axum::serve(listener, routes);
+    // The web UI on its own listener: every request authenticated and impersonated.
+    let ui_server = match ui {
+        true => {
+            let proxy =
+                ui_proxy_user_header.map(|user| crate::ui::auth::ProxyHeaders { user, groups: ui_proxy_groups_header });
+            let state =
+                crate::ui::Ui::start(client.clone(), crate::ui::auth::Mode::Cluster { proxy }, vec![], ui_watch);
+            let l = tokio::net::TcpListener::bind(&ui_listen)
+                .await
+                .with_context(|| format!("listening on {ui_listen} (--ui-listen)"))?;
+            tracing::info!(addr = %ui_listen, "web UI listening");
+            futures::future::Either::Left(crate::ui::serve(l, state, std::future::pending()))
+        }
+        false => futures::future::Either::Right(std::future::pending::<std::io::Result<()>>()),
+    };
     let lease = leader_elect.then(|| crate::leader::LeaseConfig {
         namespace: lease_namespace,
         name: "dromos-controller".into(),
@@ -133,6 +160,7 @@ async fn run_controller(args: ControllerArgs) -> Result<ExitCode> {
         r = controller => r?,
         r = server => r?,
         r = hook_server => r?,
+        r = ui_server => r?,
         s = shutdown_signal() => tracing::info!("{s}; stopping"),
     }
     // Stop taking webhooks, and hand the Lease over at once instead of after its duration.

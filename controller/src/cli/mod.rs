@@ -16,6 +16,7 @@ mod service;
 mod shell;
 mod source;
 mod sync;
+mod ui;
 mod validate;
 
 pub use shell::{man_pages, reference_markdown};
@@ -50,6 +51,7 @@ pub fn run(cli: Cli) -> Result<ExitCode> {
     match command {
         Command::Quickstart { .. } => unreachable!("handled above"),
         Command::Controller(args) => controller::run(args),
+        Command::Ui { listen, no_open } => ui::run(&listen, no_open),
         Command::Job { command } => job::run(command),
         Command::Schema { kind, output_dir } => crds::schema(kind.as_deref(), output_dir.as_deref()),
         Command::Service { command } => service::run(command),

@@ -4,12 +4,9 @@
 use super::args::{ListScope, SourceCommand, Target};
 use super::block_on;
 use super::output::{structured, table};
-use anyhow::{Context, Result, bail};
-use dromos_core::gitsource::RECONCILE_REQUEST_ANNOTATION;
+use anyhow::{Result, bail};
 use dromos_crds::GitSource;
 use kube::ResourceExt;
-use kube::api::{Api, Patch, PatchParams};
-use serde_json::json;
 use std::process::ExitCode;
 use std::time::Duration;
 
@@ -44,10 +41,7 @@ pub(crate) fn run(command: SourceCommand) -> Result<ExitCode> {
                     println!("GitSource {ns}/{name} on {} is already suspended", cluster.described);
                     return Ok(ExitCode::SUCCESS);
                 }
-                let api: Api<GitSource> = Api::namespaced(cluster.client.clone(), &ns);
-                api.patch(&name, &PatchParams::default(), &Patch::Merge(json!({"spec": {"suspend": true}})))
-                    .await
-                    .with_context(|| format!("suspending GitSource {ns}/{name}"))?;
+                crate::status::suspend_source(&cluster.client, &ns, &name).await?;
                 println!(
                     "GitSource {ns}/{name} on {}: suspended; the last applied revision ({}) stays and drift is not \
                      reverted until `dromos source resume {name} -n {ns}`",
@@ -198,18 +192,7 @@ async fn reconcile(
             "GitSource {ns}/{name} is suspended: nothing would be fetched; `dromos source resume {name} -n {ns}` resumes and syncs it"
         );
     }
-    // Milliseconds make two requests within a second distinct.
-    let value = dromos_core::time::fmt_time(
-        chrono::DateTime::from_timestamp_millis(chrono::Utc::now().timestamp_millis()).unwrap_or_default(),
-    );
-    let mut patch = json!({"metadata": {"annotations": {RECONCILE_REQUEST_ANNOTATION: value}}});
-    if resume {
-        patch["spec"] = json!({"suspend": false});
-    }
-    let api: Api<GitSource> = Api::namespaced(cluster.client.clone(), ns);
-    api.patch(name, &PatchParams::default(), &Patch::Merge(&patch))
-        .await
-        .with_context(|| format!("requesting a reconcile of GitSource {ns}/{name}"))?;
+    let value = crate::status::request_source_reconcile(&cluster.client, ns, name, resume).await?;
     eprintln!(
         "{} GitSource {ns}/{name} on {}; waiting up to {} s for the controller",
         if resume { "resumed" } else { "requested a reconcile of" },

@@ -82,6 +82,30 @@ pub const RUN_REQUEST_ANNOTATION: &str = "dromos.io/run-requested";
 /// every active run, `<RFC 3339 time> <run id>` one; each new value is one request.
 pub const KILL_REQUEST_ANNOTATION: &str = "dromos.io/kill-requested";
 
+/// The next `n` scheduled fire times of a Job strictly after `now` (at most 100), in UTC;
+/// empty when it has no time-based schedule, `Err` when its schedule does not parse. What the
+/// web UI shows as the next runs; the job controller computes its own from the same trigger.
+pub fn next_runs(
+    spec: &dromos_crds::job::JobSpec,
+    status: &dromos_crds::job::JobStatus,
+    now: crate::time::Instant,
+    n: usize,
+) -> Result<Vec<crate::time::Instant>, String> {
+    let Some((trigger, _)) = policy::trigger_of(spec, status, now)? else { return Ok(vec![]) };
+    let mut out = vec![];
+    let mut t = now;
+    while out.len() < n.min(100) {
+        match trigger.next_after(t) {
+            Some(next) if next > t => {
+                out.push(next);
+                t = next;
+            }
+            _ => break,
+        }
+    }
+    Ok(out)
+}
+
 /// Decides the next steps of a Job. See the module documentation for the rules.
 pub fn plan_runs(inp: &Inputs) -> Decision {
     let mut d = Decision::starting_from(inp.status.clone());

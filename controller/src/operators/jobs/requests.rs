@@ -10,7 +10,8 @@ pub async fn request_run(client: &Client, namespace: &str, name: &str) -> anyhow
     let patch = serde_json::json!({"metadata": {"annotations": {runs::RUN_REQUEST_ANNOTATION: value}}});
     api.patch(name, &PatchParams::default(), &Patch::Merge(&patch)).await.map_err(|e| match e {
         kube::Error::Api(ae) if ae.code == 404 => anyhow::anyhow!("job {namespace}/{name} not found"),
-        e => anyhow::anyhow!("requesting a run of {namespace}/{name}: {e}"),
+        // The API error stays in the chain: the web UI answers with its status code.
+        e => anyhow::Error::new(e).context(format!("requesting a run of {namespace}/{name}")),
     })?;
     Ok(value)
 }

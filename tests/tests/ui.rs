@@ -1,0 +1,472 @@
+//! The web UI in headless Chromium through WebDriver (tests/src/browser.rs), against the real
+//! control plane: `dromos ui` shows each page's rows, a change made through the API appears
+//! without a reload, restart / run-now / suspend / resume work (by mouse and by keyboard), the
+//! package form refuses an invalid option and produces a manifest `dromos validate` accepts,
+//! axe-core finds nothing serious on any page; `dromos controller --ui` hides what RBAC hides
+//! and answers 403 to actions on it.
+//!
+//! Screenshots of every page are written to a temporary directory, or to `docs/ui/` with
+//! `DROMOS_UI_SCREENSHOTS=docs/ui` (how the committed ones are made).
+
+use dromos_crds::{App, GitSource, Job, Offer};
+use dromos_tests::browser::{Browser, axe_source, http};
+use dromos_tests::{Running, TestNamespace, app_object, client, free_addr, install_crds, unique_suffix, wait_for};
+use fantoccini::Locator;
+use kube::ResourceExt;
+use kube::api::{Api, PostParams};
+use serde_json::json;
+use std::io::BufRead;
+use std::process::{Command, Stdio};
+use std::time::Duration;
+
+const T: Duration = Duration::from_secs(20);
+
+async fn create<K>(api: &Api<K>, v: serde_json::Value) -> K
+where
+    K: kube::Resource + Clone + serde::de::DeserializeOwned + serde::Serialize + std::fmt::Debug,
+{
+    let obj: K = serde_json::from_value(v).expect("object");
+    api.create(&PostParams::default(), &obj).await.expect("create")
+}
+
+fn job(name: &str, extra: serde_json::Value) -> serde_json::Value {
+    let mut spec = json!({"run": {"cmd": "true", "cpus": 0.1, "mem": 32}});
+    for (k, v) in extra.as_object().expect("object") {
+        spec[k] = v.clone();
+    }
+    json!({"apiVersion": "dromos.io/v1alpha1", "kind": "Job", "metadata": {"name": name}, "spec": spec})
+}
+
+/// Starts `dromos ui --no-open` and returns it with its printed sign-in link.
+fn start_local_ui() -> (Running, String) {
+    let mut child = Command::new(dromos_tests::dromos_bin())
+        .args(["ui", "--no-open", "--listen", "127.0.0.1:0"])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("start dromos ui");
+    let stdout = child.stdout.take().expect("stdout");
+    let (tx, rx) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        for line in std::io::BufReader::new(stdout).lines().map_while(Result::ok) {
+            if let Some(url) = line.split_whitespace().find(|w| w.starts_with("http://")) {
+                let _ = tx.send(url.to_string());
+            }
+        }
+    });
+    let running = Running(child);
+    let url = rx.recv_timeout(Duration::from_secs(60)).expect("dromos ui printed its link within 60 s");
+    (running, url)
+}
+
+fn shots_dir() -> (std::path::PathBuf, Option<tempfile::TempDir>) {
+    match std::env::var("DROMOS_UI_SCREENSHOTS") {
+        Ok(d) => (dromos_tests::chart::repo_root().join(d), None),
+        Err(_) => {
+            let t = tempfile::tempdir().expect("temp dir");
+            (t.path().to_path_buf(), Some(t))
+        }
+    }
+}
+
+async fn click(b: &Browser, css: &str) {
+    b.client.find(Locator::Css(css)).await.unwrap_or_else(|e| panic!("no {css}: {e}")).click().await.expect("click");
+}
+
+/// Types `text` into a table's filter box. A live update may redraw the page between finding
+/// the box and typing: then it is found again.
+async fn filter(b: &Browser, table: &str, text: &str) {
+    let css = format!("#{table}-filter");
+    for _ in 0..10 {
+        if let Ok(f) = b.client.find(Locator::Css(&css)).await
+            && f.clear().await.is_ok()
+            && f.send_keys(text).await.is_ok()
+        {
+            let now = b.client.find(Locator::Css(&css)).await.ok();
+            let value = match now {
+                Some(f) => f.prop("value").await.ok().flatten(),
+                None => None,
+            };
+            if value.as_deref() == Some(text) {
+                return;
+            }
+        }
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+    panic!("could not type {text:?} into {css}");
+}
+
+async fn check_a11y(b: &Browser, axe: &str, page: &str, found: &mut Vec<String>) {
+    for v in b.axe_serious(axe).await {
+        found.push(format!("{page}: {v}"));
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn pages_show_the_cluster_live_and_actions_work() {
+    let c = client().await;
+    install_crds(&c).await;
+    let ns = TestNamespace::new(&c, "ui").await;
+    let n = ns.name.clone();
+    let apps: Api<App> = ns.api();
+    let jobs: Api<Job> = ns.api();
+    let sources: Api<GitSource> = ns.api();
+    let spec = json!({"cmd": "sleep 3600", "instances": 2, "cpus": 0.1, "mem": 32});
+    apps.create(&PostParams::default(), &app_object("web", spec.clone())).await.expect("app web");
+    apps.create(&PostParams::default(), &app_object("worker", spec.clone())).await.expect("app worker");
+    create(
+        &jobs,
+        job("backup", json!({"schedules": [{"id": "nightly", "cron": "0 2 * * *", "timezone": "Europe/Paris"}]})),
+    )
+    .await;
+    create(&jobs, job("verify", json!({"parents": ["backup"]}))).await;
+    create(
+        &sources,
+        json!({"apiVersion": "dromos.io/v1alpha1", "kind": "GitSource", "metadata": {"name": "platform"},
+            "spec": {"url": "https://git.example.com/platform.git", "path": "clusters/prod"}}),
+    )
+    .await;
+    let offer_name = format!("ui-node-{}", unique_suffix());
+    let offers: Api<Offer> = Api::all(c.clone());
+    let res = |cpus: f64| json!({"cpus": cpus, "mem": 4096.0, "disk": 10240.0, "gpus": 0, "ports": [{"begin": 31000, "end": 32000}]});
+    create(
+        &offers,
+        json!({"apiVersion": "dromos.io/v1alpha1", "kind": "Offer", "metadata": {"name": offer_name},
+            "spec": {"nodeName": offer_name, "zone": "zone-ui", "roles": ["ui-role"], "total": res(8.0), "free": res(6.0),
+                "attributes": {"rack": "r9"}}}),
+    )
+    .await;
+
+    let (_ui, login) = start_local_ui();
+    let base = login.split("/login").next().expect("base URL").to_string();
+    let axe = axe_source();
+    let (shots, _keep) = shots_dir();
+    let mut a11y = vec![];
+    let b = Browser::start().await;
+
+    // Sign in through the printed link: lands on the Overview.
+    b.client.goto(&login).await.expect("open the sign-in link");
+    b.wait_text("the Overview", "main h1", T, |t| t == "Overview").await;
+    b.wait_text("the live indicator", "#live", T, |t| t == "live").await;
+    b.wait_text("the Offer's role and zone", "#res-table", T, |t| t.contains("ui-role") && t.contains("zone-ui")).await;
+    b.screenshot(&shots.join("overview.png")).await;
+    check_a11y(&b, &axe, "overview", &mut a11y).await;
+
+    // Services: the rows, filtered to this namespace.
+    b.open(&base, "services").await;
+    filter(&b, "apps", &n).await;
+    b.wait_text("both Apps", "#apps-table tbody", T, |t| {
+        t.contains(&format!("{n}/web")) && t.contains(&format!("{n}/worker"))
+    })
+    .await;
+    b.screenshot(&shots.join("services.png")).await;
+    check_a11y(&b, &axe, "services", &mut a11y).await;
+
+    // A change made through the API appears without a reload.
+    b.client.execute("window.__noReload = 42; return 0;", vec![]).await.expect("mark the page");
+    apps.create(&PostParams::default(), &app_object("late-arrival", spec.clone())).await.expect("app");
+    b.wait_text("the new App, live", "#apps-table tbody", T, |t| t.contains("late-arrival")).await;
+    let mark = b.client.execute("return window.__noReload || 0;", vec![]).await.expect("read the mark");
+    assert_eq!(mark, json!(42), "the page was reloaded instead of updated");
+    let filter_kept: String = b
+        .client
+        .execute("return document.getElementById('apps-filter').value;", vec![])
+        .await
+        .expect("filter")
+        .as_str()
+        .unwrap_or_default()
+        .to_string();
+    assert_eq!(filter_kept, n, "a live update keeps the filter");
+
+    // App detail; restart by keyboard alone: Tab to the Restart button, then Enter.
+    b.open(&base, &format!("services/{n}/web")).await;
+    b.wait_text("the placement section", "main", T, |t| t.contains("Placement") && t.contains("Instances")).await;
+    b.screenshot(&shots.join("service.png")).await;
+    check_a11y(&b, &axe, "service detail", &mut a11y).await;
+    b.client
+        .execute("document.activeElement && document.activeElement.blur(); document.body.focus(); return 0;", vec![])
+        .await
+        .unwrap();
+    let mut reached = false;
+    for _ in 0..30 {
+        b.client.active_element().await.expect("focus").send_keys("\u{E004}").await.expect("Tab");
+        let id = b.client.active_element().await.expect("focus").attr("id").await.expect("id");
+        if id.as_deref() == Some("restart") {
+            reached = true;
+            break;
+        }
+    }
+    assert!(reached, "the Restart button is reachable with Tab");
+    b.client.active_element().await.expect("focus").send_keys("\u{E007}").await.expect("Enter");
+    b.wait_text("the restart confirmation", "#status", T, |t| t.contains("restart of App")).await;
+    let web = apps.get("web").await.expect("app");
+    assert!(web.annotations().contains_key(dromos_core::translate::RESTART_ANNOTATION), "restart annotation set");
+
+    // Jobs: rows, the parent graph; run now.
+    b.open(&base, "jobs").await;
+    filter(&b, "jobs", &n).await;
+    b.wait_text("both Jobs", "#jobs-table tbody", T, |t| {
+        t.contains(&format!("{n}/backup")) && t.contains(&format!("{n}/verify"))
+    })
+    .await;
+    b.wait_text("the dependency", ".graphwrap", T, |t| t.contains(&format!("{n}/verify runs after {n}/backup"))).await;
+    b.client.find(Locator::Css(&format!("svg.graph a[data-job='{n}/verify']"))).await.expect("graph node of verify");
+    b.screenshot(&shots.join("jobs.png")).await;
+    check_a11y(&b, &axe, "jobs", &mut a11y).await;
+    b.open(&base, &format!("jobs/{n}/backup")).await;
+    b.wait_text("next runs in Paris time", "#next-runs", T, |t| {
+        t.contains("02:00:00+01:00") || t.contains("02:00:00+02:00")
+    })
+    .await;
+    b.screenshot(&shots.join("job.png")).await;
+    check_a11y(&b, &axe, "job detail", &mut a11y).await;
+    click(&b, "#run-now").await;
+    b.wait_text("the run confirmation", "#status", T, |t| t.contains("run of Job")).await;
+    let backup = jobs.get("backup").await.expect("job");
+    assert!(backup.annotations().contains_key(dromos_core::runs::RUN_REQUEST_ANNOTATION), "run requested");
+
+    // Nodes: the Offer.
+    b.open(&base, "nodes").await;
+    filter(&b, "nodes", &offer_name).await;
+    b.wait_text("the Offer", "#nodes-table tbody", T, |t| {
+        t.contains(&offer_name) && t.contains("6 / 8") && t.contains("rack=r9")
+    })
+    .await;
+    b.screenshot(&shots.join("nodes.png")).await;
+    check_a11y(&b, &axe, "nodes", &mut a11y).await;
+
+    // Sources: the row; suspend, then resume once the page shows it suspended (live).
+    b.open(&base, "sources").await;
+    filter(&b, "sources", &n).await;
+    b.wait_text("the GitSource", "#sources-table tbody", T, |t| t.contains(&format!("{n}/platform"))).await;
+    b.screenshot(&shots.join("sources.png")).await;
+    check_a11y(&b, &axe, "sources", &mut a11y).await;
+    b.open(&base, &format!("sources/{n}/platform")).await;
+    b.screenshot(&shots.join("source.png")).await;
+    check_a11y(&b, &axe, "source detail", &mut a11y).await;
+    click(&b, "#source-suspend").await;
+    b.wait_text("the suspend confirmation", "#status", T, |t| t.contains("suspended")).await;
+    assert_eq!(sources.get("platform").await.expect("source").spec.suspend, Some(true));
+    wait_for("the Resume button (live update)", T, || async {
+        b.client.find(Locator::Css("#source-resume")).await.ok()
+    })
+    .await
+    .click()
+    .await
+    .expect("click Resume");
+    b.wait_text("the resume confirmation", "#status", T, |t| t.contains("resume of GitSource")).await;
+    let platform = sources.get("platform").await.expect("source");
+    assert_eq!(platform.spec.suspend, Some(false));
+    assert!(platform.annotations().contains_key(dromos_core::gitsource::RECONCILE_REQUEST_ANNOTATION));
+
+    // Packages: the catalog; the form refuses an invalid option, then produces a manifest
+    // that `dromos validate` accepts.
+    b.open(&base, "packages").await;
+    b.wait_text("the catalog", "#catalog-table tbody", T, |t| t.contains("kafka")).await;
+    b.screenshot(&shots.join("packages.png")).await;
+    check_a11y(&b, &axe, "packages", &mut a11y).await;
+    b.open(&base, "packages/kafka").await;
+    b.wait_text("the package form", "main", T, |t| t.contains("brokers.count")).await;
+    let count = b.client.find(Locator::Css("#opt-brokers-count")).await.expect("the brokers.count field");
+    count.send_keys("three").await.expect("type");
+    b.wait_text("the field's error, as typed", "#opt-brokers-count-err", T, |t| t.contains("must be a number")).await;
+    assert_eq!(count.attr("aria-invalid").await.expect("attr").as_deref(), Some("true"));
+    click(&b, "#generate").await;
+    b.wait_text("the refusal", "#form-errors", T, |t| t.contains("invalid")).await;
+    let produced = b.client.find(Locator::Css("#manifest")).await.expect("manifest").text().await.expect("text");
+    assert!(produced.is_empty(), "no manifest for invalid options: {produced}");
+    count.clear().await.expect("clear");
+    count.send_keys("5").await.expect("type");
+    b.wait_text("no error", "#opt-brokers-count-err", T, str::is_empty).await;
+    let nsf = b.client.find(Locator::Css("#pkg-namespace")).await.expect("namespace field");
+    nsf.clear().await.expect("clear");
+    nsf.send_keys("data").await.expect("type");
+    b.screenshot(&shots.join("package-form.png")).await;
+    check_a11y(&b, &axe, "package form", &mut a11y).await;
+    click(&b, "#generate").await;
+    let yaml = b.wait_text("the manifest", "#manifest", T, |t| t.contains("kind: Package")).await;
+    assert!(yaml.contains("count: 5") && yaml.contains("namespace: data"), "{yaml}");
+    let dir = tempfile::tempdir().expect("dir");
+    std::fs::write(dir.path().join("kafka.yaml"), format!("{yaml}\n")).expect("write manifest");
+    let out =
+        Command::new(dromos_tests::dromos_bin()).arg("validate").arg(dir.path()).output().expect("dromos validate");
+    assert!(
+        out.status.success(),
+        "dromos validate refused the produced manifest:\n{yaml}\n{}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+
+    assert!(a11y.is_empty(), "axe-core found serious or critical problems:\n{}", a11y.join("\n"));
+    b.close().await;
+    let _ = offers.delete(&offer_name, &Default::default()).await;
+    ns.delete().await;
+}
+
+/// The controller's UI acts as the token's user: a user who may read namespace A only sees
+/// nothing of B, and gets 403 on B's actions; sessions need a CSRF token for actions.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_controller_ui_shows_and_does_what_rbac_allows() {
+    use k8s_openapi::api::core::v1::ServiceAccount;
+    use k8s_openapi::api::rbac::v1::{Role, RoleBinding};
+    let c = client().await;
+    install_crds(&c).await;
+    let a = TestNamespace::new(&c, "ui-a").await;
+    let bns = TestNamespace::new(&c, "ui-b").await;
+    let spec = json!({"cmd": "sleep 3600", "instances": 1, "cpus": 0.1, "mem": 32});
+    a.api::<App>().create(&PostParams::default(), &app_object("mine", spec.clone())).await.expect("app");
+    bns.api::<App>().create(&PostParams::default(), &app_object("theirs", spec.clone())).await.expect("app");
+    create(&bns.api::<Job>(), job("their-job", json!({}))).await;
+    create(&a.api::<ServiceAccount>(), json!({"metadata": {"name": "viewer"}})).await;
+    create(
+        &a.api::<Role>(),
+        json!({"metadata": {"name": "ui-user"}, "rules": [
+            {"apiGroups": ["dromos.io"], "resources": ["apps", "jobs", "gitsources", "packages"], "verbs": ["get", "list", "watch", "patch"]},
+            {"apiGroups": [""], "resources": ["pods", "events"], "verbs": ["get", "list", "watch"]}]}),
+    )
+    .await;
+    create(
+        &a.api::<RoleBinding>(),
+        json!({"metadata": {"name": "ui-user"}, "roleRef": {"apiGroup": "rbac.authorization.k8s.io", "kind": "Role", "name": "ui-user"},
+            "subjects": [{"kind": "ServiceAccount", "name": "viewer", "namespace": a.name}]}),
+    )
+    .await;
+    let token = dromos_tests::chart::token_for(&c, &a.name, "viewer").await;
+
+    let (listen, ui_addr) = (free_addr(), free_addr());
+    let cache = tempfile::tempdir().expect("cache");
+    let controller = Running(
+        Command::new(dromos_tests::dromos_bin())
+            .args(["controller", "--namespace", &a.name, "--listen", &listen, "--ui", "--ui-listen", &ui_addr])
+            .args(["--no-apps", "--no-scheduler", "--no-packages", "--no-notifier", "--no-offers", "--cache-dir"])
+            .arg(cache.path())
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("start dromos controller --ui"),
+    );
+    wait_for("the UI listening", Duration::from_secs(60), || async {
+        dromos_tests::http_get(&ui_addr, "/api/session").await.filter(|(code, _)| *code == 401)
+    })
+    .await;
+    let bearer = format!("Bearer {token}");
+    let auth = [("Authorization", bearer.as_str())];
+    let (code, body) = http(&ui_addr, "GET", "/api/apps", &auth, "").await;
+    assert_eq!(code, 200, "{body}");
+    assert!(body.contains("\"mine\""), "A's App is listed: {body}");
+    assert!(!body.contains("theirs") && !body.contains(&bns.name), "nothing of B: {body}");
+    let (_, jobs_body) = http(&ui_addr, "GET", "/api/jobs", &auth, "").await;
+    assert!(!jobs_body.contains("their-job") && !jobs_body.contains(&bns.name), "no Job of B: {jobs_body}");
+    let (_, overview) = http(&ui_addr, "GET", "/api/overview", &auth, "").await;
+    assert!(overview.contains("\"appTotal\":1"), "the Overview counts A's App only: {overview}");
+    let (code, _) = http(&ui_addr, "GET", &format!("/api/apps/{}/theirs", bns.name), &auth, "").await;
+    assert_eq!(code, 403, "B's App is forbidden");
+    let (code, body) = http(&ui_addr, "POST", &format!("/api/apps/{}/theirs/restart", bns.name), &auth, "{}").await;
+    assert_eq!(code, 403, "restarting B's App: {body}");
+    let (code, _) = http(&ui_addr, "POST", &format!("/api/jobs/{}/their-job/run", bns.name), &auth, "{}").await;
+    assert_eq!(code, 403, "running B's Job");
+    let their = bns.api::<App>().get("theirs").await.expect("app");
+    assert!(!their.annotations().contains_key(dromos_core::translate::RESTART_ANNOTATION), "B's App untouched");
+    let (code, body) = http(&ui_addr, "POST", &format!("/api/apps/{}/mine/restart", a.name), &auth, "{}").await;
+    assert_eq!(code, 200, "restarting A's App: {body}");
+    let (code, _) = http(&ui_addr, "GET", "/api/apps", &[("Authorization", "Bearer not-a-token")], "").await;
+    assert_eq!(code, 401, "an unknown token");
+
+    // A session (cookie) needs the CSRF token for actions.
+    let login = json!({"token": token}).to_string();
+    let (code, _) = http(&ui_addr, "POST", "/api/login", &[("Content-Type", "application/json")], &login).await;
+    assert_eq!(code, 200);
+    let cookie = session_cookie(&ui_addr, &login).await;
+    let with_cookie = [("Cookie", cookie.as_str())];
+    let (code, session) = http(&ui_addr, "GET", "/api/session", &with_cookie, "").await;
+    assert_eq!(code, 200, "{session}");
+    let session: serde_json::Value = serde_json::from_str(&session).expect("session JSON");
+    assert_eq!(session["user"], format!("system:serviceaccount:{}:viewer", a.name));
+    let path = format!("/api/apps/{}/mine/restart", a.name);
+    let (code, body) = http(&ui_addr, "POST", &path, &with_cookie, "{}").await;
+    assert_eq!(code, 403, "no CSRF token: {body}");
+    let csrf = session["csrf"].as_str().expect("csrf");
+    let (code, body) =
+        http(&ui_addr, "POST", &path, &[("Cookie", cookie.as_str()), ("X-CSRF-Token", csrf)], "{}").await;
+    assert_eq!(code, 200, "{body}");
+    let (code, _) = http(
+        &ui_addr,
+        "POST",
+        &path,
+        &[("Cookie", cookie.as_str()), ("X-CSRF-Token", csrf), ("Origin", "http://evil.example")],
+        "{}",
+    )
+    .await;
+    assert_eq!(code, 403, "a cross-origin action");
+
+    // In the browser: sign in with the token; the Services page lists A's App and nothing of B.
+    let b = Browser::start().await;
+    let base = format!("http://{ui_addr}");
+    b.client.goto(&base).await.expect("open the UI");
+    let field = wait_for("the sign-in form", T, || async { b.client.find(Locator::Css("#token")).await.ok() }).await;
+    field.send_keys(&token).await.expect("type the token");
+    click(&b, "#login button[type=submit]").await;
+    b.wait_text("the Overview", "main h1", T, |t| t == "Overview").await;
+    b.open(&base, "services").await;
+    let rows = b.wait_text("A's App", "#apps-table tbody", T, |t| t.contains(&format!("{}/mine", a.name))).await;
+    assert!(!rows.contains(&bns.name), "the browser shows nothing of B: {rows}");
+    b.close().await;
+    drop(controller);
+
+    // Behind an authenticating proxy: the user and groups come from its headers, RBAC still
+    // decides, and actions need the identity's CSRF token.
+    let (listen, ui_addr) = (free_addr(), free_addr());
+    let _proxied = Running(
+        Command::new(dromos_tests::dromos_bin())
+            .args(["controller", "--namespace", &a.name, "--listen", &listen, "--ui", "--ui-listen", &ui_addr])
+            .args(["--ui-proxy-user-header", "X-Forwarded-User", "--ui-proxy-groups-header", "X-Forwarded-Groups"])
+            .args(["--no-apps", "--no-scheduler", "--no-packages", "--no-notifier", "--no-offers", "--cache-dir"])
+            .arg(cache.path())
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("start dromos controller --ui behind a proxy"),
+    );
+    wait_for("the proxied UI listening", Duration::from_secs(60), || async {
+        dromos_tests::http_get(&ui_addr, "/api/session").await.filter(|(code, _)| *code == 401)
+    })
+    .await;
+    let user = format!("system:serviceaccount:{}:viewer", a.name);
+    let groups = format!("system:serviceaccounts,system:serviceaccounts:{},system:authenticated", a.name);
+    let proxied = [("X-Forwarded-User", user.as_str()), ("X-Forwarded-Groups", groups.as_str())];
+    let (code, body) = http(&ui_addr, "GET", "/api/apps", &proxied, "").await;
+    assert_eq!(code, 200, "{body}");
+    assert!(body.contains("\"mine\"") && !body.contains(&bns.name), "A's App only: {body}");
+    let (_, session) = http(&ui_addr, "GET", "/api/session", &proxied, "").await;
+    let session: serde_json::Value = serde_json::from_str(&session).expect("session JSON");
+    assert_eq!(session["user"], user);
+    let csrf = session["csrf"].as_str().expect("a CSRF token for a proxy's user").to_string();
+    let theirs = format!("/api/apps/{}/theirs/restart", bns.name);
+    let (code, body) = http(&ui_addr, "POST", &theirs, &proxied, "{}").await;
+    assert!(code == 403 && body.contains("CSRF"), "no CSRF token: {code} {body}");
+    let with_csrf = [proxied[0], proxied[1], ("X-CSRF-Token", csrf.as_str())];
+    let (code, body) = http(&ui_addr, "POST", &theirs, &with_csrf, "{}").await;
+    assert!(code == 403 && body.contains("forbidden"), "RBAC refuses B's App: {code} {body}");
+    let (code, body) = http(&ui_addr, "POST", &format!("/api/apps/{}/mine/restart", a.name), &with_csrf, "{}").await;
+    assert_eq!(code, 200, "{body}");
+    a.delete().await;
+    bns.delete().await;
+}
+
+/// The `dromos-ui` cookie the UI sets for a login.
+async fn session_cookie(addr: &str, login: &str) -> String {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let mut s = tokio::net::TcpStream::connect(addr).await.expect("connect");
+    let req = format!(
+        "POST /api/login HTTP/1.1\r\nHost: {addr}\r\nConnection: close\r\nContent-Type: application/json\r\nContent-Length: {}\r\n\r\n{login}",
+        login.len()
+    );
+    s.write_all(req.as_bytes()).await.expect("send");
+    let mut buf = String::new();
+    s.read_to_string(&mut buf).await.expect("read");
+    let line = buf.lines().find(|l| l.to_ascii_lowercase().starts_with("set-cookie:")).expect("a Set-Cookie header");
+    let cookie = line.split_once(':').map(|(_, v)| v.trim()).unwrap_or("").split(';').next().unwrap_or("").to_string();
+    assert!(cookie.starts_with("dromos-ui="), "{line}");
+    assert!(line.contains("HttpOnly") && line.contains("SameSite=Strict"), "{line}");
+    cookie
+}
