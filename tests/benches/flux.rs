@@ -164,12 +164,17 @@ fn flux_dir() -> PathBuf {
     PathBuf::from(String::from_utf8(out.stdout).expect("utf-8 path").trim())
 }
 
-/// Server-side applies Flux's GitRepository and Kustomization CRDs (from the module source) and
-/// waits until they are established.
+/// Server-side applies Flux's CRDs (from the module source: source-controller watches all of
+/// its kinds, so it needs them all) and waits until they are established.
 async fn install_flux_crds(c: &Client, flux: &Path) {
     let api: Api<CustomResourceDefinition> = Api::all(c.clone());
-    for file in ["source.toolkit.fluxcd.io_gitrepositories.yaml", "kustomize.toolkit.fluxcd.io_kustomizations.yaml"] {
-        let path = flux.join("crds").join(file);
+    let mut files: Vec<PathBuf> = std::fs::read_dir(flux.join("crds"))
+        .expect("Flux CRDs")
+        .map(|e| e.unwrap().path())
+        .filter(|p| p.extension().is_some_and(|e| e == "yaml"))
+        .collect();
+    files.sort();
+    for path in files {
         let text = std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
         let crd: CustomResourceDefinition =
             serde_saphyr::from_str(&text).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
@@ -276,6 +281,7 @@ async fn start(env: &Env, tool: Tool, dir: &Path) -> Controllers {
         }
         Tool::Flux => {
             let (storage, src_health, kus_health) = (free_addr(), free_addr(), free_addr());
+            std::fs::create_dir_all(dir.join("storage")).unwrap();
             let mut src = std::process::Command::new(env.flux.join("source-controller"));
             src.args(["--enable-leader-election=false", "--metrics-addr=0", "--watch-all-namespaces=true"])
                 .arg(format!("--health-addr={src_health}"))
@@ -548,6 +554,15 @@ fn report(tool: Tool, phase: &str, cost: Cost) {
     );
 }
 
+/// A directory for one run's logs, Git cache and Flux storage, kept after the bench (the logs
+/// say where time went; the next run of the same tool removes it).
+fn logs_dir(tool: Tool) -> PathBuf {
+    let dir = std::env::temp_dir().join(format!("dromos-bench-flux-{}", tool.name().to_lowercase()));
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).unwrap();
+    dir
+}
+
 /// One source of `count` ConfigMaps: cold, no-op, one-file change, deletion of half.
 async fn one_source(env: &Env, tool: Tool, count: usize) -> Vec<(&'static str, Cost)> {
     let c = &env.c;
@@ -558,9 +573,9 @@ async fn one_source(env: &Env, tool: Tool, count: usize) -> Vec<(&'static str, C
     let server = GitHttpServer::open(root.path());
     let url = format!("http://{}/bench.git", server.addr);
     let ns = namespace(c, tool).await;
-    let logs = tempfile::Builder::new().prefix(&format!("bench-{}-", tool.name().to_lowercase())).tempdir().unwrap();
-    let ctl = start(env, tool, logs.path()).await;
-    println!("{} ({count} ConfigMaps, namespace {ns}, logs {}):", tool.name(), logs.path().display());
+    let logs = logs_dir(tool);
+    let ctl = start(env, tool, &logs).await;
+    println!("{} ({count} ConfigMaps, namespace {ns}, logs {}):", tool.name(), logs.display());
     let mut out = vec![];
 
     let t = ctl.begin();
@@ -610,9 +625,9 @@ async fn many_sources(env: &Env, tool: Tool, sources: usize) -> Vec<(&'static st
     let server = GitHttpServer::open(root.path());
     let url = format!("http://{}/bench.git", server.addr);
     let ns = namespace(c, tool).await;
-    let logs = tempfile::Builder::new().prefix(&format!("bench-many-{}-", tool.name().to_lowercase())).tempdir().unwrap();
-    let ctl = start(env, tool, logs.path()).await;
-    println!("{} ({sources} sources of {PER_SOURCE}, namespace {ns}, logs {}):", tool.name(), logs.path().display());
+    let logs = logs_dir(tool);
+    let ctl = start(env, tool, &logs).await;
+    println!("{} ({sources} sources of {PER_SOURCE}, namespace {ns}, logs {}):", tool.name(), logs.display());
     let mut out = vec![];
 
     let t = ctl.begin();
