@@ -364,14 +364,30 @@ fn api(c: &Client, ns: &str, ar: &ApiResource) -> Api<DynamicObject> {
     Api::namespaced_with(c.clone(), ns, ar)
 }
 
-/// Creates `tool`'s sources in `ns`: one per path, named `s-<i>`, reading `url`.
-async fn create_sources(c: &Client, tool: Tool, ns: &str, url: &str, paths: &[String]) {
+/// Creates `tool`'s sources in `ns`: one per path, named `s-<i>`, reading `url`. Flux's
+/// GitRepository comes first, and its Kustomizations once it has stored the artifact of
+/// `revision`: a Kustomization created before finds no artifact and retries only after
+/// `--requeue-dependency` (30 s), while its watch of the GitRepository starts a reconcile at
+/// once; the pending retry then starts a second full reconcile right after the first.
+async fn create_sources(c: &Client, tool: Tool, ns: &str, url: &str, paths: &[String], revision: &str) {
     let mut objects = vec![];
     if tool == Tool::Flux {
-        objects.push((gitrepositories(), json!({
+        let repo: DynamicObject = serde_json::from_value(json!({
             "apiVersion": "source.toolkit.fluxcd.io/v1", "kind": "GitRepository", "metadata": {"name": "bench"},
             "spec": {"url": url, "ref": {"branch": "main"}, "interval": "1h", "timeout": "120s"}
-        })));
+        }))
+        .unwrap();
+        let repos = api(c, ns, &gitrepositories());
+        repos.create(&PostParams::default(), &repo).await.expect("create GitRepository");
+        let t = Instant::now();
+        loop {
+            let r = repos.get("bench").await.expect("GitRepository");
+            if r.data["status"]["artifact"]["revision"].as_str().is_some_and(|r| r.ends_with(revision)) {
+                break;
+            }
+            assert!(t.elapsed() < Duration::from_secs(300), "Flux: no artifact after 300 s: {}", r.data["status"]);
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
     }
     for (i, path) in paths.iter().enumerate() {
         let name = format!("s-{i}");
@@ -579,7 +595,7 @@ async fn one_source(env: &Env, tool: Tool, count: usize) -> Vec<(&'static str, C
     let mut out = vec![];
 
     let t = ctl.begin();
-    create_sources(c, tool, &ns, &url, &["cms".to_string()]).await;
+    create_sources(c, tool, &ns, &url, &["cms".to_string()], &c1.to_string()).await;
     wait_applied(c, tool, &ns, 1, &c1.to_string(), None, "cold sync").await;
     out.push(("cold apply", ctl.end(t)));
     expect_cms(c, tool, &ns, count).await;
@@ -631,7 +647,7 @@ async fn many_sources(env: &Env, tool: Tool, sources: usize) -> Vec<(&'static st
     let mut out = vec![];
 
     let t = ctl.begin();
-    create_sources(c, tool, &ns, &url, &paths).await;
+    create_sources(c, tool, &ns, &url, &paths, &c1.to_string()).await;
     wait_applied(c, tool, &ns, sources, &c1.to_string(), None, "all sources ready").await;
     out.push(("many: all ready", ctl.end(t)));
     expect_cms(c, tool, &ns, sources * PER_SOURCE).await;
