@@ -44,8 +44,8 @@ use futures::StreamExt;
 use hmac::Mac;
 use k8s_openapi::api::core::v1::{ConfigMap, Namespace};
 use k8s_openapi::apiextensions_apiserver::pkg::apis::apiextensions::v1::CustomResourceDefinition;
-use kube::api::{Api, ApiResource, DeleteParams, DynamicObject, ListParams, Patch, PatchParams, PostParams};
 use kube::Client;
+use kube::api::{Api, ApiResource, DeleteParams, DynamicObject, ListParams, Patch, PatchParams, PostParams};
 use serde_json::json;
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
@@ -88,7 +88,8 @@ fn main() {
     let count = nums.first().copied().unwrap_or(10_000);
     let rounds = nums.get(1).copied().unwrap_or(2);
     let flux_first = args.iter().any(|a| a == "--flux-first");
-    let many = args.iter().position(|a| a == "--many").map(|i| args.get(i + 1).and_then(|v| v.parse().ok()).unwrap_or(1000));
+    let many =
+        args.iter().position(|a| a == "--many").map(|i| args.get(i + 1).and_then(|v| v.parse().ok()).unwrap_or(1000));
     let _ = tracing_subscriber::fmt()
         .with_env_filter(std::env::var("RUST_LOG").unwrap_or_else(|_| "warn".into()))
         .try_init();
@@ -111,7 +112,8 @@ async fn run(count: usize, rounds: usize, flux_first: bool, many: Option<usize>)
     );
     let mut rows: Vec<(String, Cost, Cost)> = vec![];
     for round in 0..rounds {
-        let order = if (round % 2 == 0) != flux_first { [Tool::Dromos, Tool::Flux] } else { [Tool::Flux, Tool::Dromos] };
+        let order =
+            if (round % 2 == 0) != flux_first { [Tool::Dromos, Tool::Flux] } else { [Tool::Flux, Tool::Dromos] };
         let label = format!("round {} ({} first)", round + 1, order[0].name());
         let mut costs: Vec<(Tool, Vec<(&'static str, Cost)>)> = vec![];
         for tool in order {
@@ -128,7 +130,9 @@ async fn run(count: usize, rounds: usize, flux_first: bool, many: Option<usize>)
             rows.push((format!("{label}: {phase}"), *dc, *fc));
         }
     }
-    println!("\n| round: phase | Dromos | Flux | time Dromos/Flux | CPU s Dromos / Flux | peak RSS MiB Dromos / Flux (ratio) |");
+    println!(
+        "\n| round: phase | Dromos | Flux | time Dromos/Flux | CPU s Dromos / Flux | peak RSS MiB Dromos / Flux (ratio) |"
+    );
     println!("|---|---|---|---|---|---|");
     for (name, d, f) in rows {
         println!(
@@ -309,7 +313,12 @@ async fn start(env: &Env, tool: Tool, dir: &Path) -> Controllers {
                     panic!("{} exited ({s}) before it was ready; its log is in {}", tool.name(), dir.display());
                 }
             }
-            assert!(t.elapsed() < Duration::from_secs(120), "{} not ready in 120 s (logs: {})", tool.name(), dir.display());
+            assert!(
+                t.elapsed() < Duration::from_secs(120),
+                "{} not ready in 120 s (logs: {})",
+                tool.name(),
+                dir.display()
+            );
             tokio::time::sleep(Duration::from_millis(100)).await;
         }
     }
@@ -319,7 +328,9 @@ async fn start(env: &Env, tool: Tool, dir: &Path) -> Controllers {
 /// A YAML file of ConfigMaps `{prefix}-{from}` .. `{prefix}-{from + n - 1}`, with value `v`.
 fn cm_file(prefix: &str, from: usize, n: usize, v: usize) -> String {
     (from..from + n)
-        .map(|i| format!("---\napiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: {prefix}-{i}\ndata:\n  v: \"{v}\"\n"))
+        .map(|i| {
+            format!("---\napiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: {prefix}-{i}\ndata:\n  v: \"{v}\"\n")
+        })
         .collect()
 }
 
@@ -392,16 +403,22 @@ async fn create_sources(c: &Client, tool: Tool, ns: &str, url: &str, paths: &[St
     for (i, path) in paths.iter().enumerate() {
         let name = format!("s-{i}");
         objects.push(match tool {
-            Tool::Dromos => (gitsources(), json!({
-                "apiVersion": "dromos.io/v1alpha1", "kind": "GitSource", "metadata": {"name": name},
-                "spec": {"url": url, "ref": {"branch": "main"}, "path": path, "interval": "1h", "prune": true,
-                         "defaultNamespace": ns, "allowMassDelete": true}
-            })),
-            Tool::Flux => (kustomizations(), json!({
-                "apiVersion": "kustomize.toolkit.fluxcd.io/v1", "kind": "Kustomization", "metadata": {"name": name},
-                "spec": {"sourceRef": {"kind": "GitRepository", "name": "bench"}, "path": format!("./{path}"),
-                         "interval": "1h", "prune": true, "targetNamespace": ns, "timeout": "30m"}
-            })),
+            Tool::Dromos => (
+                gitsources(),
+                json!({
+                    "apiVersion": "dromos.io/v1alpha1", "kind": "GitSource", "metadata": {"name": name},
+                    "spec": {"url": url, "ref": {"branch": "main"}, "path": path, "interval": "1h", "prune": true,
+                             "defaultNamespace": ns, "allowMassDelete": true}
+                }),
+            ),
+            Tool::Flux => (
+                kustomizations(),
+                json!({
+                    "apiVersion": "kustomize.toolkit.fluxcd.io/v1", "kind": "Kustomization", "metadata": {"name": name},
+                    "spec": {"sourceRef": {"kind": "GitRepository", "name": "bench"}, "path": format!("./{path}"),
+                             "interval": "1h", "prune": true, "targetNamespace": ns, "timeout": "30m"}
+                }),
+            ),
         });
     }
     futures::stream::iter(objects)
@@ -427,9 +444,8 @@ fn applier(tool: Tool) -> ApiResource {
 /// request handled).
 fn done(obj: &DynamicObject, revision: &str, handled: Option<&str>) -> bool {
     let s = &obj.data["status"];
-    let ready = s["conditions"]
-        .as_array()
-        .is_some_and(|cs| cs.iter().any(|c| c["type"] == "Ready" && c["status"] == "True"));
+    let ready =
+        s["conditions"].as_array().is_some_and(|cs| cs.iter().any(|c| c["type"] == "Ready" && c["status"] == "True"));
     let applied = s["lastAppliedRevision"].as_str().is_some_and(|r| r.ends_with(revision));
     ready && applied && handled.is_none_or(|h| s["lastHandledReconcileAt"] == h)
 }
@@ -545,7 +561,8 @@ async fn teardown(c: &Client, ctl: Controllers, ns: &str) {
                 async move {
                     if o.metadata.finalizers.as_ref().is_some_and(|f| !f.is_empty()) {
                         let patch = json!({"metadata": {"finalizers": null}});
-                        let _ = api.patch(&o.metadata.name.unwrap(), &PatchParams::default(), &Patch::Merge(&patch)).await;
+                        let _ =
+                            api.patch(&o.metadata.name.unwrap(), &PatchParams::default(), &Patch::Merge(&patch)).await;
                     }
                 }
             })
