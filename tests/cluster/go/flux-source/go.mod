@@ -1,6 +1,7 @@
 // Wrapper module: pins Flux's source-controller, the peer of the side-by-side bench
-// (tests/benches/flux.rs). The replace below is the one of source-controller's own go.mod that
-// applies outside its repository (a dependency's replaces are ignored).
+// (tests/benches/flux.rs). The go-digest replace is the one of source-controller's own go.mod
+// that applies outside its repository (a dependency's replaces are ignored); the artifact one
+// is ours (see below).
 module dromos.io/cluster/flux-source
 
 go 1.26.0
