@@ -32,10 +32,20 @@ prometheus_key() {
     | sha256sum | cut -c1-12
 }
 
+# Flux's source-controller and kustomize-controller (the peer of the side-by-side bench,
+# tests/benches/flux.rs) have their own cache directory too.
+FLUX_SOURCE_VERSION="v1.9.6"
+FLUX_KUSTOMIZE_VERSION="v1.9.6"
+flux_key() {
+  cat "$CLUSTER_DIR"/go/flux-{source,kustomize}/go.mod "$CLUSTER_DIR"/go/flux-{source,kustomize}/go.sum \
+    "$CLUSTER_DIR"/go/flux-{source,kustomize}/*.go | sha256sum | cut -c1-12
+}
+
 CACHE_ROOT="${DROMOS_CACHE:-${XDG_CACHE_HOME:-$HOME/.cache}/dromos}"
 BIN_DIR="${DROMOS_CLUSTER_BIN:-$CACHE_ROOT/k8s-$K8S_VERSION-etcd-$ETCD_VERSION-kwok-$KWOK_VERSION-$(cache_key)}"
 HELM_DIR="$CACHE_ROOT/helm-$HELM_VERSION-$(helm_key)"
 PROMETHEUS_DIR="$CACHE_ROOT/prometheus-$PROMETHEUS_VERSION-$(prometheus_key)"
+FLUX_DIR="$CACHE_ROOT/flux-source-$FLUX_SOURCE_VERSION-kustomize-$FLUX_KUSTOMIZE_VERSION-$(flux_key)"
 STATE_DIR="${DROMOS_CLUSTER_STATE:-$CACHE_ROOT/cluster}"
 
 # Runs "$@" (exec) without the descriptors above 2 this shell inherited. Under

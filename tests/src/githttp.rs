@@ -1,4 +1,4 @@
-//! A smart-HTTP Git server for tests: `git http-backend` (CGI) behind basic auth, on
+//! A smart-HTTP Git server for tests: `git http-backend` (CGI), behind basic auth or open, on
 //! 127.0.0.1 only, serving the bare repositories under a directory. Every request is answered
 //! with `Connection: close`; requests and their status codes are recorded.
 
@@ -24,11 +24,21 @@ impl GitHttpServer {
     /// Serves the repositories under `root` to clients sending `user`:`password` as basic
     /// auth; others get 401 with a Basic challenge.
     pub fn start(root: &Path, user: &str, password: &str) -> Self {
+        let expected = format!("Basic {}", dromos_core::plan::base64(format!("{user}:{password}").as_bytes()));
+        Self::serve(root, Some(expected))
+    }
+
+    /// Serves the repositories under `root` to anyone (Flux sends no basic auth over plain
+    /// HTTP: the side-by-side bench reads both tools' repository this way).
+    pub fn open(root: &Path) -> Self {
+        Self::serve(root, None)
+    }
+
+    fn serve(root: &Path, expected: Option<String>) -> Self {
         let listener = TcpListener::bind("127.0.0.1:0").expect("bind 127.0.0.1");
         let addr = listener.local_addr().expect("local address");
         let log: Arc<Mutex<Vec<(String, u16)>>> = Arc::default();
         let stop = Arc::new(AtomicBool::new(false));
-        let expected = format!("Basic {}", dromos_core::plan::base64(format!("{user}:{password}").as_bytes()));
         let (root, log2, stop2) = (root.to_path_buf(), log.clone(), stop.clone());
         std::thread::spawn(move || {
             for conn in listener.incoming() {
@@ -37,7 +47,7 @@ impl GitHttpServer {
                 }
                 let Ok(conn) = conn else { continue };
                 let (root, log, expected) = (root.clone(), log2.clone(), expected.clone());
-                std::thread::spawn(move || handle(conn, &root, &expected, &log));
+                std::thread::spawn(move || handle(conn, &root, expected.as_deref(), &log));
             }
         });
         Self { addr, log, stop }
@@ -113,12 +123,12 @@ fn read_request(r: &mut impl BufRead) -> Option<Request> {
 
 /// Answers one request. It is logged before the answer is written: a client that has its
 /// answer must find its request in the log.
-fn handle(conn: TcpStream, root: &PathBuf, expected_auth: &str, log: &Mutex<Vec<(String, u16)>>) -> Option<()> {
+fn handle(conn: TcpStream, root: &PathBuf, expected_auth: Option<&str>, log: &Mutex<Vec<(String, u16)>>) -> Option<()> {
     let record = |target: &str, status: u16| log.lock().expect("log lock").push((target.to_string(), status));
     let mut reader = BufReader::new(conn.try_clone().ok()?);
     let req = read_request(&mut reader)?;
     let mut out = conn;
-    if req.header("Authorization") != Some(expected_auth) {
+    if expected_auth.is_some_and(|e| req.header("Authorization") != Some(e)) {
         let head = "HTTP/1.1 401 Unauthorized\r\nWWW-Authenticate: Basic realm=\"git\"\r\nContent-Length: 0\r\nConnection: close\r\n\r\n";
         record(&req.target, 401);
         out.write_all(head.as_bytes()).ok()?;

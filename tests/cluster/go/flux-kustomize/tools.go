@@ -1,0 +1,9 @@
+//go:build tools
+
+// Package tools records Flux's kustomize-controller as a dependency of this module so
+// `go build github.com/fluxcd/kustomize-controller` resolves against the pinned go.sum.
+package tools
+
+import (
+	_ "github.com/fluxcd/kustomize-controller"
+)
