@@ -15,6 +15,9 @@ fn walk(root: &Path, dir: &Path, out: &mut Vec<(String, PathBuf)>) {
             continue;
         }
         if p.is_dir() {
+            // A directory's own entry: its mtime changes when a file is added or removed, which
+            // the files' own entries cannot see.
+            println!("cargo:rerun-if-changed={}", p.display());
             walk(root, &p, out);
         } else {
             let rel = p.strip_prefix(root).expect("inside root").to_string_lossy().replace('\\', "/");
