@@ -44,7 +44,6 @@ use dromos_tests::githttp::GitHttpServer;
 use dromos_tests::repo::commit;
 use dromos_tests::{Running, client, free_addr, install_crds};
 use futures::StreamExt;
-use hmac::Mac;
 use k8s_openapi::api::core::v1::{ConfigMap, Namespace};
 use k8s_openapi::apiextensions_apiserver::pkg::apis::apiextensions::v1::CustomResourceDefinition;
 use kube::Client;
@@ -501,28 +500,12 @@ async fn announce(c: &Client, tool: Tool, ns: &str, ctl: &Controllers, url: &str
     match tool {
         Tool::Dromos => {
             let body = json!({"ref": "refs/heads/main", "repository": {"clone_url": url}}).to_string();
-            post_hook(ctl.hook.as_deref().unwrap(), &body).await;
+            dromos_tests::post_push_hook(ctl.hook.as_deref().unwrap(), &body, HOOK_SECRET).await;
         }
         Tool::Flux => {
             request_reconcile(c, tool, ns, &gitrepositories(), "bench").await;
         }
     }
-}
-
-async fn post_hook(addr: &str, body: &str) {
-    use tokio::io::{AsyncReadExt, AsyncWriteExt};
-    let mut mac = hmac::Hmac::<sha2::Sha256>::new_from_slice(HOOK_SECRET.as_bytes()).unwrap();
-    mac.update(body.as_bytes());
-    let sig: String = mac.finalize().into_bytes().iter().map(|b| format!("{b:02x}")).collect();
-    let mut s = tokio::net::TcpStream::connect(addr).await.unwrap();
-    let req = format!(
-        "POST /hook HTTP/1.1\r\nHost: x\r\nConnection: close\r\nX-GitHub-Event: push\r\nX-Hub-Signature-256: sha256={sig}\r\nContent-Length: {}\r\n\r\n{body}",
-        body.len()
-    );
-    s.write_all(req.as_bytes()).await.unwrap();
-    let mut out = String::new();
-    s.read_to_string(&mut out).await.unwrap();
-    assert!(out.starts_with("HTTP/1.1 202"), "webhook refused: {out}");
 }
 
 /// The bench's ConfigMaps (`cm-` names) in `ns`.

@@ -10,30 +10,13 @@
 use dromos::operators::{gitsource, manager::ManagerOptions};
 use dromos_tests::repo::commit;
 use dromos_tests::{TestNamespace, client, install_crds};
-use hmac::Mac;
 use k8s_openapi::api::core::v1::ConfigMap;
 use kube::api::PostParams;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
-use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
 fn cm(v: usize) -> String {
     format!("apiVersion: v1\nkind: ConfigMap\nmetadata: {{name: probe}}\ndata: {{v: \"{v}\"}}\n")
-}
-
-async fn post_hook(addr: std::net::SocketAddr, body: &str, secret: &str) {
-    let mut mac = hmac::Hmac::<sha2::Sha256>::new_from_slice(secret.as_bytes()).unwrap();
-    mac.update(body.as_bytes());
-    let sig: String = mac.finalize().into_bytes().iter().map(|b| format!("{b:02x}")).collect();
-    let mut s = tokio::net::TcpStream::connect(addr).await.unwrap();
-    let req = format!(
-        "POST /hook HTTP/1.1\r\nHost: x\r\nConnection: close\r\nX-GitHub-Event: push\r\nX-Hub-Signature-256: sha256={sig}\r\nContent-Length: {}\r\n\r\n{body}",
-        body.len()
-    );
-    s.write_all(req.as_bytes()).await.unwrap();
-    let mut out = String::new();
-    s.read_to_string(&mut out).await.unwrap();
-    assert!(out.starts_with("HTTP/1.1 202"), "{out}");
 }
 
 async fn measure(webhook: bool, rounds: usize, poll: u64) -> Vec<Duration> {
@@ -88,7 +71,7 @@ async fn measure(webhook: bool, rounds: usize, poll: u64) -> Vec<Duration> {
         let t = Instant::now();
         commit(&repo, "main", &[("probe.yaml", Some(&cm(r)))], "bump");
         if webhook {
-            post_hook(addr, &payload, "bench").await;
+            dromos_tests::post_push_hook(addr, &payload, "bench").await;
         }
         let want = r.to_string();
         while value().await.as_deref() != Some(want.as_str()) {

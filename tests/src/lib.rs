@@ -445,6 +445,25 @@ pub fn event_at(events: &[(String, String, String)], reason: &str, note: &str) -
     e.0.parse().unwrap_or_else(|err| panic!("{}: {err}", e.0))
 }
 
+/// Posts `body` to `addr`'s `/hook` as a GitHub push signed with `secret` (HMAC-SHA256, as
+/// GitHub signs), and panics unless the controller accepted it (202).
+pub async fn post_push_hook(addr: impl tokio::net::ToSocketAddrs, body: &str, secret: &str) {
+    use hmac::Mac;
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let mut mac = hmac::Hmac::<sha2::Sha256>::new_from_slice(secret.as_bytes()).unwrap();
+    mac.update(body.as_bytes());
+    let sig: String = mac.finalize().into_bytes().iter().map(|b| format!("{b:02x}")).collect();
+    let mut s = tokio::net::TcpStream::connect(addr).await.unwrap();
+    let req = format!(
+        "POST /hook HTTP/1.1\r\nHost: x\r\nConnection: close\r\nX-GitHub-Event: push\r\nX-Hub-Signature-256: sha256={sig}\r\nContent-Length: {}\r\n\r\n{body}",
+        body.len()
+    );
+    s.write_all(req.as_bytes()).await.unwrap();
+    let mut out = String::new();
+    s.read_to_string(&mut out).await.unwrap();
+    assert!(out.starts_with("HTTP/1.1 202"), "webhook refused: {out}");
+}
+
 /// A free `127.0.0.1:PORT` to listen on.
 pub fn free_addr() -> String {
     let port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
