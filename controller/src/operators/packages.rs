@@ -679,17 +679,9 @@ async fn act_on_plans(ctx: &Context, pkg: &Package, client: &Client, run: &Servi
     let name = pkg.name_any();
     let pods: Api<Pod> = Api::namespaced(client.clone(), &ns);
     let claims: Api<PersistentVolumeClaim> = Api::namespaced(client.clone(), &ns);
-    for (pod, i) in &run.actions.delete_pods {
-        let pod_name = format!("{}-{i}", service::render::set_name(&name, pod));
-        ctx.writes.fetch_add(1, Ordering::Relaxed);
-        let force = run.actions.force.contains(&(pod.clone(), *i));
-        let params = kube::api::DeleteParams { grace_period_seconds: force.then_some(0), ..Default::default() };
-        match pods.delete(&pod_name, &params).await {
-            Ok(_) => {}
-            Err(kube::Error::Api(e)) if e.code == 404 => {}
-            Err(e) => publish(ctx, pkg, true, "StepActionFailed", format!("deleting pod {pod_name}: {e}")).await,
-        }
-    }
+    // Claims first: marked for deletion while their pod still holds them, so the pod the
+    // StatefulSet makes again at once (a lost node's is deleted without grace) cannot take
+    // the old claim; it waits for a new one.
     for (pod, i) in &run.actions.delete_claims {
         for v in run.spec.pods.get(pod).map(|p| p.volumes.as_slice()).unwrap_or_default() {
             let claim = service::render::claim_name(&v.name, &name, pod, *i);
@@ -699,6 +691,17 @@ async fn act_on_plans(ctx: &Context, pkg: &Package, client: &Client, run: &Servi
                 Err(kube::Error::Api(e)) if e.code == 404 => {}
                 Err(e) => publish(ctx, pkg, true, "StepActionFailed", format!("deleting claim {claim}: {e}")).await,
             }
+        }
+    }
+    for (pod, i) in &run.actions.delete_pods {
+        let pod_name = format!("{}-{i}", service::render::set_name(&name, pod));
+        ctx.writes.fetch_add(1, Ordering::Relaxed);
+        let force = run.actions.force.contains(&(pod.clone(), *i));
+        let params = kube::api::DeleteParams { grace_period_seconds: force.then_some(0), ..Default::default() };
+        match pods.delete(&pod_name, &params).await {
+            Ok(_) => {}
+            Err(kube::Error::Api(e)) if e.code == 404 => {}
+            Err(e) => publish(ctx, pkg, true, "StepActionFailed", format!("deleting pod {pod_name}: {e}")).await,
         }
     }
     for (pod, i) in &run.actions.decommission {
