@@ -53,6 +53,7 @@ fn main() {
             default_namespace: "default".into(),
             limiter: None,
             scope: Default::default(),
+            written: None,
         };
         let mut resolver = Resolver::default();
         let t = Instant::now();

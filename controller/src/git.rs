@@ -236,8 +236,9 @@ pub struct Cache {
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct FetchLimits {
     /// The whole fetch, from connecting to the last byte. A transfer is stopped when it is
-    /// exceeded; a remote that sends nothing at all holds its fetch (libgit2 has no read
-    /// timeout without unsafe global options), and others of the same repository and
+    /// exceeded. A remote that sends nothing at all is cut by the socket timeouts
+    /// ([`set_socket_timeouts`], the same bound, set by the binary at start); without them (a
+    /// library caller, or SSH) it holds its fetch, and others of the same repository and
     /// credential wait at most this long for it, then fail (`FetchTimeout`).
     pub timeout: Duration,
     /// Bytes received from the remote.
@@ -248,6 +249,27 @@ impl Default for FetchLimits {
     fn default() -> Self {
         Self { timeout: Duration::from_secs(120), max_bytes: 512 << 20 }
     }
+}
+
+/// Sets libgit2's own socket timeouts for the whole process: connecting gives up after
+/// `connect`, and a read or write on a remote's socket that waits longer than `io` fails the
+/// fetch. A remote that accepts a connection and then never answers frees its thread after
+/// `io`, instead of holding it until the remote closes. HTTP and HTTPS remotes go through these
+/// sockets; SSH's transport (libssh2) reads its socket itself and is bounded only by
+/// [`bounded`].
+///
+/// Call it once, before any thread uses libgit2: `cli::run` does, before the runtime starts.
+#[allow(unsafe_code)]
+pub fn set_socket_timeouts(connect: Duration, io: Duration) -> Result<(), git2::Error> {
+    let ms = |d: Duration| std::ffi::c_int::try_from(d.as_millis()).unwrap_or(std::ffi::c_int::MAX);
+    // SAFETY: the two options are plain integers in libgit2's global settings, read when a
+    // socket is opened or waited on. libgit2 asks that they are not set while another thread
+    // uses it; the only caller runs before any other thread exists.
+    unsafe {
+        git2::opts::set_server_connect_timeout_in_milliseconds(ms(connect))?;
+        git2::opts::set_server_timeout_in_milliseconds(ms(io))?;
+    }
+    Ok(())
 }
 
 /// Runs `work` (a fetch and the reading of its tree) off the async runtime and waits for it at
@@ -265,6 +287,53 @@ pub async fn bounded<T: Send + 'static>(
         Ok(Err(join)) => Err(GitError::Timeout(format!("the fetch stopped: {join}"))),
         Err(_) => Err(GitError::Timeout(format!("no answer from the remote within {}s", limits.timeout.as_secs()))),
     }
+}
+
+/// When each ref of each cache directory was last fetched, and when a push was last announced
+/// for each repository: what [`Cache::fetch_shared`] may reuse.
+#[derive(Default)]
+struct Recent {
+    fetches: std::sync::Mutex<std::collections::HashMap<(PathBuf, String), Instant>>,
+    pushes: std::sync::Mutex<std::collections::HashMap<String, Instant>>,
+}
+
+impl Recent {
+    /// Entries kept at most (cache directories and refs, announced repositories).
+    const MAX: usize = 10_000;
+
+    fn fresh(&self, key: &(PathBuf, String), url: &str, asked: Instant, max_age: Duration) -> bool {
+        let Some(started) = self.fetches.lock().unwrap_or_else(std::sync::PoisonError::into_inner).get(key).copied()
+        else {
+            return false;
+        };
+        let pushed = self.pushes.lock().unwrap_or_else(std::sync::PoisonError::into_inner).get(&push_key(url)).copied();
+        started + max_age >= asked && pushed.is_none_or(|p| started > p)
+    }
+
+    fn fetched(&self, key: (PathBuf, String), started: Instant) {
+        let mut f = self.fetches.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+        if f.len() >= Self::MAX {
+            f.clear();
+        }
+        f.insert(key, started);
+    }
+}
+
+static RECENT: std::sync::LazyLock<Recent> = std::sync::LazyLock::new(Recent::default);
+
+/// The repository a push webhook names, in the form URLs are compared in.
+fn push_key(url: &str) -> String {
+    crate::http::normalize_url(giturl::split_userinfo(url).0.as_str())
+}
+
+/// A push to `url` was announced (a webhook): fetches that started before now are not shared
+/// with later reads of it.
+pub fn notice_push(url: &str) {
+    let mut p = RECENT.pushes.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+    if p.len() >= Recent::MAX {
+        p.clear();
+    }
+    p.insert(push_key(url), Instant::now());
 }
 
 /// Repositories of the cache being fetched now (at most one fetch per directory), and the
@@ -347,6 +416,22 @@ impl Cache {
     /// Fetches `r` from `url` into the cache and returns the commit it points to. Credentials
     /// written into an http(s) URL are used as a user name and password (the Secret's win).
     pub fn fetch(&self, url: &str, r: &GitRef, creds: &Credentials) -> Result<(Repository, Fetched), GitError> {
+        self.fetch_shared(url, r, creds, Duration::ZERO)
+    }
+
+    /// [`Cache::fetch`], or the answer of a fetch of the same ref into the same cache directory
+    /// (same URL and credentials) that started at most `max_age` before this call and after
+    /// the last push announced for the URL ([`notice_push`]). Many sources reading one
+    /// repository then make one fetch between them, not one each. A fetch that started after
+    /// this call (this one waited for it) always counts, whatever `max_age`.
+    pub fn fetch_shared(
+        &self,
+        url: &str,
+        r: &GitRef,
+        creds: &Credentials,
+        max_age: Duration,
+    ) -> Result<(Repository, Fetched), GitError> {
+        let asked = Instant::now();
         self.check_url(url)?;
         let (url, url_user, url_password) = giturl::split_userinfo(url);
         let mut creds = creds.clone();
@@ -373,13 +458,18 @@ impl Cache {
             matches!(r, GitRef::Commit(c) if Oid::from_str(c).ok().and_then(|o| repo.find_commit(o).ok()).is_some());
         if !have_commit {
             let _fetching = InFlight::enter(&dir, self.limits.timeout)?;
-            let stopped = std::sync::Arc::new(std::sync::Mutex::new(None::<String>));
-            fetch_refs(&repo, &url, r, &creds, self.limits, stopped.clone()).map_err(|e| {
-                match stopped.lock().unwrap_or_else(std::sync::PoisonError::into_inner).take() {
-                    Some(why) => GitError::Timeout(giturl::redact(&format!("fetching {url}: {why}"), &secrets)),
-                    None => failed(e),
-                }
-            })?;
+            let key = (dir.clone(), format!("{r:?}"));
+            if !RECENT.fresh(&key, &url, asked, max_age) {
+                let started = Instant::now();
+                let stopped = std::sync::Arc::new(std::sync::Mutex::new(None::<String>));
+                fetch_refs(&repo, &url, r, &creds, self.limits, stopped.clone()).map_err(|e| {
+                    match stopped.lock().unwrap_or_else(std::sync::PoisonError::into_inner).take() {
+                        Some(why) => GitError::Timeout(giturl::redact(&format!("fetching {url}: {why}"), &secrets)),
+                        None => failed(e),
+                    }
+                })?;
+                RECENT.fetched(key, started);
+            }
         }
         let oid = resolve(&repo, r)?;
         let commit = oid.to_string();
@@ -705,6 +795,35 @@ mod tests {
         assert!(known_host_matches(kh, "git.example.com", "BBBB"));
         assert!(!known_host_matches(kh, "evil.example.com", "AAAAKEY"));
         assert!(!known_host_matches(kh, "git.example.com", "CCCC"));
+    }
+
+    fn commit(repo: &Repository, msg: &str) -> Oid {
+        let sig = git2::Signature::now("test", "test@dromos.io").unwrap();
+        let tree = repo.find_tree(repo.treebuilder(None).unwrap().write().unwrap()).unwrap();
+        let parent = repo.find_reference("refs/heads/main").ok().and_then(|r| r.peel_to_commit().ok());
+        let parents: Vec<&git2::Commit> = parent.iter().collect();
+        repo.commit(Some("refs/heads/main"), &sig, &sig, msg, &tree, &parents).unwrap()
+    }
+
+    #[test]
+    fn a_recent_fetch_is_shared_until_a_push_is_announced() {
+        let remote = tempfile::tempdir().unwrap();
+        let repo = Repository::init_bare(remote.path()).unwrap();
+        let a = commit(&repo, "a");
+        let dir = tempfile::tempdir().unwrap();
+        let cache = Cache { root: dir.path().to_path_buf(), allow_local: true, limits: FetchLimits::default() };
+        let url = format!("file://{}", remote.path().display());
+        let (main, creds) = (GitRef::Branch("main".into()), Credentials::default());
+        let got = |max_age| cache.fetch_shared(&url, &main, &creds, max_age).unwrap().1.commit;
+        let minute = Duration::from_secs(60);
+        assert_eq!(got(minute), a.to_string());
+        let b = commit(&repo, "b");
+        assert_eq!(got(minute), a.to_string(), "the fetch made just before is shared");
+        assert_eq!(got(Duration::ZERO), b.to_string(), "nothing that started before the call");
+        let c = commit(&repo, "c");
+        notice_push(&url);
+        assert_eq!(got(minute), c.to_string(), "a push announced after the last fetch ends the sharing");
+        assert_eq!(cache.fetch(&url, &main, &creds).unwrap().1.commit, c.to_string());
     }
 
     #[test]

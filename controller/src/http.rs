@@ -293,6 +293,8 @@ async fn hook(State(s): State<Arc<HttpState>>, headers: HeaderMap, body: Bytes) 
             _ => true, // tags and commits: refetch anyway, it is cheap
         };
         if url_match && branch_match {
+            // Fetches made before this push are not shared with the reconciles it starts.
+            crate::git::notice_push(&gs.spec.url);
             triggered.push(format!("{}/{}", gs.namespace().unwrap_or_default(), gs.name_any()));
             let _ = s.trigger.unbounded_send(ObjectRef::from_obj(&gs));
         }

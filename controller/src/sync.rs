@@ -42,12 +42,14 @@ pub struct SyncSettings {
     /// Namespaces the sync may read and write (`Scope::All` in cluster mode). Objects outside
     /// are refused (`OutOfScope`) before anything is written.
     pub scope: crate::scope::Scope,
+    /// Where the writes are recorded for the operator's drift watches (none: nobody watches).
+    pub written: Option<Arc<SyncWrites>>,
 }
 
 pub use dromos_core::outcome::{Failure, SyncOutcome};
 
 /// Resolves kinds to API resources, remembering answers across syncs.
-#[derive(Default)]
+#[derive(Clone, Default)]
 pub struct Resolver {
     cache: HashMap<(String, String), Option<(ApiResource, ApiCapabilities)>>,
 }
@@ -82,9 +84,148 @@ impl Resolver {
         found
     }
 
+    /// Takes the kinds `other` resolved (a copy checked out of a [`SharedResolver`]).
+    fn merge(&mut self, other: Resolver) {
+        self.cache.extend(other.cache.into_iter().filter(|(_, v)| v.is_some()));
+    }
+
     /// Forgets kinds the server did not serve, e.g. after CRDs were installed.
     pub fn forget_missing(&mut self) {
         self.cache.retain(|_, v| v.is_some());
+    }
+}
+
+/// A fingerprint of what a drift watch compares of an object: objects with a generation change
+/// it with their spec, so a change that keeps generation, labels and annotations is a status
+/// update (Job runs, Deployment rollouts), not drift; objects without one (ConfigMaps,
+/// Secrets) are fingerprinted by resourceVersion.
+pub fn fingerprint(m: &k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta) -> u64 {
+    use std::hash::{Hash, Hasher};
+    let mut h = std::collections::hash_map::DefaultHasher::new();
+    match m.generation {
+        Some(g) => (g, &m.labels, &m.annotations, m.deletion_timestamp.is_some()).hash(&mut h),
+        None => m.resource_version.hash(&mut h),
+    }
+    h.finish()
+}
+
+/// What the syncs of one operator wrote themselves, for its drift watches: a watch event that
+/// shows exactly what a sync's own write left (or a deletion its prune made) is that sync's
+/// doing, not drift, and starts no second sync of the source.
+///
+/// A sync's write and the watch event it causes race: the event can arrive before the write's
+/// answer is recorded. So an event that matches nothing while its source is syncing is
+/// [`Own::Wait`]: the watch holds it and asks again once the sync is over, when every write of
+/// it is recorded.
+#[derive(Debug, Default)]
+pub struct SyncWrites(std::sync::Mutex<SyncWritesInner>);
+
+#[derive(Debug, Default)]
+struct SyncWritesInner {
+    /// uid -> the fingerprint a sync's write left, [`SyncWrites::PRUNED`] for a deletion.
+    written: HashMap<String, u64>,
+    /// Kinds (apiVersion, kind) a drift watch follows: writes of other kinds are not recorded
+    /// (nothing would ever take them).
+    watched: std::collections::HashSet<(String, String)>,
+    /// Sources whose sync runs now, with how many.
+    syncing: HashMap<String, usize>,
+}
+
+/// Whether a watch event is a sync's own write.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Own {
+    /// It is: no reconcile.
+    Yes,
+    /// It is not: drift.
+    No,
+    /// Its source is syncing now: ask again when that sync is over.
+    Wait,
+}
+
+/// Marks a source as syncing until dropped.
+#[derive(Debug)]
+pub struct Syncing<'a>(&'a SyncWrites, String);
+
+impl Drop for Syncing<'_> {
+    fn drop(&mut self) {
+        let mut w = self.0.lock();
+        if let Some(n) = w.syncing.get_mut(&self.1) {
+            *n -= 1;
+            if *n == 0 {
+                w.syncing.remove(&self.1);
+            }
+        }
+    }
+}
+
+impl SyncWrites {
+    /// Entries kept at most; past it the record starts again empty (a forgotten write costs one
+    /// no-op sync, nothing else).
+    const MAX: usize = 200_000;
+    /// The fingerprint recorded for an object a sync deleted.
+    const PRUNED: u64 = u64::MAX;
+
+    fn lock(&self) -> std::sync::MutexGuard<'_, SyncWritesInner> {
+        self.0.lock().unwrap_or_else(std::sync::PoisonError::into_inner)
+    }
+
+    /// A drift watch follows this kind from now on.
+    pub fn watch(&self, api_version: &str, kind: &str) {
+        self.lock().watched.insert((api_version.to_string(), kind.to_string()));
+    }
+
+    /// `source` syncs until the guard is dropped.
+    pub fn begin(&self, source: &str) -> Syncing<'_> {
+        *self.lock().syncing.entry(source.to_string()).or_default() += 1;
+        Syncing(self, source.to_string())
+    }
+
+    fn record(&self, o: &ObjRef, uid: Option<&str>, fp: u64) {
+        let Some(uid) = uid else { return };
+        let mut w = self.lock();
+        if !w.watched.contains(&(o.api_version.clone(), o.kind.clone())) {
+            return;
+        }
+        if w.written.len() >= Self::MAX {
+            w.written.clear();
+        }
+        w.written.insert(uid.to_string(), fp);
+    }
+
+    /// Judges an event of `source`'s object `m` (`deleted`: a deletion): a matching record is
+    /// taken.
+    pub fn judge(
+        &self,
+        m: &k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta,
+        deleted: bool,
+        source: &str,
+    ) -> Own {
+        let fp = if deleted { Self::PRUNED } else { fingerprint(m) };
+        let mut w = self.lock();
+        let uid = m.uid.as_deref().unwrap_or_default();
+        if w.written.get(uid) == Some(&fp) {
+            w.written.remove(uid);
+            return Own::Yes;
+        }
+        if w.syncing.contains_key(source) { Own::Wait } else { Own::No }
+    }
+}
+
+/// The resolver of an operator, shared by its syncs. Each sync checks out a copy and gives it
+/// back when done, so syncs of different sources run at once (a lock held across a sync would
+/// run them one at a time, whatever the operator's concurrency).
+#[derive(Debug, Default)]
+pub struct SharedResolver(std::sync::Mutex<Resolver>);
+
+impl SharedResolver {
+    /// A copy of every kind resolved so far.
+    pub fn checkout(&self) -> Resolver {
+        self.0.lock().unwrap_or_else(std::sync::PoisonError::into_inner).clone()
+    }
+
+    /// Keeps what `r` resolved for the next syncs.
+    pub fn give_back(&self, r: Resolver) {
+        self.0.lock().unwrap_or_else(std::sync::PoisonError::into_inner).merge(r);
     }
 }
 
@@ -549,7 +690,15 @@ async fn apply_wave(
             let adopts = body["metadata"]["annotations"][dromos_core::tenancy::ADOPT_ANNOTATION] == "true";
             let force = settings.force || (settings.force_owned && owned.contains(&o.key())) || adopts;
             let manager = dromos_core::tenancy::field_manager(&settings.source);
-            apply_one(api, o, body, (manager, force), n.writes.clone(), settings.limiter.clone())
+            apply_one(
+                api,
+                o,
+                body,
+                (manager, force),
+                n.writes.clone(),
+                settings.limiter.clone(),
+                settings.written.clone(),
+            )
         }))
         .buffer_unordered(settings.concurrency.max(1))
         .collect()
@@ -586,6 +735,7 @@ async fn apply_one(
     (manager, force): (String, bool),
     writes: Arc<AtomicUsize>,
     limiter: Option<Arc<crate::ratelimit::Limiter>>,
+    written: Option<Arc<SyncWrites>>,
 ) -> Result<(ObjRef, Option<i64>), Failure> {
     let pp = if force { PatchParams::apply(&manager).force() } else { PatchParams::apply(&manager) };
     let Some(api) = api else {
@@ -613,7 +763,12 @@ async fn apply_one(
         result = api.patch(&o.name, &pp.clone().force(), &Patch::Apply(&obj)).await;
     }
     match result {
-        Ok(live) => Ok((o, live.metadata.generation)),
+        Ok(live) => {
+            if let Some(w) = &written {
+                w.record(&o, live.metadata.uid.as_deref(), fingerprint(&live.metadata));
+            }
+            Ok((o, live.metadata.generation))
+        }
         Err(e) => {
             let (reason, message) = reason_of(&e);
             Err(Failure { obj: o, reason, message })
@@ -656,7 +811,12 @@ async fn prune(
         crate::ratelimit::acquire(settings.limiter.as_deref()).await;
         n.writes.fetch_add(1, Ordering::Relaxed);
         match api_for(client, &ar, &caps, o.namespace.as_deref()).delete(&o.name, &dp).await {
-            Ok(_) => outcome.pruned += 1,
+            Ok(_) => {
+                if let Some(w) = &settings.written {
+                    w.record(o, live_obj["metadata"]["uid"].as_str(), SyncWrites::PRUNED);
+                }
+                outcome.pruned += 1
+            }
             Err(kube::Error::Api(s)) if s.code == 404 => outcome.pruned += 1,
             Err(e) => {
                 let (reason, message) = reason_of(&e);
@@ -676,6 +836,42 @@ pub fn parse_inventory<'a>(lines: impl IntoIterator<Item = &'a str>) -> Vec<ObjR
 
 #[cfg(test)]
 mod tests {
+    use super::*;
+
+    fn meta(uid: &str, rv: &str) -> k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta {
+        k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta {
+            uid: Some(uid.into()),
+            resource_version: Some(rv.into()),
+            ..Default::default()
+        }
+    }
+
+    #[test]
+    fn a_watch_event_is_a_syncs_own_write_only_when_it_shows_what_the_write_left() {
+        let w = SyncWrites::default();
+        let cm = ObjRef {
+            api_version: "v1".into(),
+            kind: "ConfigMap".into(),
+            namespace: Some("ns".into()),
+            name: "a".into(),
+        };
+        // Not a watched kind: nothing recorded.
+        w.record(&cm, Some("u1"), fingerprint(&meta("u1", "5")));
+        assert_eq!(w.judge(&meta("u1", "5"), false, "ns.src"), Own::No);
+        w.watch("v1", "ConfigMap");
+        {
+            let _syncing = w.begin("ns.src");
+            // The event came before the write's answer: wait for the sync to end.
+            assert_eq!(w.judge(&meta("u1", "6"), false, "ns.src"), Own::Wait);
+            w.record(&cm, Some("u1"), fingerprint(&meta("u1", "6")));
+            w.record(&cm, Some("u2"), SyncWrites::PRUNED);
+        }
+        assert_eq!(w.judge(&meta("u1", "6"), false, "ns.src"), Own::Yes);
+        assert_eq!(w.judge(&meta("u1", "6"), false, "ns.src"), Own::No, "taken once");
+        assert_eq!(w.judge(&meta("u1", "7"), false, "ns.src"), Own::No, "a later change is someone else's");
+        assert_eq!(w.judge(&meta("u2", "9"), true, "ns.src"), Own::Yes, "its own deletion");
+        assert_eq!(w.judge(&meta("u3", "1"), true, "ns.src"), Own::No);
+    }
     #[test]
     fn legacy_conflicts_are_recognised_by_the_managers_named() {
         use super::conflicts_only_with as only;

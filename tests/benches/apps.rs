@@ -3,8 +3,19 @@
 //!     tests/cluster/up && export KUBECONFIG=$HOME/.cache/dromos/cluster/kubeconfig
 //!     cargo bench -p dromos-tests --bench apps        # args: APPS [INSTANCES] [NODES] [CONCURRENCY]
 //!
+//!     cargo bench -p dromos-tests --bench apps -- --floor 500 4 100 16 --rounds 2
+//!
 //! Defaults: 2,500 Apps of 4 instances (10,000 pods) on 500 fake nodes, 16 Apps reconciled at
-//! once. Creates the nodes, starts the operator in-process (scoped to one namespace), creates
+//! once.
+//!
+//! `--floor`: the same pods three ways on the same nodes, one after the other, each in a namespace
+//! of its own that is gone before the next starts: the **floor** (each App rendered with
+//! `placementMode: native` and its Deployment, Service and PodDisruptionBudget applied directly:
+//! kube-scheduler, no operator), **Apps, native** (the operator, kube-scheduler) and **Apps,
+//! exact** (the operator and the Dromos scheduler: the default). Each is timed from the first
+//! write to every instance ready (floor: the Deployments' ready replicas; Apps: status healthy),
+//! and reported as instances per second and the ratio to the floor of the same round. Rounds
+//! alternate the order. Creates the nodes, starts the operator in-process (scoped to one namespace), creates
 //! every App at once (exact placement: the Dromos scheduler runs in-process too) and measures until every App reports Running with all instances healthy.
 //! Then touches a label on every App (a change that renders to nothing new) and counts the
 //! operator's mutating requests per reconcile. Prints the process's CPU time and peak RSS (the
@@ -19,27 +30,43 @@ use kube::api::{Api, ListParams, Patch, PatchParams, PostParams};
 use std::sync::atomic::Ordering;
 use std::time::{Duration, Instant};
 
-/// The bench's arguments: APPS [INSTANCES] [NODES] [CONCURRENCY].
+/// The bench's arguments: APPS [INSTANCES] [NODES] [CONCURRENCY] [--floor] [--rounds R].
 struct Args {
     n_apps: usize,
     instances: usize,
     n_nodes: usize,
     concurrency: u16,
+    floor: bool,
+    rounds: usize,
 }
 
 fn parse_args() -> Args {
-    let args: Vec<usize> = std::env::args().skip(1).filter_map(|a| a.parse().ok()).collect();
+    let raw: Vec<String> = std::env::args().skip(1).collect();
+    let rounds = raw.iter().position(|a| a == "--rounds").and_then(|i| raw.get(i + 1)?.parse().ok()).unwrap_or(1);
+    let args: Vec<usize> = raw
+        .iter()
+        .enumerate()
+        .filter(|(i, _)| *i == 0 || raw[i - 1] != "--rounds")
+        .filter_map(|(_, a)| a.parse().ok())
+        .collect();
+    let floor = raw.iter().any(|a| a == "--floor");
     Args {
-        n_apps: args.first().copied().unwrap_or(2_500),
+        n_apps: args.first().copied().unwrap_or(if floor { 500 } else { 2_500 }),
         instances: args.get(1).copied().unwrap_or(4),
-        n_nodes: args.get(2).copied().unwrap_or(500),
+        n_nodes: args.get(2).copied().unwrap_or(if floor { 100 } else { 500 }),
         concurrency: args.get(3).copied().unwrap_or(16) as u16,
+        floor,
+        rounds,
     }
 }
 
 #[tokio::main]
 async fn main() {
-    let Args { n_apps, instances, n_nodes, concurrency } = parse_args();
+    let args = parse_args();
+    if args.floor {
+        return side_by_side(&args).await;
+    }
+    let Args { n_apps, instances, n_nodes, concurrency, .. } = args;
     let c = client().await;
     install_crds(&c).await;
     let ns = TestNamespace::new(&c, "bench-apps").await;
@@ -83,24 +110,221 @@ async fn create_nodes(c: &kube::Client, n_nodes: usize, group: &str) -> FakeNode
     nodes
 }
 
+/// The App `svc-{i}` of the bench: `instances` of a small container on the bench's nodes.
+fn app_json(i: usize, instances: usize, group: &str, native: bool) -> serde_json::Value {
+    let mut app = serde_json::json!({
+        "apiVersion": "dromos.io/v1alpha1", "kind": "App", "metadata": {"name": format!("svc-{i}")},
+        "spec": {"instances": instances, "cpus": 0.01, "mem": 16,
+                 "container": {"docker": {"image": "nginx:1.27"}},
+                 "constraints": [["testgroup", "IS", group]]}
+    });
+    if native {
+        app["spec"]["placementMode"] = "native".into();
+    }
+    app
+}
+
 /// Creates the Apps `svc-0` .. `svc-{n_apps - 1}`, 64 requests at once.
 async fn create_apps(api: &Api<App>, n_apps: usize, instances: usize, group: &str) {
+    create_apps_placed(api, n_apps, instances, group, false).await
+}
+
+async fn create_apps_placed(api: &Api<App>, n_apps: usize, instances: usize, group: &str, native: bool) {
     futures::stream::iter(0..n_apps)
         .for_each_concurrent(64, |i| {
             let api = api.clone();
-            let group = group.to_string();
+            let app: App = serde_json::from_value(app_json(i, instances, group, native)).unwrap();
             async move {
-                let app: App = serde_json::from_value(serde_json::json!({
-                    "apiVersion": "dromos.io/v1alpha1", "kind": "App", "metadata": {"name": format!("svc-{i}")},
-                    "spec": {"instances": instances, "cpus": 0.01, "mem": 16,
-                             "container": {"docker": {"image": "nginx:1.27"}},
-                             "constraints": [["testgroup", "IS", group]]}
-                }))
-                .unwrap();
                 api.create(&PostParams::default(), &app).await.unwrap();
             }
         })
         .await;
+}
+
+/// The three ways to the same pods.
+#[derive(Clone, Copy, Debug, PartialEq)]
+enum Way {
+    /// The App's native render applied directly: kube-scheduler, no operator.
+    Floor,
+    /// Apps with `placementMode: native`: the operator, kube-scheduler.
+    AppsNative,
+    /// Apps as written (exact placement): the operator and the Dromos scheduler.
+    AppsExact,
+}
+
+impl Way {
+    fn label(self) -> &'static str {
+        match self {
+            Way::Floor => "floor: rendered objects applied directly",
+            Way::AppsNative => "Apps, native placement (operator + kube-scheduler)",
+            Way::AppsExact => "Apps, exact placement (operator + Dromos scheduler)",
+        }
+    }
+}
+
+/// One way's figures.
+struct Run {
+    way: Way,
+    seconds: f64,
+    cpu: f64,
+    writes: usize,
+}
+
+/// `--floor`: the floor and both kinds of Apps, same nodes, alternating order per round.
+async fn side_by_side(args: &Args) {
+    let c = client().await;
+    install_crds(&c).await;
+    let group = format!("g{}", unique_suffix());
+    let nodes = create_nodes(&c, args.n_nodes, &group).await;
+    let total = args.n_apps * args.instances;
+    println!(
+        "{} Apps x {} instances ({total} pods) on {} nodes, {} Apps reconciled at once, {} round(s)",
+        args.n_apps, args.instances, args.n_nodes, args.concurrency, args.rounds
+    );
+    for round in 1..=args.rounds {
+        let mut order = [Way::Floor, Way::AppsNative, Way::AppsExact];
+        if round % 2 == 0 {
+            order.reverse();
+        }
+        let mut runs = vec![];
+        for way in order {
+            let r = run_way(&c, args, way, &group).await;
+            println!(
+                "  round {round}: {}: {:.1} s ({:.1} instances/s), CPU {:.1} s, operator writes {}",
+                way.label(),
+                r.seconds,
+                total as f64 / r.seconds,
+                r.cpu,
+                r.writes
+            );
+            runs.push(r);
+        }
+        let floor = runs.iter().find(|r| r.way == Way::Floor).map(|r| total as f64 / r.seconds).unwrap_or(f64::NAN);
+        println!("round {round} (order: {})", order.map(|w| format!("{w:?}")).join(", "));
+        println!("| way | all ready | instances/s | ratio to the floor | process CPU s | operator writes |");
+        println!("|---|---|---|---|---|---|");
+        for r in &runs {
+            let rate = total as f64 / r.seconds;
+            println!(
+                "| {} | {:.1} s | {rate:.1} | **{:.2}** | {:.1} | {} |",
+                r.way.label(),
+                r.seconds,
+                rate / floor,
+                r.cpu,
+                r.writes
+            );
+        }
+    }
+    println!("peak RSS of the bench process (operators, scheduler, client): {:.0} MiB", peak_rss_mib());
+    nodes.delete().await;
+}
+
+/// Creates the pods one way in a namespace of their own, waits until every instance is ready,
+/// then deletes the namespace and waits until it is gone.
+async fn run_way(c: &kube::Client, args: &Args, way: Way, group: &str) -> Run {
+    let ns = TestNamespace::new(c, "bench-floor").await;
+    let operators = (way != Way::Floor).then(|| {
+        dromos_tests::operators(
+            c,
+            ManagerOptions {
+                scope: dromos::scope::Scope::namespace(ns.name.clone()),
+                apps: Some(apps::Options { concurrency: args.concurrency, ..Default::default() }),
+                scheduler: (way == Way::AppsExact).then(|| scheduler::Options { offers: false, ..Default::default() }),
+                ..Default::default()
+            },
+        )
+    });
+    let cpu0 = cpu_seconds();
+    let start = Instant::now();
+    match &operators {
+        None => {
+            apply_rendered(c, &ns.name, args.n_apps, args.instances, group).await;
+            wait_deployments_ready(c, &ns.name, args.n_apps * args.instances, start).await;
+        }
+        Some((m, _)) => {
+            let ctx = m.context::<apps::Context>().expect("the App operator");
+            let api = ns.api::<App>();
+            create_apps_placed(&api, args.n_apps, args.instances, group, way == Way::AppsNative).await;
+            wait_all_healthy(&api, &ctx, &ns.name, args.n_apps, args.instances, start).await;
+        }
+    }
+    let seconds = start.elapsed().as_secs_f64();
+    let cpu = cpu_seconds() - cpu0;
+    let writes = operators
+        .as_ref()
+        .and_then(|(m, _)| m.context::<apps::Context>())
+        .map(|ctx| ctx.writes.load(Ordering::Relaxed))
+        .unwrap_or(0);
+    drop(operators);
+    let name = ns.name.clone();
+    ns.delete().await;
+    wait_namespace_gone(c, &name).await;
+    Run { way, seconds, cpu, writes }
+}
+
+/// The floor: every App rendered as `dromos render` does (native placement) and its objects
+/// server-side applied, 64 at once.
+async fn apply_rendered(c: &kube::Client, ns: &str, n_apps: usize, instances: usize, group: &str) {
+    use k8s_openapi::api::{apps::v1::Deployment, core::v1::Service, policy::v1::PodDisruptionBudget};
+    use kube::api::{ApiResource, DynamicObject};
+    let resource = |kind: &str| match kind {
+        "Deployment" => ApiResource::erase::<Deployment>(&()),
+        "Service" => ApiResource::erase::<Service>(&()),
+        "PodDisruptionBudget" => ApiResource::erase::<PodDisruptionBudget>(&()),
+        other => panic!("the App renders a {other}: add it to the floor"),
+    };
+    let opts = dromos_core::LoadOptions { default_namespace: ns.to_string(), ..Default::default() };
+    let mut objects = vec![];
+    for i in 0..n_apps {
+        let tree = dromos_core::check_live("bench", &app_json(i, instances, group, true), &opts);
+        assert!(tree.is_valid(), "{:?}", tree.diagnostics);
+        let m = &tree.manifests[0];
+        let dromos_core::Typed::App(app) = &m.typed else { panic!("not an App") };
+        for mut o in dromos_core::translate::render_app(m, app, &Default::default()).objects {
+            o["metadata"]["namespace"] = ns.into();
+            objects.push(o);
+        }
+    }
+    futures::stream::iter(objects)
+        .for_each_concurrent(64, |o| {
+            let ar = resource(o["kind"].as_str().unwrap_or_default());
+            let api: Api<DynamicObject> = Api::namespaced_with(c.clone(), ns, &ar);
+            async move {
+                let name = o["metadata"]["name"].as_str().unwrap_or_default().to_string();
+                api.patch(&name, &PatchParams::apply("bench-floor"), &Patch::Apply(&o)).await.unwrap();
+            }
+        })
+        .await;
+}
+
+/// Polls every second until the Deployments of `ns` have `total` ready replicas.
+async fn wait_deployments_ready(c: &kube::Client, ns: &str, total: usize, start: Instant) {
+    let api: Api<k8s_openapi::api::apps::v1::Deployment> = Api::namespaced(c.clone(), ns);
+    let mut last_print = Instant::now();
+    loop {
+        let list = api.list(&ListParams::default()).await.unwrap();
+        let ready: usize =
+            list.items.iter().filter_map(|d| d.status.as_ref()?.ready_replicas).map(|r| r.max(0) as usize).sum();
+        if ready >= total {
+            return;
+        }
+        if last_print.elapsed() > Duration::from_secs(15) {
+            println!("  {:.0} s: {ready} of {total} replicas ready", start.elapsed().as_secs_f64());
+            last_print = Instant::now();
+        }
+        assert!(start.elapsed() < Duration::from_secs(3600), "not ready within an hour");
+        tokio::time::sleep(Duration::from_secs(1)).await;
+    }
+}
+
+/// Waits until namespace `name` is gone, so the next way starts on a quiet API server.
+async fn wait_namespace_gone(c: &kube::Client, name: &str) {
+    let api: Api<k8s_openapi::api::core::v1::Namespace> = Api::all(c.clone());
+    let t = Instant::now();
+    while api.get_opt(name).await.ok().flatten().is_some() {
+        assert!(t.elapsed() < Duration::from_secs(900), "namespace {name} not gone after 15 minutes");
+        tokio::time::sleep(Duration::from_millis(500)).await;
+    }
 }
 
 /// Polls every second until all `n_apps` Apps run with all instances healthy, printing

@@ -491,6 +491,7 @@ async fn sync_and_prune_examples(admin: &kube::Client, controller: &kube::Client
         default_namespace: ns.to_string(),
         limiter: None,
         scope: Default::default(),
+        written: None,
     };
     let mut resolver = Resolver::default();
     let o = sync_dir(sa, &mut resolver, &repo_root().join("examples"), &store, &settings).await.expect("sync examples");

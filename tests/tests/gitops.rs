@@ -450,6 +450,64 @@ async fn drift_is_only_reported_when_self_heal_is_off() {
     drift_case(false).await;
 }
 
+/// The count of completed reconciles once none has completed for 3 s.
+async fn settle(ctx: &Context, what: &str) -> usize {
+    let start = std::time::Instant::now();
+    let mut last = (ctx.reconciles.load(Ordering::SeqCst), std::time::Instant::now());
+    loop {
+        let now = ctx.reconciles.load(Ordering::SeqCst);
+        if now != last.0 {
+            last = (now, std::time::Instant::now());
+        }
+        if last.1.elapsed() > Duration::from_secs(3) {
+            return now;
+        }
+        assert!(start.elapsed() < T, "{what}: reconciles still completing after {T:?}");
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+}
+
+/// A sync's own writes (creations, updates, deletions) and its own status write start no
+/// second sync; a change by anyone else does, once.
+#[tokio::test]
+async fn a_syncs_own_writes_start_no_second_sync() {
+    let files: Vec<(String, String)> = (0..10).map(|i| (format!("c{i}.yaml"), cm(&format!("c{i}"), "1"))).collect();
+    let refs: Vec<(&str, Option<&str>)> = files.iter().map(|(f, c)| (f.as_str(), Some(c.as_str()))).collect();
+    let h = Harness::new("ownwrites", &refs).await;
+    // Polling is slow on purpose: only the drift watch, status changes and the test's own
+    // requests can start a reconcile.
+    h.create_source(serde_json::json!({"interval": "1h"})).await;
+    h.ready_at(h.repo.refname_to_id("refs/heads/main").unwrap()).await;
+    // The drift watch starts after the first sync, and its first list has the source look once
+    // more (what changed before the watch began); then nothing moves.
+    let before = settle(&h.ctx, "the reconciles after the first sync").await;
+
+    // Three changed, two added, two removed: one reconcile applies and prunes them.
+    let mut change: Vec<(String, Option<String>)> =
+        (0..3).map(|i| (format!("c{i}.yaml"), Some(cm(&format!("c{i}"), "2")))).collect();
+    change.extend((10..12).map(|i| (format!("c{i}.yaml"), Some(cm(&format!("c{i}"), "1")))));
+    change.extend((8..10).map(|i| (format!("c{i}.yaml"), None)));
+    let change: Vec<(&str, Option<&str>)> = change.iter().map(|(f, c)| (f.as_str(), c.as_deref())).collect();
+    let c2 = commit(&h.repo, "main", &change, "change, add, remove");
+    // As `dromos source reconcile` asks (the interval is an hour).
+    dromos::status::request_source_reconcile(&h.client, &h.ns.name, "repo", false).await.unwrap();
+    h.ready_at(c2).await;
+    let cms = h.ns.api::<ConfigMap>();
+    assert!(cms.get_opt("c9").await.unwrap().is_none() && cms.get_opt("c11").await.unwrap().is_some());
+    let after_commit = settle(&h.ctx, "the reconciles after the commit").await;
+    assert_eq!(after_commit, before + 1, "the commit's sync alone: its own writes and status start no other");
+
+    // Someone else's edit is drift: exactly one reconcile reverts it.
+    let edit = serde_json::json!({"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": "c5"}, "data": {"value": "edited"}});
+    cms.patch("c5", &kube::api::PatchParams::apply("kubectl-edit").force(), &kube::api::Patch::Apply(&edit))
+        .await
+        .unwrap();
+    wait_for("c5 reverted", T, || async { (cms.get("c5").await.ok()?.data?["value"] == "1").then_some(()) }).await;
+    let after_drift = settle(&h.ctx, "the reconciles after the drift").await;
+    assert_eq!(after_drift, after_commit + 1, "one reconcile for the edit, none for its own revert");
+    h.stop().await;
+}
+
 #[tokio::test]
 async fn a_controller_killed_mid_sync_converges_after_restart_with_nothing_lost_or_duplicated() {
     let body: String = (0..300).map(|i| format!("---\n{}", cm(&format!("c{i}"), "x"))).collect();

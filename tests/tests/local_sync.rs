@@ -20,6 +20,7 @@ fn local_source(ns: &TestNamespace, name: &str) -> (InventoryStore, SyncSettings
         default_namespace: ns.name.clone(),
         limiter: None,
         scope: Default::default(),
+        written: None,
     };
     (store, settings)
 }

@@ -138,6 +138,7 @@ async fn a_sync_leaves_the_instances_of_an_autoscaled_app_to_the_scale_subresour
         default_namespace: ns.name.clone(),
         limiter: None,
         scope: Default::default(),
+        written: None,
     };
     let mut resolver = Resolver::default();
     let instances = || async { ns.api::<App>().get("web").await.unwrap().spec.instances };

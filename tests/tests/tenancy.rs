@@ -485,6 +485,7 @@ async fn a_local_sync_neither_adopts_nor_prunes_an_existing_namespace() {
         default_namespace: home.name.clone(),
         limiter: None,
         scope: Default::default(),
+        written: None,
     };
     let mut resolver = Resolver::default();
     let o = sync_dir(&admin, &mut resolver, dir.path(), &store, &settings).await.unwrap();

@@ -127,6 +127,23 @@ pub fn interval(spec: &GitSourceSpec) -> (Duration, Option<String>) {
     }
 }
 
+/// Longest time a reconcile reuses a fetch of the same repository made for another source
+/// (`git::Cache::fetch_shared`).
+pub const MAX_FETCH_SHARE: Duration = Duration::from_secs(5);
+
+/// How old a fetch of the same repository, ref and credentials a reconcile may use instead of
+/// fetching itself: half its interval, at most [`MAX_FETCH_SHARE`]; nothing older than now
+/// when a reconcile was asked for by hand (`request`, the annotation's value, not handled
+/// yet), since the one asking expects what the remote holds now. Pushes announced by a
+/// webhook end any sharing on their own.
+pub fn fetch_share_window(spec: &GitSourceSpec, status: Option<&GitSourceStatus>, request: Option<&str>) -> Duration {
+    let handled = status.and_then(|s| s.last_handled_reconcile_at.as_deref());
+    if request.is_some() && request != handled {
+        return Duration::ZERO;
+    }
+    (interval(spec).0 / 2).min(MAX_FETCH_SHARE)
+}
+
 /// Prune and deletion-guard settings of a source.
 pub fn plan_options(spec: &GitSourceSpec) -> PlanOptions {
     PlanOptions {
@@ -417,6 +434,20 @@ mod tests {
 
     fn t(s: &str) -> Instant {
         crate::time::parse_time(s).unwrap()
+    }
+
+    #[test]
+    fn a_fetch_is_shared_for_half_the_interval_at_most_5s_and_never_for_a_request_by_hand() {
+        let spec = |i: Option<&str>| GitSourceSpec { interval: i.map(str::to_string), ..Default::default() };
+        assert_eq!(fetch_share_window(&spec(Some("4s")), None, None), Duration::from_secs(2));
+        assert_eq!(fetch_share_window(&spec(None), None, None), MAX_FETCH_SHARE);
+        assert_eq!(fetch_share_window(&spec(Some("1h")), None, None), MAX_FETCH_SHARE);
+        let handled = GitSourceStatus { last_handled_reconcile_at: Some("a".into()), ..Default::default() };
+        // asked by hand and not handled yet: fetch now
+        assert_eq!(fetch_share_window(&spec(None), Some(&handled), Some("b")), Duration::ZERO);
+        assert_eq!(fetch_share_window(&spec(None), None, Some("b")), Duration::ZERO);
+        // a request already handled is an ordinary reconcile
+        assert_eq!(fetch_share_window(&spec(None), Some(&handled), Some("a")), MAX_FETCH_SHARE);
     }
 
     fn obj(name: &str) -> ObjRef {

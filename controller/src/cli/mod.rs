@@ -31,6 +31,13 @@ use std::process::ExitCode;
 pub fn run(cli: Cli) -> Result<ExitCode> {
     let Cli { kubeconfig, context, log_format, command } = cli;
     let _ = LOG_FORMAT.set(log_format);
+    // Before any thread: libgit2's socket timeouts are process-wide (`git::set_socket_timeouts`).
+    let fetch_timeout = match &command {
+        Command::Controller(args) => std::time::Duration::from_secs(args.fetch_timeout_secs),
+        _ => crate::git::FetchLimits::default().timeout,
+    };
+    crate::git::set_socket_timeouts(fetch_timeout.min(std::time::Duration::from_secs(30)), fetch_timeout)
+        .map_err(|e| anyhow::anyhow!("setting Git's socket timeouts: {e}"))?;
     if let Command::Quickstart { keep_running, examples, timeout } = command {
         anyhow::ensure!(
             context.is_none(),

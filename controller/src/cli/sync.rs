@@ -36,6 +36,7 @@ impl SourceArgs {
             default_namespace: self.default_namespace.clone(),
             limiter: limiter(self.qps, self.burst),
             scope: crate::scope::Scope::All,
+            written: None,
         }
     }
 }

@@ -10,7 +10,7 @@
 
 use super::{Backoff, Error, Shared, Started};
 use crate::git::{self, GitRef};
-use crate::sync::{self, Resolver, SyncSettings};
+use crate::sync::{self, SharedResolver, SyncSettings};
 use dromos_core::LoadOptions;
 use dromos_core::gitsource::{self as decisions, Outcome, Requeue};
 use dromos_core::plan::{self, ObjRef};
@@ -28,7 +28,6 @@ use kube::{Client, Resource, ResourceExt};
 use std::path::PathBuf;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
-use tokio::sync::Mutex;
 
 /// Operator settings.
 #[derive(Clone, Debug)]
@@ -70,7 +69,7 @@ pub struct Context {
     scope: crate::scope::Scope,
     tenancy: super::Tenancy,
     opts: Options,
-    resolver: Mutex<Resolver>,
+    resolver: SharedResolver,
     recorder: Recorder,
     backoff: Backoff<GitSource>,
     /// Mutating requests sent by syncs, status and events (for tests and metrics).
@@ -88,6 +87,8 @@ pub struct Context {
     listed: super::Listed,
     /// Kinds whose managed objects are watched for drift.
     watched: std::sync::Mutex<std::collections::HashSet<(String, String)>>,
+    /// What the syncs wrote themselves: their own writes are not drift.
+    sync_writes: Arc<sync::SyncWrites>,
     /// Last status patched per GitSource, with the resourceVersion it was computed from.
     written: super::report::OwnWrites<GitSource, GitSourceStatus>,
 }
@@ -129,6 +130,7 @@ pub fn start(shared: &Shared, opts: Options) -> Started<Context> {
         trigger,
         triggers: std::sync::Mutex::new(Some(rx)),
         watched: std::sync::Mutex::new(Default::default()),
+        sync_writes: Default::default(),
         written: Default::default(),
         recorder: shared.recorder("dromos"),
         backoff: Backoff::new("gitsource"),
@@ -136,7 +138,7 @@ pub fn start(shared: &Shared, opts: Options) -> Started<Context> {
         scope: shared.scope.clone(),
         tenancy: shared.tenancy.clone(),
         opts,
-        resolver: Mutex::new(Resolver::default()),
+        resolver: SharedResolver::default(),
         writes: AtomicUsize::new(0),
         reconciles: AtomicUsize::new(0),
         metrics: Arc::new(crate::http::Metrics::default()),
@@ -152,10 +154,17 @@ async fn run(ctx: Arc<Context>) {
     if let Some(sel) = &ctx.opts.selector {
         wc = wc.labels(sel);
     }
-    use kube::runtime::WatchStreamExt;
+    use kube::runtime::{Predicate, WatchStreamExt, predicates};
+    // A change of spec (generation), labels or annotations (a reconcile request) starts a
+    // reconcile; a status change does not: most are this operator's own writes, and each would
+    // start a second fetch and sync of the revision just applied.
     let sources = kube::runtime::reflector(writer, ctx.listed.track(ctx.scope.watcher::<GitSource>(&ctx.client, wc)))
         .default_backoff()
-        .touched_objects();
+        .touched_objects()
+        .predicate_filter(
+            predicates::generation.combine(predicates::labels).combine(predicates::annotations),
+            Default::default(),
+        );
     let config = kube::runtime::controller::Config::default().concurrency(ctx.opts.concurrency);
     let results = Controller::for_stream(sources, store).with_config(config).reconcile_on(triggers).run(
         reconcile,
@@ -200,6 +209,8 @@ fn watch_kind(
     if !ctx.watched.lock().expect("watched lock").insert(key) {
         return;
     }
+    ctx.sync_writes.watch(api_version, kind);
+    let own = ctx.sync_writes.clone();
     let namespaced = matches!(caps.scope, kube::discovery::Scope::Namespaced);
     if !namespaced && ctx.scope.namespaces().is_some() {
         return; // cluster-scoped kinds are out of a namespaced controller's reach
@@ -239,16 +250,51 @@ fn watch_kind(
         }
         let mut stream = Box::pin(crate::scope::watch_all(apis, cfg).default_backoff());
         let mut seen = Seen::default();
-        while let Some(ev) = stream.next().await {
-            let sources = match ev {
-                Ok(watcher::Event::Apply(o)) => seen.apply(&o.metadata, false),
-                Ok(watcher::Event::Delete(o)) => seen.delete(&o.metadata),
+        // Events that may be a sync's own write, held until that sync is over.
+        let mut held: Vec<(Meta, bool, Vec<String>)> = vec![];
+        let mut tick = tokio::time::interval(std::time::Duration::from_millis(250));
+        tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        loop {
+            let ev = tokio::select! {
+                ev = stream.next() => match ev {
+                    Some(ev) => ev,
+                    None => return,
+                },
+                _ = tick.tick(), if !held.is_empty() => {
+                    let mut drift = vec![];
+                    held.retain_mut(|(m, deleted, sources)| match judge_own(&own, &m.metadata, *deleted, sources) {
+                        sync::Own::Wait => true,
+                        sync::Own::Yes => false,
+                        sync::Own::No => {
+                            drift.append(sources);
+                            false
+                        }
+                    });
+                    if !request(&tx, &scope, drift) {
+                        return;
+                    }
+                    continue;
+                }
+            };
+            let (sources, deleted, meta) = match ev {
+                Ok(watcher::Event::Apply(o)) => (seen.apply(&o.metadata, false), false, o),
+                Ok(watcher::Event::Delete(o)) => (seen.delete(&o.metadata), true, o),
                 Ok(watcher::Event::Init) => {
                     seen.relist_start();
                     continue;
                 }
-                Ok(watcher::Event::InitApply(o)) => seen.apply(&o.metadata, true),
-                Ok(watcher::Event::InitDone) => seen.relist_done(),
+                Ok(watcher::Event::InitApply(o)) => {
+                    if !request(&tx, &scope, seen.apply(&o.metadata, true)) {
+                        return;
+                    }
+                    continue;
+                }
+                Ok(watcher::Event::InitDone) => {
+                    if !request(&tx, &scope, seen.relist_done()) {
+                        return;
+                    }
+                    continue;
+                }
                 // The controller's own identity may not watch every kind its sources apply (the
                 // sources act as their ServiceAccounts): such drift waits for the interval.
                 Err(watcher::Error::InitialListFailed(kube::Error::Api(s))) if s.code == 403 => {
@@ -260,19 +306,56 @@ fn watch_kind(
                 }
                 Err(_) => continue,
             };
-            for source in sources {
-                let Some((ns, name)) = source.split_once('.') else { continue };
-                // `local.<dir>` is a local sync, `pkg_<ns>.<name>` a Package's render (its
-                // operator watches those through owner references).
-                if ns == "local" || ns.starts_with("pkg_") || !scope.contains(Some(ns)) {
-                    continue;
-                }
-                if tx.unbounded_send(ObjectRef::new(name).within(ns)).is_err() {
-                    return;
+            if sources.is_empty() {
+                continue;
+            }
+            match judge_own(&own, &meta.metadata, deleted, &sources) {
+                sync::Own::Yes => {}
+                sync::Own::Wait => held.push((meta, deleted, sources)),
+                sync::Own::No => {
+                    if !request(&tx, &scope, sources) {
+                        return;
+                    }
                 }
             }
         }
     });
+}
+
+/// Whether an event naming `sources` is the write of a sync of its own source (the first
+/// named: the object's label). A relabelled object also names its previous owner: that is
+/// always drift for the previous one.
+fn judge_own(
+    own: &sync::SyncWrites,
+    m: &k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta,
+    deleted: bool,
+    sources: &[String],
+) -> sync::Own {
+    match sources {
+        [source] => own.judge(m, deleted, source),
+        _ => sync::Own::No,
+    }
+}
+
+/// Requests a reconcile of each GitSource named (`<namespace>.<name>`) in scope; false when
+/// the operator is gone.
+fn request(
+    tx: &futures::channel::mpsc::UnboundedSender<ObjectRef<GitSource>>,
+    scope: &crate::scope::Scope,
+    sources: Vec<String>,
+) -> bool {
+    for source in sources {
+        let Some((ns, name)) = source.split_once('.') else { continue };
+        // `local.<dir>` is a local sync, `pkg_<ns>.<name>` a Package's render (its operator
+        // watches those through owner references).
+        if ns == "local" || ns.starts_with("pkg_") || !scope.contains(Some(ns)) {
+            continue;
+        }
+        if tx.unbounded_send(ObjectRef::new(name).within(ns)).is_err() {
+            return false;
+        }
+    }
+    true
 }
 
 /// Whether the controller's identity may list and watch `ar` in `namespace` (all namespaces
@@ -321,21 +404,11 @@ struct Seen {
 }
 
 impl Seen {
-    fn fingerprint(m: &k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta) -> u64 {
-        use std::hash::{Hash, Hasher};
-        let mut h = std::collections::hash_map::DefaultHasher::new();
-        match m.generation {
-            Some(g) => (g, &m.labels, &m.annotations, m.deletion_timestamp.is_some()).hash(&mut h),
-            None => m.resource_version.hash(&mut h),
-        }
-        h.finish()
-    }
-
     /// The sources to tell about an object seen now (none when it did not change).
     fn apply(&mut self, m: &k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta, listing: bool) -> Vec<String> {
         let Some(source) = m.labels.as_ref().and_then(|l| l.get(plan::SOURCE_LABEL)).cloned() else { return vec![] };
         let uid = m.uid.clone().unwrap_or_default();
-        let entry = (source.clone(), Self::fingerprint(m));
+        let entry = (source.clone(), sync::fingerprint(m));
         let before = self.objects.get(&uid).cloned();
         match (&mut self.relisted, listing) {
             (Some(next), true) => {
@@ -499,8 +572,10 @@ async fn reconcile_in(gs: &GitSource, ctx: &Arc<Context>, span: tracing::Span) -
                 },
                 Ok(p) => {
                     violations = {
-                        let mut resolver = ctx.resolver.lock().await;
-                        policy_violations(&ctx.client, &mut resolver, &admitted.policies, gs, &p.tree).await
+                        let mut resolver = ctx.resolver.checkout();
+                        let v = policy_violations(&ctx.client, &mut resolver, &admitted.policies, gs, &p.tree).await;
+                        ctx.resolver.give_back(resolver);
+                        v
                     };
                     if !violations.is_empty() {
                         count_error(ctx, &labels, tenancy::POLICY_VIOLATION);
@@ -555,7 +630,7 @@ async fn reconcile_in(gs: &GitSource, ctx: &Arc<Context>, span: tracing::Span) -
 /// itself defines; a kind known to neither counts as cluster-scoped (the stricter rule).
 pub(crate) async fn policy_violations(
     client: &Client,
-    resolver: &mut Resolver,
+    resolver: &mut sync::Resolver,
     policies: &[(String, dromos_crds::SourcePolicySpec)],
     gs: &GitSource,
     tree: &dromos_core::Tree,
@@ -633,9 +708,12 @@ async fn fetch(
     let path = gs.spec.path.clone();
     let limits = git::FetchLimits { timeout: ctx.opts.fetch_timeout, ..Default::default() };
     let cache = git::Cache { root: ctx.opts.cache_dir.clone(), allow_local: ctx.opts.allow_file_urls, limits };
+    let current = ctx.written.current(gs, gs.status.as_ref());
+    let request = gs.annotations().get(decisions::RECONCILE_REQUEST_ANNOTATION).map(String::as_str);
+    let share = decisions::fetch_share_window(&gs.spec, current.as_ref(), request);
     let fetch_start = std::time::Instant::now();
     let fetched = git::bounded(limits, move || {
-        let (repo, f) = cache.fetch(&url, &gref, &creds)?;
+        let (repo, f) = cache.fetch_shared(&url, &gref, &creds, share)?;
         let tree = git::read_tree(&repo, &f.commit, path.as_deref(), 8 << 20)?;
         Ok((f, tree))
     })
@@ -661,22 +739,29 @@ async fn sync_revision(
         concurrency: ctx.opts.write_concurrency,
         limiter: ctx.opts.limiter.clone(),
         scope: ctx.scope.clone(),
+        written: Some(ctx.sync_writes.clone()),
         ..settings(gs)
     };
+    let _syncing = ctx.sync_writes.begin(&settings.source);
     // The rendered objects go to the sync (a large revision is not held twice).
     let objects = std::mem::take(&mut prepared.objects);
-    let mut resolver = ctx.resolver.lock().await;
+    let mut resolver = ctx.resolver.checkout();
     if gs.spec.self_heal == Some(false) && old.last_applied_revision.as_deref() == Some(revision) {
-        let (p, _, _) =
-            sync::plan_live(&admitted.client, &mut resolver, objects, &prepared.levels, &inventory, &settings)
-                .await
-                .map_err(Error::sync)?;
+        let planned =
+            sync::plan_live(&admitted.client, &mut resolver, objects, &prepared.levels, &inventory, &settings).await;
+        ctx.resolver.give_back(resolver);
+        let (p, _, _) = planned.map_err(Error::sync)?;
         let drifted = p.steps.iter().filter(|s| s.action != plan::Action::Unchanged).map(|s| s.obj.display()).collect();
         return Ok(Synced::DriftReported(drifted));
     }
-    let mut outcome = sync::sync(&admitted.client, &mut resolver, objects, &prepared.levels, &inventory, &settings)
-        .await
-        .map_err(Error::sync)?;
+    let synced = sync::sync(&admitted.client, &mut resolver, objects, &prepared.levels, &inventory, &settings).await;
+    let mut outcome = match synced {
+        Ok(o) => o,
+        Err(e) => {
+            ctx.resolver.give_back(resolver);
+            return Err(Error::sync(e));
+        }
+    };
     outcome.plan.skipped = std::mem::take(&mut prepared.tree.skipped);
     // Watch every kind this source manages, so drift triggers a reconcile.
     let reads = AtomicUsize::new(0);
@@ -687,7 +772,7 @@ async fn sync_revision(
             watch_kind(ctx, &av, &kind, ar, caps);
         }
     }
-    drop(resolver);
+    ctx.resolver.give_back(resolver);
     record_sync(ctx, &outcome, labels);
     Ok(Synced::Synced(Box::new(outcome)))
 }
@@ -705,6 +790,7 @@ pub(crate) fn settings(gs: &GitSource) -> SyncSettings {
         default_namespace: default_namespace(gs),
         limiter: None,
         scope: crate::scope::Scope::All,
+        written: None,
     }
 }
 

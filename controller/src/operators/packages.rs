@@ -9,7 +9,7 @@
 
 use super::{Backoff, Error, Shared, Started};
 use crate::git::{self, GitRef};
-use crate::sync::{self, Resolver, SyncSettings};
+use crate::sync::{self, SharedResolver, SyncSettings};
 use dromos_core::SourceFile;
 use dromos_core::decision::Requeue;
 use dromos_core::install::{self, Refusal};
@@ -33,7 +33,6 @@ use std::collections::HashMap;
 use std::path::PathBuf;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
-use tokio::sync::Mutex;
 
 /// Operator settings.
 #[derive(Clone, Debug)]
@@ -61,7 +60,7 @@ pub struct Context {
     opts: Options,
     backoff: Backoff<Package>,
     recorder: Recorder,
-    resolver: Mutex<Resolver>,
+    resolver: SharedResolver,
     deployments: Store<Deployment>,
     statefulsets: Store<StatefulSet>,
     daemonsets: Store<DaemonSet>,
@@ -129,7 +128,7 @@ pub fn start(shared: &Shared, opts: Options) -> Started<Context> {
         tenancy: shared.tenancy.clone(),
         client,
         opts: opts.clone(),
-        resolver: Mutex::new(Resolver::default()),
+        resolver: SharedResolver::default(),
         deployments: dep_r,
         statefulsets: sts_r,
         daemonsets: ds_r,
@@ -501,13 +500,14 @@ async fn install(pkg: &Package, ctx: &Context, old: &PackageStatus) -> Result<Re
         default_namespace: ns.clone(),
         limiter: None,
         scope: crate::scope::Scope::namespace(ns.clone()),
+        written: None,
     };
     let inventory = inventory_of(old);
     let outcome = {
-        let mut resolver = ctx.resolver.lock().await;
-        sync::sync(&client, &mut resolver, desired, &HashMap::new(), &inventory, &settings)
-            .await
-            .map_err(Error::sync)?
+        let mut resolver = ctx.resolver.checkout();
+        let outcome = sync::sync(&client, &mut resolver, desired, &HashMap::new(), &inventory, &settings).await;
+        ctx.resolver.give_back(resolver);
+        outcome.map_err(Error::sync)?
     };
     ctx.writes.fetch_add(outcome.writes, Ordering::Relaxed);
     // the plans' actions, as the Package's identity, once their StatefulSets are applied
