@@ -38,15 +38,23 @@ struct Args {
     concurrency: u16,
     floor: bool,
     rounds: usize,
+    /// `--ways floor,appsnative,appsexact`: only these (all when empty).
+    ways: Vec<String>,
 }
 
 fn parse_args() -> Args {
     let raw: Vec<String> = std::env::args().skip(1).collect();
     let rounds = raw.iter().position(|a| a == "--rounds").and_then(|i| raw.get(i + 1)?.parse().ok()).unwrap_or(1);
+    let ways = raw
+        .iter()
+        .position(|a| a == "--ways")
+        .and_then(|i| raw.get(i + 1))
+        .map(|w| w.split(',').map(str::to_lowercase).collect())
+        .unwrap_or_default();
     let args: Vec<usize> = raw
         .iter()
         .enumerate()
-        .filter(|(i, _)| *i == 0 || raw[i - 1] != "--rounds")
+        .filter(|(i, _)| *i == 0 || (raw[i - 1] != "--rounds" && raw[i - 1] != "--ways"))
         .filter_map(|(_, a)| a.parse().ok())
         .collect();
     let floor = raw.iter().any(|a| a == "--floor");
@@ -57,6 +65,7 @@ fn parse_args() -> Args {
         concurrency: args.get(3).copied().unwrap_or(16) as u16,
         floor,
         rounds,
+        ways,
     }
 }
 
@@ -182,12 +191,13 @@ async fn side_by_side(args: &Args) {
         args.n_apps, args.instances, args.n_nodes, args.concurrency, args.rounds
     );
     for round in 1..=args.rounds {
-        let mut order = [Way::Floor, Way::AppsNative, Way::AppsExact];
+        let mut order = vec![Way::Floor, Way::AppsNative, Way::AppsExact];
+        order.retain(|w| args.ways.is_empty() || args.ways.contains(&format!("{w:?}").to_lowercase()));
         if round % 2 == 0 {
             order.reverse();
         }
         let mut runs = vec![];
-        for way in order {
+        for &way in &order {
             let r = run_way(&c, args, way, &group).await;
             println!(
                 "  round {round}: {}: {:.1} s ({:.1} instances/s), CPU {:.1} s, operator writes {}",
@@ -200,7 +210,7 @@ async fn side_by_side(args: &Args) {
             runs.push(r);
         }
         let floor = runs.iter().find(|r| r.way == Way::Floor).map(|r| total as f64 / r.seconds).unwrap_or(f64::NAN);
-        println!("round {round} (order: {})", order.map(|w| format!("{w:?}")).join(", "));
+        println!("round {round} (order: {})", order.iter().map(|w| format!("{w:?}")).collect::<Vec<_>>().join(", "));
         println!("| way | all ready | instances/s | ratio to the floor | process CPU s | operator writes |");
         println!("|---|---|---|---|---|---|");
         for r in &runs {
@@ -250,6 +260,17 @@ async fn run_way(c: &kube::Client, args: &Args, way: Way, group: &str) -> Run {
     }
     let seconds = start.elapsed().as_secs_f64();
     let cpu = cpu_seconds() - cpu0;
+    if let Some(sched) = operators.as_ref().and_then(|(m, _)| m.context::<scheduler::Context>()) {
+        println!(
+            "  scheduler: {} cycles, {:.1} s in cycles, {} binds, {} bind failures, {} placement writes, {} deletion-cost writes",
+            sched.cycles.load(Ordering::Relaxed),
+            sched.cycle_micros.load(Ordering::Relaxed) as f64 / 1e6,
+            sched.binds.load(Ordering::Relaxed),
+            sched.bind_failures.load(Ordering::Relaxed),
+            sched.status_writes.load(Ordering::Relaxed),
+            sched.cost_writes.load(Ordering::Relaxed),
+        );
+    }
     let writes = operators
         .as_ref()
         .and_then(|(m, _)| m.context::<apps::Context>())

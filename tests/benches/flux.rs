@@ -2,7 +2,7 @@
 //! same control plane, the same repository and the same Git server, in one invocation (issue 25).
 //!
 //!     tests/cluster/up && export KUBECONFIG=$HOME/.cache/dromos/cluster/kubeconfig
-//!     cargo bench -p dromos-tests --bench flux -- [COUNT] [ROUNDS] [--flux-first] [--many SOURCES]
+//!     cargo bench -p dromos-tests --bench flux -- [COUNT] [ROUNDS] [--flux-first] [--many SOURCES] [--only dromos|flux]
 //!
 //! `DROMOS_BIN=PATH` runs that `dromos` binary instead of building this tree's (release) first.
 //! A phase not done in 30 minutes ends the bench (a panic naming how many sources were done).
@@ -95,8 +95,38 @@ fn main() {
     let _ = tracing_subscriber::fmt()
         .with_env_filter(std::env::var("RUST_LOG").unwrap_or_else(|_| "warn".into()))
         .try_init();
+    // `--only dromos` (or `flux`): that tool alone, absolutes only (no ratio without the peer).
+    let only = args.iter().position(|a| a == "--only").and_then(|i| args.get(i + 1)).map(|t| match t.as_str() {
+        "dromos" => Tool::Dromos,
+        "flux" => Tool::Flux,
+        other => panic!("--only takes dromos or flux, not {other}"),
+    });
     let rt = tokio::runtime::Builder::new_multi_thread().enable_all().build().unwrap();
-    rt.block_on(run(count, rounds, flux_first, many));
+    match only {
+        Some(tool) => rt.block_on(run_one(tool, count, many)),
+        None => rt.block_on(run(count, rounds, flux_first, many)),
+    }
+}
+
+/// One tool alone: its phases with their absolutes.
+async fn run_one(tool: Tool, count: usize, many: Option<usize>) {
+    let c = client().await;
+    let flux = if tool == Tool::Flux { flux_dir() } else { PathBuf::new() };
+    let dromos = std::env::var_os("DROMOS_BIN").map(PathBuf::from).unwrap_or_else(dromos_tests::dromos_bin);
+    install_crds(&c).await;
+    if tool == Tool::Flux {
+        install_flux_crds(&c, &flux).await;
+    }
+    let env = Env { c, flux, dromos, clk_tck: clk_tck() };
+    let mut phases = if count > 0 { one_source(&env, tool, count).await } else { vec![] };
+    if let Some(sources) = many {
+        phases.extend(many_sources(&env, tool, sources).await);
+    }
+    println!("\n| {} alone: phase | time | CPU s | peak RSS MiB |", tool.name());
+    println!("|---|---|---|---|");
+    for (phase, cost) in phases {
+        println!("| {phase} | {:.1} s | {:.1} | {:.0} |", cost.secs, cost.cpu, cost.peak_mib);
+    }
 }
 
 async fn run(count: usize, rounds: usize, flux_first: bool, many: Option<usize>) {

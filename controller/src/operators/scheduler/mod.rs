@@ -98,6 +98,8 @@ pub struct Context {
     apps: Store<App>,
     offers: Store<Offer>,
     wake: Notify,
+    /// Bindings in flight, across cycles: at most `bind_concurrency`.
+    bind_slots: Arc<tokio::sync::Semaphore>,
     /// Pods bound by this process that the cache does not show bound yet: (ns, name) -> node.
     assumed: Mutex<HashMap<(String, String), (String, Instant)>>,
     /// When each node's Offer was last written.
@@ -116,6 +118,8 @@ pub struct Context {
     pub offer_deletes: AtomicUsize,
     /// Scheduling cycles run.
     pub cycles: AtomicUsize,
+    /// Time spent in scheduling cycles, in microseconds (gathering, placing, binding, status).
+    pub cycle_micros: AtomicUsize,
 }
 
 impl std::fmt::Debug for Context {
@@ -151,6 +155,8 @@ pub fn start(shared: &Shared, opts: Options) -> Started<Context> {
         offer_writes: AtomicUsize::new(0),
         offer_deletes: AtomicUsize::new(0),
         cycles: AtomicUsize::new(0),
+        cycle_micros: AtomicUsize::new(0),
+        bind_slots: Arc::new(tokio::sync::Semaphore::new(opts.bind_concurrency.max(1))),
     });
     let run = {
         let ctx = ctx.clone();
@@ -274,8 +280,16 @@ async fn cycle(ctx: &Arc<Context>) {
             a.insert((ns.clone(), pod.clone()), (node.clone(), Instant::now()));
         }
     }
-    stream::iter(binds)
-        .for_each_concurrent(ctx.opts.bind_concurrency.max(1), |(ns, pod, node, claims, created)| async move {
+    // The binds go on while the next cycles run: a cycle that waited for its binds would hold
+    // every pod that became pending meanwhile for a round trip of the API server. Pods being
+    // bound are assumed on their nodes, so no cycle places them twice; at most
+    // `bind_concurrency` binds are in flight across cycles.
+    for (ns, pod, node, claims, created) in binds {
+        let ctx = ctx.clone();
+        let Ok(permit) = ctx.bind_slots.clone().acquire_owned().await else { return };
+        tokio::spawn(async move {
+            let _permit = permit;
+            let metrics = &crate::metrics::global().scheduler;
             let bound = match select_node_for_claims(&ctx.client, &ns, &claims, &node).await {
                 Ok(()) => bind(&ctx.client, &ns, &pod, &node).await,
                 Err(e) => Err(e),
@@ -299,8 +313,8 @@ async fn cycle(ctx: &Arc<Context>) {
                     metrics.placement_duration.observe(waited);
                 }
             }
-        })
-        .await;
+        });
+    }
 
     // status.placement of every App in scope: set while instances wait, cleared otherwise.
     for app in ctx.apps.state() {
@@ -316,6 +330,7 @@ async fn cycle(ctx: &Arc<Context>) {
         keep_kill_order(ctx, &view, &known).await;
     }
     metrics.cycle_duration.observe(started.elapsed().as_secs_f64());
+    ctx.cycle_micros.fetch_add(started.elapsed().as_micros() as usize, Ordering::Relaxed);
 }
 
 /// Sets the scheduler gauges from one cycle's placement: pods waiting, offers declined per
