@@ -458,6 +458,10 @@ async fn pages_show_the_cluster_live_and_actions_work() {
         change.lines().any(|l| l.starts_with(sign) && l.contains("checkout-v2:") && l.contains(value))
     };
     assert!(line('-', "true") && line('+', "false"), "the diff of the flag: {change}");
+    b.client
+        .execute("document.getElementById('plan-title').scrollIntoView(); return 0;", vec![])
+        .await
+        .expect("scroll");
     b.screenshot(&shots.join("source.png")).await;
     check_a11y(&b, &axe, "source detail", &mut a11y).await;
     // An invalid revision: its diagnostics at file:line instead of a plan.
@@ -488,7 +492,10 @@ async fn pages_show_the_cluster_live_and_actions_work() {
     // Packages: the built-in catalog and the repositories Packages name, each row saying
     // where it comes from; a repository that cannot be read is a row with its error.
     b.open(&base, "packages").await;
-    b.wait_text("the catalog", "#catalog-table tbody", T, |t| t.contains("kafka")).await;
+    b.wait_text("the catalog", "#catalog-table tbody", T, |t| t.contains("kafka") && t.contains("greeter")).await;
+    b.client.execute("window.scrollTo(0, 0); return 0;", vec![]).await.expect("scroll");
+    b.screenshot(&shots.join("packages.png")).await;
+    check_a11y(&b, &axe, "packages", &mut a11y).await;
     filter(&b, "catalog", "greeter").await;
     b.wait_text("the Git repository's package", "#catalog-table tbody", T, |t| {
         t.contains("Says hello from a Git repository") && t.contains(&format!("GitSource {n}/catalog, path pkgs"))
@@ -499,9 +506,6 @@ async fn pages_show_the_cluster_live_and_actions_work() {
         t.contains(&format!("GitSource {n}/nowhere")) && t.contains("cannot be read")
     })
     .await;
-    filter(&b, "catalog", "").await;
-    b.screenshot(&shots.join("packages.png")).await;
-    check_a11y(&b, &axe, "packages", &mut a11y).await;
 
     // The form refuses an invalid option, then produces a manifest that `dromos validate`
     // accepts, and a patch that `git apply` takes.

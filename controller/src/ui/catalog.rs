@@ -59,6 +59,7 @@ pub async fn configured(ui: &Ui, client: &Client, installed: &[Package]) -> Vec<
         }
         rows.extend(match Api::<GitSource>::namespaced(client.clone(), ns).get(gs).await {
             Ok(source) => read(ui, &source, path, &label).await,
+            Err(kube::Error::Api(ae)) => vec![error_row(&label, format!("reading the GitSource: {}", ae.message))],
             Err(e) => vec![error_row(&label, format!("reading the GitSource: {e}"))],
         });
     }

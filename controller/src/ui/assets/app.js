@@ -366,10 +366,10 @@ async function sourcePage(ns, name) {
     h("h2", {}, "Diagnostics"),
     table("diags", [{ key: "where", label: "File:line", value: r => r.file + ":" + r.line }, { key: "field", label: "Field" },
       { key: "message", label: "Message" }], data.diagnostics, { label: "Diagnostics", empty: "No diagnostics" }),
+    planSection(ns, name),
     h("h2", {}, "Inventory"),
     table("inventory", [{ key: "id", label: "Object", value: r => r }], data.inventory, { label: "Inventory", empty: "Empty" }),
-    h("h2", {}, "Conditions"), conditions(data.conditions),
-    planSection(ns, name)];
+    h("h2", {}, "Conditions"), conditions(data.conditions)];
 }
 
 // The plan of the newest revision: fetched once per visit (and on "Plan again"), kept across
