@@ -298,8 +298,14 @@ async fn pages_show_the_cluster_live_and_actions_work() {
         )
         .await;
     }
-    let offer_name = format!("ui-node-{}", unique_suffix());
     let offers: Api<Offer> = Api::all(c.clone());
+    // What a failed run left (its rows would show on the Overview).
+    for o in offers.list(&Default::default()).await.expect("offers").items {
+        if o.name_any().starts_with("ui-node-") {
+            let _ = offers.delete(&o.name_any(), &Default::default()).await;
+        }
+    }
+    let offer_name = format!("ui-node-{}", unique_suffix());
     let res = |cpus: f64| json!({"cpus": cpus, "mem": 4096.0, "disk": 10240.0, "gpus": 0, "ports": [{"begin": 31000, "end": 32000}]});
     create(
         &offers,
