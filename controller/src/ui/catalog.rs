@@ -98,6 +98,9 @@ async fn read(ui: &Ui, gs: &GitSource, path: &str, label: &str) -> Vec<Value> {
 }
 
 async fn fetch(ui: &Ui, gs: &GitSource, gref: GitRef, path: &str, label: &str) -> Vec<Value> {
+    if let Err(message) = super::plan::repository_allowed(ui, gs).await {
+        return vec![error_row(label, message)];
+    }
     let Ok(_turn) = ui.plans.acquire().await else { return vec![error_row(label, "the UI is stopping".into())] };
     let cache = ui.git.cache.clone();
     let (url, dir) = (gs.spec.url.clone(), path.to_string());

@@ -43,6 +43,9 @@ async fn fetch_newest(ui: &Ui, gs: &GitSource) -> Result<(git::Fetched, TreeFile
              the UI never reads Secrets, so it cannot fetch the repository and shows no plan. \
              `dromos plan CHECKOUT --source {ns}/{name}` plans a checkout of it.", secret.name)}));
     }
+    if let Err(message) = repository_allowed(ui, gs).await {
+        return Err(json!({"state": "refused", "reason": dromos_core::tenancy::POLICY_VIOLATION, "message": message}));
+    }
     let _turn = ui.plans.acquire().await.map_err(|e| json!({"state": "fetchFailed", "message": e.to_string()}))?;
     let cache = ui.git.cache.clone();
     let (url, gref, path) = (gs.spec.url.clone(), GitRef::from_spec(gs.spec.git_ref.as_ref()), gs.spec.path.clone());
@@ -53,6 +56,22 @@ async fn fetch_newest(ui: &Ui, gs: &GitSource) -> Result<(git::Fetched, TreeFile
     })
     .await
     .map_err(|e| json!({"state": "fetchFailed", "reason": e.reason(), "message": e.to_string()}))
+}
+
+/// Whether the SourcePolicies that select `gs`'s namespace let its URL be fetched: the check
+/// the controller makes before any fetch. Read with the UI's own client (the fetch is the UI
+/// process's, not the user's); when that client may not read them, as the user may not with
+/// `dromos ui`, the fetch is not checked.
+pub(crate) async fn repository_allowed(ui: &Ui, gs: &GitSource) -> Result<(), String> {
+    let all = match policies_as(&ui.base).await {
+        Ok(Some(p)) => p,
+        Ok(None) => return Ok(()),
+        Err(e) => return Err(format!("reading SourcePolicies: {}", e.1)),
+    };
+    let ns = gs.namespace().unwrap_or_default();
+    dromos_core::tenancy::Policies::select(&all, &ns)
+        .check_repository(&gs.spec.url)
+        .map_err(|v| format!("GitSource {ns}/{}: spec.url: {v}; the UI does not fetch it", gs.name_any()))
 }
 
 fn diagnostics_json(diags: &[dromos_core::diag::Diagnostic], files: &[dromos_core::SourceFile]) -> Value {
