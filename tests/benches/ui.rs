@@ -71,10 +71,15 @@ async fn main() {
     assert_eq!(created, n_apps, "every App was created");
     println!("created {n_apps} Apps in {:.1} s", t.elapsed().as_secs_f64());
 
+    // The UI's log, with its watches' errors (debug), printed at the end: a change the page
+    // shows late is explained by them.
+    let log = tempfile::NamedTempFile::new().expect("log file");
+    let ui_started = Instant::now();
     let mut child = Command::new(dromos_tests::dromos_bin())
         .args(["ui", "--no-open", "--listen", "127.0.0.1:0"])
+        .env("RUST_LOG", "info,dromos::ui::live=debug")
         .stdout(Stdio::piped())
-        .stderr(Stdio::null())
+        .stderr(log.reopen().expect("log"))
         .spawn()
         .expect("start dromos ui");
     let stdout = child.stdout.take().expect("stdout");
@@ -112,6 +117,21 @@ async fn main() {
         let start = Instant::now();
         until(&b, "#apps-table tbody", "the new App", |t| t.contains(&name)).await;
         live.push(start.elapsed());
+        println!(
+            "change {i}: created {:.1} s after the UI started, on the page {} ms later",
+            (start - ui_started).as_secs_f64(),
+            start.elapsed().as_millis()
+        );
+    }
+    let errors: Vec<String> = std::fs::read_to_string(log.path())
+        .unwrap_or_default()
+        .lines()
+        .filter(|l| l.contains("UI watch of"))
+        .map(str::to_string)
+        .collect();
+    println!("the UI's watches failed {} time(s)", errors.len());
+    for e in errors.iter().take(10) {
+        println!("  {e}");
     }
     println!(
         "Services page, {n_apps} Apps: first render median {} ms (of {rounds}: {:?} ms); change to page median {} ms (of {rounds}: {:?} ms)",
