@@ -665,7 +665,7 @@ async function render(focus) {
 let pending = null;
 function liveUpdates() {
   const ind = document.getElementById("live");
-  const es = new EventSource("/api/live");
+  const es = state.events = new EventSource("/api/live");
   es.addEventListener("ready", () => { ind.textContent = "live"; ind.classList.add("on"); });
   es.addEventListener("change", () => {
     clearTimeout(pending);
@@ -692,4 +692,9 @@ async function boot() {
 }
 
 window.addEventListener("hashchange", () => { clearTimeout(pending); say(""); render(true); });
+// A page left for another keeps no event stream open: a browser opens 6 connections per host
+// over HTTP/1.1, and streams of pages kept in the back-forward cache would hold them all,
+// leaving none for this page's requests. Restored from that cache, it opens one again.
+window.addEventListener("pagehide", () => { if (state.events) { state.events.close(); state.events = null; } });
+window.addEventListener("pageshow", (ev) => { if (ev.persisted && !state.events && state.user) { liveUpdates(); render(false); } });
 document.addEventListener("DOMContentLoaded", boot);
