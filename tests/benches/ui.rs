@@ -74,8 +74,10 @@ async fn main() {
     // The UI's log, with its watches' errors (debug), printed at the end: a change the page
     // shows late is explained by them.
     let log = tempfile::NamedTempFile::new().expect("log file");
+    let bin = dromos_tests::dromos_bin();
     let ui_started = Instant::now();
-    let mut child = Command::new(dromos_tests::dromos_bin())
+    println!("UI started at {}", dromos_core::time::fmt_time(chrono::Utc::now()));
+    let mut child = Command::new(bin)
         .args(["ui", "--no-open", "--listen", "127.0.0.1:0"])
         .env("RUST_LOG", "info,dromos::ui::live=debug")
         .stdout(Stdio::piped())
@@ -84,11 +86,16 @@ async fn main() {
         .expect("start dromos ui");
     let stdout = child.stdout.take().expect("stdout");
     let _ui = Running(child);
-    let login = std::io::BufReader::new(stdout)
-        .lines()
-        .map_while(Result::ok)
-        .find_map(|l| l.split_whitespace().find(|w| w.starts_with("http://")).map(str::to_string))
-        .expect("dromos ui printed its link");
+    // Read every line: a pipe closed after the first would fail the UI's next print.
+    let (tx, rx) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        for line in std::io::BufReader::new(stdout).lines().map_while(Result::ok) {
+            if let Some(url) = line.split_whitespace().find(|w| w.starts_with("http://")) {
+                let _ = tx.send(url.to_string());
+            }
+        }
+    });
+    let login = rx.recv_timeout(Duration::from_secs(600)).expect("dromos ui printed its link");
     let base = login.split("/login").next().expect("base").to_string();
     let b = Browser::start().await;
     b.client.goto(&login).await.expect("sign in");
@@ -118,17 +125,14 @@ async fn main() {
         until(&b, "#apps-table tbody", "the new App", |t| t.contains(&name)).await;
         live.push(start.elapsed());
         println!(
-            "change {i}: created {:.1} s after the UI started, on the page {} ms later",
+            "change {i}: created at {} ({:.1} s after the UI started), on the page {} ms later",
+            dromos_core::time::fmt_time(chrono::Utc::now() - start.elapsed()),
             (start - ui_started).as_secs_f64(),
             start.elapsed().as_millis()
         );
     }
-    let errors: Vec<String> = std::fs::read_to_string(log.path())
-        .unwrap_or_default()
-        .lines()
-        .filter(|l| l.contains("UI watch of"))
-        .map(str::to_string)
-        .collect();
+    let text = std::fs::read_to_string(log.path()).unwrap_or_default();
+    let errors: Vec<&str> = text.lines().filter(|l| l.contains("UI watch of")).collect();
     println!("the UI's watches failed {} time(s)", errors.len());
     for e in errors.iter().take(10) {
         println!("  {e}");
