@@ -71,19 +71,31 @@ async fn main() {
     assert_eq!(created, n_apps, "every App was created");
     println!("created {n_apps} Apps in {:.1} s", t.elapsed().as_secs_f64());
 
-    let mut child = Command::new(dromos_tests::dromos_bin())
+    // The UI's log, with its watches' errors (debug), printed at the end: a change the page
+    // shows late is explained by them.
+    let log = tempfile::NamedTempFile::new().expect("log file");
+    let bin = dromos_tests::dromos_bin();
+    let ui_started = Instant::now();
+    println!("UI started at {}", dromos_core::time::fmt_time(chrono::Utc::now()));
+    let mut child = Command::new(bin)
         .args(["ui", "--no-open", "--listen", "127.0.0.1:0"])
+        .env("RUST_LOG", "info,dromos::ui::live=debug")
         .stdout(Stdio::piped())
-        .stderr(Stdio::null())
+        .stderr(log.reopen().expect("log"))
         .spawn()
         .expect("start dromos ui");
     let stdout = child.stdout.take().expect("stdout");
     let _ui = Running(child);
-    let login = std::io::BufReader::new(stdout)
-        .lines()
-        .map_while(Result::ok)
-        .find_map(|l| l.split_whitespace().find(|w| w.starts_with("http://")).map(str::to_string))
-        .expect("dromos ui printed its link");
+    // Read every line: a pipe closed after the first would fail the UI's next print.
+    let (tx, rx) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        for line in std::io::BufReader::new(stdout).lines().map_while(Result::ok) {
+            if let Some(url) = line.split_whitespace().find(|w| w.starts_with("http://")) {
+                let _ = tx.send(url.to_string());
+            }
+        }
+    });
+    let login = rx.recv_timeout(Duration::from_secs(600)).expect("dromos ui printed its link");
     let base = login.split("/login").next().expect("base").to_string();
     let b = Browser::start().await;
     b.client.goto(&login).await.expect("sign in");
@@ -112,6 +124,18 @@ async fn main() {
         let start = Instant::now();
         until(&b, "#apps-table tbody", "the new App", |t| t.contains(&name)).await;
         live.push(start.elapsed());
+        println!(
+            "change {i}: created at {} ({:.1} s after the UI started), on the page {} ms later",
+            dromos_core::time::fmt_time(chrono::Utc::now() - start.elapsed()),
+            (start - ui_started).as_secs_f64(),
+            start.elapsed().as_millis()
+        );
+    }
+    let text = std::fs::read_to_string(log.path()).unwrap_or_default();
+    let errors: Vec<&str> = text.lines().filter(|l| l.contains("UI watch of")).collect();
+    println!("the UI's watches failed {} time(s)", errors.len());
+    for e in errors.iter().take(10) {
+        println!("  {e}");
     }
     println!(
         "Services page, {n_apps} Apps: first render median {} ms (of {rounds}: {:?} ms); change to page median {} ms (of {rounds}: {:?} ms)",

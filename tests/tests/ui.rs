@@ -1,9 +1,12 @@
 //! The web UI in headless Chromium through WebDriver (tests/src/browser.rs), against the real
-//! control plane: `dromos ui` shows each page's rows, a change made through the API appears
-//! without a reload, restart / run-now / suspend / resume work (by mouse and by keyboard), the
-//! package form refuses an invalid option and produces a manifest `dromos validate` accepts,
-//! axe-core finds nothing serious on any page; `dromos controller --ui` hides what RBAC hides
-//! and answers 403 to actions on it.
+//! control plane with `examples/` synced (the GitSource, App and Job operators and the
+//! scheduler in process): `dromos ui` shows each page's rows, a change made through the API
+//! appears without a reload, restart / run-now / suspend / resume work (by mouse and by
+//! keyboard), a source's page plans a new commit as a diff (and shows an invalid one's
+//! diagnostics), the catalog lists a Git repository's packages, the package form refuses an
+//! invalid option and produces a manifest `dromos validate` accepts and a patch `git apply`
+//! takes, axe-core finds nothing serious on any page; `dromos controller --ui` hides what RBAC
+//! hides and answers 403 to actions on it.
 //!
 //! Screenshots of every page are written to a temporary directory, or to `docs/ui/` with
 //! `DROMOS_UI_SCREENSHOTS=docs/ui` (how the committed ones are made).
@@ -40,7 +43,7 @@ fn job(name: &str, extra: serde_json::Value) -> serde_json::Value {
 /// Starts `dromos ui --no-open` and returns it with its printed sign-in link.
 fn start_local_ui() -> (Running, String) {
     let mut child = Command::new(dromos_tests::dromos_bin())
-        .args(["ui", "--no-open", "--listen", "127.0.0.1:0"])
+        .args(["ui", "--no-open", "--allow-local-git", "--listen", "127.0.0.1:0"])
         .stdout(Stdio::piped())
         .stderr(Stdio::null())
         .spawn()
@@ -102,12 +105,171 @@ async fn check_a11y(b: &Browser, axe: &str, page: &str, found: &mut Vec<String>)
     }
 }
 
+/// Namespaces of the Apps, Jobs and Packages of `examples/`.
+const EXAMPLE_NAMESPACES: [&str; 4] = ["shop", "ops", "reports", "data"];
+
+/// `examples/` synced from a local repository by the GitSource operator, with the App and Job
+/// operators and the Dromos scheduler placing the Apps (the quickstart's storage nodes added):
+/// what the pages show. Dropped: nothing of it is left.
+struct Examples {
+    c: kube::Client,
+    ns: String,
+    remote: tempfile::TempDir,
+    _cache: tempfile::TempDir,
+    _operators: Vec<dromos_tests::Task>,
+    _lock: dromos_tests::ExamplesLock,
+}
+
+impl Examples {
+    const SOURCE: &str = "examples";
+
+    async fn sync(c: &kube::Client, ns: &str) -> Self {
+        use dromos::operators::{apps, gitsource, jobs, manager::ManagerOptions, scheduler};
+        let lock = dromos_tests::examples_lock();
+        dromos_tests::wait_namespaces_settled(c, &EXAMPLE_NAMESPACES).await;
+        let mut scope: Vec<String> = EXAMPLE_NAMESPACES.iter().map(|s| s.to_string()).collect();
+        scope.push(ns.to_string());
+        let (_, workloads) = dromos_tests::operators(
+            c,
+            ManagerOptions {
+                scope: dromos::scope::Scope::of(scope),
+                apps: Some(apps::Options { concurrency: 4, ..Default::default() }),
+                jobs: Some(jobs::Options::default()),
+                // Offers are cluster-wide: this scheduler places without publishing them.
+                scheduler: Some(scheduler::Options { offers: false, ..Default::default() }),
+                ..Default::default()
+            },
+        );
+        // What a failed run left: gone before the sync (the App operator releases finalizers).
+        let nss: Api<k8s_openapi::api::core::v1::Namespace> = Api::all(c.clone());
+        for n in EXAMPLE_NAMESPACES {
+            let _ = nss.delete(n, &Default::default()).await;
+        }
+        for n in EXAMPLE_NAMESPACES {
+            wait_for(&format!("namespace {n} gone"), Duration::from_secs(120), || async {
+                nss.get_opt(n).await.expect("namespace").is_none().then_some(())
+            })
+            .await;
+        }
+        let nodes: Api<k8s_openapi::api::core::v1::Node> = Api::all(c.clone());
+        let now = nodes.list(&Default::default()).await.expect("nodes").items;
+        dromos::quickstart::add_capacity(c, &now, &mut std::io::sink()).await.expect("the storage nodes");
+        let remote = tempfile::tempdir().expect("remote");
+        let files = dromos::quickstart::files_of(&dromos_tests::chart::repo_root().join("examples")).expect("examples");
+        let commit = dromos::quickstart::commit_tree(remote.path(), &files, "examples").expect("commit");
+        let cache = tempfile::tempdir().expect("cache");
+        let label = format!("ui-{}", unique_suffix());
+        let (_, git) = dromos_tests::operators(
+            c,
+            ManagerOptions {
+                scope: dromos::scope::Scope::All,
+                gitsource: Some(gitsource::Options {
+                    selector: Some(format!("dromos.io/ui-test={label}")),
+                    ..dromos_tests::gitsource_options(cache.path())
+                }),
+                ..Default::default()
+            },
+        );
+        create(
+            &Api::<GitSource>::namespaced(c.clone(), ns),
+            json!({"apiVersion": "dromos.io/v1alpha1", "kind": "GitSource",
+                "metadata": {"name": Self::SOURCE, "labels": {"dromos.io/ui-test": label}},
+                "spec": {"url": format!("file://{}", remote.path().display()), "interval": "1h", "prune": true,
+                    "allowMassDelete": true}}),
+        )
+        .await;
+        let ex = Examples {
+            c: c.clone(),
+            ns: ns.to_string(),
+            remote,
+            _cache: cache,
+            _operators: vec![workloads, git],
+            _lock: lock,
+        };
+        ex.wait_applied(&commit, Duration::from_secs(120)).await;
+        // The Apps run: the scheduler placed them, KWOK made them ready.
+        for id in ["shop/db", "shop/api", "shop/frontend"] {
+            let (ans, name) = id.split_once('/').expect("id");
+            let api: Api<App> = Api::namespaced(c.clone(), ans);
+            wait_for(&format!("App {id} running all its instances"), Duration::from_secs(180), || async {
+                let st = api.get(name).await.ok()?.status?;
+                (st.running.unwrap_or(0) > 0 && st.running == st.instances).then_some(())
+            })
+            .await;
+        }
+        ex
+    }
+
+    async fn wait_applied(&self, commit: &str, timeout: Duration) {
+        let sources: Api<GitSource> = Api::namespaced(self.c.clone(), &self.ns);
+        wait_for(&format!("GitSource {} applied {commit}", Self::SOURCE), timeout, || async {
+            let st = sources.get(Self::SOURCE).await.ok()?.status?;
+            st.last_applied_revision.filter(|r| r.contains(commit)).map(|_| st.inventory.len())
+        })
+        .await;
+    }
+
+    /// Commits `files` (path, content) over the examples.
+    fn commit(&self, changed: &[(&str, &str)]) -> String {
+        let mut files =
+            dromos::quickstart::files_of(&dromos_tests::chart::repo_root().join("examples")).expect("examples");
+        for (path, text) in changed {
+            files.retain(|(p, _)| p.as_str() != *path);
+            files.push((path.to_string(), text.as_bytes().to_vec()));
+        }
+        files.sort();
+        dromos::quickstart::commit_tree(self.remote.path(), &files, "change").expect("commit")
+    }
+
+    /// Prunes what the sync applied (an empty revision), deletes the examples' namespaces while
+    /// the App operator still runs, and the storage nodes.
+    async fn remove(self) {
+        let empty = dromos::quickstart::commit_tree(self.remote.path(), &[], "remove everything").expect("commit");
+        dromos::status::request_source_reconcile(&self.c, &self.ns, Self::SOURCE, false).await.expect("reconcile");
+        let sources: Api<GitSource> = Api::namespaced(self.c.clone(), &self.ns);
+        wait_for("the examples pruned", Duration::from_secs(120), || async {
+            let st = sources.get(Self::SOURCE).await.ok()?.status?;
+            (st.last_applied_revision.is_some_and(|r| r.contains(&empty)) && st.inventory.is_empty()).then_some(())
+        })
+        .await;
+        let nss: Api<k8s_openapi::api::core::v1::Namespace> = Api::all(self.c.clone());
+        for n in EXAMPLE_NAMESPACES {
+            let _ = nss.delete(n, &Default::default()).await;
+        }
+        for n in EXAMPLE_NAMESPACES {
+            wait_for(&format!("namespace {n} gone"), Duration::from_secs(120), || async {
+                nss.get_opt(n).await.expect("namespace").is_none().then_some(())
+            })
+            .await;
+        }
+        dromos::quickstart::remove_capacity(&self.c).await.expect("remove the storage nodes");
+    }
+}
+
+/// A package repository in a Git repository (GitSource `catalog` of the test's namespace).
+fn repository_files() -> Vec<(String, String)> {
+    let template =
+        "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: {{instance.name}}\ndata:\n  greeting: {{greeting}}\n";
+    let schema = r#"{"type": "object", "properties": {"greeting": {"type": "string", "default": "hello"}}}"#;
+    [
+        (
+            "pkgs/greeter/1.0.0/package.yaml",
+            "name: greeter\nversion: 1.0.0\ndescription: Says hello from a Git repository\n",
+        ),
+        ("pkgs/greeter/1.0.0/options.schema.json", schema),
+        ("pkgs/greeter/1.0.0/templates/10-configmap.yaml.mustache", template),
+    ]
+    .map(|(p, t)| (p.to_string(), t.to_string()))
+    .to_vec()
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn pages_show_the_cluster_live_and_actions_work() {
     let c = client().await;
     install_crds(&c).await;
     let ns = TestNamespace::new(&c, "ui").await;
     let n = ns.name.clone();
+    let examples = Examples::sync(&c, &n).await;
     let apps: Api<App> = ns.api();
     let jobs: Api<Job> = ns.api();
     let sources: Api<GitSource> = ns.api();
@@ -123,11 +285,27 @@ async fn pages_show_the_cluster_live_and_actions_work() {
     create(
         &sources,
         json!({"apiVersion": "dromos.io/v1alpha1", "kind": "GitSource", "metadata": {"name": "platform"},
-            "spec": {"url": "https://git.example.com/platform.git", "path": "clusters/prod"}}),
+            "spec": {"url": "https://git.example.com/platform.git", "path": "clusters/prod", "secretRef": {"name": "platform-git"}}}),
     )
     .await;
-    let offer_name = format!("ui-node-{}", unique_suffix());
+    // Packages from a Git repository, and one whose repository's GitSource does not exist.
+    let _catalog = dromos_tests::repo::git_catalog(&ns, &repository_files()).await;
+    for (name, gs) in [("hello", "catalog"), ("lost", "nowhere")] {
+        create(
+            &ns.api::<dromos_crds::Package>(),
+            json!({"apiVersion": "dromos.io/v1alpha1", "kind": "Package", "metadata": {"name": name},
+                "spec": {"name": "greeter", "repository": {"gitSource": gs, "path": "pkgs"}}}),
+        )
+        .await;
+    }
     let offers: Api<Offer> = Api::all(c.clone());
+    // What a failed run left (its rows would show on the Overview).
+    for o in offers.list(&Default::default()).await.expect("offers").items {
+        if o.name_any().starts_with("ui-node-") {
+            let _ = offers.delete(&o.name_any(), &Default::default()).await;
+        }
+    }
+    let offer_name = format!("ui-node-{}", unique_suffix());
     let res = |cpus: f64| json!({"cpus": cpus, "mem": 4096.0, "disk": 10240.0, "gpus": 0, "ports": [{"begin": 31000, "end": 32000}]});
     create(
         &offers,
@@ -152,15 +330,24 @@ async fn pages_show_the_cluster_live_and_actions_work() {
     b.screenshot(&shots.join("overview.png")).await;
     check_a11y(&b, &axe, "overview", &mut a11y).await;
 
-    // Services: the rows, filtered to this namespace.
+    // Services: the examples' Apps with their running instances.
     b.open(&base, "services").await;
+    filter(&b, "apps", "shop/").await;
+    b.wait_text("the examples' Apps, healthy", "#apps-table tbody", T, |t| {
+        ["shop/db", "shop/api", "shop/frontend"]
+            .iter()
+            .all(|id| t.lines().any(|l| l.contains(id) && l.contains("healthy")))
+    })
+    .await;
+    b.screenshot(&shots.join("services.png")).await;
+    check_a11y(&b, &axe, "services", &mut a11y).await;
+
+    // This test's Apps, filtered to its namespace.
     filter(&b, "apps", &n).await;
     b.wait_text("both Apps", "#apps-table tbody", T, |t| {
         t.contains(&format!("{n}/web")) && t.contains(&format!("{n}/worker"))
     })
     .await;
-    b.screenshot(&shots.join("services.png")).await;
-    check_a11y(&b, &axe, "services", &mut a11y).await;
 
     // A change made through the API appears without a reload.
     b.client.execute("window.__noReload = 42; return 0;", vec![]).await.expect("mark the page");
@@ -178,11 +365,15 @@ async fn pages_show_the_cluster_live_and_actions_work() {
         .to_string();
     assert_eq!(filter_kept, n, "a live update keeps the filter");
 
-    // App detail; restart by keyboard alone: Tab to the Restart button, then Enter.
-    b.open(&base, &format!("services/{n}/web")).await;
+    // An example App's page: its instances on their nodes.
+    b.open(&base, "services/shop/frontend").await;
     b.wait_text("the placement section", "main", T, |t| t.contains("Placement") && t.contains("Instances")).await;
     b.screenshot(&shots.join("service.png")).await;
     check_a11y(&b, &axe, "service detail", &mut a11y).await;
+
+    // Restart by keyboard alone: Tab to the Restart button, then Enter.
+    b.open(&base, &format!("services/{n}/web")).await;
+    b.wait_text("the placement section", "main", T, |t| t.contains("Placement") && t.contains("Instances")).await;
     b.client
         .execute("document.activeElement && document.activeElement.blur(); document.body.focus(); return 0;", vec![])
         .await
@@ -202,8 +393,17 @@ async fn pages_show_the_cluster_live_and_actions_work() {
     let web = apps.get("web").await.expect("app");
     assert!(web.annotations().contains_key(dromos_core::translate::RESTART_ANNOTATION), "restart annotation set");
 
-    // Jobs: rows, the parent graph; run now.
+    // Jobs: the examples' Jobs and their graph; this test's Jobs; run now.
     b.open(&base, "jobs").await;
+    b.wait_text("the examples' dependency", ".graphwrap", T, |t| t.contains("ops/backup-verify runs after ops/backup"))
+        .await;
+    filter(&b, "jobs", "ops/").await;
+    b.wait_text("the examples' Jobs", "#jobs-table tbody", T, |t| {
+        t.contains("ops/backup") && t.contains("ops/backup-verify")
+    })
+    .await;
+    b.screenshot(&shots.join("jobs.png")).await;
+    check_a11y(&b, &axe, "jobs", &mut a11y).await;
     filter(&b, "jobs", &n).await;
     b.wait_text("both Jobs", "#jobs-table tbody", T, |t| {
         t.contains(&format!("{n}/backup")) && t.contains(&format!("{n}/verify"))
@@ -211,8 +411,6 @@ async fn pages_show_the_cluster_live_and_actions_work() {
     .await;
     b.wait_text("the dependency", ".graphwrap", T, |t| t.contains(&format!("{n}/verify runs after {n}/backup"))).await;
     b.client.find(Locator::Css(&format!("svg.graph a[data-job='{n}/verify']"))).await.expect("graph node of verify");
-    b.screenshot(&shots.join("jobs.png")).await;
-    check_a11y(&b, &axe, "jobs", &mut a11y).await;
     b.open(&base, &format!("jobs/{n}/backup")).await;
     b.wait_text("next runs in Paris time", "#next-runs", T, |t| {
         t.contains("02:00:00+01:00") || t.contains("02:00:00+02:00")
@@ -235,15 +433,53 @@ async fn pages_show_the_cluster_live_and_actions_work() {
     b.screenshot(&shots.join("nodes.png")).await;
     check_a11y(&b, &axe, "nodes", &mut a11y).await;
 
-    // Sources: the row; suspend, then resume once the page shows it suspended (live).
+    // Sources: the examples' source, in sync, and the GitSource the examples declare.
     b.open(&base, "sources").await;
-    filter(&b, "sources", &n).await;
-    b.wait_text("the GitSource", "#sources-table tbody", T, |t| t.contains(&format!("{n}/platform"))).await;
+    b.wait_text("the examples' GitSource", "#sources-table tbody", T, |t| {
+        t.lines().any(|l| l.contains(&format!("{n}/examples")) && l.contains("yes")) && t.contains("ops/platform")
+    })
+    .await;
     b.screenshot(&shots.join("sources.png")).await;
     check_a11y(&b, &axe, "sources", &mut a11y).await;
-    b.open(&base, &format!("sources/{n}/platform")).await;
+
+    // The plan of the newest revision: a commit the controller has not applied yet (the
+    // source's interval is an hour) shows as an update with its diff.
+    let flags = "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: feature-flags\n  namespace: shop\ndata:\n  checkout-v2: \"false\"\n";
+    let config =
+        std::fs::read_to_string(dromos_tests::chart::repo_root().join("examples/shop/config.yaml")).expect("config");
+    let (nginx, _) = config.split_once("---").expect("two documents in examples/shop/config.yaml");
+    examples.commit(&[("shop/config.yaml", &format!("{nginx}---\n{flags}"))]);
+    b.open(&base, &format!("sources/{n}/examples")).await;
+    let summary = b.wait_text("the plan", "#plan", Duration::from_secs(60), |t| t.contains("to update")).await;
+    assert!(summary.contains("0 to create, 1 to update") && summary.contains("0 to delete"), "{summary}");
+    let change = b
+        .wait_text(
+            "the changed ConfigMap with its diff",
+            ".plan-change[data-object='ConfigMap/shop/feature-flags']",
+            T,
+            |t| t.contains("update ConfigMap/shop/feature-flags"),
+        )
+        .await;
+    let line = |sign: char, value: &str| {
+        change.lines().any(|l| l.starts_with(sign) && l.contains("checkout-v2:") && l.contains(value))
+    };
+    assert!(line('-', "true") && line('+', "false"), "the diff of the flag: {change}");
+    b.client
+        .execute("document.getElementById('plan-title').scrollIntoView(); return 0;", vec![])
+        .await
+        .expect("scroll");
     b.screenshot(&shots.join("source.png")).await;
     check_a11y(&b, &axe, "source detail", &mut a11y).await;
+    // An invalid revision: its diagnostics at file:line instead of a plan.
+    examples.commit(&[("shop/broken.yaml", "apiVersion: dromos.io/v1alpha1\nkind: App\nmetadata:\n  name: broken\n  namespace: shop\nspec:\n  instances: -1\n")]);
+    click(&b, "#plan-again").await;
+    let refusal = b.wait_text("the refusal", "#plan", Duration::from_secs(60), |t| t.contains("refuse")).await;
+    assert!(refusal.contains("ValidationFailed") && refusal.contains("shop/broken.yaml:"), "{refusal}");
+
+    // A source reading its repository with a Secret: no plan, and why.
+    b.open(&base, &format!("sources/{n}/platform")).await;
+    b.wait_text("the credentials message", "#plan-refusal", T, |t| t.contains("never reads Secrets")).await;
+    // Suspend, then resume once the page shows it suspended (live).
     click(&b, "#source-suspend").await;
     b.wait_text("the suspend confirmation", "#status", T, |t| t.contains("suspended")).await;
     assert_eq!(sources.get("platform").await.expect("source").spec.suspend, Some(true));
@@ -259,12 +495,26 @@ async fn pages_show_the_cluster_live_and_actions_work() {
     assert_eq!(platform.spec.suspend, Some(false));
     assert!(platform.annotations().contains_key(dromos_core::gitsource::RECONCILE_REQUEST_ANNOTATION));
 
-    // Packages: the catalog; the form refuses an invalid option, then produces a manifest
-    // that `dromos validate` accepts.
+    // Packages: the built-in catalog and the repositories Packages name, each row saying
+    // where it comes from; a repository that cannot be read is a row with its error.
     b.open(&base, "packages").await;
-    b.wait_text("the catalog", "#catalog-table tbody", T, |t| t.contains("kafka")).await;
+    b.wait_text("the catalog", "#catalog-table tbody", T, |t| t.contains("kafka") && t.contains("greeter")).await;
+    b.client.execute("window.scrollTo(0, 0); return 0;", vec![]).await.expect("scroll");
     b.screenshot(&shots.join("packages.png")).await;
     check_a11y(&b, &axe, "packages", &mut a11y).await;
+    filter(&b, "catalog", "greeter").await;
+    b.wait_text("the Git repository's package", "#catalog-table tbody", T, |t| {
+        t.contains("Says hello from a Git repository") && t.contains(&format!("GitSource {n}/catalog, path pkgs"))
+    })
+    .await;
+    filter(&b, "catalog", "nowhere").await;
+    b.wait_text("the unreadable repository", "#catalog-table tbody", T, |t| {
+        t.contains(&format!("GitSource {n}/nowhere")) && t.contains("cannot be read")
+    })
+    .await;
+
+    // The form refuses an invalid option, then produces a manifest that `dromos validate`
+    // accepts, and a patch that `git apply` takes.
     b.open(&base, "packages/kafka").await;
     b.wait_text("the package form", "main", T, |t| t.contains("brokers.count")).await;
     let count = b.client.find(Locator::Css("#opt-brokers-count")).await.expect("the brokers.count field");
@@ -296,10 +546,47 @@ async fn pages_show_the_cluster_live_and_actions_work() {
         String::from_utf8_lossy(&out.stdout),
         String::from_utf8_lossy(&out.stderr)
     );
+    // The patch: the examples declare Package data/events in data/kafka.yaml, which it changes.
+    let name = b.client.find(Locator::Css("#pkg-name")).await.expect("name field");
+    name.clear().await.expect("clear");
+    name.send_keys("events").await.expect("type");
+    b.client
+        .find(Locator::Css("#patch-source"))
+        .await
+        .expect("the GitSource choice")
+        .select_by_value(&format!("{n}/examples"))
+        .await
+        .expect("choose the examples' source");
+    click(&b, "#make-patch").await;
+    b.wait_text("the patch", "#patch", Duration::from_secs(60), |t| t.starts_with("diff --git")).await;
+    let patch = b
+        .client
+        .execute("return document.getElementById('patch').textContent;", vec![])
+        .await
+        .expect("the patch's text")
+        .as_str()
+        .unwrap_or_default()
+        .to_string();
+    let note = b.client.find(Locator::Css("#patch-note")).await.expect("note").text().await.expect("text");
+    assert!(note.contains("Changes data/kafka.yaml"), "{note}");
+    let download = b.client.find(Locator::Css("#download-patch")).await.expect("download link");
+    assert_eq!(download.attr("download").await.expect("attr").as_deref(), Some("events.patch"));
+    check_a11y(&b, &axe, "package form with a patch", &mut a11y).await;
+    let checkout = tempfile::tempdir().expect("checkout");
+    let git = |args: &[&str]| {
+        let out = Command::new("git").args(args).current_dir(checkout.path()).output().expect("git");
+        assert!(out.status.success(), "git {args:?}: {}", String::from_utf8_lossy(&out.stderr));
+    };
+    git(&["clone", "-q", "-b", "main", &format!("file://{}", examples.remote.path().display()), "."]);
+    std::fs::write(checkout.path().join("events.patch"), &patch).expect("write patch");
+    git(&["apply", "events.patch"]);
+    let changed = std::fs::read_to_string(checkout.path().join("data/kafka.yaml")).expect("data/kafka.yaml");
+    assert!(changed.contains("count: 5") && changed.contains("name: events"), "{changed}");
 
     assert!(a11y.is_empty(), "axe-core found serious or critical problems:\n{}", a11y.join("\n"));
     b.close().await;
     let _ = offers.delete(&offer_name, &Default::default()).await;
+    examples.remove().await;
     ns.delete().await;
 }
 
@@ -365,6 +652,8 @@ async fn the_controller_ui_shows_and_does_what_rbac_allows() {
     assert_eq!(code, 403, "restarting B's App: {body}");
     let (code, _) = http(&ui_addr, "POST", &format!("/api/jobs/{}/their-job/run", bns.name), &auth, "{}").await;
     assert_eq!(code, 403, "running B's Job");
+    let (code, _) = http(&ui_addr, "GET", &format!("/api/sources/{}/any/plan", bns.name), &auth, "").await;
+    assert_eq!(code, 403, "planning B's sources");
     let their = bns.api::<App>().get("theirs").await.expect("app");
     assert!(!their.annotations().contains_key(dromos_core::translate::RESTART_ANNOTATION), "B's App untouched");
     let (code, body) = http(&ui_addr, "POST", &format!("/api/apps/{}/mine/restart", a.name), &auth, "{}").await;

@@ -3,6 +3,8 @@
 //! resources offered and used per role and zone, the layers of the Chronos parent graph, and
 //! the Package manifest a package form produces.
 
+use crate::outcome::Failure;
+use crate::plan::{Action, ObjRef, Plan};
 use crate::time::{Instant, parse_time};
 use dromos_crds::condition::READY;
 use dromos_crds::{App, GitSource, Job, Offer};
@@ -228,6 +230,96 @@ pub fn is_dns_label(s: &str) -> bool {
         && !s.ends_with('-')
 }
 
+/// Most objects whose diff the Sources page's plan shows; the others are listed without.
+pub const PLAN_DIFFS: usize = 50;
+/// Longest diff of one object shown (bytes); a longer one is cut, saying so.
+pub const PLAN_DIFF_BYTES: usize = 64 << 10;
+
+/// A created object's diff: its whole desired form, every line added.
+fn creation_diff(desired: &Value) -> String {
+    let after = serde_saphyr::to_string(desired).unwrap_or_default();
+    similar::TextDiff::from_lines("", &after).unified_diff().context_radius(2).header("live", "desired").to_string()
+}
+
+fn cut(mut diff: String) -> String {
+    if diff.len() > PLAN_DIFF_BYTES {
+        let mut at = PLAN_DIFF_BYTES;
+        while !diff.is_char_boundary(at) {
+            at -= 1;
+        }
+        diff.truncate(at);
+        diff.push_str(&format!("\n... (cut at {} KiB)\n", PLAN_DIFF_BYTES >> 10));
+    }
+    diff
+}
+
+/// The plan of a revision as the Sources page shows it: the summary, guard, kept and skipped
+/// files of `dromos plan`'s JSON report, then one row per object created, updated or deleted
+/// (unchanged ones are counted only) with its unified diff, live -> desired (`dromos plan`'s
+/// diff of the fields Dromos sets; a created object's whole desired form), for the first
+/// `max_diffs` changes; `diffsOmitted` counts the changes shown without one. `refused`: the
+/// objects a sync would refuse to take.
+pub fn plan_view(plan: &Plan, desired: &[Value], refused: &[Failure], max_diffs: usize) -> Value {
+    let by_key: std::collections::HashMap<crate::plan::Key, &Value> =
+        desired.iter().filter_map(|d| Some((ObjRef::of(d)?.key(), d))).collect();
+    let mut changes = vec![];
+    let mut omitted = 0usize;
+    for s in plan.steps.iter().filter(|s| s.action != Action::Unchanged) {
+        let diff = if changes.len() < max_diffs {
+            match s.action {
+                Action::Update => s.diff.clone().map(cut),
+                _ => by_key.get(&s.obj.key()).map(|d| cut(creation_diff(d))),
+            }
+        } else {
+            None
+        };
+        if diff.is_none() {
+            omitted += 1;
+        }
+        let action = if s.action == Action::Create { "create" } else { "update" };
+        changes.push(json!({"action": action, "object": s.obj.display(), "diff": diff}));
+    }
+    for o in &plan.prune {
+        changes.push(json!({"action": "delete", "object": o.display(), "diff": null}));
+    }
+    let mut v = crate::plan::report::json(plan);
+    if let Some(m) = v.as_object_mut() {
+        m.remove("steps");
+    }
+    v["changes"] = json!(changes);
+    v["diffsOmitted"] = json!(omitted);
+    v["refused"] = json!(
+        refused
+            .iter()
+            .map(|f| json!({"object": f.obj.display(), "reason": f.reason, "message": f.message}))
+            .collect::<Vec<_>>()
+    );
+    v
+}
+
+/// Where the package form's patch puts a new Package: `<path>/packages/<name>.yaml` under the
+/// GitSource's `spec.path` (the repository root when it has none).
+pub fn package_file(source_path: Option<&str>, name: &str) -> String {
+    let dir = source_path.map(|p| p.trim_matches('/')).unwrap_or("");
+    if dir.is_empty() { format!("packages/{name}.yaml") } else { format!("{dir}/packages/{name}.yaml") }
+}
+
+/// A `git apply`-able patch setting the file `path` (relative to the repository root) to
+/// `content`: a new file when `old` is `None`, else a change of `old`. `None` when the file
+/// already holds exactly `content`.
+pub fn file_patch(path: &str, old: Option<&str>, content: &str) -> Option<String> {
+    if old == Some(content) {
+        return None;
+    }
+    let diff = similar::TextDiff::from_lines(old.unwrap_or(""), content);
+    let (from, mode) = match old {
+        Some(_) => (format!("a/{path}"), String::new()),
+        None => ("/dev/null".to_string(), "new file mode 100644\n".to_string()),
+    };
+    let body = diff.unified_diff().context_radius(3).header(&from, &format!("b/{path}")).to_string();
+    Some(format!("diff --git a/{path} b/{path}\n{mode}{body}"))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -363,5 +455,50 @@ mod tests {
         for bad in ["", "-a", "a-", "A", "a_b", "a/b", &"x".repeat(64)] {
             assert!(!is_dns_label(bad), "{bad}");
         }
+    }
+
+    #[test]
+    fn a_plan_shows_each_change_with_its_diff_within_bounds() {
+        let cm = |name: &str, v: &str| json!({"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": name, "namespace": "n"}, "data": {"k": v}});
+        let desired = vec![cm("new", "1"), cm("changed", "2"), cm("same", "3")];
+        let live: std::collections::HashMap<_, _> = [cm("changed", "1"), cm("same", "3"), cm("gone", "0")]
+            .into_iter()
+            .map(|v| (ObjRef::of(&v).expect("ref").key(), v))
+            .collect();
+        let inventory: Vec<ObjRef> =
+            ["changed", "same", "gone"].iter().map(|n| ObjRef::of(&cm(n, "")).expect("ref")).collect();
+        let plan = crate::plan::plan_sync(&desired, &live, &inventory, &Default::default(), &Default::default());
+        let v = plan_view(&plan, &desired, &[], 10);
+        assert_eq!(v["summary"], json!({"create": 1, "update": 1, "unchanged": 1, "delete": 1}));
+        let changes = v["changes"].as_array().expect("changes");
+        assert_eq!(changes.len(), 3, "{v}");
+        let of = |o: &str| changes.iter().find(|c| c["object"] == o).unwrap_or_else(|| panic!("{o}: {v}"));
+        let update = of("ConfigMap/n/changed");
+        assert_eq!(update["action"], "update");
+        let diff = update["diff"].as_str().expect("diff");
+        assert!(diff.contains("-  k: '1'") || diff.contains("-  k: \"1\""), "{diff}");
+        assert!(diff.contains("--- live") && diff.contains("+++ desired"), "{diff}");
+        let create = of("ConfigMap/n/new")["diff"].as_str().expect("creation diff").to_string();
+        assert!(create.lines().filter(|l| l.starts_with('-') && !l.starts_with("---")).count() == 0, "{create}");
+        assert!(create.contains("+  name: new"), "{create}");
+        assert_eq!(of("ConfigMap/n/gone")["action"], "delete");
+        assert_eq!(v["diffsOmitted"], 0);
+        // Beyond the bound: listed, without a diff.
+        let v = plan_view(&plan, &desired, &[], 1);
+        assert_eq!(v["diffsOmitted"], 1, "{v}");
+        assert_eq!(v["changes"].as_array().expect("changes").len(), 3);
+    }
+
+    #[test]
+    fn package_patches_add_or_change_one_file() {
+        assert_eq!(package_file(Some("/clusters/prod/"), "kafka"), "clusters/prod/packages/kafka.yaml");
+        assert_eq!(package_file(None, "kafka"), "packages/kafka.yaml");
+        assert_eq!(package_file(Some(""), "kafka"), "packages/kafka.yaml");
+        let add = file_patch("p/packages/k.yaml", None, "a: 1\nb: 2\n").expect("patch");
+        assert!(add.starts_with("diff --git a/p/packages/k.yaml b/p/packages/k.yaml\nnew file mode 100644\n--- /dev/null\n+++ b/p/packages/k.yaml\n"), "{add}");
+        assert!(add.contains("+a: 1\n+b: 2\n"), "{add}");
+        let change = file_patch("k.yaml", Some("a: 1\nb: 2\n"), "a: 1\nb: 3\n").expect("patch");
+        assert!(change.contains("--- a/k.yaml\n+++ b/k.yaml\n") && change.contains("-b: 2\n+b: 3\n"), "{change}");
+        assert_eq!(file_patch("k.yaml", Some("a: 1\n"), "a: 1\n"), None);
     }
 }

@@ -215,9 +215,14 @@ pub(super) enum Command {
         /// Loopback address to listen on (`127.0.0.1:0`: a free port).
         #[arg(long, default_value = "127.0.0.1:0")]
         listen: String,
-        /// Print the link only; do not open a browser.
+        /// Print the link only; do not open a browser (`open` on macOS, `xdg-open` elsewhere).
         #[arg(long)]
         no_open: bool,
+        /// Let the Sources page's plan and the package form's patch fetch GitSources whose
+        /// repository is on this machine (`file://` URLs and plain paths), as `dromos controller
+        /// --allow-local-git` lets sources do. Off by default.
+        #[arg(long)]
+        allow_local_git: bool,
     },
     /// Run the main job end to end on the local control plane of tests/cluster (started unless
     /// it runs; the first start builds it, about 6 minutes): install the CRDs, commit examples/ to

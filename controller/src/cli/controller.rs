@@ -72,6 +72,19 @@ async fn run_controller(args: ControllerArgs) -> Result<ExitCode> {
     let scope = crate::scope::Scope::of(args.namespaces.clone());
     let opts = manager_options(&args, scope.clone());
     let ui_watch = scope.namespaces().map(|n| n.iter().cloned().collect::<Vec<_>>());
+    // The UI fetches into the controller's cache with its flags; without credentials, its
+    // repositories share directories with sources that have none (decision 0039).
+    let ui_git = crate::ui::plan::GitAccess {
+        cache: crate::git::Cache {
+            root: args.cache_dir.clone(),
+            allow_local: args.allow_local_git,
+            limits: crate::git::FetchLimits {
+                timeout: std::time::Duration::from_secs(args.fetch_timeout_secs),
+                ..Default::default()
+            },
+        },
+        rules: opts.identity.clone(),
+    };
     let ControllerArgs {
         listen,
         webhook_listen,
@@ -125,8 +138,13 @@ async fn run_controller(args: ControllerArgs) -> Result<ExitCode> {
         true => {
             let proxy =
                 ui_proxy_user_header.map(|user| crate::ui::auth::ProxyHeaders { user, groups: ui_proxy_groups_header });
-            let state =
-                crate::ui::Ui::start(client.clone(), crate::ui::auth::Mode::Cluster { proxy }, vec![], ui_watch);
+            let state = crate::ui::Ui::start(
+                client.clone(),
+                crate::ui::auth::Mode::Cluster { proxy },
+                vec![],
+                ui_watch,
+                ui_git,
+            );
             let l = tokio::net::TcpListener::bind(&ui_listen)
                 .await
                 .with_context(|| format!("listening on {ui_listen} (--ui-listen)"))?;

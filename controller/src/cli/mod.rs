@@ -58,7 +58,7 @@ pub fn run(cli: Cli) -> Result<ExitCode> {
     match command {
         Command::Quickstart { .. } => unreachable!("handled above"),
         Command::Controller(args) => controller::run(args),
-        Command::Ui { listen, no_open } => ui::run(&listen, no_open),
+        Command::Ui { listen, no_open, allow_local_git } => ui::run(&listen, no_open, allow_local_git),
         Command::Job { command } => job::run(command),
         Command::Schema { kind, output_dir } => crds::schema(kind.as_deref(), output_dir.as_deref()),
         Command::Service { command } => service::run(command),

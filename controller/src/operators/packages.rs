@@ -197,7 +197,7 @@ fn error_policy(pkg: Arc<Package>, err: &Error, ctx: Arc<Context>) -> Action {
 
 /// The GitSource a Package reads its repository from: `repository.gitSource`, or for a bare
 /// `repository.path` the GitSource that synced the Package (its `dromos.io/source` label).
-fn git_source_of(pkg: &Package) -> Option<String> {
+pub(crate) fn git_source_of(pkg: &Package) -> Option<String> {
     match package::repo_ref(&pkg.spec) {
         RepoRef::Builtin => None,
         RepoRef::Path { git_source: Some(g), .. } => Some(g),

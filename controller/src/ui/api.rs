@@ -471,7 +471,8 @@ pub async fn source_action(
     Ok(json_response(&json!({"message": message})))
 }
 
-/// `GET /api/packages`: the built-in catalog and the Packages installed where the caller can
+/// `GET /api/packages`: the built-in catalog, the packages of the repositories installed
+/// Packages name (`catalog::configured`), and the Packages installed where the caller can
 /// read them.
 pub async fn packages(State(ui): State<Arc<Ui>>, headers: HeaderMap) -> Result<Response, ApiError> {
     let c = ui.auth.caller(&ui.base, &headers).await?;
@@ -488,11 +489,14 @@ pub async fn packages(State(ui): State<Arc<Ui>>, headers: HeaderMap) -> Result<R
         .collect();
     let (mut installed, _) = list_visible::<Package>(&ui, &c.client).await?;
     sort_by_id(&mut installed);
+    let mut catalog = catalog;
+    catalog.extend(super::catalog::configured(&ui, &c.client, &installed).await);
     let installed: Vec<Value> = installed
         .iter()
         .map(|p| {
             json!({"namespace": p.namespace(), "name": p.name_any(), "package": p.spec.name,
-                "version": p.spec.version, "ready": p.status.as_ref().and_then(|s| s.common.conditions.iter().find(|c| c.type_ == dromos_crds::condition::READY)).map(|c| c.reason.clone())})
+                "version": p.spec.version, "repository": dromos_core::package::repo_ref(&p.spec).to_string(),
+                "ready": p.status.as_ref().and_then(|s| s.common.conditions.iter().find(|c| c.type_ == dromos_crds::condition::READY)).map(|c| c.reason.clone())})
         })
         .collect();
     Ok(json_response(&json!({"catalog": catalog, "installed": installed})))
@@ -520,20 +524,10 @@ pub async fn package(
     })))
 }
 
-/// `POST /api/packages/{name}/manifest` `{"version", "namespace", "metadataName", "options"}`:
-/// the Package manifest to commit, once the options validate against the package's schema
-/// (422 with every error otherwise). Nothing is written to the cluster.
-pub async fn package_manifest(
-    State(ui): State<Arc<Ui>>,
-    headers: HeaderMap,
-    Path(name): Path<String>,
-    body: Bytes,
-) -> Result<Response, ApiError> {
-    let c = ui.auth.caller(&ui.base, &headers).await?;
-    c.check_csrf(&headers)?;
-    let name = checked("package", &name)?;
-    let req: Value =
-        serde_json::from_slice(&body).map_err(|_| ApiError(StatusCode::BAD_REQUEST, "body is not JSON".into()))?;
+/// The Package manifest a form's request `{"version", "namespace", "metadataName",
+/// "options"}` asks for, once the options validate against the package's schema with the
+/// Package operator's own check; else the 422 answer with every error.
+fn manifest_of(name: &str, req: &Value) -> Result<Result<(String, Value), Response>, ApiError> {
     let pkg = find_version(name, req["version"].as_str())?;
     let mut errors = vec![];
     for (field, what) in [("namespace", "namespace"), ("metadataName", "name")] {
@@ -556,7 +550,7 @@ pub async fn package_manifest(
         errors.extend(errs.iter().map(|e| json!({"path": e.path, "message": e.message})));
     }
     if !errors.is_empty() {
-        return Ok((StatusCode::UNPROCESSABLE_ENTITY, json_response(&json!({"errors": errors}))).into_response());
+        return Ok(Err((StatusCode::UNPROCESSABLE_ENTITY, json_response(&json!({"errors": errors}))).into_response()));
     }
     let manifest = view::package_manifest(
         &pkg.meta.name,
@@ -567,7 +561,75 @@ pub async fn package_manifest(
     );
     let yaml =
         serde_saphyr::to_string(&manifest).map_err(|e| ApiError(StatusCode::INTERNAL_SERVER_ERROR, e.to_string()))?;
-    Ok(json_response(&json!({"yaml": yaml, "manifest": manifest})))
+    Ok(Ok((yaml, manifest)))
+}
+
+fn form_request(body: &Bytes) -> Result<Value, ApiError> {
+    serde_json::from_slice(body).map_err(|_| ApiError(StatusCode::BAD_REQUEST, "body is not JSON".into()))
+}
+
+/// `POST /api/packages/{name}/manifest` `{"version", "namespace", "metadataName", "options"}`:
+/// the Package manifest to commit, once the options validate against the package's schema
+/// (422 with every error otherwise). Nothing is written to the cluster.
+pub async fn package_manifest(
+    State(ui): State<Arc<Ui>>,
+    headers: HeaderMap,
+    Path(name): Path<String>,
+    body: Bytes,
+) -> Result<Response, ApiError> {
+    let c = ui.auth.caller(&ui.base, &headers).await?;
+    c.check_csrf(&headers)?;
+    let name = checked("package", &name)?;
+    let req = form_request(&body)?;
+    Ok(match manifest_of(name, &req)? {
+        Ok((yaml, manifest)) => json_response(&json!({"yaml": yaml, "manifest": manifest})),
+        Err(refused) => refused,
+    })
+}
+
+/// `POST /api/packages/{name}/patch`: the form's request plus `"source": "NS/NAME"`, a
+/// GitSource the caller may read; a `git apply`-able patch adding the manifest to the
+/// source's repository (or changing the file that declares that Package), from the newest
+/// revision of its ref (`plan::package_patch`). Nothing is written to the cluster or the
+/// repository.
+pub async fn package_patch(
+    State(ui): State<Arc<Ui>>,
+    headers: HeaderMap,
+    Path(name): Path<String>,
+    body: Bytes,
+) -> Result<Response, ApiError> {
+    let c = ui.auth.caller(&ui.base, &headers).await?;
+    c.check_csrf(&headers)?;
+    let name = checked("package", &name)?;
+    let req = form_request(&body)?;
+    let (sns, sname) = req["source"]
+        .as_str()
+        .and_then(|s| s.split_once('/'))
+        .ok_or_else(|| ApiError(StatusCode::BAD_REQUEST, "source must be NAMESPACE/NAME of a GitSource".into()))?;
+    let (sns, sname) = (checked("namespace", sns)?, checked("name", sname)?);
+    let (yaml, manifest) = match manifest_of(name, &req)? {
+        Ok(x) => x,
+        Err(refused) => return Ok(refused),
+    };
+    let gs = Api::<GitSource>::namespaced(c.client.clone(), sns).get(sname).await?;
+    let namespace = manifest["metadata"]["namespace"].as_str().unwrap_or_default();
+    let object = manifest["metadata"]["name"].as_str().unwrap_or_default();
+    let mut v = super::plan::package_patch(&ui, &gs, namespace, object, &yaml).await;
+    v["yaml"] = json!(yaml);
+    Ok(json_response(&v))
+}
+
+/// `GET /api/sources/{ns}/{name}/plan`: the plan of the newest revision of the source's ref
+/// against the live state as the caller reads it (`plan::plan_source`).
+pub async fn source_plan(
+    State(ui): State<Arc<Ui>>,
+    headers: HeaderMap,
+    Path((ns, name)): Path<(String, String)>,
+) -> Result<Response, ApiError> {
+    let (ns, name) = (checked("namespace", &ns)?, checked("name", &name)?);
+    let c = ui.auth.caller(&ui.base, &headers).await?;
+    let gs = Api::<GitSource>::namespaced(c.client.clone(), ns).get(name).await?;
+    Ok(json_response(&super::plan::plan_source(&ui, &c.client, &gs).await?))
 }
 
 #[cfg(test)]

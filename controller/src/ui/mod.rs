@@ -6,11 +6,16 @@
 //! * `auth`: sessions, TokenReviews, impersonation, CSRF tokens.
 //! * `api`: the pages' data and the actions (restart an App, run a Job, suspend, resume or
 //!   reconcile a GitSource); what is shown is decided in `dromos_core::ui`.
+//! * `catalog`: the package repositories installed Packages name, for the catalog.
 //! * `live`: watches turned into change notices, and the event stream of each browser.
+//! * `plan`: the plan of a GitSource's newest revision, and the package form's patch against
+//!   its repository (fetched by the UI, never with a Secret).
 
 pub mod api;
 pub mod auth;
+pub mod catalog;
 pub mod live;
+pub mod plan;
 
 use axum::Router;
 use axum::extract::{Query, Request, State};
@@ -75,23 +80,40 @@ pub struct Ui {
     pub hosts: Vec<String>,
     /// Namespace of the kubeconfig's context: what a user who may not list namespaces sees.
     pub default_namespace: String,
+    /// How GitSources' repositories are fetched for plans and patches.
+    pub git: plan::GitAccess,
+    /// Turns of the plans and patches being computed ([`plan::CONCURRENT_PLANS`]).
+    pub plans: tokio::sync::Semaphore,
+    /// Configured package repositories read lately.
+    pub recent: catalog::Recent,
 }
 
 pub use live::Notice;
 
 impl Ui {
-    /// A UI acting through `base` and authenticating as `mode` says; starts the watches
-    /// (across all namespaces, or in `watch_namespaces` for a confined controller).
+    /// A UI acting through `base` and authenticating as `mode` says, fetching repositories
+    /// as `git` says; starts the watches (across all namespaces, or in `watch_namespaces` for
+    /// a confined controller).
     pub fn start(
         base: Client,
         mode: auth::Mode,
         hosts: Vec<String>,
         watch_namespaces: Option<Vec<String>>,
+        git: plan::GitAccess,
     ) -> Arc<Self> {
         let (tx, _) = broadcast::channel(4096);
         live::start(base.clone(), tx.clone(), watch_namespaces);
         let default_namespace = base.default_namespace().to_string();
-        Arc::new(Ui { base, auth: auth::Auth::new(mode), live: tx, hosts, default_namespace })
+        Arc::new(Ui {
+            base,
+            auth: auth::Auth::new(mode),
+            live: tx,
+            hosts,
+            default_namespace,
+            git,
+            plans: tokio::sync::Semaphore::new(plan::CONCURRENT_PLANS),
+            recent: Default::default(),
+        })
     }
 
     /// Namespaces to look in when a caller may not list across all of them: every namespace
@@ -127,10 +149,12 @@ pub fn router(ui: Arc<Ui>) -> Router {
         .route("/api/nodes", get(api::nodes))
         .route("/api/sources", get(api::sources))
         .route("/api/sources/{ns}/{name}", get(api::source))
+        .route("/api/sources/{ns}/{name}/plan", get(api::source_plan))
         .route("/api/sources/{ns}/{name}/{action}", post(api::source_action))
         .route("/api/packages", get(api::packages))
         .route("/api/packages/{name}", get(api::package))
         .route("/api/packages/{name}/manifest", post(api::package_manifest))
+        .route("/api/packages/{name}/patch", post(api::package_patch))
         .route("/api/live", get(live::live))
         .layer(axum::middleware::from_fn_with_state(ui.clone(), guard))
         .layer(axum::extract::DefaultBodyLimit::max(256 * 1024))

@@ -211,14 +211,17 @@ const pages = {
     return [h("h1", {}, "Packages"),
       h("h2", {}, "Catalog"),
       table("catalog", [
-        { key: "name", label: "Package", render: r => link("#/packages/" + seg(r.name), r.name) },
+        { key: "name", label: "Package", render: r => r.repository === "built-in" ? link("#/packages/" + seg(r.name), r.name) : r.name },
         { key: "versions", label: "Versions", value: r => r.versions.join(", ") },
         { key: "repository", label: "Repository" },
-        { key: "description", label: "Description" }], data.catalog, { label: "Package catalog" }),
+        { key: "description", label: "Description", value: r => r.error ? "cannot be read: " + r.error : r.description,
+          render: r => r.error ? h("span", { class: "bad" }, "cannot be read: " + r.error) : r.description }], data.catalog, { label: "Package catalog" }),
+      h("p", { class: "muted" }, "Built-in packages open a form; packages of the repositories your Packages name are listed with the repository they come from."),
       h("h2", {}, "Installed"),
       table("installed", [
         { key: "id", label: "Package", value: r => r.namespace + "/" + r.name },
-        { key: "package", label: "From" }, { key: "version", label: "Version" }, { key: "ready", label: "Ready" }],
+        { key: "package", label: "From" }, { key: "version", label: "Version" }, { key: "repository", label: "Repository" },
+        { key: "ready", label: "Ready" }],
         data.installed, { label: "Installed packages", empty: "No Packages you may read" })];
   },
 
@@ -363,9 +366,71 @@ async function sourcePage(ns, name) {
     h("h2", {}, "Diagnostics"),
     table("diags", [{ key: "where", label: "File:line", value: r => r.file + ":" + r.line }, { key: "field", label: "Field" },
       { key: "message", label: "Message" }], data.diagnostics, { label: "Diagnostics", empty: "No diagnostics" }),
+    planSection(ns, name),
     h("h2", {}, "Inventory"),
     table("inventory", [{ key: "id", label: "Object", value: r => r }], data.inventory, { label: "Inventory", empty: "Empty" }),
     h("h2", {}, "Conditions"), conditions(data.conditions)];
+}
+
+// The plan of the newest revision: fetched once per visit (and on "Plan again"), kept across
+// live redraws, which would otherwise fetch the repository on every change in the cluster.
+function planSection(ns, name) {
+  const path = "/api/sources/" + seg(ns) + "/" + seg(name) + "/plan";
+  if (!state.plan || state.plan.path !== path) {
+    state.plan = { path, promise: api(path).then(r => r.data, e => ({ state: "error", message: "(" + (e.status || "error") + ") " + e.message })) };
+  }
+  const box = h("div", { id: "plan", "aria-live": "polite", "aria-busy": "true" }, h("p", { class: "muted" }, "Fetching the newest revision and planning it…"));
+  const again = h("button", { type: "button", id: "plan-again", onclick: () => { state.plan = null; render(false); } }, "Plan again");
+  state.plan.promise.then(p => { box.replaceChildren(...planView(p)); box.setAttribute("aria-busy", "false"); });
+  return h("section", { "aria-labelledby": "plan-title" },
+    h("h2", { id: "plan-title" }, "Plan of the newest revision"),
+    h("p", { class: "muted" }, "What a sync of the newest commit of the source's ref would do, against what you may read of the cluster. Nothing is applied."),
+    h("div", { class: "actions" }, again), box);
+}
+
+function diffBlock(text) {
+  const pre = h("pre", { class: "diff", tabindex: 0 });
+  for (const line of text.split("\n")) {
+    if (line === "") continue;
+    const cls = line.startsWith("+++") || line.startsWith("---") ? "meta" : line.startsWith("@@") ? "hunk" :
+      line.startsWith("+") ? "add" : line.startsWith("-") ? "del" : null;
+    pre.append(h("span", { class: cls }, line + "\n"));
+  }
+  return pre;
+}
+
+function planView(p) {
+  const rev = p.revision ? h("p", {}, "Revision ", h("code", {}, p.revision)) : null;
+  const notes = (p.notes || []).map(n => h("p", { class: "warn" }, n));
+  switch (p.state) {
+    case "planned": {
+      const pl = p.plan, sm = pl.summary;
+      const out = [rev, p.actingAs ? h("p", { class: "muted" }, "The controller would act as " + p.actingAs + "; this plan reads the cluster as you.") : null, ...notes,
+        h("p", { id: "plan-summary" }, sm.create + " to create, " + sm.update + " to update, " + sm.unchanged + " unchanged, " + sm.delete + " to delete")];
+      if (pl.guard.verdict === "blocked") out.push(h("p", { class: "bad" }, "Deletion guard: this revision would delete " + pl.guard.deleting + " of " + pl.guard.inventory + " objects; nothing would be applied (set allowMassDelete to proceed)."));
+      if (pl.refused.length) out.push(h("p", { class: "bad" }, "Refused: nothing of this revision would be applied."),
+        h("ul", { id: "plan-refused" }, pl.refused.map(f => h("li", {}, f.object + ": " + f.message + " (" + f.reason + ")"))));
+      if (!pl.changes.length) out.push(h("p", { class: "good" }, "No change: the cluster matches the newest revision."));
+      const list = h("ul", { class: "plan", id: "plan-changes" });
+      for (const c of pl.changes) {
+        const label = c.action + " " + c.object;
+        list.append(h("li", { class: "plan-change", "data-object": c.object, "data-action": c.action },
+          c.diff ? h("details", { open: pl.changes.length <= 10 }, h("summary", {}, label), diffBlock(c.diff)) : label));
+      }
+      out.push(list);
+      if (pl.diffsOmitted) out.push(h("p", { class: "muted" }, pl.diffsOmitted + " change(s) shown without their diff (at most " + (pl.changes.length - pl.diffsOmitted) + " diffs are shown); `dromos plan` shows them all."));
+      for (const k of pl.kept || []) out.push(h("p", { class: "muted" }, "kept, not deleted: " + k.kind + " " + (k.namespace ? k.namespace + "/" : "") + k.name + " (" + k.reason + ")"));
+      return out;
+    }
+    case "invalid":
+    case "refused":
+      return [rev, ...notes, h("p", { class: "bad", id: "plan-refusal" }, "The controller would refuse this revision (" + p.reason + "): " + p.message),
+        p.diagnostics ? table("plandiags", [
+          { key: "where", label: "File:line", value: r => r.file + ":" + r.line }, { key: "severity", label: "Severity" },
+          { key: "field", label: "Field" }, { key: "message", label: "Message" }], p.diagnostics, { label: "Diagnostics of the revision" }) : null];
+    default:
+      return [h("p", { class: p.state === "needsCredentials" ? "warn" : "bad", id: "plan-refusal" }, p.message)];
+  }
 }
 
 // ---------- package form: generated from the package's JSON Schema ----------
@@ -472,8 +537,8 @@ async function packagePage(name) {
     ...buildForm(data.schema || {}, [], fields, (data.schema || {}).required),
     errors,
     h("div", { class: "actions" }, h("button", { type: "submit", class: "primary", id: "generate" }, "Produce manifest")));
-  form.addEventListener("submit", async (ev) => {
-    ev.preventDefault();
+  // The options as typed, or null (and the errors shown) when some are invalid.
+  function collect() {
     const options = {};
     let bad = 0;
     for (const f of fields) {
@@ -485,11 +550,17 @@ async function packagePage(name) {
       o[f.path[f.path.length - 1]] = r.value;
     }
     errors.replaceChildren();
+    if (bad) { errors.append(h("li", {}, bad + " option(s) are invalid: fix them first")); return null; }
+    return { version: version.value, metadataName: metaName.value, namespace: namespace.value, options };
+  }
+  form.addEventListener("submit", async (ev) => {
+    ev.preventDefault();
     out.textContent = "";
     copy.disabled = true;
-    if (bad) { errors.append(h("li", {}, bad + " option(s) are invalid: fix them first")); return; }
-    const r = await api("/api/packages/" + seg(name) + "/manifest", { method: "POST", okStatuses: [422],
-      body: { version: version.value, metadataName: metaName.value, namespace: namespace.value, options } }).catch(e => { say(e.message, true); return null; });
+    const body = collect();
+    if (!body) return;
+    const r = await api("/api/packages/" + seg(name) + "/manifest", { method: "POST", okStatuses: [422], body })
+      .catch(e => { say(e.message, true); return null; });
     if (!r) return;
     if (r.status === 422) {
       errors.replaceChildren(...r.data.errors.map(e => h("li", {}, (e.path || "(options)") + ": " + e.message)));
@@ -503,9 +574,47 @@ async function packagePage(name) {
     download.removeAttribute("aria-disabled");
     say("Manifest produced: commit it to your GitSource's repository. Nothing was written to the cluster.");
   });
+
+  // A patch against a GitSource's repository: adds <path>/packages/<name>.yaml, or changes the
+  // file that declares this Package in the newest revision.
+  const sources = await api("/api/sources").then(r => r.data.items, () => []);
+  const srcSel = h("select", { id: "patch-source", "aria-describedby": "patch-help" }, h("option", { value: "" }, "(choose a GitSource)"),
+    sources.map(x => h("option", { value: x.namespace + "/" + x.name }, x.namespace + "/" + x.name + (x.path ? " (path " + x.path + ")" : ""))));
+  const patchOut = h("pre", { id: "patch", tabindex: 0, role: "region", "aria-label": "Patch" });
+  const patchNote = h("p", { id: "patch-note", "aria-live": "polite" });
+  const patchDl = h("a", { id: "download-patch", class: "btn", href: "#", "aria-disabled": "true" }, "Download patch");
+  const patchBtn = h("button", { type: "button", id: "make-patch", onclick: async () => {
+    patchOut.textContent = ""; patchNote.textContent = "";
+    patchDl.setAttribute("aria-disabled", "true"); patchDl.removeAttribute("download"); patchDl.href = "#";
+    if (!srcSel.value) { patchNote.textContent = "Choose a GitSource first."; return; }
+    const body = collect();
+    if (!body) return;
+    body.source = srcSel.value;
+    patchNote.textContent = "Fetching the newest revision of " + srcSel.value + "…";
+    const r = await api("/api/packages/" + seg(name) + "/patch", { method: "POST", okStatuses: [422], body })
+      .catch(e => { patchNote.textContent = "(" + e.status + ") " + e.message; return null; });
+    if (!r) return;
+    if (r.status === 422) {
+      patchNote.textContent = "";
+      errors.replaceChildren(...r.data.errors.map(e => h("li", {}, (e.path || "(options)") + ": " + e.message)));
+      return;
+    }
+    const d = r.data;
+    if (d.state !== "patch") { patchNote.textContent = d.message; return; }
+    patchOut.textContent = d.patch;
+    patchNote.textContent = (d.action === "add" ? "Adds " : "Changes ") + d.file + " (against " + d.revision + "): apply it at the repository's root with `git apply`.";
+    patchDl.href = URL.createObjectURL(new Blob([d.patch], { type: "text/x-diff" }));
+    patchDl.setAttribute("download", metaName.value + ".patch");
+    patchDl.removeAttribute("aria-disabled");
+  } }, "Produce patch");
+
   return [h("h1", {}, "Package " + data.name), h("p", {}, data.description),
     h("p", { class: "muted" }, "This form produces a Package manifest to commit to Git; it never writes to the cluster."),
-    form, h("h2", {}, "Manifest"), out, h("div", { class: "actions" }, copy, download)];
+    form, h("h2", {}, "Manifest"), out, h("div", { class: "actions" }, copy, download),
+    h("h2", {}, "Patch against a GitSource's repository"),
+    h("div", { class: "field" }, h("label", { for: "patch-source" }, "GitSource"), srcSel,
+      h("div", { class: "help", id: "patch-help" }, "The patch adds <path>/packages/<name>.yaml under the source's spec.path, or changes the file that already declares this Package.")),
+    h("div", { class: "actions" }, patchBtn, patchDl), patchNote, patchOut];
 }
 
 // ---------- sign-in ----------
@@ -532,7 +641,7 @@ async function render(focus) {
   const parts = (location.hash.replace(/^#\/?/, "") || "overview").split("/").map(decodeURIComponent);
   const page = pages[parts[0]] ? parts[0] : "overview";
   const routeKey = parts.join("/");
-  if (state.route !== routeKey) { state.tables = {}; state.route = routeKey; }
+  if (state.route !== routeKey) { state.tables = {}; state.route = routeKey; state.plan = null; }
   for (const a of document.querySelectorAll("#nav a")) {
     if (a.getAttribute("data-page") === page) a.setAttribute("aria-current", "page"); else a.removeAttribute("aria-current");
   }
@@ -556,7 +665,7 @@ async function render(focus) {
 let pending = null;
 function liveUpdates() {
   const ind = document.getElementById("live");
-  const es = new EventSource("/api/live");
+  const es = state.events = new EventSource("/api/live");
   es.addEventListener("ready", () => { ind.textContent = "live"; ind.classList.add("on"); });
   es.addEventListener("change", () => {
     clearTimeout(pending);
@@ -583,4 +692,9 @@ async function boot() {
 }
 
 window.addEventListener("hashchange", () => { clearTimeout(pending); say(""); render(true); });
+// A page left for another keeps no event stream open: a browser opens 6 connections per host
+// over HTTP/1.1, and streams of pages kept in the back-forward cache would hold them all,
+// leaving none for this page's requests. Restored from that cache, it opens one again.
+window.addEventListener("pagehide", () => { if (state.events) { state.events.close(); state.events = null; } });
+window.addEventListener("pageshow", (ev) => { if (ev.persisted && !state.events && state.user) { liveUpdates(); render(false); } });
 document.addEventListener("DOMContentLoaded", boot);

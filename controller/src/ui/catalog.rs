@@ -1,0 +1,133 @@
+//! The Packages page's catalog beyond the built-in one (I/O: Git, the Kubernetes API as the
+//! caller): the package repositories that installed Packages name in `spec.repository`, read
+//! as the Package operator reads them (the GitSource's last applied commit, else its ref; the
+//! package files under `repository.path`), but fetched by the UI with no credentials. A
+//! repository that cannot be read is one row with its error.
+
+use super::Ui;
+use crate::git::{self, Credentials, GitRef};
+use dromos_core::package::{self, RepoRef};
+use dromos_crds::{GitSource, Package};
+use kube::{Api, Client, ResourceExt};
+use serde_json::{Value, json};
+use std::collections::{BTreeSet, HashMap};
+use std::time::{Duration, Instant};
+
+/// Repositories read for one page: more are one row saying so.
+pub const MAX_REPOSITORIES: usize = 20;
+/// How long a repository's rows are kept before it is read again (the page redraws on every
+/// change in the cluster).
+pub const KEEP: Duration = Duration::from_secs(60);
+/// Largest package file read, as the Package operator reads.
+const MAX_FILE_BYTES: usize = 4 << 20;
+
+/// A repository read: (URL, ref or commit, path).
+type RepoKey = (String, String, String);
+
+/// Repositories' rows read lately: when, and the rows.
+#[derive(Debug, Default)]
+pub struct Recent(std::sync::Mutex<HashMap<RepoKey, (Instant, Vec<Value>)>>);
+
+/// (namespace, GitSource, path) of each configured repository among `installed`.
+fn repositories(installed: &[Package]) -> BTreeSet<(String, String, String)> {
+    installed
+        .iter()
+        .filter_map(|p| match package::repo_ref(&p.spec) {
+            RepoRef::Builtin => None,
+            RepoRef::Path { path, .. } => {
+                let gs = crate::operators::packages::git_source_of(p)?;
+                Some((p.namespace().unwrap_or_default(), gs, path))
+            }
+        })
+        .collect()
+}
+
+fn error_row(repository: &str, message: String) -> Value {
+    json!({"name": "", "versions": [], "description": "", "tags": [], "repository": repository, "error": message})
+}
+
+/// The rows of every configured repository of `installed` that the caller may read the
+/// GitSource of.
+pub async fn configured(ui: &Ui, client: &Client, installed: &[Package]) -> Vec<Value> {
+    let repos = repositories(installed);
+    let mut rows = vec![];
+    for (i, (ns, gs, path)) in repos.iter().enumerate() {
+        let label = format!("GitSource {ns}/{gs}, path {}", if path.is_empty() { "." } else { path });
+        if i >= MAX_REPOSITORIES {
+            rows.push(error_row(&label, format!("not read: the page reads at most {MAX_REPOSITORIES} repositories")));
+            continue;
+        }
+        rows.extend(match Api::<GitSource>::namespaced(client.clone(), ns).get(gs).await {
+            Ok(source) => read(ui, &source, path, &label).await,
+            Err(kube::Error::Api(ae)) => vec![error_row(&label, format!("reading the GitSource: {}", ae.message))],
+            Err(e) => vec![error_row(&label, format!("reading the GitSource: {e}"))],
+        });
+    }
+    rows
+}
+
+/// The rows of one repository, from [`Recent`] when read within [`KEEP`].
+async fn read(ui: &Ui, gs: &GitSource, path: &str, label: &str) -> Vec<Value> {
+    if let Some(secret) = &gs.spec.secret_ref {
+        return vec![error_row(
+            label,
+            format!(
+                "the GitSource reads its repository with Secret {} (spec.secretRef); the UI reads no Secret, so it \
+                 cannot list these packages",
+                secret.name
+            ),
+        )];
+    }
+    // The commit the GitSource last applied, as the Package operator installs from it.
+    let applied = gs.status.as_ref().and_then(|s| s.last_applied_revision.clone());
+    let gref = match applied.as_deref().and_then(|r| r.rsplit_once("@sha1:")) {
+        Some((_, commit)) => GitRef::Commit(commit.to_string()),
+        None => GitRef::from_spec(gs.spec.git_ref.as_ref()),
+    };
+    let key = (gs.spec.url.clone(), format!("{gref:?}"), path.to_string());
+    if let Some((at, rows)) = ui.recent.0.lock().unwrap_or_else(std::sync::PoisonError::into_inner).get(&key)
+        && at.elapsed() < KEEP
+    {
+        return rows.clone();
+    }
+    let rows = fetch(ui, gs, gref, path, label).await;
+    let mut recent = ui.recent.0.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+    recent.retain(|_, (at, _)| at.elapsed() < KEEP);
+    recent.insert(key, (Instant::now(), rows.clone()));
+    rows
+}
+
+async fn fetch(ui: &Ui, gs: &GitSource, gref: GitRef, path: &str, label: &str) -> Vec<Value> {
+    if let Err(message) = super::plan::repository_allowed(ui, gs).await {
+        return vec![error_row(label, message)];
+    }
+    let Ok(_turn) = ui.plans.acquire().await else { return vec![error_row(label, "the UI is stopping".into())] };
+    let cache = ui.git.cache.clone();
+    let (url, dir) = (gs.spec.url.clone(), path.to_string());
+    let files = git::bounded(cache.limits, move || {
+        let (repo, f) = cache.fetch(&url, &gref, &Credentials::default())?;
+        let sub = if dir.is_empty() { None } else { Some(dir.as_str()) };
+        git::read_tree_filtered(&repo, &f.commit, sub, MAX_FILE_BYTES, crate::packages::is_package_file)
+    })
+    .await;
+    let files = match files {
+        Ok(f) => f.files,
+        Err(e) => return vec![error_row(label, e.to_string())],
+    };
+    let repo = package::read_repository(&files);
+    let mut rows: Vec<Value> = repo
+        .names()
+        .into_iter()
+        .map(|name| {
+            let vs = repo.versions_of(name);
+            let newest = vs[vs.len() - 1];
+            json!({"name": name, "versions": vs.iter().map(|v| v.meta.version.clone()).collect::<Vec<_>>(),
+                "description": newest.meta.description, "tags": newest.meta.tags, "repository": label})
+        })
+        .collect();
+    rows.extend(repo.problems.iter().map(|p| error_row(label, p.to_string())));
+    if rows.is_empty() {
+        rows.push(error_row(label, "no package in this directory".into()));
+    }
+    rows
+}
