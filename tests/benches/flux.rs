@@ -205,29 +205,17 @@ fn flux_dir() -> PathBuf {
 /// Server-side applies Flux's CRDs (from the module source: source-controller watches all of
 /// its kinds, so it needs them all) and waits until they are established.
 async fn install_flux_crds(c: &Client, flux: &Path) {
-    let api: Api<CustomResourceDefinition> = Api::all(c.clone());
     let mut files: Vec<PathBuf> = std::fs::read_dir(flux.join("crds"))
         .expect("Flux CRDs")
         .map(|e| e.unwrap().path())
         .filter(|p| p.extension().is_some_and(|e| e == "yaml"))
         .collect();
     files.sort();
-    for path in files {
-        let text = std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
-        let crd: CustomResourceDefinition =
-            serde_saphyr::from_str(&text).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
-        let name = crd.metadata.name.clone().unwrap();
-        api.patch(&name, &PatchParams::apply("dromos-bench").force(), &Patch::Apply(&crd)).await.expect("apply CRD");
-        dromos_tests::wait_for(&format!("CRD {name} established"), Duration::from_secs(60), || {
-            let api = api.clone();
-            let name = name.clone();
-            async move {
-                let crd = api.get(&name).await.ok()?;
-                crd.status?.conditions?.iter().any(|c| c.type_ == "Established" && c.status == "True").then_some(())
-            }
-        })
-        .await;
-    }
+    let crds = files.iter().map(|path| {
+        let text = std::fs::read_to_string(path).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
+        serde_saphyr::from_str::<CustomResourceDefinition>(&text).unwrap_or_else(|e| panic!("{}: {e}", path.display()))
+    });
+    dromos_tests::apply_crds(c, crds.collect::<Vec<_>>(), "dromos-bench").await;
 }
 
 fn clk_tck() -> f64 {
@@ -620,13 +608,8 @@ async fn one_source(env: &Env, tool: Tool, count: usize) -> Vec<(&'static str, C
     let files: Vec<(String, String)> = (0..count.div_ceil(PER_FILE))
         .map(|f| (format!("cms/f-{f:04}.yaml"), cm_file("cm", f * PER_FILE, PER_FILE.min(count - f * PER_FILE), 0)))
         .collect();
-    let (root, repo, c1) = repository(&files);
-    let server = GitHttpServer::open(root.path());
-    let url = format!("http://{}/bench.git", server.addr);
-    let ns = namespace(c, tool).await;
-    let logs = logs_dir(tool);
-    let ctl = start(env, tool, &logs).await;
-    println!("{} ({count} ConfigMaps, namespace {ns}, logs {}):", tool.name(), logs.display());
+    let Stage { root: _root, repo, c1, server, url, ns, ctl } =
+        stage(env, tool, &files, &format!("{count} ConfigMaps")).await;
     let mut out = vec![];
 
     let t = ctl.begin();
@@ -658,12 +641,41 @@ async fn one_source(env: &Env, tool: Tool, count: usize) -> Vec<(&'static str, C
     out.push(("delete half", ctl.end(t)));
     expect_cms(c, tool, &ns, kept).await;
 
-    for (phase, cost) in &out {
+    finish(c, tool, ctl, &ns, server, &out).await;
+    out
+}
+
+/// What a group of phases runs against: the repository and its Git server, the tool's
+/// namespace and its controllers.
+struct Stage {
+    root: tempfile::TempDir,
+    repo: git2::Repository,
+    c1: git2::Oid,
+    server: GitHttpServer,
+    url: String,
+    ns: String,
+    ctl: Controllers,
+}
+
+/// Commits `files`, serves them, makes the tool's namespace and starts its controllers.
+async fn stage(env: &Env, tool: Tool, files: &[(String, String)], what: &str) -> Stage {
+    let (root, repo, c1) = repository(files);
+    let server = GitHttpServer::open(root.path());
+    let url = format!("http://{}/bench.git", server.addr);
+    let ns = namespace(&env.c, tool).await;
+    let logs = logs_dir(tool);
+    let ctl = start(env, tool, &logs).await;
+    println!("{} ({what}, namespace {ns}, logs {}):", tool.name(), logs.display());
+    Stage { root, repo, c1, server, url, ns, ctl }
+}
+
+/// Prints the phases, stops the controllers, deletes the namespace and the Git server.
+async fn finish(c: &Client, tool: Tool, ctl: Controllers, ns: &str, server: GitHttpServer, out: &[(&str, Cost)]) {
+    for (phase, cost) in out {
         report(tool, phase, *cost);
     }
-    teardown(c, ctl, &ns).await;
+    teardown(c, ctl, ns).await;
     drop(server);
-    out
 }
 
 /// `sources` sources of [`PER_SOURCE`] ConfigMaps each: all ready, then one commit touching all.
@@ -672,13 +684,8 @@ async fn many_sources(env: &Env, tool: Tool, sources: usize) -> Vec<(&'static st
     let paths: Vec<String> = (0..sources).map(|i| format!("s-{i:04}")).collect();
     let file = |i: usize, v: usize| (format!("{}/cms.yaml", paths[i]), cm_file(&format!("cm-{i}"), 0, PER_SOURCE, v));
     let files: Vec<(String, String)> = (0..sources).map(|i| file(i, 0)).collect();
-    let (root, repo, c1) = repository(&files);
-    let server = GitHttpServer::open(root.path());
-    let url = format!("http://{}/bench.git", server.addr);
-    let ns = namespace(c, tool).await;
-    let logs = logs_dir(tool);
-    let ctl = start(env, tool, &logs).await;
-    println!("{} ({sources} sources of {PER_SOURCE}, namespace {ns}, logs {}):", tool.name(), logs.display());
+    let Stage { root: _root, repo, c1, server, url, ns, ctl } =
+        stage(env, tool, &files, &format!("{sources} sources of {PER_SOURCE}")).await;
     let mut out = vec![];
 
     let t = ctl.begin();
@@ -695,10 +702,6 @@ async fn many_sources(env: &Env, tool: Tool, sources: usize) -> Vec<(&'static st
     wait_applied(c, tool, &ns, sources, &c2.to_string(), None, "commit touching every source").await;
     out.push(("many: commit to all", ctl.end(t)));
 
-    for (phase, cost) in &out {
-        report(tool, phase, *cost);
-    }
-    teardown(c, ctl, &ns).await;
-    drop(server);
+    finish(c, tool, ctl, &ns, server, &out).await;
     out
 }

@@ -522,12 +522,23 @@ pub mod repo {
 
 /// Installs (server-side applies) the Dromos CRDs and waits until they are established.
 pub async fn install_crds(c: &Client) {
+    apply_crds(c, dromos_crds::crds(), "dromos-tests").await;
+}
+
+/// Server-side applies `crds` as `manager` and waits until each is established.
+pub async fn apply_crds(
+    c: &Client,
+    crds: impl IntoIterator<
+        Item = k8s_openapi::apiextensions_apiserver::pkg::apis::apiextensions::v1::CustomResourceDefinition,
+    >,
+    manager: &str,
+) {
     use k8s_openapi::apiextensions_apiserver::pkg::apis::apiextensions::v1::CustomResourceDefinition;
     use kube::api::{Patch, PatchParams};
     let api: Api<CustomResourceDefinition> = Api::all(c.clone());
-    for crd in dromos_crds::crds() {
+    for crd in crds {
         let name = crd.metadata.name.clone().unwrap();
-        api.patch(&name, &PatchParams::apply("dromos-tests").force(), &Patch::Apply(&crd)).await.expect("apply CRD");
+        api.patch(&name, &PatchParams::apply(manager).force(), &Patch::Apply(&crd)).await.expect("apply CRD");
         wait_for(&format!("CRD {name} established"), Duration::from_secs(60), || {
             let api = api.clone();
             let name = name.clone();

@@ -476,17 +476,7 @@ pub async fn source_action(
 /// read them.
 pub async fn packages(State(ui): State<Arc<Ui>>, headers: HeaderMap) -> Result<Response, ApiError> {
     let c = ui.auth.caller(&ui.base, &headers).await?;
-    let repo = crate::packages::catalog();
-    let catalog: Vec<Value> = repo
-        .names()
-        .into_iter()
-        .map(|name| {
-            let vs = repo.versions_of(name);
-            let newest = vs[vs.len() - 1];
-            json!({"name": name, "versions": vs.iter().map(|v| v.meta.version.clone()).collect::<Vec<_>>(),
-                "description": newest.meta.description, "tags": newest.meta.tags, "repository": "built-in"})
-        })
-        .collect();
+    let catalog = super::catalog::rows_of(crate::packages::catalog(), "built-in");
     let (mut installed, _) = list_visible::<Package>(&ui, &c.client).await?;
     sort_by_id(&mut installed);
     let mut catalog = catalog;

@@ -46,6 +46,20 @@ fn error_row(repository: &str, message: String) -> Value {
     json!({"name": "", "versions": [], "description": "", "tags": [], "repository": repository, "error": message})
 }
 
+/// One row per package of `repo`: its versions and the newest one's description and tags,
+/// labelled with where it comes from.
+pub fn rows_of(repo: &package::Repository, label: &str) -> Vec<Value> {
+    repo.names()
+        .into_iter()
+        .map(|name| {
+            let vs = repo.versions_of(name);
+            let newest = vs[vs.len() - 1];
+            json!({"name": name, "versions": vs.iter().map(|v| v.meta.version.clone()).collect::<Vec<_>>(),
+                "description": newest.meta.description, "tags": newest.meta.tags, "repository": label})
+        })
+        .collect()
+}
+
 /// The rows of every configured repository of `installed` that the caller may read the
 /// GitSource of.
 pub async fn configured(ui: &Ui, client: &Client, installed: &[Package]) -> Vec<Value> {
@@ -115,16 +129,7 @@ async fn fetch(ui: &Ui, gs: &GitSource, gref: GitRef, path: &str, label: &str) -
         Err(e) => return vec![error_row(label, e.to_string())],
     };
     let repo = package::read_repository(&files);
-    let mut rows: Vec<Value> = repo
-        .names()
-        .into_iter()
-        .map(|name| {
-            let vs = repo.versions_of(name);
-            let newest = vs[vs.len() - 1];
-            json!({"name": name, "versions": vs.iter().map(|v| v.meta.version.clone()).collect::<Vec<_>>(),
-                "description": newest.meta.description, "tags": newest.meta.tags, "repository": label})
-        })
-        .collect();
+    let mut rows = rows_of(&repo, label);
     rows.extend(repo.problems.iter().map(|p| error_row(label, p.to_string())));
     if rows.is_empty() {
         rows.push(error_row(label, "no package in this directory".into()));
