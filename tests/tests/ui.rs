@@ -5,7 +5,9 @@
 //! keyboard), a source's page plans a new commit as a diff (and shows an invalid one's
 //! diagnostics), the catalog lists a Git repository's packages, the package form refuses an
 //! invalid option and produces a manifest `dromos validate` accepts and a patch `git apply`
-//! takes, axe-core finds nothing serious on any page; `dromos controller --ui` hides what RBAC
+//! takes, installs a Git repository's package and changes an installed Package, SourcePolicies
+//! refuse a package repository and a repository URL in the UI too, axe-core finds nothing
+//! serious on any page; `dromos controller --ui` hides what RBAC
 //! hides and answers 403 to actions on it.
 //!
 //! Screenshots of every page are written to a temporary directory, or to `docs/ui/` with
@@ -294,7 +296,8 @@ async fn pages_show_the_cluster_live_and_actions_work() {
         create(
             &ns.api::<dromos_crds::Package>(),
             json!({"apiVersion": "dromos.io/v1alpha1", "kind": "Package", "metadata": {"name": name},
-                "spec": {"name": "greeter", "repository": {"gitSource": gs, "path": "pkgs"}}}),
+                "spec": {"name": "greeter", "repository": {"gitSource": gs, "path": "pkgs"},
+                    "options": {"greeting": "bonjour", "unlisted": {"kept": true}}}}),
         )
         .await;
     }
@@ -583,10 +586,99 @@ async fn pages_show_the_cluster_live_and_actions_work() {
     let changed = std::fs::read_to_string(checkout.path().join("data/kafka.yaml")).expect("data/kafka.yaml");
     assert!(changed.contains("count: 5") && changed.contains("name: events"), "{changed}");
 
-    assert!(a11y.is_empty(), "axe-core found serious or critical problems:\n{}", a11y.join("\n"));
-    b.close().await;
+    // A package of a configured repository: its catalog row opens the form, whose manifest
+    // names that repository; the Package must be in the GitSource's namespace.
+    b.open(&base, "packages").await;
+    filter(&b, "catalog", "Says hello").await;
+    b.wait_text("the greeter row", "#catalog-table tbody", T, |t| t.contains("greeter")).await;
+    click(&b, "#catalog-table tbody a").await;
+    b.wait_text("the form of the Git repository's package", "#pkg-origin", T, |t| {
+        t.contains(&format!("GitSource {n}/catalog, path pkgs"))
+    })
+    .await;
+    let greeting = b.client.find(Locator::Css("#opt-greeting")).await.expect("the greeting field");
+    greeting.send_keys("hi there").await.expect("type");
+    let nsf = b.client.find(Locator::Css("#pkg-namespace")).await.expect("namespace field");
+    assert_eq!(nsf.prop("value").await.expect("value").as_deref(), Some(n.as_str()), "the GitSource's namespace");
+    nsf.clear().await.expect("clear");
+    nsf.send_keys("elsewhere").await.expect("type");
+    click(&b, "#generate").await;
+    b.wait_text("the namespace refused", "#form-errors", T, |t| t.contains(&format!("must be in namespace {n}"))).await;
+    nsf.clear().await.expect("clear");
+    nsf.send_keys(&n).await.expect("type");
+    click(&b, "#generate").await;
+    let yaml = b.wait_text("the manifest", "#manifest", T, |t| t.contains("kind: Package")).await;
+    for want in ["name: greeter", "gitSource: catalog", "path: pkgs", "greeting: hi there", &format!("namespace: {n}")]
+    {
+        assert!(yaml.contains(want), "{want:?} in\n{yaml}");
+    }
+    check_a11y(&b, &axe, "package form of a Git repository", &mut a11y).await;
+    // `dromos validate` reads no GitSource repository; the API server checks the manifest
+    // against the Package schema (a dry run writes nothing).
+    let parsed: dromos_crds::Package = serde_saphyr::from_str(&yaml).expect("the manifest is a Package");
+    ns.api::<dromos_crds::Package>()
+        .create(&PostParams { dry_run: true, ..Default::default() }, &parsed)
+        .await
+        .expect("the API server accepts the manifest");
+
+    // Changing an installed Package: its row opens the form with its version and options; an
+    // option no field shows is kept.
+    b.open(&base, "packages").await;
+    filter(&b, "installed", &format!("{n}/hello")).await;
+    b.wait_text("the installed Package", "#installed-table tbody", T, |t| t.contains(&format!("{n}/hello"))).await;
+    click(&b, "#installed-table tbody a").await;
+    b.wait_text("the change form", "main h1", T, |t| t == format!("Change Package {n}/hello")).await;
+    let greeting = b.client.find(Locator::Css("#opt-greeting")).await.expect("the greeting field");
+    assert_eq!(greeting.prop("value").await.expect("value").as_deref(), Some("bonjour"), "the current option");
+    greeting.clear().await.expect("clear");
+    greeting.send_keys("salut").await.expect("type");
+    click(&b, "#generate").await;
+    let yaml = b.wait_text("the changed manifest", "#manifest", T, |t| t.contains("greeting: salut")).await;
+    for want in ["name: hello", "gitSource: catalog", "kept: true", &format!("namespace: {n}")] {
+        assert!(yaml.contains(want), "{want:?} in\n{yaml}");
+    }
+    b.screenshot(&shots.join("package-change.png")).await;
+    check_a11y(&b, &axe, "package change form", &mut a11y).await;
+
     let _ = offers.delete(&offer_name, &Default::default()).await;
     examples.remove().await;
+
+    // SourcePolicies hold for the UI's fetches too: a package repository the namespace's
+    // Packages may not install from is refused by the form, and a repository its GitSources
+    // may not fetch is not fetched (not even from what the catalog read a moment ago).
+    let policies: Api<dromos_crds::SourcePolicy> = Api::all(c.clone());
+    let policy = format!("ui-{n}");
+    create(
+        &policies,
+        json!({"apiVersion": "dromos.io/v1alpha1", "kind": "SourcePolicy", "metadata": {"name": policy},
+            "spec": {"sourceNamespaces": [n], "packageRepositories": ["builtin"]}}),
+    )
+    .await;
+    b.open(&base, &format!("packages/greeter/from/{n}/catalog/pkgs")).await;
+    b.wait_text("the form", "#pkg-origin", T, |t| t.contains("GitSource")).await;
+    click(&b, "#generate").await;
+    b.wait_text("the package repository refused", "#form-errors", T, |t| {
+        t.contains(&format!("SourcePolicy {policy}")) && t.contains("gitsource/catalog")
+    })
+    .await;
+    let mut p = policies.get(&policy).await.expect("policy");
+    p.spec.repositories = Some(vec!["https://git.example.com/*".into()]);
+    policies.replace(&policy, &PostParams::default(), &p).await.expect("narrow the policy");
+    b.open(&base, &format!("sources/{n}/catalog")).await;
+    let refusal = b.wait_text("the fetch refused", "#plan-refusal", T, |t| t.contains("not among the allowed")).await;
+    assert!(refusal.contains("the UI does not fetch it"), "{refusal}");
+    b.open(&base, "packages").await;
+    filter(&b, "catalog", &format!("{n}/catalog")).await;
+    b.wait_text("the catalog's repository refused", "#catalog-table tbody", T, |t| {
+        t.contains("cannot be read") && t.contains("not among the allowed repositories") && !t.contains("Says hello")
+    })
+    .await;
+    b.client.goto(&format!("{base}/#/packages/greeter/from/{n}/catalog/pkgs")).await.expect("navigate");
+    b.wait_text("no form", "main", T, |t| t.contains("Cannot show this page") && t.contains("not among the allowed"))
+        .await;
+    policies.delete(&policy, &Default::default()).await.expect("delete the policy");
+    assert!(a11y.is_empty(), "axe-core found serious or critical problems:\n{}", a11y.join("\n"));
+    b.close().await;
     ns.delete().await;
 }
 

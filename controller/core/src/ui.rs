@@ -199,9 +199,20 @@ pub fn graph_layers(nodes: &BTreeMap<String, Vec<String>>) -> Vec<(String, usize
 }
 
 /// The Package manifest a package form produces: the package, its version, where it is
-/// installed and the options the user set (only those; defaults stay in the package).
-pub fn package_manifest(name: &str, version: &str, metadata_name: &str, namespace: &str, options: &Value) -> Value {
+/// installed, the options the user set (only those; defaults stay in the package), and its
+/// `spec.repository` unless null (the built-in catalog).
+pub fn package_manifest(
+    name: &str,
+    version: &str,
+    metadata_name: &str,
+    namespace: &str,
+    options: &Value,
+    repository: &Value,
+) -> Value {
     let mut spec = json!({"name": name, "version": version});
+    if !repository.is_null() {
+        spec["repository"] = repository.clone();
+    }
     if options.as_object().is_some_and(|o| !o.is_empty()) {
         spec["options"] = options.clone();
     }
@@ -435,11 +446,20 @@ mod tests {
 
     #[test]
     fn manifests_keep_only_set_options() {
-        let m = package_manifest("kafka", "3.9.1", "events", "data", &json!({}));
+        let m = package_manifest("kafka", "3.9.1", "events", "data", &json!({}), &Value::Null);
         assert!(m["spec"].get("options").is_none());
-        let m = package_manifest("kafka", "3.9.1", "events", "data", &json!({"brokers": {"count": 3}}));
+        let m = package_manifest("kafka", "3.9.1", "events", "data", &json!({"brokers": {"count": 3}}), &Value::Null);
         assert_eq!(m["spec"]["options"]["brokers"]["count"], 3);
         assert_eq!(m["metadata"]["namespace"], "data");
+        let m = package_manifest(
+            "greeter",
+            "1.0.0",
+            "hi",
+            "team",
+            &json!({}),
+            &json!({"gitSource": "catalog", "path": "pkgs"}),
+        );
+        assert_eq!(m["spec"]["repository"], json!({"gitSource": "catalog", "path": "pkgs"}));
     }
 
     #[test]

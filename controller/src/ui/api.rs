@@ -5,7 +5,7 @@
 
 use super::{ApiError, Ui};
 use axum::body::Bytes;
-use axum::extract::{Path, State};
+use axum::extract::{Path, Query, State};
 use axum::http::{HeaderMap, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use dromos_core::ui as view;
@@ -492,38 +492,205 @@ pub async fn packages(State(ui): State<Arc<Ui>>, headers: HeaderMap) -> Result<R
     Ok(json_response(&json!({"catalog": catalog, "installed": installed})))
 }
 
-fn find_version<'a>(name: &str, version: Option<&str>) -> Result<&'a dromos_core::package::PackageVersion, ApiError> {
-    crate::packages::catalog().find(name, version).map_err(|e| ApiError(StatusCode::NOT_FOUND, e))
+/// Where the form's package comes from: the built-in catalog, or the package repository
+/// under `path` of GitSource `namespace`/`git_source` (written as `repository: {path}` alone
+/// when `implicit`: the repository the Package is synced from).
+enum Origin {
+    Builtin,
+    Git {
+        repo: Arc<dromos_core::package::Repository>,
+        namespace: String,
+        git_source: String,
+        path: String,
+        implicit: bool,
+    },
 }
 
-/// `GET /api/packages/{name}`: a package's versions and the option schema of its newest.
+impl Origin {
+    fn repo(&self) -> &dromos_core::package::Repository {
+        match self {
+            Origin::Builtin => crate::packages::catalog(),
+            Origin::Git { repo, .. } => repo,
+        }
+    }
+
+    fn find(&self, name: &str, version: Option<&str>) -> Result<&dromos_core::package::PackageVersion, ApiError> {
+        self.repo().find(name, version).map_err(|e| ApiError(StatusCode::NOT_FOUND, e))
+    }
+
+    /// `{"source", "path", "implicit"}` as the form sends it back, or null.
+    fn to_json(&self) -> Value {
+        match self {
+            Origin::Builtin => Value::Null,
+            Origin::Git { namespace, git_source, path, implicit, .. } => {
+                json!({"source": format!("{namespace}/{git_source}"), "path": path, "implicit": implicit})
+            }
+        }
+    }
+
+    /// The Package's `spec.repository`, or null for the built-in catalog.
+    fn spec(&self) -> Value {
+        match self {
+            Origin::Builtin => Value::Null,
+            Origin::Git { path, implicit: true, .. } => json!({"path": path_or_root(path)}),
+            Origin::Git { git_source, path, .. } => json!({"gitSource": git_source, "path": path_or_root(path)}),
+        }
+    }
+
+    /// As SourcePolicies name it (`builtin`, `gitsource/NAME`).
+    fn policy_name(&self) -> String {
+        match self {
+            Origin::Builtin => "builtin".into(),
+            Origin::Git { git_source, .. } => format!("gitsource/{git_source}"),
+        }
+    }
+}
+
+fn path_or_root(path: &str) -> &str {
+    if path.is_empty() { "." } else { path }
+}
+
+/// A package directory named by a request: relative, in normal form, bounded.
+fn checked_path(path: &str) -> Result<String, ApiError> {
+    let p = path.trim_matches('/');
+    let p = if p == "." { "" } else { p };
+    let ok = path.len() <= 1024
+        && !path.starts_with('/')
+        && p.split('/').all(|c| !c.is_empty() && c != "." && c != "..")
+        && !p.chars().any(|c| c.is_control() || c == '\\');
+    if ok || p.is_empty() {
+        Ok(p.to_string())
+    } else {
+        Err(ApiError(StatusCode::BAD_REQUEST, format!("path {path:?} is not a directory of a repository")))
+    }
+}
+
+/// The origin a request names: `{"source": "NS/NAME", "path", "implicit"}`, or null (or
+/// absent) for the built-in catalog.
+async fn origin(ui: &Ui, client: &Client, v: &Value) -> Result<Origin, ApiError> {
+    if v.is_null() {
+        return Ok(Origin::Builtin);
+    }
+    let (ns, gs) = v["source"].as_str().and_then(|s| s.split_once('/')).ok_or_else(|| {
+        ApiError(StatusCode::BAD_REQUEST, "repository.source must be NAMESPACE/NAME of a GitSource".into())
+    })?;
+    let (ns, gs) = (checked("namespace", ns)?, checked("name", gs)?);
+    let path = checked_path(v["path"].as_str().unwrap_or_default())?;
+    let repo = super::catalog::repository(ui, client, ns, gs, &path).await?;
+    Ok(Origin::Git {
+        repo,
+        namespace: ns.to_string(),
+        git_source: gs.to_string(),
+        path,
+        implicit: v["implicit"].as_bool().unwrap_or(false),
+    })
+}
+
+/// `?source=NS/NAME&path=DIR` of `GET /api/packages/{name}`: a configured repository.
+#[derive(Debug, serde::Deserialize)]
+pub struct FromQuery {
+    source: Option<String>,
+    path: Option<String>,
+}
+
+/// `GET /api/packages/{name}[?source=NS/NAME&path=DIR]`: a package's versions and the option
+/// schema of its newest, from the built-in catalog or from the package repository under DIR
+/// of GitSource NS/NAME (read as the caller; `catalog::repository`).
 pub async fn package(
     State(ui): State<Arc<Ui>>,
     headers: HeaderMap,
     Path(name): Path<String>,
+    Query(q): Query<FromQuery>,
 ) -> Result<Response, ApiError> {
-    ui.auth.caller(&ui.base, &headers).await?;
+    let c = ui.auth.caller(&ui.base, &headers).await?;
     let name = checked("package", &name)?;
-    let pkg = find_version(name, None)?;
-    let versions: Vec<String> =
-        crate::packages::catalog().versions_of(name).iter().map(|v| v.meta.version.clone()).collect();
+    let from = match q.source {
+        Some(source) => json!({"source": source, "path": q.path.unwrap_or_default()}),
+        None => Value::Null,
+    };
+    let origin = origin(&ui, &c.client, &from).await?;
+    let pkg = origin.find(name, None)?;
+    let versions: Vec<String> = origin.repo().versions_of(name).iter().map(|v| v.meta.version.clone()).collect();
     Ok(json_response(&json!({
         "name": pkg.meta.name, "version": pkg.meta.version, "versions": versions,
         "description": pkg.meta.description, "maintainer": pkg.meta.maintainer, "tags": pkg.meta.tags,
-        "schema": pkg.schema,
+        "schema": pkg.schema, "repository": origin.to_json(),
+    })))
+}
+
+/// `GET /api/installed/{ns}/{name}`: an installed Package as the caller reads it, for the
+/// form that changes it: its package, version and options, where its package comes from
+/// (`{"source", "path", "implicit"}`, null for the built-in catalog), and the GitSource that
+/// declares it (`syncedFrom`, `NS/NAME`, when synced from Git).
+pub async fn installed(
+    State(ui): State<Arc<Ui>>,
+    headers: HeaderMap,
+    Path((ns, name)): Path<(String, String)>,
+) -> Result<Response, ApiError> {
+    let (ns, name) = (checked("namespace", &ns)?, checked("name", &name)?);
+    let c = ui.auth.caller(&ui.base, &headers).await?;
+    let p = Api::<Package>::namespaced(c.client.clone(), ns).get(name).await?;
+    let repository = match dromos_core::package::repo_ref(&p.spec) {
+        dromos_core::package::RepoRef::Builtin => Value::Null,
+        dromos_core::package::RepoRef::Path { git_source, path } => {
+            let gs = crate::operators::packages::git_source_of(&p).ok_or_else(|| {
+                ApiError(
+                    StatusCode::UNPROCESSABLE_ENTITY,
+                    format!(
+                        "Package {ns}/{name} names the repository it was synced from (spec.repository.path without \
+                         gitSource) but carries no dromos.io/source label of its namespace: no GitSource to read"
+                    ),
+                )
+            })?;
+            json!({"source": format!("{ns}/{gs}"), "path": path, "implicit": git_source.is_none()})
+        }
+    };
+    // The GitSource that declares it (`NS.NAME` in its label), for the patch.
+    let synced_from = p
+        .labels()
+        .get(dromos_core::plan::SOURCE_LABEL)
+        .and_then(|l| l.split_once('.'))
+        .map(|(n, s)| format!("{n}/{s}"));
+    Ok(json_response(&json!({
+        "namespace": ns, "name": name, "package": p.spec.name, "version": p.spec.version,
+        "options": p.spec.options.clone().unwrap_or_else(|| json!({})), "repository": repository,
+        "syncedFrom": synced_from,
     })))
 }
 
 /// The Package manifest a form's request `{"version", "namespace", "metadataName",
-/// "options"}` asks for, once the options validate against the package's schema with the
-/// Package operator's own check; else the 422 answer with every error.
-fn manifest_of(name: &str, req: &Value) -> Result<Result<(String, Value), Response>, ApiError> {
-    let pkg = find_version(name, req["version"].as_str())?;
+/// "options", "repository"}` asks for, once the options validate against the package's
+/// schema with the Package operator's own check and the Package could install from that
+/// repository (a GitSource of its own namespace, allowed by the SourcePolicies that select
+/// it); else the 422 answer with every error.
+async fn manifest_of(
+    ui: &Ui,
+    client: &Client,
+    name: &str,
+    req: &Value,
+) -> Result<Result<(String, Value), Response>, ApiError> {
+    let origin = origin(ui, client, &req["repository"]).await?;
+    let pkg = origin.find(name, req["version"].as_str())?;
     let mut errors = vec![];
     for (field, what) in [("namespace", "namespace"), ("metadataName", "name")] {
         if !req[field].as_str().is_some_and(view::is_dns_label) {
             errors.push(json!({"path": field, "message": format!("the {what} must be a DNS label (a-z, 0-9, -)")}));
         }
+    }
+    let target = req["namespace"].as_str().unwrap_or_default();
+    if let Origin::Git { namespace, git_source, .. } = &origin
+        && target != namespace
+    {
+        errors.push(json!({"path": "namespace", "message": format!(
+            "a Package installs from a GitSource of its own namespace: this package comes from GitSource \
+             {namespace}/{git_source}, so the Package must be in namespace {namespace}")}));
+    }
+    if view::is_dns_label(target)
+        && let Some(all) = super::plan::policies_as(&ui.base).await?
+        && let Err(v) =
+            dromos_core::tenancy::Policies::select(&all, target).check_package_repository(&origin.policy_name())
+    {
+        errors.push(json!({"path": "repository", "message": format!("SourcePolicy {} (rule {}): {}", v.policy, v.rule, v.message)}));
     }
     let options = match &req["options"] {
         Value::Null => json!({}),
@@ -546,8 +713,9 @@ fn manifest_of(name: &str, req: &Value) -> Result<Result<(String, Value), Respon
         &pkg.meta.name,
         &pkg.meta.version,
         req["metadataName"].as_str().unwrap_or_default(),
-        req["namespace"].as_str().unwrap_or_default(),
+        target,
         &options,
+        &origin.spec(),
     );
     let yaml =
         serde_saphyr::to_string(&manifest).map_err(|e| ApiError(StatusCode::INTERNAL_SERVER_ERROR, e.to_string()))?;
@@ -571,7 +739,7 @@ pub async fn package_manifest(
     c.check_csrf(&headers)?;
     let name = checked("package", &name)?;
     let req = form_request(&body)?;
-    Ok(match manifest_of(name, &req)? {
+    Ok(match manifest_of(&ui, &c.client, name, &req).await? {
         Ok((yaml, manifest)) => json_response(&json!({"yaml": yaml, "manifest": manifest})),
         Err(refused) => refused,
     })
@@ -597,7 +765,7 @@ pub async fn package_patch(
         .and_then(|s| s.split_once('/'))
         .ok_or_else(|| ApiError(StatusCode::BAD_REQUEST, "source must be NAMESPACE/NAME of a GitSource".into()))?;
     let (sns, sname) = (checked("namespace", sns)?, checked("name", sname)?);
-    let (yaml, manifest) = match manifest_of(name, &req)? {
+    let (yaml, manifest) = match manifest_of(&ui, &c.client, name, &req).await? {
         Ok(x) => x,
         Err(refused) => return Ok(refused),
     };
@@ -629,6 +797,16 @@ mod tests {
         assert!(super::checked("n", "web-1.a").is_ok());
         for bad in ["", "A", "a/b", "a b", "..%2f", &"x".repeat(254)] {
             assert!(super::checked("n", bad).is_err(), "{bad}");
+        }
+    }
+
+    #[test]
+    fn package_directories_stay_inside_the_repository() {
+        for (given, want) in [("pkgs", "pkgs"), ("a/b/", "a/b"), (".", ""), ("", "")] {
+            assert_eq!(super::checked_path(given).ok().as_deref(), Some(want), "{given}");
+        }
+        for bad in ["../x", "a/../b", "/etc", "a//b", "a/./b", "a\\b", "a\nb", &"x/".repeat(600)] {
+            assert!(super::checked_path(bad).is_err(), "{bad:?}");
         }
     }
 }

@@ -155,6 +155,7 @@ pub fn router(ui: Arc<Ui>) -> Router {
         .route("/api/packages/{name}", get(api::package))
         .route("/api/packages/{name}/manifest", post(api::package_manifest))
         .route("/api/packages/{name}/patch", post(api::package_patch))
+        .route("/api/installed/{ns}/{name}", get(api::installed))
         .route("/api/live", get(live::live))
         .layer(axum::middleware::from_fn_with_state(ui.clone(), guard))
         .layer(axum::extract::DefaultBodyLimit::max(256 * 1024))

@@ -85,7 +85,9 @@ fn diagnostics_json(diags: &[dromos_core::diag::Diagnostic], files: &[dromos_cor
 
 /// Every SourcePolicy the caller may read; `None` when it may not list them (the plan then
 /// says the policies were not checked).
-async fn policies_as(client: &Client) -> Result<Option<Vec<(String, dromos_crds::SourcePolicySpec)>>, ApiError> {
+pub(crate) async fn policies_as(
+    client: &Client,
+) -> Result<Option<Vec<(String, dromos_crds::SourcePolicySpec)>>, ApiError> {
     let api: Api<dromos_crds::SourcePolicy> = Api::all(client.clone());
     match api.list(&Default::default()).await {
         Ok(l) => {
@@ -255,7 +257,14 @@ mod tests {
     }
 
     fn manifest(count: u32) -> String {
-        let m = view::package_manifest("kafka", "1.0.0", "events", "data", &json!({"brokers": {"count": count}}));
+        let m = view::package_manifest(
+            "kafka",
+            "1.0.0",
+            "events",
+            "data",
+            &json!({"brokers": {"count": count}}),
+            &json!(null),
+        );
         serde_saphyr::to_string(&m).expect("yaml")
     }
 

@@ -205,24 +205,28 @@ const pages = {
       h("h2", {}, "Dependencies (Chronos parents)"), graph(data.graph)];
   },
 
-  async packages(name) {
-    if (name) return packagePage(name);
+  async packages(name, mode, a, b, c) {
+    if (name) return packagePage(name, mode, a, b, c);
     const { data } = await api("/api/packages");
+    const formLink = r => r.repository === "built-in" ? "#/packages/" + seg(r.name)
+      : r.source ? "#/packages/" + seg(r.name) + "/from/" + r.source.split("/").map(seg).join("/") + "/" + seg(r.path || ".") : null;
     return [h("h1", {}, "Packages"),
       h("h2", {}, "Catalog"),
       table("catalog", [
-        { key: "name", label: "Package", render: r => r.repository === "built-in" ? link("#/packages/" + seg(r.name), r.name) : r.name },
+        { key: "name", label: "Package", render: r => r.name && formLink(r) ? link(formLink(r), r.name) : r.name },
         { key: "versions", label: "Versions", value: r => r.versions.join(", ") },
         { key: "repository", label: "Repository" },
         { key: "description", label: "Description", value: r => r.error ? "cannot be read: " + r.error : r.description,
           render: r => r.error ? h("span", { class: "bad" }, "cannot be read: " + r.error) : r.description }], data.catalog, { label: "Package catalog" }),
-      h("p", { class: "muted" }, "Built-in packages open a form; packages of the repositories your Packages name are listed with the repository they come from."),
+      h("p", { class: "muted" }, "A package opens a form that installs it; the catalog lists the built-in packages and those of the repositories your Packages name, each with the repository it comes from."),
       h("h2", {}, "Installed"),
       table("installed", [
-        { key: "id", label: "Package", value: r => r.namespace + "/" + r.name },
+        { key: "id", label: "Package", value: r => r.namespace + "/" + r.name,
+          render: r => link("#/packages/" + seg(r.package) + "/installed/" + seg(r.namespace) + "/" + seg(r.name), r.namespace + "/" + r.name) },
         { key: "package", label: "From" }, { key: "version", label: "Version" }, { key: "repository", label: "Repository" },
         { key: "ready", label: "Ready" }],
-        data.installed, { label: "Installed packages", empty: "No Packages you may read" })];
+        data.installed, { label: "Installed packages", empty: "No Packages you may read" }),
+      h("p", { class: "muted" }, "An installed Package opens the same form with its options, to change them.")];
   },
 
   async nodes() {
@@ -515,31 +519,80 @@ function buildForm(schema, path, fields, required) {
   return out;
 }
 
-async function packagePage(name) {
-  const { data } = await api("/api/packages/" + seg(name));
+// The value at `path` of `o`, or undefined.
+function at(o, path) { return path.reduce((x, k) => (x && typeof x === "object" ? x[k] : undefined), o); }
+
+// `o` without the values at `paths` (objects left empty are dropped too).
+function without(o, paths) {
+  const copy = JSON.parse(JSON.stringify(o || {}));
+  for (const p of paths) {
+    const parents = [copy];
+    for (const k of p.slice(0, -1)) { const x = parents[parents.length - 1][k]; if (!x || typeof x !== "object") break; parents.push(x); }
+    if (parents.length !== p.length) continue;
+    delete parents[parents.length - 1][p[p.length - 1]];
+    for (let i = parents.length - 1; i > 0; i--) if (!Object.keys(parents[i]).length) delete parents[i - 1][p[i - 1]];
+  }
+  return copy;
+}
+
+// A field's input showing `v` as the field reads it back.
+function fill(f, v) {
+  if (v === undefined) return;
+  const s = f.schema;
+  if (s.enum) f.input.value = JSON.stringify(v);
+  else if (s.type === "boolean") f.input.value = v ? "true" : "false";
+  else if (s.type === "array" || s.type === "object" || typeof v === "object") f.input.value = JSON.stringify(v);
+  else f.input.value = String(v);
+}
+
+// The package form. Routes: packages/NAME (built-in), packages/NAME/from/NS/GITSOURCE/PATH (a
+// package repository of a GitSource), packages/NAME/installed/NS/PACKAGE (an installed
+// Package, to change its options).
+async function packagePage(name, mode, a, b, c) {
+  let current = null, origin = null;
+  if (mode === "installed") {
+    current = (await api("/api/installed/" + seg(a) + "/" + seg(b))).data;
+    origin = current.repository;
+  } else if (mode === "from") {
+    origin = { source: a + "/" + b, path: c === "." ? "" : (c || "") };
+  }
+  const query = origin ? "?source=" + encodeURIComponent(origin.source) + "&path=" + encodeURIComponent(origin.path) : "";
+  const { data } = await api("/api/packages/" + seg(name) + query);
   const fields = [];
   const form = h("form", { id: "package-form", novalidate: true });
-  const version = h("select", { id: "pkg-version" }, data.versions.map(v => h("option", { value: v, selected: v === data.version }, v)));
-  const metaName = h("input", { id: "pkg-name", type: "text", value: name, "aria-describedby": "pkg-name-help" });
-  const namespace = h("input", { id: "pkg-namespace", type: "text", value: "default", "aria-describedby": "pkg-name-help" });
+  const chosen = current && data.versions.includes(current.version) ? current.version : data.version;
+  const version = h("select", { id: "pkg-version" }, data.versions.map(v => h("option", { value: v, selected: v === chosen }, v)));
+  const fixed = current ? "true" : null;
+  const metaName = h("input", { id: "pkg-name", type: "text", value: current ? current.name : name, readonly: fixed, "aria-describedby": "pkg-name-help" });
+  const namespace = h("input", { id: "pkg-namespace", type: "text", value: current ? current.namespace : origin ? origin.source.split("/")[0] : "default",
+    readonly: fixed, "aria-describedby": "pkg-name-help" });
   const out = h("pre", { id: "manifest", tabindex: 0, role: "region", "aria-label": "Package manifest" });
   const errors = h("ul", { id: "form-errors", class: "bad", "aria-live": "polite" });
   const copy = h("button", { type: "button", id: "copy", disabled: true, onclick: async () => {
     try { await navigator.clipboard.writeText(out.textContent); say("Manifest copied"); } catch (_) { say("Copy failed: select the text instead", true); }
   } }, "Copy");
   const download = h("a", { id: "download", class: "btn", href: "#", "aria-disabled": "true" }, "Download");
+  const nameHelp = current ? "The Package being changed: its name and namespace stay."
+    : origin ? "DNS labels: a-z, 0-9 and -. A Package installs from a GitSource of its own namespace: " + origin.source.split("/")[0] + "."
+    : "DNS labels: a-z, 0-9 and -";
   form.append(
     h("div", { class: "field" }, h("label", { for: "pkg-version" }, "Version"), version),
     h("div", { class: "field" }, h("label", { for: "pkg-name" }, "Package object name"), metaName),
     h("div", { class: "field" }, h("label", { for: "pkg-namespace" }, "Namespace"), namespace,
-      h("div", { class: "help", id: "pkg-name-help" }, "DNS labels: a-z, 0-9 and -")),
+      h("div", { class: "help", id: "pkg-name-help" }, nameHelp)),
     h("h2", {}, "Options"),
     ...buildForm(data.schema || {}, [], fields, (data.schema || {}).required),
     errors,
     h("div", { class: "actions" }, h("button", { type: "submit", class: "primary", id: "generate" }, "Produce manifest")));
+  // Options the Package has that no field shows are kept as they are.
+  let kept = {};
+  if (current) {
+    for (const f of fields) fill(f, at(current.options, f.path));
+    kept = without(current.options, fields.map(f => f.path));
+  }
   // The options as typed, or null (and the errors shown) when some are invalid.
   function collect() {
-    const options = {};
+    const options = JSON.parse(JSON.stringify(kept));
     let bad = 0;
     for (const f of fields) {
       const r = f.check();
@@ -551,7 +604,7 @@ async function packagePage(name) {
     }
     errors.replaceChildren();
     if (bad) { errors.append(h("li", {}, bad + " option(s) are invalid: fix them first")); return null; }
-    return { version: version.value, metadataName: metaName.value, namespace: namespace.value, options };
+    return { version: version.value, metadataName: metaName.value, namespace: namespace.value, options, repository: origin };
   }
   form.addEventListener("submit", async (ev) => {
     ev.preventDefault();
@@ -579,7 +632,8 @@ async function packagePage(name) {
   // file that declares this Package in the newest revision.
   const sources = await api("/api/sources").then(r => r.data.items, () => []);
   const srcSel = h("select", { id: "patch-source", "aria-describedby": "patch-help" }, h("option", { value: "" }, "(choose a GitSource)"),
-    sources.map(x => h("option", { value: x.namespace + "/" + x.name }, x.namespace + "/" + x.name + (x.path ? " (path " + x.path + ")" : ""))));
+    sources.map(x => h("option", { value: x.namespace + "/" + x.name, selected: current && current.syncedFrom === x.namespace + "/" + x.name },
+      x.namespace + "/" + x.name + (x.path ? " (path " + x.path + ")" : ""))));
   const patchOut = h("pre", { id: "patch", tabindex: 0, role: "region", "aria-label": "Patch" });
   const patchNote = h("p", { id: "patch-note", "aria-live": "polite" });
   const patchDl = h("a", { id: "download-patch", class: "btn", href: "#", "aria-disabled": "true" }, "Download patch");
@@ -608,8 +662,9 @@ async function packagePage(name) {
     patchDl.removeAttribute("aria-disabled");
   } }, "Produce patch");
 
-  return [h("h1", {}, "Package " + data.name), h("p", {}, data.description),
-    h("p", { class: "muted" }, "This form produces a Package manifest to commit to Git; it never writes to the cluster."),
+  const from = origin ? "From the package repository of GitSource " + origin.source + ", path " + (origin.path || ".") + "." : "From the built-in catalog.";
+  return [h("h1", {}, current ? "Change Package " + current.namespace + "/" + current.name : "Package " + data.name), h("p", {}, data.description),
+    h("p", { class: "muted", id: "pkg-origin" }, from + " This form produces a Package manifest to commit to Git; it never writes to the cluster."),
     form, h("h2", {}, "Manifest"), out, h("div", { class: "actions" }, copy, download),
     h("h2", {}, "Patch against a GitSource's repository"),
     h("div", { class: "field" }, h("label", { for: "patch-source" }, "GitSource"), srcSel,
