@@ -35,27 +35,37 @@ impl InventoryStore {
     pub async fn load(&self, client: &Client) -> Result<Vec<ObjRef>> {
         let api: Api<ConfigMap> = Api::namespaced(client.clone(), &self.namespace);
         let Some(cm) = api.get_opt(&self.cm_name()).await? else { return Ok(vec![]) };
-        let text = cm.data.and_then(|d| d.get("inventory").cloned()).unwrap_or_default();
-        Ok(sync::parse_inventory(text.lines()))
+        let data = cm.data.unwrap_or_default();
+        let listed: Vec<String> =
+            data.get("inventory").map(|t| t.lines().map(str::to_string).collect()).unwrap_or_default();
+        let entries = dromos_core::plan::stored::entries(&listed, data.get("inventory.packed").map(String::as_str))
+            .map_err(|e| anyhow::anyhow!("ConfigMap {}/{}: inventory.packed: {e}", self.namespace, self.cm_name()))?;
+        Ok(sync::parse_inventory(entries.iter().map(String::as_str)))
     }
 
-    /// Writes the inventory if it differs from `old`; returns whether it wrote.
+    /// Writes the inventory if it differs from `old`; returns whether it wrote. Listed under
+    /// `inventory` while small, packed under `inventory.packed` when long
+    /// ([`dromos_core::plan::stored`]).
     pub async fn save(&self, client: &Client, old: &[ObjRef], new: &[ObjRef]) -> Result<bool> {
-        let enc = |v: &[ObjRef]| {
+        let sorted = |v: &[ObjRef]| {
             let mut l: Vec<String> = v.iter().map(ObjRef::encode).collect();
             l.sort();
-            l.join("\n")
+            l.dedup();
+            l
         };
-        let text = enc(new);
-        if text == enc(old) {
+        if sorted(new) == sorted(old) {
             return Ok(false);
         }
+        let data = match dromos_core::plan::stored::store(new).map_err(|e| anyhow::anyhow!("{e}"))? {
+            dromos_core::plan::stored::Stored::Inline(entries) => json!({"inventory": entries.join("\n")}),
+            dromos_core::plan::stored::Stored::Packed(p) => json!({"inventory.packed": p}),
+        };
         let api: Api<ConfigMap> = Api::namespaced(client.clone(), &self.namespace);
         let cm = json!({
             "apiVersion": "v1", "kind": "ConfigMap",
             "metadata": {"name": self.cm_name(), "namespace": self.namespace,
                          "labels": {"app.kubernetes.io/managed-by": "dromos", "dromos.io/inventory-of": format!("local.{}", self.name)}},
-            "data": {"inventory": text}
+            "data": data
         });
         api.patch(&self.cm_name(), &PatchParams::apply(sync::FIELD_MANAGER).force(), &Patch::Apply(&cm)).await?;
         Ok(true)
@@ -118,7 +128,10 @@ pub async fn sync_dir(
     store: &InventoryStore,
     settings: &SyncSettings,
 ) -> Result<SyncOutcome> {
-    let prepared = prepare_dir(path, &settings.default_namespace)?;
+    let mut prepared = prepare_dir(path, &settings.default_namespace)?;
+    // The loaded manifests (values, typed forms, field positions: several times the rendered
+    // objects) are not needed by the sync.
+    drop(std::mem::take(&mut prepared.tree.manifests));
     let inventory = store.load(client).await?;
     let mut outcome = sync::sync(client, resolver, prepared.objects, &prepared.levels, &inventory, settings).await?;
     outcome.plan.skipped = prepared.tree.skipped;

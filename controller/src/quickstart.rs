@@ -298,7 +298,7 @@ async fn source_status(api: &Api<GitSource>) -> Option<(bool, String, i64, Optio
         ready.message.clone(),
         s.last_sync.as_ref().map(|l| l.applied).unwrap_or(0),
         s.last_applied_revision.clone(),
-        s.inventory.len(),
+        dromos_core::gitsource::inventory_len(&s),
     ))
 }
 

@@ -511,12 +511,13 @@ pub async fn sync(
     let mut waves: Vec<u32> = outcome.plan.steps.iter().map(|s| s.wave).collect();
     waves.dedup();
     for wave in waves {
-        let todo: Vec<(ObjRef, Value)> = outcome
+        // The desired objects are borrowed, not copied: a cold sync writes every one of them.
+        let todo: Vec<(ObjRef, &Value)> = outcome
             .plan
             .steps
             .iter()
             .filter(|s| s.wave == wave && s.action != Action::Unchanged)
-            .filter_map(|s| Some((s.obj.clone(), (*by_key.get(&s.obj.key())?).clone())))
+            .filter_map(|s| Some((s.obj.clone(), *by_key.get(&s.obj.key())?)))
             .collect();
         if !todo.is_empty() {
             apply_wave(client, resolver, todo, &owned, settings, &n, &mut outcome).await?;
@@ -663,7 +664,7 @@ async fn existing(
 async fn apply_wave(
     client: &Client,
     resolver: &mut Resolver,
-    todo: Vec<(ObjRef, Value)>,
+    todo: Vec<(ObjRef, &Value)>,
     owned: &std::collections::HashSet<plan::Key>,
     settings: &SyncSettings,
     n: &Counters,
@@ -679,7 +680,8 @@ async fn apply_wave(
         }
     }
     let results: Vec<Result<(ObjRef, Option<i64>), Failure>> =
-        futures::stream::iter(todo.into_iter().map(|(o, body)| {
+        // Each body is copied when its apply starts: at most `concurrency` copies at once.
+        futures::stream::iter(todo.into_iter().map(owned_body).map(|(o, body)| {
             let api = apis
                 .get(&(o.api_version.clone(), o.kind.clone()))
                 .cloned()
@@ -723,6 +725,12 @@ async fn apply_wave(
         resolver.forget_missing();
     }
     Ok(())
+}
+
+/// A copy of a body to apply (a function, not a closure: a closure taking a reference makes
+/// the sync's future not general enough to be spawned).
+fn owned_body((o, body): (ObjRef, &Value)) -> (ObjRef, Value) {
+    (o, body.clone())
 }
 
 /// Server-side applies one object as `manager` (forced or not); returns the generation the
@@ -829,7 +837,17 @@ async fn prune(
     failed_deletes
 }
 
-/// Reads an inventory stored as newline-separated entries.
+/// A GitSource's inventory from its status (listed or packed); an error when the packed form
+/// cannot be read.
+pub fn status_inventory(status: Option<&dromos_crds::gitsource::GitSourceStatus>) -> Result<Vec<ObjRef>, String> {
+    let entries = match status {
+        Some(s) => dromos_core::gitsource::inventory_entries(s)?,
+        None => vec![],
+    };
+    Ok(parse_inventory(entries.iter().map(String::as_str)))
+}
+
+/// Reads an inventory stored as entries ([`ObjRef::encode`]), one per item or line.
 pub fn parse_inventory<'a>(lines: impl IntoIterator<Item = &'a str>) -> Vec<ObjRef> {
     lines.into_iter().filter_map(ObjRef::decode).collect()
 }

@@ -118,6 +118,15 @@ pub struct GitSourceStatus {
     /// entries take about 400 kB of the object's 1.5 MB etcd limit.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub inventory: Vec<String>,
+    /// The inventory when listing it would take more than 256 KiB (about 6,000 entries): the
+    /// same entries, sorted, one per line, gzip-compressed and base64-encoded; `inventory` is
+    /// then empty. 100,000 entries take about 400 KB; a revision whose inventory would take
+    /// more than 768 KiB packed is refused before anything is applied.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub inventory_packed: Option<String>,
+    /// Objects in the inventory (either form).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub inventory_count: Option<i64>,
     /// Problems found in the last attempted revision (file, line, message); at most 100.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub diagnostics: Vec<StatusDiagnostic>,

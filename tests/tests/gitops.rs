@@ -78,11 +78,18 @@ impl Harness {
     }
 
     async fn ready_at(&self, commit: git2::Oid) -> GitSource {
+        self.ready_at_within(commit, T).await
+    }
+
+    async fn ready_at_within(&self, commit: git2::Oid, timeout: Duration) -> GitSource {
         let rev = format!("main@sha1:{commit}");
-        self.status_where(&format!("Ready at {rev}"), |gs| {
+        let api = self.ns.api::<GitSource>();
+        wait_for(&format!("Ready at {rev}"), timeout, || async {
+            let gs = api.get("repo").await.ok()?;
             let s = gs.status.as_ref();
-            s.and_then(|s| s.last_applied_revision.as_deref()) == Some(rev.as_str())
-                && condition(gs, "Ready") == Some(("True".into(), "Succeeded".into()))
+            (s.and_then(|s| s.last_applied_revision.as_deref()) == Some(rev.as_str())
+                && condition(&gs, "Ready") == Some(("True".into(), "Succeeded".into())))
+            .then_some(gs)
         })
         .await
     }
@@ -181,6 +188,43 @@ async fn converges_applies_changes_refuses_invalid_commits_prunes_and_resyncs_wi
 /// Files that are not manifests (a Helm chart, a kustomization, drafts a `.dromosignore`
 /// names) are skipped, and the GitSource's status lists each with the rule that skipped it;
 /// a revision without them clears the list.
+/// A source above about 6,000 objects records its inventory packed (listed, it would not fit in
+/// the one object that holds it), and prunes from it.
+#[tokio::test]
+async fn a_long_inventory_is_packed_and_prunes() {
+    const FILES: usize = 70;
+    let texts: Vec<(String, String)> = (0..FILES)
+        .map(|f| {
+            let text: String = (0..100)
+                .map(|i| format!("---\napiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: cm-{f:02}-{i:02}\ndata:\n  value: \"1\"\n"))
+                .collect();
+            (format!("cms/part-{f:02}.yaml"), text)
+        })
+        .collect();
+    let files: Vec<(&str, Option<&str>)> = texts.iter().map(|(p, t)| (p.as_str(), Some(t.as_str()))).collect();
+    let h = Harness::new("packed", &files).await;
+    let c1 = h.repo.refname_to_id("refs/heads/main").unwrap();
+    h.create_source(serde_json::json!({})).await;
+    let long = Duration::from_secs(300);
+    let s = h.ready_at_within(c1, long).await.status.unwrap();
+    assert!(s.inventory.is_empty(), "listed: {} entries", s.inventory.len());
+    assert!(s.inventory_packed.as_ref().is_some_and(|p| p.len() < 768 * 1024));
+    assert_eq!(s.inventory_count, Some(7_000));
+    let entries = dromos_core::gitsource::inventory_entries(&s).unwrap();
+    assert_eq!(entries.len(), 7_000);
+    assert!(entries.contains(&format!("v1|ConfigMap|{}|cm-69-99", h.ns.name)));
+
+    // A file leaves the repository: its 100 objects are pruned, from the packed inventory.
+    let c2 = commit(&h.repo, "main", &[("cms/part-00.yaml", None)], "drop one file");
+    let s = h.ready_at_within(c2, long).await.status.unwrap();
+    assert_eq!(s.inventory_count, Some(6_900));
+    assert_eq!(s.last_sync.as_ref().map(|l| l.pruned), Some(100));
+    let cms = h.ns.api::<ConfigMap>();
+    assert!(cms.get_opt("cm-00-00").await.unwrap().is_none(), "pruned");
+    assert!(cms.get_opt("cm-01-00").await.unwrap().is_some(), "kept");
+    h.stop().await;
+}
+
 #[tokio::test]
 async fn skipped_files_are_listed_in_the_status() {
     let a = cm("a", "1");

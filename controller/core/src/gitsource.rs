@@ -158,6 +158,20 @@ pub fn plan_options(spec: &GitSourceSpec) -> PlanOptions {
 /// records the value in `status.lastHandledReconcileAt`.
 pub const RECONCILE_REQUEST_ANNOTATION: &str = "dromos.io/reconcile-requested-at";
 
+/// The entries of a GitSource's inventory, listed or packed ([`plan::stored`]); an error when
+/// the packed form cannot be read.
+pub fn inventory_entries(status: &GitSourceStatus) -> Result<Vec<String>, String> {
+    plan::stored::entries(&status.inventory, status.inventory_packed.as_deref())
+}
+
+/// Objects in a GitSource's inventory, as its status counts them.
+pub fn inventory_len(status: &GitSourceStatus) -> usize {
+    match status.inventory_count {
+        Some(n) if n >= 0 => n as usize,
+        _ => status.inventory.len(),
+    }
+}
+
 /// The source id written to `dromos.io/source` on every object of a GitSource.
 pub fn source_id(namespace: &str, name: &str) -> String {
     format!("{namespace}.{name}")
@@ -409,9 +423,23 @@ fn synced(
         status.common.conditions = cond(Standard { reason, message: &message, ..Default::default() });
         events.push(Event::warning(reason, format!("revision {revision}: {message}")));
     }
-    if !sync.blocked() {
-        status.inventory = sync.inventory.iter().map(ObjRef::encode).collect();
-        status.inventory.sort();
+    // An inventory too large to record (a revision declaring that much is refused before it
+    // applies; failed deletes can add to it) leaves the last one recorded: the objects this
+    // source labelled are found for pruning by their label too.
+    if !sync.blocked()
+        && let Ok(stored) = plan::stored::store(&sync.inventory)
+    {
+        status.inventory_count = Some(sync.inventory.len() as i64);
+        match stored {
+            plan::stored::Stored::Inline(entries) => {
+                status.inventory = entries;
+                status.inventory_packed = None;
+            }
+            plan::stored::Stored::Packed(p) => {
+                status.inventory = vec![];
+                status.inventory_packed = Some(p);
+            }
+        }
     }
     if sync.writes > 0 || status.last_sync.is_none() {
         status.last_sync = Some(SyncSummary {

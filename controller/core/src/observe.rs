@@ -191,7 +191,7 @@ pub fn gitsource(gs: &GitSource, out: &mut Vec<Sample>) {
     let stale = st.last_attempted_revision.is_some() && st.last_attempted_revision != st.last_applied_revision;
     push(out, "gitsource_revision_stale", m, &[], flag(stale));
     push(out, "gitsource_diagnostics", m, &[], st.diagnostics.len() as f64);
-    push(out, "gitsource_objects", m, &[], st.inventory.len() as f64);
+    push(out, "gitsource_objects", m, &[], crate::gitsource::inventory_len(st) as f64);
     if let Some(s) = &st.last_sync {
         for (result, n) in
             [("applied", s.applied), ("unchanged", s.unchanged), ("pruned", s.pruned), ("failed", s.failed)]

@@ -39,12 +39,56 @@ pub struct Prepared {
 
 /// [`check`], then for a valid tree the objects and levels of a sync; an invalid tree is
 /// returned as the error (nothing of it may be applied).
+/// A tree whose objects' inventory could not be recorded ([`plan::stored`]) is invalid too: a
+/// sync could apply it but never prune it.
 pub fn prepare(files: &[SourceFile], read: Vec<Diagnostic>, opts: &LoadOptions) -> Result<Prepared, Tree> {
-    let tree = check(files, read, opts);
+    let mut tree = check(files, read, opts);
     if !tree.is_valid() {
         return Err(tree);
     }
     let levels = plan::app_levels(&tree.manifests);
     let objects = render::sync_objects(&tree.manifests, &RenderOptions::default()).objects;
+    if let Err(e) = plan::stored::store(&plan::next_inventory(&objects, &[]))
+        && let Some(first) = tree.manifests.first()
+    {
+        tree.diagnostics.push(
+            Diagnostic::error("inventory-too-large", &first.file, first.pos, "", format!("this revision: {e}"))
+                .with_hint("a GitSource or `dromos sync` records what it applied in one object; each source can record about 150,000 objects with short, regular names, fewer with long ones"),
+        );
+        diag::sort_diagnostics(&mut tree.diagnostics);
+        return Err(tree);
+    }
     Ok(Prepared { tree, objects, levels })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// ConfigMaps with 253-character names no pattern shares.
+    fn tree(n: usize) -> Vec<SourceFile> {
+        let mut x: u64 = 0x2545_F491_4F6C_DD1D;
+        let mut text = String::new();
+        for _ in 0..n {
+            let name: String = (0..253)
+                .map(|_| {
+                    x ^= x << 13;
+                    x ^= x >> 7;
+                    x ^= x << 17;
+                    char::from(b'a' + (x % 26) as u8)
+                })
+                .collect();
+            text.push_str(&format!("---\napiVersion: v1\nkind: ConfigMap\nmetadata: {{name: {name}, namespace: n}}\n"));
+        }
+        vec![SourceFile { path: "many.yaml".into(), bytes: text.into_bytes() }]
+    }
+
+    #[test]
+    fn a_revision_whose_inventory_cannot_be_recorded_is_invalid() {
+        assert!(prepare(&tree(100), vec![], &LoadOptions::default()).is_ok());
+        let refused = prepare(&tree(7_000), vec![], &LoadOptions::default()).expect_err("refused");
+        let d = refused.diagnostics.iter().find(|d| d.code == "inventory-too-large").expect("the diagnostic");
+        assert_eq!((d.file.as_str(), d.line), ("many.yaml", 2));
+        assert!(d.message.contains("7000 objects"), "{}", d.message);
+    }
 }

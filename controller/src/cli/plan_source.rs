@@ -83,9 +83,8 @@ async fn plan(req: Request) -> Result<ExitCode> {
         Some(user) => crate::operators::impersonate(&client, &user)?,
         None => client.clone(),
     };
-    let inventory: Vec<dromos_core::plan::ObjRef> = crate::sync::parse_inventory(
-        gs.status.as_ref().map(|s| s.inventory.iter().map(String::as_str).collect::<Vec<_>>()).unwrap_or_default(),
-    );
+    let inventory: Vec<dromos_core::plan::ObjRef> = crate::sync::status_inventory(gs.status.as_ref())
+        .map_err(|e| anyhow::anyhow!("GitSource {ns}/{name}: status.inventoryPacked: {e}"))?;
     let settings = gitsource::settings(&gs);
     let (mut plan, refused, desired) =
         crate::sync::review(&acting, &mut resolver, prepared.objects, &prepared.levels, &inventory, &settings)

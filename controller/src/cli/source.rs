@@ -107,7 +107,7 @@ pub(crate) fn list_table(items: &[GitSource], wide: bool) -> String {
                 row.extend([
                     g.spec.path.clone().unwrap_or_else(|| "/".into()),
                     g.spec.interval.clone().unwrap_or_else(|| "1m".into()),
-                    st.inventory.len().to_string(),
+                    dromos_core::gitsource::inventory_len(&st).to_string(),
                     st.last_sync.as_ref().and_then(|s| s.finished_at.clone()).unwrap_or_else(|| "-".into()),
                 ]);
             }
@@ -137,7 +137,7 @@ pub(crate) fn describe(gs: &GitSource, wide: bool) -> String {
     let _ = writeln!(out, "Service account:  {}", o(gs.spec.service_account_name.as_deref()));
     let _ = writeln!(out, "Applied:          {}", o(st.last_applied_revision.as_deref()));
     let _ = writeln!(out, "Attempted:        {}", o(st.last_attempted_revision.as_deref()));
-    let _ = writeln!(out, "Objects:          {}", st.inventory.len());
+    let _ = writeln!(out, "Objects:          {}", dromos_core::gitsource::inventory_len(&st));
     if let Some(s) = &st.last_sync {
         let _ = writeln!(
             out,
@@ -169,8 +169,15 @@ pub(crate) fn describe(gs: &GitSource, wide: bool) -> String {
     }
     if wide {
         let _ = writeln!(out, "Inventory:");
-        for i in &st.inventory {
-            let _ = writeln!(out, "  {i}");
+        match dromos_core::gitsource::inventory_entries(&st) {
+            Ok(entries) => {
+                for i in &entries {
+                    let _ = writeln!(out, "  {i}");
+                }
+            }
+            Err(e) => {
+                let _ = writeln!(out, "  (status.inventoryPacked cannot be read: {e})");
+            }
         }
     }
     out

@@ -734,7 +734,12 @@ async fn sync_revision(
 ) -> Result<Synced, Error> {
     // The inventory and applied revision as last written (see `reconcile_in`).
     let old = ctx.written.current(gs, gs.status.as_ref()).unwrap_or_default();
-    let inventory: Vec<ObjRef> = sync::parse_inventory(old.inventory.iter().map(String::as_str));
+    // A packed inventory that cannot be read (a status edited by hand) counts as empty: what
+    // this source labelled is still found for pruning by its label.
+    let inventory: Vec<ObjRef> = sync::status_inventory(Some(&old)).unwrap_or_else(|e| {
+        tracing::warn!(error = %e, "status.inventoryPacked cannot be read; the labels of live objects stand for it");
+        vec![]
+    });
     let settings = SyncSettings {
         concurrency: ctx.opts.write_concurrency,
         limiter: ctx.opts.limiter.clone(),
@@ -743,8 +748,11 @@ async fn sync_revision(
         ..settings(gs)
     };
     let _syncing = ctx.sync_writes.begin(&settings.source);
-    // The rendered objects go to the sync (a large revision is not held twice).
+    // The rendered objects go to the sync (a large revision is not held twice), and the loaded
+    // manifests (values, typed forms, field positions: several times the rendered objects)
+    // are not needed by it.
     let objects = std::mem::take(&mut prepared.objects);
+    drop(std::mem::take(&mut prepared.tree.manifests));
     let mut resolver = ctx.resolver.checkout();
     if gs.spec.self_heal == Some(false) && old.last_applied_revision.as_deref() == Some(revision) {
         let planned =

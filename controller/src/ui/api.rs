@@ -415,7 +415,7 @@ fn source_json(g: &GitSource) -> Value {
         "lastSync": st.last_sync.as_ref().and_then(|s| s.finished_at.clone()),
         "inSync": view::source_sync(g).is_ok(),
         "reason": view::source_sync(g).err(),
-        "objects": st.inventory.len(),
+        "objects": dromos_core::gitsource::inventory_len(&st),
         "diagnostics": st.diagnostics.len(),
     })
 }
@@ -442,7 +442,7 @@ pub async fn source(
         "source": source_json(&g),
         "lastSync": st.last_sync,
         "diagnostics": st.diagnostics.iter().map(|d| json!({"file": d.file, "line": d.line, "field": d.field, "message": d.message})).collect::<Vec<_>>(),
-        "inventory": st.inventory,
+        "inventory": dromos_core::gitsource::inventory_entries(&st).unwrap_or_else(|e| vec![format!("(cannot be read: {e})")]),
         "skipped": st.skipped,
         "conditions": st.common.conditions.iter().map(|c| json!({"type": c.type_, "status": c.status, "reason": c.reason, "message": c.message})).collect::<Vec<_>>(),
     })))

@@ -159,9 +159,8 @@ pub async fn plan_source(ui: &Ui, client: &Client, gs: &GitSource) -> Result<Val
         v["message"] = json!("SourcePolicies refuse objects of the revision: the controller applies nothing of it");
         return Ok(v);
     }
-    let inventory = crate::sync::parse_inventory(
-        gs.status.as_ref().map(|s| s.inventory.iter().map(String::as_str).collect::<Vec<_>>()).unwrap_or_default(),
-    );
+    let inventory = crate::sync::status_inventory(gs.status.as_ref())
+        .map_err(|e| ApiError(axum::http::StatusCode::UNPROCESSABLE_ENTITY, format!("status.inventoryPacked: {e}")))?;
     let settings = gitsource::settings(gs);
     let (mut plan, refused, desired) =
         crate::sync::review(client, &mut resolver, prepared.objects, &prepared.levels, &inventory, &settings).await?;

@@ -330,12 +330,12 @@ fn check_and_parse(at: &At, kind: &str, value: &mut Value, local: &mut Vec<Diagn
     // every problem of the document is reported in one pass; serde ignores unknown fields.
     let structurally_ok = !local.iter().any(Diagnostic::is_error);
     let parsed = match kind {
-        "App" => parse_typed::<App>(value).map(Typed::App),
-        "Job" => parse_typed::<Job>(value).map(Typed::Job),
-        "Package" => parse_typed::<Package>(value).map(Typed::Package),
-        "GitSource" => parse_typed::<GitSource>(value).map(Typed::GitSource),
-        "Offer" => parse_typed::<Offer>(value).map(Typed::Offer),
-        "SourcePolicy" => parse_typed::<SourcePolicy>(value).map(Typed::SourcePolicy),
+        "App" => parse_typed::<App>(value).map(|x| Typed::App(Box::new(x))),
+        "Job" => parse_typed::<Job>(value).map(|x| Typed::Job(Box::new(x))),
+        "Package" => parse_typed::<Package>(value).map(|x| Typed::Package(Box::new(x))),
+        "GitSource" => parse_typed::<GitSource>(value).map(|x| Typed::GitSource(Box::new(x))),
+        "Offer" => parse_typed::<Offer>(value).map(|x| Typed::Offer(Box::new(x))),
+        "SourcePolicy" => parse_typed::<SourcePolicy>(value).map(|x| Typed::SourcePolicy(Box::new(x))),
         "Notifier" => parse_typed::<dromos_crds::Notifier>(value).map(|n| Typed::Notifier(Box::new(n))),
         _ => unreachable!("known kinds are listed in KINDS"),
     };

@@ -54,22 +54,22 @@ impl Default for LoadOptions {
     }
 }
 
-/// The typed form of a Dromos manifest.
+/// The typed form of a Dromos manifest. Boxed: a tree holds one `Manifest` per document,
+/// most of them `Other`, and an unboxed App would make each of them as large as an App.
 #[derive(Clone, Debug)]
-#[allow(clippy::large_enum_variant)]
 pub enum Typed {
     /// dromos.io App.
-    App(App),
+    App(Box<App>),
     /// dromos.io Job.
-    Job(Job),
+    Job(Box<Job>),
     /// dromos.io Package.
-    Package(Package),
+    Package(Box<Package>),
     /// dromos.io GitSource.
-    GitSource(GitSource),
+    GitSource(Box<GitSource>),
     /// dromos.io Offer.
-    Offer(Offer),
+    Offer(Box<Offer>),
     /// dromos.io SourcePolicy.
-    SourcePolicy(dromos_crds::SourcePolicy),
+    SourcePolicy(Box<dromos_crds::SourcePolicy>),
     /// dromos.io Notifier.
     Notifier(Box<dromos_crds::Notifier>),
     /// Any other Kubernetes object, applied as written.

@@ -12,6 +12,7 @@ mod levels;
 pub mod native;
 mod quantity;
 pub mod report;
+pub mod stored;
 #[cfg(test)]
 mod tests;
 

@@ -55,7 +55,7 @@ pub(super) fn validate_job_graph(manifests: &[Manifest], out: &mut Vec<Diagnosti
     let jobs: Vec<(&Manifest, &Job)> = manifests
         .iter()
         .filter_map(|m| match &m.typed {
-            Typed::Job(j) => Some((m, j)),
+            Typed::Job(j) => Some((m, j.as_ref())),
             _ => None,
         })
         .collect();
