@@ -29,7 +29,8 @@ pub fn check_packages(tree: &mut Tree, packages: &Repositories) {
 /// A valid tree rendered for a sync.
 #[derive(Clone, Debug)]
 pub struct Prepared {
-    /// The loaded tree (its diagnostics are warnings only).
+    /// The loaded tree (its diagnostics are warnings only). Its manifests' values have moved
+    /// into `objects` and are `null`, but for CustomResourceDefinitions.
     pub tree: Tree,
     /// Objects to apply (Apps, Jobs and Packages as themselves; operators expand them).
     pub objects: Vec<Value>,
@@ -47,7 +48,7 @@ pub fn prepare(files: &[SourceFile], read: Vec<Diagnostic>, opts: &LoadOptions) 
         return Err(tree);
     }
     let levels = plan::app_levels(&tree.manifests);
-    let objects = render::sync_objects(&tree.manifests, &RenderOptions::default()).objects;
+    let objects = render::take_sync_objects(&mut tree.manifests, &RenderOptions::default()).objects;
     if let Err(e) = plan::stored::store(&plan::next_inventory(&objects, &[]))
         && let Some(first) = tree.manifests.first()
     {
