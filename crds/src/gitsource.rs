@@ -120,7 +120,7 @@ pub struct GitSourceStatus {
     pub inventory: Vec<String>,
     /// The inventory when listing it would take more than 256 KiB (about 6,000 entries): the
     /// same entries, sorted, one per line, gzip-compressed and base64-encoded; `inventory` is
-    /// then empty. 100,000 entries take about 400 KB; a revision whose inventory would take
+    /// then empty. 100,000 entries take about 350 KB; a revision whose inventory would take
     /// more than 768 KiB packed is refused before anything is applied.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub inventory_packed: Option<String>,

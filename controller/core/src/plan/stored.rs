@@ -98,6 +98,24 @@ pub fn entries(inline: &[String], packed: Option<&str>) -> Result<Vec<String>, S
     Ok(all)
 }
 
+/// Names of `len` letters that share no pattern (xorshift from `seed`): what packs worst.
+#[cfg(test)]
+pub(crate) fn patternless_names(seed: u64, len: usize, n: usize) -> Vec<String> {
+    let mut x = seed;
+    (0..n)
+        .map(|_| {
+            (0..len)
+                .map(|_| {
+                    x ^= x << 13;
+                    x ^= x >> 7;
+                    x ^= x << 17;
+                    char::from(b'a' + (x % 26) as u8)
+                })
+                .collect()
+        })
+        .collect()
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -136,19 +154,9 @@ mod tests {
     #[test]
     fn an_inventory_that_cannot_be_recorded_is_refused() {
         // Names without a pattern: gzip has little to share.
-        let mut x: u64 = 0x9E37_79B9_7F4A_7C15;
-        let r: Vec<ObjRef> = (0..60_000)
-            .map(|_| {
-                let name: String = (0..40)
-                    .map(|_| {
-                        x ^= x << 13;
-                        x ^= x >> 7;
-                        x ^= x << 17;
-                        char::from(b'a' + (x % 26) as u8)
-                    })
-                    .collect();
-                ObjRef::decode(&format!("v1|ConfigMap|bench|{name}")).unwrap()
-            })
+        let r: Vec<ObjRef> = patternless_names(0x9E37_79B9_7F4A_7C15, 40, 60_000)
+            .iter()
+            .map(|name| ObjRef::decode(&format!("v1|ConfigMap|bench|{name}")).unwrap())
             .collect();
         let e = store(&r).unwrap_err();
         assert_eq!(e.entries, 60_000);
