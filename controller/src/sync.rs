@@ -19,7 +19,7 @@ use std::time::{Duration, Instant};
 
 /// Field manager of the writes of earlier Dromos versions, and of the local inventory; every
 /// source now writes as its own manager ([`dromos_core::tenancy::field_manager`]).
-pub const FIELD_MANAGER: &str = "dromos";
+pub const FIELD_MANAGER: &str = dromos_core::tenancy::LEGACY_FIELD_MANAGER;
 
 /// Settings of one sync.
 #[derive(Clone, Debug)]
@@ -250,6 +250,9 @@ fn reason_of(e: &kube::Error) -> (String, String) {
 /// not list a kind across namespaces (a source's ServiceAccount with a namespace's Role) lists
 /// it in `namespaces` (those of its desired objects and inventory) one by one; a namespace it
 /// may not list shows nothing there, and its writes there fail with `Forbidden`.
+///
+/// Each page is compared with the desired objects as it arrives ([`plan::Observer`]) and only
+/// a digest of each object is kept: a resync never holds every live object.
 async fn list_live(
     client: &Client,
     resolver: &mut Resolver,
@@ -257,8 +260,8 @@ async fn list_live(
     namespaces: &BTreeSet<String>,
     settings: &SyncSettings,
     reads: &AtomicUsize,
-) -> anyhow::Result<Vec<Value>> {
-    let mut out = Vec::new();
+    out: &mut plan::Observer<'_>,
+) -> anyhow::Result<()> {
     let selector = format!("{SOURCE_LABEL}={}", settings.source);
     let limiter = settings.limiter.as_deref();
     for (av, kind) in kinds {
@@ -274,11 +277,11 @@ async fn list_live(
         let all_namespaces = caps.scope == Scope::Namespaced && settings.scope.namespaces().is_none();
         for api in apis {
             let lp = ListParams::default().labels(&selector).limit(500);
-            match list_pages(&api, lp.clone(), &ar, limiter, reads, &mut out).await {
+            match list_pages(&api, lp.clone(), &ar, limiter, reads, out).await {
                 Err(kube::Error::Api(s)) if s.code == 403 && all_namespaces => {
                     for ns in namespaces {
                         let api = Api::namespaced_with(client.clone(), ns, &ar);
-                        match list_pages(&api, lp.clone(), &ar, limiter, reads, &mut out).await {
+                        match list_pages(&api, lp.clone(), &ar, limiter, reads, out).await {
                             Err(kube::Error::Api(s)) if s.code == 403 => {}
                             other => other?,
                         }
@@ -289,17 +292,17 @@ async fn list_live(
             }
         }
     }
-    Ok(out)
+    Ok(())
 }
 
-/// Appends every object of a paged list to `out`.
+/// Gives every object of a paged list to `out`, a page at a time.
 async fn list_pages(
     api: &Api<DynamicObject>,
     mut lp: ListParams,
     ar: &ApiResource,
     limiter: Option<&crate::ratelimit::Limiter>,
     reads: &AtomicUsize,
-    out: &mut Vec<Value>,
+    out: &mut plan::Observer<'_>,
 ) -> Result<(), kube::Error> {
     loop {
         crate::ratelimit::acquire(limiter).await;
@@ -316,7 +319,7 @@ async fn list_pages(
                 .take()
                 .map(|m| m.into_iter().filter(|e| e.manager.as_deref() == Some(FIELD_MANAGER)).collect::<Vec<_>>())
                 .filter(|m| !m.is_empty());
-            out.push(serde_json::to_value(&o).map_err(kube::Error::SerdeError)?);
+            out.add(serde_json::to_value(&o).map_err(kube::Error::SerdeError)?);
         }
         match page.metadata.continue_ {
             Some(c) if !c.is_empty() => lp.continue_token = Some(c),
@@ -411,13 +414,14 @@ pub async fn plan_live(
     levels: &HashMap<(String, String), u32>,
     inventory: &[ObjRef],
     settings: &SyncSettings,
-) -> anyhow::Result<(Plan, Vec<Value>, HashMap<plan::Key, Value>)> {
+) -> anyhow::Result<(Plan, Vec<Value>, plan::Observed)> {
     let reads = AtomicUsize::new(0);
     let mut kinds = prepare(client, resolver, &mut desired, settings, &reads).await;
     kinds.extend(inventory.iter().map(|o| (o.api_version.clone(), o.kind.clone())));
     let namespaces = namespaces_of(&desired, inventory);
-    let live = plan::index_live(list_live(client, resolver, &kinds, &namespaces, settings, &reads).await?);
-    plan::follow_scale(&mut desired, &live);
+    let mut observer = plan::Observer::new(&mut desired);
+    list_live(client, resolver, &kinds, &namespaces, settings, &reads, &mut observer).await?;
+    let live = observer.finish();
     let p = plan::plan_sync(&desired, &live, inventory, levels, &settings.plan);
     Ok((p, desired, live))
 }
@@ -468,8 +472,9 @@ pub async fn sync(
     let mut kinds = prepare(client, resolver, &mut desired, settings, &n.reads).await;
     kinds.extend(inventory.iter().map(|o| (o.api_version.clone(), o.kind.clone())));
     let namespaces = namespaces_of(&desired, inventory);
-    let live = plan::index_live(list_live(client, resolver, &kinds, &namespaces, settings, &n.reads).await?);
-    plan::follow_scale(&mut desired, &live);
+    let mut observer = plan::Observer::new(&mut desired);
+    list_live(client, resolver, &kinds, &namespaces, settings, &n.reads, &mut observer).await?;
+    let live = observer.finish();
     let plan = plan::plan_sync(&desired, &live, inventory, levels, &settings.plan);
     // A revision reaching outside the scope applies nothing, as an invalid one.
     let refused = out_of_scope(&desired, &settings.scope);
@@ -486,7 +491,7 @@ pub async fn sync(
             .iter()
             .filter_map(|d| {
                 let k = ObjRef::of(d)?.key();
-                let g = live.get(&k)?["metadata"]["generation"].as_i64()?;
+                let g = live.get(&k)?.generation?;
                 Some((k, g))
             })
             .collect(),
@@ -593,13 +598,13 @@ async fn unowned(
 async fn hand_over(
     client: &Client,
     resolver: &mut Resolver,
-    live: &HashMap<plan::Key, Value>,
+    live: &plan::Observed,
     settings: &SyncSettings,
     n: &Counters,
 ) {
     let manager = dromos_core::tenancy::field_manager(&settings.source);
-    for v in live.values().filter(|v| v["metadata"]["managedFields"].is_array()) {
-        let Some(o) = ObjRef::of(v) else { continue };
+    for (key, seen) in live.iter().filter(|(_, s)| s.legacy_fields) {
+        let o = seen.obj(key);
         let Some((ar, caps)) = resolver.resolve(client, &o.api_version, &o.kind, &n.reads).await else { continue };
         let api = api_for(client, &ar, &caps, o.namespace.as_deref());
         crate::ratelimit::acquire(settings.limiter.as_deref()).await;
@@ -796,7 +801,7 @@ fn conflicts_only_with(message: &str, manager: &str) -> bool {
 async fn prune(
     client: &Client,
     resolver: &mut Resolver,
-    live: &HashMap<plan::Key, Value>,
+    live: &plan::Observed,
     settings: &SyncSettings,
     n: &Counters,
     outcome: &mut SyncOutcome,
@@ -806,10 +811,7 @@ async fn prune(
     let candidates = std::mem::take(&mut outcome.plan.prune);
     for o in &candidates {
         let Some(live_obj) = live.get(&o.key()) else { continue }; // already gone or never ours
-        let labels = &live_obj["metadata"]["labels"];
-        if labels[SOURCE_LABEL] != settings.source.as_str()
-            || labels[dromos_core::translate::MANAGED_BY.0] != dromos_core::translate::MANAGED_BY.1
-        {
+        if live_obj.source.as_deref() != Some(settings.source.as_str()) || !live_obj.managed {
             continue;
         }
         let Some((ar, caps)) = resolver.resolve(client, &o.api_version, &o.kind, &n.reads).await else {
@@ -821,7 +823,7 @@ async fn prune(
         match api_for(client, &ar, &caps, o.namespace.as_deref()).delete(&o.name, &dp).await {
             Ok(_) => {
                 if let Some(w) = &settings.written {
-                    w.record(o, live_obj["metadata"]["uid"].as_str(), SyncWrites::PRUNED);
+                    w.record(o, live_obj.uid.as_deref(), SyncWrites::PRUNED);
                 }
                 outcome.pruned += 1
             }

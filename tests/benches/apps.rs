@@ -71,6 +71,10 @@ fn parse_args() -> Args {
 
 #[tokio::main]
 async fn main() {
+    // Failed reconciles are logged at warn (RUST_LOG=dromos=debug also shows conflicts).
+    let _ = tracing_subscriber::fmt()
+        .with_env_filter(std::env::var("RUST_LOG").unwrap_or_else(|_| "warn".into()))
+        .try_init();
     let args = parse_args();
     if args.floor {
         return side_by_side(&args).await;

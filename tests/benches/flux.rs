@@ -2,10 +2,12 @@
 //! same control plane, the same repository and the same Git server, in one invocation (issue 25).
 //!
 //!     tests/cluster/up && export KUBECONFIG=$HOME/.cache/dromos/cluster/kubeconfig
-//!     cargo bench -p dromos-tests --bench flux -- [COUNT] [ROUNDS] [--flux-first] [--many SOURCES] [--only dromos|flux]
+//!     cargo bench -p dromos-tests --bench flux -- [COUNT] [ROUNDS] [--flux-first] [--many SOURCES]
+//!         [--many-rounds K] [--phase-timeout SECS] [--only dromos|flux]
 //!
 //! `DROMOS_BIN=PATH` runs that `dromos` binary instead of building this tree's (release) first.
-//! A phase not done in 30 minutes ends the bench (a panic naming how many sources were done).
+//! A phase not done in 30 minutes (`--phase-timeout SECS`) ends the bench (a panic naming how
+//! many sources were done); each phase's figures are printed as soon as it ends.
 //!
 //! Defaults: 10,000 ConfigMaps, 2 rounds (the order of the tools alternates from round to round),
 //! no many-sources scenario. `tests/cluster/flux` builds Flux from the Go module proxy on first
@@ -33,7 +35,8 @@
 //!
 //! With `--many SOURCES`, then SOURCES sources of 10 ConfigMaps each from one repository
 //! (Flux: SOURCES Kustomizations on one GitRepository; Dromos: SOURCES GitSources of one URL):
-//! all ready, then one commit touching every source until all report it applied.
+//! all ready, then one commit touching every source until all report it applied. These rounds
+//! run after every one-source round; `--many-rounds K` runs only the first K of them.
 //!
 //! Of each controller process the bench reads CPU seconds (utime + stime, /proc/PID/stat) per
 //! phase, and the peak RSS (VmHWM, /proc/PID/status, reset through /proc/PID/clear_refs at the
@@ -56,8 +59,21 @@ use std::time::{Duration, Instant};
 const PER_FILE: usize = 100;
 /// ConfigMaps per source in the many-sources repository.
 const PER_SOURCE: usize = 10;
-/// Longest wait for one phase.
+/// Longest wait for one phase unless `--phase-timeout SECS` says otherwise.
 const PHASE_TIMEOUT: Duration = Duration::from_secs(1800);
+/// The longest wait for one phase of this invocation.
+static TIMEOUT: std::sync::OnceLock<Duration> = std::sync::OnceLock::new();
+
+fn phase_timeout() -> Duration {
+    *TIMEOUT.get().unwrap_or(&PHASE_TIMEOUT)
+}
+
+/// Records what a phase cost and prints it at once (an invocation that ends early, a phase
+/// timed out, still shows what it measured).
+fn push(out: &mut Vec<(&'static str, Cost)>, tool: Tool, phase: &'static str, cost: Cost) {
+    println!("[{}] {phase}: {:.1} s, CPU {:.1} s, peak RSS {:.0} MiB", tool.name(), cost.secs, cost.cpu, cost.peak_mib);
+    out.push((phase, cost));
+}
 /// Shared secret of the Dromos push webhook.
 const HOOK_SECRET: &str = "bench";
 
@@ -90,8 +106,13 @@ fn main() {
     let count = nums.first().copied().unwrap_or(10_000);
     let rounds = nums.get(1).copied().unwrap_or(2);
     let flux_first = args.iter().any(|a| a == "--flux-first");
-    let many =
-        args.iter().position(|a| a == "--many").map(|i| args.get(i + 1).and_then(|v| v.parse().ok()).unwrap_or(1000));
+    let value = |flag: &str| args.iter().position(|a| a == flag).map(|i| args.get(i + 1).and_then(|v| v.parse().ok()));
+    let many = value("--many").map(|v| v.unwrap_or(1000));
+    // `--many-rounds K`: the many-sources scenario in the first K rounds only (it is long).
+    let many_rounds = value("--many-rounds").map(|v| v.expect("--many-rounds takes a number")).unwrap_or(rounds);
+    if let Some(secs) = value("--phase-timeout") {
+        TIMEOUT.set(Duration::from_secs(secs.expect("--phase-timeout takes seconds") as u64)).expect("set once");
+    }
     let _ = tracing_subscriber::fmt()
         .with_env_filter(std::env::var("RUST_LOG").unwrap_or_else(|_| "warn".into()))
         .try_init();
@@ -104,7 +125,7 @@ fn main() {
     let rt = tokio::runtime::Builder::new_multi_thread().enable_all().build().unwrap();
     match only {
         Some(tool) => rt.block_on(run_one(tool, count, many)),
-        None => rt.block_on(run(count, rounds, flux_first, many)),
+        None => rt.block_on(run(count, rounds, flux_first, many.map(|m| (m, many_rounds)))),
     }
 }
 
@@ -129,7 +150,7 @@ async fn run_one(tool: Tool, count: usize, many: Option<usize>) {
     }
 }
 
-async fn run(count: usize, rounds: usize, flux_first: bool, many: Option<usize>) {
+async fn run(count: usize, rounds: usize, flux_first: bool, many: Option<(usize, usize)>) {
     let c = client().await;
     let flux = flux_dir();
     // DROMOS_BIN: a `dromos` built beforehand (with a target directory shared by several
@@ -140,23 +161,24 @@ async fn run(count: usize, rounds: usize, flux_first: bool, many: Option<usize>)
     let env = Env { c, flux, dromos, clk_tck: clk_tck() };
     println!(
         "side by side: {count} ConfigMaps in one source, {rounds} round(s){}; Dromos {}, Flux {}",
-        many.map(|m| format!(", then {m} sources of {PER_SOURCE}")).unwrap_or_default(),
+        many.map(|(m, r)| format!(", then {m} sources of {PER_SOURCE} in {r} round(s)")).unwrap_or_default(),
         env.dromos.display(),
         env.flux.display()
     );
     let mut rows: Vec<(String, Cost, Cost)> = vec![];
-    for round in 0..rounds {
+    // Every round of the one-source scenario first, then the (long) many-sources rounds: an
+    // invocation that ends in the latter keeps both orders of the former.
+    let (sources, many_rounds) = many.unwrap_or((0, 0));
+    let scenarios = (0..rounds).map(|r| (r, false)).chain((0..many_rounds).map(|r| (r, true)));
+    for (round, many) in scenarios {
         let order =
             if (round % 2 == 0) != flux_first { [Tool::Dromos, Tool::Flux] } else { [Tool::Flux, Tool::Dromos] };
         let label = format!("round {} ({} first)", round + 1, order[0].name());
         let mut costs: Vec<(Tool, Vec<(&'static str, Cost)>)> = vec![];
         for tool in order {
-            costs.push((tool, one_source(&env, tool, count).await));
-        }
-        if let Some(sources) = many {
-            for (tool, phases) in costs.iter_mut() {
-                phases.extend(many_sources(&env, *tool, sources).await);
-            }
+            let phases =
+                if many { many_sources(&env, tool, sources).await } else { one_source(&env, tool, count).await };
+            costs.push((tool, phases));
         }
         let of = |t: Tool| costs.iter().find(|(x, _)| *x == t).map(|(_, p)| p.clone()).unwrap();
         let (d, f) = (of(Tool::Dromos), of(Tool::Flux));
@@ -491,9 +513,13 @@ async fn wait_applied(c: &Client, tool: Tool, ns: &str, n: usize, revision: &str
                 return;
             }
         }
-        if t.elapsed() > PHASE_TIMEOUT {
+        if t.elapsed() > phase_timeout() {
             let status = api.get("s-0").await.map(|o| o.data["status"].to_string()).unwrap_or_default();
-            panic!("{}: {what} not done after {PHASE_TIMEOUT:?} ({last} of {n}); s-0 status: {status}", tool.name());
+            panic!(
+                "{}: {what} not done after {:?} ({last} of {n}); s-0 status: {status}",
+                tool.name(),
+                phase_timeout()
+            );
         }
         tokio::time::sleep(Duration::from_millis(if n == 1 { 100 } else { 500 })).await;
     }
@@ -615,19 +641,19 @@ async fn one_source(env: &Env, tool: Tool, count: usize) -> Vec<(&'static str, C
     let t = ctl.begin();
     create_sources(c, tool, &ns, &url, &["cms".to_string()], &c1.to_string()).await;
     wait_applied(c, tool, &ns, 1, &c1.to_string(), None, "cold sync").await;
-    out.push(("cold apply", ctl.end(t)));
+    push(&mut out, tool, "cold apply", ctl.end(t));
     expect_cms(c, tool, &ns, count).await;
 
     let t = ctl.begin();
     let token = request_reconcile(c, tool, &ns, &applier(tool), "s-0").await;
     wait_applied(c, tool, &ns, 1, &c1.to_string(), Some(&token), "no-op reconcile").await;
-    out.push(("no-op reconcile", ctl.end(t)));
+    push(&mut out, tool, "no-op reconcile", ctl.end(t));
 
     let c2 = commit(&repo, "main", &[(&files[0].0, Some(&cm_file("cm", 0, PER_FILE.min(count), 1)))], "one file");
     let t = ctl.begin();
     announce(c, tool, &ns, &ctl, &url).await;
     wait_applied(c, tool, &ns, 1, &c2.to_string(), None, "one-file change").await;
-    out.push(("one-file change", ctl.end(t)));
+    push(&mut out, tool, "one-file change", ctl.end(t));
     let cm = Api::<ConfigMap>::namespaced(c.clone(), &ns).get("cm-0").await.expect("cm-0");
     assert_eq!(cm.data.unwrap_or_default().get("v").map(String::as_str), Some("1"), "{}: cm-0 changed", tool.name());
 
@@ -638,7 +664,7 @@ async fn one_source(env: &Env, tool: Tool, count: usize) -> Vec<(&'static str, C
     let t = ctl.begin();
     announce(c, tool, &ns, &ctl, &url).await;
     wait_applied(c, tool, &ns, 1, &c3.to_string(), None, "deletion of half").await;
-    out.push(("delete half", ctl.end(t)));
+    push(&mut out, tool, "delete half", ctl.end(t));
     expect_cms(c, tool, &ns, kept).await;
 
     finish(c, tool, ctl, &ns, server, &out).await;
@@ -691,7 +717,7 @@ async fn many_sources(env: &Env, tool: Tool, sources: usize) -> Vec<(&'static st
     let t = ctl.begin();
     create_sources(c, tool, &ns, &url, &paths, &c1.to_string()).await;
     wait_applied(c, tool, &ns, sources, &c1.to_string(), None, "all sources ready").await;
-    out.push(("many: all ready", ctl.end(t)));
+    push(&mut out, tool, "many: all ready", ctl.end(t));
     expect_cms(c, tool, &ns, sources * PER_SOURCE).await;
 
     let changed: Vec<(String, String)> = (0..sources).map(|i| file(i, 1)).collect();
@@ -700,7 +726,7 @@ async fn many_sources(env: &Env, tool: Tool, sources: usize) -> Vec<(&'static st
     let t = ctl.begin();
     announce(c, tool, &ns, &ctl, &url).await;
     wait_applied(c, tool, &ns, sources, &c2.to_string(), None, "commit touching every source").await;
-    out.push(("many: commit to all", ctl.end(t)));
+    push(&mut out, tool, "many: commit to all", ctl.end(t));
 
     finish(c, tool, ctl, &ns, server, &out).await;
     out

@@ -79,6 +79,10 @@ pub fn identity(rules: &IdentityRules, namespace: &str, named: Option<&str>) -> 
     }
 }
 
+/// The field manager earlier versions wrote every source's objects as; a sync hands its fields
+/// over to the source's own manager ([`hand_over_fields`]).
+pub const LEGACY_FIELD_MANAGER: &str = "dromos";
+
 /// The field manager of a source's writes: one per source, so two sources writing the same
 /// field conflict instead of taking it from each other.
 pub fn field_manager(source_id: &str) -> String {

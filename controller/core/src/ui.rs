@@ -480,11 +480,8 @@ mod tests {
     #[test]
     fn a_plan_shows_each_change_with_its_diff_within_bounds() {
         let cm = |name: &str, v: &str| json!({"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": name, "namespace": "n"}, "data": {"k": v}});
-        let desired = vec![cm("new", "1"), cm("changed", "2"), cm("same", "3")];
-        let live: std::collections::HashMap<_, _> = [cm("changed", "1"), cm("same", "3"), cm("gone", "0")]
-            .into_iter()
-            .map(|v| (ObjRef::of(&v).expect("ref").key(), v))
-            .collect();
+        let mut desired = vec![cm("new", "1"), cm("changed", "2"), cm("same", "3")];
+        let live = crate::plan::observe(&mut desired, [cm("changed", "1"), cm("same", "3"), cm("gone", "0")]);
         let inventory: Vec<ObjRef> =
             ["changed", "same", "gone"].iter().map(|n| ObjRef::of(&cm(n, "")).expect("ref")).collect();
         let plan = crate::plan::plan_sync(&desired, &live, &inventory, &Default::default(), &Default::default());

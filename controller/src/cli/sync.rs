@@ -117,7 +117,7 @@ fn plan_snapshot(
     settings: &crate::sync::SyncSettings,
     rendered: Option<&dromos_core::RenderOptions>,
 ) -> Result<Planned> {
-    let (live, inventory) = crate::local::snapshot(file, &settings.source)?;
+    let (snapshot, inventory) = crate::local::snapshot(file, &settings.source)?;
     let mut desired = prepared.objects;
     for d in &mut desired {
         dromos_core::plan::stamp(d, &settings.source);
@@ -128,9 +128,9 @@ fn plan_snapshot(
             d["metadata"]["namespace"] = serde_json::Value::String(settings.default_namespace.clone());
         }
     }
-    dromos_core::plan::follow_scale(&mut desired, &live);
+    let live = dromos_core::plan::observe(&mut desired, snapshot.values().cloned());
     let plan = dromos_core::plan::plan_sync(&desired, &live, &inventory, &prepared.levels, &settings.plan);
-    let native = rendered.map(|r| crate::native::against_snapshot(&plan, &desired, &live, r));
+    let native = rendered.map(|r| crate::native::against_snapshot(&plan, &desired, &snapshot, r));
     Ok((plan, native))
 }
 

@@ -26,7 +26,7 @@ use kube::runtime::reflector::{ObjectRef, Store};
 use kube::runtime::{WatchStreamExt, watcher};
 use kube::{Client, Resource, ResourceExt};
 use serde_json::Value;
-use std::collections::BTreeSet;
+use std::collections::{BTreeSet, HashMap};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::Duration;
@@ -75,7 +75,16 @@ pub struct Context {
     pub failures: AtomicUsize,
     /// Last status patched per App, with the resourceVersion of the App it was computed from.
     written: super::report::OwnWrites<App, AppStatus>,
+    /// When each App's status was last written by this process (for `appstate::status_wait`).
+    status_written: std::sync::Mutex<HashMap<(String, String), std::time::Instant>>,
+    /// Apps this process added its finalizer to: uid -> the resourceVersion it patched.
+    finalizers_added: std::sync::Mutex<HashMap<String, String>>,
 }
+
+/// Entries of [`Context::status_written`] (and of `finalizers_added`) kept at most; past it
+/// the record starts again (a forgotten time only makes the next count change be written at
+/// once; a forgotten finalizer write, one conflict retried).
+const STATUS_WRITTEN_MAX: usize = 100_000;
 
 impl Context {
     /// Apps and pods the operator currently sees (for benchmarks and metrics).
@@ -88,6 +97,23 @@ impl Context {
     /// must not see the older status: it would start a deployment twice or miss its end).
     fn current_status(&self, app: &App) -> Option<AppStatus> {
         self.written.current(app, app.status.as_ref())
+    }
+
+    /// Whether this process added its finalizer to the App as cached (same uid and
+    /// resourceVersion: the cache still shows the App from before that write).
+    fn finalizer_added(&self, app: &App) -> bool {
+        let added = self.finalizers_added.lock().expect("finalizers_added lock");
+        app.uid().is_some_and(|uid| added.get(&uid) == app.resource_version().as_ref())
+    }
+
+    /// Remembers that the finalizer was added to the App as read (its uid and resourceVersion).
+    fn record_finalizer(&self, app: &App) {
+        let (Some(uid), Some(rv)) = (app.uid(), app.resource_version()) else { return };
+        let mut added = self.finalizers_added.lock().expect("finalizers_added lock");
+        if added.len() >= STATUS_WRITTEN_MAX {
+            added.clear();
+        }
+        added.insert(uid, rv);
     }
 
     /// The pods of one App as the operator sees them: (total, ready).
@@ -158,6 +184,8 @@ pub fn start(shared: &Shared, opts: Options) -> Started<Context> {
         reconciles: AtomicUsize::new(0),
         failures: AtomicUsize::new(0),
         written: Default::default(),
+        status_written: Default::default(),
+        finalizers_added: Default::default(),
     });
     let config = kube::runtime::controller::Config::default().concurrency(opts.concurrency.max(1));
     let pod_to_app = |pod: Pod| {
@@ -209,12 +237,18 @@ async fn reconcile_one(app: &App, ctx: &Context) -> Result<Action, Error> {
                     let patch = json_patch(app, serde_json::json!(finalizers));
                     ctx.writes.fetch_add(1, Ordering::Relaxed);
                     apps.patch(&app.name_any(), &PatchParams::default(), &patch).await?;
+                    ctx.status_written.lock().expect("status_written lock").remove(&(ns.clone(), app.name_any()));
                     Ok(Action::await_change())
                 }
                 Ok(Some(action)) => Ok(action),
                 Err(e) => Err(e),
             }
         }
+    } else if !has_finalizer && ctx.finalizer_added(app) {
+        // This process added the finalizer to exactly this version of the App: the cache has
+        // not caught up with that write yet (patching again would fail its resourceVersion
+        // test). The App on the server has it.
+        apply(app, ctx).await
     } else if !has_finalizer {
         let mut finalizers: Vec<String> = app.finalizers().to_vec();
         finalizers.push(FINALIZER.to_string());
@@ -222,6 +256,7 @@ async fn reconcile_one(app: &App, ctx: &Context) -> Result<Action, Error> {
         let patched = apps
             .patch(&app.name_any(), &PatchParams::default(), &json_patch(app, serde_json::json!(finalizers)))
             .await?;
+        ctx.record_finalizer(app);
         // Go on with the App as patched rather than wait for the watch to bring it back: under
         // load the queue is long, and a new App would otherwise pass through it twice before
         // its workload exists.
@@ -426,9 +461,12 @@ async fn delete_object(ctx: &Context, ns: &str, kind: &str, name: &str, dp: &Del
     }
 }
 
-async fn publish(ctx: &Context, app: &App, warning: bool, reason: &str, note: String) {
+/// Records an event without waiting for it: an event is told, not a step of the reconcile, and
+/// its round trip would delay the status write that follows.
+fn publish(ctx: &Context, app: &App, warning: bool, reason: &'static str, note: String) {
     ctx.writes.fetch_add(1, Ordering::Relaxed);
-    super::report::event(&ctx.recorder, &app.object_ref(&()), warning, "Deploy", reason, &note).await;
+    let (recorder, obj) = (ctx.recorder.clone(), app.object_ref(&()));
+    tokio::spawn(async move { super::report::event(&recorder, &obj, warning, "Deploy", reason, &note).await });
 }
 
 async fn write_status(ctx: &Context, app: &App, prev: Option<&AppStatus>, status: &AppStatus) -> Result<bool, Error> {
@@ -472,9 +510,14 @@ async fn apply(app: &App, ctx: &Context) -> Result<Action, Error> {
         },
         _ => (vec![], String::new()),
     };
-    if let Some(m) = manifest.as_ref().filter(|_| !version.is_empty()) {
-        record_version(ctx, app, &m.value["spec"], &version).await?;
-    }
+    // The version is recorded beside the applies below, not before them: a new App's workload
+    // waits for no other round trip than its finalizer's.
+    let record = async {
+        match manifest.as_ref().filter(|_| !version.is_empty()) {
+            Some(m) => record_version(ctx, app, &m.value["spec"], &version).await,
+            None => Ok(()),
+        }
+    };
     tracing::Span::current().record("revision", version.as_str());
     let restart = app.annotations().get(RESTART_ANNOTATION).cloned();
     let dependencies = app::Model::of(app, &ns, &name)
@@ -488,7 +531,7 @@ async fn apply(app: &App, ctx: &Context) -> Result<Action, Error> {
         instances: app.spec.instances.unwrap_or(1),
         selector: format!("{}={name}", translate::APP_LABEL),
         revision: appstate::revision(&version, restart.as_deref()),
-        version,
+        version: version.clone(),
         restart,
         workload: observe_workload(ctx, &ns, &name),
         pods: pods_of(ctx, &ns, &name),
@@ -500,9 +543,13 @@ async fn apply(app: &App, ctx: &Context) -> Result<Action, Error> {
     let prev = ctx.current_status(app);
     let assessment = appstate::assess(prev.as_ref(), &obs);
 
-    if assessment.apply {
+    let applies = async {
+        if !assessment.apply {
+            return Ok(());
+        }
         let owner = app.controller_owner_ref(&()).map(|o| serde_json::to_value(o).unwrap_or_default());
         let mut wanted = BTreeSet::new();
+        let mut changed = vec![];
         for mut obj in rendered {
             obj["metadata"]["namespace"] = Value::String(ns.clone());
             if let Some(o) = &owner {
@@ -514,21 +561,36 @@ async fn apply(app: &App, ctx: &Context) -> Result<Action, Error> {
             ));
             let unchanged = live_of(ctx, &obj).is_some_and(|live| dromos_core::plan::is_subset(&obj, &live));
             if !unchanged {
-                apply_object(ctx, &obj).await?;
+                changed.push(obj);
             }
         }
+        // The objects of one App need nothing of each other: applied at once.
+        futures::future::try_join_all(changed.iter().map(|obj| apply_object(ctx, obj))).await?;
         for (kind, oname) in owned_objects(ctx, app) {
             if !wanted.contains(&(kind.to_string(), oname.clone())) {
                 tracing::info!(app = %name, kind, object = %oname, "deleting an object the App no longer renders");
                 delete_object(ctx, &ns, kind, &oname, &DeleteParams::background()).await?;
             }
         }
-    }
+        Ok::<(), Error>(())
+    };
+    futures::future::try_join(record, applies).await?;
     for e in &assessment.events {
-        publish(ctx, app, e.warning, e.reason, e.message.clone()).await;
+        publish(ctx, app, e.warning, e.reason, e.message.clone());
     }
     let ready_before = was_ready(prev.as_ref());
-    write_status(ctx, app, prev.as_ref(), &assessment.status).await?;
+    // Instances coming up one pod event at a time: their counts are written together, at most
+    // a second late; anything else at once (appstate::status_wait).
+    let key = (ns.clone(), name.clone());
+    let since = ctx.status_written.lock().expect("status_written lock").get(&key).map(|t| t.elapsed());
+    let wait = appstate::status_wait(prev.as_ref(), &assessment, since);
+    if wait.is_none() && write_status(ctx, app, prev.as_ref(), &assessment.status).await? {
+        let mut written = ctx.status_written.lock().expect("status_written lock");
+        if written.len() >= STATUS_WRITTEN_MAX {
+            written.clear();
+        }
+        written.insert(key, std::time::Instant::now());
+    }
     let ready_now =
         assessment.status.common.conditions.iter().any(|c| c.type_ == condition::READY && c.status == "True");
     if ready_before != ready_now || prev.is_none() {
@@ -536,6 +598,9 @@ async fn apply(app: &App, ctx: &Context) -> Result<Action, Error> {
     }
     let state = assessment.status.state.as_deref().unwrap_or("");
     tracing::debug!(state, applied = assessment.apply, "App reconciled");
+    if let Some(wait) = wait {
+        return Ok(Action::requeue(wait));
+    }
     Ok(Action::requeue(match state {
         "Running" | "Suspended" => Duration::from_secs(300),
         // A dependency that became ready wakes this App at once, but the wake-up can read the
@@ -659,7 +724,7 @@ async fn cleanup(app: &App, ctx: &Context) -> Result<Option<Action>, Error> {
     if remaining > 0 {
         return Ok(Some(Action::requeue(Duration::from_secs(1))));
     }
-    publish(ctx, app, false, "Deleted", "instances stopped; the App is deleted".into()).await;
+    publish(ctx, app, false, "Deleted", "instances stopped; the App is deleted".into());
     wake_dependents(ctx, &key);
     Ok(None)
 }

@@ -371,3 +371,43 @@ fn revision_of(d: &AppDeployment) -> String {
 
 #[cfg(test)]
 mod tests;
+
+/// How long a status change that only counts instances coming up may wait to be written
+/// together with the changes that follow it ([`status_wait`]).
+pub const STATUS_COALESCE: std::time::Duration = std::time::Duration::from_secs(1);
+
+/// Whether a changed status is written now (`None`) or may wait (`Some(wait)`) to be merged
+/// with the next changes: a deployment brings its instances up one pod event at a time, and a
+/// write per event (staged 1, 2, 3, healthy 1, 2, ...) costs the API server more than what it
+/// tells. Only a change of those counts (and of the texts that repeat them) waits, and at
+/// most [`STATUS_COALESCE`] after the last write (`since_write`; `None`: never written). A new
+/// state, a condition turning, a deployment starting or ending, a problem or a version is
+/// written at once, so the App is reported healthy (Running, Ready) the moment it is.
+/// An assessment with events is written at once too (its events tell of the change).
+pub fn status_wait(
+    prev: Option<&AppStatus>,
+    next: &Assessment,
+    since_write: Option<std::time::Duration>,
+) -> Option<std::time::Duration> {
+    let (prev, since) = (prev?, since_write?);
+    if since >= STATUS_COALESCE || !next.events.is_empty() || progress_only(prev) != progress_only(&next.status) {
+        return None;
+    }
+    Some(STATUS_COALESCE - since)
+}
+
+/// A status without what changes as instances come up: the counts, the deployment's progress,
+/// what it waits for ("2 instance(s) to become healthy") and the condition messages that
+/// repeat them.
+fn progress_only(s: &AppStatus) -> AppStatus {
+    let mut s = s.clone();
+    (s.staged, s.running, s.healthy, s.unhealthy, s.replicas) = (None, None, None, None, None);
+    s.waiting_for = None;
+    if let Some(d) = s.deployment.as_mut() {
+        (d.progress, d.waiting_for) = (None, None);
+    }
+    for c in &mut s.common.conditions {
+        c.message.clear();
+    }
+    s
+}

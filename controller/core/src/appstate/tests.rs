@@ -240,3 +240,41 @@ fn an_instance_restarted_after_failing_its_health_check_is_counted_and_named_onc
     assert!(assess(Some(&a.status), &o).events.iter().all(|e| e.reason != "InstanceRestarted"));
     assert!(assess(None, &o).events.iter().all(|e| e.reason != "InstanceRestarted"));
 }
+
+#[test]
+fn instances_coming_up_wait_to_be_written_together_and_the_end_of_the_deployment_does_not() {
+    use std::time::Duration;
+    let ms = Duration::from_millis;
+    let up = |healthy: usize, prev: &AppStatus| {
+        let mut o = obs(4, "v1");
+        o.workload = Some(WorkloadInfo { ready: healthy as i32, ..workload("v1", 4) });
+        o.pods = (0..4).map(|i| pod("v1", "Running", i < healthy)).collect();
+        for (i, p) in o.pods.iter_mut().enumerate() {
+            p.name = format!("p-{i}");
+        }
+        assess(Some(prev), &o)
+    };
+    let first = assess(None, &obs(4, "v1"));
+    assert_eq!(status_wait(None, &first, None), None, "the first status is written at once");
+    let one = up(1, &first.status).status;
+    let two = up(2, &one);
+    assert!(two.events.is_empty(), "{:?}", two.events);
+    assert_eq!(two.status.state.as_deref(), Some("Deploying"));
+    assert_ne!(one, two.status);
+    // A count changed 300 ms after the last write: it waits out the rest of the second.
+    assert_eq!(status_wait(Some(&one), &two, Some(ms(300))), Some(ms(700)));
+    // Past the second, or never written by this process: at once.
+    assert_eq!(status_wait(Some(&one), &two, Some(ms(1_000))), None);
+    assert_eq!(status_wait(Some(&one), &two, None), None);
+    // All healthy: Running and Ready are written at once, whenever the last write was.
+    let all = up(4, &two.status);
+    assert_eq!(all.status.state.as_deref(), Some("Running"));
+    assert_eq!(status_wait(Some(&two.status), &all, Some(ms(10))), None);
+    // A change that is not a count (a problem) does not wait either, nor one with an event.
+    let mut broken = two.clone();
+    broken.status.problems = vec!["spec.cmd: required".into()];
+    assert_eq!(status_wait(Some(&two.status), &broken, Some(ms(10))), None);
+    let mut told = two.clone();
+    told.events.push(AppEvent { warning: true, reason: "InstanceRestarted", message: String::new() });
+    assert_eq!(status_wait(Some(&one), &told, Some(ms(10))), None);
+}

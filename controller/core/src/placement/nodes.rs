@@ -210,9 +210,9 @@ fn node_offer(node: &Node, pods: &[&Pod]) -> NodeOffer {
 /// Every node as an offer, including those nothing may be placed on (`schedulable: false`),
 /// in the order of `nodes`. Pass this to [`super::Offers::new`] so that instances running on
 /// cordoned nodes still count for the constraints.
-pub fn known_nodes_from_nodes(nodes: &[Node], pods: &[Pod]) -> Vec<NodeOffer> {
+pub fn known_nodes_from_nodes<P: std::borrow::Borrow<Pod>>(nodes: &[Node], pods: &[P]) -> Vec<NodeOffer> {
     let mut bound: HashMap<&str, Vec<&Pod>> = HashMap::new();
-    for p in pods {
+    for p in pods.iter().map(std::borrow::Borrow::borrow) {
         let terminal = matches!(p.status.as_ref().and_then(|s| s.phase.as_deref()), Some("Succeeded" | "Failed"));
         if let Some(n) = p.spec.as_ref().and_then(|s| s.node_name.as_deref())
             && !terminal

@@ -10,6 +10,7 @@ use crate::translate::{APP_LABEL, RESTART_ANNOTATION, SCHEDULER_NAME, VERSION_AN
 use dromos_crds::App;
 use dromos_crds::app::{KillSelection, PlacementStatus};
 use k8s_openapi::api::core::v1::Pod;
+use std::borrow::Borrow;
 use std::collections::{BTreeMap, HashMap};
 
 fn name(p: &Pod) -> &str {
@@ -67,17 +68,24 @@ fn pending(p: &Pod) -> bool {
 }
 
 /// Bound live pods of one App (of one revision when `rev` is given), oldest first.
-fn bound<'a>(view: &'a [Pod], ns: &str, app: &str, rev: Option<&str>) -> Vec<&'a Pod> {
-    let mut v: Vec<&Pod> = view
-        .iter()
-        .filter(|p| {
-            namespace(p) == ns
-                && app_of(p) == Some(app)
-                && node_of(p).is_some()
-                && live(p)
-                && rev.is_none_or(|r| revision(p) == r)
-        })
-        .collect();
+/// The live pods bound to a node, by (namespace, App): built once per cycle, so finding an
+/// App's placed instances does not scan every pod of the cluster for each App.
+type Bound<'a> = HashMap<(&'a str, &'a str), Vec<&'a Pod>>;
+
+fn bound_index<'a>(view: &[&'a Pod]) -> Bound<'a> {
+    let mut index: Bound<'a> = HashMap::new();
+    for p in view.iter().copied().filter(|p| node_of(p).is_some() && live(p)) {
+        if let Some(app) = app_of(p) {
+            index.entry((namespace(p), app)).or_default().push(p);
+        }
+    }
+    index
+}
+
+/// The bound live pods of one App (of one revision, if given), oldest first.
+fn bound<'a>(index: &Bound<'a>, ns: &str, app: &str, rev: Option<&str>) -> Vec<&'a Pod> {
+    let mut v: Vec<&Pod> =
+        index.get(&(ns, app)).into_iter().flatten().copied().filter(|p| rev.is_none_or(|r| revision(p) == r)).collect();
     v.sort_by_key(|p| (created(p), name(p).to_string()));
     v
 }
@@ -110,14 +118,16 @@ pub struct Invalid {
 /// oldest pending pod first, and builds a request for each group whose App `app` finds.
 /// `constraints` parses an App's constraints; an App whose constraints do not parse is
 /// returned in the third list, never placed without them.
-pub fn build<'a>(
-    view: &'a [Pod],
+pub fn build<'a, P: Borrow<Pod>>(
+    view: &'a [P],
     in_scope: impl Fn(&Pod) -> bool,
     app: impl Fn(&str, &str) -> Option<std::sync::Arc<App>>,
     constraints: impl Fn(&App) -> Result<Vec<Constraint>, String>,
 ) -> (Vec<AppRequest>, Vec<Batch<'a>>, Vec<Invalid>) {
+    let view: Vec<&'a Pod> = view.iter().map(Borrow::borrow).collect();
+    let placed = bound_index(&view);
     let mut groups: BTreeMap<(String, String, String), Vec<&Pod>> = BTreeMap::new();
-    for p in view.iter().filter(|p| pending(p) && in_scope(p)) {
+    for p in view.iter().copied().filter(|p| pending(p) && in_scope(p)) {
         if let Some(a) = app_of(p) {
             groups.entry((namespace(p).to_string(), a.to_string(), revision(p))).or_default().push(p);
         }
@@ -144,7 +154,7 @@ pub fn build<'a>(
             accepted_roles: a.spec.accepted_resource_roles.clone(),
             role: a.spec.role.clone(),
             constraints,
-            placed: bound(view, &ns, &app_name, Some(&rev))
+            placed: bound(&placed, &ns, &app_name, Some(&rev))
                 .iter()
                 .filter_map(|p| node_of(p).map(String::from))
                 .collect(),
@@ -191,13 +201,15 @@ pub fn placement_status(
 /// `(namespace, pod, cost)` for every pod whose `pod-deletion-cost` annotation (`current`)
 /// must change so the ReplicaSet removes pods in the App's kill order: OLDEST_FIRST, or
 /// GROUP_BY balance (YOUNGEST_FIRST without GROUP_BY is the ReplicaSet's own order).
-pub fn kill_order_costs(
-    view: &[Pod],
+pub fn kill_order_costs<P: Borrow<Pod>>(
+    view: &[P],
     known: &[NodeOffer],
     apps: &[std::sync::Arc<App>],
     constraints: impl Fn(&App) -> Result<Vec<Constraint>, String>,
     current: impl Fn(&Pod) -> Option<String>,
 ) -> Vec<(String, String, String)> {
+    let view: Vec<&Pod> = view.iter().map(Borrow::borrow).collect();
+    let placed = bound_index(&view);
     let offers = Offers::new(known.to_vec());
     let mut patches = Vec::new();
     for app in apps {
@@ -207,7 +219,7 @@ pub fn kill_order_costs(
             continue;
         }
         let ns = app.metadata.namespace.clone().unwrap_or_default();
-        let pods = bound(view, &ns, app.metadata.name.as_deref().unwrap_or_default(), None);
+        let pods = bound(&placed, &ns, app.metadata.name.as_deref().unwrap_or_default(), None);
         if pods.len() < 2 {
             continue;
         }

@@ -1,9 +1,8 @@
 //! The inventory of a source (pure): what was applied, what to prune, and the deletion guard
 //! that stops a revision from deleting too much of it.
 
-use super::{Guard, Key, ObjRef, PlanOptions};
+use super::{Guard, Key, ObjRef, Observed, PlanOptions, Seen};
 use crate::render::kind_rank;
-use crate::translate::MANAGED_BY;
 use serde_json::Value;
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 
@@ -46,8 +45,8 @@ pub fn protected_kind(o: &ObjRef) -> bool {
 
 /// Whether an object that left the source is deleted, or kept and why. `live` is the object as
 /// listed (its annotations decide); without one there is nothing to delete anyway.
-pub(super) fn keep(o: &ObjRef, live: Option<&Value>) -> Option<Keep> {
-    let prune = live.and_then(|l| l["metadata"]["annotations"][PRUNE_ANNOTATION].as_str());
+pub(super) fn keep(o: &ObjRef, live: Option<&Seen>) -> Option<Keep> {
+    let prune = live.and_then(|l| l.prune.as_deref());
     match prune {
         Some("disabled") => Some(Keep::Disabled),
         Some("enabled") => None,
@@ -59,15 +58,10 @@ pub(super) fn keep(o: &ObjRef, live: Option<&Value>) -> Option<Keep> {
 /// Objects no desired object claims, once each, dependents first: every inventory entry, and
 /// every live object this source labelled and manages (one applied just before a crash, or
 /// dropped from the inventory after a transient error, is still found).
-pub(super) fn prune_candidates(
-    inventory: &[ObjRef],
-    live: &HashMap<Key, Value>,
-    wanted: &BTreeSet<Key>,
-) -> Vec<ObjRef> {
+pub(super) fn prune_candidates(inventory: &[ObjRef], live: &Observed, wanted: &BTreeSet<Key>) -> Vec<ObjRef> {
     let mut prune: Vec<ObjRef> = Vec::new();
     let mut seen = BTreeSet::new();
-    let managed = |v: &Value| v["metadata"]["labels"][MANAGED_BY.0] == MANAGED_BY.1;
-    let labelled = live.values().filter(|v| managed(v)).filter_map(ObjRef::of);
+    let labelled = live.iter().filter(|(_, s)| s.managed).map(|(k, s)| s.obj(k));
     for o in inventory.iter().cloned().chain(labelled) {
         let k = o.key();
         if !wanted.contains(&k) && seen.insert(k) {
@@ -94,7 +88,7 @@ pub(super) fn deletion_guard(deleting: usize, inv_len: usize, opts: &PlanOptions
     }
 }
 
-/// Objects keyed for [`plan_sync`].
+/// Objects keyed by identity (a snapshot of live objects, whole).
 pub fn index_live(objects: impl IntoIterator<Item = Value>) -> HashMap<Key, Value> {
     objects.into_iter().filter_map(|v| Some((ObjRef::of(&v)?.key(), v))).collect()
 }

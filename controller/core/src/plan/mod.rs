@@ -10,6 +10,7 @@ mod diff;
 mod inventory;
 mod levels;
 pub mod native;
+mod observe;
 mod quantity;
 pub mod report;
 pub mod stored;
@@ -19,6 +20,7 @@ mod tests;
 pub use diff::{base64, diff_text, is_subset};
 pub use inventory::{Keep, PRUNE_ANNOTATION, index_live, next_inventory, protected_kind};
 pub use levels::app_levels;
+pub use observe::{Observed, Observer, Seen, observe};
 pub use quantity::{canonical as canonical_quantity, parse_quantity};
 
 use crate::render::kind_rank;
@@ -203,7 +205,7 @@ impl Plan {
 
 /// Annotation on an App whose instances are set through the scale subresource (a
 /// HorizontalPodAutoscaler, `kubectl scale`): `"true"` makes a sync keep the live
-/// `spec.instances` ([`follow_scale`]); the value in Git only counts when the App is created.
+/// `spec.instances` ([`Observer`]); the value in Git only counts when the App is created.
 pub const AUTOSCALED_ANNOTATION: &str = "dromos.io/autoscaled";
 
 /// Whether a manifest asks for its instances to be left to the scale subresource.
@@ -211,25 +213,11 @@ pub fn is_autoscaled(obj: &Value) -> bool {
     obj["metadata"]["annotations"][AUTOSCALED_ANNOTATION].as_str() == Some("true")
 }
 
-/// For each desired App marked [`AUTOSCALED_ANNOTATION`] that exists live, takes the live
-/// `spec.instances` as the desired one, so the plan sees no change, the apply sends the value
-/// the autoscaler set (sharing the field with it, which is no conflict) and drift is not
-/// reverted. Call before [`plan_sync`] and apply what it leaves in `desired`.
-pub fn follow_scale(desired: &mut [Value], live: &HashMap<Key, Value>) {
-    for d in desired.iter_mut().filter(|d| d["kind"] == "App" && is_autoscaled(d)) {
-        let Some(l) = ObjRef::of(d).and_then(|o| live.get(&o.key())) else { continue };
-        let Some(spec) = d.get_mut("spec").and_then(Value::as_object_mut) else { continue };
-        match l["spec"].get("instances") {
-            Some(n) => spec.insert("instances".into(), n.clone()),
-            None => spec.remove("instances"),
-        };
-    }
-}
-
-/// Plans one revision. `live` holds the live objects this source labelled, by key.
+/// Plans one revision. `live` holds the live objects this source labelled, observed against
+/// `desired` ([`Observer`]).
 pub fn plan_sync(
     desired: &[Value],
-    live: &HashMap<Key, Value>,
+    live: &Observed,
     inventory: &[ObjRef],
     levels: &HashMap<(String, String), u32>,
     opts: &PlanOptions,
@@ -242,8 +230,12 @@ pub fn plan_sync(
         wanted.insert(key.clone());
         let (action, diff) = match live.get(&key) {
             None => (Action::Create, None),
-            Some(l) if is_subset(d, l) => (Action::Unchanged, None),
-            Some(l) => (Action::Update, Some(diff_text(d, l))),
+            Some(seen) => match &seen.verdict {
+                Some(v) => v.clone(),
+                // Observed without this object (not through [`Observer`] with these desired
+                // objects): applying is always safe, and the apply says what changed.
+                None => (Action::Update, None),
+            },
         };
         let rank = kind_rank(&obj.api_version, &obj.kind);
         steps.push((wave_of(d, levels), rank, key, Step { obj, action, wave: 0, diff }));

@@ -40,7 +40,9 @@ fn deployment(annotation: &str, env: &str, cpu: Value) -> Value {
 #[test]
 fn strings_that_look_like_quantities_compare_exactly_outside_resource_fields() {
     let plan_of = |desired: Value, live: Value| {
-        let p = plan_sync(&[desired], &index_live(vec![live]), &[], &HashMap::new(), &PlanOptions::default());
+        let mut desired = [desired];
+        let live = observe(&mut desired, [live]);
+        let p = plan_sync(&desired, &live, &[], &HashMap::new(), &PlanOptions::default());
         p.steps[0].action
     };
     for (from, to) in [("1.10", "1.1"), ("1000", "1k"), ("0.50", "0.5"), ("1Gi", "1024Mi"), ("1", "1.0")] {
@@ -115,8 +117,8 @@ fn secrets_compare_string_data_with_data() {
 
 #[test]
 fn plan_creates_updates_skips_and_prunes() {
-    let desired = vec![cm("a", json!({"x": "1"})), cm("b", json!({"x": "2"})), cm("c", json!({"x": "3"}))];
-    let live = index_live(vec![cm("b", json!({"x": "2"})), cm("c", json!({"x": "old"})), cm("gone", json!({}))]);
+    let mut desired = vec![cm("a", json!({"x": "1"})), cm("b", json!({"x": "2"})), cm("c", json!({"x": "3"}))];
+    let live = observe(&mut desired, [cm("b", json!({"x": "2"})), cm("c", json!({"x": "old"})), cm("gone", json!({}))]);
     let inventory: Vec<ObjRef> = ["b", "c", "gone"].iter().map(|n| ObjRef::of(&cm(n, json!({}))).unwrap()).collect();
     let p = plan_sync(&desired, &live, &inventory, &HashMap::new(), &PlanOptions::default());
     let got: Vec<(&str, Action)> = p.steps.iter().map(|s| (s.obj.name.as_str(), s.action)).collect();
@@ -221,8 +223,9 @@ fn protected_kinds_and_disabled_objects_are_kept_and_opt_in_deletes_them() {
         labelled(cm("old", json!({})), json!({})),
     ];
     let inventory: Vec<ObjRef> = live_objects.iter().filter_map(ObjRef::of).collect();
-    let desired: Vec<Value> = (0..10).map(|i| cm(&format!("c{i}"), json!({}))).collect();
-    let p = plan_sync(&desired, &index_live(live_objects), &inventory, &HashMap::new(), &PlanOptions::default());
+    let mut desired: Vec<Value> = (0..10).map(|i| cm(&format!("c{i}"), json!({}))).collect();
+    let live = observe(&mut desired, live_objects);
+    let p = plan_sync(&desired, &live, &inventory, &HashMap::new(), &PlanOptions::default());
     let mut deleted = names(&p.prune);
     deleted.sort();
     assert_eq!(deleted, ["old", "scratch"], "only the plain ConfigMap and the opted-in Namespace go");
@@ -241,15 +244,22 @@ fn protected_kinds_and_disabled_objects_are_kept_and_opt_in_deletes_them() {
 #[test]
 fn labelled_live_objects_missing_from_the_inventory_are_pruned_too() {
     // Applied just before a crash: live and labelled, but never recorded in the inventory.
-    let live = index_live(vec![labelled(cm("orphan", json!({})), json!({})), labelled(cm("a", json!({})), json!({}))]);
+    let mut desired = vec![cm("a", json!({})), cm("b", json!({})), cm("c", json!({}))];
+    let live =
+        observe(&mut desired, [labelled(cm("orphan", json!({})), json!({})), labelled(cm("a", json!({})), json!({}))]);
     let inventory = vec![ObjRef::of(&cm("a", json!({}))).unwrap()];
-    let desired = vec![cm("a", json!({})), cm("b", json!({})), cm("c", json!({}))];
     let p = plan_sync(&desired, &live, &inventory, &HashMap::new(), &PlanOptions::default());
     assert_eq!(names(&p.prune), ["orphan"]);
     // Without the managed-by label an object is not Dromos' to delete.
     let mut foreign = cm("foreign", json!({}));
     foreign["metadata"]["labels"] = json!({(SOURCE_LABEL): "ns.src"});
-    let p = plan_sync(&desired, &index_live(vec![foreign]), &inventory, &HashMap::new(), &PlanOptions::default());
+    let p = plan_sync(
+        &desired,
+        &observe(&mut desired.clone(), [foreign]),
+        &inventory,
+        &HashMap::new(),
+        &PlanOptions::default(),
+    );
     assert!(p.prune.is_empty());
 }
 
@@ -268,8 +278,7 @@ fn an_autoscaled_app_keeps_its_live_instances_and_others_follow_git() {
     };
     let opts = PlanOptions::default();
     let plan_of = |desired: &mut Vec<Value>, live: &[Value]| {
-        let live = index_live(live.to_vec());
-        follow_scale(desired, &live);
+        let live = observe(desired, live.to_vec());
         plan_sync(desired, &live, &[], &HashMap::new(), &opts)
     };
     // Scaled to 5 by an autoscaler while Git says 2: nothing to do, and 5 is what is applied.

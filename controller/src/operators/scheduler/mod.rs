@@ -243,17 +243,20 @@ async fn cycle(ctx: &Arc<Context>) {
         });
         a.iter().map(|(k, (n, _))| (k.clone(), n.clone())).collect()
     };
-    // Pods as the engine should see them: assumed bindings are bound.
-    let view: Vec<Pod> = pods
+    // Pods as the engine should see them: assumed bindings are bound. Only those are copied;
+    // the others are shared with the cache (a cycle copying every pod of the cluster spent
+    // most of its time doing that).
+    let view: Vec<Arc<Pod>> = pods
         .iter()
-        .map(|p| {
-            let mut p = (**p).clone();
-            if let Some(node) = assumed.get(&ns_key(&p))
-                && let Some(spec) = p.spec.as_mut()
-            {
-                spec.node_name = Some(node.clone());
+        .map(|p| match assumed.get(&ns_key(p)) {
+            Some(node) if p.spec.is_some() => {
+                let mut p = (**p).clone();
+                if let Some(spec) = p.spec.as_mut() {
+                    spec.node_name = Some(node.clone());
+                }
+                Arc::new(p)
             }
-            p
+            _ => p.clone(),
         })
         .collect();
     let known = placement::known_nodes_from_nodes(&nodes, &view);
@@ -425,7 +428,7 @@ async fn write_placement(ctx: &Context, app: &App, want: Option<&PlacementStatus
 /// differs from the ReplicaSet's default (youngest first): OLDEST_FIRST, or GROUP_BY balance.
 /// The first pod of the kill order gets cost 0, the next 1, and so on; a pod whose annotation
 /// already has its value is not written.
-async fn keep_kill_order(ctx: &Context, view: &[Pod], known: &[NodeOffer]) {
+async fn keep_kill_order(ctx: &Context, view: &[Arc<Pod>], known: &[NodeOffer]) {
     let apps = ctx.apps.state();
     let current = |p: &Pod| p.annotations().get(DELETION_COST).cloned();
     let patches = requests::kill_order_costs(view, known, &apps, constraints_of, current);

@@ -69,8 +69,7 @@ async fn publish_offers(ctx: &Context, api: &Api<Offer>) {
         .filter(|n| ctx.opts.offer_nodes.as_deref().is_none_or(|s| selector_matches(s, n.labels())))
         .map(|n| (**n).clone())
         .collect();
-    let pods: Vec<Pod> = ctx.pods.state().iter().map(|p| (**p).clone()).collect();
-    let known = placement::known_nodes_from_nodes(&nodes, &pods);
+    let known = placement::known_nodes_from_nodes(&nodes, &ctx.pods.state());
     let names: HashSet<&str> = known.iter().map(|o| o.node.as_str()).collect();
     for o in &known {
         let spec = offer_spec(o);
