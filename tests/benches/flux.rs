@@ -71,7 +71,7 @@ fn phase_timeout() -> Duration {
 /// Records what a phase cost and prints it at once (an invocation that ends early, a phase
 /// timed out, still shows what it measured).
 fn push(out: &mut Vec<(&'static str, Cost)>, tool: Tool, phase: &'static str, cost: Cost) {
-    println!("[{}] {phase}: {:.1} s, CPU {:.1} s, peak RSS {:.0} MiB", tool.name(), cost.secs, cost.cpu, cost.peak_mib);
+    report(tool, phase, cost);
     out.push((phase, cost));
 }
 /// Shared secret of the Dromos push webhook.
@@ -667,7 +667,7 @@ async fn one_source(env: &Env, tool: Tool, count: usize) -> Vec<(&'static str, C
     push(&mut out, tool, "delete half", ctl.end(t));
     expect_cms(c, tool, &ns, kept).await;
 
-    finish(c, tool, ctl, &ns, server, &out).await;
+    finish(c, ctl, &ns, server).await;
     out
 }
 
@@ -695,11 +695,9 @@ async fn stage(env: &Env, tool: Tool, files: &[(String, String)], what: &str) ->
     Stage { root, repo, c1, server, url, ns, ctl }
 }
 
-/// Prints the phases, stops the controllers, deletes the namespace and the Git server.
-async fn finish(c: &Client, tool: Tool, ctl: Controllers, ns: &str, server: GitHttpServer, out: &[(&str, Cost)]) {
-    for (phase, cost) in out {
-        report(tool, phase, *cost);
-    }
+/// Stops the controllers, deletes the namespace and the Git server (the phases were printed
+/// as they ended, by [`push`]).
+async fn finish(c: &Client, ctl: Controllers, ns: &str, server: GitHttpServer) {
     teardown(c, ctl, ns).await;
     drop(server);
 }
@@ -728,6 +726,6 @@ async fn many_sources(env: &Env, tool: Tool, sources: usize) -> Vec<(&'static st
     wait_applied(c, tool, &ns, sources, &c2.to_string(), None, "commit touching every source").await;
     push(&mut out, tool, "many: commit to all", ctl.end(t));
 
-    finish(c, tool, ctl, &ns, server, &out).await;
+    finish(c, ctl, &ns, server).await;
     out
 }

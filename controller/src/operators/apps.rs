@@ -238,6 +238,9 @@ async fn reconcile_one(app: &App, ctx: &Context) -> Result<Action, Error> {
                     ctx.writes.fetch_add(1, Ordering::Relaxed);
                     apps.patch(&app.name_any(), &PatchParams::default(), &patch).await?;
                     ctx.status_written.lock().expect("status_written lock").remove(&(ns.clone(), app.name_any()));
+                    if let Some(uid) = app.uid() {
+                        ctx.finalizers_added.lock().expect("finalizers_added lock").remove(&uid);
+                    }
                     Ok(Action::await_change())
                 }
                 Ok(Some(action)) => Ok(action),

@@ -249,14 +249,14 @@ async fn cycle(ctx: &Arc<Context>) {
     let view: Vec<Arc<Pod>> = pods
         .iter()
         .map(|p| match assumed.get(&ns_key(p)) {
-            Some(node) if p.spec.is_some() => {
+            Some(node) => {
                 let mut p = (**p).clone();
                 if let Some(spec) = p.spec.as_mut() {
                     spec.node_name = Some(node.clone());
                 }
                 Arc::new(p)
             }
-            _ => p.clone(),
+            None => p.clone(),
         })
         .collect();
     let known = placement::known_nodes_from_nodes(&nodes, &view);
