@@ -41,6 +41,12 @@ impl<K: ResourceExt> Contents<K> {
         }
     }
 
+    fn get(&self, ns: &str, name: &str) -> Option<Arc<K>> {
+        let key = (ns.to_string(), name.to_string());
+        let value = self.filed.get(&key)?;
+        self.groups.get(&(key.0, value.clone()))?.get(name).cloned()
+    }
+
     fn insert(&mut self, label: &str, obj: &K)
     where
         K: Clone,
@@ -75,11 +81,16 @@ impl<K: ResourceExt + Clone> LabelIndex<K> {
         Self { label, state: RwLock::new(State { live: Contents::default(), relist: None }) }
     }
 
-    /// Follows one watcher event.
-    pub fn apply(&self, event: &watcher::Event<K>) {
+    /// Follows one watcher event. For an `Apply`, returns the object it replaced (filed under
+    /// any label value), so the caller can tell whether anything it reads changed.
+    pub fn apply(&self, event: &watcher::Event<K>) -> Option<Arc<K>> {
         let mut st = self.state.write().unwrap_or_else(|e| e.into_inner());
         match event {
-            watcher::Event::Apply(obj) => st.live.insert(self.label, obj),
+            watcher::Event::Apply(obj) => {
+                let before = st.live.get(&obj.namespace().unwrap_or_default(), &obj.name_any());
+                st.live.insert(self.label, obj);
+                return before;
+            }
             watcher::Event::Delete(obj) => st.live.remove(&obj.namespace().unwrap_or_default(), &obj.name_any()),
             watcher::Event::Init => st.relist = Some(Contents::default()),
             watcher::Event::InitApply(obj) => st.relist.get_or_insert_with(Contents::default).insert(self.label, obj),
@@ -89,6 +100,7 @@ impl<K: ResourceExt + Clone> LabelIndex<K> {
                 }
             }
         }
+        None
     }
 
     /// The objects in `namespace` whose label equals `value`, sorted by name.

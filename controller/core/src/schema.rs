@@ -8,6 +8,8 @@
 use crate::diag::closest;
 use crate::yaml::{join_index, join_key};
 use serde_json::Value;
+use std::collections::HashMap;
+use std::sync::{LazyLock, Mutex};
 
 /// A structural problem, before it is given a file and position.
 #[derive(Clone, Debug, PartialEq)]
@@ -167,11 +169,30 @@ fn check_string(value: &Value, s: &serde_json::Map<String, Value>, path: &str, o
         out.push(i);
     }
     if let Some(pattern) = s.get("pattern").and_then(Value::as_str)
-        && let Ok(re) = regex::Regex::new(pattern)
+        && let Some(re) = compiled(pattern)
         && !re.is_match(text)
     {
         out.push(issue(path, "invalid-value", format!("`{text}` does not match `{pattern}`")));
     }
+}
+
+/// A schema's `pattern`, compiled once per process (the operators check every App and Job
+/// they reconcile against the same few patterns); `None` when it does not compile. Package
+/// schemas bring patterns of their own, so the cache is bounded: it starts over when full.
+fn compiled(pattern: &str) -> Option<regex::Regex> {
+    const MAX: usize = 512;
+    static CACHE: LazyLock<Mutex<HashMap<String, Option<regex::Regex>>>> = LazyLock::new(Default::default);
+    let lock = || CACHE.lock().unwrap_or_else(|e| e.into_inner());
+    if let Some(re) = lock().get(pattern) {
+        return re.clone();
+    }
+    let re = regex::Regex::new(pattern).ok();
+    let mut cache = lock();
+    if cache.len() >= MAX {
+        cache.clear();
+    }
+    cache.insert(pattern.to_string(), re.clone());
+    re
 }
 
 /// An integer or a number: `is_type` says whether `value` has the type (`expected` names it);

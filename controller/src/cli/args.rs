@@ -831,8 +831,10 @@ pub(super) struct ControllerArgs {
     /// Do not run the App operator (Apps are then only stored, not run).
     #[arg(long)]
     pub(super) no_apps: bool,
-    /// Apps reconciled at once.
-    #[arg(long, default_value_t = 16)]
+    /// Apps reconciled at once. Each reconcile is mostly waiting on the API server (its
+    /// finalizer, its objects, its status), so this is a bound on requests in flight more than
+    /// on CPU.
+    #[arg(long, default_value_t = 64)]
     pub(super) app_concurrency: u16,
     /// Do not run the Dromos scheduler (pods of Apps in the exact placement mode then stay
     /// Pending; set `placementMode: native` to use kube-scheduler).

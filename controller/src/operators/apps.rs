@@ -158,9 +158,11 @@ pub fn start(shared: &Shared, opts: Options) -> Started<Context> {
         let index = pod_index.clone();
         scope
             .watcher::<Pod>(&client, owned)
-            .map_ok(move |ev| {
-                index.apply(&ev);
-                ev
+            // A pod change the App does not read (a binding, a condition it ignores) wakes
+            // nothing: each App would otherwise reconcile once more per instance for nothing.
+            .try_filter_map(move |ev| {
+                let before = index.apply(&ev);
+                futures::future::ready(Ok(pod_event_read(&ev, before.as_deref()).then_some(ev)))
             })
             .default_backoff()
             .touched_objects()
@@ -284,6 +286,10 @@ fn dependents(ctx: &Context, target: &(String, String)) -> Vec<Arc<App>> {
         .state()
         .into_iter()
         .filter(|a| {
+            // Most Apps depend on nothing: no id to resolve (this runs over every App).
+            if a.spec.dependencies.is_empty() {
+                return false;
+            }
             let (ns, name) = (a.namespace().unwrap_or_default(), a.name_any());
             app::Model::of(a, &ns, &name).dependencies().into_iter().flatten().any(|d| &d == target)
         })
@@ -307,11 +313,9 @@ fn dependency_state(ctx: &Context, key: &(String, String)) -> DependencyState {
 }
 
 fn template_revision(meta: Option<&k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta>) -> String {
-    let ann = meta.and_then(|m| m.annotations.clone()).unwrap_or_default();
-    appstate::revision(
-        ann.get(VERSION_ANNOTATION).map(String::as_str).unwrap_or(""),
-        ann.get(RESTART_ANNOTATION).map(String::as_str),
-    )
+    let ann = meta.and_then(|m| m.annotations.as_ref());
+    let get = |key: &str| ann.and_then(|a| a.get(key)).map(String::as_str);
+    appstate::revision(get(VERSION_ANNOTATION).unwrap_or(""), get(RESTART_ANNOTATION))
 }
 
 fn observe_workload(ctx: &Context, ns: &str, name: &str) -> Option<WorkloadInfo> {
@@ -351,44 +355,54 @@ fn observe_workload(ctx: &Context, ns: &str, name: &str) -> Option<WorkloadInfo>
     })
 }
 
+/// Whether a pod event changes what its App reads: false only for an update of a pod already
+/// known, under the same App, whose [`pod_info`] is unchanged.
+fn pod_event_read(ev: &watcher::Event<Pod>, before: Option<&Pod>) -> bool {
+    match (ev, before) {
+        (watcher::Event::Apply(pod), Some(before)) => {
+            before.labels().get(translate::APP_LABEL) != pod.labels().get(translate::APP_LABEL)
+                || pod_info(before) != pod_info(pod)
+        }
+        _ => true,
+    }
+}
+
 fn pods_of(ctx: &Context, ns: &str, name: &str) -> Vec<PodInfo> {
-    ctx.pods
-        .get(ns, name)
-        .into_iter()
-        .map(|p| {
-            let st = p.status.clone().unwrap_or_default();
-            let conds = st.conditions.clone().unwrap_or_default();
-            let ready = conds.iter().any(|c| c.type_ == "Ready" && c.status == "True");
-            let unschedulable = conds
-                .iter()
-                .find(|c| c.type_ == "PodScheduled" && c.status == "False")
-                .map(|c| c.message.clone().unwrap_or_else(|| c.reason.clone().unwrap_or_default()));
-            let containers = st.container_statuses.unwrap_or_default();
-            let crash_looping = containers.iter().any(|c| {
-                c.state.as_ref().and_then(|s| s.waiting.as_ref()).and_then(|w| w.reason.as_deref())
-                    == Some("CrashLoopBackOff")
-            });
-            let last_exit = containers
-                .iter()
-                .filter_map(|c| c.last_state.as_ref()?.terminated.as_ref())
-                .max_by(|a, b| a.finished_at.cmp(&b.finished_at))
-                .map(|t| match &t.reason {
-                    Some(r) => format!("exit code {} ({r})", t.exit_code),
-                    None => format!("exit code {}", t.exit_code),
-                });
-            PodInfo {
-                name: p.name_any(),
-                revision: template_revision(Some(&p.metadata)),
-                phase: st.phase.unwrap_or_else(|| "Pending".into()),
-                ready,
-                terminating: p.metadata.deletion_timestamp.is_some(),
-                unschedulable,
-                crash_looping,
-                restarts: containers.iter().map(|c| c.restart_count).sum(),
-                last_exit,
-            }
-        })
-        .collect()
+    ctx.pods.get(ns, name).into_iter().map(|p| pod_info(&p)).collect()
+}
+
+/// What the App reads of one of its pods.
+fn pod_info(p: &Pod) -> PodInfo {
+    let st = p.status.as_ref();
+    let conds = st.and_then(|s| s.conditions.as_deref()).unwrap_or_default();
+    let ready = conds.iter().any(|c| c.type_ == "Ready" && c.status == "True");
+    let unschedulable = conds
+        .iter()
+        .find(|c| c.type_ == "PodScheduled" && c.status == "False")
+        .map(|c| c.message.clone().unwrap_or_else(|| c.reason.clone().unwrap_or_default()));
+    let containers = st.and_then(|s| s.container_statuses.as_deref()).unwrap_or_default();
+    let crash_looping = containers.iter().any(|c| {
+        c.state.as_ref().and_then(|s| s.waiting.as_ref()).and_then(|w| w.reason.as_deref()) == Some("CrashLoopBackOff")
+    });
+    let last_exit = containers
+        .iter()
+        .filter_map(|c| c.last_state.as_ref()?.terminated.as_ref())
+        .max_by(|a, b| a.finished_at.cmp(&b.finished_at))
+        .map(|t| match &t.reason {
+            Some(r) => format!("exit code {} ({r})", t.exit_code),
+            None => format!("exit code {}", t.exit_code),
+        });
+    PodInfo {
+        name: p.name_any(),
+        revision: template_revision(Some(&p.metadata)),
+        phase: st.and_then(|s| s.phase.clone()).unwrap_or_else(|| "Pending".into()),
+        ready,
+        terminating: p.metadata.deletion_timestamp.is_some(),
+        unschedulable,
+        crash_looping,
+        restarts: containers.iter().map(|c| c.restart_count).sum(),
+        last_exit,
+    }
 }
 
 /// Live object of a rendered one, from the stores.
@@ -730,4 +744,56 @@ async fn cleanup(app: &App, ctx: &Context) -> Result<Option<Action>, Error> {
     publish(ctx, app, false, "Deleted", "instances stopped; the App is deleted".into());
     wake_dependents(ctx, &key);
     Ok(None)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use k8s_openapi::api::core::v1::{PodCondition, PodSpec, PodStatus};
+
+    /// A pod of `app`, on `node` when bound; `scheduled`: its PodScheduled condition, if any.
+    fn pod(app: &str, node: Option<&str>, scheduled: Option<bool>, ready: bool) -> Pod {
+        let mut p = Pod::default();
+        p.metadata.namespace = Some("ns".into());
+        p.metadata.name = Some("web-1".into());
+        p.metadata.labels = Some([(translate::APP_LABEL.to_string(), app.to_string())].into());
+        p.spec = Some(PodSpec { node_name: node.map(Into::into), ..Default::default() });
+        let condition = |type_: &str, status: bool| PodCondition {
+            type_: type_.into(),
+            status: if status { "True" } else { "False" }.into(),
+            message: (!status).then(|| "0/3 nodes are available".into()),
+            ..Default::default()
+        };
+        let mut conditions: Vec<PodCondition> = scheduled.map(|s| condition("PodScheduled", s)).into_iter().collect();
+        conditions.push(condition("Ready", ready));
+        p.status = Some(PodStatus {
+            phase: Some(if ready { "Running" } else { "Pending" }.into()),
+            conditions: Some(conditions),
+            ..Default::default()
+        });
+        p
+    }
+
+    #[test]
+    fn only_pod_changes_the_app_reads_wake_it() {
+        let index = LabelIndex::<Pod>::new(translate::APP_LABEL);
+        let wakes = |ev: watcher::Event<Pod>| {
+            let before = index.apply(&ev);
+            pod_event_read(&ev, before.as_deref())
+        };
+        let apply = |p: Pod| wakes(watcher::Event::Apply(p));
+        assert!(apply(pod("web", None, None, false)), "a new pod");
+        assert!(!apply(pod("web", None, None, false)), "the same pod again");
+        // Bound, the App reads nothing of that: no wake.
+        assert!(!apply(pod("web", Some("n1"), Some(true), false)));
+        assert!(!apply(pod("web", Some("n2"), Some(true), false)), "only the node changed");
+        // What the App reports does wake it: unschedulable, ready, another App (both read it).
+        assert!(apply(pod("web", None, Some(false), false)));
+        assert!(apply(pod("web", Some("n2"), Some(true), false)), "no longer unschedulable");
+        assert!(apply(pod("web", Some("n2"), Some(true), true)));
+        assert!(apply(pod("db", Some("n2"), Some(true), true)));
+        // A deletion, and every event of a relist, always wake.
+        assert!(wakes(watcher::Event::Delete(pod("db", Some("n2"), Some(true), true))));
+        assert!(wakes(watcher::Event::InitApply(pod("db", Some("n2"), Some(true), true))));
+    }
 }

@@ -13,6 +13,7 @@ use super::SourceFile;
 use crate::diag::{Diagnostic, Pos};
 use ignore::Match;
 use ignore::gitignore::{Gitignore, GitignoreBuilder};
+use std::sync::LazyLock;
 
 /// The name of an ignore file.
 pub const IGNORE_FILE: &str = ".dromosignore";
@@ -119,19 +120,28 @@ fn add_file(
     }
 }
 
+fn default_builder() -> GitignoreBuilder {
+    let mut root = GitignoreBuilder::new("/");
+    for (i, rule) in DEFAULT_RULES.iter().enumerate() {
+        root.add_line(Some(format!("default rule {}", i + 1).into()), rule).expect("default rules parse");
+    }
+    root
+}
+
+/// The matcher of [`DEFAULT_RULES`] alone.
+static DEFAULTS: LazyLock<Gitignore> = LazyLock::new(|| default_builder().build().expect("default rules build"));
+
 impl Rules {
     /// The rules of a tree, from its `.dromosignore` files (other files are only looked at for
     /// Helm charts); problems of the ignore files as diagnostics at their line.
     pub fn of(files: &[SourceFile]) -> (Rules, Vec<Diagnostic>) {
         let mut diags = vec![];
         let mut skip = None;
-        let mut root = GitignoreBuilder::new("/");
-        for (i, rule) in DEFAULT_RULES.iter().enumerate() {
-            root.add_line(Some(format!("default rule {}", i + 1).into()), rule).expect("default rules parse");
-        }
+        let mut root = default_builder();
         let mut nested = vec![];
         let mut ignore_files: Vec<&SourceFile> = files.iter().filter(|f| name_of(&f.path) == IGNORE_FILE).collect();
         ignore_files.sort_by_key(|f| (f.path.matches('/').count(), f.path.clone()));
+        let defaults_only = !ignore_files.iter().any(|f| dir_of(&f.path).is_empty());
         for f in ignore_files {
             let dir = dir_of(&f.path);
             if dir.is_empty() {
@@ -145,10 +155,16 @@ impl Rules {
                 }
             }
         }
-        let root = root.build().unwrap_or_else(|e| {
-            diags.push(file_error(IGNORE_FILE, 0, e.to_string()));
-            Gitignore::empty()
-        });
+        // Building the matcher compiles its patterns: the default rules alone (every App the
+        // operator checks, most trees) are compiled once per process.
+        let root = if defaults_only {
+            DEFAULTS.clone()
+        } else {
+            root.build().unwrap_or_else(|e| {
+                diags.push(file_error(IGNORE_FILE, 0, e.to_string()));
+                Gitignore::empty()
+            })
+        };
         let mut rules = Rules { root, nested, skip_without_kind: skip, charts: vec![] };
         rules.charts = files
             .iter()
