@@ -3,10 +3,10 @@
 //!     tests/cluster/up && export KUBECONFIG=$HOME/.cache/dromos/cluster/kubeconfig
 //!     cargo bench -p dromos-tests --bench apps        # args: APPS [INSTANCES] [NODES] [CONCURRENCY]
 //!
-//!     cargo bench -p dromos-tests --bench apps -- --floor 500 4 100 16 --rounds 2
+//!     cargo bench -p dromos-tests --bench apps -- --floor 500 4 100 64 --rounds 2
 //!
-//! Defaults: 2,500 Apps of 4 instances (10,000 pods) on 500 fake nodes, 16 Apps reconciled at
-//! once.
+//! Defaults: 2,500 Apps of 4 instances (10,000 pods) on 500 fake nodes, as many Apps reconciled
+//! at once as `dromos controller` does by default (64).
 //!
 //! `--floor`: the same pods three ways on the same nodes, one after the other, each in a namespace
 //! of its own that is gone before the next starts: the **floor** (each App rendered with
@@ -62,7 +62,7 @@ fn parse_args() -> Args {
         n_apps: args.first().copied().unwrap_or(if floor { 500 } else { 2_500 }),
         instances: args.get(1).copied().unwrap_or(4),
         n_nodes: args.get(2).copied().unwrap_or(if floor { 100 } else { 500 }),
-        concurrency: args.get(3).copied().unwrap_or(16) as u16,
+        concurrency: args.get(3).map(|&c| c as u16).unwrap_or(apps::DEFAULT_CONCURRENCY),
         floor,
         rounds,
         ways,

@@ -834,7 +834,7 @@ pub(super) struct ControllerArgs {
     /// Apps reconciled at once. Each reconcile is mostly waiting on the API server (its
     /// finalizer, its objects, its status), so this is a bound on requests in flight more than
     /// on CPU.
-    #[arg(long, default_value_t = 64)]
+    #[arg(long, default_value_t = crate::operators::apps::DEFAULT_CONCURRENCY)]
     pub(super) app_concurrency: u16,
     /// Do not run the Dromos scheduler (pods of Apps in the exact placement mode then stay
     /// Pending; set `placementMode: native` to use kube-scheduler).

@@ -42,6 +42,9 @@ pub const FINALIZER: &str = "dromos.io/app-operator";
 pub const DELETE_GRACE: Duration = Duration::from_secs(3);
 const OWNED_SELECTOR: &str = "dromos.io/owner-kind=App";
 
+/// Apps reconciled at once unless told otherwise (`--app-concurrency`; docs/decisions/0057).
+pub const DEFAULT_CONCURRENCY: u16 = 64;
+
 /// Operator settings.
 #[derive(Clone, Debug, Default)]
 pub struct Options {
@@ -253,24 +256,21 @@ async fn reconcile_one(app: &App, ctx: &Context) -> Result<Action, Error> {
         // This process added the finalizer to exactly this version of the App: the cache has
         // not caught up with that write yet (patching again would fail its resourceVersion
         // test). The App on the server has it.
-        apply(app, ctx, futures::future::ready(Ok(()))).await
+        apply(app, ctx).await
     } else if !has_finalizer {
         let mut finalizers: Vec<String> = app.finalizers().to_vec();
         finalizers.push(FINALIZER.to_string());
-        // The finalizer is added beside the App's objects, not before them: a new App's
-        // workload waits for no round trip of its own. The App is patched before its status
-        // (which changes its resourceVersion, the patch's test). Should the App be deleted
-        // before the patch lands, its objects are owned by it and collected with it.
-        let finalizer = async {
-            ctx.writes.fetch_add(1, Ordering::Relaxed);
-            apps.patch(&app.name_any(), &PatchParams::default(), &json_patch(app, serde_json::json!(finalizers)))
-                .await?;
-            ctx.record_finalizer(app);
-            Ok(())
-        };
-        apply(app, ctx, finalizer).await
+        ctx.writes.fetch_add(1, Ordering::Relaxed);
+        let patched = apps
+            .patch(&app.name_any(), &PatchParams::default(), &json_patch(app, serde_json::json!(finalizers)))
+            .await?;
+        ctx.record_finalizer(app);
+        // Go on with the App as patched rather than wait for the watch to bring it back: under
+        // load the queue is long, and a new App would otherwise pass through it twice before
+        // its workload exists.
+        apply(&patched, ctx).await
     } else {
-        apply(app, ctx, futures::future::ready(Ok(()))).await
+        apply(app, ctx).await
     }
 }
 
@@ -512,13 +512,7 @@ fn wake_dependents(ctx: &Context, key: &(String, String)) {
     }
 }
 
-/// Renders, applies and reports `app`; `before_status` runs beside the applies and ends
-/// before the status is written.
-async fn apply(
-    app: &App,
-    ctx: &Context,
-    before_status: impl Future<Output = Result<(), Error>>,
-) -> Result<Action, Error> {
+async fn apply(app: &App, ctx: &Context) -> Result<Action, Error> {
     let ns = app.namespace().unwrap_or_default();
     let name = app.name_any();
     let value = serde_json::to_value(app)?;
@@ -600,12 +594,7 @@ async fn apply(
         }
         Ok::<(), Error>(())
     };
-    // All three run to their end (a failed apply does not cancel a finalizer in flight, which
-    // would leave it written but not remembered).
-    let (recorded, applied, before) = futures::future::join3(record, applies, before_status).await;
-    before?;
-    recorded?;
-    applied?;
+    futures::future::try_join(record, applies).await?;
     for e in &assessment.events {
         publish(ctx, app, e.warning, e.reason, e.message.clone());
     }
