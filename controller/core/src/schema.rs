@@ -176,19 +176,21 @@ fn check_string(value: &Value, s: &serde_json::Map<String, Value>, path: &str, o
     }
 }
 
+/// Patterns kept compiled ([`compiled`]).
+const PATTERNS_MAX: usize = 512;
+static PATTERNS: LazyLock<Mutex<HashMap<String, Option<regex::Regex>>>> = LazyLock::new(Default::default);
+
 /// A schema's `pattern`, compiled once per process (the operators check every App and Job
 /// they reconcile against the same few patterns); `None` when it does not compile. Package
 /// schemas bring patterns of their own, so the cache is bounded: it starts over when full.
 fn compiled(pattern: &str) -> Option<regex::Regex> {
-    const MAX: usize = 512;
-    static CACHE: LazyLock<Mutex<HashMap<String, Option<regex::Regex>>>> = LazyLock::new(Default::default);
-    let lock = || CACHE.lock().unwrap_or_else(|e| e.into_inner());
+    let lock = || PATTERNS.lock().unwrap_or_else(|e| e.into_inner());
     if let Some(re) = lock().get(pattern) {
         return re.clone();
     }
     let re = regex::Regex::new(pattern).ok();
     let mut cache = lock();
-    if cache.len() >= MAX {
+    if cache.len() >= PATTERNS_MAX {
         cache.clear();
     }
     cache.insert(pattern.to_string(), re.clone());
@@ -262,6 +264,24 @@ pub fn strip_nulls(value: &mut Value) {
 mod tests {
     use super::*;
     use serde_json::json;
+
+    #[test]
+    fn patterns_are_compiled_once_and_the_cache_stays_bounded() {
+        let a = compiled("^[a-z]+$").expect("compiles");
+        assert!(a.is_match("web") && !a.is_match("Web"));
+        // The second lookup is the cached regex, with the same answers.
+        let b = compiled("^[a-z]+$").expect("cached");
+        assert_eq!(a.as_str(), b.as_str());
+        assert!(b.is_match("web") && !b.is_match("Web"));
+        // A pattern that does not compile is remembered as such, and checks nothing.
+        assert!(compiled("(").is_none() && compiled("(").is_none());
+        // Many distinct patterns (a package's schemas) never grow it past its bound.
+        for i in 0..1_200 {
+            assert!(compiled(&format!("^p{i}$")).expect("compiles").is_match(&format!("p{i}")));
+        }
+        let cache = super::PATTERNS.lock().unwrap_or_else(|e| e.into_inner());
+        assert!(cache.len() <= super::PATTERNS_MAX, "{} patterns cached", cache.len());
+    }
 
     fn schema() -> Value {
         json!({

@@ -137,15 +137,17 @@ impl Rules {
     pub fn of(files: &[SourceFile]) -> (Rules, Vec<Diagnostic>) {
         let mut diags = vec![];
         let mut skip = None;
-        let mut root = default_builder();
+        // The root matcher: the default rules and the root ignore file's, built only when there
+        // is one (building compiles the patterns; the defaults alone are compiled once per
+        // process, and every App the operator checks uses them).
+        let mut root: Option<GitignoreBuilder> = None;
         let mut nested = vec![];
         let mut ignore_files: Vec<&SourceFile> = files.iter().filter(|f| name_of(&f.path) == IGNORE_FILE).collect();
         ignore_files.sort_by_key(|f| (f.path.matches('/').count(), f.path.clone()));
-        let defaults_only = !ignore_files.iter().any(|f| dir_of(&f.path).is_empty());
         for f in ignore_files {
             let dir = dir_of(&f.path);
             if dir.is_empty() {
-                add_file(&mut root, f, true, &mut skip, &mut diags);
+                add_file(root.get_or_insert_with(default_builder), f, true, &mut skip, &mut diags);
             } else {
                 let mut b = GitignoreBuilder::new(abs(dir));
                 add_file(&mut b, f, false, &mut skip, &mut diags);
@@ -155,15 +157,12 @@ impl Rules {
                 }
             }
         }
-        // Building the matcher compiles its patterns: the default rules alone (every App the
-        // operator checks, most trees) are compiled once per process.
-        let root = if defaults_only {
-            DEFAULTS.clone()
-        } else {
-            root.build().unwrap_or_else(|e| {
+        let root = match root {
+            None => DEFAULTS.clone(),
+            Some(b) => b.build().unwrap_or_else(|e| {
                 diags.push(file_error(IGNORE_FILE, 0, e.to_string()));
                 Gitignore::empty()
-            })
+            }),
         };
         let mut rules = Rules { root, nested, skip_without_kind: skip, charts: vec![] };
         rules.charts = files
