@@ -20,6 +20,7 @@ pub mod packages;
 pub mod procstat;
 pub mod quickstart;
 pub mod ratelimit;
+pub mod readfilter;
 pub mod refdoc;
 pub mod scope;
 pub mod status;

@@ -24,7 +24,16 @@ pub fn rss_mib() -> f64 {
 
 /// User plus system CPU time of the process so far, seconds (at the usual 100 ticks a second).
 pub fn cpu_seconds() -> f64 {
-    let stat = std::fs::read_to_string("/proc/self/stat").unwrap_or_default();
+    stat_cpu_seconds("/proc/self/stat")
+}
+
+/// User plus system CPU time of process `pid` so far, seconds; 0 when it is gone.
+pub fn cpu_seconds_of(pid: u32) -> f64 {
+    stat_cpu_seconds(&format!("/proc/{pid}/stat"))
+}
+
+fn stat_cpu_seconds(path: &str) -> f64 {
+    let stat = std::fs::read_to_string(path).unwrap_or_default();
     let fields: Vec<&str> = stat.rsplit(')').next().unwrap_or("").split_whitespace().collect();
     let ticks = |i: usize| fields.get(i).and_then(|v| v.parse::<f64>().ok()).unwrap_or(0.0);
     (ticks(11) + ticks(12)) / 100.0
@@ -38,6 +47,8 @@ mod tests {
         assert!(super::rss_mib() >= 8.0, "{}", super::rss_mib());
         assert!(super::peak_rss_mib() >= super::rss_mib());
         assert!(super::cpu_seconds() >= 0.0);
+        assert_eq!(super::cpu_seconds_of(u32::MAX), 0.0);
+        assert!(super::cpu_seconds_of(std::process::id()) >= 0.0);
         drop(v);
     }
 }

@@ -14,7 +14,9 @@
 //! kube-scheduler, no operator), **Apps, native** (the operator, kube-scheduler) and **Apps,
 //! exact** (the operator and the Dromos scheduler: the default). Each is timed from the first
 //! write to every instance ready (floor: the Deployments' ready replicas; Apps: status healthy),
-//! and reported as instances per second and the ratio to the floor of the same round. Rounds
+//! and reported as instances per second and the ratio to the floor of the same round, with the
+//! CPU seconds each control-plane process spent on it (read through the pids `tests/cluster/up`
+//! records beside the kubeconfig; none when the cluster is not one of those). Rounds
 //! alternate the order. Creates the nodes, starts the operator in-process (scoped to one namespace), creates
 //! every App at once (exact placement: the Dromos scheduler runs in-process too) and measures until every App reports Running with all instances healthy.
 //! Then touches a label on every App (a change that renders to nothing new) and counts the
@@ -22,7 +24,7 @@
 //! operator and the bench's own client share the process). Fails, never skips, without a cluster.
 
 use dromos::operators::{apps, manager::ManagerOptions, scheduler};
-use dromos::procstat::{cpu_seconds, peak_rss_mib};
+use dromos::procstat::{cpu_seconds, cpu_seconds_of, peak_rss_mib};
 use dromos_crds::App;
 use dromos_tests::{FakeNodes, NodeSpec, TestNamespace, client, install_crds, unique_suffix};
 use futures::StreamExt;
@@ -181,6 +183,23 @@ struct Run {
     seconds: f64,
     cpu: f64,
     writes: usize,
+    /// CPU seconds of each control-plane process during the way.
+    plane: Vec<(String, f64)>,
+}
+
+/// The control plane's processes, `(name, pid)`, from the `pids` file `tests/cluster/up` writes
+/// beside the kubeconfig; empty for any other cluster.
+fn control_plane() -> Vec<(String, u32)> {
+    let Some(kubeconfig) = std::env::var_os("KUBECONFIG") else { return vec![] };
+    let pids = std::path::Path::new(&kubeconfig).with_file_name("pids");
+    std::fs::read_to_string(pids)
+        .unwrap_or_default()
+        .lines()
+        .filter_map(|l| {
+            let (name, pid) = l.split_once(' ')?;
+            Some((name.to_string(), pid.trim().parse().ok()?))
+        })
+        .collect()
 }
 
 /// `--floor`: the floor and both kinds of Apps, same nodes, alternating order per round.
@@ -211,20 +230,28 @@ async fn side_by_side(args: &Args) {
                 r.cpu,
                 r.writes
             );
+            if !r.plane.is_empty() {
+                let each: Vec<String> = r.plane.iter().map(|(n, c)| format!("{n} {c:.1}")).collect();
+                let sum: f64 = r.plane.iter().map(|(_, c)| c).sum();
+                println!("    control plane CPU s: {sum:.1} ({})", each.join(", "));
+            }
             runs.push(r);
         }
         let floor = runs.iter().find(|r| r.way == Way::Floor).map(|r| total as f64 / r.seconds).unwrap_or(f64::NAN);
         println!("round {round} (order: {})", order.iter().map(|w| format!("{w:?}")).collect::<Vec<_>>().join(", "));
-        println!("| way | all ready | instances/s | ratio to the floor | process CPU s | operator writes |");
-        println!("|---|---|---|---|---|---|");
+        println!(
+            "| way | all ready | instances/s | ratio to the floor | process CPU s | control plane CPU s | operator writes |"
+        );
+        println!("|---|---|---|---|---|---|---|");
         for r in &runs {
             let rate = total as f64 / r.seconds;
             println!(
-                "| {} | {:.1} s | {rate:.1} | **{:.2}** | {:.1} | {} |",
+                "| {} | {:.1} s | {rate:.1} | **{:.2}** | {:.1} | {:.1} | {} |",
                 r.way.label(),
                 r.seconds,
                 rate / floor,
                 r.cpu,
+                r.plane.iter().map(|(_, c)| c).sum::<f64>(),
                 r.writes
             );
         }
@@ -248,6 +275,8 @@ async fn run_way(c: &kube::Client, args: &Args, way: Way, group: &str) -> Run {
             },
         )
     });
+    let plane = control_plane();
+    let plane0: Vec<f64> = plane.iter().map(|(_, pid)| cpu_seconds_of(*pid)).collect();
     let cpu0 = cpu_seconds();
     let start = Instant::now();
     match &operators {
@@ -264,6 +293,7 @@ async fn run_way(c: &kube::Client, args: &Args, way: Way, group: &str) -> Run {
     }
     let seconds = start.elapsed().as_secs_f64();
     let cpu = cpu_seconds() - cpu0;
+    let plane = plane.into_iter().zip(plane0).map(|((name, pid), c0)| (name, cpu_seconds_of(pid) - c0)).collect();
     if let Some(sched) = operators.as_ref().and_then(|(m, _)| m.context::<scheduler::Context>()) {
         println!(
             "  scheduler: {} cycles, {:.1} s in cycles, {} binds, {} bind failures, {} placement writes, {} deletion-cost writes",
@@ -284,7 +314,7 @@ async fn run_way(c: &kube::Client, args: &Args, way: Way, group: &str) -> Run {
     let name = ns.name.clone();
     ns.delete().await;
     wait_namespace_gone(c, &name).await;
-    Run { way, seconds, cpu, writes }
+    Run { way, seconds, cpu, writes, plane }
 }
 
 /// The floor: every App rendered as `dromos render` does (native placement) and its objects

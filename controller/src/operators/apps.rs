@@ -9,6 +9,7 @@
 
 use super::{Backoff, Error, Shared, Started};
 use crate::index::LabelIndex;
+use crate::readfilter::Fingerprint;
 use dromos_core::app;
 use dromos_core::appstate::{self, Dependency, DependencyState, Observed, PodInfo, WorkloadInfo};
 use dromos_core::translate::{self, RESTART_ANNOTATION, VERSION_ANNOTATION};
@@ -77,7 +78,7 @@ pub struct Context {
     /// Reconciles that failed (and were retried).
     pub failures: AtomicUsize,
     /// Last status patched per App, with the resourceVersion of the App it was computed from.
-    written: super::report::OwnWrites<App, AppStatus>,
+    written: Arc<super::report::OwnWrites<App, AppStatus>>,
     /// When each App's status was last written by this process (for `appstate::status_wait`).
     status_written: std::sync::Mutex<HashMap<(String, String), std::time::Instant>>,
     /// Apps this process added its finalizer to: uid -> the resourceVersion it patched.
@@ -149,12 +150,21 @@ pub fn start(shared: &Shared, opts: Options) -> Started<Context> {
     let (client, scope) = (shared.client.clone(), &shared.scope);
     let owned = watcher::Config::default().labels(OWNED_SELECTOR);
     let listed = super::Listed::default();
+    let written: Arc<super::report::OwnWrites<App, AppStatus>> = Default::default();
     let (apps_r, app_stream) = shared.reflect_listed::<App>(watcher::Config::default(), &listed);
-    let (dep_r, dep_stream) = shared.reflect::<Deployment>(owned.clone());
-    let (sts_r, sts_stream) = shared.reflect::<StatefulSet>(owned.clone());
-    let (svc_r, svc_stream) = shared.reflect::<Service>(owned.clone());
-    let (pdb_r, pdb_stream) = shared.reflect::<PodDisruptionBudget>(owned.clone());
-    let (rev_r, rev_stream) = shared.reflect::<ControllerRevision>(owned.clone());
+    // An App at a version this process reconciled or wrote itself (the finalizer and status
+    // writes coming back through the watch) holds nothing new: it wakes nothing.
+    let app_stream = {
+        let written = written.clone();
+        app_stream.try_filter(move |app| futures::future::ready(!written.has_version(app)))
+    };
+    // Owned objects wake their App only when what it reads of them changes (decision 0057): not
+    // on each status update of a Deployment or a PodDisruptionBudget as instances come up.
+    let (dep_r, dep_stream) = shared.reflect_read::<Deployment>(owned.clone(), read::deployment);
+    let (sts_r, sts_stream) = shared.reflect_read::<StatefulSet>(owned.clone(), read::statefulset);
+    let (svc_r, svc_stream) = shared.reflect_read::<Service>(owned.clone(), read::service);
+    let (pdb_r, pdb_stream) = shared.reflect_read::<PodDisruptionBudget>(owned.clone(), read::pdb);
+    let (rev_r, rev_stream) = shared.reflect_read::<ControllerRevision>(owned.clone(), read::revision);
     let pod_index = Arc::new(LabelIndex::<Pod>::new(translate::APP_LABEL));
     // Pods are only ever looked up by App: an index by the App label instead of a store.
     let pod_stream = {
@@ -188,7 +198,7 @@ pub fn start(shared: &Shared, opts: Options) -> Started<Context> {
         writes: AtomicUsize::new(0),
         reconciles: AtomicUsize::new(0),
         failures: AtomicUsize::new(0),
-        written: Default::default(),
+        written,
         status_written: Default::default(),
         finalizers_added: Default::default(),
     });
@@ -322,40 +332,72 @@ fn template_revision(meta: Option<&k8s_openapi::apimachinery::pkg::apis::meta::v
 }
 
 fn observe_workload(ctx: &Context, ns: &str, name: &str) -> Option<WorkloadInfo> {
-    let key_d = ObjectRef::<Deployment>::new(name).within(ns);
-    if let Some(d) = ctx.deployments.get(&key_d) {
-        let spec = d.spec.clone().unwrap_or_default();
-        let st = d.status.clone().unwrap_or_default();
-        let failed = st
-            .conditions
-            .unwrap_or_default()
-            .into_iter()
-            .find(|c| c.type_ == "Progressing" && c.reason.as_deref() == Some("ProgressDeadlineExceeded"))
-            .map(|c| c.message.unwrap_or_else(|| "the rollout exceeded its progress deadline".into()));
-        return Some(WorkloadInfo {
-            revision: template_revision(spec.template.metadata.as_ref()),
-            observed: st.observed_generation >= d.metadata.generation,
-            replicas: spec.replicas.unwrap_or(1),
-            updated: st.updated_replicas.unwrap_or(0),
-            ready: st.available_replicas.unwrap_or(0).min(st.ready_replicas.unwrap_or(0)),
-            current: st.replicas.unwrap_or(0),
-            failed,
-        });
+    if let Some(d) = ctx.deployments.get(&ObjectRef::<Deployment>::new(name).within(ns)) {
+        return Some(deployment_info(&d));
     }
-    let key_s = ObjectRef::<StatefulSet>::new(name).within(ns);
-    ctx.statefulsets.get(&key_s).map(|s| {
-        let spec = s.spec.clone().unwrap_or_default();
-        let st = s.status.clone().unwrap_or_default();
-        WorkloadInfo {
-            revision: template_revision(spec.template.metadata.as_ref()),
-            observed: st.observed_generation >= s.metadata.generation,
-            replicas: spec.replicas.unwrap_or(1),
-            updated: st.updated_replicas.unwrap_or(0),
-            ready: st.ready_replicas.unwrap_or(0),
-            current: st.replicas,
-            failed: None,
-        }
-    })
+    ctx.statefulsets.get(&ObjectRef::<StatefulSet>::new(name).within(ns)).map(|s| statefulset_info(&s))
+}
+
+/// Fingerprints of what the App reads of each kind it owns ([`crate::readfilter`]): the
+/// metadata and spec it compares with what it renders, and of a workload the status it observes.
+mod read {
+    use super::*;
+
+    pub(super) fn deployment(d: &Deployment) -> u64 {
+        Fingerprint::default().meta(&d.metadata).json(&d.spec).hash(&deployment_info(d)).finish()
+    }
+
+    pub(super) fn statefulset(s: &StatefulSet) -> u64 {
+        Fingerprint::default().meta(&s.metadata).json(&s.spec).hash(&statefulset_info(s)).finish()
+    }
+
+    pub(super) fn service(s: &Service) -> u64 {
+        Fingerprint::default().meta(&s.metadata).json(&s.spec).finish()
+    }
+
+    pub(super) fn pdb(p: &PodDisruptionBudget) -> u64 {
+        Fingerprint::default().meta(&p.metadata).json(&p.spec).finish()
+    }
+
+    pub(super) fn revision(r: &ControllerRevision) -> u64 {
+        Fingerprint::default().meta(&r.metadata).json(&r.data).hash(&r.revision).finish()
+    }
+}
+
+/// What the App reads of its Deployment.
+fn deployment_info(d: &Deployment) -> WorkloadInfo {
+    let spec = d.spec.as_ref();
+    let st = d.status.as_ref();
+    let failed = st
+        .and_then(|s| s.conditions.as_ref())
+        .into_iter()
+        .flatten()
+        .find(|c| c.type_ == "Progressing" && c.reason.as_deref() == Some("ProgressDeadlineExceeded"))
+        .map(|c| c.message.clone().unwrap_or_else(|| "the rollout exceeded its progress deadline".into()));
+    WorkloadInfo {
+        revision: template_revision(spec.and_then(|s| s.template.metadata.as_ref())),
+        observed: st.and_then(|s| s.observed_generation) >= d.metadata.generation,
+        replicas: spec.and_then(|s| s.replicas).unwrap_or(1),
+        updated: st.and_then(|s| s.updated_replicas).unwrap_or(0),
+        ready: st.and_then(|s| s.available_replicas).unwrap_or(0).min(st.and_then(|s| s.ready_replicas).unwrap_or(0)),
+        current: st.and_then(|s| s.replicas).unwrap_or(0),
+        failed,
+    }
+}
+
+/// What the App reads of its StatefulSet.
+fn statefulset_info(s: &StatefulSet) -> WorkloadInfo {
+    let spec = s.spec.as_ref();
+    let st = s.status.as_ref();
+    WorkloadInfo {
+        revision: template_revision(spec.and_then(|s| s.template.metadata.as_ref())),
+        observed: st.and_then(|s| s.observed_generation) >= s.metadata.generation,
+        replicas: spec.and_then(|s| s.replicas).unwrap_or(1),
+        updated: st.and_then(|s| s.updated_replicas).unwrap_or(0),
+        ready: st.and_then(|s| s.ready_replicas).unwrap_or(0),
+        current: st.map(|s| s.replicas).unwrap_or(0),
+        failed: None,
+    }
 }
 
 /// Whether a pod event changes what its App reads: false only for an update of a pod already
@@ -798,5 +840,43 @@ mod tests {
         // A deletion, and every event of a relist, always wake.
         assert!(wakes(watcher::Event::Delete(pod("db", Some("n2"), Some(true), true))));
         assert!(wakes(watcher::Event::InitApply(pod("db", Some("n2"), Some(true), true))));
+    }
+
+    #[test]
+    fn only_owned_object_changes_the_app_reads_wake_it() {
+        use crate::readfilter::ReadFilter;
+        let deployment = |rv: &str, ready: i32, observed_at: &str| -> Deployment {
+            serde_json::from_value(serde_json::json!({
+                "metadata": {"name": "web", "namespace": "ns", "resourceVersion": rv, "generation": 1},
+                "spec": {"replicas": 4, "selector": {}, "template": {"metadata": {"annotations": {VERSION_ANNOTATION: "v1"}}}},
+                "status": {"observedGeneration": 1, "replicas": 4, "updatedReplicas": 4, "readyReplicas": ready,
+                           "availableReplicas": ready,
+                           "conditions": [{"type": "Available", "status": "True", "lastUpdateTime": observed_at}]}
+            }))
+            .unwrap()
+        };
+        let mut f = ReadFilter::new(read::deployment);
+        assert!(f.wakes(&watcher::Event::Apply(deployment("1", 0, "2026-12-06T07:00:00Z"))), "a new Deployment");
+        assert!(
+            !f.wakes(&watcher::Event::Apply(deployment("2", 0, "2026-12-06T07:00:05Z"))),
+            "a condition's time only"
+        );
+        assert!(f.wakes(&watcher::Event::Apply(deployment("3", 2, "2026-12-06T07:00:05Z"))), "instances became ready");
+        let mut scaled = deployment("4", 2, "2026-12-06T07:00:05Z");
+        scaled.spec.as_mut().unwrap().replicas = Some(5);
+        scaled.metadata.generation = Some(2);
+        assert!(f.wakes(&watcher::Event::Apply(scaled)), "someone changed the spec");
+
+        let pdb = |rv: &str, healthy: i32| -> PodDisruptionBudget {
+            serde_json::from_value(serde_json::json!({
+                "metadata": {"name": "web", "namespace": "ns", "resourceVersion": rv, "generation": 1},
+                "spec": {"maxUnavailable": 1},
+                "status": {"currentHealthy": healthy, "desiredHealthy": 3, "disruptionsAllowed": 0, "expectedPods": 4}
+            }))
+            .unwrap()
+        };
+        let mut f = ReadFilter::new(read::pdb);
+        assert!(f.wakes(&watcher::Event::Apply(pdb("1", 0))));
+        assert!(!f.wakes(&watcher::Event::Apply(pdb("2", 3))), "the disruption controller's counts are not read");
     }
 }

@@ -185,6 +185,36 @@ impl Shared {
         (store, stream)
     }
 
+    /// [`Shared::reflect`], waking only on events that change what `read` fingerprints of an
+    /// object ([`crate::readfilter`]); the store still takes every event.
+    pub fn reflect_read<K>(
+        &self,
+        config: kube::runtime::watcher::Config,
+        read: fn(&K) -> u64,
+    ) -> (
+        kube::runtime::reflector::Store<K>,
+        impl futures::Stream<Item = Result<K, kube::runtime::watcher::Error>> + use<K>,
+    )
+    where
+        K: kube::Resource<Scope = k8s_openapi::NamespaceResourceScope, DynamicType = ()>
+            + Clone
+            + serde::de::DeserializeOwned
+            + std::fmt::Debug
+            + Send
+            + Sync
+            + 'static,
+    {
+        use futures::TryStreamExt;
+        use kube::runtime::WatchStreamExt;
+        let (store, writer) = kube::runtime::reflector::store::<K>();
+        let mut filter = crate::readfilter::ReadFilter::new(read);
+        let stream = kube::runtime::reflector(writer, self.scope.watcher::<K>(&self.client, config))
+            .try_filter(move |ev| futures::future::ready(filter.wakes(ev)))
+            .default_backoff()
+            .touched_objects();
+        (store, stream)
+    }
+
     /// An Event recorder reporting as `controller` (instance: this pod's name).
     pub fn recorder(&self, controller: &str) -> Recorder {
         let reporter = Reporter { controller: controller.into(), instance: std::env::var("HOSTNAME").ok() };

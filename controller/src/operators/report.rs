@@ -56,6 +56,15 @@ impl<K: Resource<DynamicType = ()>, S: Clone> OwnWrites<K, S> {
         }
     }
 
+    /// Whether `obj` is at a version this process computed a status from or wrote: a watch
+    /// event of it brings nothing the operator has not seen (its own write coming back).
+    pub fn has_version(&self, obj: &K) -> bool {
+        let written = self.written.lock().expect("own writes lock");
+        written
+            .get(&ObjectRef::from_obj(obj))
+            .is_some_and(|(versions, _)| versions.contains(&obj.meta().resource_version))
+    }
+
     /// Records `status` as written, computed from `obj`; `result` is the resourceVersion the
     /// write returned.
     pub fn record(&self, obj: &K, status: S, result: Option<String>) {
@@ -174,6 +183,9 @@ mod tests {
         // Anyone else's change is the truth again.
         assert_eq!(w.current(&config_map("5"), Some(&"theirs".to_string())).as_deref(), Some("theirs"));
         assert_eq!(w.current(&config_map("5"), None), None);
+        // Its watch events: versions 1 and 2 were seen or written here, 5 was not.
+        assert!(w.has_version(&config_map("1")) && w.has_version(&config_map("2")));
+        assert!(!w.has_version(&config_map("5")));
     }
 
     #[test]

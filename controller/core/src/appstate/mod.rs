@@ -43,7 +43,7 @@ pub struct PodInfo {
 }
 
 /// The App's workload (Deployment or StatefulSet), as the shell read it.
-#[derive(Clone, Debug, Default, PartialEq)]
+#[derive(Clone, Debug, Default, PartialEq, Eq, Hash)]
 pub struct WorkloadInfo {
     /// Revision of its pod template ([`revision`]).
     pub revision: String,
