@@ -13,7 +13,8 @@
 //! `placementMode: native` and its Deployment, Service and PodDisruptionBudget applied directly:
 //! kube-scheduler, no operator), **Apps, native** (the operator, kube-scheduler) and **Apps,
 //! exact** (the operator and the Dromos scheduler: the default). Each is timed from the first
-//! write to every instance ready (floor: the Deployments' ready replicas; Apps: status healthy),
+//! write to every instance ready (floor: the Deployments' ready replicas; Apps: status healthy;
+//! both seen through a watch, which costs the API server as little on either side),
 //! and reported as instances per second and the ratio to the floor of the same round, with the
 //! CPU seconds each control-plane process spent on it (read through the pids `tests/cluster/up`
 //! records beside the kubeconfig; none when the cluster is not one of those). Rounds
@@ -28,7 +29,10 @@ use dromos::procstat::{cpu_seconds, cpu_seconds_of, peak_rss_mib};
 use dromos_crds::App;
 use dromos_tests::{FakeNodes, NodeSpec, TestNamespace, client, install_crds, unique_suffix};
 use futures::StreamExt;
-use kube::api::{Api, ListParams, Patch, PatchParams, PostParams};
+use kube::ResourceExt;
+use kube::api::{Api, Patch, PatchParams, PostParams};
+use kube::runtime::{WatchStreamExt, watcher};
+use std::collections::HashMap;
 use std::sync::atomic::Ordering;
 use std::time::{Duration, Instant};
 
@@ -352,24 +356,43 @@ async fn apply_rendered(c: &kube::Client, ns: &str, n_apps: usize, instances: us
         .await;
 }
 
-/// Polls every second until the Deployments of `ns` have `total` ready replicas.
+/// Watches the Deployments of `ns` until they have `total` ready replicas. A watch, not a list
+/// polled every second: listing 500 objects a second cost the API server more CPU for Apps (a
+/// custom resource, served as unstructured JSON) than for Deployments, so the observer loaded
+/// the side it measured.
 async fn wait_deployments_ready(c: &kube::Client, ns: &str, total: usize, start: Instant) {
     let api: Api<k8s_openapi::api::apps::v1::Deployment> = Api::namespaced(c.clone(), ns);
+    let ready_of = |d: &k8s_openapi::api::apps::v1::Deployment| {
+        d.status.as_ref().and_then(|s| s.ready_replicas).unwrap_or(0).max(0) as usize
+    };
+    let mut ready: HashMap<String, usize> = HashMap::new();
     let mut last_print = Instant::now();
-    loop {
-        let list = api.list(&ListParams::default()).await.unwrap();
-        let ready: usize =
-            list.items.iter().filter_map(|d| d.status.as_ref()?.ready_replicas).map(|r| r.max(0) as usize).sum();
-        if ready >= total {
-            return;
+    let watch = watcher::watcher(api, watcher::Config::default()).default_backoff();
+    let done = async {
+        futures::pin_mut!(watch);
+        while let Some(ev) = watch.next().await {
+            match ev.expect("watching Deployments") {
+                watcher::Event::Apply(d) | watcher::Event::InitApply(d) => {
+                    ready.insert(d.name_any(), ready_of(&d));
+                }
+                watcher::Event::Delete(d) => {
+                    ready.remove(&d.name_any());
+                }
+                watcher::Event::Init => ready.clear(),
+                watcher::Event::InitDone => {}
+            }
+            let sum: usize = ready.values().sum();
+            if sum >= total {
+                return;
+            }
+            if last_print.elapsed() > Duration::from_secs(15) {
+                println!("  {:.0} s: {sum} of {total} replicas ready", start.elapsed().as_secs_f64());
+                last_print = Instant::now();
+            }
         }
-        if last_print.elapsed() > Duration::from_secs(15) {
-            println!("  {:.0} s: {ready} of {total} replicas ready", start.elapsed().as_secs_f64());
-            last_print = Instant::now();
-        }
-        assert!(start.elapsed() < Duration::from_secs(3600), "not ready within an hour");
-        tokio::time::sleep(Duration::from_secs(1)).await;
-    }
+        panic!("the watch of Deployments ended");
+    };
+    tokio::time::timeout(Duration::from_secs(3600), done).await.expect("not ready within an hour");
 }
 
 /// Waits until namespace `name` is gone, so the next way starts on a quiet API server.
@@ -382,8 +405,9 @@ async fn wait_namespace_gone(c: &kube::Client, name: &str) {
     }
 }
 
-/// Polls every second until all `n_apps` Apps run with all instances healthy, printing
-/// progress every 15 s (and, after a minute without change, a few unfinished Apps).
+/// Watches the Apps until all `n_apps` run with all instances healthy (a watch, as
+/// [`wait_deployments_ready`]), printing progress every 15 s (and, after a minute without
+/// change, a few unfinished Apps).
 async fn wait_all_healthy(
     api: &Api<App>,
     ctx: &apps::Context,
@@ -392,43 +416,53 @@ async fn wait_all_healthy(
     instances: usize,
     start: Instant,
 ) {
+    let is_healthy = |a: &App| {
+        a.status.as_ref().is_some_and(|s| s.state.as_deref() == Some("Running") && s.healthy == Some(instances as i32))
+    };
+    let mut apps: HashMap<String, App> = HashMap::new();
     let mut last_print = Instant::now();
     let mut last_change = (0, Instant::now());
-    loop {
-        let list = api.list(&ListParams::default()).await.unwrap();
-        let healthy = list
-            .items
-            .iter()
-            .filter(|a| {
-                a.status
-                    .as_ref()
-                    .is_some_and(|s| s.state.as_deref() == Some("Running") && s.healthy == Some(instances as i32))
-            })
-            .count();
-        if healthy == n_apps {
-            break;
-        }
-        if healthy != last_change.0 {
-            last_change = (healthy, Instant::now());
-        }
-        if last_print.elapsed() > Duration::from_secs(15) {
-            let (apps_seen, pods_seen) = ctx.seen();
-            println!(
-                "  {:.0} s: {healthy} of {n_apps} Apps healthy; operator sees {apps_seen} Apps, {pods_seen} pods; \
-                 {} reconciles, {} failed, {} writes",
-                start.elapsed().as_secs_f64(),
-                ctx.reconciles.load(Ordering::Relaxed),
-                ctx.failures.load(Ordering::Relaxed),
-                ctx.writes.load(Ordering::Relaxed),
-            );
-            last_print = Instant::now();
-            if last_change.1.elapsed() > Duration::from_secs(60) {
-                print_stuck(&list.items, ctx, ns, instances);
+    let watch = watcher::watcher(api.clone(), watcher::Config::default()).default_backoff();
+    let done = async {
+        futures::pin_mut!(watch);
+        while let Some(ev) = watch.next().await {
+            match ev.expect("watching Apps") {
+                watcher::Event::Apply(a) | watcher::Event::InitApply(a) => {
+                    apps.insert(a.name_any(), a);
+                }
+                watcher::Event::Delete(a) => {
+                    apps.remove(&a.name_any());
+                }
+                watcher::Event::Init => apps.clear(),
+                watcher::Event::InitDone => {}
+            }
+            let healthy = apps.values().filter(|a| is_healthy(a)).count();
+            if healthy == n_apps {
+                return;
+            }
+            if healthy != last_change.0 {
+                last_change = (healthy, Instant::now());
+            }
+            if last_print.elapsed() > Duration::from_secs(15) {
+                let (apps_seen, pods_seen) = ctx.seen();
+                println!(
+                    "  {:.0} s: {healthy} of {n_apps} Apps healthy; operator sees {apps_seen} Apps, {pods_seen} pods; \
+                     {} reconciles, {} failed, {} writes",
+                    start.elapsed().as_secs_f64(),
+                    ctx.reconciles.load(Ordering::Relaxed),
+                    ctx.failures.load(Ordering::Relaxed),
+                    ctx.writes.load(Ordering::Relaxed),
+                );
+                last_print = Instant::now();
+                if last_change.1.elapsed() > Duration::from_secs(60) {
+                    let items: Vec<App> = apps.values().cloned().collect();
+                    print_stuck(&items, ctx, ns, instances);
+                }
             }
         }
-        assert!(start.elapsed() < Duration::from_secs(3600), "not converged within an hour");
-        tokio::time::sleep(Duration::from_secs(1)).await;
-    }
+        panic!("the watch of Apps ended");
+    };
+    tokio::time::timeout(Duration::from_secs(3600), done).await.expect("not converged within an hour");
 }
 
 /// Stuck: shows what the operator believes about a few unfinished Apps.
