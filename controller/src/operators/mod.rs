@@ -130,6 +130,32 @@ impl Tenancy {
     }
 }
 
+/// A namespaced kind an operator watches into a reflector store.
+pub trait Watched:
+    kube::Resource<Scope = k8s_openapi::NamespaceResourceScope, DynamicType = ()>
+    + Clone
+    + serde::de::DeserializeOwned
+    + std::fmt::Debug
+    + Send
+    + Sync
+    + 'static
+{
+}
+
+impl<K> Watched for K where
+    K: kube::Resource<Scope = k8s_openapi::NamespaceResourceScope, DynamicType = ()>
+        + Clone
+        + serde::de::DeserializeOwned
+        + std::fmt::Debug
+        + Send
+        + Sync
+        + 'static
+{
+}
+
+/// One item of a [`Shared::reflect`] stream: an object its watch touched, or the watch's error.
+pub type WatchedItem<K> = Result<K, kube::runtime::watcher::Error>;
+
 impl std::fmt::Debug for Shared {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         write!(f, "Shared({:?})", self.scope)
@@ -140,76 +166,44 @@ impl Shared {
     /// A reflector store of the `K` objects in the scope that `config` selects, and the stream
     /// of the objects its watch touches (with the default backoff), for a controller to own or
     /// watch.
-    pub fn reflect<K>(
+    pub fn reflect<K: Watched>(
         &self,
         config: kube::runtime::watcher::Config,
-    ) -> (
-        kube::runtime::reflector::Store<K>,
-        impl futures::Stream<Item = Result<K, kube::runtime::watcher::Error>> + use<K>,
-    )
-    where
-        K: kube::Resource<Scope = k8s_openapi::NamespaceResourceScope, DynamicType = ()>
-            + Clone
-            + serde::de::DeserializeOwned
-            + std::fmt::Debug
-            + Send
-            + Sync
-            + 'static,
-    {
-        self.reflect_listed(config, &Listed::default())
+    ) -> (kube::runtime::reflector::Store<K>, impl futures::Stream<Item = WatchedItem<K>> + use<K>) {
+        self.reflect_with(config, &Listed::default(), None)
     }
 
     /// [`Shared::reflect`], setting `listed` once the watch has listed.
-    pub fn reflect_listed<K>(
+    pub fn reflect_listed<K: Watched>(
         &self,
         config: kube::runtime::watcher::Config,
         listed: &Listed,
-    ) -> (
-        kube::runtime::reflector::Store<K>,
-        impl futures::Stream<Item = Result<K, kube::runtime::watcher::Error>> + use<K>,
-    )
-    where
-        K: kube::Resource<Scope = k8s_openapi::NamespaceResourceScope, DynamicType = ()>
-            + Clone
-            + serde::de::DeserializeOwned
-            + std::fmt::Debug
-            + Send
-            + Sync
-            + 'static,
-    {
-        use kube::runtime::WatchStreamExt;
-        let (store, writer) = kube::runtime::reflector::store::<K>();
-        let stream = kube::runtime::reflector(writer, listed.track(self.scope.watcher::<K>(&self.client, config)))
-            .default_backoff()
-            .touched_objects();
-        (store, stream)
+    ) -> (kube::runtime::reflector::Store<K>, impl futures::Stream<Item = WatchedItem<K>> + use<K>) {
+        self.reflect_with(config, listed, None)
     }
 
     /// [`Shared::reflect`], waking only on events that change what `read` fingerprints of an
     /// object ([`crate::readfilter`]); the store still takes every event.
-    pub fn reflect_read<K>(
+    pub fn reflect_read<K: Watched>(
         &self,
         config: kube::runtime::watcher::Config,
         read: fn(&K) -> u64,
-    ) -> (
-        kube::runtime::reflector::Store<K>,
-        impl futures::Stream<Item = Result<K, kube::runtime::watcher::Error>> + use<K>,
-    )
-    where
-        K: kube::Resource<Scope = k8s_openapi::NamespaceResourceScope, DynamicType = ()>
-            + Clone
-            + serde::de::DeserializeOwned
-            + std::fmt::Debug
-            + Send
-            + Sync
-            + 'static,
-    {
+    ) -> (kube::runtime::reflector::Store<K>, impl futures::Stream<Item = WatchedItem<K>> + use<K>) {
+        self.reflect_with(config, &Listed::default(), Some(read))
+    }
+
+    fn reflect_with<K: Watched>(
+        &self,
+        config: kube::runtime::watcher::Config,
+        listed: &Listed,
+        read: Option<fn(&K) -> u64>,
+    ) -> (kube::runtime::reflector::Store<K>, impl futures::Stream<Item = WatchedItem<K>> + use<K>) {
         use futures::TryStreamExt;
         use kube::runtime::WatchStreamExt;
         let (store, writer) = kube::runtime::reflector::store::<K>();
-        let mut filter = crate::readfilter::ReadFilter::new(read);
-        let stream = kube::runtime::reflector(writer, self.scope.watcher::<K>(&self.client, config))
-            .try_filter(move |ev| futures::future::ready(filter.wakes(ev)))
+        let mut filter = read.map(crate::readfilter::ReadFilter::new);
+        let stream = kube::runtime::reflector(writer, listed.track(self.scope.watcher::<K>(&self.client, config)))
+            .try_filter(move |ev| futures::future::ready(filter.as_mut().is_none_or(|f| f.wakes(ev))))
             .default_backoff()
             .touched_objects();
         (store, stream)
