@@ -29,6 +29,7 @@ struct Operator {
 /// The App operator and the Dromos scheduler (Apps default to exact placement), both scoped to
 /// the test's namespace, as `dromos controller` runs them.
 fn operator(c: &Client, ns: &TestNamespace) -> Operator {
+    dromos_tests::init_tracing();
     let (ctx, _, tasks) = run_apps_and_scheduler(c, &ns.name, SchedulerOptions { offers: false, ..Default::default() });
     Operator { ctx, _tasks: tasks }
 }

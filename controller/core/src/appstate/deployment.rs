@@ -4,17 +4,22 @@
 use super::{AppEvent, Observed, PodInfo, revision_of, stamp};
 use dromos_crds::app::{AppDeployment, AppStatus};
 
-/// The target revision is rolled out to every instance and they are all healthy.
+/// The target revision is rolled out to every instance and they are all healthy: the workload
+/// controller has seen the target template and wants `instances` pods, and the live pods are
+/// exactly those, at the target revision, healthy.
+///
+/// The counts are taken from the pods, never from the workload's status: those counts trail
+/// the pods. At the end of a rolling update the Deployment reports the old instance still
+/// ready until it stops, then a moment with one ready fewer before its ReplicaSet counts the
+/// last new pod; a completeness read from them flips back after the deployment finished and
+/// started a spurious `Recovery` one (a restart was recorded as a recovery this way).
 pub(super) fn is_complete(obs: &Observed, live: &[&PodInfo], healthy: i32) -> bool {
-    let workload = obs.workload.as_ref();
-    let at_target = workload.is_some_and(|w| w.revision == obs.revision);
-    let rolled_out = at_target
-        && workload.is_some_and(|w| {
-            w.observed && w.replicas == obs.instances && w.updated >= obs.instances && w.ready >= obs.instances
-        })
+    let controller_done =
+        obs.workload.as_ref().is_some_and(|w| w.revision == obs.revision && w.observed && w.replicas == obs.instances);
+    controller_done
         && live.len() as i32 == obs.instances
-        && live.iter().all(|p| p.revision == obs.revision);
-    rolled_out && healthy >= obs.instances
+        && live.iter().all(|p| p.revision == obs.revision)
+        && healthy >= obs.instances
 }
 
 /// A deployment ended now with `result`.

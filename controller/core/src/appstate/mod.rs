@@ -49,14 +49,9 @@ pub struct WorkloadInfo {
     pub revision: String,
     /// The workload controller has seen the latest template (`observedGeneration >= generation`).
     pub observed: bool,
-    /// Pods wanted.
+    /// Pods wanted (its spec). Its status counts are not read: they trail the pods the
+    /// operator watches itself ([`deployment::is_complete`]).
     pub replicas: i32,
-    /// Pods at the current template.
-    pub updated: i32,
-    /// Pods ready.
-    pub ready: i32,
-    /// Pods existing (all templates).
-    pub current: i32,
     /// The rollout is stuck (Deployment's ProgressDeadlineExceeded), with the message.
     pub failed: Option<String>,
 }

@@ -16,7 +16,7 @@ fn pod(rev: &str, phase: &str, ready: bool) -> PodInfo {
 }
 
 fn workload(rev: &str, n: i32) -> WorkloadInfo {
-    WorkloadInfo { revision: rev.into(), observed: true, replicas: n, updated: n, ready: n, current: n, failed: None }
+    WorkloadInfo { revision: rev.into(), observed: true, replicas: n, failed: None }
 }
 
 fn obs(instances: i32, version: &str) -> Observed {
@@ -51,7 +51,7 @@ fn a_new_app_starts_a_create_deployment() {
 fn an_app_read_before_its_first_status_write_is_still_being_created() {
     // The workload is applied and rolling out, but the App in the cache has no status yet.
     let mut o = obs(3, "v1");
-    o.workload = Some(WorkloadInfo { updated: 1, ..workload("v1", 3) });
+    o.workload = Some(workload("v1", 3));
     o.pods = vec![pod("v1", "Running", true), pod("v1", "Pending", false)];
     let a = assess(None, &o);
     assert_eq!(a.status.deployment.as_ref().unwrap().reason, "Create");
@@ -91,7 +91,7 @@ fn an_upgrade_reports_progress_and_supersedes_nothing_until_done() {
     let prev = assess(Some(&assess(None, &running).status), &running).status;
     assert_eq!(prev.state.as_deref(), Some("Running"));
     let mut o = obs(2, "v2");
-    o.workload = Some(WorkloadInfo { updated: 1, ..workload("v2", 2) });
+    o.workload = Some(workload("v2", 2));
     o.pods = vec![pod("v1", "Running", true), pod("v2", "Running", true), pod("v2", "Pending", false)];
     let a = assess(Some(&prev), &o);
     let d = a.status.deployment.as_ref().unwrap();
@@ -177,7 +177,7 @@ fn a_restart_is_a_deployment_and_is_recorded_when_done() {
 #[test]
 fn unplaceable_instances_and_invalid_specs_are_explained() {
     let mut o = obs(2, "v1");
-    o.workload = Some(WorkloadInfo { ready: 0, ..workload("v1", 2) });
+    o.workload = Some(workload("v1", 2));
     let mut p = pod("v1", "Pending", false);
     p.unschedulable = Some("0/4 nodes are available: 4 node(s) didn't match Pod's node affinity/selector.".into());
     o.pods = vec![p.clone(), p];
@@ -198,7 +198,7 @@ fn unplaceable_instances_and_invalid_specs_are_explained() {
         ..Default::default()
     };
     let mut o = obs(2, "v1");
-    o.workload = Some(WorkloadInfo { ready: 0, ..workload("v1", 2) });
+    o.workload = Some(workload("v1", 2));
     o.pods = vec![pod("v1", "Pending", false), pod("v1", "Pending", false)];
     let c = assess(Some(&prev), &o);
     assert_eq!(
@@ -247,7 +247,7 @@ fn instances_coming_up_wait_to_be_written_together_and_the_end_of_the_deployment
     let ms = Duration::from_millis;
     let up = |healthy: usize, prev: &AppStatus| {
         let mut o = obs(4, "v1");
-        o.workload = Some(WorkloadInfo { ready: healthy as i32, ..workload("v1", 4) });
+        o.workload = Some(workload("v1", 4));
         o.pods = (0..4).map(|i| pod("v1", "Running", i < healthy)).collect();
         for (i, p) in o.pods.iter_mut().enumerate() {
             p.name = format!("p-{i}");
