@@ -210,7 +210,10 @@ fn node_offer(node: &Node, pods: &[&Pod]) -> NodeOffer {
 /// Every node as an offer, including those nothing may be placed on (`schedulable: false`),
 /// in the order of `nodes`. Pass this to [`super::Offers::new`] so that instances running on
 /// cordoned nodes still count for the constraints.
-pub fn known_nodes_from_nodes<P: std::borrow::Borrow<Pod>>(nodes: &[Node], pods: &[P]) -> Vec<NodeOffer> {
+pub fn known_nodes_from_nodes<N: std::borrow::Borrow<Node>, P: std::borrow::Borrow<Pod>>(
+    nodes: &[N],
+    pods: &[P],
+) -> Vec<NodeOffer> {
     let mut bound: HashMap<&str, Vec<&Pod>> = HashMap::new();
     for p in pods.iter().map(std::borrow::Borrow::borrow) {
         let terminal = matches!(p.status.as_ref().and_then(|s| s.phase.as_deref()), Some("Succeeded" | "Failed"));
@@ -222,7 +225,10 @@ pub fn known_nodes_from_nodes<P: std::borrow::Borrow<Pod>>(nodes: &[Node], pods:
     }
     nodes
         .iter()
-        .map(|n| node_offer(n, bound.get(n.metadata.name.as_deref().unwrap_or("")).map(Vec::as_slice).unwrap_or(&[])))
+        .map(std::borrow::Borrow::borrow)
+        .map(|n: &Node| {
+            node_offer(n, bound.get(n.metadata.name.as_deref().unwrap_or("")).map(Vec::as_slice).unwrap_or(&[]))
+        })
         .collect()
 }
 

@@ -5,7 +5,7 @@
 //! caches, calls these, and binds and patches.
 
 use super::{AppPlacement, AppRequest, NodeOffer, Offers, kill_order, pod_request};
-use crate::constraints::{Constraint, Operator};
+use crate::constraints::Constraint;
 use crate::translate::{APP_LABEL, RESTART_ANNOTATION, SCHEDULER_NAME, VERSION_ANNOTATION};
 use dromos_crds::App;
 use dromos_crds::app::{KillSelection, PlacementStatus};
@@ -208,16 +208,28 @@ pub fn kill_order_costs<P: Borrow<Pod>>(
     constraints: impl Fn(&App) -> Result<Vec<Constraint>, String>,
     current: impl Fn(&Pod) -> Option<String>,
 ) -> Vec<(String, String, String)> {
+    // Most Apps keep the ReplicaSet's own order: they are passed over before any index is
+    // built (a cycle runs this for every App; the scheduler ran it many times a second).
+    let ordered: Vec<(&App, Vec<Constraint>, KillSelection)> = apps
+        .iter()
+        .filter_map(|app| {
+            let selection = app.spec.kill_selection.unwrap_or(KillSelection::YoungestFirst);
+            let group_by = app.spec.constraints.iter().any(|c| c.get(1).is_some_and(|op| op == "GROUP_BY"));
+            if selection == KillSelection::YoungestFirst && !group_by {
+                return None;
+            }
+            let constraints = constraints(app).ok()?;
+            Some((&**app, constraints, selection))
+        })
+        .collect();
+    if ordered.is_empty() {
+        return Vec::new();
+    }
     let view: Vec<&Pod> = view.iter().map(Borrow::borrow).collect();
     let placed = bound_index(&view);
     let offers = Offers::new(known.to_vec());
     let mut patches = Vec::new();
-    for app in apps {
-        let Ok(constraints) = constraints(app) else { continue };
-        let selection = app.spec.kill_selection.unwrap_or(KillSelection::YoungestFirst);
-        if selection == KillSelection::YoungestFirst && !constraints.iter().any(|c| matches!(c.op, Operator::GroupBy)) {
-            continue;
-        }
+    for (app, constraints, selection) in ordered {
         let ns = app.metadata.namespace.clone().unwrap_or_default();
         let pods = bound(&placed, &ns, app.metadata.name.as_deref().unwrap_or_default(), None);
         if pods.len() < 2 {
@@ -306,5 +318,55 @@ mod tests {
         assert_eq!(s.waiting, 1);
         assert_eq!(s.declined.get("InvalidSpec"), Some(&1));
         assert!(s.message.as_deref().unwrap_or_default().contains(&invalid[0].message));
+    }
+
+    #[test]
+    fn only_apps_with_their_own_kill_order_get_deletion_costs() {
+        let node = |n: &str, rack: &str| -> k8s_openapi::api::core::v1::Node {
+            serde_json::from_value(json!({
+                "metadata": {"name": n, "labels": {"kubernetes.io/hostname": n, "rack": rack}},
+                "status": {"allocatable": {"cpu": "4", "memory": "8Gi", "pods": "110"}}
+            }))
+            .unwrap()
+        };
+        let nodes = [node("n1", "r1"), node("n2", "r2")];
+        let mut view = vec![];
+        for a in ["young", "old", "grouped"] {
+            view.push(pod(&format!("{a}-1"), a, "v1", "2026-12-04T10:00:01Z", Some("n1")));
+            view.push(pod(&format!("{a}-2"), a, "v1", "2026-12-04T10:00:02Z", Some("n1")));
+            view.push(pod(&format!("{a}-3"), a, "v1", "2026-12-04T10:00:03Z", Some("n2")));
+        }
+        let known = super::super::known_nodes_from_nodes(&nodes, &view);
+        let with = |name: &str, spec: serde_json::Value| -> Arc<App> {
+            Arc::new(
+                serde_json::from_value(json!({
+                    "apiVersion": "dromos.io/v1alpha1", "kind": "App",
+                    "metadata": {"name": name, "namespace": "ns"}, "spec": spec
+                }))
+                .unwrap(),
+            )
+        };
+        let apps = [
+            with("young", json!({"constraints": [["rack", "MAX_PER", "3"]]})),
+            with("old", json!({"killSelection": "OLDEST_FIRST"})),
+            with("grouped", json!({"constraints": [["rack", "GROUP_BY", "2"]]})),
+        ];
+        let costs = kill_order_costs(&view, &known, &apps, parse, |_| None);
+        let of = |app: &str| -> Vec<(String, String)> {
+            let mut v: Vec<(String, String)> =
+                costs.iter().filter(|c| c.1.starts_with(app)).map(|c| (c.1.clone(), c.2.clone())).collect();
+            v.sort();
+            v
+        };
+        assert!(of("young").is_empty(), "the ReplicaSet's own order: nothing written");
+        let pairs = |v: &[(&str, &str)]| -> Vec<(String, String)> {
+            v.iter().map(|(a, b)| (a.to_string(), b.to_string())).collect()
+        };
+        assert_eq!(of("old"), pairs(&[("old-1", "0"), ("old-2", "1"), ("old-3", "2")]), "oldest first");
+        // GROUP_BY: the rack holding two instances loses one first (the youngest of them).
+        assert_eq!(of("grouped")[1], ("grouped-2".to_string(), "0".to_string()), "{costs:?}");
+        // A pod that already has its cost is not written again.
+        let current = |p: &Pod| p.metadata.name.as_deref().filter(|n| n.starts_with("old")).map(|n| (n.as_bytes()[4] - b'1').to_string());
+        assert!(kill_order_costs(&view, &known, &apps, parse, current).iter().all(|c| !c.1.starts_with("old")));
     }
 }

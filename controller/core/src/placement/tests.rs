@@ -479,7 +479,7 @@ fn offers_from_nodes_skips_and_reserves() {
         node_json("ports", json!({"metadata": {"annotations": {"dromos.io/ports": "[31000-32000,8080]"}}})),
         node_json("badports", json!({"metadata": {"annotations": {"dromos.io/ports": "9-2"}}})),
     ];
-    let known = known_nodes_from_nodes::<k8s_openapi::api::core::v1::Pod>(&nodes, &[]);
+    let known = known_nodes_from_nodes::<_, k8s_openapi::api::core::v1::Pod>(&nodes, &[]);
     assert_eq!(known.len(), 6);
     assert!(!known[0].schedulable && !known[1].schedulable);
     let offers = offers_from_nodes(&nodes, &[]);

@@ -62,12 +62,11 @@ pub(super) async fn offer_loop(ctx: Arc<Context>) {
 }
 
 async fn publish_offers(ctx: &Context, api: &Api<Offer>) {
-    let nodes: Vec<Node> = ctx
+    let nodes: Vec<Arc<Node>> = ctx
         .nodes
         .state()
-        .iter()
+        .into_iter()
         .filter(|n| ctx.opts.offer_nodes.as_deref().is_none_or(|s| selector_matches(s, n.labels())))
-        .map(|n| (**n).clone())
         .collect();
     let known = placement::known_nodes_from_nodes(&nodes, &ctx.pods.state());
     let names: HashSet<&str> = known.iter().map(|o| o.node.as_str()).collect();
