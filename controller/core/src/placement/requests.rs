@@ -366,7 +366,9 @@ mod tests {
         // GROUP_BY: the rack holding two instances loses one first (the youngest of them).
         assert_eq!(of("grouped")[1], ("grouped-2".to_string(), "0".to_string()), "{costs:?}");
         // A pod that already has its cost is not written again.
-        let current = |p: &Pod| p.metadata.name.as_deref().filter(|n| n.starts_with("old")).map(|n| (n.as_bytes()[4] - b'1').to_string());
+        let current = |p: &Pod| {
+            p.metadata.name.as_deref().filter(|n| n.starts_with("old")).map(|n| (n.as_bytes()[4] - b'1').to_string())
+        };
         assert!(kill_order_costs(&view, &known, &apps, parse, current).iter().all(|c| !c.1.starts_with("old")));
     }
 }
