@@ -18,7 +18,8 @@
 //! and reported as instances per second and the ratio to the floor of the same round, with the
 //! CPU seconds each control-plane process spent on it (read through the pids `tests/cluster/up`
 //! records beside the kubeconfig; none when the cluster is not one of those). Rounds
-//! alternate the order. Creates the nodes, starts the operator in-process (scoped to one namespace), creates
+//! alternate the order; with more than one, the bench ends with each way's rate over all rounds
+//! (its summed times) against the floor's, and the spread of the per-round ratios. Creates the nodes, starts the operator in-process (scoped to one namespace), creates
 //! every App at once (exact placement: the Dromos scheduler runs in-process too) and measures until every App reports Running with all instances healthy.
 //! Then touches a label on every App (a change that renders to nothing new) and counts the
 //! operator's mutating requests per reconcile. Prints the process's CPU time and peak RSS (the
@@ -35,6 +36,11 @@ use kube::runtime::{WatchStreamExt, watcher};
 use std::collections::HashMap;
 use std::sync::atomic::Ordering;
 use std::time::{Duration, Instant};
+
+/// The allocator of the `dromos` binary (controller/src/main.rs): the operators measured here run
+/// in this process as they would in `dromos controller`.
+#[global_allocator]
+static ALLOC: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
 /// The bench's arguments: APPS [INSTANCES] [NODES] [CONCURRENCY] [--floor] [--rounds R].
 struct Args {
@@ -217,6 +223,7 @@ async fn side_by_side(args: &Args) {
         "{} Apps x {} instances ({total} pods) on {} nodes, {} Apps reconciled at once, {} round(s)",
         args.n_apps, args.instances, args.n_nodes, args.concurrency, args.rounds
     );
+    let mut all: Vec<Run> = vec![];
     for round in 1..=args.rounds {
         let mut order = vec![Way::Floor, Way::AppsNative, Way::AppsExact];
         order.retain(|w| args.ways.is_empty() || args.ways.contains(&format!("{w:?}").to_lowercase()));
@@ -259,9 +266,57 @@ async fn side_by_side(args: &Args) {
                 r.writes
             );
         }
+        all.extend(runs);
+    }
+    if args.rounds > 1 {
+        print_summary(&all, total);
     }
     println!("peak RSS of the bench process (operators, scheduler, client): {:.0} MiB", peak_rss_mib());
     nodes.delete().await;
+}
+
+/// Over every round: each way's rate from its summed times (the run's ratio), and the spread of
+/// the per-round ratios. On a shared 2-core VM the floor alone moves by a tenth between
+/// consecutive runs; one round's ratio carries that noise, the sum over alternating rounds less.
+fn print_summary(all: &[Run], total: usize) {
+    let rate = |way: Way| {
+        let seconds: f64 = all.iter().filter(|r| r.way == way).map(|r| r.seconds).sum();
+        let n = all.iter().filter(|r| r.way == way).count();
+        (n as f64 * total as f64 / seconds, n)
+    };
+    let (floor, _) = rate(Way::Floor);
+    println!("all rounds");
+    println!(
+        "| way | rounds | instances/s over all rounds | ratio to the floor | per-round ratios (min / median / max) |"
+    );
+    println!("|---|---|---|---|---|");
+    for way in [Way::Floor, Way::AppsNative, Way::AppsExact] {
+        let (r, n) = rate(way);
+        if n == 0 {
+            continue;
+        }
+        // Round i's ratio: this way against the floor of the same round (rounds hold one of each).
+        let mut ratios: Vec<f64> = all
+            .chunks(all.len() / n)
+            .filter_map(|round| {
+                let f = round.iter().find(|r| r.way == Way::Floor)?;
+                let w = round.iter().find(|r| r.way == way)?;
+                Some(f.seconds / w.seconds)
+            })
+            .collect();
+        ratios.sort_by(f64::total_cmp);
+        let spread = match ratios.as_slice() {
+            [] => "-".to_string(),
+            rs => format!("{:.2} / {:.2} / {:.2}", rs[0], median(rs), rs[rs.len() - 1]),
+        };
+        println!("| {} | {n} | {r:.1} | **{:.2}** | {spread} |", way.label(), r / floor);
+    }
+}
+
+/// The median of sorted `xs` (not empty).
+fn median(xs: &[f64]) -> f64 {
+    let m = xs.len() / 2;
+    if xs.len() % 2 == 1 { xs[m] } else { (xs[m - 1] + xs[m]) / 2.0 }
 }
 
 /// Creates the pods one way in a namespace of their own, waits until every instance is ready,

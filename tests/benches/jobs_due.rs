@@ -20,6 +20,11 @@ use std::collections::HashMap;
 use std::sync::Arc;
 use std::time::Duration;
 
+/// The allocator of the `dromos` binary (controller/src/main.rs): the operators measured here run
+/// in this process as they would in `dromos controller`.
+#[global_allocator]
+static ALLOC: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 fn main() {
     let args: Vec<usize> = std::env::args().skip(1).filter_map(|a| a.parse().ok()).collect();
     // --raw: no controller; the bench itself creates the run objects at the fire, as fast as

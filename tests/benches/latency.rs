@@ -15,6 +15,11 @@ use kube::api::PostParams;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
+/// The allocator of the `dromos` binary (controller/src/main.rs): the operators measured here run
+/// in this process as they would in `dromos controller`.
+#[global_allocator]
+static ALLOC: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 fn cm(v: usize) -> String {
     format!("apiVersion: v1\nkind: ConfigMap\nmetadata: {{name: probe}}\ndata: {{v: \"{v}\"}}\n")
 }

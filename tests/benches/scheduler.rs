@@ -26,6 +26,11 @@ use kube::runtime::{WatchStreamExt, watcher};
 use std::collections::HashSet;
 use std::time::{Duration, Instant};
 
+/// The allocator of the `dromos` binary (controller/src/main.rs): the operators measured here run
+/// in this process as they would in `dromos controller`.
+#[global_allocator]
+static ALLOC: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 fn pod(name: &str, dromos: bool, pool: &str) -> Pod {
     let mut spec = serde_json::json!({
         "containers": [{"name": "main", "image": "busybox",
