@@ -223,7 +223,7 @@ async fn side_by_side(args: &Args) {
         "{} Apps x {} instances ({total} pods) on {} nodes, {} Apps reconciled at once, {} round(s)",
         args.n_apps, args.instances, args.n_nodes, args.concurrency, args.rounds
     );
-    let mut all: Vec<Run> = vec![];
+    let mut all: Vec<Vec<Run>> = vec![];
     for round in 1..=args.rounds {
         let mut order = vec![Way::Floor, Way::AppsNative, Way::AppsExact];
         order.retain(|w| args.ways.is_empty() || args.ways.contains(&format!("{w:?}").to_lowercase()));
@@ -266,7 +266,7 @@ async fn side_by_side(args: &Args) {
                 r.writes
             );
         }
-        all.extend(runs);
+        all.push(runs);
     }
     if args.rounds > 1 {
         print_summary(&all, total);
@@ -278,11 +278,11 @@ async fn side_by_side(args: &Args) {
 /// Over every round: each way's rate from its summed times (the run's ratio), and the spread of
 /// the per-round ratios. On a shared 2-core VM the floor alone moves by a tenth between
 /// consecutive runs; one round's ratio carries that noise, the sum over alternating rounds less.
-fn print_summary(all: &[Run], total: usize) {
+fn print_summary(rounds: &[Vec<Run>], total: usize) {
+    let of = |round: &[Run], way: Way| round.iter().find(|r| r.way == way).map(|r| r.seconds);
     let rate = |way: Way| {
-        let seconds: f64 = all.iter().filter(|r| r.way == way).map(|r| r.seconds).sum();
-        let n = all.iter().filter(|r| r.way == way).count();
-        (n as f64 * total as f64 / seconds, n)
+        let seconds: Vec<f64> = rounds.iter().filter_map(|round| of(round, way)).collect();
+        (seconds.len() as f64 * total as f64 / seconds.iter().sum::<f64>(), seconds.len())
     };
     let (floor, _) = rate(Way::Floor);
     println!("all rounds");
@@ -295,15 +295,9 @@ fn print_summary(all: &[Run], total: usize) {
         if n == 0 {
             continue;
         }
-        // Round i's ratio: this way against the floor of the same round (rounds hold one of each).
-        let mut ratios: Vec<f64> = all
-            .chunks(all.len() / n)
-            .filter_map(|round| {
-                let f = round.iter().find(|r| r.way == Way::Floor)?;
-                let w = round.iter().find(|r| r.way == way)?;
-                Some(f.seconds / w.seconds)
-            })
-            .collect();
+        // Each round's ratio: this way against the floor of the same round.
+        let mut ratios: Vec<f64> =
+            rounds.iter().filter_map(|round| Some(of(round, Way::Floor)? / of(round, way)?)).collect();
         ratios.sort_by(f64::total_cmp);
         let spread = match ratios.as_slice() {
             [] => "-".to_string(),
