@@ -74,8 +74,19 @@ fn shots_dir() -> (std::path::PathBuf, Option<tempfile::TempDir>) {
     }
 }
 
+/// Clicks the element `css` names. A live update may redraw the page between finding the element
+/// and clicking it: WebDriver then refuses the click (a stale element, never clicked) and the
+/// element is found again in the new page.
 async fn click(b: &Browser, css: &str) {
-    b.client.find(Locator::Css(css)).await.unwrap_or_else(|e| panic!("no {css}: {e}")).click().await.expect("click");
+    for _ in 0..10 {
+        let element = b.client.find(Locator::Css(css)).await.unwrap_or_else(|e| panic!("no {css}: {e}"));
+        match element.click().await {
+            Ok(_) => return,
+            Err(e) if e.is_stale_element_reference() => continue,
+            Err(e) => panic!("click {css}: {e}"),
+        }
+    }
+    panic!("{css} was redrawn under every one of 10 clicks");
 }
 
 /// Types `text` into a table's filter box. A live update may redraw the page between finding
@@ -489,10 +500,8 @@ async fn pages_show_the_cluster_live_and_actions_work() {
     wait_for("the Resume button (live update)", T, || async {
         b.client.find(Locator::Css("#source-resume")).await.ok()
     })
-    .await
-    .click()
-    .await
-    .expect("click Resume");
+    .await;
+    click(&b, "#source-resume").await;
     b.wait_text("the resume confirmation", "#status", T, |t| t.contains("resume of GitSource")).await;
     let platform = sources.get("platform").await.expect("source");
     assert_eq!(platform.spec.suspend, Some(false));
